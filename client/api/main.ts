@@ -1,0 +1,28 @@
+/** The Lethe HTTP API process. */
+import { loadConfig, ConfigError } from '../../config';
+import { createDb } from '../../clients/db';
+import { connectTemporal } from '../temporal';
+import { createApiServer } from './server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (config.api.tokens.length === 0) throw new ConfigError('LETHE_API_TOKENS', 'no API token configured');
+  const db = createDb(config.database.url);
+  const temporal = await connectTemporal(config);
+  const app = createApiServer({ config, db, temporal });
+  await app.listen({ host: config.api.host, port: config.api.port });
+  process.stderr.write(`lethe-api: listening on http://${config.api.host}:${config.api.port}\n`);
+  const stop = async () => {
+    await app.close();
+    await temporal.connection.close();
+    await db.destroy();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`lethe-api: ${err instanceof ConfigError ? err.message : err?.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,34 @@
+/**
+ * Migrations are listed in code rather than discovered on disk, so they run the same under
+ * tsx, jest and compiled output. Two sets with their own bookkeeping tables: the application
+ * schema (development and tests only) and Lethe's own (everywhere).
+ */
+import type { Knex } from 'knex';
+import * as app001 from './app/001_application_schema';
+import * as lethe001 from './lethe/001_lethe_schema';
+
+type Migration = { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> };
+
+function source(migrations: Record<string, Migration>): Knex.MigrationSource<string> {
+  return {
+    getMigrations: async () => Object.keys(migrations).sort(),
+    getMigrationName: (name) => name,
+    getMigration: async (name) => migrations[name],
+  };
+}
+
+export async function migrateApplicationSchema(knex: Knex): Promise<void> {
+  await knex.migrate.latest({
+    migrationSource: source({ '001_application_schema': app001 }),
+    tableName: 'knex_migrations_app',
+  });
+}
+
+export async function migrateLetheSchema(knex: Knex): Promise<void> {
+  await knex.raw('create schema if not exists lethe');
+  await knex.migrate.latest({
+    migrationSource: source({ '001_lethe_schema': lethe001 }),
+    schemaName: 'lethe',
+    tableName: 'knex_migrations',
+  });
+}

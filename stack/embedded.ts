@@ -1,0 +1,232 @@
+/**
+ * The embedded stack: every real part Lethe needs, started and supervised from one place.
+ * `npm start` runs it on the contract's default ports; the tests run it on free ports and
+ * their own folder, so both can run at once. A component whose env variable is set (e.g.
+ * DATABASE_URL) is used as given and not started.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEFAULTS, azuriteConnectionString, embeddedDatabaseUrl, loadConfig } from '../config';
+import { createDb } from '../clients/db';
+import { migrateApplicationSchema, migrateLetheSchema } from '../migrations';
+import { Supervisor, ServiceSpec } from './supervisor';
+import { ensureDatabase, initCluster, postgresSpec } from './postgres';
+import { azuriteSpec, ensureContainers } from './azurite';
+import { ensureTemporalCli, temporalSpec, PROJECT_ROOT } from './temporal';
+import { isListening } from './net';
+import { Connection } from '@temporalio/client';
+
+export interface StackPorts {
+  temporal: number;
+  temporalUi: number;
+  postgres: number;
+  azurite: number;
+  auth0: number;
+  recurly: number;
+  api: number;
+}
+
+export const DEFAULT_PORTS: StackPorts = {
+  temporal: 7233,
+  temporalUi: DEFAULTS.temporalUiPort,
+  postgres: DEFAULTS.postgresPort,
+  azurite: DEFAULTS.azuritePort,
+  auth0: DEFAULTS.auth0Port,
+  recurly: DEFAULTS.recurlyPort,
+  api: DEFAULTS.apiPort,
+};
+
+export interface StackOptions {
+  stateDir: string;
+  ports: StackPorts;
+  /** Keep data across restarts (npm start) or trade crash safety for speed (tests). */
+  durable: boolean;
+  headless?: boolean;
+  withWorker: boolean;
+  withApi: boolean;
+  /** The caller's environment; set variables replace embedded components. */
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export interface Endpoint {
+  name: string;
+  where: string;
+  note?: string;
+}
+
+export interface RunningStack {
+  supervisor: Supervisor;
+  /** The environment the worker and API run with; tests load their config from it. */
+  env: Record<string, string>;
+  endpoints: Endpoint[];
+  apiToken: string;
+  stop(): Promise<void>;
+}
+
+const TSX = ['--import', 'tsx'];
+
+function nodeService(name: string, entry: string, env: NodeJS.ProcessEnv, ready: () => Promise<boolean>, restart = false): ServiceSpec {
+  return {
+    name,
+    command: process.execPath,
+    args: [...TSX, path.join(PROJECT_ROOT, entry)],
+    cwd: PROJECT_ROOT,
+    env,
+    ready,
+    readyTimeoutMs: 120_000,
+    restartOnCrash: restart,
+  };
+}
+
+/** The generated API token is kept so a restart does not invalidate operators' copies. */
+function apiTokenFor(stateDir: string, env: NodeJS.ProcessEnv): string {
+  if (env.LETHE_API_TOKENS) return env.LETHE_API_TOKENS.split(',')[0].trim();
+  const file = path.join(stateDir, 'api-token');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const token = randomBytes(24).toString('base64url');
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+export async function startStack(opts: StackOptions): Promise<RunningStack> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  fs.mkdirSync(opts.stateDir, { recursive: true });
+  const sup = new Supervisor(path.join(opts.stateDir, 'logs'), log);
+  const endpoints: Endpoint[] = [];
+  const apiToken = apiTokenFor(opts.stateDir, env);
+
+  const childEnv: Record<string, string> = {
+    LETHE_STATE_DIR: opts.stateDir,
+    LETHE_API_PORT: String(opts.ports.api),
+    LETHE_API_TOKENS: env.LETHE_API_TOKENS || apiToken,
+  };
+
+  try {
+    // Temporal first: it is the slowest to come up (and to build on a first run).
+    if (env.TEMPORAL_ADDRESS) {
+      childEnv.TEMPORAL_ADDRESS = env.TEMPORAL_ADDRESS;
+      endpoints.push({ name: 'Temporal', where: env.TEMPORAL_ADDRESS, note: 'external (TEMPORAL_ADDRESS)' });
+    } else {
+      ensureTemporalCli();
+      log('starting Temporal dev server');
+      await sup.start(
+        temporalSpec({
+          port: opts.ports.temporal,
+          uiPort: opts.headless ? undefined : opts.ports.temporalUi,
+          dbFile: path.join(opts.stateDir, 'temporal', 'temporal.sqlite'),
+          namespace: env.TEMPORAL_NAMESPACE || DEFAULTS.namespace,
+        }),
+      );
+      childEnv.TEMPORAL_ADDRESS = `127.0.0.1:${opts.ports.temporal}`;
+      endpoints.push({ name: 'Temporal frontend', where: childEnv.TEMPORAL_ADDRESS });
+      if (!opts.headless) endpoints.push({ name: 'Temporal Web UI', where: `http://127.0.0.1:${opts.ports.temporalUi}` });
+    }
+    if (env.TEMPORAL_NAMESPACE) childEnv.TEMPORAL_NAMESPACE = env.TEMPORAL_NAMESPACE;
+
+    if (env.DATABASE_URL) {
+      childEnv.DATABASE_URL = env.DATABASE_URL;
+      endpoints.push({ name: 'PostgreSQL', where: redactUrl(env.DATABASE_URL), note: 'external (DATABASE_URL)' });
+    } else {
+      const dataDir = path.join(opts.stateDir, 'postgres');
+      log('starting PostgreSQL');
+      initCluster(dataDir);
+      await sup.start(postgresSpec({ dataDir, port: opts.ports.postgres, durable: opts.durable }));
+      await ensureDatabase(opts.ports.postgres);
+      childEnv.DATABASE_URL = embeddedDatabaseUrl(opts.ports.postgres);
+      endpoints.push({ name: 'PostgreSQL', where: childEnv.DATABASE_URL });
+    }
+    const db = createDb(childEnv.DATABASE_URL, { poolMax: 2 });
+    try {
+      if (env.LETHE_MODE !== 'production') await migrateApplicationSchema(db);
+      await migrateLetheSchema(db);
+    } finally {
+      await db.destroy();
+    }
+
+    if (env.AZURE_STORAGE_CONNECTION_STRING) {
+      childEnv.AZURE_STORAGE_CONNECTION_STRING = env.AZURE_STORAGE_CONNECTION_STRING;
+      endpoints.push({ name: 'Azure Blob', where: 'external (AZURE_STORAGE_CONNECTION_STRING)' });
+    } else {
+      log('starting Azurite');
+      await sup.start(
+        azuriteSpec({ port: opts.ports.azurite, location: opts.durable ? path.join(opts.stateDir, 'azurite') : undefined }),
+      );
+      childEnv.AZURE_STORAGE_CONNECTION_STRING = azuriteConnectionString(opts.ports.azurite);
+      endpoints.push({ name: 'Azurite (Blob)', where: `http://127.0.0.1:${opts.ports.azurite}/devstoreaccount1` });
+    }
+    const containers = (env.LETHE_BLOB_CONTAINERS || 'media,exports').split(',').map((c) => c.trim());
+    await ensureContainers(childEnv.AZURE_STORAGE_CONNECTION_STRING, containers);
+
+    const auth0Id = env.AUTH0_CLIENT_ID || DEFAULTS.auth0ClientId;
+    const auth0Secret = env.AUTH0_CLIENT_SECRET || DEFAULTS.auth0ClientSecret;
+    if (env.AUTH0_BASE_URL) {
+      childEnv.AUTH0_BASE_URL = env.AUTH0_BASE_URL;
+    } else {
+      const sandboxEnv = { ...process.env, AUTH0_SANDBOX_PORT: String(opts.ports.auth0), AUTH0_CLIENT_ID: auth0Id, AUTH0_CLIENT_SECRET: auth0Secret };
+      await sup.start(nodeService('auth0-sandbox', 'sandboxes/auth0/main.ts', sandboxEnv, () => isListening(opts.ports.auth0), true));
+      childEnv.AUTH0_BASE_URL = `http://127.0.0.1:${opts.ports.auth0}`;
+    }
+    Object.assign(childEnv, { AUTH0_CLIENT_ID: auth0Id, AUTH0_CLIENT_SECRET: auth0Secret });
+    endpoints.push({ name: 'Auth0 sandbox', where: childEnv.AUTH0_BASE_URL, note: `client ${auth0Id}` });
+
+    const recurlyKey = env.RECURLY_API_KEY || DEFAULTS.recurlyApiKey;
+    if (env.RECURLY_BASE_URL) {
+      childEnv.RECURLY_BASE_URL = env.RECURLY_BASE_URL;
+    } else {
+      const sandboxEnv = { ...process.env, RECURLY_SANDBOX_PORT: String(opts.ports.recurly), RECURLY_API_KEY: recurlyKey };
+      await sup.start(nodeService('recurly-sandbox', 'sandboxes/recurly/main.ts', sandboxEnv, () => isListening(opts.ports.recurly), true));
+      childEnv.RECURLY_BASE_URL = `http://127.0.0.1:${opts.ports.recurly}`;
+    }
+    childEnv.RECURLY_API_KEY = recurlyKey;
+    endpoints.push({ name: 'Recurly sandbox', where: childEnv.RECURLY_BASE_URL });
+
+    // Fail now, with the variable's name, rather than in a crash-looping child.
+    const config = loadConfig({ ...env, ...childEnv });
+    const serviceEnv = { ...process.env, ...childEnv };
+
+    if (opts.withWorker) {
+      log('starting Lethe worker (bundling workflows)');
+      await sup.start(nodeService('worker', 'worker/main.ts', serviceEnv, () => hasWorkflowPoller(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue), true));
+      endpoints.push({ name: 'Lethe worker', where: `task queue ${config.temporal.taskQueue}` });
+    }
+    if (opts.withApi) {
+      const base = `http://127.0.0.1:${opts.ports.api}`;
+      await sup.start(nodeService('api', 'client/api/main.ts', serviceEnv, async () => (await fetch(`${base}/healthz`)).ok, true));
+      endpoints.push({ name: 'Lethe API', where: base });
+    }
+  } catch (err) {
+    await sup.stopAll();
+    throw err;
+  }
+
+  return {
+    supervisor: sup,
+    env: childEnv,
+    endpoints,
+    apiToken: childEnv.LETHE_API_TOKENS.split(',')[0],
+    stop: () => sup.stopAll(),
+  };
+}
+
+async function hasWorkflowPoller(address: string, namespace: string, taskQueue: string): Promise<boolean> {
+  const conn = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    const res = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
+    return (res.pollers ?? []).length > 0;
+  } finally {
+    await conn.close();
+  }
+}
+
+function redactUrl(u: string): string {
+  try {
+    const parsed = new URL(u);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The real Temporal server: `temporal server start-dev` from the CLI that
+ * scripts/install-tools.sh builds, with a SQLite file so a restart keeps every history.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import type { ServiceSpec } from './supervisor';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
+export const TEMPORAL_BIN = path.join(PROJECT_ROOT, '.tools', 'bin', 'temporal');
+
+/** Builds the CLI on first use (slow, shows progress), reuses it afterwards. */
+export function ensureTemporalCli(): string {
+  execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'install-tools.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (!fs.existsSync(TEMPORAL_BIN)) throw new Error(`Temporal CLI missing at ${TEMPORAL_BIN} after install`);
+  return TEMPORAL_BIN;
+}
+
+export function temporalSpec(opts: {
+  port: number;
+  uiPort?: number;
+  dbFile: string;
+  namespace: string;
+  headless?: boolean;
+  uiCodecEndpoint?: string;
+}): ServiceSpec {
+  fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(opts.port),
+    '--db-filename', opts.dbFile,
+    '--namespace', opts.namespace,
+    '--log-level', 'warn',
+  ];
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  if (opts.headless || opts.uiPort === undefined) args.push('--headless');
+  else args.push('--ui-ip', '127.0.0.1', '--ui-port', String(opts.uiPort));
+  if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
+  const address = `127.0.0.1:${opts.port}`;
+  return {
+    name: 'temporal',
+    command: TEMPORAL_BIN,
+    args,
+    readyTimeoutMs: 90_000,
+    ready: () => namespaceReady(address, opts.namespace),
+  };
+}
+
+async function namespaceReady(address: string, namespace: string): Promise<boolean> {
+  const conn = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    await conn.workflowService.describeNamespace({ namespace });
+    return true;
+  } finally {
+    await conn.close();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Starts the real stack once for the test run: Temporal dev server, PostgreSQL, Azurite and
+ * both vendor sandboxes, on free ports and in a folder of their own, so tests never collide
+ * with a running `npm start`. Tests read the endpoints from process.env (inherited by jest's
+ * workers) through the same loadConfig() as the service.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startStack, StackPorts } from '../../stack/embedded';
+import { freePort } from '../../stack/net';
+
+const STACK_VARS = [
+  'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'DATABASE_URL', 'AZURE_STORAGE_CONNECTION_STRING',
+  'AUTH0_DOMAIN', 'AUTH0_BASE_URL', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY', 'RECURLY_BASE_URL',
+  'LETHE_API_TOKENS', 'LETHE_MODE',
+];
+
+export default async function globalSetup(): Promise<void> {
+  // The tests own their stack: a developer's shell variables must not point them elsewhere.
+  for (const v of STACK_VARS) delete process.env[v];
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-test-'));
+  fs.chmodSync(stateDir, 0o755);
+  const ports: StackPorts = {
+    temporal: await freePort(),
+    temporalUi: await freePort(),
+    postgres: await freePort(),
+    azurite: await freePort(),
+    auth0: await freePort(),
+    recurly: await freePort(),
+    api: await freePort(),
+  };
+  const started = Date.now();
+  const stack = await startStack({
+    stateDir,
+    ports,
+    durable: false,
+    headless: true,
+    withWorker: false,
+    withApi: false,
+    env: {},
+    log: (l) => process.stderr.write(`[stack] ${l}\n`),
+  });
+  process.stderr.write(`[stack] up in ${Math.round((Date.now() - started) / 1000)}s at ${stateDir}\n`);
+  Object.assign(process.env, stack.env, {
+    LETHE_TEST_STATE_DIR: stateDir,
+    LETHE_TEST_TEMPORAL_PORT: String(ports.temporal),
+    LETHE_TEST_AZURITE_PORT: String(ports.azurite),
+  });
+  (globalThis as Record<string, unknown>).__LETHE_STACK__ = stack;
+}

@@ -1,0 +1,47 @@
+/** What a test needs from the stack that global-setup started. */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { loadConfig, Config } from '../../config';
+import { buildDeps } from '../../worker/deps';
+import { createWorker } from '../../worker/worker';
+import type { ActivityDeps } from '../../activities';
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ ...process.env, ...overrides });
+}
+
+export interface TestWorld {
+  config: Config;
+  deps: ActivityDeps & { close(): Promise<void> };
+  client: Client;
+  worker: Worker;
+  taskQueue: string;
+  /** Runs the worker while `fn` runs. */
+  withWorker<T>(fn: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A worker on a task queue of its own, so test files never steal each other's tasks. */
+export async function startWorld(opts: { deps?: (d: ActivityDeps & { close(): Promise<void> }) => ActivityDeps & { close(): Promise<void> } } = {}): Promise<TestWorld> {
+  const taskQueue = `test-${randomUUID()}`;
+  const config = testConfig({ LETHE_TASK_QUEUE: taskQueue });
+  const base = buildDeps(config);
+  const deps = opts.deps ? opts.deps(base) : base;
+  const { worker, connection: nativeConnection } = await createWorker(config, deps);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  return {
+    config,
+    deps,
+    client,
+    worker,
+    taskQueue,
+    withWorker: (fn) => worker.runUntil(fn),
+    async close() {
+      await connection.close();
+      await nativeConnection.close();
+      await deps.close();
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/** Builds the real clients from the configuration: the only place that wires them. */
+import type { Config } from '../config';
+import { createDb } from '../clients/db';
+import { createBlobStore } from '../clients/blobs';
+import { createAuth0Client } from '../clients/auth0';
+import { createRecurlyClient } from '../clients/recurly';
+import type { ActivityDeps } from '../activities';
+
+export function buildDeps(config: Config): ActivityDeps & { close(): Promise<void> } {
+  const db = createDb(config.database.url);
+  return {
+    config,
+    db,
+    blobs: createBlobStore(config.blob.connectionString, config.blob.containers),
+    auth0: createAuth0Client(config.auth0),
+    recurly: createRecurlyClient(config.recurly),
+    close: () => db.destroy(),
+  };
+}

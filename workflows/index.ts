@@ -1,0 +1,2 @@
+// Everything exported here is bundled into the workflow sandbox: deterministic code only.
+export { stackCheckWorkflow } from './stack-check';
