@@ -5,6 +5,13 @@ import type { Auth0Client } from '../clients/auth0';
 import type { RecurlyClient } from '../clients/recurly';
 import type { Config } from '../config';
 import { createStackCheckActivities } from './stack-check';
+import { createFreezeActivities } from './deletion/freeze';
+import { createVendorActivities } from './deletion/vendors';
+import { createMediaActivities } from './deletion/media';
+import { createDatabaseActivities } from './deletion/database';
+import { createVerifyActivities } from './deletion/verify';
+import { createReceiptActivities } from './deletion/receipt';
+import { createNotifyActivities } from './deletion/notify';
 
 export interface ActivityDeps {
   config: Config;
@@ -16,6 +23,13 @@ export interface ActivityDeps {
 
 export const createActivities = (deps: ActivityDeps) => ({
   ...createStackCheckActivities(deps),
+  ...createFreezeActivities(deps),
+  ...createVendorActivities({ ...deps, refund: deps.config.recurly.refund }),
+  ...createMediaActivities(deps),
+  ...createDatabaseActivities(deps),
+  ...createVerifyActivities(deps),
+  ...createReceiptActivities(deps),
+  ...createNotifyActivities({ webhookUrl: deps.config.deletion.webhookUrl }),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,5 +1,16 @@
-/** Azure Blob Storage: the one module that knows the SDK. */
-import { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
+/**
+ * Azure Blob Storage: the one module that knows the SDK. It speaks of "everything under a
+ * prefix", including snapshots, previous versions and soft-deleted blobs, so callers never
+ * handle single blobs.
+ */
+import {
+  BlobBatchClient,
+  BlobClient,
+  BlobItem,
+  BlobServiceClient,
+  ContainerClient,
+  RestError,
+} from '@azure/storage-blob';
 
 export interface BlobStore {
   readonly service: BlobServiceClient;
@@ -7,20 +18,195 @@ export interface BlobStore {
   container(name: string): ContainerClient;
   /** Fails unless every configured container is reachable. */
   ping(): Promise<void>;
+  /** Deletes every blob, snapshot and version under `prefix` in `container`, page by page. */
+  deletePrefix(container: string, prefix: string, opts: DeletePrefixOptions): Promise<DeletePrefixResult>;
+  /** Counts what is left under `prefix` (verification reads this). */
+  countPrefix(container: string, prefix: string): Promise<PrefixCount>;
+}
+
+export interface DeletePrefixOptions {
+  /** Where a previous attempt stopped: the listing continuation token of the page to redo. */
+  resumeToken?: string;
+  /** Called after each page is deleted, with the token that lists the next one. */
+  onPage?: (progress: { nextToken?: string; deleted: number; listed: number }) => void | Promise<void>;
+  pageSize?: number;
+  /** Batches in flight at once. */
+  concurrency?: number;
+}
+
+export interface DeletePrefixResult {
+  deleted: number;
+  listCalls: number;
+  batchCalls: number;
+}
+
+export interface PrefixCount {
+  blobs: number;
+  snapshots: number;
+  versions: number;
+  softDeleted: number;
+}
+
+/** Blob Batch accepts at most 256 sub-requests. */
+export const BATCH_LIMIT = 256;
+
+export class BlobStoreError extends Error {
+  constructor(
+    readonly type: 'unavailable' | 'invalid_input' | 'unauthorized',
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'BlobStoreError';
+  }
+}
+
+function classify(err: unknown, what: string): BlobStoreError {
+  if (err instanceof BlobStoreError) return err;
+  const status = err instanceof RestError ? err.statusCode : undefined;
+  const code = (err as { code?: string })?.code ?? '';
+  if (status === 403 || status === 401) return new BlobStoreError('unauthorized', `${what}: access denied (${status})`, status);
+  if (status === 400) return new BlobStoreError('invalid_input', `${what}: rejected (${code || status})`, status);
+  return new BlobStoreError('unavailable', `${what}: ${status ? `HTTP ${status}` : code || (err as Error)?.message || 'failed'}`, status);
+}
+
+/** What to delete for one listed item: the base blob (with its snapshots), a lone snapshot, or a version. */
+function targetsOf(items: BlobItem[], container: ContainerClient): BlobClient[] {
+  const bases = new Set(items.filter((i) => !i.snapshot && !i.versionId).map((i) => i.name));
+  const targets: BlobClient[] = [];
+  for (const item of items) {
+    const blob = container.getBlobClient(item.name);
+    if (item.snapshot) {
+      // Deleting the base with deleteSnapshots=include already takes its snapshots.
+      if (!bases.has(item.name) || item.deleted) targets.push(blob.withSnapshot(item.snapshot));
+    } else if (item.versionId && !item.isCurrentVersion) {
+      targets.push(blob.withVersion(item.versionId));
+    } else {
+      targets.push(blob);
+    }
+  }
+  return targets;
+}
+
+async function runBounded<T>(tasks: (() => Promise<T>)[], concurrency: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]();
+    }
+  });
+  await Promise.all(lanes);
+  return results;
 }
 
 export function createBlobStore(connectionString: string, containers: string[]): BlobStore {
   const service = BlobServiceClient.fromConnectionString(connectionString, {
-    retryOptions: { maxTries: 2, tryTimeoutInMs: 30_000 },
+    // Retries belong to Temporal (with backoff and a visible attempt count), not hidden here.
+    retryOptions: { maxTries: 2, tryTimeoutInMs: 60_000 },
   });
+  // Versions and soft-deleted blobs exist only where the account enables them; Azurite rejects
+  // the listing flags, so we learn once per container whether the service accepts them.
+  const fullListing = new Map<string, boolean>();
+
+  async function listPage(container: ContainerClient, prefix: string, token: string | undefined, pageSize: number) {
+    const full = fullListing.get(container.containerName) ?? true;
+    try {
+      const iter = container
+        .listBlobsFlat({ prefix, includeSnapshots: true, includeVersions: full, includeDeleted: full })
+        .byPage({ maxPageSize: pageSize, continuationToken: token });
+      const page = (await iter.next()).value;
+      fullListing.set(container.containerName, full);
+      return { items: page?.segment.blobItems ?? [], next: page?.continuationToken || undefined };
+    } catch (err) {
+      if (full && err instanceof RestError && (err.statusCode === 400 || err.statusCode === 501)) {
+        fullListing.set(container.containerName, false);
+        return listPage(container, prefix, token, pageSize);
+      }
+      throw classify(err, `list ${container.containerName}`);
+    }
+  }
+
+  async function deleteBatch(batchClient: BlobBatchClient, targets: BlobClient[]): Promise<number> {
+    let res;
+    try {
+      res = await batchClient.deleteBlobs(targets, { deleteSnapshots: 'include' });
+    } catch (err) {
+      throw classify(err, 'blob batch');
+    }
+    let deleted = 0;
+    for (const sub of res.subResponses) {
+      // 404: already gone, which is what we wanted. 409 on a snapshot-less base with
+      // deleteSnapshots=include cannot happen; other failures are retried by the caller.
+      if (sub.status === 202 || sub.status === 200) deleted++;
+      else if (sub.status !== 404) {
+        throw new BlobStoreError(sub.status === 403 ? 'unauthorized' : 'unavailable', `blob batch sub-request failed: HTTP ${sub.status} ${sub.errorCode ?? ''}`.trim(), sub.status);
+      }
+    }
+    return deleted;
+  }
+
   return {
     service,
     containers,
     container: (name) => service.getContainerClient(name),
+
     async ping() {
       for (const c of containers) {
-        if (!(await service.getContainerClient(c).exists())) throw new Error(`blob container "${c}" does not exist`);
+        let exists: boolean;
+        try {
+          exists = await service.getContainerClient(c).exists();
+        } catch (err) {
+          throw classify(err, `container ${c}`);
+        }
+        if (!exists) throw new BlobStoreError('invalid_input', `blob container "${c}" does not exist`);
       }
+    },
+
+    async deletePrefix(containerName, prefix, opts) {
+      const container = service.getContainerClient(containerName);
+      const batchClient = container.getBlobBatchClient();
+      const pageSize = opts.pageSize ?? 5000;
+      const concurrency = opts.concurrency ?? 8;
+      let token = opts.resumeToken;
+      let deleted = 0;
+      let listCalls = 0;
+      let batchCalls = 0;
+      // The next page is listed while the current one is being deleted.
+      let pending = listPage(container, prefix, token, pageSize);
+      for (;;) {
+        const page = await pending;
+        listCalls++;
+        if (page.next) pending = listPage(container, prefix, page.next, pageSize);
+        const targets = targetsOf(page.items, container);
+        const chunks: BlobClient[][] = [];
+        for (let i = 0; i < targets.length; i += BATCH_LIMIT) chunks.push(targets.slice(i, i + BATCH_LIMIT));
+        const counts = await runBounded(chunks.map((c) => () => deleteBatch(batchClient, c)), concurrency);
+        batchCalls += chunks.length;
+        deleted += counts.reduce((a, b) => a + b, 0);
+        token = page.next;
+        await opts.onPage?.({ nextToken: token, deleted, listed: page.items.length });
+        if (!token) break;
+      }
+      return { deleted, listCalls, batchCalls };
+    },
+
+    async countPrefix(containerName, prefix) {
+      const container = service.getContainerClient(containerName);
+      const count: PrefixCount = { blobs: 0, snapshots: 0, versions: 0, softDeleted: 0 };
+      let token: string | undefined;
+      do {
+        const page = await listPage(container, prefix, token, 5000);
+        for (const i of page.items) {
+          if (i.deleted) count.softDeleted++;
+          else if (i.snapshot) count.snapshots++;
+          else if (i.versionId && !i.isCurrentVersion) count.versions++;
+          else count.blobs++;
+        }
+        token = page.next;
+      } while (token);
+      return count;
     },
   };
 }

@@ -1,2 +1,3 @@
 // Everything exported here is bundled into the workflow sandbox: deterministic code only.
 export { stackCheckWorkflow } from './stack-check';
+export { accountDeletionWorkflow } from './deletion';

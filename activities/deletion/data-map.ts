@@ -1,0 +1,24 @@
+/**
+ * The declarative map of where an account's rows live (CONTRACT §2), in foreign-key-safe
+ * order: children first, `accounts` last. Deletion and verification both read it, so a table
+ * added here is deleted and verified, and a table missing here fails the coverage test.
+ */
+export interface TableLink {
+  table: string;
+  /** Primary key, used to delete in bounded batches. */
+  key: string;
+  /** Column holding the account id. */
+  accountColumn: string;
+  /** Rows with no account id that still belong to the person, matched by email case-insensitively. */
+  orphanEmailColumn?: string;
+}
+
+export const DATA_MAP: readonly TableLink[] = [
+  { table: 'media', key: 'id', accountColumn: 'account_id' },
+  { table: 'shares', key: 'id', accountColumn: 'account_id' },
+  { table: 'login_events', key: 'id', accountColumn: 'account_id' },
+  { table: 'subscriptions', key: 'id', accountColumn: 'account_id' },
+  { table: 'support_requests', key: 'id', accountColumn: 'account_id', orphanEmailColumn: 'email' },
+  { table: 'cameras', key: 'id', accountColumn: 'account_id' },
+  { table: 'accounts', key: 'id', accountColumn: 'id' },
+];

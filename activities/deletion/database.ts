@@ -1,0 +1,43 @@
+/**
+ * Step 5: the account's rows in every table of the data map, children first and `accounts`
+ * last, in bounded batches so no statement holds locks for long on a busy table.
+ */
+import type { Knex } from 'knex';
+import { heartbeat } from '@temporalio/activity';
+import { classified } from '../failures';
+import { DATA_MAP, TableLink } from './data-map';
+import { loadSubject } from './subject';
+
+export const DELETE_BATCH = 2000;
+
+/** The rows of `link.table` that belong to the account. Email matching is exact and
+ * case-insensitive: `=` on lower(), never LIKE, so `%` and `_` are plain characters. */
+export function ownedRows(db: Knex, link: TableLink, accountId: string, email: string | null): Knex.QueryBuilder {
+  const q = db(link.table).where(link.accountColumn, accountId);
+  if (link.orphanEmailColumn && email) {
+    q.orWhere((w) => w.whereNull(link.accountColumn).andWhereRaw('lower(??) = lower(?)', [link.orphanEmailColumn!, email]));
+  }
+  return q;
+}
+
+export const createDatabaseActivities = (deps: { db: Knex; batchSize?: number }) => ({
+  async deleteDatabaseRows(accountId: string): Promise<Record<string, number>> {
+    return classified('database', async () => {
+      const { db } = deps;
+      const subject = await loadSubject(db, accountId);
+      const email = subject?.email ?? null;
+      const counts: Record<string, number> = {};
+      for (const link of DATA_MAP) {
+        counts[link.table] = 0;
+        for (;;) {
+          const batch = ownedRows(db, link, accountId, email).select(link.key).limit(deps.batchSize ?? DELETE_BATCH);
+          const n = await db(link.table).whereIn(link.key, batch).del();
+          counts[link.table] += n;
+          heartbeat();
+          if (n === 0) break;
+        }
+      }
+      return counts;
+    });
+  },
+});

@@ -1,0 +1,63 @@
+/**
+ * Step 1, Freeze: mark the account as being deleted (the application refuses logins and
+ * uploads for frozen accounts) and capture what later steps need before its rows go.
+ */
+import type { Knex } from 'knex';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Auth0Client } from '../../clients/auth0';
+import { FailureType, classified } from '../failures';
+import type { DeletionInput } from './types';
+import { loadSubject } from './subject';
+
+export const createFreezeActivities = (deps: { db: Knex; auth0: Auth0Client }) => ({
+  async freezeAccount(input: DeletionInput): Promise<{ auth0Users: number; hasRecurlyAccount: boolean }> {
+    return classified('freeze', async () => {
+      const { db } = deps;
+      await db('lethe.deletion_requests')
+        .insert({
+          request_id: input.requestId,
+          account_id: input.accountId,
+          channel: input.channel,
+          received_at: input.receivedAt,
+          deadline_at: input.deadlineAt,
+          requested_by: input.requestedBy ?? null,
+          status: 'running',
+        })
+        .onConflict('request_id')
+        .merge({ status: 'running' });
+
+      const account = await db('accounts').where({ id: input.accountId }).first();
+      if (!account) {
+        // A retry after the database step already ran: the capture is what we need.
+        const captured = await loadSubject(db, input.accountId);
+        if (captured) return { auth0Users: captured.auth0UserIds.length, hasRecurlyAccount: !!captured.recurlyAccountCode };
+        throw ApplicationFailure.create({
+          type: FailureType.AccountNotFound,
+          message: `account ${input.accountId} does not exist`,
+          nonRetryable: true,
+        });
+      }
+
+      await db('lethe.frozen_accounts')
+        .insert({ account_id: input.accountId, request_id: input.requestId, state: 'deleting' })
+        .onConflict('account_id')
+        .merge({ state: 'deleting' });
+
+      // Legacy accounts have no Auth0 id: their users are found by email.
+      const auth0UserIds: string[] = account.auth0_user_id
+        ? [account.auth0_user_id]
+        : (await deps.auth0.findUsersByEmail(account.email)).map((u) => u.userId);
+
+      await db('lethe.deletion_subjects')
+        .insert({
+          account_id: input.accountId,
+          email: account.email,
+          auth0_user_ids: auth0UserIds,
+          recurly_account_code: account.recurly_account_code,
+        })
+        .onConflict('account_id')
+        .merge();
+      return { auth0Users: auth0UserIds.length, hasRecurlyAccount: !!account.recurly_account_code };
+    });
+  },
+});

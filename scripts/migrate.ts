@@ -1,0 +1,21 @@
+/** `npm run migrate`: Lethe's own schema everywhere; the application schema outside production. */
+import { ConfigError, loadConfig } from '../config';
+import { createDb } from '../clients/db';
+import { migrateApplicationSchema, migrateLetheSchema } from '../migrations';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const db = createDb(config.database.url, { poolMax: 2 });
+  try {
+    if (config.mode !== 'production') await migrateApplicationSchema(db);
+    await migrateLetheSchema(db);
+    process.stdout.write('migrations applied\n');
+  } finally {
+    await db.destroy();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`migrate: ${err instanceof ConfigError ? err.message : err?.message ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { startWorld, TestWorld } from '../support/stack';
+import { seedDepsOf } from '../support/world-seed';
+import { fingerprint, rng, seedAccount, SeededAccount, SeedDeps } from '../../seed/fixtures';
+import { createDeletionService, DeletionRequestError, DeletionService } from '../../client/deletions';
+import { deletionWorkflowId } from '../../workflows/deletion';
+import { DATA_MAP } from '../../activities/deletion/data-map';
+import type { Receipt } from '../../activities/deletion/types';
+
+async function storesOf(seed: SeedDeps, a: SeededAccount) {
+  const rows: Record<string, number> = {};
+  for (const link of DATA_MAP) {
+    const q = seed.db(link.table).where(link.accountColumn, a.id);
+    if (link.orphanEmailColumn) q.orWhere((w) => w.whereNull(link.accountColumn).andWhereRaw('lower(email) = lower(?)', [a.email]));
+    rows[link.table] = Number((await q.count<{ n: number }[]>({ n: '*' }))[0].n);
+  }
+  let blobs = 0;
+  for (const c of ['media', 'exports']) {
+    for await (const _ of seed.blobs.container(c).listBlobsFlat({ prefix: `accounts/${a.id}/`, includeSnapshots: true })) blobs++;
+  }
+  const auth0ById = a.auth0UserId ? await seed.auth0.getUser(a.auth0UserId) : null;
+  const auth0ByEmail = await seed.auth0.findUsersByEmail(a.email);
+  const recurly = a.recurlyAccountCode ? await seed.recurly.getAccount(a.recurlyAccountCode) : null;
+  return { rows, blobs, auth0ById, auth0ByEmail, recurly };
+}
+
+describe('account deletion workflow', () => {
+  let world: TestWorld;
+  let seed: SeedDeps;
+  let deletions: DeletionService;
+  const rand = rng(20261128);
+
+  beforeAll(async () => {
+    world = await startWorld();
+    seed = seedDepsOf(world);
+    deletions = createDeletionService({ config: world.config, db: world.deps.db, temporal: world.client });
+  });
+  afterAll(async () => world?.close());
+
+  test('when a large account is deleted, then every store is empty for it and its neighbours are untouched', async () => {
+    const target = await seedAccount(seed, { media: 1960, orphanBlobs: 40, snapshots: 60, loginEvents: 5, shares: 2, supportRequests: 2, emailOnlySupportRequests: 2 }, rand);
+    expect(target.blobs).toBeGreaterThanOrEqual(2000);
+    // Same id but the last character: a prefix without its trailing slash would match it.
+    const twinId = target.id.slice(0, 35) + (target.id.endsWith('0') ? '1' : '0');
+    const neighbours = [
+      await seedAccount(seed, { id: twinId, media: 20, snapshots: 2, orphanBlobs: 2 }, rand),
+      await seedAccount(seed, { media: 10, auth0: 'legacy', subscriptions: [{ state: 'active' }, { state: 'expired' }] }, rand),
+    ];
+    const before = await Promise.all(neighbours.map((n) => fingerprint(seed, n)));
+    const pre = await storesOf(seed, target);
+    expect(pre.blobs).toBeGreaterThan(2000); // media blobs, orphans and snapshots
+    for (const link of DATA_MAP) expect(pre.rows[link.table]).toBeGreaterThan(0);
+    expect(pre.auth0ById).not.toBeNull();
+    expect(pre.recurly).not.toBeNull();
+    expect(await seed.recurly.listLiveSubscriptions(target.recurlyAccountCode!, new Date())).toHaveLength(1);
+
+    const receipt: Receipt = await world.withWorker(async () => {
+      const started = await deletions.start({ accountId: target.id, channel: 'api', requestedBy: 'support-agent-17' });
+      return world.client.workflow.getHandle(started.workflowId).result();
+    });
+
+    const after = await storesOf(seed, target);
+    expect(after.blobs).toBe(0);
+    expect(Object.values(after.rows).every((n) => n === 0)).toBe(true);
+    expect(after.auth0ById).toBeNull();
+    expect(after.auth0ByEmail).toEqual([]);
+    expect(after.recurly === null || after.recurly.redacted === true).toBe(true);
+    expect(receipt.verification.clean).toBe(true);
+    expect(receipt.counts.media!.blobsDeleted).toBeGreaterThanOrEqual(2000);
+    expect(receipt.counts.database!.media).toBe(1960);
+    expect(receipt.counts.database!.support_requests).toBe(4);
+    expect(receipt.counts.recurly!.subscriptionsTerminated).toBe(1);
+    // The receipt is the only trace left, and it holds no personal data.
+    const stored = await world.deps.db('lethe.receipts').where({ account_id: target.id });
+    expect(stored).toHaveLength(1);
+    expect(JSON.stringify(stored)).not.toContain(target.email.split('@')[0]);
+    expect(await world.deps.db('lethe.deletion_subjects').where({ account_id: target.id })).toEqual([]);
+
+    const afterNeighbours = await Promise.all(neighbours.map((n) => fingerprint(seed, n)));
+    expect(afterNeighbours).toEqual(before);
+  });
+
+  test('when two channels ask for the same account, then there is one execution and one receipt', async () => {
+    const a = await seedAccount(seed, { media: 5 }, rand);
+    const [first, second] = await Promise.all([
+      deletions.start({ accountId: a.id, channel: 'email' }),
+      deletions.start({ email: a.email.toUpperCase(), channel: 'phone', receivedAt: new Date(Date.now() - 3_600_000).toISOString() }),
+    ]);
+    expect(second.requestId).toBe(first.requestId);
+    expect([first.existing, second.existing].sort()).toEqual([false, true]);
+    const receipt: Receipt = await world.withWorker(() => world.client.workflow.getHandle(deletionWorkflowId(a.id)).result());
+    expect(receipt.channels.sort()).toEqual(['email', 'phone']);
+    expect(await world.deps.db('lethe.receipts').where({ account_id: a.id })).toHaveLength(1);
+    const runs = world.client.workflow.list({ query: `WorkflowId = "${deletionWorkflowId(a.id)}"` });
+    let count = 0;
+    for await (const _ of runs) count++;
+    expect(count).toBe(1);
+  });
+
+  test.each([
+    [{ accountId: 'not-a-uuid', channel: 'api' }, 'accountId'],
+    [{ accountId: randomUUID(), channel: 'api' }, 'accountId'],
+    [{ email: 'nobody-here@example.test', channel: 'api' }, 'email'],
+    [{ email: '%@example.test', channel: 'api' }, 'email'],
+    [{ channel: 'api' }, 'accountId'],
+    [{ accountId: randomUUID(), email: 'x@example.test', channel: 'api' }, 'accountId'],
+    [{ accountId: randomUUID(), channel: 'fax' }, 'channel'],
+    [{ accountId: randomUUID(), channel: 'api', receivedAt: new Date(Date.now() + 86_400_000).toISOString() }, 'receivedAt'],
+    [{ accountId: randomUUID(), channel: 'api', receivedAt: 'yesterday' }, 'receivedAt'],
+  ])('when the request is %j, then it is refused naming %s and nothing is deleted', async (req, field) => {
+    const bystander = await seedAccount(seed, { media: 2 }, rand);
+    const before = await fingerprint(seed, bystander);
+    const err = await deletions.start(req as never).catch((e) => e);
+    expect(err).toBeInstanceOf(DeletionRequestError);
+    expect((err as DeletionRequestError).field).toBe(field);
+    expect(await fingerprint(seed, bystander)).toBe(before);
+  });
+});

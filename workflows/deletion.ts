@@ -1,0 +1,242 @@
+/**
+ * One deletion per account: the promise that everything about a person is gone within the
+ * deadline. Steps run in a fixed order (freeze, Recurly, Auth0, media, database), then every
+ * store is read back; anything left is deleted again before a receipt is written.
+ */
+import {
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+  ActivityFailure,
+} from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
+import type { Activities } from '../activities';
+import type { Channel, DeletionInput, Receipt, StoreCounts, Verification } from '../activities/deletion/types';
+import { LetheDeadlineWarning, LetheOverdue, LetheStatus } from './search-attributes';
+
+export type DeletionStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
+export type StepName = 'freeze' | 'recurly' | 'auth0' | 'media' | 'database' | 'verify' | 'receipt';
+export const STEP_NAMES: StepName[] = ['freeze', 'recurly', 'auth0', 'media', 'database', 'verify', 'receipt'];
+
+export interface StepProgress {
+  name: StepName;
+  status: 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
+  runs: number;
+  detail?: string;
+  counts?: unknown;
+}
+
+export interface DeletionProgress {
+  requestId: string;
+  accountId: string;
+  channel: Channel;
+  channels: Channel[];
+  status: DeletionStatus;
+  receivedAt: string;
+  deadlineAt: string;
+  completedAt?: string;
+  warning: boolean;
+  overdue: boolean;
+  passes: number;
+  steps: StepProgress[];
+  receipt?: Receipt;
+  reason?: string;
+}
+
+export interface AdditionalRequest {
+  channel: Channel;
+  receivedAt: string;
+  requestedBy?: string;
+}
+
+export const progressQuery = defineQuery<DeletionProgress>('progress');
+/** Another channel asked for the same account: it joins this execution (one receipt). */
+export const additionalRequestSignal = defineSignal<[AdditionalRequest]>('additionalRequest');
+
+export const deletionWorkflowId = (accountId: string): string => `deletion-${accountId.toLowerCase()}`;
+
+/** Verification passes before giving up and failing loudly for an operator. */
+const MAX_PASSES = 5;
+
+const retry: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  nonRetryableErrorTypes: ['InvalidInput', 'AccountNotFound'],
+};
+
+const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
+const vendors = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '1 minute', retry });
+const long = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '1 minute', retry });
+
+export async function accountDeletionWorkflow(input: DeletionInput): Promise<Receipt> {
+  const state: DeletionProgress = {
+    requestId: input.requestId,
+    accountId: input.accountId,
+    channel: input.channel,
+    channels: [input.channel],
+    status: 'running',
+    receivedAt: input.receivedAt,
+    deadlineAt: input.deadlineAt,
+    warning: false,
+    overdue: false,
+    passes: 0,
+    steps: STEP_NAMES.map((name) => ({ name, status: 'pending', runs: 0 })),
+  };
+  setHandler(progressQuery, () => state);
+  let deadlineAt = Date.parse(input.deadlineAt);
+  let warningAt = Date.parse(input.warningAt);
+  setHandler(additionalRequestSignal, (req) => {
+    if (!state.channels.includes(req.channel)) state.channels.push(req.channel);
+    // The promise counts from the earliest receipt of any channel.
+    const earlier = Date.parse(req.receivedAt);
+    if (earlier < Date.parse(state.receivedAt)) {
+      const shift = Date.parse(state.receivedAt) - earlier;
+      state.receivedAt = req.receivedAt;
+      deadlineAt -= shift;
+      warningAt -= shift;
+      state.deadlineAt = new Date(deadlineAt).toISOString();
+    }
+  });
+  upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
+
+  let finished = false;
+  const watcher = watchDeadline(state, () => warningAt, () => deadlineAt, () => finished);
+
+  const step = async <T>(name: StepName, run: () => Promise<T>, summarize?: (r: T) => string): Promise<T> => {
+    const s = state.steps.find((x) => x.name === name)!;
+    s.status = 'running';
+    s.runs++;
+    try {
+      const r = await run();
+      s.status = 'completed';
+      s.counts = r;
+      s.detail = summarize?.(r);
+      return r;
+    } catch (err) {
+      s.status = 'failed';
+      s.detail = failureText(err);
+      throw err;
+    }
+  };
+
+  try {
+    await step('freeze', () => quick.freezeAccount(input));
+    const counts: StoreCounts = {};
+    let verification: Verification | undefined;
+    for (;;) {
+      state.passes++;
+      counts.recurly = await step('recurly', () => vendors.deleteRecurlyAccount(input.accountId), (r) => `${r.subscriptionsTerminated} subscriptions terminated, redacted: ${r.accountRedacted}`);
+      counts.auth0 = await step('auth0', () => vendors.deleteAuth0User(input.accountId), (r) => `${r.usersDeleted} users deleted, ${r.alreadyGone} already gone`);
+      counts.media = addMedia(counts.media, await step('media', () => long.deleteMediaBlobs(input.accountId), (r) => `${r.blobsDeleted} blobs deleted`));
+      counts.database = addRows(counts.database, await step('database', () => long.deleteDatabaseRows(input.accountId), (r) => `${Object.values(r).reduce((a, b) => a + b, 0)} rows deleted`));
+      verification = await step('verify', () => quick.verifyDeletion(input.accountId), (v) => (v.clean ? 'every store is empty' : 'data remains; deleting again'));
+      if (verification.clean) break;
+      log.warn('verification found data left; deleting again', { pass: state.passes, blobs: verification.blobsRemaining });
+      if (state.passes >= MAX_PASSES) {
+        throw ApplicationFailure.create({
+          type: 'DataRemains',
+          message: `data remains after ${state.passes} passes: ${JSON.stringify({ blobs: verification.blobsRemaining, softDeleted: verification.softDeletedRemaining, rows: verification.rowsRemaining, auth0: verification.auth0UsersRemaining, recurly: verification.recurly })}`,
+          nonRetryable: true,
+        });
+      }
+      await sleep(`${30 * state.passes} seconds`);
+    }
+
+    const receipt: Receipt = {
+      requestId: input.requestId,
+      accountId: input.accountId,
+      channel: input.channel,
+      channels: state.channels,
+      receivedAt: state.receivedAt,
+      deadlineAt: state.deadlineAt,
+      completedAt: new Date().toISOString(),
+      overdue: state.overdue,
+      passes: state.passes,
+      counts,
+      verification,
+    };
+    await step('receipt', () => quick.writeReceipt(receipt));
+    finished = true;
+    state.status = 'completed';
+    state.completedAt = receipt.completedAt;
+    state.receipt = receipt;
+    upsertSearchAttributes([{ key: LetheStatus, value: 'completed' }]);
+    await watcher;
+    return receipt;
+  } catch (err) {
+    finished = true;
+    state.status = 'failed';
+    state.reason = failureText(err);
+    upsertSearchAttributes([{ key: LetheStatus, value: 'failed' }]);
+    await quick.markRequest(input.requestId, 'failed').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Durable timers for the warning and the breach; deletion keeps going either way. */
+async function watchDeadline(state: DeletionProgress, warningAt: () => number, deadlineAt: () => number, finished: () => boolean): Promise<void> {
+  const notify = (kind: 'warning' | 'overdue') =>
+    quick
+      .notifyOperators({ kind, requestId: state.requestId, accountId: state.accountId, workflowId: workflowInfo().workflowId, deadlineAt: state.deadlineAt })
+      .catch((e) => log.error('operator notification failed', { kind, error: failureText(e) }));
+
+  // Re-armed when a signal moves the deadline earlier: condition() wakes on state changes.
+  let w = warningAt();
+  while (!finished() && !state.warning) {
+    const wait = w - Date.now();
+    if (wait > 0 && (await condition(() => finished() || warningAt() !== w, wait))) {
+      w = warningAt();
+      continue;
+    }
+    if (finished()) return;
+    state.warning = true;
+    upsertSearchAttributes([{ key: LetheDeadlineWarning, value: true }]);
+    log.warn('deletion is near its deadline', { requestId: state.requestId, deadlineAt: state.deadlineAt });
+    await notify('warning');
+  }
+  let d = deadlineAt();
+  while (!finished() && !state.overdue) {
+    const wait = d - Date.now();
+    if (wait > 0 && (await condition(() => finished() || deadlineAt() !== d, wait))) {
+      d = deadlineAt();
+      continue;
+    }
+    if (finished()) return;
+    state.overdue = true;
+    upsertSearchAttributes([{ key: LetheOverdue, value: true }]);
+    log.error('deletion is OVERDUE', { requestId: state.requestId, deadlineAt: state.deadlineAt });
+    await notify('overdue');
+  }
+}
+
+function failureText(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return `${(err.cause as ApplicationFailure).type ?? 'Error'}: ${err.cause.message}`;
+  return (err as Error)?.message ?? String(err);
+}
+
+function addMedia(prev: StoreCounts['media'], next: NonNullable<StoreCounts['media']>): NonNullable<StoreCounts['media']> {
+  if (!prev) return next;
+  const byContainer = { ...prev.byContainer };
+  for (const [k, v] of Object.entries(next.byContainer)) byContainer[k] = (byContainer[k] ?? 0) + v;
+  return {
+    blobsDeleted: prev.blobsDeleted + next.blobsDeleted,
+    byContainer,
+    listCalls: prev.listCalls + next.listCalls,
+    batchCalls: prev.batchCalls + next.batchCalls,
+    resumed: prev.resumed || next.resumed,
+  };
+}
+
+function addRows(prev: Record<string, number> | undefined, next: Record<string, number>): Record<string, number> {
+  const out = { ...(prev ?? {}) };
+  for (const [k, v] of Object.entries(next)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
