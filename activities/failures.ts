@@ -4,7 +4,7 @@
  * changes). Messages carry ids and statuses only, never personal data.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { VendorError } from '../clients/errors';
+import { isVendorError } from '../clients/errors';
 import { BlobStoreError } from '../clients/blobs';
 
 export const FailureType = {
@@ -26,7 +26,7 @@ export function invalidInput(message: string): ApplicationFailure {
 
 export function toFailure(err: unknown, step: string): Error {
   if (err instanceof ApplicationFailure) return err;
-  if (err instanceof VendorError) {
+  if (isVendorError(err)) {
     const where = `${step}: ${err.vendor} ${err.status ?? ''}`.trim();
     switch (err.type) {
       case 'rate_limited':

@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import type { BlobStore } from '../clients/blobs';
 import type { Auth0Client } from '../clients/auth0';
 import type { RecurlyClient } from '../clients/recurly';
+import { isVendorError } from '../clients/errors';
 
 export interface SeedDeps {
   db: Knex;
@@ -86,8 +87,24 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
   }));
 }
 
+/** Seeding large data sets runs into the vendors' rate limits: wait as told and go on. */
+async function politely<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isVendorError(err) || err.type !== 'rate_limited' || attempt >= 30) throw err;
+      await new Promise((r) => setTimeout(r, err.retryAfterMs ?? 1000));
+    }
+  }
+}
+
 async function sandboxSubscription(url: string, body: Record<string, unknown>): Promise<{ id: string }> {
-  const res = await fetch(`${url}/__sandbox/subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  let res = await fetch(`${url}/__sandbox/subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  for (let i = 0; res.status === 429 && i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    res = await fetch(`${url}/__sandbox/subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
   if (!res.ok) throw new Error(`Recurly sandbox refused a seeded subscription: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as { id: string };
 }
@@ -104,7 +121,7 @@ export async function seedAccount(deps: SeedDeps, spec: AccountSpec, rand: () =>
   let auth0UserId: string | null = null;
   const auth0Mode = spec.auth0 ?? 'linked';
   if (auth0Mode !== 'none') {
-    const user = await deps.auth0.createUser({ email, name: `${first} ${last}` });
+    const user = await politely(() => deps.auth0.createUser({ email, name: `${first} ${last}` }));
     // Legacy accounts predate the link: the user exists but only the email connects them.
     if (auth0Mode === 'linked') auth0UserId = user.userId;
   }
@@ -114,13 +131,13 @@ export async function seedAccount(deps: SeedDeps, spec: AccountSpec, rand: () =>
   const subscriptionRows: Record<string, unknown>[] = [];
   if (subs !== null) {
     recurlyAccountCode = `acct-${id.slice(0, 8)}-${id.slice(24)}`;
-    await deps.recurly.createAccount({ code: recurlyAccountCode, email, firstName: first, lastName: last });
+    await politely(() => deps.recurly.createAccount({ code: recurlyAccountCode!, email, firstName: first, lastName: last }));
     for (const s of subs) {
       const plan = pick(rand, ['timelapse-basic', 'timelapse-pro', 'timelapse-studio']);
       let subId: string;
       let ends = s.currentPeriodEndsAt ?? new Date(now + 20 * 86_400_000);
       if (s.state === 'active' && !s.currentPeriodEndsAt) {
-        const created = await deps.recurly.createSubscription({ accountCode: recurlyAccountCode, planCode: plan });
+        const created = await politely(() => deps.recurly.createSubscription({ accountCode: recurlyAccountCode!, planCode: plan }));
         subId = created.id;
         if (created.currentPeriodEndsAt) ends = new Date(created.currentPeriodEndsAt);
       } else {

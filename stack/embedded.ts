@@ -38,6 +38,8 @@ export const DEFAULT_PORTS: StackPorts = {
 };
 
 export interface StackOptions {
+  /** Requests per second / per minute the sandboxes allow; defaults are the vendors' own. */
+  sandboxRateLimits?: { auth0PerSecond?: number; recurlyPerMinute?: number };
   stateDir: string;
   ports: StackPorts;
   /** Keep data across restarts (npm start) or trade crash safety for speed (tests). */
@@ -165,7 +167,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     if (env.AUTH0_BASE_URL) {
       childEnv.AUTH0_BASE_URL = env.AUTH0_BASE_URL;
     } else {
-      const sandboxEnv = { ...process.env, AUTH0_SANDBOX_PORT: String(opts.ports.auth0), AUTH0_CLIENT_ID: auth0Id, AUTH0_CLIENT_SECRET: auth0Secret };
+      const sandboxEnv = { ...process.env, AUTH0_SANDBOX_PORT: String(opts.ports.auth0), AUTH0_CLIENT_ID: auth0Id, AUTH0_CLIENT_SECRET: auth0Secret, ...rateEnv('AUTH0_SANDBOX_RATE_LIMIT', opts.sandboxRateLimits?.auth0PerSecond) };
       await sup.start(nodeService('auth0-sandbox', 'sandboxes/auth0/main.ts', sandboxEnv, () => isListening(opts.ports.auth0), true));
       childEnv.AUTH0_BASE_URL = `http://127.0.0.1:${opts.ports.auth0}`;
     }
@@ -176,7 +178,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     if (env.RECURLY_BASE_URL) {
       childEnv.RECURLY_BASE_URL = env.RECURLY_BASE_URL;
     } else {
-      const sandboxEnv = { ...process.env, RECURLY_SANDBOX_PORT: String(opts.ports.recurly), RECURLY_API_KEY: recurlyKey };
+      const sandboxEnv = { ...process.env, RECURLY_SANDBOX_PORT: String(opts.ports.recurly), RECURLY_API_KEY: recurlyKey, ...rateEnv('RECURLY_SANDBOX_RATE_LIMIT', opts.sandboxRateLimits?.recurlyPerMinute) };
       await sup.start(nodeService('recurly-sandbox', 'sandboxes/recurly/main.ts', sandboxEnv, () => isListening(opts.ports.recurly), true));
       childEnv.RECURLY_BASE_URL = `http://127.0.0.1:${opts.ports.recurly}`;
     }
@@ -209,6 +211,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     apiToken: childEnv.LETHE_API_TOKENS.split(',')[0],
     stop: () => sup.stopAll(),
   };
+}
+
+function rateEnv(name: string, value: number | undefined): Record<string, string> {
+  return value === undefined ? {} : { [name]: String(value) };
 }
 
 async function hasWorkflowPoller(address: string, namespace: string, taskQueue: string): Promise<boolean> {

@@ -38,6 +38,9 @@ export default async function globalSetup(): Promise<void> {
     headless: true,
     withWorker: false,
     withApi: false,
+    // Seeding thousands of records must not trip the vendors' limits; the rate-limit tests
+    // run sandboxes of their own at the real limits.
+    sandboxRateLimits: { auth0PerSecond: 10_000, recurlyPerMinute: 1_000_000 },
     env: {},
     log: (l) => process.stderr.write(`[stack] ${l}\n`),
   });

@@ -17,28 +17,35 @@ export interface TestWorld {
   client: Client;
   worker: Worker;
   taskQueue: string;
-  /** Runs the worker while `fn` runs. */
+  /** Runs `fn`; the worker polls for the whole life of the world (a Worker runs only once). */
   withWorker<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
 /** A worker on a task queue of its own, so test files never steal each other's tasks. */
-export async function startWorld(opts: { deps?: (d: ActivityDeps & { close(): Promise<void> }) => ActivityDeps & { close(): Promise<void> } } = {}): Promise<TestWorld> {
+export async function startWorld(opts: { env?: Record<string, string>; deps?: (d: ActivityDeps & { close(): Promise<void> }) => ActivityDeps & { close(): Promise<void> } } = {}): Promise<TestWorld> {
   const taskQueue = `test-${randomUUID()}`;
-  const config = testConfig({ LETHE_TASK_QUEUE: taskQueue });
+  const config = testConfig({ ...opts.env, LETHE_TASK_QUEUE: taskQueue });
   const base = buildDeps(config);
   const deps = opts.deps ? opts.deps(base) : base;
   const { worker, connection: nativeConnection } = await createWorker(config, deps);
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
+  const running = worker.run();
+  running.catch(() => undefined);
   return {
     config,
     deps,
     client,
     worker,
     taskQueue,
-    withWorker: (fn) => worker.runUntil(fn),
+    withWorker: async (fn) => {
+      if (worker.getState() !== 'RUNNING') throw new Error(`test worker is ${worker.getState()}`);
+      return fn();
+    },
     async close() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
       await connection.close();
       await nativeConnection.close();
       await deps.close();

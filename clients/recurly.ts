@@ -1,0 +1,230 @@
+/**
+ * Lethe's one module over Recurly (API v3): the real `recurly` SDK behind the few operations
+ * deletion needs. Every failure leaves here as a VendorError with a `type`.
+ */
+import { Client, type Account, type Subscription } from 'recurly';
+import { isVendorError, typeForStatus, VendorError, type VendorErrorType } from './errors';
+import { FetchHttpAdapter, RecurlyTransportError } from './recurlyHttpAdapter';
+
+export interface RecurlyConfig {
+  apiKey: string;
+  /** Sandbox only: requests go here instead of https://v3.recurly.com. */
+  baseUrl?: string;
+  timeoutMs?: number;
+  /** Page size when listing; 200 is Recurly's maximum. Tests lower it to exercise paging. */
+  pageSize?: number;
+}
+
+export interface RecurlyAccount {
+  id: string;
+  code: string;
+  state: string;
+  /**
+   * True when the account holds none of the personal-data fields redaction clears. Recurly
+   * has no redaction flag, and redacts asynchronously, so this is what "redacted" can mean.
+   */
+  redacted: boolean;
+}
+
+export interface RecurlySubscription {
+  id: string;
+  uuid?: string;
+  state: string;
+  planCode?: string;
+  /** ISO 8601; plain strings so results cross Temporal's data converter unchanged. */
+  currentPeriodEndsAt?: string;
+}
+
+export type RefundType = 'none' | 'partial' | 'full';
+
+export interface RecurlyClient {
+  getAccount(code: string): Promise<RecurlyAccount | null>;
+  /** Live per Lethe's contract: active, future, paused, or canceled but paid through `now`. */
+  listLiveSubscriptions(code: string, now: Date): Promise<RecurlySubscription[]>;
+  terminateSubscription(id: string, refund: RefundType): Promise<'terminated' | 'already_expired' | 'already_gone'>;
+  /** Throws VendorError 'precondition' while a live subscription remains (Recurly's 422). */
+  redactAccount(code: string): Promise<'redacted' | 'already_gone'>;
+  /** For seeding and tests. */
+  createAccount(input: NewAccount): Promise<{ id: string; code: string }>;
+  /** For seeding and tests: an active subscription, creating the account if it is missing. */
+  createSubscription(input: { accountCode: string; planCode: string; currency?: string }): Promise<RecurlySubscription>;
+}
+
+export interface NewAccount {
+  code: string;
+  email?: string;
+  firstName?: string;
+  lastName?: string;
+  company?: string;
+  address?: { street1?: string; street2?: string; city?: string; region?: string; postalCode?: string; country?: string; phone?: string };
+}
+
+/** Response metadata the SDK attaches to its errors (lib/recurly/Http.js). */
+interface SdkResponse {
+  status?: number;
+  rateLimitReset?: Date | null;
+}
+
+export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
+  const client = new Client(cfg.apiKey, {
+    httpAdapter: new FetchHttpAdapter({ baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs ?? 15_000 }),
+  });
+  const pageSize = cfg.pageSize ?? 200;
+
+  async function call<T>(operation: string, subject: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw classify(err, operation, subject);
+    }
+  }
+
+  return {
+    async getAccount(code) {
+      try {
+        const a = await call('getAccount', code, () => client.getAccount(`code-${code}`));
+        return { id: a.id ?? '', code: a.code ?? code, state: a.state ?? 'unknown', redacted: !holdsPersonalData(a) };
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return null;
+        throw err;
+      }
+    },
+
+    async listLiveSubscriptions(code, now) {
+      // Recurly's own `state=live` filter counts canceled subscriptions regardless of their
+      // period and leaves paused ones out, so list everything and apply the contract here.
+      const live: RecurlySubscription[] = [];
+      try {
+        await call('listLiveSubscriptions', code, async () => {
+          const pager = client.listAccountSubscriptions(`code-${code}`, { params: { limit: pageSize } });
+          for await (const sub of pager.each()) {
+            if (isLive(sub, now)) live.push(summarize(sub));
+          }
+        });
+      } catch (err) {
+        // No account, no subscriptions: the caller treats the billing record as gone.
+        if (isVendorError(err) && err.type === 'not_found') return [];
+        throw err;
+      }
+      return live;
+    },
+
+    async terminateSubscription(id, refund) {
+      try {
+        await call('terminateSubscription', id, () => client.terminateSubscription(id, { params: { refund } }));
+        return 'terminated';
+      } catch (err) {
+        if (!isVendorError(err)) throw err;
+        if (err.type === 'not_found') return 'already_gone';
+        if (err.status === 422) {
+          // Recurly refuses to terminate what has already ended; a repeat after a crash is success.
+          const sub = await call('terminateSubscription.check', id, () => client.getSubscription(id));
+          if (sub.state === 'expired' || sub.state === 'failed') return 'already_expired';
+        }
+        throw err;
+      }
+    },
+
+    async redactAccount(code) {
+      try {
+        await call('redactAccount', code, () => client.redactAccount(`code-${code}`));
+        return 'redacted';
+      } catch (err) {
+        if (!isVendorError(err)) throw err;
+        if (err.type === 'not_found') return 'already_gone';
+        if (err.status === 422) {
+          throw new VendorError({ vendor: 'recurly', type: 'precondition', operation: 'redactAccount', subject: code, status: 422, vendorCode: err.vendorCode });
+        }
+        throw err;
+      }
+    },
+
+    async createAccount(input) {
+      const a = await call('createAccount', input.code, () =>
+        client.createAccount(
+          // The SDK sends `undefined` as JSON null, which api.yaml does not allow: omit instead.
+          compact({
+            code: input.code,
+            email: input.email,
+            firstName: input.firstName,
+            lastName: input.lastName,
+            company: input.company,
+            address: input.address ? compact(input.address) : undefined,
+          }),
+        ),
+      );
+      return { id: a.id ?? '', code: a.code ?? input.code };
+    },
+
+    async createSubscription(input) {
+      const s = await call('createSubscription', input.accountCode, () =>
+        client.createSubscription({ planCode: input.planCode, currency: input.currency ?? 'USD', account: { code: input.accountCode } }),
+      );
+      return summarize(s);
+    },
+  };
+}
+
+function isLive(sub: Subscription, now: Date): boolean {
+  if (sub.state === 'active' || sub.state === 'future' || sub.state === 'paused') return true;
+  if (sub.state !== 'canceled') return false;
+  const ends = toDate(sub.currentPeriodEndsAt);
+  // A canceled subscription without a period end is treated as paid through: the safe side.
+  return ends === undefined || ends.getTime() > now.getTime();
+}
+
+function summarize(sub: Subscription): RecurlySubscription {
+  const ends = toDate(sub.currentPeriodEndsAt);
+  return compact({
+    id: sub.id ?? '',
+    uuid: sub.uuid ?? undefined,
+    state: sub.state ?? 'unknown',
+    planCode: sub.plan?.code ?? undefined,
+    currentPeriodEndsAt: ends?.toISOString(),
+  });
+}
+
+/** The SDK casts date-time fields to Date; be tolerant of strings as well. */
+function toDate(v: unknown): Date | undefined {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v;
+  if (typeof v === 'string') {
+    const d = new Date(v);
+    return Number.isNaN(d.getTime()) ? undefined : d;
+  }
+  return undefined;
+}
+
+function holdsPersonalData(a: Account): boolean {
+  const present = (v: unknown) => v !== undefined && v !== null && v !== '';
+  const scalar = [a.email, a.username, a.firstName, a.lastName, a.company, a.ccEmails, a.vatNumber];
+  if (scalar.some(present)) return true;
+  if (a.address && Object.values(a.address).some(present)) return true;
+  if (present(a.billingInfo)) return true;
+  return (a.shippingAddresses ?? []).length > 0;
+}
+
+function compact<T extends object>(obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+}
+
+function classify(err: unknown, operation: string, subject: string): VendorError {
+  if (isVendorError(err)) return err;
+  if (err instanceof RecurlyTransportError) {
+    return new VendorError({ vendor: 'recurly', type: 'unavailable', operation, subject, vendorCode: err.reason });
+  }
+  const sdk = err as { getResponse?: () => SdkResponse | undefined; type?: unknown };
+  const response = typeof sdk?.getResponse === 'function' ? sdk.getResponse() : undefined;
+  if (!response) {
+    // The SDK refuses some calls before sending (e.g. an empty path parameter): our input.
+    const type: VendorErrorType = sdk?.getResponse ? 'invalid_input' : 'unavailable';
+    return new VendorError({ vendor: 'recurly', type, operation, subject });
+  }
+  const status = response.status;
+  const type = typeForStatus(status);
+  // Recurly documents X-RateLimit-Reset for throttling; the SDK keeps it (and not Retry-After).
+  const reset = response.rateLimitReset;
+  const retryAfterMs =
+    type === 'rate_limited' && reset instanceof Date ? Math.max(0, reset.getTime() - Date.now()) : undefined;
+  const vendorCode = typeof sdk.type === 'string' && /^[a-z_-]+$/.test(sdk.type) ? sdk.type : undefined;
+  return new VendorError({ vendor: 'recurly', type, operation, subject, status, retryAfterMs, vendorCode });
+}

@@ -1,0 +1,222 @@
+/**
+ * The Auth0 sandbox's in-memory tenant: users, the access tokens it issued, and what a login
+ * leaves behind (sessions, refresh tokens, grants). Those artifacts are kept per user id and
+ * are NOT removed when the user is deleted, so a client that forgets to revoke them is caught.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+
+export const DEFAULT_CONNECTION = 'Username-Password-Authentication';
+
+export interface Auth0Identity {
+  connection: string;
+  user_id: string;
+  provider: string;
+  isSocial: boolean;
+}
+
+export interface Auth0User {
+  user_id: string;
+  email?: string;
+  email_verified: boolean;
+  name: string;
+  nickname: string;
+  given_name?: string;
+  family_name?: string;
+  blocked?: boolean;
+  app_metadata?: Record<string, unknown>;
+  user_metadata?: Record<string, unknown>;
+  identities: Auth0Identity[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Auth0Session {
+  id: string;
+  user_id: string;
+  created_at: string;
+  updated_at: string;
+  authenticated_at: string;
+  last_interacted_at: string;
+  clients: { client_id: string }[];
+}
+
+export interface Auth0RefreshToken {
+  id: string;
+  user_id: string;
+  created_at: string;
+  client_id: string;
+  session_id: string;
+  rotating: boolean;
+  resource_servers: { audience: string; scopes: string }[];
+}
+
+export interface Auth0Grant {
+  id: string;
+  clientID: string;
+  user_id: string;
+  audience: string;
+  scope: string[];
+}
+
+export interface NewUser {
+  connection: string;
+  email?: string;
+  name?: string;
+  nickname?: string;
+  given_name?: string;
+  family_name?: string;
+  email_verified?: boolean;
+  blocked?: boolean;
+  user_id?: string;
+  app_metadata?: Record<string, unknown>;
+  user_metadata?: Record<string, unknown>;
+}
+
+export type CreateUserResult = { ok: true; user: Auth0User } | { ok: false; reason: 'conflict' };
+
+export class Auth0Store {
+  readonly users = new Map<string, Auth0User>();
+  private readonly sessions = new Map<string, Auth0Session[]>();
+  private readonly refreshTokens = new Map<string, Auth0RefreshToken[]>();
+  private readonly grants = new Map<string, Auth0Grant[]>();
+  private readonly tokens = new Map<string, number>();
+
+  reset(): void {
+    this.users.clear();
+    this.sessions.clear();
+    this.refreshTokens.clear();
+    this.grants.clear();
+    this.tokens.clear();
+  }
+
+  issueToken(ttlSeconds: number): string {
+    const token = randomBytes(32).toString('base64url');
+    this.tokens.set(token, Date.now() + ttlSeconds * 1000);
+    return token;
+  }
+
+  tokenState(token: string): 'valid' | 'expired' | 'unknown' {
+    const expiresAt = this.tokens.get(token);
+    if (expiresAt === undefined) return 'unknown';
+    return Date.now() < expiresAt ? 'valid' : 'expired';
+  }
+
+  createUser(input: NewUser, seedLoginForClient: string): CreateUserResult {
+    // Auth0 stores the emails of its own database users in lower case.
+    const email = input.email?.toLowerCase();
+    const localId = input.user_id ?? randomBytes(12).toString('hex');
+    const userId = `auth0|${localId}`;
+    if (this.users.has(userId)) return { ok: false, reason: 'conflict' };
+    if (email !== undefined) {
+      for (const u of this.users.values()) {
+        if (u.email === email && u.identities.some((i) => i.connection === input.connection)) {
+          return { ok: false, reason: 'conflict' };
+        }
+      }
+    }
+    const now = new Date().toISOString();
+    const user: Auth0User = {
+      user_id: userId,
+      email,
+      email_verified: input.email_verified ?? false,
+      name: input.name ?? email ?? localId,
+      nickname: input.nickname ?? (email ? email.split('@')[0] : localId),
+      given_name: input.given_name,
+      family_name: input.family_name,
+      blocked: input.blocked,
+      app_metadata: input.app_metadata,
+      user_metadata: input.user_metadata,
+      identities: [{ connection: input.connection, user_id: localId, provider: 'auth0', isSocial: false }],
+      created_at: now,
+      updated_at: now,
+    };
+    this.users.set(userId, user);
+    this.recordLogin(userId, seedLoginForClient);
+    return { ok: true, user };
+  }
+
+  findByEmail(email: string): Auth0User[] {
+    const wanted = email.toLowerCase();
+    return [...this.users.values()].filter((u) => u.email?.toLowerCase() === wanted);
+  }
+
+  /** What a login leaves behind: one session, one refresh token, one grant for the client. */
+  recordLogin(userId: string, clientId: string): void {
+    const now = new Date().toISOString();
+    const sessionId = randomUUID();
+    push(this.sessions, userId, {
+      id: sessionId,
+      user_id: userId,
+      created_at: now,
+      updated_at: now,
+      authenticated_at: now,
+      last_interacted_at: now,
+      clients: [{ client_id: clientId }],
+    });
+    push(this.refreshTokens, userId, {
+      id: randomUUID(),
+      user_id: userId,
+      created_at: now,
+      client_id: clientId,
+      session_id: sessionId,
+      rotating: false,
+      resource_servers: [{ audience: 'https://api.lethe.local/', scopes: 'openid profile offline_access' }],
+    });
+    const grants = this.grants.get(userId) ?? [];
+    if (!grants.some((g) => g.clientID === clientId)) {
+      push(this.grants, userId, {
+        id: randomBytes(8).toString('hex'),
+        clientID: clientId,
+        user_id: userId,
+        audience: 'https://api.lethe.local/',
+        scope: ['openid', 'profile', 'offline_access'],
+      });
+    }
+  }
+
+  sessionsOf(userId: string): Auth0Session[] {
+    return this.sessions.get(userId) ?? [];
+  }
+
+  refreshTokensOf(userId: string): Auth0RefreshToken[] {
+    return this.refreshTokens.get(userId) ?? [];
+  }
+
+  grantsOf(userId: string): Auth0Grant[] {
+    return this.grants.get(userId) ?? [];
+  }
+
+  allGrants(): Auth0Grant[] {
+    return [...this.grants.values()].flat();
+  }
+
+  deleteSessions(userId: string): void {
+    this.sessions.delete(userId);
+  }
+
+  deleteRefreshTokens(userId: string): void {
+    this.refreshTokens.delete(userId);
+  }
+
+  deleteGrantsOfUser(userId: string): void {
+    this.grants.delete(userId);
+  }
+
+  deleteGrant(grantId: string): void {
+    for (const [userId, list] of this.grants) {
+      const kept = list.filter((g) => g.id !== grantId);
+      if (kept.length) this.grants.set(userId, kept);
+      else this.grants.delete(userId);
+    }
+  }
+
+  deleteUser(userId: string): boolean {
+    return this.users.delete(userId);
+  }
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key) ?? [];
+  list.push(value);
+  map.set(key, list);
+}

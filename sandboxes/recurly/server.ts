@@ -1,0 +1,449 @@
+/**
+ * Local stand-in for a Recurly site speaking API v3 (v2021-02-25): the account and
+ * subscription operations Lethe uses, with Recurly's auth, error bodies, list envelope,
+ * cursor pagination and rate-limit headers, so the real `recurly` SDK runs against it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Route } from '../common/router';
+import {
+  sendJson,
+  startSandboxShell,
+  type ErrorKind,
+  type Handler,
+  type RunningSandbox,
+  type SandboxContext,
+} from '../common/server';
+import { parseAccountCreate, parseAdminSubscription, parseSubscriptionCreate, type AccountInput, type ParamError } from './input';
+import { renderAccount, renderSubscription } from './render';
+import {
+  addMonths,
+  isLive,
+  recurlyId,
+  RecurlyStore,
+  type StoredAccount,
+  type StoredSubscription,
+  type SubscriptionState,
+} from './store';
+
+export interface RecurlySandboxOptions {
+  port?: number;
+  host?: string;
+  apiKey: string;
+  /** Recurly sandbox sites allow 400 requests per minute, all methods counted. */
+  rateLimitPerMinute?: number;
+}
+
+export const API_VERSION = 'v2021-02-25';
+/**
+ * The SDK parses error bodies only when the content type contains "application/json"
+ * (BaseClient._errorFromResponse); api.yaml also declares application/json everywhere.
+ */
+const CONTENT_TYPE = 'application/json; charset=utf-8';
+const SUPPORTED_ACCEPT = [`application/vnd.recurly.${API_VERSION}`, 'application/vnd.recurly.latest'];
+
+type RecurlyErrorType =
+  | 'bad_request'
+  | 'internal_server_error'
+  | 'invalid_api_version'
+  | 'not_found'
+  | 'rate_limited'
+  | 'unauthorized'
+  | 'validation';
+
+export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<RunningSandbox> {
+  const store = new RecurlyStore();
+
+  const send = (res: ServerResponse, status: number, body: unknown) => sendJson(res, status, body, CONTENT_TYPE);
+  const accountJson = (a: StoredAccount) => renderAccount(a, store.subscriptionsOf(a.id), new Date());
+  const subscriptionJson = (s: StoredSubscription) => renderSubscription(s, store.accounts.get(s.account_id)!);
+
+  const authed = (handler: Handler): Handler => (ctx) => {
+    decorate(ctx.res);
+    const accept = String(ctx.req.headers.accept ?? '');
+    // A Recurly media type naming another version is refused, as Recurly does; plain JSON or
+    // no Accept is let through so outside tests can use a bare fetch.
+    const m = /application\/vnd\.recurly\.([\w-]+?)(\+json)?(?:\s*[;,]|$)/.exec(accept);
+    if (m && !SUPPORTED_ACCEPT.includes(`application/vnd.recurly.${m[1]}`)) {
+      return send(ctx.res, 406, {
+        error: {
+          type: 'invalid_api_version',
+          message: "That accept header isn't in the format we use to specify an API version. Try one of these instead:",
+          acceptable_accept_headers: [`application/vnd.recurly.${API_VERSION}`],
+        },
+      });
+    }
+    const key = basicUser(String(ctx.req.headers.authorization ?? ''));
+    if (key === undefined) {
+      return recurlyError(ctx.res, 401, 'unauthorized', 'Please use an API key to authenticate (HTTP Basic, key as user name).');
+    }
+    if (key !== opts.apiKey) return recurlyError(ctx.res, 401, 'unauthorized', 'The API key provided is not valid.');
+    return handler(ctx);
+  };
+
+  const requireAccount = (ctx: SandboxContext): StoredAccount | undefined => {
+    const accountId = ctx.params.account_id;
+    const account = store.findAccount(accountId);
+    if (!account) {
+      const message = accountId.startsWith('code-')
+        ? `Couldn't find Account with code = ${accountId.slice('code-'.length)}`
+        : `Couldn't find Account with id = ${accountId}`;
+      recurlyError(ctx.res, 404, 'not_found', message);
+    }
+    return account;
+  };
+
+  const requireSubscription = (ctx: SandboxContext): StoredSubscription | undefined => {
+    const id = ctx.params.subscription_id;
+    const sub = store.findSubscription(id);
+    if (!sub) {
+      const message = id.startsWith('uuid-')
+        ? `Couldn't find Subscription with uuid = ${id.slice('uuid-'.length)}`
+        : `Couldn't find Subscription with id = ${id}`;
+      recurlyError(ctx.res, 404, 'not_found', message);
+    }
+    return sub;
+  };
+
+  const newAccount = (input: AccountInput): StoredAccount => {
+    const now = new Date();
+    const b = input.billing_info;
+    return store.addAccount({
+      code: input.code,
+      email: input.email,
+      username: input.username,
+      first_name: input.first_name,
+      last_name: input.last_name,
+      company: input.company,
+      cc_emails: input.cc_emails,
+      vat_number: input.vat_number,
+      preferred_locale: input.preferred_locale,
+      preferred_time_zone: input.preferred_time_zone,
+      tax_exempt: input.tax_exempt ?? false,
+      address: input.address,
+      billing_info: b
+        ? {
+            id: recurlyId(),
+            first_name: b.first_name,
+            last_name: b.last_name,
+            company: b.company,
+            address: b.address,
+            vat_number: b.vat_number,
+            card_type: b.number ? 'Visa' : undefined,
+            last_four: b.number ? b.number.slice(-4) : undefined,
+            exp_month: b.month ? Number(b.month) : undefined,
+            exp_year: b.year ? Number(b.year) : undefined,
+            created_at: now,
+            updated_at: now,
+          }
+        : undefined,
+    });
+  };
+
+  const createAccount: Handler = async (ctx) => {
+    const parsed = parseAccountCreate(await ctx.readJson());
+    if (!parsed.ok) return validationError(ctx.res, parsed.errors);
+    if (store.findAccountByCode(parsed.value.code)) {
+      return validationError(ctx.res, [{ param: 'code', message: 'has already been taken' }]);
+    }
+    send(ctx.res, 201, accountJson(newAccount(parsed.value)));
+  };
+
+  const getAccount: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (account) send(ctx.res, 200, accountJson(account));
+  };
+
+  const deactivateAccount: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (!account) return;
+    if (ctx.url.searchParams.has('redact')) {
+      return recurlyError(ctx.res, 400, 'bad_request', 'The sandbox does not model redact on deactivation; use PUT /accounts/{account_id}/redact.');
+    }
+    if (account.state === 'inactive') {
+      return recurlyError(ctx.res, 422, 'validation', 'Account is already inactive.');
+    }
+    const now = new Date();
+    account.state = 'inactive';
+    account.deleted_at = now;
+    account.updated_at = now;
+    delete account.billing_info;
+    // Deactivation cancels what is running; canceled subscriptions stay paid through.
+    for (const s of store.subscriptionsOf(account.id)) {
+      if (s.state === 'active' || s.state === 'paused') {
+        s.state = 'canceled';
+        s.canceled_at = now;
+        s.expires_at = s.current_period_ends_at;
+        s.updated_at = now;
+      } else if (s.state === 'future') {
+        s.state = 'expired';
+        s.expires_at = now;
+        s.updated_at = now;
+      }
+    }
+    send(ctx.res, 200, accountJson(account));
+  };
+
+  const redactAccount: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (!account) return;
+    const now = new Date();
+    if (store.subscriptionsOf(account.id).some((s) => isLive(s, now))) {
+      return recurlyError(
+        ctx.res,
+        422,
+        'validation',
+        'Account cannot be redacted while it has live subscriptions; terminate them first.',
+        [{ param: 'subscriptions', message: 'has live subscriptions' }],
+      );
+    }
+    // Recurly accepts and redacts asynchronously; the sandbox redacts before answering.
+    store.redact(account, now);
+    send(ctx.res, 200, accountJson(account));
+  };
+
+  const listAccountSubscriptions: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (!account) return;
+    const sp = ctx.url.searchParams;
+    const limit = sp.has('limit') ? Number(sp.get('limit')) : 20;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+      return recurlyError(ctx.res, 400, 'bad_request', 'limit must be an integer between 1 and 200.');
+    }
+    const order = sp.get('order') ?? 'desc';
+    const sort = sp.get('sort') ?? 'created_at';
+    if ((order !== 'asc' && order !== 'desc') || (sort !== 'created_at' && sort !== 'updated_at')) {
+      return recurlyError(ctx.res, 400, 'bad_request', 'order must be asc or desc; sort must be created_at or updated_at.');
+    }
+    const state = sp.get('state');
+    const states = ['active', 'canceled', 'expired', 'future', 'in_trial', 'live'];
+    if (state !== null && !states.includes(state)) {
+      return recurlyError(ctx.res, 400, 'bad_request', `state must be one of ${states.join(', ')}.`);
+    }
+    let offset = 0;
+    const cursor = sp.get('cursor');
+    if (cursor !== null) {
+      offset = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (!Number.isInteger(offset) || offset < 0) return recurlyError(ctx.res, 400, 'bad_request', 'cursor is invalid.');
+    }
+    const begin = sp.get('begin_time') ? new Date(sp.get('begin_time')!) : undefined;
+    const end = sp.get('end_time') ? new Date(sp.get('end_time')!) : undefined;
+    const ids = sp.get('ids')?.split(',').filter(Boolean);
+
+    let subs = store.subscriptionsOf(account.id);
+    if (ids) subs = subs.filter((s) => ids.includes(s.id));
+    else {
+      if (state) subs = subs.filter((s) => matchesStateFilter(s, state));
+      const at = (s: StoredSubscription) => (sort === 'updated_at' ? s.updated_at : s.created_at).getTime();
+      if (begin) subs = subs.filter((s) => at(s) >= begin.getTime());
+      if (end) subs = subs.filter((s) => at(s) <= end.getTime());
+      subs.sort((a, b) => (at(a) - at(b) || a.seq - b.seq) * (order === 'asc' ? 1 : -1));
+    }
+    const page = ids ? subs : subs.slice(offset, offset + limit);
+    const hasMore = !ids && offset + limit < subs.length;
+    let next: string | null = null;
+    if (hasMore) {
+      const q = new URLSearchParams(sp);
+      q.set('cursor', Buffer.from(String(offset + limit)).toString('base64url'));
+      q.set('limit', String(limit));
+      next = `${ctx.path}?${q.toString()}`;
+    }
+    // `next: null` is what Recurly (and its clients' fixtures) send on the last page.
+    send(ctx.res, 200, { object: 'list', has_more: hasMore, next, data: page.map(subscriptionJson) });
+  };
+
+  const createSubscription: Handler = async (ctx) => {
+    const parsed = parseSubscriptionCreate(await ctx.readJson());
+    if (!parsed.ok) return validationError(ctx.res, parsed.errors);
+    const input = parsed.value;
+    let account = store.findAccountByCode(input.account.code);
+    if (account && account.state === 'inactive') {
+      return validationError(ctx.res, [{ param: 'account', message: 'is closed' }]);
+    }
+    account ??= newAccount(input.account);
+    const now = new Date();
+    const future = input.starts_at !== undefined && input.starts_at.getTime() > now.getTime();
+    const start = future ? input.starts_at! : now;
+    const sub = store.addSubscription({
+      account_id: account.id,
+      plan_code: input.plan_code,
+      state: future ? 'future' : 'active',
+      currency: input.currency,
+      unit_amount: input.unit_amount ?? 10,
+      quantity: input.quantity ?? 1,
+      auto_renew: input.auto_renew ?? true,
+      collection_method: input.collection_method ?? 'automatic',
+      current_period_started_at: start,
+      current_period_ends_at: addMonths(start, 1),
+      activated_at: future ? undefined : now,
+    });
+    send(ctx.res, 201, subscriptionJson(sub));
+  };
+
+  const getSubscription: Handler = (ctx) => {
+    const sub = requireSubscription(ctx);
+    if (sub) send(ctx.res, 200, subscriptionJson(sub));
+  };
+
+  const terminateSubscription: Handler = (ctx) => {
+    const sub = requireSubscription(ctx);
+    if (!sub) return;
+    const refund = ctx.url.searchParams.get('refund') ?? 'none';
+    if (!['full', 'partial', 'none'].includes(refund)) {
+      return recurlyError(ctx.res, 400, 'bad_request', 'refund must be one of full, partial, none.');
+    }
+    if (sub.state === 'expired' || sub.state === 'failed') {
+      return recurlyError(ctx.res, 422, 'validation', `Subscription is ${sub.state} and cannot be terminated.`, [
+        { param: 'state', message: `is ${sub.state}` },
+      ]);
+    }
+    const now = new Date();
+    sub.state = 'expired';
+    sub.expires_at = now;
+    sub.updated_at = now;
+    send(ctx.res, 200, subscriptionJson(sub));
+  };
+
+  const cancelSubscription: Handler = async (ctx) => {
+    const sub = requireSubscription(ctx);
+    if (!sub) return;
+    const body = await ctx.readJson();
+    const timeframe = (body as { timeframe?: unknown } | undefined)?.timeframe;
+    if (timeframe !== undefined && timeframe !== 'term_end' && timeframe !== 'bill_date') {
+      return validationError(ctx.res, [{ param: 'timeframe', message: 'is not included in the list' }]);
+    }
+    if (sub.state !== 'active' && sub.state !== 'paused' && sub.state !== 'future') {
+      return recurlyError(ctx.res, 422, 'validation', `Subscription is ${sub.state} and cannot be canceled.`, [
+        { param: 'state', message: `is ${sub.state}` },
+      ]);
+    }
+    const now = new Date();
+    sub.state = 'canceled';
+    sub.canceled_at = now;
+    sub.expires_at = sub.current_period_ends_at;
+    sub.updated_at = now;
+    send(ctx.res, 200, subscriptionJson(sub));
+  };
+
+  const adminCreateSubscription: Handler = async (ctx) => {
+    const parsed = parseAdminSubscription(await ctx.readJson());
+    if (!parsed.ok) return sendJson(ctx.res, 400, { error: { type: 'invalid_request', message: describe(parsed.errors), params: parsed.errors } });
+    const input = parsed.value;
+    const account = store.findAccountByCode(input.accountCode);
+    if (!account) return sendJson(ctx.res, 404, { error: { type: 'not_found', message: `no account with code ${input.accountCode}` } });
+    const now = new Date();
+    const startedAt =
+      input.currentPeriodStartedAt ??
+      (input.state === 'future'
+        ? new Date(now.getTime() + 86_400_000)
+        : input.currentPeriodEndsAt
+          ? addMonths(input.currentPeriodEndsAt, -1)
+          : now);
+    const endsAt = input.currentPeriodEndsAt ?? addMonths(startedAt, 1);
+    const state: SubscriptionState = input.state;
+    const sub = store.addSubscription({
+      account_id: account.id,
+      plan_code: input.planCode,
+      state,
+      currency: input.currency,
+      unit_amount: 10,
+      quantity: 1,
+      auto_renew: state === 'active' || state === 'future',
+      collection_method: 'automatic',
+      current_period_started_at: startedAt,
+      current_period_ends_at: endsAt,
+      activated_at: state === 'future' || state === 'failed' ? undefined : startedAt,
+      canceled_at: state === 'canceled' ? now : undefined,
+      expires_at: state === 'canceled' || state === 'expired' ? endsAt : undefined,
+      paused_at: state === 'paused' ? now : undefined,
+    });
+    sendJson(ctx.res, 201, subscriptionJson(sub), CONTENT_TYPE);
+  };
+
+  const routes: Route<Handler>[] = [
+    { method: 'POST', pattern: '/accounts', handler: authed(createAccount) },
+    { method: 'GET', pattern: '/accounts/{account_id}', handler: authed(getAccount) },
+    { method: 'DELETE', pattern: '/accounts/{account_id}', handler: authed(deactivateAccount) },
+    { method: 'PUT', pattern: '/accounts/{account_id}/redact', handler: authed(redactAccount) },
+    { method: 'GET', pattern: '/accounts/{account_id}/subscriptions', handler: authed(listAccountSubscriptions) },
+    { method: 'POST', pattern: '/subscriptions', handler: authed(createSubscription) },
+    { method: 'GET', pattern: '/subscriptions/{subscription_id}', handler: authed(getSubscription) },
+    { method: 'DELETE', pattern: '/subscriptions/{subscription_id}', handler: authed(terminateSubscription) },
+    { method: 'PUT', pattern: '/subscriptions/{subscription_id}/cancel', handler: authed(cancelSubscription) },
+  ];
+
+  return startSandboxShell(
+    {
+      vendor: 'recurly',
+      routes,
+      adminRoutes: [{ method: 'POST', pattern: '/__sandbox/subscriptions', handler: adminCreateSubscription }],
+      isRateLimited: () => true,
+      sendError: (res, status, kind, message) => {
+        decorate(res);
+        recurlyError(res, status, shellErrorType(kind), shellMessage(kind, message));
+      },
+      resetState: () => store.reset(),
+    },
+    { port: opts.port, host: opts.host, rateLimit: opts.rateLimitPerMinute ?? 400, rateWindowMs: 60_000 },
+  );
+}
+
+/** Subscription `state` filter as documented for list_account_subscriptions. */
+function matchesStateFilter(s: StoredSubscription, filter: string): boolean {
+  if (filter === 'in_trial') return false;
+  // Recurly's own "live" (active, canceled, future, in trial) differs from Lethe's contract.
+  if (filter === 'live') return s.state === 'active' || s.state === 'canceled' || s.state === 'future';
+  return s.state === filter;
+}
+
+function decorate(res: ServerResponse): void {
+  if (res.headersSent) return;
+  res.setHeader('recurly-version', `recurly.${API_VERSION}`);
+  res.setHeader('x-request-id', randomBytes(10).toString('hex'));
+}
+
+function recurlyError(res: ServerResponse, status: number, type: RecurlyErrorType, message: string, params?: ParamError[]): void {
+  sendJson(res, status, { error: { type, message, ...(params ? { params } : {}) } }, CONTENT_TYPE);
+}
+
+function validationError(res: ServerResponse, errors: ParamError[]): void {
+  recurlyError(res, 422, 'validation', describe(errors), errors);
+}
+
+function describe(errors: ParamError[]): string {
+  return errors.map((e) => `${humanize(e.param)} ${e.message}`).join(', ');
+}
+
+function humanize(param: string): string {
+  const last = param.split('.').pop() ?? param;
+  const words = last.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function shellErrorType(kind: ErrorKind): RecurlyErrorType {
+  switch (kind) {
+    case 'rate_limited':
+      return 'rate_limited';
+    case 'route_not_found':
+      return 'not_found';
+    case 'internal_error':
+      return 'internal_server_error';
+    case 'payload_too_large':
+    case 'malformed_body':
+      return 'bad_request';
+  }
+}
+
+function shellMessage(kind: ErrorKind, message: string): string {
+  if (kind === 'rate_limited') return 'You made too many API requests in the current window. Retry after the rate limit resets.';
+  if (kind === 'route_not_found') return 'The requested resource was not found.';
+  return message;
+}
+
+function basicUser(header: string): string | undefined {
+  const m = /^Basic\s+(\S+)$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i < 0 ? decoded : decoded.slice(0, i);
+}

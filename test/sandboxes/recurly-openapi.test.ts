@@ -1,0 +1,132 @@
+/**
+ * Holds the Recurly sandbox's answers, and the requests Lethe's client sends, to the OpenAPI
+ * document that ships with the `recurly` SDK (see helpers/recurlyOpenApi.ts for the three
+ * documented adjustments). Traffic is captured by a recording proxy between client and sandbox.
+ */
+import { createRecurlyClient } from '../../clients/recurly';
+import { startRecurlySandbox } from '../../sandboxes/recurly/server';
+import type { RunningSandbox } from '../../sandboxes/common/server';
+import { startRecordingProxy, type RecordingProxy } from './helpers/recordingProxy';
+import { loadRecurlyOpenApi, type RecurlyOpenApi } from './helpers/recurlyOpenApi';
+import { adminJson, caught } from './helpers/sandboxAdmin';
+
+const API_KEY = 'lethe-openapi-key';
+const DAY = 86_400_000;
+
+/** Every Recurly operation clients/recurly.ts calls. */
+const LETHE_OPERATIONS = [
+  'create_account',
+  'get_account',
+  'list_account_subscriptions',
+  'create_subscription',
+  'get_subscription',
+  'terminate_subscription',
+  'redact_account',
+];
+
+describe('Recurly traffic conforms to the OpenAPI document', () => {
+  let api: RecurlyOpenApi;
+  let sandbox: RunningSandbox;
+  let proxy: RecordingProxy;
+
+  beforeAll(async () => {
+    api = loadRecurlyOpenApi();
+    sandbox = await startRecurlySandbox({ port: 0, apiKey: API_KEY, rateLimitPerMinute: 100_000 });
+    proxy = await startRecordingProxy(sandbox.url);
+
+    // Drive every operation and the outcomes Lethe handles (2xx, 404, 422, 401) via the client.
+    const recurly = createRecurlyClient({ apiKey: API_KEY, baseUrl: proxy.url, pageSize: 2 });
+    const code = `openapi-${Date.now().toString(36)}`;
+    await recurly.createAccount({
+      code,
+      email: 'conformance@example.test',
+      firstName: 'Con',
+      lastName: 'Formance',
+      company: 'Schemas Ltd',
+      address: { street1: '1 Spec Road', city: 'Yamlton', postalCode: '12345', country: 'US' },
+    });
+    await caught(() => recurly.createAccount({ code }));
+    const active = await recurly.createSubscription({ accountCode: code, planCode: 'timelapse-basic' });
+    for (const [state, ends] of [['paused'], ['canceled', Date.now() + 5 * DAY], ['expired', Date.now() - DAY], ['future']] as const) {
+      await adminJson(sandbox.url, 'POST', 'subscriptions', {
+        accountCode: code,
+        planCode: 'timelapse-pro',
+        state,
+        ...(ends ? { currentPeriodEndsAt: new Date(ends).toISOString() } : {}),
+      });
+    }
+    await recurly.getAccount(code);
+    const live = await recurly.listLiveSubscriptions(code, new Date());
+    await caught(() => recurly.redactAccount(code));
+    for (const sub of live) await recurly.terminateSubscription(sub.id, 'full');
+    await recurly.terminateSubscription(active.id, 'none');
+    await recurly.terminateSubscription('doesnotexist1', 'partial');
+    await recurly.redactAccount(code);
+    await recurly.getAccount(code);
+    await recurly.redactAccount(`${code}-missing`);
+    await recurly.getAccount(`${code}-missing`);
+    await recurly.listLiveSubscriptions(`${code}-missing`, new Date());
+    await caught(() => createRecurlyClient({ apiKey: 'wrong-key', baseUrl: proxy.url }).getAccount(code));
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+    await sandbox?.close();
+  });
+
+  test('when Lethe talks to Recurly, then it uses every operation it depends on and only documented ones', () => {
+    const seen = new Set<string>();
+    for (const ex of proxy.exchanges) {
+      const op = api.findOperation(ex.method, ex.path);
+      expect({ call: `${ex.method} ${ex.path}`, documented: !!op }).toEqual({ call: `${ex.method} ${ex.path}`, documented: true });
+      if (op) seen.add(op.operationId);
+    }
+    expect([...seen].sort()).toEqual([...LETHE_OPERATIONS].sort());
+  });
+
+  test('when the sandbox answers, then every body conforms to the response schema of its operation and status', () => {
+    const statuses = new Set<string>();
+    for (const ex of proxy.exchanges) {
+      const op = api.findOperation(ex.method, ex.path)!;
+      statuses.add(`${op.operationId} ${ex.status}`);
+      expect(ex.responseHeaders['content-type']).toContain('application/json');
+      const errors = api.validateResponse(op, ex.status, JSON.parse(ex.responseBody));
+      expect({ exchange: `${ex.method} ${ex.path} → ${ex.status}`, errors }).toEqual({ exchange: `${ex.method} ${ex.path} → ${ex.status}`, errors: [] });
+    }
+    // The outcomes worth holding to the schema were all exercised.
+    for (const s of ['create_account 201', 'create_account 422', 'get_account 200', 'get_account 404', 'get_account 401',
+      'list_account_subscriptions 200', 'list_account_subscriptions 404', 'create_subscription 201', 'get_subscription 200',
+      'terminate_subscription 200', 'terminate_subscription 422', 'terminate_subscription 404', 'redact_account 200',
+      'redact_account 422', 'redact_account 404']) {
+      expect(statuses).toContain(s);
+    }
+  });
+
+  test('when Lethe sends a request, then its body and query conform to the operation', () => {
+    for (const ex of proxy.exchanges) {
+      const op = api.findOperation(ex.method, ex.path)!;
+      const body = ex.requestBody === '' ? undefined : (JSON.parse(ex.requestBody) as unknown);
+      expect({ call: `${ex.method} ${ex.path}`, errors: api.validateRequestBody(op, body) }).toEqual({ call: `${ex.method} ${ex.path}`, errors: [] });
+      // `cursor` is not a documented parameter: it arrives inside the `next` link Recurly returns.
+      expect({ call: `${ex.method} ${ex.path}`, errors: api.validateQuery(op, ex.query, ['cursor']) }).toEqual({ call: `${ex.method} ${ex.path}`, errors: [] });
+    }
+  });
+
+  test('when paging, then `next` is a path the SDK can follow on the same host', () => {
+    const pages = proxy.exchanges.filter((ex) => ex.path.endsWith('/subscriptions') && ex.status === 200).map((ex) => JSON.parse(ex.responseBody) as { has_more: boolean; next: string | null });
+    expect(pages.some((p) => p.has_more)).toBe(true);
+    for (const p of pages) {
+      if (p.has_more) expect(p.next).toMatch(/^\/accounts\/[^/]+\/subscriptions\?.*cursor=/);
+      else expect(p.next).toBeNull();
+    }
+  });
+
+  test('when the validator is given nonconforming documents, then it rejects them (it is not vacuous)', () => {
+    expect(api.validateSchema('Subscription', { object: 'subscription', state: 'zombie' })).not.toEqual([]);
+    expect(api.validateSchema('Account', { object: 'account', redacted: true })).not.toEqual([]);
+    expect(api.validateSchema('AccountCreate', { email: 'no-code@example.test' })).not.toEqual([]);
+    expect(api.validateSchema('Subscription', { plan: { code: 'UPPER CASE' } })).not.toEqual([]);
+    expect(api.validateSchema('Account', { object: 'account', email: 'not-an-email' })).not.toEqual([]);
+    expect(api.validateSchema('Account', { object: 'account', code: 'ok', address: { city: 'X' } })).toEqual([]);
+  });
+});
