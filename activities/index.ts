@@ -25,7 +25,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createStackCheckActivities(deps),
   ...createFreezeActivities(deps),
   ...createVendorActivities({ ...deps, refund: deps.config.recurly.refund }),
-  ...createMediaActivities(deps),
+  ...createMediaActivities({ blobs: deps.blobs, pageSize: deps.config.blob.pageSize, concurrency: deps.config.blob.batchConcurrency }),
   ...createDatabaseActivities(deps),
   ...createVerifyActivities(deps),
   ...createReceiptActivities(deps),

@@ -175,10 +175,15 @@ export function createBlobStore(connectionString: string, containers: string[]):
       let batchCalls = 0;
       // The next page is listed while the current one is being deleted.
       let pending = listPage(container, prefix, token, pageSize);
+      pending.catch(() => undefined);
       for (;;) {
         const page = await pending;
         listCalls++;
-        if (page.next) pending = listPage(container, prefix, page.next, pageSize);
+        if (page.next) {
+          pending = listPage(container, prefix, page.next, pageSize);
+          // If this page's deletion fails first, the prefetch's own failure must not go unhandled.
+          pending.catch(() => undefined);
+        }
         const targets = targetsOf(page.items, container);
         const chunks: BlobClient[][] = [];
         for (let i = 0; i < targets.length; i += BATCH_LIMIT) chunks.push(targets.slice(i, i + BATCH_LIMIT));

@@ -22,7 +22,7 @@ export interface Config {
   api: { host: string; port: number; tokens: string[] };
   temporal: { address: string; namespace: string; uiPort: number; taskQueue: string };
   database: { url: string; embedded: boolean };
-  blob: { connectionString: string; embedded: boolean; containers: string[] };
+  blob: { connectionString: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
   recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full' };
   deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string };
@@ -154,6 +154,9 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       connectionString: blobConnection ?? azuriteConnectionString(port(env, 'LETHE_AZURITE_PORT', DEFAULTS.azuritePort)),
       embedded: blobConnection === undefined,
       containers: (env.LETHE_BLOB_CONTAINERS || 'media,exports').split(',').map((c) => c.trim()).filter(Boolean),
+      // Listing page (Azure caps it at 5000) and Blob Batch requests in flight per deletion.
+      pageSize: Math.min(5000, Math.floor(positiveNumber(env, 'LETHE_BLOB_PAGE_SIZE', 5000))),
+      batchConcurrency: Math.floor(positiveNumber(env, 'LETHE_BLOB_BATCH_CONCURRENCY', 8)),
     },
     auth0: {
       domain: auth0Domain,

@@ -19,6 +19,10 @@ export async function createWorker(
     activities: createActivities(deps),
     // Bounded so a burst of requests cannot exhaust the vendors' rate limits or the DB pool.
     maxConcurrentActivityTaskExecutions: 20,
+    // A media deletion's cursor reaches the server about every second, so a worker that dies
+    // costs its successor at most a second of re-listing.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    defaultHeartbeatThrottleInterval: '1 second',
     ...overrides,
   });
   return { worker, connection };

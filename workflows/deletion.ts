@@ -74,7 +74,9 @@ const retry: RetryPolicy = {
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
 const vendors = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '1 minute', retry });
-const long = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '1 minute', retry });
+// A short heartbeat timeout: a dead worker's media deletion is picked up again (from its
+// cursor) within seconds, not minutes.
+const long = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '20 seconds', retry });
 
 export async function accountDeletionWorkflow(input: DeletionInput): Promise<Receipt> {
   const state: DeletionProgress = {

@@ -31,11 +31,13 @@ export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: nu
     return classified('media', async () => {
       const ctx = Context.current();
       const saved = ctx.info.heartbeatDetails as MediaCursor | undefined;
-      const cursor: MediaCursor = saved ?? { containerIndex: 0, byContainer: {}, listCalls: 0, batchCalls: 0 };
+      const cursor: MediaCursor = saved ? { ...saved, byContainer: { ...saved.byContainer } } : { containerIndex: 0, byContainer: {}, listCalls: 0, batchCalls: 0 };
+      const listedByEarlierAttempts = saved?.listCalls ?? 0;
       const containers = deps.blobs.containers;
       for (; cursor.containerIndex < containers.length; cursor.containerIndex++, cursor.token = undefined) {
         const name = containers[cursor.containerIndex];
         const before = cursor.byContainer[name] ?? 0;
+        const listedBefore = cursor.listCalls;
         const res = await deps.blobs.deletePrefix(name, prefix, {
           resumeToken: cursor.token,
           concurrency: deps.concurrency,
@@ -43,16 +45,23 @@ export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: nu
           onPage: ({ nextToken, deleted }) => {
             cursor.token = nextToken;
             cursor.byContainer[name] = before + deleted;
-            ctx.heartbeat({ ...cursor, listCalls: cursor.listCalls + 1, batchCalls: cursor.batchCalls });
+            ctx.heartbeat({ ...cursor, listCalls: ++cursor.listCalls });
           },
         });
         cursor.byContainer[name] = before + res.deleted;
-        cursor.listCalls += res.listCalls;
+        cursor.listCalls = listedBefore + res.listCalls;
         cursor.batchCalls += res.batchCalls;
         ctx.heartbeat({ ...cursor, containerIndex: cursor.containerIndex + 1, token: undefined });
       }
       const blobsDeleted = Object.values(cursor.byContainer).reduce((a, b) => a + b, 0);
-      return { blobsDeleted, byContainer: cursor.byContainer, listCalls: cursor.listCalls, batchCalls: cursor.batchCalls, resumed: !!saved };
+      return {
+        blobsDeleted,
+        byContainer: cursor.byContainer,
+        listCalls: cursor.listCalls,
+        batchCalls: cursor.batchCalls,
+        resumed: !!saved,
+        listCallsThisAttempt: cursor.listCalls - listedByEarlierAttempts,
+      };
     });
   },
 });

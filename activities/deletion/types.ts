@@ -18,7 +18,15 @@ export interface DeletionInput {
 export interface StoreCounts {
   recurly?: { subscriptionsTerminated: number; accountRedacted: boolean; hadAccount: boolean };
   auth0?: { usersDeleted: number; alreadyGone: number };
-  media?: { blobsDeleted: number; byContainer: Record<string, number>; listCalls: number; batchCalls: number; resumed: boolean };
+  media?: {
+    blobsDeleted: number;
+    byContainer: Record<string, number>;
+    listCalls: number;
+    batchCalls: number;
+    /** The attempt started from a heartbeated cursor (a worker died mid-way). */
+    resumed: boolean;
+    listCallsThisAttempt?: number;
+  };
   database?: Record<string, number>;
 }
 

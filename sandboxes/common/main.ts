@@ -45,11 +45,11 @@ export function serveUntilSignal(vendor: string, start: () => Promise<RunningSan
     .then((sandbox) => {
       logLine({ level: 'info', msg: `${vendor} sandbox listening`, vendor, url: sandbox.url, ...details });
       const stop = (signal: NodeJS.Signals) => {
+        logLine({ level: 'info', msg: `${vendor} sandbox stopping`, vendor, signal });
         sandbox.close().then(
           () => process.exit(0),
           () => process.exit(1),
         );
-        logLine({ level: 'info', msg: `${vendor} sandbox stopping`, vendor, signal });
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);

@@ -1,28 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { startWorld, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
-import { fingerprint, rng, seedAccount, SeededAccount, SeedDeps } from '../../seed/fixtures';
+import { fingerprint, rng, seedAccount, SeedDeps } from '../../seed/fixtures';
 import { createDeletionService, DeletionRequestError, DeletionService } from '../../client/deletions';
 import { deletionWorkflowId } from '../../workflows/deletion';
 import { DATA_MAP } from '../../activities/deletion/data-map';
+import { expectEmpty, storesOf } from '../support/stores';
 import type { Receipt } from '../../activities/deletion/types';
-
-async function storesOf(seed: SeedDeps, a: SeededAccount) {
-  const rows: Record<string, number> = {};
-  for (const link of DATA_MAP) {
-    const q = seed.db(link.table).where(link.accountColumn, a.id);
-    if (link.orphanEmailColumn) q.orWhere((w) => w.whereNull(link.accountColumn).andWhereRaw('lower(email) = lower(?)', [a.email]));
-    rows[link.table] = Number((await q.count<{ n: number }[]>({ n: '*' }))[0].n);
-  }
-  let blobs = 0;
-  for (const c of ['media', 'exports']) {
-    for await (const _ of seed.blobs.container(c).listBlobsFlat({ prefix: `accounts/${a.id}/`, includeSnapshots: true })) blobs++;
-  }
-  const auth0ById = a.auth0UserId ? await seed.auth0.getUser(a.auth0UserId) : null;
-  const auth0ByEmail = await seed.auth0.findUsersByEmail(a.email);
-  const recurly = a.recurlyAccountCode ? await seed.recurly.getAccount(a.recurlyAccountCode) : null;
-  return { rows, blobs, auth0ById, auth0ByEmail, recurly };
-}
 
 describe('account deletion workflow', () => {
   let world: TestWorld;
@@ -59,12 +43,7 @@ describe('account deletion workflow', () => {
       return world.client.workflow.getHandle(started.workflowId).result();
     });
 
-    const after = await storesOf(seed, target);
-    expect(after.blobs).toBe(0);
-    expect(Object.values(after.rows).every((n) => n === 0)).toBe(true);
-    expect(after.auth0ById).toBeNull();
-    expect(after.auth0ByEmail).toEqual([]);
-    expect(after.recurly === null || after.recurly.redacted === true).toBe(true);
+    expectEmpty(await storesOf(seed, target));
     expect(receipt.verification.clean).toBe(true);
     expect(receipt.counts.media!.blobsDeleted).toBeGreaterThanOrEqual(2000);
     expect(receipt.counts.database!.media).toBe(1960);

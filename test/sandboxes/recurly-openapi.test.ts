@@ -128,5 +128,9 @@ describe('Recurly traffic conforms to the OpenAPI document', () => {
     expect(api.validateSchema('Subscription', { plan: { code: 'UPPER CASE' } })).not.toEqual([]);
     expect(api.validateSchema('Account', { object: 'account', email: 'not-an-email' })).not.toEqual([]);
     expect(api.validateSchema('Account', { object: 'account', code: 'ok', address: { city: 'X' } })).toEqual([]);
+    const getAccount = api.findOperation('GET', '/accounts/code-x')!;
+    expect(api.validateResponse(getAccount, 404, { error: { type: 'not_found', message: 'x', extra: 1 } })).not.toEqual([]);
+    expect(api.validateResponse(getAccount, 404, { type: 'not_found', message: 'x' })).not.toEqual([]);
+    expect(api.validateResponse(getAccount, 404, { error: { type: 'not_found', message: 'x' } })).toEqual([]);
   });
 });

@@ -55,11 +55,13 @@ export function loadRecurlyOpenApi(): RecurlyOpenApi {
   const parametersById = components.parameters as Record<string, Json>;
 
   fixPatterns(components);
-  closeObjects(schemas);
+  closeObjects(schemas, doc.paths);
   // Validation params carry a reason next to the param name ("find the invalid params and
   // reasons in err.params", say the SDK's own examples), which the document leaves out.
-  const paramItems = ((schemas.Error.properties as Json).params as Json).items as Json;
-  delete paramItems.unevaluatedProperties;
+  for (const name of ['Error', `Error${CLOSED}`]) {
+    const paramItems = ((schemas[name].properties as Json).params as Json).items as Json;
+    delete paramItems.unevaluatedProperties;
+  }
 
   const ajv = new Ajv2019({ strict: false, allErrors: true, validateSchema: false });
   addFormats(ajv);
@@ -146,7 +148,7 @@ export function loadRecurlyOpenApi(): RecurlyOpenApi {
       return errors;
     },
 
-    validateSchema: (name, value) => run({ $ref: `#/components/schemas/${name}` }, value),
+    validateSchema: (name, value) => run({ $ref: `#/components/schemas/${schemas[name + CLOSED] ? name + CLOSED : name}` }, value),
   };
 }
 
@@ -192,12 +194,15 @@ function fixPatterns(node: unknown): void {
   }
 }
 
+const CLOSED = '__closed';
+
 /**
  * Refuses undocumented properties. `unevaluatedProperties` (unlike `additionalProperties`)
- * sees through allOf, but a schema used as an allOf branch must stay open or the branches
- * would reject each other's properties.
+ * sees through allOf, but a schema used as an allOf branch must stay open there or the
+ * branches would reject each other's properties; wherever such a schema is used on its own
+ * (Error as a response, AccountUpdate as a property), a closed copy is referenced instead.
  */
-function closeObjects(schemas: Record<string, Json>): void {
+function closeObjects(schemas: Record<string, Json>, paths: unknown): void {
   const branchNames = new Set<string>();
   const collectBranches = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(collectBranches);
@@ -209,6 +214,21 @@ function closeObjects(schemas: Record<string, Json>): void {
     Object.values(obj).forEach(collectBranches);
   };
   collectBranches(schemas);
+
+  for (const name of branchNames) schemas[name + CLOSED] = JSON.parse(JSON.stringify(schemas[name])) as Json;
+
+  const pointAtClosed = (node: unknown, inAllOf: boolean): void => {
+    if (Array.isArray(node)) return node.forEach((n) => pointAtClosed(n, inAllOf));
+    if (!node || typeof node !== 'object') return;
+    const obj = node as Json;
+    if (!inAllOf && typeof obj.$ref === 'string') {
+      const name = obj.$ref.split('/').pop()!;
+      if (branchNames.has(name)) obj.$ref = `#/components/schemas/${name}${CLOSED}`;
+    }
+    for (const [key, value] of Object.entries(obj)) pointAtClosed(value, key === 'allOf');
+  };
+  pointAtClosed(schemas, false);
+  pointAtClosed(paths, false);
 
   const close = (node: unknown, isBranch: boolean): void => {
     if (Array.isArray(node)) return node.forEach((n) => close(n, false));

@@ -1,0 +1,124 @@
+/**
+ * Deletions finish through vendor throttling and outages, a storage outage in the middle of
+ * media deletion, and a worker killed mid-way (which resumes from its cursor). Each test runs
+ * against stores of its own so the faults reach no other test.
+ */
+import { spawn, ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { startWorld, testConfig } from '../support/stack';
+import { buildDeps } from '../../worker/deps';
+import { startPrivateStores, PrivateStores } from '../support/private-stores';
+import { armFault, stats } from '../sandboxes/helpers/sandboxAdmin';
+import { expectEmpty, storesOf } from '../support/stores';
+import { rng, seedAccount, SeedDeps } from '../../seed/fixtures';
+import { createDeletionService } from '../../client/deletions';
+import { progressQuery } from '../../workflows/deletion';
+import type { Receipt } from '../../activities/deletion/types';
+import type { MediaCursor } from '../../activities/deletion/media';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('deletion under faults', () => {
+  let stores: PrivateStores;
+  beforeAll(async () => {
+    stores = await startPrivateStores();
+  });
+  afterAll(async () => stores?.close());
+
+  test('when Auth0 throttles, Recurly fails and Azurite goes away during media deletion, then the deletion still completes', async () => {
+    const world = await startWorld({ env: { ...stores.env, LETHE_BLOB_PAGE_SIZE: '50', LETHE_BLOB_BATCH_CONCURRENCY: '1' } });
+    try {
+      const seed: SeedDeps = { ...world.deps, recurlySandboxUrl: stores.recurly.url };
+      const a = await seedAccount(seed, { media: 1500, orphanBlobs: 10, snapshots: 20 }, rng(7));
+      await armFault(stores.auth0.url, { mode: '429', count: 3, retryAfterSeconds: 2, pathPrefix: '/api/v2/users' });
+      await armFault(stores.recurly.url, { mode: '500', count: 3, pathPrefix: '/accounts' });
+      const deletions = createDeletionService({ config: world.config, db: world.deps.db, temporal: world.client });
+      const started = await deletions.start({ accountId: a.id, channel: 'support' });
+      const handle = world.client.workflow.getHandle(started.workflowId);
+
+      // Take storage away once media deletion has made progress, and bring it back later.
+      await until('media deletion to start', async () => {
+        const p = await handle.query(progressQuery);
+        return p.steps.find((s) => s.name === 'media')?.status === 'running' ? true : undefined;
+      });
+      await sleep(300);
+      await stores.azurite.stop();
+      await sleep(5_000);
+      await stores.azurite.start();
+
+      const receipt: Receipt = await handle.result();
+      expectEmpty(await storesOf(seed, a));
+      expect(receipt.verification.clean).toBe(true);
+      // The outage interrupted media deletion and the retry carried on from the cursor.
+      expect(receipt.counts.media!.resumed).toBe(true);
+      const auth0Stats = await stats(stores.auth0.url);
+      const recurlyStats = await stats(stores.recurly.url);
+      const statusCount = (s: typeof auth0Stats, code: string) => Object.values(s.statuses).reduce((n, m) => n + (m[code] ?? 0), 0);
+      expect(statusCount(auth0Stats, '429')).toBe(3);
+      expect(statusCount(recurlyStats, '500')).toBe(3);
+    } finally {
+      await world.close();
+    }
+  });
+
+  test('when the worker process is killed during media deletion, then a new worker resumes from the cursor instead of starting over', async () => {
+    // Workers are separate processes here, on a queue of their own, so one can be killed.
+    const config = testConfig({ ...stores.env, LETHE_TASK_QUEUE: `test-${randomUUID()}` });
+    const deps = buildDeps(config);
+    const connection = await Connection.connect({ address: config.temporal.address });
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const workerEnv = { ...process.env, ...stores.env, LETHE_TASK_QUEUE: config.temporal.taskQueue, LETHE_BLOB_PAGE_SIZE: '100', LETHE_BLOB_BATCH_CONCURRENCY: '1' };
+    const startWorker = (): ChildProcess => spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: ROOT, env: workerEnv, stdio: 'ignore' });
+    let worker = startWorker();
+    try {
+      const seed: SeedDeps = { ...deps, recurlySandboxUrl: stores.recurly.url };
+      const a = await seedAccount(seed, { media: 3000, orphanBlobs: 0, snapshots: 0 }, rng(8));
+      const totalPages = Math.ceil(2400 / 100) + Math.ceil(600 / 100); // images in media, videos in exports
+      const deletions = createDeletionService({ config, db: deps.db, temporal: client });
+      const started = await deletions.start({ accountId: a.id, channel: 'in_app' });
+      const handle = client.workflow.getHandle(started.workflowId);
+
+      const cursor = await until('a heartbeated cursor past 800 blobs', async () => {
+        const d = await handle.describe();
+        const pending = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'deleteMediaBlobs');
+        const payload = pending?.heartbeatDetails?.payloads?.[0];
+        if (!payload) return undefined;
+        const c = defaultPayloadConverter.fromPayload<MediaCursor>(payload);
+        return Object.values(c.byContainer).reduce((x, y) => x + y, 0) >= 800 ? c : undefined;
+      }, 120_000);
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('exit', r));
+      worker = startWorker();
+
+      const receipt: Receipt = await handle.result();
+      expectEmpty(await storesOf(seed, a));
+      const media = receipt.counts.media!;
+      expect(media.resumed).toBe(true);
+      // The new attempt listed only what was left after the cursor, not every page again.
+      expect(media.listCallsThisAttempt).toBeLessThan(totalPages);
+      expect(media.listCallsThisAttempt).toBeLessThanOrEqual(totalPages - cursor.listCalls + 2);
+      // Blobs deleted after the last heartbeat reached the server are not listed again, so
+      // the count is a lower bound after a crash; emptiness above is what proves completeness.
+      expect(media.blobsDeleted).toBeGreaterThan(0);
+      expect(media.blobsDeleted).toBeLessThanOrEqual(3000);
+    } finally {
+      worker.kill('SIGKILL');
+      await connection.close();
+      await deps.close();
+    }
+  }, 240_000);
+});
