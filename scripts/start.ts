@@ -9,7 +9,7 @@ import { DEFAULT_PORTS, startStack, StackPorts } from '../stack/embedded';
 function portsFromEnv(): StackPorts {
   const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
   return {
-    temporal: DEFAULT_PORTS.temporal,
+    temporal: num('LETHE_TEMPORAL_PORT', DEFAULT_PORTS.temporal),
     temporalUi: num('TEMPORAL_UI_PORT', DEFAULT_PORTS.temporalUi),
     postgres: num('LETHE_POSTGRES_PORT', DEFAULT_PORTS.postgres),
     azurite: num('LETHE_AZURITE_PORT', DEFAULT_PORTS.azurite),

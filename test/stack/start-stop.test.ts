@@ -1,0 +1,90 @@
+/**
+ * `npm start` end to end: the whole embedded stack and the service come up, the Web UI and
+ * /healthz answer, and after SIGINT no process of the stack remains and no port listens.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, isListening } from '../../stack/net';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+function descendants(pid: number): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=']).toString();
+  const children = new Map<number, number[]>();
+  for (const line of out.trim().split('\n')) {
+    const [p, pp] = line.trim().split(/\s+/).map(Number);
+    children.set(pp, [...(children.get(pp) ?? []), p]);
+  }
+  const all: number[] = [];
+  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (all.push(c), walk(c)));
+  walk(pid);
+  return all;
+}
+
+/** Still running: exists and is not a zombie (an exited child whose reaper is slow holds nothing). */
+const alive = (pid: number) => {
+  try {
+    return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)]).toString().trim().startsWith('Z');
+  } catch {
+    return false;
+  }
+};
+const describePids = (pids: number[]) =>
+  pids.map((p) => {
+    try {
+      return execFileSync('ps', ['-o', 'pid=,stat=,args=', '-p', String(p)]).toString().trim();
+    } catch {
+      return `${p} gone`;
+    }
+  });
+
+test('when npm start runs, then everything answers, and after SIGINT no process or port of the stack is left', async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-start-'));
+  fs.chmodSync(stateDir, 0o755);
+  const ports = {
+    LETHE_TEMPORAL_PORT: await freePort(),
+    TEMPORAL_UI_PORT: await freePort(),
+    LETHE_POSTGRES_PORT: await freePort(),
+    LETHE_AZURITE_PORT: await freePort(),
+    LETHE_AUTH0_SANDBOX_PORT: await freePort(),
+    LETHE_RECURLY_SANDBOX_PORT: await freePort(),
+    LETHE_API_PORT: await freePort(),
+  };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LETHE_STATE_DIR: stateDir };
+  for (const [k, v] of Object.entries(ports)) env[k] = String(v);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  try {
+    const deadline = Date.now() + 150_000;
+    while (!out.includes('Ctrl-C stops everything')) {
+      if (child.exitCode !== null) throw new Error(`npm start exited early:\n${out}`);
+      if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${out}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const token = fs.readFileSync(path.join(stateDir, 'api-token'), 'utf8').trim();
+    expect(out).toContain(`API token: ${token}`);
+    expect(out).toContain(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`);
+    const health = await fetch(`http://127.0.0.1:${ports.LETHE_API_PORT}/healthz`);
+    expect(health.status).toBe(200);
+    const ui = await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`);
+    expect(ui.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${ports.LETHE_API_PORT}/v1/deletion-requests`)).status).toBe(401);
+
+    const tree = descendants(child.pid!);
+    expect(tree.length).toBeGreaterThanOrEqual(7); // temporal, postgres (+ its workers), azurite, 2 sandboxes, worker, api
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(describePids(tree.filter(alive))).toEqual([]);
+    for (const [name, port] of Object.entries(ports)) {
+      expect([name, await isListening(port)]).toEqual([name, false]);
+    }
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+}, 240_000);
