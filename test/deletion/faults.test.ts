@@ -15,7 +15,6 @@ import { armFault, stats } from '../sandboxes/helpers/sandboxAdmin';
 import { expectEmpty, storesOf } from '../support/stores';
 import { rng, seedAccount, SeedDeps } from '../../seed/fixtures';
 import { createDeletionService } from '../../client/deletions';
-import { progressQuery } from '../../workflows/deletion';
 import type { Receipt } from '../../activities/deletion/types';
 import type { MediaCursor } from '../../activities/deletion/media';
 
@@ -30,6 +29,18 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** The media deletion's cursor as the server last received it, once it has deleted `min` blobs. */
+async function heartbeatedCursor(handle: { describe(): Promise<{ raw: { pendingActivities?: { activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: unknown[] | null } | null }[] | null } }> }, min: number): Promise<MediaCursor> {
+  return until(`a heartbeated cursor past ${min} blobs`, async () => {
+    const d = await handle.describe();
+    const pending = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'deleteMediaBlobs');
+    const payload = pending?.heartbeatDetails?.payloads?.[0];
+    if (!payload) return undefined;
+    const c = defaultPayloadConverter.fromPayload<MediaCursor>(payload as never);
+    return Object.values(c.byContainer).reduce((x, y) => x + y, 0) >= min ? c : undefined;
+  }, 120_000);
 }
 
 describe('deletion under faults', () => {
@@ -50,12 +61,8 @@ describe('deletion under faults', () => {
       const started = await deletions.start({ accountId: a.id, channel: 'support' });
       const handle = world.client.workflow.getHandle(started.workflowId);
 
-      // Take storage away once media deletion has made progress, and bring it back later.
-      await until('media deletion to start', async () => {
-        const p = await handle.query(progressQuery);
-        return p.steps.find((s) => s.name === 'media')?.status === 'running' ? true : undefined;
-      });
-      await sleep(300);
+      // Take storage away once media deletion has made (heartbeated) progress; bring it back later.
+      await heartbeatedCursor(handle, 100);
       await stores.azurite.stop();
       await sleep(5_000);
       await stores.azurite.start();
@@ -92,14 +99,7 @@ describe('deletion under faults', () => {
       const started = await deletions.start({ accountId: a.id, channel: 'in_app' });
       const handle = client.workflow.getHandle(started.workflowId);
 
-      const cursor = await until('a heartbeated cursor past 800 blobs', async () => {
-        const d = await handle.describe();
-        const pending = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'deleteMediaBlobs');
-        const payload = pending?.heartbeatDetails?.payloads?.[0];
-        if (!payload) return undefined;
-        const c = defaultPayloadConverter.fromPayload<MediaCursor>(payload);
-        return Object.values(c.byContainer).reduce((x, y) => x + y, 0) >= 800 ? c : undefined;
-      }, 120_000);
+      const cursor = await heartbeatedCursor(handle, 800);
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('exit', r));
       worker = startWorker();
