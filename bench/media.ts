@@ -23,6 +23,7 @@ import { freePort } from '../stack/net';
 import { loadConfig } from '../config';
 import { buildDeps } from '../worker/deps';
 import { createWorker } from '../worker/worker';
+import { getDataConverter } from '../encryption';
 import { createMediaActivities } from '../activities/deletion/media';
 import { createDeletionService } from '../client/deletions';
 import { rng, seedAccount } from '../seed/fixtures';
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
   const { worker, connection: nc } = await createWorker(config, deps);
   const running = worker.run();
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
   const deletions = createDeletionService({ config, db: deps.db, temporal: client });
   const media = createMediaActivities({ blobs: deps.blobs, pageSize: config.blob.pageSize, concurrency: config.blob.batchConcurrency });
   const rows: string[] = [];

@@ -1,9 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config';
+import { getDataConverter } from '../encryption';
 
 /** A Temporal client for the API and the CLI. The connection is lazy so the API can start
  * (and report unhealthy) while Temporal is still down. */
 export async function connectTemporal(config: Config): Promise<Client> {
   const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: 5_000 });
-  return new Client({ connection, namespace: config.temporal.namespace });
+  // The shared converter: what the API and CLI start is encrypted like what the worker writes.
+  return new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
 }

@@ -3,7 +3,9 @@
  * reads it through loadConfig(), so a bad variable fails the same way everywhere: at start,
  * with one line naming the variable.
  */
+import fs from 'node:fs';
 import path from 'node:path';
+import { KeyRing, KeyRingError, parseKeyRing } from '../encryption/keys';
 
 export class ConfigError extends Error {
   readonly type = 'config_invalid';
@@ -20,12 +22,16 @@ export interface Config {
   /** Where the embedded stack keeps its state (database files, SQLite history, token, keys). */
   stateDir: string;
   api: { host: string; port: number; tokens: string[] };
-  temporal: { address: string; namespace: string; uiPort: number; taskQueue: string };
+  temporal: { address: string; namespace: string; uiPort: number; taskQueue: string; retentionDays: number };
   database: { url: string; embedded: boolean };
   blob: { connectionString: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
   recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full' };
   deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string };
+  /** Payload encryption keys (encryption/): required in production, written by the embedded stack. */
+  encryption: { keys?: KeyRing };
+  /** The codec server through which the Web UI shows decrypted payloads. */
+  codec: { host: string; port: number; allowedOrigins: string[]; token?: string };
 }
 
 type Env = Record<string, string | undefined>;
@@ -43,7 +49,12 @@ export const DEFAULTS = {
   auth0ClientId: 'lethe-dev',
   auth0ClientSecret: 'lethe-dev-secret',
   recurlyApiKey: 'lethe-dev-key',
+  codecPort: 8089,
+  retentionDays: 3,
 } as const;
+
+/** Where the embedded stack keeps its generated development key list. */
+export const EMBEDDED_KEYS_FILE = 'encryption-keys';
 
 /** Azurite's documented development account; public by design, never a real secret. */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -73,6 +84,15 @@ function positiveNumber(env: Env, name: string, fallback: number): number {
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(name, `expected a positive number, got "${raw}"`);
   return n;
 }
+
+function positiveInteger(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new ConfigError(name, `expected a whole number of at least 1, got "${raw}"`);
+  return Number(raw);
+}
+
+export const uiOrigins = (uiPort: number): string[] => [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`];
 
 function hostPort(env: Env, name: string, fallback: string): string {
   const raw = env[name];
@@ -104,6 +124,62 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
     throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
   }
   return raw as T;
+}
+
+/** Comma-separated browser origins (scheme://host[:port]), as a CORS allow-list compares them. */
+function origins(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  return raw.split(',').map((o) => o.trim()).filter(Boolean).map((o) => {
+    let u: URL;
+    try {
+      u = new URL(o);
+    } catch {
+      throw new ConfigError(name, `"${o}" is not an origin like http://127.0.0.1:8233`);
+    }
+    if (!['http:', 'https:'].includes(u.protocol) || u.origin !== o.replace(/\/$/, '')) {
+      throw new ConfigError(name, `"${o}" is not an origin like http://127.0.0.1:8233 (scheme, host and port only)`);
+    }
+    return u.origin;
+  });
+}
+
+/**
+ * The payload keys: LETHE_ENCRYPTION_KEYS or the file LETHE_ENCRYPTION_KEYS_FILE names; in
+ * embedded mode also the key file a running embedded stack keeps in the state dir, so a worker
+ * or CLI started beside `npm start` reads what it writes. Errors never quote key material.
+ */
+function keyRing(env: Env, mode: Mode, stateDir: string): KeyRing | undefined {
+  const inline = env.LETHE_ENCRYPTION_KEYS || undefined;
+  const file = env.LETHE_ENCRYPTION_KEYS_FILE || undefined;
+  const currentId = env.LETHE_ENCRYPTION_KEY_ID || undefined;
+  if (inline && file) throw new ConfigError('LETHE_ENCRYPTION_KEYS', 'set either LETHE_ENCRYPTION_KEYS or LETHE_ENCRYPTION_KEYS_FILE, not both');
+  const embeddedFile = path.join(stateDir, EMBEDDED_KEYS_FILE);
+  let source: { variable: string; text: string } | undefined;
+  if (inline) source = { variable: 'LETHE_ENCRYPTION_KEYS', text: inline };
+  else if (file || (mode === 'embedded' && fs.existsSync(embeddedFile))) {
+    const where = file ?? embeddedFile;
+    try {
+      source = { variable: 'LETHE_ENCRYPTION_KEYS_FILE', text: fs.readFileSync(where, 'utf8') };
+    } catch (err) {
+      throw new ConfigError('LETHE_ENCRYPTION_KEYS_FILE', `cannot read ${where} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  if (!source) {
+    if (currentId) throw new ConfigError('LETHE_ENCRYPTION_KEY_ID', 'is set but no keys are (LETHE_ENCRYPTION_KEYS or LETHE_ENCRYPTION_KEYS_FILE)');
+    // Production requires keys: assertProduction says so, after the checks that come first.
+    return undefined;
+  }
+  let ring: KeyRing;
+  try {
+    ring = parseKeyRing(source.text);
+  } catch (err) {
+    if (err instanceof KeyRingError) throw new ConfigError(source.variable, err.message);
+    throw err;
+  }
+  if (!currentId) return ring;
+  if (!ring.get(currentId)) throw new ConfigError('LETHE_ENCRYPTION_KEY_ID', `names "${currentId}", but no configured key has that id (configured: ${ring.keyIds.join(', ')})`);
+  return ring.withCurrent(currentId);
 }
 
 /**
@@ -145,6 +221,7 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       namespace: env.TEMPORAL_NAMESPACE || DEFAULTS.namespace,
       uiPort: port(env, 'TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort),
       taskQueue: env.LETHE_TASK_QUEUE || DEFAULTS.taskQueue,
+      retentionDays: positiveInteger(env, 'LETHE_RETENTION_DAYS', DEFAULTS.retentionDays),
     },
     database: {
       url: databaseUrl ?? embeddedDatabaseUrl(port(env, 'LETHE_POSTGRES_PORT', DEFAULTS.postgresPort)),
@@ -176,10 +253,21 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       warningHours: positiveNumber(env, 'LETHE_WARNING_HOURS', 48),
       webhookUrl,
     },
+    encryption: { keys: keyRing(env, mode, stateDir) },
+    codec: {
+      host: env.LETHE_CODEC_HOST || '127.0.0.1',
+      port: port(env, 'LETHE_CODEC_PORT', DEFAULTS.codecPort),
+      // The Web UI's own origin: the UI fetches /decode from the operator's browser.
+      allowedOrigins: origins(env, 'LETHE_CODEC_ALLOWED_ORIGINS', uiOrigins(port(env, 'TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort))),
+      token: env.LETHE_CODEC_TOKEN || undefined,
+    },
   };
 
   if (cfg.deletion.warningHours >= cfg.deletion.deadlineHours) {
     throw new ConfigError('LETHE_WARNING_HOURS', `must be less than LETHE_DEADLINE_HOURS (${cfg.deletion.deadlineHours})`);
+  }
+  if (cfg.codec.token !== undefined && cfg.codec.token.length < 16) {
+    throw new ConfigError('LETHE_CODEC_TOKEN', 'must be at least 16 characters');
   }
   if (cfg.blob.containers.some((c) => !/^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/.test(c))) {
     throw new ConfigError('LETHE_BLOB_CONTAINERS', 'each container name must be 3-63 lowercase letters, digits or hyphens');
@@ -198,6 +286,8 @@ function assertProduction(cfg: Config, env: Env): void {
   for (const name of ['AUTH0_DOMAIN', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY']) {
     if (!env[name]) throw new ConfigError(name, 'is required in production mode');
   }
+  // No plaintext fallback: a worker without keys would write readable personal data into history.
+  if (!cfg.encryption.keys) throw new ConfigError('LETHE_ENCRYPTION_KEYS', 'is required in production mode (or LETHE_ENCRYPTION_KEYS_FILE)');
   if (env.AUTH0_BASE_URL) throw new ConfigError('AUTH0_BASE_URL', 'points at a sandbox and is refused in production mode');
   if (env.RECURLY_BASE_URL) throw new ConfigError('RECURLY_BASE_URL', 'points at a sandbox and is refused in production mode');
   if (/devstoreaccount1|UseDevelopmentStorage/.test(cfg.blob.connectionString)) {

@@ -22,6 +22,8 @@ export async function assertTemporalReachable<T>(address: string, connect: () =>
   try {
     return await connect();
   } catch (err) {
+    // A configuration mistake found while connecting (e.g. no encryption key) keeps its own name.
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError('TEMPORAL_ADDRESS', `cannot connect to Temporal at ${address} (${reason(err)})`);
   }
 }

@@ -16,6 +16,7 @@ import { azuriteSpec, ensureContainers } from './azurite';
 import { ensureTemporalCli, temporalSpec, PROJECT_ROOT } from './temporal';
 import { isListening } from './net';
 import { Connection } from '@temporalio/client';
+import { codecPortOf, codecServerSpec, encryptionEnv, setNamespaceRetention } from './privacy';
 
 export interface StackPorts {
   temporal: number;
@@ -25,6 +26,8 @@ export interface StackPorts {
   auth0: number;
   recurly: number;
   api: number;
+  /** Codec server beside the Web UI; default LETHE_CODEC_PORT or 8089. */
+  codec?: number;
 }
 
 export const DEFAULT_PORTS: StackPorts = {
@@ -104,7 +107,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     LETHE_STATE_DIR: opts.stateDir,
     LETHE_API_PORT: String(opts.ports.api),
     LETHE_API_TOKENS: env.LETHE_API_TOKENS || apiToken,
+    // Payload encryption keys (issue 6): the caller's, or a development key kept in stateDir.
+    ...encryptionEnv(opts.stateDir, env),
   };
+  // The Web UI decodes payloads through Lethe's codec server, which holds the keys.
+  const codecPort = codecPortOf(opts.ports.codec, env);
+  const codecUrl = opts.headless || env.TEMPORAL_ADDRESS ? undefined : `http://127.0.0.1:${codecPort}`;
 
   try {
     // Temporal first: it is the slowest to come up (and to build on a first run).
@@ -120,6 +128,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
           uiPort: opts.headless ? undefined : opts.ports.temporalUi,
           dbFile: path.join(opts.stateDir, 'temporal', 'temporal.sqlite'),
           namespace: env.TEMPORAL_NAMESPACE || DEFAULTS.namespace,
+          uiCodecEndpoint: codecUrl,
         }),
       );
       childEnv.TEMPORAL_ADDRESS = `127.0.0.1:${opts.ports.temporal}`;
@@ -188,6 +197,14 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     // Fail now, with the variable's name, rather than in a crash-looping child.
     const config = loadConfig({ ...env, ...childEnv });
     const serviceEnv = { ...process.env, ...childEnv };
+
+    // Issue 6: closed histories expire, and the Web UI gets its codec server.
+    await setNamespaceRetention(config.temporal.address, config.temporal.namespace, config.temporal.retentionDays);
+    log(`namespace ${config.temporal.namespace} keeps closed histories ${config.temporal.retentionDays} days`);
+    if (codecUrl) {
+      await sup.start(codecServerSpec({ port: codecPort, uiPort: opts.ports.temporalUi, env: serviceEnv, callerEnv: env }));
+      endpoints.push({ name: 'Codec server', where: codecUrl, note: 'decodes payloads for the Web UI' });
+    }
 
     if (opts.withWorker) {
       log('starting Lethe worker (bundling workflows)');

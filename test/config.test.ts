@@ -9,6 +9,7 @@ const prodEnv = {
   AUTH0_CLIENT_ID: 'id',
   AUTH0_CLIENT_SECRET: 'secret',
   RECURLY_API_KEY: 'key',
+  LETHE_ENCRYPTION_KEYS: `prod-1:${Buffer.alloc(32, 7).toString('base64')}`,
 };
 
 function errorOf(env: Record<string, string>): ConfigError {

@@ -4,9 +4,12 @@ import { buildDeps } from './deps';
 import { createWorker } from './worker';
 import { migrateLetheSchema } from '../migrations';
 import { assertDatabaseReachable, assertTemporalReachable } from '../config/reachability';
+import { installWorkerRuntime } from './logger';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // First, before any connection: every log line of this process passes the redactor.
+  installWorkerRuntime();
   const deps = buildDeps(config);
   await assertDatabaseReachable(deps.db);
   // Lethe owns its schema everywhere, production included; the migration is idempotent.

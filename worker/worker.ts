@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 import { createActivities, ActivityDeps } from '../activities';
+import { getDataConverter } from '../encryption';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -16,6 +17,9 @@ export async function createWorker(
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
+    // Encrypts every payload and failure message this worker writes to history. Built after
+    // connecting, so an unreachable server is reported before a missing key.
+    dataConverter: getDataConverter(config),
     activities: createActivities(deps),
     // Bounded so a burst of requests cannot exhaust the vendors' rate limits or the DB pool.
     maxConcurrentActivityTaskExecutions: 20,

@@ -15,6 +15,7 @@ import { armFault, stats } from '../sandboxes/helpers/sandboxAdmin';
 import { expectEmpty, storesOf } from '../support/stores';
 import { rng, seedAccount, SeedDeps } from '../../seed/fixtures';
 import { createDeletionService } from '../../client/deletions';
+import { getDataConverter, decodePayloads } from '../../encryption';
 import type { Receipt } from '../../activities/deletion/types';
 import type { MediaCursor } from '../../activities/deletion/media';
 
@@ -38,7 +39,9 @@ async function heartbeatedCursor(handle: { describe(): Promise<{ raw: { pendingA
     const pending = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'deleteMediaBlobs');
     const payload = pending?.heartbeatDetails?.payloads?.[0];
     if (!payload) return undefined;
-    const c = defaultPayloadConverter.fromPayload<MediaCursor>(payload as never);
+    // Heartbeat details are encrypted like every payload; decode as the SDK would.
+    const [decoded] = await decodePayloads(testConfig(), [payload as never]);
+    const c = defaultPayloadConverter.fromPayload<MediaCursor>(decoded);
     return Object.values(c.byContainer).reduce((x, y) => x + y, 0) >= min ? c : undefined;
   }, 120_000);
 }
@@ -87,7 +90,7 @@ describe('deletion under faults', () => {
     const config = testConfig({ ...stores.env, LETHE_TASK_QUEUE: `test-${randomUUID()}` });
     const deps = buildDeps(config);
     const connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
     const workerEnv = { ...process.env, ...stores.env, LETHE_TASK_QUEUE: config.temporal.taskQueue, LETHE_BLOB_PAGE_SIZE: '100', LETHE_BLOB_BATCH_CONCURRENCY: '1' };
     const startWorker = (): ChildProcess => spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: ROOT, env: workerEnv, stdio: 'ignore' });
     let worker = startWorker();

@@ -51,6 +51,7 @@ test('when npm start runs, then everything answers, and after SIGINT no process 
     LETHE_AUTH0_SANDBOX_PORT: await freePort(),
     LETHE_RECURLY_SANDBOX_PORT: await freePort(),
     LETHE_API_PORT: await freePort(),
+    LETHE_CODEC_PORT: await freePort(),
   };
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LETHE_STATE_DIR: stateDir };
   for (const [k, v] of Object.entries(ports)) env[k] = String(v);

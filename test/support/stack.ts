@@ -5,6 +5,7 @@ import type { Worker } from '@temporalio/worker';
 import { loadConfig, Config } from '../../config';
 import { buildDeps } from '../../worker/deps';
 import { createWorker } from '../../worker/worker';
+import { getDataConverter } from '../../encryption';
 import type { ActivityDeps } from '../../activities';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
@@ -30,7 +31,7 @@ export async function startWorld(opts: { env?: Record<string, string>; deps?: (d
   const deps = opts.deps ? opts.deps(base) : base;
   const { worker, connection: nativeConnection } = await createWorker(config, deps);
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
   const running = worker.run();
   running.catch(() => undefined);
   return {

@@ -1,0 +1,30 @@
+/** The codec server process (see codec-server.ts): started by the embedded stack beside the Web UI. */
+import { loadConfig, ConfigError } from '../config';
+import { getPayloadCodec } from '../encryption';
+import { startCodecServer } from './codec-server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = (line: string) => process.stderr.write(`lethe-codec: ${line}\n`);
+  const running = await startCodecServer({
+    codec: getPayloadCodec(config),
+    host: config.codec.host,
+    port: config.codec.port,
+    allowedOrigins: config.codec.allowedOrigins,
+    token: config.codec.token,
+    log,
+  });
+  // Key ids and origins only: the keys and the token are never printed.
+  log(`listening on ${running.url} for ${config.codec.allowedOrigins.join(', ')}; keys ${config.encryption.keys!.keyIds.join(', ')} (current ${config.encryption.keys!.currentKeyId})${config.codec.token ? '; bearer token required' : ''}`);
+  const stop = async () => {
+    await running.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`lethe-codec: ${err instanceof ConfigError ? err.message : err?.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,180 @@
+/**
+ * The codec server: lets the Temporal Web UI (and `temporal --codec-endpoint`) show decrypted
+ * inputs, results and failures while Temporal itself only ever stores ciphertext. The keys
+ * stay here; the browser sends payloads and gets them back decoded.
+ *
+ * Remote-codec protocol of Temporal: POST /decode and POST /encode with
+ * `{"payloads":[{"metadata":{"encoding":"<base64>"},"data":"<base64>"}]}`, the same shape back.
+ *
+ * Access control: a browser request is served only for an allowed origin (the Web UI's);
+ * every other origin gets 403 and no CORS headers. Requests with no Origin come from tools,
+ * not browsers. When a token is configured, POSTs must carry `Authorization: Bearer <token>`
+ * (the CLI's `--codec-auth`); preflights never carry credentials, so they are not asked for it.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import type { Payload, PayloadCodec } from '@temporalio/common';
+
+export interface CodecServerOptions {
+  codec: PayloadCodec;
+  allowedOrigins: string[];
+  token?: string;
+  /** Payloads are at most 2 MB each in Temporal; a history page can carry many. */
+  maxBodyBytes?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningCodecServer {
+  server: http.Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+interface JsonPayload {
+  metadata?: Record<string, string>;
+  data?: string;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function bytes(b64: unknown, where: string): Uint8Array {
+  if (typeof b64 !== 'string' || !BASE64.test(b64)) throw new HttpError(400, `${where} must be base64`);
+  return Buffer.from(b64, 'base64');
+}
+
+function fromJson(body: unknown): Payload[] {
+  const payloads = (body as { payloads?: unknown })?.payloads;
+  if (!Array.isArray(payloads)) throw new HttpError(400, 'body must be {"payloads": [...]}');
+  return payloads.map((p: JsonPayload, i) => {
+    if (p === null || typeof p !== 'object') throw new HttpError(400, `payloads[${i}] must be an object`);
+    const metadata: Record<string, Uint8Array> = {};
+    for (const [k, v] of Object.entries(p.metadata ?? {})) metadata[k] = bytes(v, `payloads[${i}].metadata.${k}`);
+    return { metadata, data: p.data === undefined ? undefined : bytes(p.data, `payloads[${i}].data`) };
+  });
+}
+
+function toJson(payloads: Payload[]): { payloads: JsonPayload[] } {
+  return {
+    payloads: payloads.map((p) => ({
+      metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+      ...(p.data ? { data: Buffer.from(p.data).toString('base64') } : {}),
+    })),
+  };
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new HttpError(413, `body larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function createCodecServer(opts: CodecServerOptions): http.Server {
+  const allowed = new Set(opts.allowedOrigins);
+  const limit = opts.maxBodyBytes ?? 32 * 1024 * 1024;
+  const log = opts.log ?? (() => undefined);
+
+  const send = (res: http.ServerResponse, status: number, body?: unknown) => {
+    if (body === undefined) {
+      res.writeHead(status).end();
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  };
+
+  return http.createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://codec');
+    const origin = req.headers.origin;
+    try {
+      if (origin !== undefined) {
+        if (!allowed.has(origin)) throw new HttpError(403, 'origin not allowed');
+        res.setHeader('access-control-allow-origin', origin);
+        res.setHeader('access-control-allow-credentials', 'true');
+        res.setHeader('vary', 'Origin');
+      }
+      if (url.pathname === '/healthz' && req.method === 'GET') return send(res, 200, { ok: true });
+      const op = url.pathname === '/decode' ? 'decode' : url.pathname === '/encode' ? 'encode' : undefined;
+      if (!op) throw new HttpError(404, 'not found; POST /decode or /encode');
+      if (req.method === 'OPTIONS') {
+        res.setHeader('access-control-allow-methods', 'POST, OPTIONS');
+        res.setHeader('access-control-allow-headers', 'content-type, x-namespace, authorization');
+        res.setHeader('access-control-max-age', '600');
+        return send(res, 204);
+      }
+      if (req.method !== 'POST') throw new HttpError(405, 'POST only');
+      if (opts.token !== undefined) {
+        const auth = req.headers.authorization ?? '';
+        if (!auth.startsWith('Bearer ') || !sameSecret(auth.slice(7).trim(), opts.token)) throw new HttpError(401, 'missing or wrong bearer token');
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse((await readBody(req, limit)).toString('utf8'));
+      } catch (err) {
+        if (err instanceof HttpError) throw err;
+        throw new HttpError(400, 'body is not JSON');
+      }
+      const payloads = fromJson(body);
+      let out: Payload[];
+      try {
+        out = await opts.codec[op](payloads);
+      } catch (err) {
+        // E.g. a key id this server does not have; the message names ids, never keys.
+        throw new HttpError(422, (err as Error).message);
+      }
+      return send(res, 200, toJson(out));
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500;
+      // Method, path and status only: bodies are personal data once decoded.
+      log(`codec ${req.method} ${url.pathname} -> ${status}${origin ? ` (origin ${origin})` : ''}`);
+      if (!res.headersSent) send(res, status, { message: err instanceof HttpError ? err.message : 'internal error' });
+    }
+  });
+}
+
+export async function startCodecServer(opts: CodecServerOptions & { host: string; port: number }): Promise<RunningCodecServer> {
+  const server = createCodecServer(opts);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${opts.host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => (e ? reject(e) : resolve()));
+        // The UI keeps connections alive; closing must not wait for the browser to let go.
+        server.closeAllConnections();
+      }),
+  };
+}

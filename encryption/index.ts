@@ -1,0 +1,3 @@
+export { getDataConverter, getPayloadCodec, requireKeyRing, decodePayloads, FAILURE_CONVERTER_PATH } from './data-converter';
+export { createEncryptionCodec, EncryptionError, ENCRYPTED_ENCODING, KEY_ID_METADATA, keyIdOf } from './codec';
+export { KeyRing, KeyRingError, parseKeyRing, generateKeyEntry } from './keys';

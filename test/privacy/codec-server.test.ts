@@ -1,0 +1,97 @@
+/**
+ * The codec server over HTTP, in process on a free port: Temporal's remote-codec format,
+ * CORS for the Web UI's origin only, and the optional bearer token.
+ */
+import { defaultPayloadConverter } from '@temporalio/common';
+import { startCodecServer, RunningCodecServer } from '../../client/codec-server';
+import { createEncryptionCodec, parseKeyRing } from '../../encryption';
+
+const UI = 'http://127.0.0.1:18233';
+const TOKEN = 'codec-token-0123456789';
+const ring = parseKeyRing(`k1:${Buffer.alloc(32, 1).toString('base64')}`);
+const codec = createEncryptionCodec(ring);
+
+const toJson = (p: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }) => ({
+  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  data: Buffer.from(p.data ?? []).toString('base64'),
+});
+
+describe('codec server', () => {
+  let open: RunningCodecServer;
+  let guarded: RunningCodecServer;
+  beforeAll(async () => {
+    open = await startCodecServer({ codec, allowedOrigins: [UI, 'http://localhost:18233'], host: '127.0.0.1', port: 0 });
+    guarded = await startCodecServer({ codec, allowedOrigins: [UI], token: TOKEN, host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await open?.close();
+    await guarded?.close();
+  });
+
+  const post = (server: RunningCodecServer, op: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}/${op}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-namespace': 'default', ...headers }, body: JSON.stringify(body) });
+
+  test('when the Web UI posts encrypted payloads to /decode, then it gets the plain payloads back with CORS headers for its origin', async () => {
+    const [enc] = await codec.encode([defaultPayloadConverter.toPayload({ requestId: 'r-42', channel: 'api' })]);
+    const res = await post(open, 'decode', { payloads: [toJson(enc)] }, { origin: UI });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(UI);
+    const body = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+    expect(Buffer.from(body.payloads[0].metadata.encoding, 'base64').toString()).toBe('json/plain');
+    expect(JSON.parse(Buffer.from(body.payloads[0].data, 'base64').toString())).toEqual({ requestId: 'r-42', channel: 'api' });
+  });
+
+  test('when a payload is posted to /encode, then it comes back encrypted under the current key and decodes again', async () => {
+    const res = await post(open, 'encode', { payloads: [toJson(defaultPayloadConverter.toPayload('hello'))] });
+    expect(res.status).toBe(200);
+    const enc = ((await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] }).payloads[0];
+    expect(Buffer.from(enc.metadata['encryption-key-id'], 'base64').toString()).toBe('k1');
+    const back = await post(open, 'decode', { payloads: [enc] });
+    const plain = ((await back.json()) as { payloads: { data: string }[] }).payloads[0];
+    expect(Buffer.from(plain.data, 'base64').toString()).toBe('"hello"');
+  });
+
+  test('when the browser preflights from the UI origin, then the methods and headers the UI sends are allowed', async () => {
+    const res = await fetch(`${open.url}/decode`, { method: 'OPTIONS', headers: { origin: UI, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace' } });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe(UI);
+    expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(res.headers.get('access-control-allow-headers')).toContain('x-namespace');
+  });
+
+  test('when another origin asks, then it is refused with 403 and no CORS headers, preflight or not', async () => {
+    const [enc] = await codec.encode([defaultPayloadConverter.toPayload('secret')]);
+    for (const res of [
+      await post(open, 'decode', { payloads: [toJson(enc)] }, { origin: 'http://evil.example' }),
+      await fetch(`${open.url}/decode`, { method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:9999', 'access-control-request-method': 'POST' } }),
+    ]) {
+      expect(res.status).toBe(403);
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+      expect(await res.text()).not.toContain('secret');
+    }
+  });
+
+  test('when a token is configured, then a POST without it or with a wrong one gets 401, and with it 200', async () => {
+    const [enc] = await codec.encode([defaultPayloadConverter.toPayload('x')]);
+    const body = { payloads: [toJson(enc)] };
+    expect((await post(guarded, 'decode', body, { origin: UI })).status).toBe(401);
+    expect((await post(guarded, 'decode', body, { origin: UI, authorization: 'Bearer wrong-token-0123456789' })).status).toBe(401);
+    expect((await post(guarded, 'decode', body, { origin: UI, authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+    // Preflights never carry credentials: they must pass for the real request to be sent.
+    expect((await fetch(`${guarded.url}/decode`, { method: 'OPTIONS', headers: { origin: UI, 'access-control-request-method': 'POST' } })).status).toBe(204);
+  });
+
+  test('when the body is malformed or the key unknown, then it answers 400 / 422 naming the problem, not a key', async () => {
+    expect((await post(open, 'decode', { nope: 1 })).status).toBe(400);
+    expect((await post(open, 'decode', { payloads: [{ data: '***' }] })).status).toBe(400);
+    const other = createEncryptionCodec(parseKeyRing(`k9:${Buffer.alloc(32, 9).toString('base64')}`));
+    const [enc] = await other.encode([defaultPayloadConverter.toPayload('x')]);
+    const res = await post(open, 'decode', { payloads: [toJson(enc)] });
+    expect(res.status).toBe(422);
+    const text = await res.text();
+    expect(text).toContain('k9');
+    expect(text).not.toContain(Buffer.alloc(32, 1).toString('base64'));
+    expect((await fetch(`${open.url}/other`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${open.url}/decode`)).status).toBe(405);
+  });
+});
