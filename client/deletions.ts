@@ -95,7 +95,16 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
       }
       const now = new Date();
       const receivedAt = receivedAtOf(req, now);
-      const accountId = await resolveAccount(req);
+      let accountId: string;
+      try {
+        accountId = await resolveAccount(req);
+      } catch (err) {
+        // The account is gone because Lethe deleted it: a repeated request by id learns which
+        // request did that, rather than "no such account". By email there is nothing to find.
+        const done = err instanceof DeletionRequestError && err.type === 'account_not_found' && req.accountId ? await completedRequestFor(req.accountId) : undefined;
+        if (done) return done;
+        throw err;
+      }
       const hours = 3_600_000;
       const input: DeletionInput = {
         requestId: randomUUID(),
@@ -131,16 +140,23 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
         await handle.signal(additionalRequestSignal, { channel: req.channel, receivedAt: input.receivedAt, requestedBy: req.requestedBy });
         // The memo is there from the start; the query may lag until the first workflow task.
         const memo = (await handle.describe()).memo as { requestId?: string } | undefined;
-        const p = await handle.query(progressQuery).catch(() => undefined);
-        return {
-          requestId: p?.requestId ?? memo?.requestId ?? '',
-          accountId,
-          workflowId,
-          status: p?.status ?? 'running',
-          receivedAt: p?.receivedAt ?? input.receivedAt,
-          deadlineAt: p?.deadlineAt ?? input.deadlineAt,
-          existing: true,
-        };
+        const p = await temporal.withDeadline(Date.now() + 5_000, () => handle.query(progressQuery)).catch(() => undefined);
+        const requestId = p?.requestId ?? memo?.requestId ?? '';
+        const row = requestId ? await db('lethe.deletion_requests').where({ request_id: requestId }).first('received_at', 'deadline_at') : undefined;
+        let receivedAt = p?.receivedAt ?? (row ? iso(row.received_at) : input.receivedAt);
+        let deadlineAt = p?.deadlineAt ?? (row ? iso(row.deadline_at) : input.deadlineAt);
+        // The signal moves the workflow's deadline when this channel heard of it earlier; the
+        // stored request follows, so lists and overdue counts agree with the workflow (get()
+        // repairs the row from the workflow should this update lose a race with the insert).
+        if (Date.parse(input.receivedAt) < Date.parse(receivedAt)) {
+          receivedAt = input.receivedAt;
+          deadlineAt = input.deadlineAt;
+          await db('lethe.deletion_requests')
+            .where({ request_id: requestId })
+            .andWhere('received_at', '>', input.receivedAt)
+            .update({ received_at: input.receivedAt, deadline_at: input.deadlineAt });
+        }
+        return { requestId, accountId, workflowId, status: p?.status ?? 'running', receivedAt, deadlineAt, existing: true };
       }
       await db('lethe.deletion_requests')
         .insert({

@@ -21,7 +21,10 @@ export interface Config {
   mode: Mode;
   /** Where the embedded stack keeps its state (database files, SQLite history, token, keys). */
   stateDir: string;
-  api: { host: string; port: number; tokens: string[] };
+  /** `rateLimitPerMinute`: requests each token (or, without a valid token, each address) may make per minute. */
+  api: { host: string; port: number; tokens: string[]; rateLimitPerMinute: number };
+  /** The worker's Prometheus endpoint (Lethe's counters and the Temporal SDK's); port 0 turns it off. */
+  worker: { metricsHost: string; metricsPort: number };
   temporal: { address: string; namespace: string; uiPort: number; taskQueue: string; retentionDays: number };
   database: { url: string; embedded: boolean };
   blob: { connectionString: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
@@ -50,6 +53,8 @@ export const DEFAULTS = {
   auth0ClientSecret: 'lethe-dev-secret',
   recurlyApiKey: 'lethe-dev-key',
   codecPort: 8089,
+  workerMetricsPort: 9464,
+  apiRateLimitPerMinute: 600,
   retentionDays: 3,
 } as const;
 
@@ -186,7 +191,7 @@ function keyRing(env: Env, mode: Mode, stateDir: string): KeyRing | undefined {
  * Reads and validates the configuration. Pure over `env` so tests can check each failure;
  * `apiTokensFallback` is how the embedded stack hands over its generated token.
  */
-export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: string[] } = {}): Config {
+export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: string[]; servesApi?: boolean } = {}): Config {
   const mode = oneOf(env, 'LETHE_MODE', ['embedded', 'production'] as const, 'embedded');
   const stateDir = path.resolve(env.LETHE_STATE_DIR || path.join(process.cwd(), '.lethe'));
 
@@ -215,6 +220,11 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       host: env.LETHE_API_HOST || '127.0.0.1',
       port: port(env, 'LETHE_API_PORT', DEFAULTS.apiPort),
       tokens: tokens.length ? tokens : opts.apiTokensFallback ?? [],
+      rateLimitPerMinute: positiveInteger(env, 'LETHE_API_RATE_LIMIT', DEFAULTS.apiRateLimitPerMinute),
+    },
+    worker: {
+      metricsHost: env.LETHE_WORKER_METRICS_HOST || '127.0.0.1',
+      metricsPort: port(env, 'LETHE_WORKER_METRICS_PORT', DEFAULTS.workerMetricsPort),
     },
     temporal: {
       address: hostPort(env, 'TEMPORAL_ADDRESS', DEFAULTS.temporalAddress),
@@ -272,13 +282,15 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
   if (cfg.blob.containers.some((c) => !/^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/.test(c))) {
     throw new ConfigError('LETHE_BLOB_CONTAINERS', 'each container name must be 3-63 lowercase letters, digits or hyphens');
   }
-  if (mode === 'production') assertProduction(cfg, env);
+  // Only a process that answers HTTP callers needs tokens: the worker and the tools do not, so
+  // a production worker is not refused for lacking a secret it never uses.
+  if (mode === 'production') assertProduction(cfg, env, opts.servesApi ?? true);
   return cfg;
 }
 
 /** Production must never talk to a sandbox or run open: refuse to start rather than guess. */
-function assertProduction(cfg: Config, env: Env): void {
-  if (cfg.api.tokens.length === 0) throw new ConfigError('LETHE_API_TOKENS', 'is required in production mode');
+function assertProduction(cfg: Config, env: Env, servesApi: boolean): void {
+  if (servesApi && cfg.api.tokens.length === 0) throw new ConfigError('LETHE_API_TOKENS', 'is required in production mode');
   if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production mode');
   if (!env.AZURE_STORAGE_CONNECTION_STRING) {
     throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required in production mode');

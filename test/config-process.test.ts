@@ -18,7 +18,9 @@ function run(entry: string, env: Record<string, string>) {
 describe('bad configuration at process start', () => {
   test.each([
     ['worker/main.ts', { LETHE_API_PORT: 'http' }, 'lethe-worker: LETHE_API_PORT: expected a port number'],
-    ['worker/main.ts', { LETHE_MODE: 'production' }, 'lethe-worker: LETHE_API_TOKENS: is required in production mode'],
+    ['client/api/main.ts', { LETHE_MODE: 'production' }, 'lethe-api: LETHE_API_TOKENS: is required in production mode'],
+    // The worker serves no HTTP callers: in production it needs no API token, but the rest.
+    ['worker/main.ts', { LETHE_MODE: 'production' }, 'lethe-worker: DATABASE_URL: is required in production mode'],
     ['client/api/main.ts', { TEMPORAL_ADDRESS: 'nowhere' }, 'lethe-api: TEMPORAL_ADDRESS: expected host:port'],
     ['scripts/start.ts', { LETHE_DEADLINE_HOURS: 'soon' }, 'lethe: LETHE_DEADLINE_HOURS: expected a positive number'],
   ])('when %s starts with %j, then it exits with one line: %s', (entry, env, line) => {

@@ -68,6 +68,12 @@ describe('configuration', () => {
     },
   );
 
+  test('when a production process serves no API, then it needs no API token', () => {
+    const env: Record<string, string> = { ...prodEnv };
+    delete env.LETHE_API_TOKENS;
+    expect(loadConfig(env, { servesApi: false }).api.tokens).toEqual([]);
+  });
+
   test('when production mode points at a sandbox, then it refuses to start', () => {
     expect(errorOf({ ...prodEnv, RECURLY_BASE_URL: 'http://127.0.0.1:4011' }).variable).toBe('RECURLY_BASE_URL');
     expect(errorOf({ ...prodEnv, AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true' }).variable).toBe('AZURE_STORAGE_CONNECTION_STRING');

@@ -7,7 +7,7 @@ import { assertDatabaseReachable, assertTemporalReachable } from '../config/reac
 import { installWorkerRuntime } from './logger';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { servesApi: false });
   // First, before any connection: every log line of this process passes the redactor.
   installWorkerRuntime();
   const deps = buildDeps(config);
