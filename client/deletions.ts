@@ -4,17 +4,22 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import type { Config } from '../config';
-import type { Channel, DeletionInput } from '../activities/deletion/types';
+import type { Channel, DeletionInput, Receipt, StoreCounts, Verification } from '../activities/deletion/types';
 import { CHANNELS } from '../activities/deletion/types';
+import { stepOfActivity } from '../activities/steps';
 import {
   accountDeletionWorkflow,
   additionalRequestSignal,
   deletionWorkflowId,
   progressQuery,
   DeletionProgress,
+  DeletionStatus,
+  STEP_NAMES,
+  StepProgress,
 } from '../workflows/deletion';
 import { LetheAccountId, LetheChannel, LetheDeadline, LetheDeadlineWarning, LetheOverdue, LetheStatus } from '../workflows/search-attributes';
 
@@ -187,7 +192,314 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
       }
       return null;
     },
+
+    /**
+     * The status view of one request: the workflow's live progress while it runs (or while its
+     * history is retained), joined with the stored receipt; from Lethe's own records once the
+     * history is gone. Null when Lethe never saw this request.
+     */
+    async get(requestId: string): Promise<DeletionView | null> {
+      if (!UUID.test(requestId)) return null;
+      const row: RequestRow | undefined = await db('lethe.deletion_requests').where({ request_id: requestId.toLowerCase() }).first();
+      if (!row) return null;
+      const receiptRow = await db('lethe.receipts').where({ request_id: row.request_id }).first();
+      const receipt = receiptRow ? receiptOf(receiptRow) : undefined;
+      const live = await liveState(row, receipt !== undefined);
+      const p = live.progress;
+
+      let status: DeletionStatus = row.status as DeletionStatus;
+      let reason = p?.reason ?? live.reason;
+      if (receipt) status = 'completed';
+      else if (p) status = p.status;
+      else if (live.kind === 'closed') status = live.closedStatus === 'COMPLETED' ? (FINISHED.includes(row.status) ? (row.status as DeletionStatus) : 'skipped') : 'failed';
+      else if (live.kind === 'gone' && !FINISHED.includes(row.status)) {
+        status = 'failed';
+        reason = 'the workflow ended and its history expired before its outcome was recorded';
+      }
+
+      const receivedAt = p?.receivedAt ?? receipt?.receivedAt ?? iso(row.received_at);
+      const deadlineAt = p?.deadlineAt ?? receipt?.deadlineAt ?? iso(row.deadline_at);
+      const completedAt = receipt?.completedAt ?? p?.completedAt ?? (row.completed_at ? iso(row.completed_at) : undefined);
+      // Keep the stored request current, so list() and the gauges agree with what is shown here.
+      await repairRow(row, status, deadlineAt);
+
+      const now = Date.now();
+      const deadline = Date.parse(deadlineAt);
+      const finished = status === 'completed' || status === 'skipped';
+      const computedOverdue = status !== 'skipped' && deadline < (completedAt ? Date.parse(completedAt) : now);
+      const warningSpan = (config.deletion.deadlineHours - config.deletion.warningHours) * 3_600_000;
+      return {
+        requestId: row.request_id,
+        accountId: row.account_id,
+        channel: row.channel as Channel,
+        channels: p?.channels ?? receipt?.channels ?? [row.channel as Channel],
+        status,
+        receivedAt,
+        deadlineAt,
+        ...(completedAt ? { completedAt } : {}),
+        overdue: (p?.overdue ?? false) || (receipt?.overdue ?? false) || computedOverdue,
+        warning: (p?.warning ?? false) || (!finished && now >= deadline - warningSpan),
+        steps: p ? stepsFromProgress(p, live.pending) : receipt ? stepsFromReceipt(receipt) : STEP_NAMES.map((name) => ({ name, status: 'pending' as const })),
+        ...(receipt ?? p?.receipt ? { receipt: receipt ?? p!.receipt } : {}),
+        ...(reason && status !== 'completed' ? { reason } : {}),
+        source: p ? 'workflow' : 'records',
+      };
+    },
+
+    /** Requests newest first (by when they were filed), filtered, a page at a time. */
+    async list(filter: ListFilter = {}): Promise<{ items: DeletionSummary[]; nextCursor?: string }> {
+      const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
+      const q = db('lethe.deletion_requests')
+        .select('request_id', 'account_id', 'channel', 'status', 'received_at', 'deadline_at', 'completed_at', db.raw('created_at::text as created_key'), db.raw(`${OVERDUE_SQL} as overdue`))
+        .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'request_id', order: 'desc' }])
+        .limit(limit + 1);
+      if (filter.status) q.where('status', filter.status);
+      if (filter.channel) q.where('channel', filter.channel);
+      if (filter.overdue !== undefined) q.whereRaw(filter.overdue ? OVERDUE_SQL : `not ${OVERDUE_SQL}`);
+      if (filter.cursor) {
+        const [createdKey, requestId] = decodeCursor(filter.cursor);
+        q.whereRaw('(created_at, request_id) < (?::timestamptz, ?)', [createdKey, requestId]);
+      }
+      const rows = await q;
+      const page = rows.slice(0, limit);
+      const items = page.map((r): DeletionSummary => ({
+        requestId: r.request_id,
+        accountId: r.account_id,
+        channel: r.channel,
+        status: r.status,
+        receivedAt: iso(r.received_at),
+        deadlineAt: iso(r.deadline_at),
+        ...(r.completed_at ? { completedAt: iso(r.completed_at) } : {}),
+        overdue: r.overdue === true,
+      }));
+      const last = page[page.length - 1];
+      return rows.length > limit && last ? { items, nextCursor: encodeCursor(last.created_key, last.request_id) } : { items };
+    },
+
+    /** Open requests per channel: in flight, past the warning, past the deadline (the gauges). */
+    async openCounts(): Promise<{ channel: string; inFlight: number; nearDeadline: number; overdue: number }[]> {
+      const warningSpanHours = config.deletion.deadlineHours - config.deletion.warningHours;
+      const rows = await db('lethe.deletion_requests')
+        .select('channel')
+        .select(db.raw("count(*) filter (where status in ('pending', 'running'))::int as in_flight"))
+        .select(db.raw("count(*) filter (where status in ('pending', 'running') and deadline_at >= now() and deadline_at < now() + make_interval(secs => ?))::int as near_deadline", [warningSpanHours * 3600]))
+        // Failed requests past their deadline are broken promises too, until an operator acts.
+        .select(db.raw("count(*) filter (where status in ('pending', 'running', 'failed') and deadline_at < now())::int as overdue"))
+        .whereIn('status', ['pending', 'running', 'failed'])
+        .groupBy('channel');
+      return rows.map((r) => ({ channel: r.channel, inFlight: r.in_flight, nearDeadline: r.near_deadline, overdue: r.overdue }));
+    },
   };
+
+  /** The request that deleted this account, when Lethe completed one. */
+  async function completedRequestFor(accountId: string): Promise<StartedDeletion | undefined> {
+    if (!UUID.test(accountId)) return undefined;
+    const row = await db('lethe.deletion_requests')
+      .where({ account_id: accountId.toLowerCase(), status: 'completed' })
+      .orderBy('completed_at', 'desc')
+      .first();
+    if (!row) return undefined;
+    return {
+      requestId: row.request_id,
+      accountId: row.account_id,
+      workflowId: deletionWorkflowId(row.account_id),
+      status: 'completed',
+      receivedAt: iso(row.received_at),
+      deadlineAt: iso(row.deadline_at),
+      existing: true,
+    };
+  }
+
+  /** What Temporal knows about the request's run; never throws (the records answer instead). */
+  async function liveState(row: RequestRow, hasReceipt: boolean): Promise<LiveState> {
+    const handle = temporal.workflow.getHandle(deletionWorkflowId(row.account_id));
+    let desc: WorkflowExecutionDescription;
+    try {
+      desc = await temporal.withDeadline(Date.now() + 5_000, () => handle.describe());
+    } catch (err) {
+      return { kind: err instanceof WorkflowNotFoundError ? 'gone' : 'unknown', pending: [] };
+    }
+    // A later run for the same account (after this one failed) is another request's.
+    if ((desc.memo as { requestId?: string } | undefined)?.requestId !== row.request_id) return { kind: 'unknown', pending: [] };
+    const run = temporal.workflow.getHandle(desc.workflowId, desc.runId);
+    const running = desc.status.name === 'RUNNING';
+    // A query on a closed run needs a worker to replay it: asked only when the receipt cannot
+    // answer, and briefly.
+    const progress =
+      running || !hasReceipt
+        ? await temporal.withDeadline(Date.now() + (running ? 5_000 : 2_000), () => run.query(progressQuery)).catch(() => undefined)
+        : undefined;
+    const pending: PendingStep[] = [];
+    for (const pa of desc.raw.pendingActivities ?? []) {
+      const failure = pa.lastFailure
+        ? await decodeOptionalFailureToOptionalError(temporal.options.loadedDataConverter, pa.lastFailure).catch(() => undefined)
+        : undefined;
+      pending.push({ step: stepOfActivity(pa.activityType?.name ?? ''), attempt: pa.attempt ?? 1, lastFailure: failure ? failureText(failure) : undefined });
+    }
+    if (running) return { kind: 'running', progress, pending };
+    let reason: string | undefined;
+    if (desc.status.name !== 'COMPLETED') {
+      reason = await temporal
+        .withDeadline(Date.now() + 5_000, () => run.result())
+        .then(() => undefined, (err: unknown) => `${desc.status.name.toLowerCase().replace(/_/g, ' ')}: ${failureText(err)}`);
+    }
+    return { kind: 'closed', closedStatus: desc.status.name, progress, pending, reason };
+  }
+
+  async function repairRow(row: RequestRow, status: DeletionStatus, deadlineAt: string): Promise<void> {
+    const update: Record<string, unknown> = {};
+    if (status !== row.status && (status === 'failed' || status === 'skipped') && !FINISHED.includes(row.status)) update.status = status;
+    if (Date.parse(deadlineAt) < new Date(row.deadline_at).getTime()) update.deadline_at = deadlineAt;
+    if (Object.keys(update).length === 0) return;
+    await db('lethe.deletion_requests').where({ request_id: row.request_id }).update(update);
+  }
 }
 
 export type DeletionService = ReturnType<typeof createDeletionService>;
+
+export interface StepView {
+  name: string;
+  status: StepProgress['status'];
+  /** Attempts of the step's activity in its current pass, while it is being retried. */
+  attempts?: number;
+  /** How many verification passes ran this step. */
+  runs?: number;
+  detail?: string;
+}
+
+export interface DeletionView {
+  requestId: string;
+  accountId: string;
+  channel: Channel;
+  /** Every channel that asked for this account's deletion while it ran. */
+  channels: Channel[];
+  status: DeletionStatus;
+  receivedAt: string;
+  deadlineAt: string;
+  completedAt?: string;
+  overdue: boolean;
+  warning: boolean;
+  steps: StepView[];
+  receipt?: Receipt;
+  reason?: string;
+  /** `workflow`: live progress; `records`: Lethe's stored request and receipt only. */
+  source: 'workflow' | 'records';
+}
+
+export interface DeletionSummary {
+  requestId: string;
+  accountId: string;
+  channel: Channel;
+  status: DeletionStatus;
+  receivedAt: string;
+  deadlineAt: string;
+  completedAt?: string;
+  overdue: boolean;
+}
+
+export interface ListFilter {
+  status?: DeletionStatus;
+  channel?: Channel;
+  overdue?: boolean;
+  limit?: number;
+  cursor?: string;
+}
+
+interface RequestRow {
+  request_id: string;
+  account_id: string;
+  channel: string;
+  status: string;
+  received_at: Date | string;
+  deadline_at: Date | string;
+  completed_at: Date | string | null;
+}
+
+interface PendingStep {
+  step: string;
+  attempt: number;
+  lastFailure?: string;
+}
+
+interface LiveState {
+  kind: 'running' | 'closed' | 'gone' | 'unknown';
+  closedStatus?: string;
+  progress?: DeletionProgress;
+  pending: PendingStep[];
+  reason?: string;
+}
+
+const FINISHED = ['completed', 'failed', 'skipped'];
+
+/** Past the deadline before finishing: a completed request that finished late stays overdue. */
+const OVERDUE_SQL = "(status <> 'skipped' and deadline_at < coalesce(completed_at, now()))";
+
+const iso = (t: Date | string): string => new Date(t).toISOString();
+
+function encodeCursor(createdKey: string, requestId: string): string {
+  return Buffer.from(JSON.stringify([createdKey, requestId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && !Number.isNaN(Date.parse(v[0].replace(' ', 'T'))) && typeof v[1] === 'string') {
+      return [v[0], v[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new DeletionRequestError('invalid_input', 'cursor', 'cursor is not one this API returned');
+}
+
+/** The stored receipt (its counts column also carries channels, passes and the overdue flag). */
+function receiptOf(r: { request_id: string; account_id: string; channel: string; received_at: Date; deadline_at: Date; completed_at: Date; counts: unknown; verification: unknown }): Receipt {
+  const { channels, passes, overdue, ...counts } = (typeof r.counts === 'string' ? JSON.parse(r.counts) : r.counts) as StoreCounts & { channels?: Channel[]; passes?: number; overdue?: boolean };
+  const verification = (typeof r.verification === 'string' ? JSON.parse(r.verification) : r.verification) as Verification;
+  return {
+    requestId: r.request_id,
+    accountId: r.account_id,
+    channel: r.channel as Channel,
+    channels: channels ?? [r.channel as Channel],
+    receivedAt: iso(r.received_at),
+    deadlineAt: iso(r.deadline_at),
+    completedAt: iso(r.completed_at),
+    overdue: overdue ?? r.completed_at > r.deadline_at,
+    passes: passes ?? 1,
+    counts,
+    verification,
+  };
+}
+
+function stepsFromProgress(p: DeletionProgress, pending: PendingStep[]): StepView[] {
+  return p.steps.map((s) => {
+    const view: StepView = { name: s.name, status: s.status, ...(s.runs > 0 ? { runs: s.runs } : {}), ...(s.detail ? { detail: s.detail } : {}) };
+    const pa = s.status === 'running' ? pending.find((x) => x.step === s.name) : undefined;
+    if (pa) {
+      view.attempts = pa.attempt;
+      if (pa.lastFailure) view.detail = `attempt ${pa.attempt - 1} failed (${pa.lastFailure}); retrying`;
+    }
+    return view;
+  });
+}
+
+/** Once the history is gone, the receipt still says what each step did. */
+function stepsFromReceipt(r: Receipt): StepView[] {
+  const c = r.counts;
+  const detail: Record<string, string | undefined> = {
+    recurly: c.recurly && `${c.recurly.subscriptionsTerminated} subscriptions terminated, redacted: ${c.recurly.accountRedacted}`,
+    auth0: c.auth0 && `${c.auth0.usersDeleted} users deleted, ${c.auth0.alreadyGone} already gone`,
+    media: c.media && `${c.media.blobsDeleted} blobs deleted`,
+    database: c.database && `${Object.values(c.database).reduce((a, b) => a + b, 0)} rows deleted`,
+    verify: r.verification.clean ? 'every store is empty' : undefined,
+  };
+  return STEP_NAMES.map((name) => ({ name, status: 'completed' as const, ...(detail[name] ? { detail: detail[name] } : {}) }));
+}
+
+/** Type and message of the innermost failure: ids and statuses only (activities/failures.ts). */
+function failureText(err: unknown): string {
+  let e = err as { cause?: unknown; type?: unknown; name?: string; message?: string } | undefined;
+  while (e && e.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  const type = typeof e?.type === 'string' && e.type ? e.type : e?.name ?? 'Error';
+  return `${type}: ${e?.message ?? String(err)}`;
+}
