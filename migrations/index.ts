@@ -5,7 +5,9 @@
  */
 import type { Knex } from 'knex';
 import * as app001 from './app/001_application_schema';
+import * as app002 from './app/002_inactivity_index';
 import * as lethe001 from './lethe/001_lethe_schema';
+import * as lethe002 from './lethe/002_sweeps';
 
 type Migration = { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> };
 
@@ -19,7 +21,8 @@ function source(migrations: Record<string, Migration>): Knex.MigrationSource<str
 
 export async function migrateApplicationSchema(knex: Knex): Promise<void> {
   await knex.migrate.latest({
-    migrationSource: source({ '001_application_schema': app001 }),
+    // 002 is an index the app team must also create in production (see its file).
+    migrationSource: source({ '001_application_schema': app001, '002_inactivity_index': app002 }),
     tableName: 'knex_migrations_app',
   });
 }
@@ -27,7 +30,7 @@ export async function migrateApplicationSchema(knex: Knex): Promise<void> {
 export async function migrateLetheSchema(knex: Knex): Promise<void> {
   await knex.raw('create schema if not exists lethe');
   await knex.migrate.latest({
-    migrationSource: source({ '001_lethe_schema': lethe001 }),
+    migrationSource: source({ '001_lethe_schema': lethe001, '002_sweeps': lethe002 }),
     schemaName: 'lethe',
     tableName: 'knex_migrations',
   });

@@ -9,6 +9,7 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -22,7 +23,8 @@ import type { Channel, DeletionInput, Receipt, StoreCounts, Verification } from 
 import { LetheDeadlineWarning, LetheOverdue, LetheStatus } from './search-attributes';
 
 export type DeletionStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
-export type StepName = 'freeze' | 'recurly' | 'auth0' | 'media' | 'database' | 'verify' | 'receipt';
+/** `recheck` appears only in deletions the inactivity sweep started (after `freeze`). */
+export type StepName = 'freeze' | 'recheck' | 'recurly' | 'auth0' | 'media' | 'database' | 'verify' | 'receipt';
 export const STEP_NAMES: StepName[] = ['freeze', 'recurly', 'auth0', 'media', 'database', 'verify', 'receipt'];
 
 export interface StepProgress {
@@ -62,6 +64,18 @@ export const additionalRequestSignal = defineSignal<[AdditionalRequest]>('additi
 
 export const deletionWorkflowId = (accountId: string): string => `deletion-${accountId.toLowerCase()}`;
 
+/** What a sweep's deletion returns when the re-check found the account no longer eligible. */
+export interface SkippedDeletion {
+  requestId: string;
+  accountId: string;
+  skipped: true;
+  reason: string;
+  skippedAt: string;
+}
+
+/** Histories recorded before the re-check existed replay without it (see the replay test). */
+export const RECHECK_PATCH = 'inactivity-recheck-before-delete';
+
 /** Verification passes before giving up and failing loudly for an operator. */
 const MAX_PASSES = 5;
 
@@ -78,7 +92,7 @@ const vendors = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', 
 // cursor) within seconds, not minutes.
 const long = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '20 seconds', retry });
 
-export async function accountDeletionWorkflow(input: DeletionInput): Promise<Receipt> {
+export async function accountDeletionWorkflow(input: DeletionInput): Promise<Receipt | SkippedDeletion> {
   const state: DeletionProgress = {
     requestId: input.requestId,
     accountId: input.accountId,
@@ -92,6 +106,9 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     passes: 0,
     steps: STEP_NAMES.map((name) => ({ name, status: 'pending', runs: 0 })),
   };
+  // A sweep's deletion re-checks eligibility before anything is destroyed (CONTRACT §1).
+  const recheck = input.channel === 'inactivity' && patched(RECHECK_PATCH);
+  if (recheck) state.steps.splice(1, 0, { name: 'recheck', status: 'pending', runs: 0 });
   setHandler(progressQuery, () => state);
   let deadlineAt = Date.parse(input.deadlineAt);
   let warningAt = Date.parse(input.warningAt);
@@ -129,8 +146,31 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     }
   };
 
+  // Only the sweep asked: a person's own request (another channel joining) is never skipped.
+  const onlyTheSweepAsked = () => state.channels.every((c) => c === 'inactivity');
+
   try {
     await step('freeze', () => quick.freezeAccount(input));
+    if (recheck) {
+      const check = await step('recheck', () => quick.recheckEligibility({ accountId: input.accountId, selectedAt: input.selectedAt }), (r) => (r.eligible ? 'still eligible' : `no longer eligible: ${r.reason}`));
+      if (!check.eligible && onlyTheSweepAsked()) {
+        await quick.releaseAccount({ accountId: input.accountId, requestId: input.requestId });
+        // A request from a person that arrived during the release still stands: freeze again.
+        if (onlyTheSweepAsked()) {
+          finished = true;
+          const skippedAt = new Date().toISOString();
+          state.status = 'skipped';
+          state.reason = check.reason ?? 'no longer eligible';
+          state.completedAt = skippedAt;
+          for (const s of state.steps) if (s.status === 'pending') s.status = 'skipped';
+          upsertSearchAttributes([{ key: LetheStatus, value: 'skipped' }]);
+          log.info('inactivity deletion skipped: the account is no longer eligible', { requestId: input.requestId, reason: state.reason });
+          await watcher;
+          return { requestId: input.requestId, accountId: input.accountId, skipped: true, reason: state.reason, skippedAt };
+        }
+        await step('freeze', () => quick.freezeAccount(input));
+      }
+    }
     const counts: StoreCounts = {};
     let verification: Verification | undefined;
     for (;;) {

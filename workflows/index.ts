@@ -1,3 +1,4 @@
 // Everything exported here is bundled into the workflow sandbox: deterministic code only.
 export { stackCheckWorkflow } from './stack-check';
 export { accountDeletionWorkflow } from './deletion';
+export { inactivitySweepWorkflow } from './sweep';

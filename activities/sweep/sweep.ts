@@ -1,0 +1,215 @@
+/**
+ * The inactivity sweep's activities: one per page of candidates, so a sweep's history grows
+ * with its pages, not its accounts, and the ids it finds go to lethe.sweep_candidates rather
+ * than into history. Deletions start through the same idempotent service as every channel
+ * (client/deletions.ts), paced so the vendors see a steady load below their rate limits.
+ */
+import type { Knex } from 'knex';
+import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../../config';
+import { createDeletionService, DeletionRequestError, DeletionService } from '../../client/deletions';
+import { classified, FailureType } from '../failures';
+import { candidatePage, cursorOf, cutoffFor, SweepInputError, type Candidate } from './candidates';
+import type { BeginSweepInput, BeginSweepResult, SweepCounts, SweepCursor, SweepPageInput, SweepPageResult, SweepStatus } from './types';
+
+/** How long one page activity may keep starting deletions before it hands back a cursor. */
+const DEFAULT_TIME_BUDGET_MS = 5 * 60_000;
+/** Finished sweeps' rows (and the ids they found) are kept this long for operators, then dropped. */
+const KEEP_FINISHED_SWEEPS_DAYS = 30;
+
+/** What a retried page attempt resumes from: how far through the page, in key order, it got. */
+interface PageHeartbeat {
+  through: SweepCursor;
+  counts: SweepCounts;
+}
+
+export interface SweepActivityDeps {
+  config: Config;
+  db: Knex;
+  /** A Temporal client with Lethe's data converter; made on first use. */
+  temporalClient?: () => Client;
+  /** Overrides the deletion service (tests and the bench). */
+  deletions?: Pick<DeletionService, 'start'>;
+}
+
+export const createSweepActivities = (deps: SweepActivityDeps) => {
+  const { config, db } = deps;
+  let deletions = deps.deletions;
+  const deletionService = (): Pick<DeletionService, 'start'> => {
+    if (deletions) return deletions;
+    if (!deps.temporalClient) throw new Error('the sweep needs a Temporal client to start deletions');
+    deletions = createDeletionService({ config, db, temporal: deps.temporalClient() });
+    return deletions;
+  };
+
+  return {
+    /** Records the sweep and fixes its cut-off; a retry (or a second call) returns the same. */
+    async beginSweep(input: BeginSweepInput): Promise<BeginSweepResult> {
+      return classified('sweep', async () => {
+        const existing = await db('lethe.sweeps').where({ sweep_id: input.sweepId }).first('reference_time', 'cutoff');
+        if (existing) return { referenceTime: iso(existing.reference_time), cutoff: iso(existing.cutoff) };
+        const cutoff = await cutoffFor(db, input.referenceTime, config.sweep.inactivityMonths, config.sweep.timezone);
+        await db('lethe.sweeps')
+          .insert({ sweep_id: input.sweepId, dry_run: input.dryRun, status: 'running', reference_time: input.referenceTime, cutoff })
+          .onConflict('sweep_id')
+          .ignore();
+        await db('lethe.sweeps')
+          .whereNot({ status: 'running' })
+          .andWhere('finished_at', '<', db.raw(`now() - make_interval(days => ?)`, [KEEP_FINISHED_SWEEPS_DAYS]))
+          .del();
+        const row = await db('lethe.sweeps').where({ sweep_id: input.sweepId }).first('reference_time', 'cutoff');
+        return { referenceTime: iso(row.reference_time), cutoff: iso(row.cutoff) };
+      });
+    },
+
+    /**
+     * One page: read the next candidates from the cursor, record the eligible ones, and (unless
+     * a dry run) start their deletions with bounded concurrency at the configured pace.
+     */
+    async sweepPage(input: SweepPageInput): Promise<SweepPageResult> {
+      return classified('sweep', async () => {
+        try {
+          return await runPage(input);
+        } catch (err) {
+          if (err instanceof SweepInputError) throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: err.message, nonRetryable: true });
+          throw err;
+        }
+      });
+    },
+
+    async finishSweep(input: { sweepId: string; status: Exclude<SweepStatus, 'running'>; totals: SweepCounts; pages: number; error?: string }): Promise<void> {
+      return classified('sweep', async () => {
+        await db('lethe.sweeps')
+          .where({ sweep_id: input.sweepId })
+          .update({ status: input.status, ...dbCounts(input.totals), pages: input.pages, finished_at: db.fn.now(), error: input.error ?? null });
+      });
+    },
+  };
+
+  async function runPage(input: SweepPageInput): Promise<SweepPageResult> {
+    const pageSize = input.pageSize ?? config.sweep.pageSize;
+    const resumed = heartbeatDetails();
+    // Taken before the read: a login that lands during the read is "after selection" too.
+    const selectedAt = new Date().toISOString();
+    let rows = await candidatePage(db, { cutoff: input.cutoff, referenceTime: input.referenceTime, after: input.cursor, limit: pageSize, scope: input.scope });
+    const full = rows.length === pageSize;
+    const counts: SweepCounts = resumed ? { ...resumed.counts } : { scanned: 0, eligible: 0, started: 0 };
+    if (resumed) rows = rows.filter((r) => compareKey(r, resumed.through) > 0);
+
+    const eligible = rows.filter((r) => !r.live);
+    if (eligible.length) {
+      await db('lethe.sweep_candidates')
+        .insert(eligible.map((r) => ({ sweep_id: input.sweepId, account_id: r.accountId })))
+        .onConflict(['sweep_id', 'account_id'])
+        .ignore();
+    }
+
+    let processed = rows.length;
+    if (!input.dryRun) {
+      processed = await startDeletions(input, rows, counts, selectedAt, input.timeBudgetMs ?? DEFAULT_TIME_BUDGET_MS);
+    } else {
+      counts.scanned += rows.length;
+      counts.eligible += eligible.length;
+    }
+
+    const last = processed > 0 ? rows[processed - 1] : undefined;
+    const cut = processed < rows.length;
+    // More to read when the page came back full, or when the time budget cut it short.
+    const nextCursor = cut || full ? (last ? cursorOf(last) : resumed?.through ?? input.cursor) : undefined;
+    const totals = add(input.totals, counts);
+    await db('lethe.sweeps').where({ sweep_id: input.sweepId }).update({ ...dbCounts(totals), pages: input.pageNumber });
+    return { ...counts, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /**
+   * Starts the page's eligible deletions in key order, `concurrency` at a time and no faster
+   * than `startsPerMinute`; heartbeats how far it got so a retried attempt resumes there.
+   * Returns how many rows (from the start of `rows`) were fully handled.
+   */
+  async function startDeletions(input: SweepPageInput, rows: Candidate[], counts: SweepCounts, selectedAt: string, budgetMs: number): Promise<number> {
+    const { concurrency, startsPerMinute } = config.sweep;
+    const interval = 60_000 / startsPerMinute;
+    const deadline = Date.now() + budgetMs;
+    const done: boolean[] = rows.map(() => false);
+    const started: boolean[] = rows.map(() => false);
+    let nextIndex = 0;
+    let nextSlot = Date.now();
+    let handled = 0; // rows[0..handled) are done, in order
+    let stopped = false;
+
+    const advance = () => {
+      while (handled < rows.length && done[handled]) {
+        const r = rows[handled];
+        counts.scanned++;
+        if (!r.live) counts.eligible++;
+        if (started[handled]) counts.started++;
+        handled++;
+      }
+      if (handled > 0) heartbeat({ through: cursorOf(rows[handled - 1]), counts: { ...counts } } satisfies PageHeartbeat);
+    };
+
+    const worker = async () => {
+      while (!stopped && nextIndex < rows.length) {
+        const k = nextIndex++;
+        const row = rows[k];
+        if (!row.live) {
+          const now = Date.now();
+          const slot = Math.max(nextSlot, now);
+          nextSlot = slot + interval;
+          if (slot > now) await sleep(slot - now);
+          try {
+            started[k] = await startOne(row.accountId, input.sweepId, selectedAt);
+          } catch (err) {
+            // The attempt fails; the other workers must not go on starting deletions behind it.
+            stopped = true;
+            throw err;
+          }
+          if (Date.now() > deadline) stopped = true;
+        }
+        done[k] = true;
+        advance();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, rows.length)) }, worker));
+    return handled;
+  }
+
+  /** True when the account's deletion is under way (started now, or joined). */
+  async function startOne(accountId: string, sweepId: string, selectedAt: string): Promise<boolean> {
+    try {
+      await deletionService().start({ accountId, channel: 'inactivity', selectedAt, requestedBy: sweepId });
+      return true;
+    } catch (err) {
+      // Deleted since it was read (by another channel): nothing left for the sweep to do.
+      if (err instanceof DeletionRequestError && err.type === 'account_not_found') return false;
+      throw err;
+    }
+  }
+};
+
+function heartbeatDetails(): PageHeartbeat | undefined {
+  try {
+    const d = activityInfo().heartbeatDetails as PageHeartbeat | undefined;
+    return d && d.through && d.counts ? d : undefined;
+  } catch {
+    return undefined; // called outside an activity (the bench)
+  }
+}
+
+/** Key order as the index has it: inactive-since, then id. The text forms sort like the values. */
+function compareKey(r: Candidate, c: SweepCursor): number {
+  if (r.inactiveSince !== c.inactiveSince) return r.inactiveSince < c.inactiveSince ? -1 : 1;
+  return r.accountId === c.accountId ? 0 : r.accountId < c.accountId ? -1 : 1;
+}
+
+function add(a: SweepCounts, b: SweepCounts): SweepCounts {
+  return { scanned: a.scanned + b.scanned, eligible: a.eligible + b.eligible, started: a.started + b.started };
+}
+
+const dbCounts = (c: SweepCounts) => ({ scanned: c.scanned, eligible: c.eligible, started: c.started });
+
+const iso = (t: Date | string): string => new Date(t).toISOString();
+
+export type SweepActivities = ReturnType<typeof createSweepActivities>;

@@ -1,0 +1,65 @@
+/** Shapes shared by the inactivity sweep's workflow, activities and client. Ids and counts only. */
+
+/** Where the next page starts: the last (inactive-since, id) key of the previous one. */
+export interface SweepCursor {
+  /** `coalesce(last_login_at, created_at)` as PostgreSQL has it, to the microsecond, UTC. */
+  inactiveSince: string;
+  accountId: string;
+}
+
+/**
+ * Restricts a sweep to accounts whose id starts with a hex prefix. Tests only: they share one
+ * database with other test files, and a scoped sweep runs the production query with one more
+ * predicate instead of a different query. The Schedule, the API and the CLI never set it.
+ */
+export interface SweepScope {
+  accountIdPrefix: string;
+}
+
+export interface SweepCounts {
+  /** Accounts inactive since before the cut-off: the only ones the index range visits. */
+  scanned: number;
+  /** Of those, the ones with no live subscription: what the policy deletes. */
+  eligible: number;
+  /** Deletions started (or already under way and joined); 0 in a dry run. */
+  started: number;
+}
+
+export const ZERO_COUNTS: SweepCounts = { scanned: 0, eligible: 0, started: 0 };
+
+export interface BeginSweepInput {
+  sweepId: string;
+  dryRun: boolean;
+  /** The sweep's "now", fixed once so every page applies the same rule. */
+  referenceTime: string;
+}
+
+export interface BeginSweepResult {
+  /** Inactive since before this (referenceTime minus the policy's calendar months). */
+  cutoff: string;
+  referenceTime: string;
+}
+
+export interface SweepPageInput {
+  sweepId: string;
+  dryRun: boolean;
+  cutoff: string;
+  referenceTime: string;
+  cursor?: SweepCursor;
+  /** Overrides LETHE_SWEEP_PAGE_SIZE (tests use tiny pages to cross continue-as-new). */
+  pageSize?: number;
+  scope?: SweepScope;
+  /** Counts of every page before this one, so the stored row holds absolute totals. */
+  totals: SweepCounts;
+  /** 1-based, across continue-as-new. */
+  pageNumber: number;
+  /** Stop starting deletions after this long and hand back a cursor mid-page (default 5 min). */
+  timeBudgetMs?: number;
+}
+
+export interface SweepPageResult extends SweepCounts {
+  /** Absent when the scan is done. */
+  nextCursor?: SweepCursor;
+}
+
+export type SweepStatus = 'running' | 'completed' | 'failed';

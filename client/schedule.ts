@@ -1,0 +1,219 @@
+/**
+ * The daily Schedule that starts the inactivity sweep, and the operator verbs over it (pause,
+ * resume, trigger now, backfill, describe): thin commands over the Schedule handle, so the
+ * Web UI, the CLI and `temporal schedule ...` all see and steer the same thing.
+ *
+ * ensure() runs whenever a worker starts (worker/main.ts): it creates the Schedule, leaves it
+ * alone when it already says what the configuration says, and updates it when the
+ * configuration changed (time, time zone, catch-up window, task queue). Paused stays paused.
+ */
+import type { Client, ScheduleDescription, ScheduleHandle, ScheduleOptions } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
+import type { Config } from '../config';
+import { inactivitySweepWorkflow, SWEEP_WORKFLOW_PREFIX, type SweepInput } from '../workflows/sweep';
+
+export const SWEEP_SCHEDULE_ID = 'lethe-inactivity-sweep';
+
+export type EnsureOutcome = 'created' | 'updated' | 'unchanged';
+
+export interface ScheduleView {
+  scheduleId: string;
+  paused: boolean;
+  note?: string;
+  /** `HH:MM` and the IANA zone it is read in. */
+  time: string;
+  timezone: string;
+  overlap: string;
+  catchupWindowMs: number;
+  taskQueue: string;
+  workflowType: string;
+  nextActionTimes: string[];
+  /** Oldest first, as Temporal keeps them (its most recent ten or so). */
+  recentActions: { scheduledAt: string; takenAt: string; workflowId: string }[];
+  /** Sweeps this Schedule started that are still running (at most one: overlap SKIP). */
+  running: string[];
+  actionsTaken: number;
+  skippedOverlap: number;
+  missedCatchupWindow: number;
+  createdAt: string;
+  updatedAt?: string;
+}
+
+export class ScheduleMissingError extends Error {
+  readonly type = 'not_found';
+  constructor(scheduleId: string) {
+    super(`no schedule ${scheduleId}; a worker creates it when it starts`);
+    this.name = 'ScheduleMissingError';
+  }
+}
+
+export interface ScheduleService {
+  ensure(): Promise<EnsureOutcome>;
+  pause(note?: string): Promise<void>;
+  resume(note?: string): Promise<void>;
+  /** One sweep now; skipped, like a scheduled one, while another sweep still runs. */
+  trigger(): Promise<void>;
+  /** The runs the Schedule would have taken between start and end, taken now (overlap SKIP). */
+  backfill(start: Date, end: Date): Promise<void>;
+  describe(): Promise<ScheduleView>;
+  /** Removes the Schedule (tests and decommissioning; the next worker start recreates it). */
+  remove(): Promise<void>;
+}
+
+export function createScheduleService(deps: {
+  config: Config;
+  temporal: Client;
+  /** Tests only: a schedule of their own, starting sweeps with this input (e.g. a scope). */
+  scheduleId?: string;
+  input?: SweepInput;
+}): ScheduleService {
+  const { config, temporal } = deps;
+  const scheduleId = deps.scheduleId ?? SWEEP_SCHEDULE_ID;
+  const input: SweepInput = deps.input ?? {};
+  const handle = (): ScheduleHandle => temporal.schedule.getHandle(scheduleId);
+  const wanted = desired();
+
+  function desired(): Omit<ScheduleOptions, 'scheduleId'> {
+    const { hour, minute, timezone, catchupWindowMs } = config.sweep;
+    return {
+      spec: {
+        calendars: [{ hour, minute, comment: `inactivity sweep, daily at ${config.sweep.time} ${timezone} (LETHE_SWEEP_TIME, LETHE_SWEEP_TIMEZONE)` }],
+        timezone,
+      },
+      action: {
+        type: 'startWorkflow',
+        workflowType: inactivitySweepWorkflow,
+        taskQueue: config.temporal.taskQueue,
+        // Temporal appends the scheduled time: inactivity-sweep-2026-11-29T03:00:00Z.
+        workflowId: deps.scheduleId ? `${scheduleId}-sweep` : SWEEP_WORKFLOW_PREFIX,
+        args: [input],
+      },
+      policies: {
+        // A sweep still starting yesterday's deletions must not race a second one.
+        overlap: 'SKIP',
+        // After an outage, a run missed by less than this is still taken (once: SKIP).
+        catchupWindow: catchupWindowMs,
+      },
+    };
+  }
+
+  /** What ensure() compares: the parts of the spec the configuration controls. */
+  function shapeOf(d: ScheduleDescription): string {
+    const cal = d.spec.calendars?.[0];
+    const single = (r: { start: number; end: number }[] | undefined) => (r && r.length === 1 && r[0].start === r[0].end ? r[0].start : JSON.stringify(r));
+    return JSON.stringify({
+      calendars: d.spec.calendars?.length ?? 0,
+      hour: single(cal?.hour),
+      minute: single(cal?.minute),
+      second: single(cal?.second),
+      timezone: d.spec.timezone || 'UTC',
+      intervals: d.spec.intervals?.length ?? 0,
+      overlap: d.policies.overlap,
+      catchupWindow: d.policies.catchupWindow,
+      workflowType: d.action.workflowType,
+      taskQueue: d.action.taskQueue,
+      workflowId: d.action.workflowId,
+      args: d.action.args ?? [],
+    });
+  }
+
+  function wantedShape(): string {
+    const { hour, minute, timezone, catchupWindowMs } = config.sweep;
+    return JSON.stringify({
+      calendars: 1,
+      hour,
+      minute,
+      second: 0,
+      timezone,
+      intervals: 0,
+      overlap: 'SKIP',
+      catchupWindow: catchupWindowMs,
+      workflowType: inactivitySweepWorkflow.name,
+      taskQueue: config.temporal.taskQueue,
+      workflowId: wanted.action.workflowId,
+      args: [input],
+    });
+  }
+
+  async function describeRaw(): Promise<ScheduleDescription> {
+    try {
+      return await handle().describe();
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) throw new ScheduleMissingError(scheduleId);
+      throw err;
+    }
+  }
+
+  return {
+    async ensure() {
+      try {
+        await temporal.schedule.create({ scheduleId, ...wanted, state: { note: 'created by Lethe at worker start' } });
+        return 'created';
+      } catch (err) {
+        // Another worker (or an earlier start) made it: compare, and update only on change.
+        if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      }
+      const current = await describeRaw();
+      if (shapeOf(current) === wantedShape()) return 'unchanged';
+      // Keep what operators decided (paused, its note); replace what configuration decides.
+      await handle().update((prev) => ({
+        spec: wanted.spec,
+        action: wanted.action,
+        policies: { ...wanted.policies, pauseOnFailure: prev.policies.pauseOnFailure },
+        state: { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions },
+      }));
+      return 'updated';
+    },
+
+    pause: (note) => handle().pause(note ?? 'paused by an operator'),
+    resume: (note) => handle().unpause(note ?? 'resumed by an operator'),
+    // SKIP, not the SDK's default ALLOW_ALL: never two sweeps at once, whoever asks.
+    trigger: () => handle().trigger('SKIP'),
+    async backfill(start, end) {
+      if (!(start instanceof Date) || !(end instanceof Date) || Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || start >= end) {
+        throw new RangeError('backfill needs a start time before its end time');
+      }
+      // Each sweep covers everything eligible at its own time, so catching up a week of missed
+      // runs needs one sweep: the rest overlap it and are skipped.
+      await handle().backfill({ start, end, overlap: 'SKIP' });
+    },
+
+    async describe() {
+      const d = await describeRaw();
+      const cal = d.spec.calendars?.[0];
+      const h = cal?.hour?.[0]?.start ?? 0;
+      const m = cal?.minute?.[0]?.start ?? 0;
+      return {
+        scheduleId,
+        paused: d.state.paused,
+        ...(d.state.note ? { note: d.state.note } : {}),
+        time: `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`,
+        timezone: d.spec.timezone || 'UTC',
+        overlap: String(d.policies.overlap),
+        catchupWindowMs: d.policies.catchupWindow,
+        taskQueue: d.action.taskQueue,
+        workflowType: d.action.workflowType,
+        nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
+        recentActions: d.info.recentActions.map((a) => ({
+          scheduledAt: a.scheduledAt.toISOString(),
+          takenAt: a.takenAt.toISOString(),
+          workflowId: a.action.workflow.workflowId,
+        })),
+        running: d.info.runningActions.map((a) => a.workflow.workflowId),
+        actionsTaken: d.info.numActionsTaken,
+        skippedOverlap: d.info.numActionsSkippedOverlap,
+        missedCatchupWindow: d.info.numActionsMissedCatchupWindow,
+        createdAt: d.info.createdAt.toISOString(),
+        ...(d.info.lastUpdatedAt ? { updatedAt: d.info.lastUpdatedAt.toISOString() } : {}),
+      };
+    },
+
+    async remove() {
+      try {
+        await handle().delete();
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/** The sweep's variables: defaults, and a bad value stops start-up with its name. */
+import { ConfigError, loadConfig } from '../../config';
+
+describe('sweep configuration', () => {
+  test('when nothing is set, then the sweep runs daily at 03:00 UTC over 24 months, 40 starts a minute, 4 at once, pages of 1000, catch-up 1 day', () => {
+    expect(loadConfig({}).sweep).toEqual({
+      time: '03:00',
+      hour: 3,
+      minute: 0,
+      timezone: 'UTC',
+      catchupWindowMs: 86_400_000,
+      concurrency: 4,
+      startsPerMinute: 40,
+      pageSize: 1000,
+      inactivityMonths: 24,
+    });
+  });
+
+  test('when set, then each is read', () => {
+    const c = loadConfig({ LETHE_SWEEP_TIME: '4:05', LETHE_SWEEP_TIMEZONE: 'Europe/Lisbon', LETHE_SWEEP_CATCHUP: '12h', LETHE_SWEEP_CONCURRENCY: '2', LETHE_SWEEP_STARTS_PER_MINUTE: '10', LETHE_SWEEP_PAGE_SIZE: '500', LETHE_INACTIVITY_MONTHS: '36' }).sweep;
+    expect(c).toEqual({ time: '04:05', hour: 4, minute: 5, timezone: 'Europe/Lisbon', catchupWindowMs: 43_200_000, concurrency: 2, startsPerMinute: 10, pageSize: 500, inactivityMonths: 36 });
+    expect(loadConfig({ LETHE_SWEEP_CATCHUP: '1 day' }).sweep.catchupWindowMs).toBe(86_400_000);
+    expect(loadConfig({ LETHE_SWEEP_CATCHUP: '30m' }).sweep.catchupWindowMs).toBe(1_800_000);
+  });
+
+  test.each([
+    ['LETHE_SWEEP_TIME', '25:00'],
+    ['LETHE_SWEEP_TIME', '3am'],
+    ['LETHE_SWEEP_TIMEZONE', 'Mars/Olympus_Mons'],
+    ['LETHE_SWEEP_CATCHUP', 'soon'],
+    ['LETHE_SWEEP_CATCHUP', '10s'],
+    ['LETHE_SWEEP_CONCURRENCY', '0'],
+    ['LETHE_SWEEP_STARTS_PER_MINUTE', '-5'],
+    ['LETHE_SWEEP_PAGE_SIZE', 'many'],
+    ['LETHE_INACTIVITY_MONTHS', '1.5'],
+  ])('when %s is "%s", then loading fails naming it', (name, value) => {
+    let err: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(name);
+    expect((err as Error).message.startsWith(`${name}: `)).toBe(true);
+  });
+});

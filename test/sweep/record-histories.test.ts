@@ -1,0 +1,83 @@
+/**
+ * Records the histories test/deletion/replay.test.ts replays for the sweep's workflows: a
+ * scoped dry-run sweep that continues as new (its first and last run), and a sweep's
+ * deletion that the re-check skips and one it lets through. Recorded with Temporal's plain
+ * JSON converter (a worker and client of its own here), so they replay in any later run
+ * without that run's encryption keys. Ids only, no personal data.
+ *
+ *   LETHE_RECORD_HISTORIES=1 npx jest test/sweep/record-histories.test.ts
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { testConfig } from '../support/stack';
+import { buildDeps } from '../../worker/deps';
+import { WORKFLOWS_PATH } from '../../worker/worker';
+import { createActivities } from '../../activities';
+import { createSweepService } from '../../client/sweeps';
+import { createDeletionService } from '../../client/deletions';
+import { cutoffFor } from '../../activities/sweep/candidates';
+import { deletionWorkflowId } from '../../workflows/deletion';
+import { scopedSeeder, daysAfter } from './support';
+
+const DIR = path.resolve(__dirname, '..', 'histories');
+const record = process.env.LETHE_RECORD_HISTORIES ? test : test.skip;
+
+record('record: a continued-as-new dry-run sweep, a real sweep, and sweep deletions skipped and completed', async () => {
+  const taskQueue = `record-${randomUUID()}`;
+  const config = testConfig({ LETHE_TASK_QUEUE: taskQueue, LETHE_SWEEP_STARTS_PER_MINUTE: '6000' });
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const plain = new Client({ connection, namespace: config.temporal.namespace });
+  const deps = { ...buildDeps(config), temporalClient: () => plain };
+  const nc = await NativeConnection.connect({ address: config.temporal.address });
+  const worker = await Worker.create({ connection: nc, namespace: config.temporal.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: createActivities(deps) });
+  const running = worker.run();
+  const save = async (name: string, workflowId: string, runId?: string) => {
+    const history = await plain.workflow.getHandle(workflowId, runId).fetchHistory();
+    fs.writeFileSync(path.join(DIR, `${name}.json`), JSON.stringify(history));
+  };
+  try {
+    const seeder = scopedSeeder({ ...deps, recurlySandboxUrl: config.recurly.baseUrl }, 4_0001);
+    const cutoff = await cutoffFor(deps.db, new Date().toISOString(), 24, 'UTC');
+    const inactive = { createdAt: daysAfter(cutoff, -400), lastLoginAt: daysAfter(cutoff, -40) };
+    for (let i = 0; i < 4; i++) await seeder.account({ ...inactive, subscriptions: null, media: 1 });
+    await seeder.account({ ...inactive, subscriptions: [{ state: 'active' }] });
+
+    const sweeps = createSweepService({ config, temporal: plain, db: deps.db, scope: seeder.scope, testInput: { pageSize: 2, pagesPerRun: 2 } });
+    const dry = await sweeps.start({ dryRun: true });
+    await plain.workflow.getHandle(dry.sweepId).result();
+    const runs: { runId: string; start: number }[] = [];
+    for await (const w of plain.workflow.list({ query: `WorkflowId = "${dry.sweepId}"` })) runs.push({ runId: w.runId, start: w.startTime.getTime() });
+    runs.sort((a, b) => a.start - b.start);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    await save('sweep-dry-run-first-run', dry.sweepId, runs[0].runId);
+    await save('sweep-dry-run-last-run', dry.sweepId, runs[runs.length - 1].runId);
+
+    const real = await sweeps.start({ dryRun: false });
+    const result = await plain.workflow.getHandle(real.sweepId).result();
+    expect(result.started).toBe(4);
+    await save('sweep-real-last-run', real.sweepId);
+
+    // Re-checked and let through: one the sweep started.
+    const [first] = await deps.db('lethe.sweep_candidates').where({ sweep_id: real.sweepId }).pluck('account_id');
+    await plain.workflow.getHandle(deletionWorkflowId(first)).result();
+    await save('deletion-inactivity-completed', deletionWorkflowId(first));
+
+    // Re-checked and skipped: logged in after it was "selected".
+    const active = await seeder.account({ ...inactive, subscriptions: null });
+    await deps.db('accounts').where({ id: active.id }).update({ last_login_at: deps.db.fn.now() });
+    const deletions = createDeletionService({ config, db: deps.db, temporal: plain });
+    await deletions.start({ accountId: active.id, channel: 'inactivity', selectedAt: daysAfter(new Date(), -1).toISOString() });
+    const skipped = await plain.workflow.getHandle(deletionWorkflowId(active.id)).result();
+    expect(skipped.skipped).toBe(true);
+    await save('deletion-inactivity-skipped', deletionWorkflowId(active.id));
+  } finally {
+    worker.shutdown();
+    await running;
+    await nc.close();
+    await connection.close();
+    await deps.close();
+  }
+}, 180_000);

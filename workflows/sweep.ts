@@ -1,0 +1,166 @@
+/**
+ * The inactivity sweep (CONTRACT §1: accounts inactive for over 24 months with no live
+ * subscription are deleted). Keyset pages over (inactive-since, id), one activity per page:
+ * the page's ids stay in PostgreSQL (lethe.sweep_candidates), so each page adds a handful of
+ * events to history whatever its size, and the run continues as new every PAGES_PER_RUN pages
+ * (~6 events a page: well below Temporal's 10,000-event guidance at any account count).
+ *
+ * The sweep id is the workflow id: the Schedule's `inactivity-sweep-<time>`, or the API's
+ * `inactivity-sweep-<uuid>`; continue-as-new keeps it, so one sweep is one id across runs.
+ */
+import {
+  ApplicationFailure,
+  ActivityFailure,
+  CancellationScope,
+  continueAsNew,
+  ContinueAsNew,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  log,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { SweepCounts, SweepCursor, SweepScope, SweepStatus } from '../activities/sweep/types';
+
+export interface SweepInput {
+  /** Select and record, start nothing. */
+  dryRun?: boolean;
+  /** Tests only (see SweepScope). */
+  scope?: SweepScope;
+  /** Tests only: override LETHE_SWEEP_PAGE_SIZE and the pages per run. */
+  pageSize?: number;
+  pagesPerRun?: number;
+  /** Tests only: how long one page may keep starting deletions before handing back a cursor. */
+  pageTimeBudgetMs?: number;
+  /** Carried across continue-as-new; absent on the first run. */
+  carried?: SweepCarried;
+}
+
+export interface SweepCarried {
+  referenceTime: string;
+  cutoff: string;
+  cursor?: SweepCursor;
+  totals: SweepCounts;
+  pages: number;
+  runs: number;
+  startedAt: string;
+}
+
+export interface SweepProgress extends SweepCounts {
+  sweepId: string;
+  dryRun: boolean;
+  status: SweepStatus;
+  referenceTime?: string;
+  cutoff?: string;
+  pages: number;
+  /** This run is the n-th of the sweep (continue-as-new). */
+  run: number;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface SweepResult extends SweepCounts {
+  sweepId: string;
+  dryRun: boolean;
+  pages: number;
+  runs: number;
+  cutoff: string;
+  referenceTime: string;
+}
+
+export const sweepProgressQuery = defineQuery<SweepProgress>('progress');
+
+export const SWEEP_WORKFLOW_PREFIX = 'inactivity-sweep';
+/** ~6 history events a page (activity scheduled/started/completed, a workflow task): ~600 a run. */
+export const PAGES_PER_RUN = 100;
+
+const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['InvalidInput'] },
+});
+// A page keeps starting deletions for at most its time budget (5 minutes by default), then
+// hands back a cursor; the heartbeat lets a retried attempt resume where the last one was.
+const pages = proxyActivities<Activities>({
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['InvalidInput'] },
+});
+
+export async function inactivitySweepWorkflow(input: SweepInput = {}): Promise<SweepResult> {
+  const sweepId = workflowInfo().workflowId;
+  const dryRun = input.dryRun ?? false;
+  const progress: SweepProgress = {
+    sweepId,
+    dryRun,
+    status: 'running',
+    scanned: input.carried?.totals.scanned ?? 0,
+    eligible: input.carried?.totals.eligible ?? 0,
+    started: input.carried?.totals.started ?? 0,
+    pages: input.carried?.pages ?? 0,
+    run: (input.carried?.runs ?? 0) + 1,
+    referenceTime: input.carried?.referenceTime,
+    cutoff: input.carried?.cutoff,
+    startedAt: input.carried?.startedAt ?? new Date().toISOString(),
+  };
+  setHandler(sweepProgressQuery, () => progress);
+
+  const totals = (): SweepCounts => ({ scanned: progress.scanned, eligible: progress.eligible, started: progress.started });
+  try {
+    let carried = input.carried;
+    if (!carried) {
+      // The workflow's clock is deterministic: every page of this sweep judges "now" alike.
+      const begun = await quick.beginSweep({ sweepId, dryRun, referenceTime: new Date().toISOString() });
+      carried = { ...begun, totals: totals(), pages: 0, runs: 0, startedAt: progress.startedAt! };
+      progress.referenceTime = begun.referenceTime;
+      progress.cutoff = begun.cutoff;
+    }
+    let cursor = carried.cursor;
+    const perRun = input.pagesPerRun ?? PAGES_PER_RUN;
+    for (let pagesThisRun = 0; ; ) {
+      const page = await pages.sweepPage({
+        sweepId,
+        dryRun,
+        cutoff: carried.cutoff,
+        referenceTime: carried.referenceTime,
+        cursor,
+        pageSize: input.pageSize,
+        scope: input.scope,
+        totals: totals(),
+        pageNumber: progress.pages + 1,
+        timeBudgetMs: input.pageTimeBudgetMs,
+      });
+      progress.pages++;
+      progress.scanned += page.scanned;
+      progress.eligible += page.eligible;
+      progress.started += page.started;
+      cursor = page.nextCursor;
+      if (!cursor) break;
+      if (++pagesThisRun >= perRun || workflowInfo().continueAsNewSuggested) {
+        log.info('sweep continues as new', { sweepId, pages: progress.pages, scanned: progress.scanned });
+        await continueAsNew<typeof inactivitySweepWorkflow>({
+          ...input,
+          carried: { ...carried, cursor, totals: totals(), pages: progress.pages, runs: progress.run },
+        });
+      }
+    }
+    await quick.finishSweep({ sweepId, status: 'completed', totals: totals(), pages: progress.pages });
+    progress.status = 'completed';
+    progress.finishedAt = new Date().toISOString();
+    return { sweepId, dryRun, ...totals(), pages: progress.pages, runs: progress.run, cutoff: carried.cutoff, referenceTime: carried.referenceTime };
+  } catch (err) {
+    // continueAsNew() ends this run by throwing: that is not a failure.
+    if (err instanceof ContinueAsNew) throw err;
+    progress.status = 'failed';
+    const reason = isCancellation(err) ? 'cancelled' : failureText(err);
+    // Non-cancellable: a cancelled sweep must still be recorded as ended, not left "running".
+    await CancellationScope.nonCancellable(() => quick.finishSweep({ sweepId, status: 'failed', totals: totals(), pages: progress.pages, error: reason })).catch(() => undefined);
+    throw err;
+  }
+}
+
+function failureText(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return `${(err.cause as ApplicationFailure).type ?? 'Error'}: ${err.cause.message}`;
+  return (err as Error)?.message ?? String(err);
+}
