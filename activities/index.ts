@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { BlobStore } from '../clients/blobs';
 import type { Auth0Client } from '../clients/auth0';
 import type { RecurlyClient } from '../clients/recurly';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { createStackCheckActivities } from './stack-check';
 import { createFreezeActivities } from './deletion/freeze';
@@ -12,6 +13,8 @@ import { createDatabaseActivities } from './deletion/database';
 import { createVerifyActivities } from './deletion/verify';
 import { createReceiptActivities } from './deletion/receipt';
 import { createNotifyActivities } from './deletion/notify';
+import { createSweepActivities } from './sweep/sweep';
+import { createRecheckActivities } from './sweep/recheck';
 
 export interface ActivityDeps {
   config: Config;
@@ -19,6 +22,8 @@ export interface ActivityDeps {
   blobs: BlobStore;
   auth0: Auth0Client;
   recurly: RecurlyClient;
+  /** A Temporal client with Lethe's data converter, made on first use: the sweep starts deletions. */
+  temporalClient?: () => Client;
 }
 
 export const createActivities = (deps: ActivityDeps) => ({
@@ -30,6 +35,8 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createVerifyActivities(deps),
   ...createReceiptActivities(deps),
   ...createNotifyActivities({ webhookUrl: deps.config.deletion.webhookUrl }),
+  ...createSweepActivities(deps),
+  ...createRecheckActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

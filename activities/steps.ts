@@ -5,6 +5,8 @@
  */
 export const STEP_OF_ACTIVITY: Readonly<Record<string, string>> = {
   freezeAccount: 'freeze',
+  recheckEligibility: 'recheck',
+  releaseAccount: 'recheck',
   deleteRecurlyAccount: 'recurly',
   deleteAuth0User: 'auth0',
   deleteMediaBlobs: 'media',

@@ -123,7 +123,9 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
       };
       const workflowId = deletionWorkflowId(accountId);
       try {
-        await temporal.workflow.start(accountDeletionWorkflow, {
+        // Bounded, so an unreachable Temporal is an answer (503) within an HTTP request's
+        // patience; retrying is safe, the workflow id makes the start idempotent.
+        await temporal.withDeadline(Date.now() + 20_000, () => temporal.workflow.start(accountDeletionWorkflow, {
           taskQueue: config.temporal.taskQueue,
           workflowId,
           args: [input],
@@ -138,7 +140,7 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
             { key: LetheDeadlineWarning, value: false },
             { key: LetheOverdue, value: false },
           ]),
-        });
+        }));
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         const handle = temporal.workflow.getHandle(workflowId);
@@ -208,10 +210,14 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
       const p = live.progress;
 
       let status: DeletionStatus = row.status as DeletionStatus;
-      let reason = p?.reason ?? live.reason;
+      let reason = live.reason ?? p?.reason;
       if (receipt) status = 'completed';
-      else if (p) status = p.status;
-      else if (live.kind === 'closed') status = live.closedStatus === 'COMPLETED' ? (FINISHED.includes(row.status) ? (row.status as DeletionStatus) : 'skipped') : 'failed';
+      else if (live.kind === 'closed') {
+        // How the run closed decides: a terminated run's last query state still says running.
+        // A run that completed without a receipt is one the inactivity re-check skipped.
+        if (live.closedStatus !== 'COMPLETED') status = 'failed';
+        else status = p && FINISHED.includes(p.status) ? p.status : FINISHED.includes(row.status) ? (row.status as DeletionStatus) : 'skipped';
+      } else if (p) status = p.status;
       else if (live.kind === 'gone' && !FINISHED.includes(row.status)) {
         status = 'failed';
         reason = 'the workflow ended and its history expired before its outcome was recorded';
@@ -239,10 +245,11 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
         ...(completedAt ? { completedAt } : {}),
         overdue: (p?.overdue ?? false) || (receipt?.overdue ?? false) || computedOverdue,
         warning: (p?.warning ?? false) || (!finished && now >= deadline - warningSpan),
-        steps: p ? stepsFromProgress(p, live.pending) : receipt ? stepsFromReceipt(receipt) : STEP_NAMES.map((name) => ({ name, status: 'pending' as const })),
+        steps: p ? stepsFromProgress(p, live.pending, status) : receipt ? stepsFromReceipt(receipt) : STEP_NAMES.map((name) => ({ name, status: 'pending' as const })),
         ...(receipt ?? p?.receipt ? { receipt: receipt ?? p!.receipt } : {}),
         ...(reason && status !== 'completed' ? { reason } : {}),
-        source: p ? 'workflow' : 'records',
+        // `records`: Temporal no longer has (or cannot now show) the run; Lethe's tables answer.
+        source: live.kind === 'running' || live.kind === 'closed' ? 'workflow' : 'records',
       };
     },
 
@@ -325,8 +332,11 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
     const running = desc.status.name === 'RUNNING';
     // A query on a closed run needs a worker to replay it: asked only when the receipt cannot
     // answer, and briefly.
+    // Until a worker has completed the run's first task, there is no state to ask for, and a
+    // query would only wait for a worker.
+    const started = Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0) > 3;
     const progress =
-      running || !hasReceipt
+      started && (running || !hasReceipt)
         ? await temporal.withDeadline(Date.now() + (running ? 5_000 : 2_000), () => run.query(progressQuery)).catch(() => undefined)
         : undefined;
     const pending: PendingStep[] = [];
@@ -382,7 +392,7 @@ export interface DeletionView {
   steps: StepView[];
   receipt?: Receipt;
   reason?: string;
-  /** `workflow`: live progress; `records`: Lethe's stored request and receipt only. */
+  /** `workflow`: Temporal has the run (its progress, or its close and the receipt); `records`: only Lethe's tables answer. */
   source: 'workflow' | 'records';
 }
 
@@ -440,10 +450,13 @@ function encodeCursor(createdKey: string, requestId: string): string {
   return Buffer.from(JSON.stringify([createdKey, requestId])).toString('base64url');
 }
 
+/** PostgreSQL's text form of a timestamptz, e.g. `2026-11-29 02:44:01.123456+00`. */
+const PG_TIMESTAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/;
+
 function decodeCursor(cursor: string): [string, string] {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && !Number.isNaN(Date.parse(v[0].replace(' ', 'T'))) && typeof v[1] === 'string') {
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && PG_TIMESTAMP.test(v[0]) && typeof v[1] === 'string') {
       return [v[0], v[1]];
     }
   } catch {
@@ -471,9 +484,15 @@ function receiptOf(r: { request_id: string; account_id: string; channel: string;
   };
 }
 
-function stepsFromProgress(p: DeletionProgress, pending: PendingStep[]): StepView[] {
+function stepsFromProgress(p: DeletionProgress, pending: PendingStep[], status: DeletionStatus): StepView[] {
   return p.steps.map((s) => {
     const view: StepView = { name: s.name, status: s.status, ...(s.runs > 0 ? { runs: s.runs } : {}), ...(s.detail ? { detail: s.detail } : {}) };
+    // A run that was stopped (terminated, timed out) leaves its step "running" in the query state.
+    if (status === 'failed' && s.status === 'running') {
+      view.status = 'failed';
+      view.detail ??= 'stopped before it finished';
+      return view;
+    }
     const pa = s.status === 'running' ? pending.find((x) => x.step === s.name) : undefined;
     if (pa) {
       view.attempts = pa.attempt;

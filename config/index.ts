@@ -31,10 +31,31 @@ export interface Config {
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
   recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full' };
   deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string };
+  /** The inactivity sweep (issue 4): its daily Schedule, its pace, and the policy's 24 months. */
+  sweep: SweepConfig;
   /** Payload encryption keys (encryption/): required in production, written by the embedded stack. */
   encryption: { keys?: KeyRing };
   /** The codec server through which the Web UI shows decrypted payloads. */
   codec: { host: string; port: number; allowedOrigins: string[]; token?: string };
+}
+
+export interface SweepConfig {
+  /** Local time of day the Schedule starts the sweep, `HH:MM` in `timezone`. */
+  time: string;
+  hour: number;
+  minute: number;
+  /** IANA zone of `time`, and of the calendar months counted back for the cut-off. */
+  timezone: string;
+  /** How late a missed run (Temporal down at the time) may still be taken, in ms. */
+  catchupWindowMs: number;
+  /** Deletion starts in flight at once (each is a few calls to Temporal and PostgreSQL). */
+  concurrency: number;
+  /** Deletions started per minute, so the vendors see a steady load below their limits. */
+  startsPerMinute: number;
+  /** Candidate accounts read per page (one activity per page). */
+  pageSize: number;
+  /** Months of inactivity after which an account is deleted (CONTRACT §1: 24). */
+  inactivityMonths: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -54,7 +75,7 @@ export const DEFAULTS = {
   recurlyApiKey: 'lethe-dev-key',
   codecPort: 8089,
   workerMetricsPort: 9464,
-  apiRateLimitPerMinute: 600,
+  apiRateLimitPerMinute: 6000,
   retentionDays: 3,
 } as const;
 
@@ -95,6 +116,36 @@ function positiveInteger(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new ConfigError(name, `expected a whole number of at least 1, got "${raw}"`);
   return Number(raw);
+}
+
+/** `HH:MM`, 24-hour clock. */
+function timeOfDay(env: Env, name: string, fallback: string): { time: string; hour: number; minute: number } {
+  const raw = env[name] || fallback;
+  const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(raw);
+  if (!m) throw new ConfigError(name, `expected a time of day HH:MM (00:00-23:59), got "${raw}"`);
+  return { time: `${m[1].padStart(2, '0')}:${m[2]}`, hour: Number(m[1]), minute: Number(m[2]) };
+}
+
+/** An IANA time zone name the runtime knows, e.g. UTC or Europe/Lisbon. */
+function timeZone(env: Env, name: string, fallback: string): string {
+  const raw = env[name] || fallback;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: raw });
+  } catch {
+    throw new ConfigError(name, `expected an IANA time zone such as UTC or Europe/Lisbon, got "${raw}"`);
+  }
+  return raw;
+}
+
+/** A duration such as `1d`, `12h`, `30m`, `90s`, or `1 day`. */
+function duration(env: Env, name: string, fallback: string, minMs: number): number {
+  const raw = env[name] || fallback;
+  const m = /^(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)$/i.exec(raw.trim());
+  if (!m) throw new ConfigError(name, `expected a duration such as 1d, 12h or 30m, got "${raw}"`);
+  const unit = m[2][0].toLowerCase();
+  const ms = Number(m[1]) * ({ s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as Record<string, number>)[unit];
+  if (ms < minMs) throw new ConfigError(name, `must be at least ${minMs / 1000} seconds, got "${raw}"`);
+  return ms;
 }
 
 export const uiOrigins = (uiPort: number): string[] => [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`];
@@ -262,6 +313,17 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       deadlineHours: positiveNumber(env, 'LETHE_DEADLINE_HOURS', 72),
       warningHours: positiveNumber(env, 'LETHE_WARNING_HOURS', 48),
       webhookUrl,
+    },
+    sweep: {
+      ...timeOfDay(env, 'LETHE_SWEEP_TIME', '03:00'),
+      timezone: timeZone(env, 'LETHE_SWEEP_TIMEZONE', 'UTC'),
+      catchupWindowMs: duration(env, 'LETHE_SWEEP_CATCHUP', '1d', 60_000),
+      concurrency: positiveInteger(env, 'LETHE_SWEEP_CONCURRENCY', 4),
+      // About 6 Recurly and 9 Auth0 calls per deletion: 40 a minute is ~240 of Recurly's 400
+      // requests a minute and ~6 of Auth0's 16 a second, leaving room for the other channels.
+      startsPerMinute: positiveInteger(env, 'LETHE_SWEEP_STARTS_PER_MINUTE', 40),
+      pageSize: Math.min(10_000, positiveInteger(env, 'LETHE_SWEEP_PAGE_SIZE', 1000)),
+      inactivityMonths: positiveInteger(env, 'LETHE_INACTIVITY_MONTHS', 24),
     },
     encryption: { keys: keyRing(env, mode, stateDir) },
     codec: {

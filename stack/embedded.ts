@@ -210,6 +210,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       log('starting Lethe worker (bundling workflows)');
       await sup.start(nodeService('worker', 'worker/main.ts', serviceEnv, () => hasWorkflowPoller(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue), true));
       endpoints.push({ name: 'Lethe worker', where: `task queue ${config.temporal.taskQueue}` });
+      if (config.worker.metricsPort) endpoints.push({ name: 'Worker metrics', where: `http://${config.worker.metricsHost}:${config.worker.metricsPort}/metrics`, note: 'Lethe and Temporal SDK metrics' });
     }
     if (opts.withApi) {
       const base = `http://127.0.0.1:${opts.ports.api}`;

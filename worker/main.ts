@@ -5,19 +5,35 @@ import { createWorker } from './worker';
 import { migrateLetheSchema } from '../migrations';
 import { assertDatabaseReachable, assertTemporalReachable } from '../config/reachability';
 import { installWorkerRuntime } from './logger';
+import { ensureSweepSchedule } from './schedule';
+import { startWorkerMetricsServer } from './metrics';
+import { freePort } from '../stack/net';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, { servesApi: false });
+  // The SDK's own metrics go to a loopback port of their own; /metrics appends them.
+  const sdkPort = config.worker.metricsPort ? await freePort() : undefined;
   // First, before any connection: every log line of this process passes the redactor.
-  installWorkerRuntime();
+  installWorkerRuntime(
+    sdkPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}`, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {},
+  );
   const deps = buildDeps(config);
   await assertDatabaseReachable(deps.db);
   // Lethe owns its schema everywhere, production included; the migration is idempotent.
   await migrateLetheSchema(deps.db);
   const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(config, deps));
   process.stderr.write(`lethe-worker: polling task queue ${config.temporal.taskQueue} on ${config.temporal.address}\n`);
+  await ensureSweepSchedule(config, deps.temporalClient!());
+  // Metrics matter less than deletions: a port in use is reported, and the worker runs on.
+  const metrics = config.worker.metricsPort
+    ? await startWorkerMetricsServer({ host: config.worker.metricsHost, port: config.worker.metricsPort, sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics` }).then(
+        (m) => (process.stderr.write(`lethe-worker: metrics on http://${config.worker.metricsHost}:${m.port}/metrics\n`), m),
+        (err) => void process.stderr.write(`lethe-worker: LETHE_WORKER_METRICS_PORT: cannot listen on ${config.worker.metricsHost}:${config.worker.metricsPort} (${err.code ?? err.message}); running without /metrics\n`),
+      )
+    : undefined;
   // Worker.run() installs its own SIGINT/SIGTERM handlers and drains in-flight tasks.
   await worker.run();
+  await metrics?.close();
   await connection.close();
   await deps.close();
 }

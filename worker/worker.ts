@@ -2,6 +2,7 @@ import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 import { createActivities, ActivityDeps } from '../activities';
 import { getDataConverter } from '../encryption';
+import { activityMetricsInterceptor } from './metrics';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -27,6 +28,8 @@ export async function createWorker(
     // costs its successor at most a second of re-listing.
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '1 second',
+    // Steps, durations, failures and counts for /metrics, without metrics code in activities.
+    interceptors: { activity: [activityMetricsInterceptor] },
     ...overrides,
   });
   return { worker, connection };

@@ -1,51 +1,165 @@
 /**
  * The HTTP API (CONTRACT §5), a factory over its dependencies so tests start it on port 0
  * against the real stack.
+ *
+ * Every route but /healthz needs a bearer token from LETHE_API_TOKENS; each token (and each
+ * address without a valid one) is rate limited; bodies are JSON of at most 16 KiB; unknown
+ * body and query fields are refused by name; logs carry method, route, status and duration.
  */
-import Fastify, { FastifyInstance } from 'fastify';
+import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import type { Knex } from 'knex';
+import type pino from 'pino';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../config';
-import { createTokenChecker } from './auth';
+import { createDeletionService, DeletionRequestError, DeletionService } from '../deletions';
+import { createSweepService, SweepRequestError, SweepService } from '../sweeps';
+import { createTokenIdentifier } from './auth';
+import { createRateLimiter } from './rate-limit';
+import { ApiError, validationErrorBody } from './errors';
+import { createApiLogger, errorSummary, RedactingLogController, routeOf } from './logger';
+import { createApiMetrics } from './metrics';
+import { registerDeletionRoutes } from './routes/deletions';
+import { registerSweepRoutes } from './routes/sweeps';
+import { registerOperationRoutes } from './routes/operations';
 
 export interface ApiDeps {
   config: Config;
   db: Knex;
   temporal: Client;
+  /** Defaults to the service over `db` and `temporal`. */
+  deletions?: DeletionService;
+  /** Defaults to the sweep service over `db` and `temporal`. */
+  sweeps?: SweepService;
+  logger?: pino.Logger;
+}
+
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without a token (only /healthz). */
+    public?: boolean;
+    /** Failures count in lethe_deletion_requests_total. */
+    countsDeletionRequests?: boolean;
+  }
 }
 
 export function createApiServer(deps: ApiDeps): FastifyInstance {
+  const { config } = deps;
+  const deletions = deps.deletions ?? createDeletionService(deps);
+  const sweeps = deps.sweeps ?? createSweepService(deps);
+  const metrics = createApiMetrics(deletions);
   const app = Fastify({
-    bodyLimit: 64 * 1024,
-    // Log method, route and status only: bodies and headers can hold tokens and personal data.
-    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    loggerInstance: (deps.logger ?? createApiLogger()) as FastifyBaseLogger,
+    logController: new RedactingLogController(),
+    // Ids in URLs are not secrets, but neither are they labels or log fields.
+    maxParamLength: 200,
   });
-  const tokenOk = createTokenChecker(deps.config.api.tokens);
 
+  // Bodies exactly as sent (no coercion, no silently dropped fields); query strings and path
+  // parameters are text, so there numbers and booleans are read from it.
+  const bodyAjv = addFormats(new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, strict: false }));
+  const textAjv = addFormats(new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: false, strict: false }));
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+
+  const identify = createTokenIdentifier(config.api.tokens);
+  const limiter = createRateLimiter({ perMinute: config.api.rateLimitPerMinute });
   app.addHook('onRequest', async (req, reply) => {
-    if (req.url === '/healthz') return;
-    if (!tokenOk(req.headers.authorization)) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or invalid bearer token' });
+    const token = req.routeOptions.config?.public ? undefined : identify(req.headers.authorization);
+    // A valid token has its own budget; everything else shares its address's, so guessing
+    // tokens is throttled like any other traffic.
+    const decision = limiter.hit(token !== undefined && token >= 0 ? `token:${token}` : `addr:${req.ip}`);
+    reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', decision.resetSeconds);
+    if (!decision.allowed) {
+      return reply.code(429).header('retry-after', decision.resetSeconds).send({ error: 'rate_limited', message: `rate limit of ${decision.limit} requests per minute exceeded; retry after ${decision.resetSeconds} s` });
+    }
+    if (token !== undefined && token < 0) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or invalid bearer token' });
     }
   });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observeRequest(req.method, routeOf(req), reply.statusCode, reply.elapsedTime / 1000);
+  });
 
-  app.get('/healthz', async (_req, reply) => {
-    const checks: Record<string, string> = {};
-    try {
-      await deps.db.raw('select 1');
-      checks.postgres = 'ok';
-    } catch {
-      checks.postgres = 'unreachable';
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const { status, body } = errorReply(err, req);
+    // Every refused deletion request is counted here, whether the schema or the service refused it.
+    if (req.routeOptions.config?.countsDeletionRequests && status === 400) {
+      metrics.deletionRequest(String((req.body as { channel?: unknown } | undefined)?.channel ?? 'invalid'), 'invalid');
     }
-    try {
-      await deps.temporal.workflowService.describeNamespace({ namespace: deps.config.temporal.namespace });
-      checks.temporal = 'ok';
-    } catch {
-      checks.temporal = 'unreachable';
-    }
-    const healthy = Object.values(checks).every((v) => v === 'ok');
-    return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unavailable', checks });
+    if (status >= 500) req.log.error({ method: req.method, route: routeOf(req), status, error: errorSummary(err) }, 'request error');
+    return reply.code(status).send(body);
+  });
+
+  void app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Lethe API',
+        version: '1',
+        description:
+          'Files and follows deletions of people\'s data (CONTRACT §5). Every route but /healthz needs `Authorization: Bearer <token>`. Errors are `{ error, message, field? }`; a 400 names the field, e.g. `body/channel`.',
+      },
+      tags: [
+        { name: 'deletions', description: 'Deletion requests from every channel' },
+        { name: 'sweeps', description: 'The inactivity sweep' },
+        { name: 'operations', description: 'Health, metrics, documentation' },
+      ],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A token from LETHE_API_TOKENS' } } },
+      security: [{ bearerAuth: [] }],
+    },
+  });
+  // Registered after the OpenAPI plugin, so it sees every route.
+  void app.register(async (api) => {
+    registerDeletionRoutes(api, { deletions, metrics });
+    registerSweepRoutes(api, { sweeps, metrics });
+    registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
   });
 
   return app;
+}
+
+function errorReply(err: FastifyError, req: FastifyRequest): { status: number; body: { error: string; message: string; field?: string } } {
+  if (err.validation) return { status: 400, body: validationErrorBody(err, req.body) };
+  if (err instanceof ApiError) return { status: err.statusCode, body: err.body };
+  if (err instanceof DeletionRequestError) {
+    const part = err.field === 'cursor' ? 'querystring' : 'body';
+    const field = err.field ? `${part}/${err.field}` : undefined;
+    const message = err.field && err.message.startsWith(err.field) ? `${part}/${err.message}` : field ? `${field}: ${err.message}` : err.message;
+    return err.type === 'account_not_found'
+      ? { status: 404, body: { error: 'account_not_found', message, ...(field ? { field } : {}) } }
+      : { status: 400, body: { error: 'invalid_input', message, ...(field ? { field } : {}) } };
+  }
+  if (err instanceof SweepRequestError) {
+    return { status: 400, body: { error: 'invalid_input', message: `querystring/${err.message}`, field: `querystring/${err.field}` } };
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: { error: 'payload_too_large', message: `body is over ${BODY_LIMIT_BYTES} bytes`, field: 'body' } };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: { error: 'unsupported_media_type', message: 'body must be application/json', field: 'body' } };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, body: { error: 'invalid_input', message: 'body must be a JSON object', field: 'body' } };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: { error: 'invalid_input', message: 'body is not valid JSON', field: 'body' } };
+  }
+  if (err.statusCode === 400 && err instanceof SyntaxError) return { status: 400, body: { error: 'invalid_input', message: 'body is not valid JSON', field: 'body' } };
+  if (isUnavailable(err)) return { status: 503, body: { error: 'unavailable', message: `a dependency is unavailable (${req.method} ${routeOf(req)}); retry shortly` } };
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return { status: err.statusCode, body: { error: 'bad_request', message: err.message } };
+  return { status: 500, body: { error: 'internal', message: 'internal error; see the API logs' } };
+}
+
+/** Temporal's gRPC UNAVAILABLE / DEADLINE_EXCEEDED, or PostgreSQL refusing connections. */
+function isUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; name?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === 14 || e.code === 4 || e.code === 'ECONNREFUSED' || e.code === '57P01' || e.name === 'KnexTimeoutError') return true;
+  }
+  return false;
 }

@@ -1,0 +1,93 @@
+/**
+ * The API's Prometheus metrics. Labels are routes, methods, statuses, channels and outcomes
+ * only: never an id, an email or a token. Each server has its own registry, so tests can run
+ * several in one process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DeletionService } from '../deletions';
+import { ALL_CHANNELS } from './schemas';
+
+export type RequestOutcome = 'accepted' | 'joined' | 'already_completed' | 'not_found' | 'invalid';
+
+export function createApiMetrics(deletions: Pick<DeletionService, 'openCounts'>) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const httpRequests = new Counter({
+    name: 'lethe_api_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'lethe_api_request_duration_seconds',
+    help: 'HTTP request duration, by method and route pattern',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const deletionRequests = new Counter({
+    name: 'lethe_deletion_requests_total',
+    help: 'Deletion requests received by the API, by channel and outcome (accepted, joined, already_completed, not_found, invalid)',
+    labelNames: ['channel', 'outcome'] as const,
+    registers: [registry],
+  });
+  const sweepsStarted = new Counter({
+    name: 'lethe_sweeps_started_total',
+    help: 'Inactivity sweeps started through the API',
+    labelNames: ['dry_run'] as const,
+    registers: [registry],
+  });
+
+  // The state of every deletion, read from Lethe's records once per scrape (one query for
+  // the three gauges). Shared state: when several API replicas are scraped, use max(), not sum().
+  let snapshot: { at: number; value: Promise<Awaited<ReturnType<DeletionService['openCounts']>> | undefined> } | undefined;
+  const openCounts = () => {
+    if (!snapshot || Date.now() - snapshot.at > 1_000) {
+      snapshot = { at: Date.now(), value: deletions.openCounts().catch(() => undefined) };
+    }
+    return snapshot.value;
+  };
+  new Gauge({
+    name: 'lethe_api_metrics_database_up',
+    help: '1 when the deletion gauges could be read from PostgreSQL at this scrape',
+    registers: [registry],
+    async collect() {
+      this.set((await openCounts()) ? 1 : 0);
+    },
+  });
+  const gauge = (name: string, help: string, pick: (c: { inFlight: number; nearDeadline: number; overdue: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['channel'] as const,
+      registers: [registry],
+      async collect() {
+        const counts = await openCounts();
+        this.reset();
+        if (!counts) return;
+        for (const ch of ALL_CHANNELS) this.set({ channel: ch }, 0);
+        for (const c of counts) this.set({ channel: c.channel }, pick(c));
+      },
+    });
+  gauge('lethe_deletions_in_flight', 'Deletion requests pending or running, by channel', (c) => c.inFlight);
+  gauge('lethe_deletions_near_deadline', 'Deletion requests pending or running past their warning time, before the deadline', (c) => c.nearDeadline);
+  gauge('lethe_deletions_overdue', 'Deletion requests past their deadline and not completed (running or failed), by channel', (c) => c.overdue);
+
+  return {
+    registry,
+    observeRequest(method: string, route: string, statusCode: number, seconds: number) {
+      httpRequests.inc({ method, route, status_code: String(statusCode) });
+      httpDuration.observe({ method, route }, seconds);
+    },
+    deletionRequest(channel: string, outcome: RequestOutcome) {
+      // Only the listed channels become label values; anything a caller invents is "invalid".
+      deletionRequests.inc({ channel: (ALL_CHANNELS as readonly string[]).includes(channel) ? channel : 'invalid', outcome });
+    },
+    sweepStarted(dryRun: boolean) {
+      sweepsStarted.inc({ dry_run: String(dryRun) });
+    },
+  };
+}
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;

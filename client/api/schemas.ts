@@ -1,0 +1,237 @@
+/**
+ * Request and response schemas of the HTTP API. The same objects validate requests (Ajv),
+ * serialize responses (only the listed fields leave the process) and generate the OpenAPI
+ * document at /openapi.json, so the document cannot drift from what the server does.
+ */
+
+/** The channels a caller may name; `inactivity` is the sweep's own and refused from callers. */
+export const API_CHANNELS = ['api', 'email', 'phone', 'support', 'in_app'] as const;
+export const ALL_CHANNELS = [...API_CHANNELS, 'inactivity'] as const;
+export const STATUSES = ['pending', 'running', 'completed', 'failed', 'skipped'] as const;
+
+const uuid = { type: 'string', format: 'uuid' } as const;
+const time = { type: 'string', format: 'date-time' } as const;
+
+export const errorSchema = {
+  type: 'object',
+  description: 'Every error: a stable code, a sentence naming the field when one is at fault, and that field.',
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string', example: 'invalid_input' },
+    message: { type: 'string', example: 'body/channel must be one of api, email, phone, support, in_app' },
+    field: { type: 'string', example: 'body/channel' },
+  },
+} as const;
+
+const errors = (...codes: number[]) =>
+  Object.fromEntries(codes.map((c) => [c, { ...errorSchema, description: ERROR_TEXT[c] ?? 'Error' }]));
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Malformed request; the message names the field',
+  401: 'Missing or wrong bearer token',
+  404: 'Not found',
+  413: 'Request body over the size limit',
+  415: 'Body is not application/json',
+  429: 'Rate limit of this token exceeded; see Retry-After',
+  503: 'A dependency (Temporal, PostgreSQL) is unavailable',
+};
+
+export interface DeletionRequestBody {
+  accountId?: string;
+  email?: string;
+  channel: (typeof API_CHANNELS)[number];
+  receivedAt?: string;
+  requestedBy?: string;
+}
+
+export const deletionRequestBody = {
+  type: 'object',
+  description:
+    'Exactly one of accountId or email. Unknown fields are refused (400 naming them): a misspelt `receivedAt` must not silently move the deadline.',
+  additionalProperties: false,
+  required: ['channel'],
+  properties: {
+    accountId: { ...uuid, description: 'The account to delete' },
+    email: {
+      type: 'string',
+      minLength: 3,
+      maxLength: 320,
+      pattern: '^[^@\\s]+@[^@\\s]+$',
+      description: 'Matched exactly and case-insensitively; `%` and `_` are characters, not patterns',
+    },
+    channel: { type: 'string', enum: [...API_CHANNELS], description: 'Where the request reached the company' },
+    receivedAt: { ...time, description: 'When the request reached the company (default now, never in the future); the deadline counts from it' },
+    requestedBy: { type: 'string', minLength: 1, maxLength: 200, description: 'Who filed it (a staff id or service name)' },
+  },
+  anyOf: [{ required: ['accountId'] }, { required: ['email'] }],
+  not: { required: ['accountId', 'email'] },
+} as const;
+
+export const startedSchema = {
+  type: 'object',
+  required: ['requestId', 'accountId', 'status', 'receivedAt', 'deadlineAt'],
+  properties: {
+    requestId: uuid,
+    accountId: uuid,
+    status: { type: 'string', enum: [...STATUSES] },
+    receivedAt: time,
+    deadlineAt: time,
+    existing: { type: 'boolean', description: 'True when this joined a deletion already under way (or finished) for the account: same requestId' },
+  },
+} as const;
+
+const stepSchema = {
+  type: 'object',
+  required: ['name', 'status'],
+  properties: {
+    name: { type: 'string', example: 'media' },
+    status: { type: 'string', enum: [...STATUSES] },
+    attempts: { type: 'integer', description: 'Attempts of the running step, while it is retried' },
+    runs: { type: 'integer', description: 'Verification passes that ran this step' },
+    detail: { type: 'string', example: '2000 blobs deleted' },
+  },
+} as const;
+
+const receiptSchema = {
+  type: 'object',
+  description: 'The PII-free proof: ids, times, per-store counts and the verification',
+  additionalProperties: true,
+  properties: {
+    requestId: uuid,
+    accountId: uuid,
+    channel: { type: 'string' },
+    channels: { type: 'array', items: { type: 'string' } },
+    receivedAt: time,
+    deadlineAt: time,
+    completedAt: time,
+    overdue: { type: 'boolean' },
+    passes: { type: 'integer' },
+    counts: { type: 'object', additionalProperties: true },
+    verification: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export const deletionViewSchema = {
+  type: 'object',
+  required: ['requestId', 'accountId', 'channel', 'status', 'receivedAt', 'deadlineAt', 'overdue', 'steps'],
+  properties: {
+    requestId: uuid,
+    accountId: uuid,
+    channel: { type: 'string', enum: [...ALL_CHANNELS] },
+    channels: { type: 'array', items: { type: 'string' } },
+    status: { type: 'string', enum: [...STATUSES] },
+    receivedAt: time,
+    deadlineAt: time,
+    completedAt: time,
+    overdue: { type: 'boolean' },
+    warning: { type: 'boolean', description: 'Past the warning time (deadline minus the warning span) and not finished' },
+    steps: { type: 'array', items: stepSchema },
+    receipt: receiptSchema,
+    reason: { type: 'string', description: 'Why a failed deletion failed (failure type and ids only)' },
+    source: { type: 'string', enum: ['workflow', 'records'], description: "`records` when only Lethe's tables answer (the workflow history has expired, or Temporal cannot be reached)" },
+  },
+} as const;
+
+const summarySchema = {
+  type: 'object',
+  required: ['requestId', 'accountId', 'channel', 'status', 'receivedAt', 'deadlineAt', 'overdue'],
+  properties: {
+    requestId: uuid,
+    accountId: uuid,
+    channel: { type: 'string', enum: [...ALL_CHANNELS] },
+    status: { type: 'string', enum: [...STATUSES] },
+    receivedAt: time,
+    deadlineAt: time,
+    completedAt: time,
+    overdue: { type: 'boolean' },
+  },
+} as const;
+
+export const listQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: [...STATUSES] },
+    channel: { type: 'string', enum: [...ALL_CHANNELS] },
+    overdue: { type: 'boolean', description: 'true: past the deadline before finishing (open ones, and completed late)' },
+    limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+    cursor: { type: 'string', maxLength: 512, description: 'nextCursor of the previous page' },
+  },
+} as const;
+
+export interface ListQuery {
+  status?: (typeof STATUSES)[number];
+  channel?: (typeof ALL_CHANNELS)[number];
+  overdue?: boolean;
+  limit?: number;
+  cursor?: string;
+}
+
+export const listSchema = {
+  type: 'object',
+  required: ['items'],
+  properties: {
+    items: { type: 'array', items: summarySchema },
+    nextCursor: { type: 'string', description: 'Present when there are more items' },
+  },
+} as const;
+
+export const requestIdParams = {
+  type: 'object',
+  required: ['requestId'],
+  properties: { requestId: { ...uuid, description: 'The requestId answered by POST /v1/deletion-requests' } },
+} as const;
+
+export const sweepBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { dryRun: { type: 'boolean', default: false, description: 'Select and report eligible accounts without deleting' } },
+} as const;
+
+export const sweepStartedSchema = {
+  type: 'object',
+  required: ['sweepId'],
+  properties: { sweepId: { type: 'string' } },
+} as const;
+
+export const sweepParams = {
+  type: 'object',
+  required: ['sweepId'],
+  properties: { sweepId: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' } },
+} as const;
+
+export const sweepQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    pageToken: { type: 'string', maxLength: 2048, description: 'nextPageToken of the previous page of accountIds' },
+    pageSize: { type: 'integer', minimum: 1, maximum: 1000 },
+  },
+} as const;
+
+export const sweepViewSchema = {
+  type: 'object',
+  required: ['sweepId', 'status', 'dryRun', 'scanned', 'eligible', 'started'],
+  properties: {
+    sweepId: { type: 'string' },
+    status: { type: 'string', enum: ['running', 'completed', 'failed'] },
+    dryRun: { type: 'boolean' },
+    scanned: { type: 'integer', description: 'Accounts examined' },
+    eligible: { type: 'integer', description: 'Accounts inactive for over 24 months with no live subscription' },
+    started: { type: 'integer', description: 'Deletions started (0 in a dry run)' },
+    startedAt: time,
+    finishedAt: time,
+    accountIds: { type: 'array', items: uuid, description: 'Eligible accounts, a page at a time' },
+    nextPageToken: { type: 'string' },
+  },
+} as const;
+
+export const healthSchema = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'unavailable'] },
+    checks: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+} as const;
+
+export const errorResponses = errors;

@@ -1,0 +1,415 @@
+/**
+ * The HTTP API against the real stack (server on port 0, a worker on its own task queue):
+ * every route's success and error cases, security, the OpenAPI document, and the metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { startWorld, TestWorld } from '../support/stack';
+import { seedDepsOf } from '../support/world-seed';
+import { startApi, TestApi, waitForStatus } from '../support/api';
+import { rng, seedAccount, SeedDeps } from '../../seed/fixtures';
+import { deletionWorkflowId } from '../../workflows/deletion';
+import { connectTemporal } from '../../client/temporal';
+import { expectEmpty, storesOf } from '../support/stores';
+
+const HOUR = 3_600_000;
+
+describe('HTTP API', () => {
+  let world: TestWorld;
+  let seed: SeedDeps;
+  let api: TestApi;
+  const rand = rng(5005);
+  const emails: string[] = [];
+  const requestIds: string[] = [];
+
+  const account = async (spec: Parameters<typeof seedAccount>[1] = {}) => {
+    const a = await seedAccount(seed, { media: 3, ...spec }, rand);
+    emails.push(a.email);
+    return a;
+  };
+  const file = async (body: Record<string, unknown>) => {
+    const res = await api.request('POST', '/v1/deletion-requests', { body });
+    if (res.body?.requestId) requestIds.push(res.body.requestId);
+    return res;
+  };
+
+  beforeAll(async () => {
+    world = await startWorld();
+    seed = seedDepsOf(world);
+    api = await startApi(world);
+  });
+  afterAll(async () => {
+    await api?.close();
+    await world?.close();
+  });
+
+  describe('POST /v1/deletion-requests', () => {
+    test('when a request names an account, then it is accepted with a Location, and the status view ends with the receipt', async () => {
+      const a = await account({ media: 4, subscriptions: [{ state: 'active' }] });
+      const res = await file({ accountId: a.id, channel: 'support', requestedBy: 'agent-7' });
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({ accountId: a.id, status: 'pending', existing: false });
+      expect(res.headers.get('location')).toBe(`/v1/deletion-requests/${res.body.requestId}`);
+      expect(Date.parse(res.body.deadlineAt) - Date.parse(res.body.receivedAt)).toBe(72 * HOUR);
+
+      const view = await waitForStatus(api, res.body.requestId);
+      expect(view).toMatchObject({ requestId: res.body.requestId, accountId: a.id, channel: 'support', status: 'completed', overdue: false, warning: false, source: 'workflow' });
+      expect(view.steps.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['freeze', 'recurly', 'auth0', 'media', 'database', 'verify', 'receipt']));
+      expect(view.steps.every((s: { status: string }) => s.status === 'completed')).toBe(true);
+      expect(view.receipt).toMatchObject({ requestId: res.body.requestId, accountId: a.id, verification: { clean: true } });
+      expect(view.receipt.counts.media.blobsDeleted).toBeGreaterThanOrEqual(4);
+      expect(view.receipt.counts.recurly.subscriptionsTerminated).toBe(1);
+      expect(JSON.stringify(view)).not.toContain(a.email);
+      expectEmpty(await storesOf(seed, a));
+    });
+
+    test('when the same account is asked for twice, then the second answer has the same requestId', async () => {
+      const a = await account({ media: 40 });
+      const first = await file({ accountId: a.id, channel: 'api' });
+      const second = await file({ email: a.email.toUpperCase(), channel: 'phone' });
+      expect(first.status).toBe(202);
+      expect([200, 202]).toContain(second.status);
+      expect(second.body.requestId).toBe(first.body.requestId);
+      expect(second.body.existing).toBe(true);
+      const view = await waitForStatus(api, first.body.requestId);
+      expect(view.status).toBe('completed');
+      // Once deleted, asking again by id answers the request that did it.
+      const again = await file({ accountId: a.id, channel: 'email' });
+      expect(again.status).toBe(200);
+      expect(again.body).toMatchObject({ requestId: first.body.requestId, status: 'completed', existing: true });
+    });
+
+    test('when receivedAt is earlier, then the deadline counts from it', async () => {
+      const a = await account();
+      const receivedAt = new Date(Date.now() - 5 * HOUR).toISOString();
+      const res = await file({ accountId: a.id, channel: 'phone', receivedAt });
+      expect(res.status).toBe(202);
+      expect(res.body.receivedAt).toBe(receivedAt);
+      expect(res.body.deadlineAt).toBe(new Date(Date.parse(receivedAt) + 72 * HOUR).toISOString());
+      await waitForStatus(api, res.body.requestId);
+    });
+
+    test('when a request reached the company 80 hours ago, then it is overdue and listed as such', async () => {
+      const a = await account();
+      const res = await file({ accountId: a.id, channel: 'email', receivedAt: new Date(Date.now() - 80 * HOUR).toISOString() });
+      const view = await waitForStatus(api, res.body.requestId);
+      expect(view.status).toBe('completed');
+      expect(view.overdue).toBe(true);
+      const list = await api.request('GET', '/v1/deletion-requests?overdue=true&limit=200');
+      expect(list.body.items.map((i: { requestId: string }) => i.requestId)).toContain(res.body.requestId);
+      expect(list.body.items.every((i: { overdue: boolean }) => i.overdue)).toBe(true);
+    });
+
+    test('when the email holds % or _, then they are characters, not patterns', async () => {
+      const tag = randomUUID().slice(0, 8);
+      const literal = await account({ email: `under_score.${tag}@example.test` });
+      await account({ email: `underXscore.${tag}@example.test` });
+      // `%` would match anything in LIKE; `=` on lower() finds nothing.
+      expect((await file({ email: `under%.${tag}@example.test`, channel: 'api' })).status).toBe(404);
+      expect((await file({ email: `UNDER_SCORE.${tag}@EXAMPLE.TEST`, channel: 'api' })).body.accountId).toBe(literal.id);
+    });
+
+    test.each([
+      [{ accountId: 'not-a-uuid', channel: 'api' }, 'body/accountId'],
+      [{ channel: 'api' }, 'body/accountId'],
+      [{ accountId: randomUUID(), email: 'x@example.test', channel: 'api' }, 'body/accountId'],
+      [{ accountId: randomUUID() }, 'body/channel'],
+      [{ accountId: randomUUID(), channel: 'fax' }, 'body/channel'],
+      [{ accountId: randomUUID(), channel: 'inactivity' }, 'body/channel'],
+      [{ accountId: randomUUID(), channel: 'api', receivedAt: 'yesterday' }, 'body/receivedAt'],
+      [{ accountId: randomUUID(), channel: 'api', receivedAt: '2026-11-28T10:00:00' }, 'body/receivedAt'],
+      [{ accountId: randomUUID(), channel: 'api', receivedAt: new Date(Date.now() + 86_400_000).toISOString() }, 'body/receivedAt'],
+      [{ accountId: randomUUID(), channel: 'api', recievedAt: '2026-11-28T10:00:00Z' }, 'body/recievedAt'],
+      [{ email: 'no-at-sign', channel: 'api' }, 'body/email'],
+      [{ accountId: 42, channel: 'api' }, 'body/accountId'],
+      [{ accountId: randomUUID(), channel: 'api', requestedBy: '' }, 'body/requestedBy'],
+    ])('when the body is %j, then 400 names %s', async (body, field) => {
+      const res = await file(body);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: 'invalid_input', field });
+      expect(res.body.message).toContain(field);
+    });
+
+    test('when the body is not a JSON object, then 400 (or 415) says so', async () => {
+      expect((await api.request('POST', '/v1/deletion-requests', { raw: '{"channel":', headers: { 'content-type': 'application/json' } })).body).toMatchObject({ error: 'invalid_input', field: 'body' });
+      expect((await api.request('POST', '/v1/deletion-requests', { raw: '[1]', headers: { 'content-type': 'application/json' } })).body).toMatchObject({ field: 'body', message: 'body must be a JSON object' });
+      expect((await api.request('POST', '/v1/deletion-requests', { raw: '', headers: { 'content-type': 'application/json' } })).status).toBe(400);
+      expect((await api.request('POST', '/v1/deletion-requests')).status).toBe(400);
+      expect((await api.request('POST', '/v1/deletion-requests', { raw: 'channel=api', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
+    });
+
+    test('when the body is over 16 KiB, then 413', async () => {
+      const res = await api.request('POST', '/v1/deletion-requests', { body: { accountId: randomUUID(), channel: 'api', requestedBy: 'x'.repeat(20_000) } });
+      expect(res.status).toBe(413);
+      expect(res.body.error).toBe('payload_too_large');
+    });
+
+    test('when the account does not exist, then 404 names the field', async () => {
+      const byId = await file({ accountId: randomUUID(), channel: 'api' });
+      expect(byId.status).toBe(404);
+      expect(byId.body).toMatchObject({ error: 'account_not_found', field: 'body/accountId' });
+      const byEmail = await file({ email: `nobody.${randomUUID()}@example.test`, channel: 'api' });
+      expect(byEmail.status).toBe(404);
+      expect(byEmail.body.field).toBe('body/email');
+    });
+  });
+
+  describe('GET /v1/deletion-requests/{requestId}', () => {
+    test('when the request id is unknown, then 404; when it is not a UUID, then 400 naming it', async () => {
+      const unknown = await api.request('GET', `/v1/deletion-requests/${randomUUID()}`);
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.error).toBe('not_found');
+      const bad = await api.request('GET', '/v1/deletion-requests/not-a-uuid');
+      expect(bad.status).toBe(400);
+      expect(bad.body.field).toBe('params/requestId');
+    });
+
+    test('when the workflow was terminated, then the view says failed with the reason, and the record follows', async () => {
+      const a = await account({ media: 300 });
+      const res = await file({ accountId: a.id, channel: 'api' });
+      await world.client.workflow.getHandle(deletionWorkflowId(a.id)).terminate('operator stopped it');
+      const view = await waitForStatus(api, res.body.requestId, 20_000);
+      expect(view.status).toBe('failed');
+      expect(view.reason).toContain('operator stopped it');
+      const row = await world.deps.db('lethe.deletion_requests').where({ request_id: res.body.requestId }).first();
+      expect(row.status).toBe('failed');
+      const failed = await api.request('GET', '/v1/deletion-requests?status=failed&limit=200');
+      expect(failed.body.items.map((i: { requestId: string }) => i.requestId)).toContain(res.body.requestId);
+    });
+
+    test('when the workflow history has expired, then the view comes from the records and the receipt', async () => {
+      const requestId = randomUUID();
+      const accountId = randomUUID();
+      const receivedAt = new Date(Date.now() - 10 * 86_400_000);
+      const completedAt = new Date(receivedAt.getTime() + 3 * HOUR);
+      const deadlineAt = new Date(receivedAt.getTime() + 72 * HOUR);
+      await world.deps.db('lethe.deletion_requests').insert({ request_id: requestId, account_id: accountId, channel: 'email', received_at: receivedAt, deadline_at: deadlineAt, status: 'completed', completed_at: completedAt });
+      await world.deps.db('lethe.receipts').insert({
+        request_id: requestId, account_id: accountId, channel: 'email', received_at: receivedAt, deadline_at: deadlineAt, completed_at: completedAt,
+        counts: JSON.stringify({ media: { blobsDeleted: 7, byContainer: { media: 7 } }, database: { accounts: 1 }, channels: ['email', 'phone'], passes: 1, overdue: false }),
+        verification: JSON.stringify({ clean: true, blobsRemaining: 0 }),
+      });
+      const view = (await api.request('GET', `/v1/deletion-requests/${requestId}`)).body;
+      expect(view).toMatchObject({ status: 'completed', source: 'records', channels: ['email', 'phone'], overdue: false, completedAt: completedAt.toISOString() });
+      expect(view.receipt.counts.media.blobsDeleted).toBe(7);
+      expect(view.steps.find((s: { name: string }) => s.name === 'media')).toMatchObject({ status: 'completed', detail: '7 blobs deleted' });
+
+      // A request whose run vanished without a receipt did not complete.
+      const lost = randomUUID();
+      await world.deps.db('lethe.deletion_requests').insert({ request_id: lost, account_id: randomUUID(), channel: 'api', received_at: receivedAt, deadline_at: deadlineAt, status: 'running' });
+      const lostView = (await api.request('GET', `/v1/deletion-requests/${lost}`)).body;
+      expect(lostView).toMatchObject({ status: 'failed', source: 'records', overdue: true });
+      expect(lostView.reason).toMatch(/expired/);
+    });
+  });
+
+  describe('GET /v1/deletion-requests', () => {
+    test('when filtered by status and channel and paged, then every item matches and pages do not overlap', async () => {
+      const all = await api.request('GET', '/v1/deletion-requests?status=completed&channel=email');
+      expect(all.status).toBe(200);
+      expect(all.body.items.length).toBeGreaterThanOrEqual(2);
+      expect(all.body.items.every((i: { status: string; channel: string }) => i.status === 'completed' && i.channel === 'email')).toBe(true);
+
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await api.request('GET', `/v1/deletion-requests?status=completed&channel=email&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(page.body.items.length).toBeLessThanOrEqual(1);
+        seen.push(...page.body.items.map((i: { requestId: string }) => i.requestId));
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      expect(seen).toEqual(all.body.items.map((i: { requestId: string }) => i.requestId));
+    });
+
+    test.each([
+      ['status=done', 'querystring/status'],
+      ['channel=fax', 'querystring/channel'],
+      ['overdue=maybe', 'querystring/overdue'],
+      ['limit=0', 'querystring/limit'],
+      ['limit=500', 'querystring/limit'],
+      ['stauts=running', 'querystring/stauts'],
+      ['cursor=bm90LWEtY3Vyc29y', 'querystring/cursor'],
+    ])('when the query is %s, then 400 names %s', async (q, field) => {
+      const res = await api.request('GET', `/v1/deletion-requests?${q}`);
+      expect(res.status).toBe(400);
+      expect(res.body.field).toBe(field);
+      expect(res.body.message).toContain(field);
+    });
+  });
+
+  describe('security', () => {
+    test('when the token is missing or wrong, then every route but /healthz answers 401', async () => {
+      const doc = (await api.request('GET', '/openapi.json')).body;
+      const routes: [string, string][] = [];
+      for (const [p, item] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+        for (const m of Object.keys(item)) routes.push([m.toUpperCase(), p.replace('{requestId}', randomUUID()).replace('{sweepId}', 'sweep-1')]);
+      }
+      expect(routes.length).toBeGreaterThanOrEqual(9);
+      for (const [method, p] of routes) {
+        for (const token of [null, 'wrong-token-wrong-token', `${api.token}x`]) {
+          const res = await api.request(method, p, { token, body: method === 'POST' ? {} : undefined });
+          if (p === '/healthz') expect(res.status).toBe(200);
+          else {
+            expect([method, p, res.status]).toEqual([method, p, 401]);
+            expect(res.body.error).toBe('unauthorized');
+            expect(res.headers.get('www-authenticate')).toBe('Bearer');
+          }
+        }
+      }
+      // Not "Basic", not the token without its scheme, not an unknown route either.
+      expect((await api.request('GET', '/v1/deletion-requests', { token: null, headers: { authorization: `Basic ${api.token}` } })).status).toBe(401);
+      expect((await api.request('GET', '/v1/deletion-requests', { token: null, headers: { authorization: api.token } })).status).toBe(401);
+      expect((await api.request('GET', '/v1/nothing-here', { token: null })).status).toBe(401);
+      expect((await api.request('GET', '/v1/nothing-here')).status).toBe(404);
+    });
+
+    test('when a token goes over its rate, then 429 with Retry-After, and another token is unaffected', async () => {
+      const tokens = ['first-token-0123456789', 'second-token-0123456789'];
+      const limited = await startApi(world, { config: { tokens, rateLimitPerMinute: 3 } });
+      try {
+        const statuses = [];
+        for (let i = 0; i < 4; i++) statuses.push((await limited.request('GET', '/v1/deletion-requests?limit=1', { token: tokens[0] })).status);
+        expect(statuses).toEqual([200, 200, 200, 429]);
+        const refused = await limited.request('GET', '/v1/deletion-requests?limit=1', { token: tokens[0] });
+        expect(refused.body.error).toBe('rate_limited');
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect((await limited.request('GET', '/v1/deletion-requests?limit=1', { token: tokens[1] })).status).toBe(200);
+      } finally {
+        await limited.close();
+      }
+    });
+
+    test('when requests were served, then the logs hold routes and statuses, never tokens, emails or ids', async () => {
+      const lines = api.logs.join('');
+      expect(lines).toContain('"route":"/v1/deletion-requests/:requestId"');
+      expect(lines).toContain('"status":202');
+      expect(lines).not.toContain(api.token);
+      for (const e of emails) expect(lines.toLowerCase()).not.toContain(e.toLowerCase());
+      for (const id of requestIds) expect(lines).not.toContain(id);
+      expect(lines).not.toMatch(/authorization/i);
+    });
+  });
+
+  describe('operations', () => {
+    test('when /healthz is asked without a token, then it answers that Temporal and PostgreSQL are reachable', async () => {
+      const res = await api.request('GET', '/healthz', { token: null });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ status: 'ok', checks: { postgres: 'ok', temporal: 'ok' } });
+    });
+
+    test('when Temporal cannot be reached, then /healthz answers 503 naming it and a request answers 503', async () => {
+      const a = await account();
+      const temporal = await connectTemporal({ ...world.config, temporal: { ...world.config.temporal, address: '127.0.0.1:9' } });
+      const down = await startApi(world, { deps: { temporal } });
+      try {
+        const health = await down.request('GET', '/healthz', { token: null });
+        expect(health.status).toBe(503);
+        expect(health.body).toEqual({ status: 'unavailable', checks: { postgres: 'ok', temporal: 'unreachable' } });
+        const res = await down.request('POST', '/v1/deletion-requests', { body: { accountId: a.id, channel: 'api' } });
+        expect(res.status).toBe(503);
+        expect(res.body.error).toBe('unavailable');
+      } finally {
+        await down.close();
+        await temporal.connection.close().catch(() => undefined);
+      }
+    });
+
+    test('when the OpenAPI document is read, then it validates and lists every route', async () => {
+      const res = await api.request('GET', '/openapi.json');
+      expect(res.status).toBe(200);
+      const doc = res.body;
+      await SwaggerParser.validate(structuredClone(doc));
+      const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${p}`));
+      // Every route the server answers (HEAD twins aside) is in the document, and nothing else.
+      expect([...listed].sort()).toEqual([...api.routes].sort());
+      for (const route of ROUTES) expect(listed).toContain(route);
+      expect(doc.paths['/healthz'].get.security).toEqual([]);
+      expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+      expect(doc.paths['/v1/deletion-requests'].post.requestBody.content['application/json'].schema.properties.channel.enum).toEqual(['api', 'email', 'phone', 'support', 'in_app']);
+    });
+
+    test('when the docs page is read, then it is HTML describing each route', async () => {
+      const res = await api.request('GET', '/docs');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/text\/html/);
+      for (const route of ROUTES) expect(res.text).toContain(route.split(' ')[1]);
+    });
+
+    test('when deletions ran, then /metrics shows the counters moved, without personal data', async () => {
+      const a = await account();
+      const before = await api.request('GET', '/metrics');
+      const accepted = (text: string) => Number(/lethe_deletion_requests_total\{channel="in_app",outcome="accepted"\} (\d+)/.exec(text)?.[1] ?? 0);
+      const res = await file({ accountId: a.id, channel: 'in_app' });
+      await waitForStatus(api, res.body.requestId);
+      const after = await api.request('GET', '/metrics');
+      expect(after.status).toBe(200);
+      expect(after.headers.get('content-type')).toMatch(/text\/plain/);
+      expect(accepted(after.text)).toBe(accepted(before.text) + 1);
+      expect(after.text).toMatch(/lethe_deletion_requests_total\{channel="email",outcome="accepted"\} [1-9]/);
+      expect(after.text).toMatch(/lethe_deletion_requests_total\{channel="api",outcome="not_found"\} [1-9]/);
+      expect(after.text).toMatch(/lethe_api_requests_total\{method="POST",route="\/v1\/deletion-requests",status_code="202"\} [1-9]/);
+      expect(after.text).toMatch(/lethe_deletions_in_flight\{channel="api"\} \d+/);
+      expect(after.text).toMatch(/lethe_deletions_overdue\{channel="api"\} [1-9]/); // the terminated one, long past
+      expect(after.text).toMatch(/lethe_deletions_near_deadline\{channel="\w+"\} \d+/);
+      expect(after.text).toContain('lethe_api_metrics_database_up 1');
+      expect(after.text).not.toContain(a.id);
+      for (const id of requestIds) expect(after.text).not.toContain(id);
+      for (const e of emails) expect(after.text).not.toContain(e);
+    });
+  });
+
+  describe('/v1/sweeps', () => {
+    test('when a dry-run sweep is started, then 202 with a Location, and it reports eligible accounts without deleting', async () => {
+      const stale = await account({ createdAt: new Date(Date.now() - 900 * 86_400_000), lastLoginAt: new Date(Date.now() - 800 * 86_400_000), subscriptions: null });
+      const res = await api.request('POST', '/v1/sweeps', { body: { dryRun: true } });
+      expect(res.status).toBe(202);
+      expect(res.headers.get('location')).toBe(`/v1/sweeps/${encodeURIComponent(res.body.sweepId)}`);
+      const sweepPath = `/v1/sweeps/${encodeURIComponent(res.body.sweepId)}`;
+      const deadline = Date.now() + 90_000;
+      let view;
+      for (;;) {
+        view = (await api.request('GET', sweepPath)).body;
+        if (view.status !== 'running' || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(view).toMatchObject({ sweepId: res.body.sweepId, status: 'completed', dryRun: true, started: 0 });
+      expect(view.scanned).toBeGreaterThanOrEqual(view.eligible);
+      expect(view.eligible).toBeGreaterThanOrEqual(1);
+      // Every eligible id, a page at a time.
+      const ids: string[] = [];
+      let pageToken: string | undefined;
+      do {
+        const page = (await api.request('GET', `${sweepPath}?pageSize=1000${pageToken ? `&pageToken=${pageToken}` : ''}`)).body;
+        ids.push(...page.accountIds);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      expect(ids).toHaveLength(view.eligible);
+      expect(ids).toContain(stale.id);
+      const badToken = await api.request('GET', `${sweepPath}?pageToken=bogus`);
+      expect([badToken.status, badToken.body.field]).toEqual([400, 'querystring/pageToken']);
+      expect(await world.deps.db('accounts').where({ id: stale.id }).first()).toBeDefined();
+    });
+
+    test('when the body, the id or the page token is wrong, then 400 names the field; an unknown sweep is 404', async () => {
+      const bad = await api.request('POST', '/v1/sweeps', { body: { dryRun: 'yes' } });
+      expect(bad.status).toBe(400);
+      expect(bad.body).toMatchObject({ field: 'body/dryRun', message: 'body/dryRun must be a boolean' });
+      expect((await api.request('POST', '/v1/sweeps', { body: { dryrun: true } })).body.field).toBe('body/dryrun');
+      expect((await api.request('GET', '/v1/sweeps/no-such-sweep')).status).toBe(404);
+      expect((await api.request('GET', '/v1/sweeps/bad%20id')).body.field).toBe('params/sweepId');
+      expect((await api.request('GET', '/v1/sweeps/no-such-sweep?pageSize=0')).body.field).toBe('querystring/pageSize');
+    });
+  });
+});
+
+const ROUTES = [
+  'POST /v1/deletion-requests',
+  'GET /v1/deletion-requests',
+  'GET /v1/deletion-requests/{requestId}',
+  'POST /v1/sweeps',
+  'GET /v1/sweeps/{sweepId}',
+  'GET /healthz',
+  'GET /metrics',
+  'GET /openapi.json',
+  'GET /docs',
+];
