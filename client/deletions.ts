@@ -55,6 +55,9 @@ export interface StartedDeletion {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// PostgreSQL refuses NUL in text (a 500 if it got that far) and no address holds a control character.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function createDeletionService(deps: { config: Config; db: Knex; temporal: Client }) {
@@ -72,7 +75,7 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
       if (!row) throw new DeletionRequestError('account_not_found', 'accountId', 'no account has this id');
       return row.id;
     }
-    if (typeof req.email !== 'string' || !req.email.includes('@') || req.email.length > 320) {
+    if (typeof req.email !== 'string' || !req.email.includes('@') || req.email.length > 320 || CONTROL.test(req.email)) {
       throw new DeletionRequestError('invalid_input', 'email', 'email must be an email address');
     }
     // Exact and case-insensitive: `=` on lower(), so `%` and `_` are characters, not patterns.
@@ -97,6 +100,9 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
     async start(req: DeletionRequest): Promise<StartedDeletion> {
       if (!CHANNELS.includes(req.channel)) {
         throw new DeletionRequestError('invalid_input', 'channel', `channel must be one of ${CHANNELS.join(', ')}`);
+      }
+      if (req.requestedBy !== undefined && (typeof req.requestedBy !== 'string' || !req.requestedBy.trim() || req.requestedBy.length > 200 || CONTROL.test(req.requestedBy))) {
+        throw new DeletionRequestError('invalid_input', 'requestedBy', 'requestedBy must be 1-200 printable characters (a staff id or service name)');
       }
       const now = new Date();
       const receivedAt = receivedAtOf(req, now);

@@ -129,6 +129,9 @@ describe('reliability: bad input and access', () => {
       ...strings.map((s) => JSON.stringify({ email: s, channel: 'support' })),
       ...strings.map((s) => JSON.stringify({ accountId: s, channel: 'phone' })),
       ...strings.slice(0, 40).map((s) => JSON.stringify({ accountId: bystanders[2].id, channel: s })),
+      // Control characters in the free-text field, unparseable times in the deadline's anchor.
+      ...strings.slice(0, 60).filter((s) => /[\u0000-\u001f]/.test(s)).map((s) => JSON.stringify({ accountId: bystanders[2].id, channel: 'api', requestedBy: s })),
+      ...strings.slice(60, 100).map((s) => JSON.stringify({ accountId: bystanders[2].id, channel: 'api', receivedAt: s })),
       // Patterns must never match: these would, as LIKE patterns, match the bystanders' emails.
       JSON.stringify({ email: bystanders[0].email.replace('per%cent', 'per_cent'), channel: 'api' }),
       JSON.stringify({ email: '%', channel: 'api' }),
@@ -155,6 +158,11 @@ describe('reliability: bad input and access', () => {
       expect4xx(await call('GET', `/v1/sweeps/${id}`), `GET /v1/sweeps/${id.slice(0, 60)}`);
     }
     const queries = ['status=nope', 'status=', 'overdue=maybe', 'overdue=1&overdue=0', 'limit=-1', 'limit=1e9', 'limit=abc', 'channel=%25', 'cursor=%00', 'cursor=not-a-cursor', `status=${'x'.repeat(3000)}`];
+    for (const s of fuzzStrings(rand, 40)) {
+      queries.push(`status=${encodeURIComponent(s)}`, `channel=${encodeURIComponent(s)}`, `cursor=${encodeURIComponent(s)}`);
+      expect4xx(await call('GET', `/v1/sweeps/some-sweep?pageToken=${encodeURIComponent(s)}`), `GET /v1/sweeps/some-sweep?pageToken=${s}`);
+      expect4xx(await call('GET', `/v1/sweeps/some-sweep?pageSize=${encodeURIComponent(s)}`), `GET /v1/sweeps/some-sweep?pageSize=${s}`);
+    }
     for (const q of queries) expect4xx(await call('GET', `/v1/deletion-requests?${q}`), `GET /v1/deletion-requests?${q.slice(0, 60)}`);
   });
 
