@@ -138,7 +138,11 @@ process.once('exit', () => {
 
 function tail(file: string, lines = 15): string {
   try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    const all = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+    const last = all.slice(-lines);
+    // A Go panic's cause is its first line, above a goroutine dump longer than any tail.
+    const cause = all.find((l) => /^(panic|fatal error|Error):/.test(l));
+    return (cause && !last.includes(cause) ? [cause, '\t...', ...last] : last).join('\n');
   } catch {
     return '(no log)';
   }

@@ -133,8 +133,9 @@ export async function inactivitySweepWorkflow(input: SweepInput = {}): Promise<S
       });
       progress.pages++;
       progress.scanned += page.scanned;
-      progress.eligible += page.eligible;
-      progress.started += page.started;
+      // The recorded counts when the activity has them: exact through a retried page.
+      progress.eligible = page.sweepTotals?.eligible ?? progress.eligible + page.eligible;
+      progress.started = page.sweepTotals?.started ?? progress.started + page.started;
       cursor = page.nextCursor;
       if (!cursor) break;
       if (++pagesThisRun >= perRun || workflowInfo().continueAsNewSuggested) {

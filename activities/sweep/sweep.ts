@@ -81,9 +81,10 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
 
     async finishSweep(input: { sweepId: string; status: Exclude<SweepStatus, 'running'>; totals: SweepCounts; pages: number; error?: string }): Promise<void> {
       return classified('sweep', async () => {
+        const totals = { ...input.totals, ...(await recordedCounts(input.sweepId)) };
         await db('lethe.sweeps')
           .where({ sweep_id: input.sweepId })
-          .update({ status: input.status, ...dbCounts(input.totals), pages: input.pages, finished_at: db.fn.now(), error: input.error ?? null });
+          .update({ status: input.status, ...dbCounts(totals), pages: input.pages, finished_at: db.fn.now(), error: input.error ?? null });
       });
     },
   };
@@ -118,9 +119,18 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     const cut = processed < rows.length;
     // More to read when the page came back full, or when the time budget cut it short.
     const nextCursor = cut || full ? (last ? cursorOf(last) : resumed?.through ?? input.cursor) : undefined;
-    const totals = add(input.totals, counts);
+    const sweepTotals = await recordedCounts(input.sweepId);
+    const totals = { ...add(input.totals, counts), ...sweepTotals };
     await db('lethe.sweeps').where({ sweep_id: input.sweepId }).update({ ...dbCounts(totals), pages: input.pageNumber });
-    return { ...counts, ...(nextCursor ? { nextCursor } : {}) };
+    return { ...counts, sweepTotals, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** Eligible and started as lethe.sweep_candidates records them. */
+  async function recordedCounts(sweepId: string): Promise<Pick<SweepCounts, 'eligible' | 'started'>> {
+    const row = await db('lethe.sweep_candidates')
+      .where({ sweep_id: sweepId })
+      .first(db.raw('count(*)::int as eligible'), db.raw('count(started_at)::int as started'));
+    return { eligible: Number(row?.eligible ?? 0), started: Number(row?.started ?? 0) };
   }
 
   /**
@@ -178,12 +188,20 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
 
   /** True when the account's deletion is under way (started now, or joined). */
   async function startOne(accountId: string, sweepId: string, selectedAt: string): Promise<boolean> {
+    // Marked before the start, not after: a crash between the two leaves the account in place
+    // (re-read and started by the retried page), while a crash after a start that was never
+    // marked would leave a deleted account counted nowhere.
+    const candidate = db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: accountId });
+    await candidate.clone().update({ started_at: db.fn.now() });
     try {
       await deletionService().start({ accountId, channel: 'inactivity', selectedAt, requestedBy: sweepId });
       return true;
     } catch (err) {
       // Deleted since it was read (by another channel): nothing left for the sweep to do.
-      if (err instanceof DeletionRequestError && err.type === 'account_not_found') return false;
+      if (err instanceof DeletionRequestError && err.type === 'account_not_found') {
+        await candidate.clone().update({ started_at: null });
+        return false;
+      }
       throw err;
     }
   }

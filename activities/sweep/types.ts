@@ -60,6 +60,11 @@ export interface SweepPageInput {
 export interface SweepPageResult extends SweepCounts {
   /** Absent when the scan is done. */
   nextCursor?: SweepCursor;
+  /**
+   * The whole sweep's eligible and started counts so far, counted from lethe.sweep_candidates
+   * (exact through retried pages, unlike a sum of the pages' own counts).
+   */
+  sweepTotals?: Pick<SweepCounts, 'eligible' | 'started'>;
 }
 
 export type SweepStatus = 'running' | 'completed' | 'failed';

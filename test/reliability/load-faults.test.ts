@@ -18,6 +18,11 @@ import { loadConfig } from '../../config';
 import { buildDeps } from '../../worker/deps';
 import { fingerprint, rng, seedAccount, SeedDeps, SeededAccount, SubState } from '../../seed/fixtures';
 import { expectEmpty, storesOf } from '../support/stores';
+import { scopedSeeder, daysAfter } from '../sweep/support';
+import { cutoffFor } from '../../activities/sweep/candidates';
+import { createTemporalClient } from '../../client/temporal';
+import { createSweepService, SweepView } from '../../client/sweeps';
+import type { Config } from '../../config';
 
 const REQUESTS = Number(process.env.LETHE_RELIABILITY_REQUESTS || 200);
 const OUTAGE_MS = Number(process.env.LETHE_RELIABILITY_AZURITE_OUTAGE_S || 30) * 1000;
@@ -60,9 +65,12 @@ describe('reliability: load with faults', () => {
   let api: string;
   let auth0Url: string;
   let recurlyUrl: string;
+  let config: Config;
   const faultsSurvived: string[] = [];
 
   beforeAll(async () => {
+    // The sweep test's pace: paced still, but a minute of starts is not what it tests.
+    process.env.LETHE_SWEEP_STARTS_PER_MINUTE ??= '240';
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-reliability-'));
     fs.chmodSync(stateDir, 0o755);
     const ports: StackPorts = {
@@ -75,7 +83,7 @@ describe('reliability: load with faults', () => {
       sandboxRateLimits: { auth0PerSecond: 10_000, recurlyPerMinute: 1_000_000 },
       log: (l) => process.stderr.write(`[reliability] ${l}\n`),
     });
-    const config = loadConfig({ ...process.env, ...stack.env });
+    config = loadConfig({ ...process.env, ...stack.env });
     deps = buildDeps(config);
     seed = { ...deps, recurlySandboxUrl: config.recurly.baseUrl };
     api = `http://127.0.0.1:${ports.api}`;
@@ -182,5 +190,63 @@ describe('reliability: load with faults', () => {
     const stats = await Promise.all([auth0Url, recurlyUrl].map(async (u) => (await (await fetch(`${u}/__sandbox/stats`)).json()) as { total: number }));
     process.stderr.write(`[reliability] held ${REQUESTS} requests (+20 duplicates); survived: ${faultsSurvived.join(', ')}; ` +
       `vendor calls: Auth0 ${stats[0].total}, Recurly ${stats[1].total}; bystanders wrongly touched: 0; data left: 0\n`);
+  });
+
+  test('when a sweep is interrupted by a worker kill, then it finishes and deletes each eligible account exactly once', async () => {
+    // Scoped to an id prefix of its own: the first test's bystanders are in the same database.
+    const seeder = scopedSeeder(seed, 8_2026);
+    const cutoff = await cutoffFor(deps.db, new Date().toISOString(), config.sweep.inactivityMonths, config.sweep.timezone);
+    const longAgo = daysAfter(cutoff, -200);
+    const eligible = await pool(Array.from({ length: 20 }), 4, (_, i) =>
+      seeder.account({ createdAt: longAgo, lastLoginAt: i % 4 === 0 ? null : daysAfter(cutoff, -30 - i), subscriptions: i % 2 ? [{ state: 'expired', currentPeriodEndsAt: daysAfter(cutoff, -10) }] : null }));
+    const kept = [
+      await seeder.account({ createdAt: longAgo, lastLoginAt: daysAfter(cutoff, 1), subscriptions: null }),
+      await seeder.account({ createdAt: longAgo, lastLoginAt: daysAfter(cutoff, -30), subscriptions: [{ state: 'active' }] }),
+      await seeder.account({ createdAt: longAgo, lastLoginAt: daysAfter(cutoff, -30), subscriptions: [{ state: 'canceled', currentPeriodEndsAt: daysAfter(new Date(), 20) }] }),
+    ];
+    const before = await pool(kept, 3, (k) => fingerprint(seed, k));
+
+    const temporal = createTemporalClient(config);
+    try {
+      // Small pages and two a run, so the kill lands mid-page or across a continue-as-new.
+      const sweeps = createSweepService({ config, temporal, db: deps.db, scope: seeder.scope, testInput: { pageSize: 3, pagesPerRun: 2 } });
+      const t0 = Date.now();
+      const { sweepId } = await sweeps.start({ dryRun: false });
+      let view: SweepView | null = null;
+      await waitFor('the sweep to start a few deletions', async () => {
+        view = await sweeps.get(sweepId);
+        return (view?.started ?? 0) >= 3;
+      }, { timeoutMs: 5 * 60_000, intervalMs: 250 });
+      const worker = stack.supervisor.get('worker')!;
+      await worker.kill();
+      await sleep(2000);
+      await worker.start();
+      await waitFor('the sweep to finish', async () => {
+        view = await sweeps.get(sweepId);
+        return view?.status !== 'running';
+      }, { timeoutMs: 10 * 60_000, intervalMs: 1000 });
+      const done = view as unknown as SweepView;
+      const sweptIn = Date.now() - t0;
+      expect(done.status).toBe('completed');
+      expect({ eligible: done.eligible, started: done.started }).toEqual({ eligible: eligible.length, started: eligible.length });
+
+      const ids = eligible.map((e) => e.id);
+      await waitFor('a receipt for every eligible account', async () => {
+        const row = await deps.db('lethe.receipts').whereIn('account_id', ids).count<{ n: string }[]>({ n: '*' }).first();
+        return Number(row?.n) >= ids.length;
+      }, { timeoutMs: 10 * 60_000, intervalMs: 2000 });
+      // Once: one request and one receipt per account, every one from the sweep's channel.
+      const receipts = await deps.db('lethe.receipts').whereIn('account_id', ids).select('account_id', 'channel');
+      expect(receipts.map((r) => r.account_id).sort()).toEqual([...ids].sort());
+      expect(new Set(receipts.map((r) => r.channel))).toEqual(new Set(['inactivity']));
+      const requests = await deps.db('lethe.deletion_requests').whereIn('account_id', [...ids, ...kept.map((k) => k.id)]).select('account_id');
+      expect(requests.map((r) => r.account_id).sort()).toEqual([...ids].sort());
+      await pool(eligible, 4, async (e) => expectEmpty(await storesOf(seed, e)));
+      expect(await pool(kept, 3, (k) => fingerprint(seed, k))).toEqual(before);
+      process.stderr.write(`[reliability] sweep ${sweepId}: ${done.scanned} scanned, ${done.eligible} eligible, ${done.started} started through a worker SIGKILL ` +
+        `(sweep ${Math.round(sweptIn / 1000)} s, all deleted ${Math.round((Date.now() - t0) / 1000)} s); kept ${kept.length} untouched\n`);
+    } finally {
+      await temporal.connection.close();
+    }
   });
 });

@@ -77,7 +77,7 @@ describe('sweep page activity', () => {
     const sweepId = await begin(s.acts, 'pace');
     const t0 = Date.now();
     const r = (await new MockActivityEnvironment().run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;
-    expect(r).toEqual({ scanned: 12, eligible: 12, started: 12 });
+    expect(r).toEqual({ scanned: 12, eligible: 12, started: 12, sweepTotals: { eligible: 12, started: 12 } });
     expect(s.starts.map((x) => x.accountId)).toEqual(ids);
     for (let i = 1; i < s.starts.length; i++) expect(s.starts[i].at - s.starts[i - 1].at).toBeGreaterThanOrEqual(95);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(11 * 95);
@@ -102,9 +102,11 @@ describe('sweep page activity', () => {
     const s = stubbed({ LETHE_SWEEP_STARTS_PER_MINUTE: '60000' }, async () => undefined);
     const sweepId = await begin(s.acts, 'resume');
     const { rows } = await db.raw(`select to_char(last_login_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as k from accounts where id = ?`, [ids[4]]);
+    // What the first attempt left: every candidate recorded, the first five started.
+    await db('lethe.sweep_candidates').insert(ids.map((id, i) => ({ sweep_id: sweepId, account_id: id, started_at: i < 5 ? new Date() : null })));
     const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { through: { inactiveSince: rows[0].k, accountId: ids[4] }, counts: { scanned: 5, eligible: 5, started: 5 } } });
     const r = (await env.run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;
-    expect(r).toEqual({ scanned: 12, eligible: 12, started: 12 });
+    expect(r).toEqual({ scanned: 12, eligible: 12, started: 12, sweepTotals: { eligible: 12, started: 12 } });
     expect(s.starts.map((x) => x.accountId)).toEqual(ids.slice(5));
   });
 
@@ -115,6 +117,22 @@ describe('sweep page activity', () => {
     });
     const sweepId = await begin(s.acts, 'gone');
     const r = (await new MockActivityEnvironment().run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;
-    expect(r).toEqual({ scanned: 12, eligible: 12, started: 10 });
+    expect(r).toEqual({ scanned: 12, eligible: 12, started: 10, sweepTotals: { eligible: 12, started: 10 } });
+  });
+
+  // Found by the reliability suite: heartbeats are throttled, so a worker killed mid-page leaves
+  // a heartbeat behind what it started, and the accounts it deleted since are not re-read.
+  test('when a retried attempt finds accounts the lost attempt started already gone, then the sweep still counts them eligible and started', async () => {
+    const s = stubbed({ LETHE_SWEEP_STARTS_PER_MINUTE: '60000' }, async () => undefined);
+    const sweepId = await begin(s.acts, 'crash');
+    const { rows } = await db.raw(`select to_char(last_login_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as k from accounts where id = ?`, [ids[1]]);
+    // The lost attempt recorded all twelve and started five; its last heartbeat says two.
+    await db('lethe.sweep_candidates').insert(ids.map((id, i) => ({ sweep_id: sweepId, account_id: id, started_at: i < 5 ? new Date() : null })));
+    await db('accounts').whereIn('id', ids.slice(2, 5)).del(); // deleted by the deletions it started
+    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { through: { inactiveSince: rows[0].k, accountId: ids[1] }, counts: { scanned: 2, eligible: 2, started: 2 } } });
+    const r = (await env.run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;
+    expect(s.starts.map((x) => x.accountId)).toEqual(ids.slice(5));
+    expect(r.sweepTotals).toEqual({ eligible: 12, started: 12 });
+    expect(await db('lethe.sweeps').where({ sweep_id: sweepId }).first()).toMatchObject({ eligible: 12, started: 12 });
   });
 });
