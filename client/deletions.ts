@@ -383,21 +383,9 @@ export interface StepView {
   detail?: string;
 }
 
-export interface DeletionView {
-  requestId: string;
-  accountId: string;
-  channel: Channel;
-  /** Every channel that asked for this account's deletion while it ran. */
-  channels: Channel[];
-  status: DeletionStatus;
-  receivedAt: string;
-  deadlineAt: string;
-  completedAt?: string;
-  overdue: boolean;
-  warning: boolean;
+/** The workflow's progress as operators read it: steps with counts, and the receipt once done. */
+export interface DeletionView extends Omit<DeletionProgress, 'steps' | 'passes'> {
   steps: StepView[];
-  receipt?: Receipt;
-  reason?: string;
   /** `workflow`: Temporal has the run (its progress, or its close and the receipt); `records`: only Lethe's tables answer. */
   source: 'workflow' | 'records';
 }

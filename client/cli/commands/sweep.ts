@@ -2,19 +2,7 @@ import { apiTarget, call } from '../api';
 import { Command, COMMON_HELP, parse, printHelp, seconds, sleep, usage, writeJson } from '../command';
 import { CliError, EXIT } from '../exit';
 import { when } from '../format';
-
-interface SweepView {
-  sweepId: string;
-  status: 'running' | 'completed' | 'failed';
-  dryRun: boolean;
-  scanned: number;
-  eligible: number;
-  started: number;
-  startedAt?: string;
-  finishedAt?: string;
-  accountIds?: string[];
-  nextPageToken?: string;
-}
+import type { SweepView } from '../../sweeps';
 
 export const sweepCommand: Command = {
   name: 'sweep',
