@@ -109,11 +109,22 @@ async function sandboxSubscription(url: string, body: Record<string, unknown>): 
   return (await res.json()) as { id: string };
 }
 
+/**
+ * The account row went away while its media were being written (seeding into a database that
+ * something else is deleting from): say which request took it, not just "foreign key".
+ */
+async function vanished(deps: SeedDeps, id: string, err: Error): Promise<never> {
+  if (!/foreign key/.test(err.message)) throw err;
+  const by = await deps.db('lethe.deletion_requests').where({ account_id: id }).first('channel', 'requested_by', 'created_at').catch(() => undefined);
+  throw new Error(`account ${id} disappeared while it was being seeded; ${by ? `deletion request via ${by.channel} by ${by.requested_by ?? '?'} at ${new Date(by.created_at).toISOString()}` : 'no deletion request names it'}`);
+}
+
 export async function seedAccount(deps: SeedDeps, spec: AccountSpec, rand: () => number): Promise<SeededAccount> {
   const id = spec.id ?? uuidFrom(rand);
   const first = pick(rand, FIRST);
   const last = pick(rand, LAST);
-  const email = spec.email ?? `${first}.${last}.${id.slice(0, 8)}@example.test`.toLowerCase();
+  // The whole id, so two accounts never share an address, not even ids one character apart.
+  const email = spec.email ?? `${first}.${last}.${id.replace(/-/g, '')}@example.test`.toLowerCase();
   const now = Date.now();
   const createdAt = spec.createdAt ?? new Date(now - Math.floor(rand() * 900) * 86_400_000);
   const lastLoginAt = spec.lastLoginAt === undefined ? new Date(createdAt.getTime() + Math.floor(rand() * (now - createdAt.getTime()))) : spec.lastLoginAt;
@@ -200,7 +211,9 @@ export async function seedAccount(deps: SeedDeps, spec: AccountSpec, rand: () =>
     await blob.uploadData(b.data, { blobHTTPHeaders: { blobContentType: b.name.endsWith('.mp4') ? 'video/mp4' : 'image/jpeg' } });
     if (b.snapshot) await blob.createSnapshot();
   });
-  for (let i = 0; i < mediaRows.length; i += 1000) await deps.db('media').insert(mediaRows.slice(i, i + 1000));
+  for (let i = 0; i < mediaRows.length; i += 1000) {
+    await deps.db('media').insert(mediaRows.slice(i, i + 1000)).catch((err) => vanished(deps, id, err));
+  }
 
   const logins = Array.from({ length: spec.loginEvents ?? 3 }, (_, i) => ({
     account_id: id,

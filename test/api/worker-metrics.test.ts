@@ -10,7 +10,8 @@ import { testConfig } from '../support/stack';
 import { buildDeps } from '../../worker/deps';
 import { connectTemporal } from '../../client/temporal';
 import { createDeletionService } from '../../client/deletions';
-import { rng, seedAccount } from '../../seed/fixtures';
+import { seedAccount } from '../../seed/fixtures';
+import { rngFor } from '../support/world-seed';
 import { armFault } from '../sandboxes/helpers/sandboxAdmin';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -35,7 +36,7 @@ test('when the worker process deleted an account, then its /metrics shows steps,
       await new Promise((r) => setTimeout(r, 500));
     }
 
-    const a = await seedAccount({ ...deps, recurlySandboxUrl: config.recurly.baseUrl }, { media: 6, subscriptions: [{ state: 'active' }] }, rng(4242));
+    const a = await seedAccount({ ...deps, recurlySandboxUrl: config.recurly.baseUrl }, { media: 6, subscriptions: [{ state: 'active' }] }, rngFor(__filename));
     // One Recurly outage for this account only (the sandbox is shared with other test files).
     await armFault(config.recurly.baseUrl!, { mode: '500', count: 1, pathPrefix: `/accounts/code-${a.recurlyAccountCode}` });
     const started = await createDeletionService({ config, db: deps.db, temporal }).start({ accountId: a.id, channel: 'support' });

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startWorld, testConfig, TestWorld } from '../support/stack';
-import { seedDepsOf } from '../support/world-seed';
+import { rngFor, seedDepsOf } from '../support/world-seed';
 import { startApi, TestApi } from '../support/api';
-import { rng, seedAccount, SeedDeps } from '../../seed/fixtures';
+import { seedAccount, SeedDeps } from '../../seed/fixtures';
 import { deletionWorkflowId } from '../../workflows/deletion';
 import { createScheduleService } from '../../client/schedule';
 import { createWorker } from '../../worker/worker';
@@ -28,7 +28,7 @@ describe('lethe CLI', () => {
   let world: TestWorld;
   let seed: SeedDeps;
   let api: TestApi;
-  const rand = rng(6006);
+  const rand = rngFor(__filename);
   const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-cli-'));
 
   const lethe = (args: string[], env: Record<string, string | undefined> = {}): Promise<Run> =>
