@@ -165,10 +165,12 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
         const k = nextIndex++;
         const row = rows[k];
         if (!row.live) {
-          const now = Date.now();
-          const slot = Math.max(nextSlot, now);
+          const slot = Math.max(nextSlot, Date.now());
           nextSlot = slot + interval;
-          if (slot > now) await sleep(slot - now);
+          // Marked while waiting for the slot, so the mark's round trip does not shift the pace.
+          await markStarting(input.sweepId, row.accountId);
+          const wait = slot - Date.now();
+          if (wait > 0) await sleep(wait);
           try {
             started[k] = await startOne(row.accountId, input.sweepId, selectedAt);
           } catch (err) {
@@ -187,19 +189,23 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
   }
 
   /** True when the account's deletion is under way (started now, or joined). */
+  /**
+   * Marked before the start, not after: a crash between the two leaves the account in place
+   * (re-read and started by the retried page), while a crash after a start that was never
+   * marked would leave a deleted account counted nowhere.
+   */
+  async function markStarting(sweepId: string, accountId: string): Promise<void> {
+    await db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: accountId }).update({ started_at: db.fn.now() });
+  }
+
   async function startOne(accountId: string, sweepId: string, selectedAt: string): Promise<boolean> {
-    // Marked before the start, not after: a crash between the two leaves the account in place
-    // (re-read and started by the retried page), while a crash after a start that was never
-    // marked would leave a deleted account counted nowhere.
-    const candidate = db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: accountId });
-    await candidate.clone().update({ started_at: db.fn.now() });
     try {
       await deletionService().start({ accountId, channel: 'inactivity', selectedAt, requestedBy: sweepId });
       return true;
     } catch (err) {
       // Deleted since it was read (by another channel): nothing left for the sweep to do.
       if (err instanceof DeletionRequestError && err.type === 'account_not_found') {
-        await candidate.clone().update({ started_at: null });
+        await db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: accountId }).update({ started_at: null });
         return false;
       }
       throw err;

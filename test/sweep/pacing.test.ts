@@ -79,7 +79,9 @@ describe('sweep page activity', () => {
     const r = (await new MockActivityEnvironment().run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;
     expect(r).toEqual({ scanned: 12, eligible: 12, started: 12, sweepTotals: { eligible: 12, started: 12 } });
     expect(s.starts.map((x) => x.accountId)).toEqual(ids);
-    for (let i = 1; i < s.starts.length; i++) expect(s.starts[i].at - s.starts[i - 1].at).toBeGreaterThanOrEqual(95);
+    // Slots are fixed from the first (one every 100 ms): a start may fire late, never early,
+    // so none gets ahead of the pace by more than the first one's own lateness.
+    for (let i = 1; i < s.starts.length; i++) expect(s.starts[i].at - s.starts[0].at).toBeGreaterThanOrEqual(i * 100 - 20);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(11 * 95);
     expect(s.maxInFlight()).toBeLessThanOrEqual(3);
     expect(await db('lethe.sweeps').where({ sweep_id: sweepId }).first()).toMatchObject({ scanned: 12, eligible: 12, started: 12, pages: 1 });
@@ -107,7 +109,7 @@ describe('sweep page activity', () => {
     const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { through: { inactiveSince: rows[0].k, accountId: ids[4] }, counts: { scanned: 5, eligible: 5, started: 5 } } });
     const r = (await env.run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;
     expect(r).toEqual({ scanned: 12, eligible: 12, started: 12, sweepTotals: { eligible: 12, started: 12 } });
-    expect(s.starts.map((x) => x.accountId)).toEqual(ids.slice(5));
+    expect(s.starts.map((x) => x.accountId).sort()).toEqual(ids.slice(5));
   });
 
   test('when an account is deleted between the read and the start, then it is scanned and eligible but not counted started', async () => {
@@ -131,7 +133,8 @@ describe('sweep page activity', () => {
     await db('accounts').whereIn('id', ids.slice(2, 5)).del(); // deleted by the deletions it started
     const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { through: { inactiveSince: rows[0].k, accountId: ids[1] }, counts: { scanned: 2, eligible: 2, started: 2 } } });
     const r = (await env.run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;
-    expect(s.starts.map((x) => x.accountId)).toEqual(ids.slice(5));
+    // Four at a time: which of them reaches the stub first is not the question here.
+    expect(s.starts.map((x) => x.accountId).sort()).toEqual(ids.slice(5));
     expect(r.sweepTotals).toEqual({ eligible: 12, started: 12 });
     expect(await db('lethe.sweeps').where({ sweep_id: sweepId }).first()).toMatchObject({ eligible: 12, started: 12 });
   });
