@@ -50,7 +50,10 @@ export interface StackOptions {
   headless?: boolean;
   withWorker: boolean;
   withApi: boolean;
-  /** The caller's environment; set variables replace embedded components. */
+  /**
+   * The caller's environment (default process.env): set variables replace embedded
+   * components, and the worker and API see them too (e.g. a test's LETHE_SWEEP_* settings).
+   */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
 }
@@ -196,7 +199,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
 
     // Fail now, with the variable's name, rather than in a crash-looping child.
     const config = loadConfig({ ...env, ...childEnv });
-    const serviceEnv = { ...process.env, ...childEnv };
+    const serviceEnv = { ...process.env, ...env, ...childEnv };
 
     // Issue 6: closed histories expire, and the Web UI gets its codec server.
     await setNamespaceRetention(config.temporal.address, config.temporal.namespace, config.temporal.retentionDays);

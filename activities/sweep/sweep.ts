@@ -194,8 +194,8 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
    * (re-read and started by the retried page), while a crash after a start that was never
    * marked would leave a deleted account counted nowhere.
    */
-  async function markStarting(sweepId: string, accountId: string): Promise<void> {
-    await db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: accountId }).update({ started_at: db.fn.now() });
+  async function markStarting(sweepId: string, accountId: string, starting = true): Promise<void> {
+    await db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: accountId }).update({ started_at: starting ? db.fn.now() : null });
   }
 
   async function startOne(accountId: string, sweepId: string, selectedAt: string): Promise<boolean> {
@@ -205,7 +205,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     } catch (err) {
       // Deleted since it was read (by another channel): nothing left for the sweep to do.
       if (err instanceof DeletionRequestError && err.type === 'account_not_found') {
-        await db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: accountId }).update({ started_at: null });
+        await markStarting(sweepId, accountId, false);
         return false;
       }
       throw err;

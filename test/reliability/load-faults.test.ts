@@ -69,8 +69,6 @@ describe('reliability: load with faults', () => {
   const faultsSurvived: string[] = [];
 
   beforeAll(async () => {
-    // The sweep test's pace: paced still, but a minute of starts is not what it tests.
-    process.env.LETHE_SWEEP_STARTS_PER_MINUTE ??= '240';
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-reliability-'));
     fs.chmodSync(stateDir, 0o755);
     const ports: StackPorts = {
@@ -78,7 +76,9 @@ describe('reliability: load with faults', () => {
       auth0: await freePort(), recurly: await freePort(), api: await freePort(),
     };
     stack = await startStack({
-      stateDir, ports, durable: true, headless: true, withWorker: true, withApi: true, env: {},
+      stateDir, ports, durable: true, headless: true, withWorker: true, withApi: true,
+      // The sweep test's pace: paced still, but a minute of starts is not what it tests.
+      env: { LETHE_SWEEP_STARTS_PER_MINUTE: '240' },
       // The suite injects its own 429 bursts; the limiter itself is tested in test/sandboxes.
       sandboxRateLimits: { auth0PerSecond: 10_000, recurlyPerMinute: 1_000_000 },
       log: (l) => process.stderr.write(`[reliability] ${l}\n`),
