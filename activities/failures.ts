@@ -1,24 +1,12 @@
 /**
- * Turns what the clients throw into Temporal failures with an explicit `type`, so the retry
+ * Turns what the store adapters throw into Temporal failures with an explicit `type`, so the retry
  * policy and operators reason about kinds of trouble, never about class names (which bundling
  * changes). Messages carry ids and statuses only, never personal data.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { isVendorError } from '../clients/errors';
-import { BlobStoreError } from '../clients/blobs';
-
-export const FailureType = {
-  InvalidInput: 'InvalidInput',
-  AccountNotFound: 'AccountNotFound',
-  RateLimited: 'RateLimited',
-  Unavailable: 'Unavailable',
-  Unauthorized: 'Unauthorized',
-  Precondition: 'Precondition',
-  DataRemains: 'DataRemains',
-} as const;
-
-/** Retrying cannot fix these: a human must. */
-export const NON_RETRYABLE = [FailureType.InvalidInput, FailureType.AccountNotFound];
+import { isVendorError } from '../stores/errors';
+import { BlobStoreError } from '../stores/blobs';
+import { FailureType } from '../contract';
 
 export function invalidInput(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureType.InvalidInput, message, nonRetryable: true });

@@ -1,9 +1,11 @@
-/** All activities, each family built by its own factory over the clients it needs. */
+/**
+ * All activities, each family built by its own factory over the slice of configuration and
+ * the store adapters it needs. The worker (worker/deps.ts) is the only caller.
+ */
 import type { Knex } from 'knex';
-import type { BlobStore } from '../clients/blobs';
-import type { Auth0Client } from '../clients/auth0';
-import type { RecurlyClient } from '../clients/recurly';
-import type { Client } from '@temporalio/client';
+import type { BlobStore } from '../stores/blobs';
+import type { Auth0Client } from '../stores/auth0';
+import type { RecurlyClient } from '../stores/recurly';
 import type { Config } from '../config';
 import { createStackCheckActivities } from './stack-check';
 import { createFreezeActivities } from './deletion/freeze';
@@ -13,17 +15,17 @@ import { createDatabaseActivities } from './deletion/database';
 import { createVerifyActivities } from './deletion/verify';
 import { createReceiptActivities } from './deletion/receipt';
 import { createNotifyActivities } from './deletion/notify';
-import { createSweepActivities } from './sweep/sweep';
+import { createSweepActivities, type StartDeletion } from './sweep/sweep';
 import { createRecheckActivities } from './sweep/recheck';
 
 export interface ActivityDeps {
-  config: Config;
+  config: Pick<Config, 'recurly' | 'blob' | 'deletion' | 'sweep'>;
   db: Knex;
   blobs: BlobStore;
   auth0: Auth0Client;
   recurly: RecurlyClient;
-  /** A Temporal client with Lethe's data converter, made on first use: the sweep starts deletions. */
-  temporalClient?: () => Client;
+  /** How the sweep starts deletions: the intake every channel uses, injected by the worker. */
+  startDeletion?: StartDeletion;
 }
 
 export const createActivities = (deps: ActivityDeps) => ({
@@ -35,8 +37,8 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createVerifyActivities(deps),
   ...createReceiptActivities(deps),
   ...createNotifyActivities({ webhookUrl: deps.config.deletion.webhookUrl }),
-  ...createSweepActivities(deps),
-  ...createRecheckActivities(deps),
+  ...createSweepActivities({ sweep: deps.config.sweep, db: deps.db, startDeletion: deps.startDeletion }),
+  ...createRecheckActivities({ sweep: deps.config.sweep, db: deps.db, recurly: deps.recurly }),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

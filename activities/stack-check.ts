@@ -3,9 +3,9 @@
  * operators (`lethe doctor`) run it to prove the worker reaches them all with its real clients.
  */
 import type { Knex } from 'knex';
-import type { BlobStore } from '../clients/blobs';
-import type { Auth0Client } from '../clients/auth0';
-import type { RecurlyClient } from '../clients/recurly';
+import type { BlobStore } from '../stores/blobs';
+import type { Auth0Client } from '../stores/auth0';
+import type { RecurlyClient } from '../stores/recurly';
 
 export interface StackCheckResult {
   postgres: { ok: true; accounts: number };

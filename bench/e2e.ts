@@ -14,11 +14,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack, StackPorts } from '../stack/embedded';
-import { freePort } from '../stack/net';
+import { startStack, StackPorts } from '../dev/stack/embedded';
+import { freePort } from '../dev/stack/net';
 import { loadConfig } from '../config';
 import { buildDeps } from '../worker/deps';
-import { rng, seedAccount, SeededAccount } from '../seed/fixtures';
+import { rng, seedAccount, SeededAccount } from '../dev/seed/fixtures';
 
 const AUTH0_PER_SECOND = 16;
 const RECURLY_PER_MINUTE = 400;

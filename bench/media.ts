@@ -14,21 +14,21 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
-import { startStack } from '../stack/embedded';
-import { Supervisor } from '../stack/supervisor';
-import { azuriteSpec, ensureContainers } from '../stack/azurite';
-import { ensureDatabase } from '../stack/postgres';
+import { startStack } from '../dev/stack/embedded';
+import { Supervisor } from '../dev/stack/supervisor';
+import { azuriteSpec, ensureContainers } from '../dev/stack/azurite';
+import { ensureDatabase } from '../dev/stack/postgres';
 import { azuriteConnectionString } from '../config';
-import { freePort } from '../stack/net';
+import { freePort } from '../dev/stack/net';
 import { loadConfig } from '../config';
 import { buildDeps } from '../worker/deps';
 import { createWorker } from '../worker/worker';
 import { getDataConverter } from '../encryption';
 import { createMediaActivities } from '../activities/deletion/media';
-import { createDeletionService } from '../client/deletions';
-import { rng, seedAccount } from '../seed/fixtures';
-import type { BlobStore } from '../clients/blobs';
-import type { Receipt } from '../activities/deletion/types';
+import { createIntake } from '../client/intake';
+import { rng, seedAccount } from '../dev/seed/fixtures';
+import type { BlobStore } from '../stores/blobs';
+import type { Receipt } from '../contract';
 
 const BODY = Buffer.alloc(256, 7);
 
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const running = worker.run();
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
-  const deletions = createDeletionService({ config, db: deps.db, temporal: client });
+  const deletions = createIntake({ config, db: deps.db, temporal: client });
   const media = createMediaActivities({ blobs: deps.blobs, pageSize: config.blob.pageSize, concurrency: config.blob.batchConcurrency });
   const rows: string[] = [];
   try {

@@ -22,8 +22,8 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
-import { startStack, RunningStack } from '../stack/embedded';
-import { freePort } from '../stack/net';
+import { startStack, RunningStack } from '../dev/stack/embedded';
+import { freePort } from '../dev/stack/net';
 import { loadConfig, Config } from '../config';
 import { buildDeps } from '../worker/deps';
 import { createWorker } from '../worker/worker';
@@ -31,8 +31,8 @@ import { getDataConverter } from '../encryption';
 import { createSweepActivities } from '../activities/sweep/sweep';
 import { candidatePageSql, cutoffFor } from '../activities/sweep/candidates';
 import { CREATE_INACTIVITY_INDEX_SQL, INACTIVITY_INDEX } from '../migrations/app/002_inactivity_index';
-import { inactivitySweepWorkflow, PAGES_PER_RUN, type SweepResult } from '../workflows/sweep';
-import type { SweepCounts, SweepCursor, SweepPageResult } from '../activities/sweep/types';
+import { inactivitySweepWorkflow, PAGES_PER_RUN } from '../workflows/sweep';
+import type { SweepResult, SweepCounts, SweepCursor, SweepPageResult } from '../contract';
 
 export interface SweepBenchOptions {
   accounts: number;
@@ -98,7 +98,7 @@ interface ScanOutcome {
 
 /** The dry run exactly as the worker runs it: beginSweep, then sweepPage until no cursor. */
 async function scan(config: Config, db: Knex, label: string): Promise<ScanOutcome> {
-  const acts = createSweepActivities({ config, db });
+  const acts = createSweepActivities({ sweep: config.sweep, db });
   const env = new MockActivityEnvironment();
   const sweepId = `bench-${label}-${randomUUID()}`;
   const t0 = performance.now();

@@ -5,6 +5,10 @@
  *
  * Remote-codec protocol of Temporal: POST /decode and POST /encode with
  * `{"payloads":[{"metadata":{"encoding":"<base64>"},"data":"<base64>"}]}`, the same shape back.
+ * The body is protobuf's JSON form of `temporal.api.common.v1.Payloads`, so an empty list may
+ * come as `{}` (an empty repeated field is omitted; the CLI sends exactly that for a query or
+ * signal without arguments) or `"payloads": null`; fields this server does not know are ignored,
+ * and bytes may be standard or URL-safe base64, padded or not.
  *
  * Access control: a browser request is served only for an allowed origin (the Web UI's);
  * every other origin gets 403 and no CORS headers. Requests with no Origin come from tools,
@@ -43,21 +47,31 @@ interface JsonPayload {
   data?: string;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+// Standard or URL-safe alphabet, padding optional: protojson accepts both for `bytes`.
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 function bytes(b64: unknown, where: string): Uint8Array {
   if (typeof b64 !== 'string' || !BASE64.test(b64)) throw new HttpError(400, `${where} must be base64`);
   return Buffer.from(b64, 'base64');
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Parses a `Payloads` message in protobuf's JSON form. Absent or null fields take their default
+ * (no payloads, no metadata, no data); unknown fields are ignored, as by Temporal's own codecs.
+ */
 function fromJson(body: unknown): Payload[] {
-  const payloads = (body as { payloads?: unknown })?.payloads;
-  if (!Array.isArray(payloads)) throw new HttpError(400, 'body must be {"payloads": [...]}');
-  return payloads.map((p: JsonPayload, i) => {
-    if (p === null || typeof p !== 'object') throw new HttpError(400, `payloads[${i}] must be an object`);
+  if (!isObject(body)) throw new HttpError(400, 'body must be a JSON object: {"payloads": [...]}');
+  const payloads = body.payloads ?? [];
+  if (!Array.isArray(payloads)) throw new HttpError(400, 'payloads must be an array: {"payloads": [...]}');
+  return payloads.map((p: unknown, i) => {
+    if (!isObject(p)) throw new HttpError(400, `payloads[${i}] must be an object`);
+    const meta = p.metadata ?? {};
+    if (!isObject(meta)) throw new HttpError(400, `payloads[${i}].metadata must be an object`);
     const metadata: Record<string, Uint8Array> = {};
-    for (const [k, v] of Object.entries(p.metadata ?? {})) metadata[k] = bytes(v, `payloads[${i}].metadata.${k}`);
-    return { metadata, data: p.data === undefined ? undefined : bytes(p.data, `payloads[${i}].data`) };
+    for (const [k, v] of Object.entries(meta)) metadata[k] = bytes(v, `payloads[${i}].metadata.${k}`);
+    return { metadata, data: p.data === undefined || p.data === null ? undefined : bytes(p.data, `payloads[${i}].data`) };
   });
 }
 

@@ -10,9 +10,10 @@
 import type { Client, ScheduleDescription, ScheduleHandle, ScheduleOptions } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
-import { inactivitySweepWorkflow, SWEEP_WORKFLOW_PREFIX, type SweepInput } from '../workflows/sweep';
+import { inactivitySweepWorkflow } from '../workflows/sweep';
+import { SWEEP_SCHEDULE_ID, SWEEP_WORKFLOW_PREFIX, type SweepInput } from '../contract';
 
-export const SWEEP_SCHEDULE_ID = 'lethe-inactivity-sweep';
+export { SWEEP_SCHEDULE_ID };
 
 export type EnsureOutcome = 'created' | 'updated' | 'unchanged';
 

@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
-import { inactivitySweepWorkflow, SWEEP_WORKFLOW_PREFIX, type SweepInput } from '../workflows/sweep';
-import type { SweepScope, SweepStatus } from '../activities/sweep/types';
+import { inactivitySweepWorkflow } from '../workflows/sweep';
+import { isUuid, SWEEP_WORKFLOW_PREFIX, type SweepInput, type SweepScope, type SweepStatus } from '../contract';
 
 export interface SweepView {
   sweepId: string;
@@ -33,10 +33,9 @@ export interface SweepService {
   get(sweepId: string, opts?: { pageToken?: string; pageSize?: number }): Promise<SweepView | null>;
 }
 
-/** A caller's mistake (a page token this service never issued); `statusCode` for the API. */
+/** A caller's mistake (a page token this service never issued); `code` is the API's error code. */
 export class SweepRequestError extends Error {
-  readonly type = 'invalid_input';
-  readonly statusCode = 400;
+  readonly code = 'invalid_input';
   constructor(readonly field: string, message: string) {
     super(message);
     this.name = 'SweepRequestError';
@@ -48,7 +47,6 @@ export const MAX_ID_PAGE_SIZE = 1000;
 
 /** What the Schedule, the API and the CLI name a sweep: the sweep's workflow id. */
 const SWEEP_ID = /^[A-Za-z0-9._:-]{1,200}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function createSweepService(deps: {
   config: Config;
@@ -161,7 +159,7 @@ function encodePageToken(lastAccountId: string): string {
 function decodePageToken(token: string): string {
   try {
     const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
-    if (typeof v.after === 'string' && UUID.test(v.after)) return v.after;
+    if (typeof v.after === 'string' && isUuid(v.after)) return v.after;
   } catch {
     // fall through
   }

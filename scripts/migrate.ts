@@ -1,6 +1,6 @@
 /** `npm run migrate`: Lethe's own schema everywhere; the application schema outside production. */
 import { ConfigError, loadConfig } from '../config';
-import { createDb } from '../clients/db';
+import { createDb } from '../stores/db';
 import { migrateApplicationSchema, migrateLetheSchema } from '../migrations';
 
 async function main(): Promise<void> {

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import { buildDeps } from '../worker/deps';
-import { rng, seedAccount, AccountSpec, SubState } from '../seed/fixtures';
+import { rng, seedAccount, AccountSpec, SubState } from '../dev/seed/fixtures';
 
 const STATES: SubState[] = ['active', 'future', 'paused', 'canceled', 'expired', 'failed'];
 

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
-import { DEFAULT_PORTS, startStack, StackPorts } from '../stack/embedded';
+import { DEFAULT_PORTS, startStack, StackPorts } from '../dev/stack/embedded';
 
 function portsFromEnv(): StackPorts {
   const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);

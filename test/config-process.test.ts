@@ -1,7 +1,7 @@
 /** Bad configuration stops the processes with one line naming the variable, exit code 1. */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from '../stack/net';
+import { freePort } from '../dev/stack/net';
 
 const ROOT = path.resolve(__dirname, '..');
 

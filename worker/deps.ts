@@ -1,24 +1,36 @@
-/** Builds the real clients from the configuration: the only place that wires them. */
-import type { Config } from '../config';
-import { createDb } from '../clients/db';
-import { createBlobStore } from '../clients/blobs';
-import { createAuth0Client } from '../clients/auth0';
-import { createRecurlyClient } from '../clients/recurly';
-import type { ActivityDeps } from '../activities';
+/** Builds the real store adapters from the configuration: the only place that wires them. */
 import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import { createDb } from '../stores/db';
+import { createBlobStore } from '../stores/blobs';
+import { createAuth0Client } from '../stores/auth0';
+import { createRecurlyClient } from '../stores/recurly';
+import type { ActivityDeps } from '../activities';
 import { createTemporalClient } from '../client/temporal';
+import { createIntake } from '../client/intake';
 
-export function buildDeps(config: Config): ActivityDeps & { close(): Promise<void> } {
+export interface WorkerDeps extends ActivityDeps {
+  /** A Temporal client with Lethe's data converter, made on first use. */
+  temporalClient(): Client;
+  close(): Promise<void>;
+}
+
+export function buildDeps(config: Config): WorkerDeps {
   const db = createDb(config.database.url);
-  // Made on first use: only the sweep's activities start workflows from inside the worker.
+  // Made on first use: only the sweep's activities (and the Schedule's set-up) need it.
   let temporal: Client | undefined;
+  const temporalClient = () => (temporal ??= createTemporalClient(config));
+  let intake: ReturnType<typeof createIntake> | undefined;
   return {
     config,
     db,
     blobs: createBlobStore(config.blob.connectionString, config.blob.containers),
     auth0: createAuth0Client(config.auth0),
     recurly: createRecurlyClient(config.recurly),
-    temporalClient: () => (temporal ??= createTemporalClient(config)),
+    // The sweep files its requests through the intake every channel uses; injected here so
+    // the activities never import the client side.
+    startDeletion: (req) => (intake ??= createIntake({ config, db, temporal: temporalClient() })).startInactivity(req),
+    temporalClient,
     close: async () => {
       await temporal?.connection.close();
       await db.destroy();

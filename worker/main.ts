@@ -6,13 +6,12 @@ import { migrateLetheSchema } from '../migrations';
 import { assertDatabaseReachable, assertTemporalReachable } from '../config/reachability';
 import { installWorkerRuntime } from './logger';
 import { ensureSweepSchedule } from './schedule';
-import { startWorkerMetricsServer } from './metrics';
-import { freePort } from '../stack/net';
+import { freeLoopbackPort, startWorkerMetricsServer } from './metrics';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, { servesApi: false });
   // The SDK's own metrics go to a loopback port of their own; /metrics appends them.
-  const sdkPort = config.worker.metricsPort ? await freePort() : undefined;
+  const sdkPort = config.worker.metricsPort ? await freeLoopbackPort() : undefined;
   // First, before any connection: every log line of this process passes the redactor.
   installWorkerRuntime(
     sdkPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}`, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {},
@@ -23,7 +22,7 @@ async function main(): Promise<void> {
   await migrateLetheSchema(deps.db);
   const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(config, deps));
   process.stderr.write(`lethe-worker: polling task queue ${config.temporal.taskQueue} on ${config.temporal.address}\n`);
-  await ensureSweepSchedule(config, deps.temporalClient!());
+  await ensureSweepSchedule(config, deps.temporalClient());
   // Metrics matter less than deletions: a port in use is reported, and the worker runs on.
   const metrics = config.worker.metricsPort
     ? await startWorkerMetricsServer({ host: config.worker.metricsHost, port: config.worker.metricsPort, sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics` }).then(

@@ -11,7 +11,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
-import { stepOfActivity, VENDOR_OF_STEP } from '../activities/steps';
+import { stepOfActivity } from '../contract';
+
+/** The outside system a step talks to, for vendor error counts. */
+const VENDOR_OF_STEP: Readonly<Record<string, string>> = { recurly: 'recurly', auth0: 'auth0', media: 'azure_blob' };
 
 /** One registry per process: every worker of the process counts into it. */
 export const workerRegistry = new Registry();
@@ -181,4 +184,17 @@ export async function startWorkerMetricsServer(opts: { host: string; port: numbe
     port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A free loopback port for the SDK's own Prometheus endpoint, which /metrics then appends. */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = http.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -3,75 +3,27 @@
  * deadline. Steps run in a fixed order (freeze, Recurly, Auth0, media, database), then every
  * store is read back; anything left is deleted again before a receipt is written.
  */
-import {
-  ApplicationFailure,
-  condition,
-  defineQuery,
-  defineSignal,
-  log,
-  patched,
-  proxyActivities,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-  workflowInfo,
-  ActivityFailure,
-} from '@temporalio/workflow';
-import type { RetryPolicy } from '@temporalio/common';
+import { ApplicationFailure, condition, log, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { Channel, DeletionInput, Receipt, StoreCounts, Verification } from '../activities/deletion/types';
-import { LetheDeadlineWarning, LetheOverdue, LetheStatus } from './search-attributes';
-
-export type DeletionStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
-/** `recheck` appears only in deletions the inactivity sweep started (after `freeze`). */
-export type StepName = 'freeze' | 'recheck' | 'recurly' | 'auth0' | 'media' | 'database' | 'verify' | 'receipt';
-export const STEP_NAMES: StepName[] = ['freeze', 'recurly', 'auth0', 'media', 'database', 'verify', 'receipt'];
-
-export interface StepProgress {
-  name: StepName;
-  status: 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
-  runs: number;
-  detail?: string;
-  counts?: unknown;
-}
-
-export interface DeletionProgress {
-  requestId: string;
-  accountId: string;
-  channel: Channel;
-  channels: Channel[];
-  status: DeletionStatus;
-  receivedAt: string;
-  deadlineAt: string;
-  completedAt?: string;
-  warning: boolean;
-  overdue: boolean;
-  passes: number;
-  steps: StepProgress[];
-  receipt?: Receipt;
-  reason?: string;
-}
-
-export interface AdditionalRequest {
-  channel: Channel;
-  receivedAt: string;
-  requestedBy?: string;
-}
-
-export const progressQuery = defineQuery<DeletionProgress>('progress');
-/** Another channel asked for the same account: it joins this execution (one receipt). */
-export const additionalRequestSignal = defineSignal<[AdditionalRequest]>('additionalRequest');
-
-export const deletionWorkflowId = (accountId: string): string => `deletion-${accountId.toLowerCase()}`;
-
-/** What a sweep's deletion returns when the re-check found the account no longer eligible. */
-export interface SkippedDeletion {
-  requestId: string;
-  accountId: string;
-  skipped: true;
-  reason: string;
-  skippedAt: string;
-}
+import {
+  additionalRequestSignal,
+  failureText,
+  FailureType,
+  LetheDeadlineWarning,
+  LetheOverdue,
+  LetheStatus,
+  NON_RETRYABLE,
+  progressQuery,
+  STEP_NAMES,
+  stepSummary,
+  type DeletionInput,
+  type DeletionProgress,
+  type Receipt,
+  type SkippedDeletion,
+  type StepName,
+  type StoreCounts,
+  type Verification,
+} from '../contract';
 
 /** Histories recorded before the re-check existed replay without it (see the replay test). */
 export const RECHECK_PATCH = 'inactivity-recheck-before-delete';
@@ -83,7 +35,7 @@ const retry: RetryPolicy = {
   initialInterval: '1 second',
   backoffCoefficient: 2,
   maximumInterval: '5 minutes',
-  nonRetryableErrorTypes: ['InvalidInput', 'AccountNotFound'],
+  nonRetryableErrorTypes: NON_RETRYABLE,
 };
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
@@ -175,16 +127,16 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     let verification: Verification | undefined;
     for (;;) {
       state.passes++;
-      counts.recurly = await step('recurly', () => vendors.deleteRecurlyAccount(input.accountId), (r) => `${r.subscriptionsTerminated} subscriptions terminated, redacted: ${r.accountRedacted}`);
-      counts.auth0 = await step('auth0', () => vendors.deleteAuth0User(input.accountId), (r) => `${r.usersDeleted} users deleted, ${r.alreadyGone} already gone`);
-      counts.media = addMedia(counts.media, await step('media', () => long.deleteMediaBlobs(input.accountId), (r) => `${r.blobsDeleted} blobs deleted`));
-      counts.database = addRows(counts.database, await step('database', () => long.deleteDatabaseRows(input.accountId), (r) => `${Object.values(r).reduce((a, b) => a + b, 0)} rows deleted`));
-      verification = await step('verify', () => quick.verifyDeletion(input.accountId), (v) => (v.clean ? 'every store is empty' : 'data remains; deleting again'));
+      counts.recurly = await step('recurly', () => vendors.deleteRecurlyAccount(input.accountId), stepSummary.recurly);
+      counts.auth0 = await step('auth0', () => vendors.deleteAuth0User(input.accountId), stepSummary.auth0);
+      counts.media = addMedia(counts.media, await step('media', () => long.deleteMediaBlobs(input.accountId), stepSummary.media));
+      counts.database = addRows(counts.database, await step('database', () => long.deleteDatabaseRows(input.accountId), stepSummary.database));
+      verification = await step('verify', () => quick.verifyDeletion(input.accountId), stepSummary.verify);
       if (verification.clean) break;
       log.warn('verification found data left; deleting again', { pass: state.passes, blobs: verification.blobsRemaining });
       if (state.passes >= MAX_PASSES) {
         throw ApplicationFailure.create({
-          type: 'DataRemains',
+          type: FailureType.DataRemains,
           message: `data remains after ${state.passes} passes: ${JSON.stringify({ blobs: verification.blobsRemaining, softDeleted: verification.softDeletedRemaining, rows: verification.rowsRemaining, auth0: verification.auth0UsersRemaining, recurly: verification.recurly })}`,
           nonRetryable: true,
         });
@@ -257,11 +209,6 @@ async function watchDeadline(state: DeletionProgress, warningAt: () => number, d
     log.error('deletion is OVERDUE', { requestId: state.requestId, deadlineAt: state.deadlineAt });
     await notify('overdue');
   }
-}
-
-function failureText(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return `${(err.cause as ApplicationFailure).type ?? 'Error'}: ${err.cause.message}`;
-  return (err as Error)?.message ?? String(err);
 }
 
 function addMedia(prev: StoreCounts['media'], next: NonNullable<StoreCounts['media']>): NonNullable<StoreCounts['media']> {

@@ -8,84 +8,23 @@
  * The sweep id is the workflow id: the Schedule's `inactivity-sweep-<time>`, or the API's
  * `inactivity-sweep-<uuid>`; continue-as-new keeps it, so one sweep is one id across runs.
  */
-import {
-  ApplicationFailure,
-  ActivityFailure,
-  CancellationScope,
-  continueAsNew,
-  ContinueAsNew,
-  defineQuery,
-  isCancellation,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-  log,
-} from '@temporalio/workflow';
+import { CancellationScope, continueAsNew, ContinueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, log } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { SweepCounts, SweepCursor, SweepScope, SweepStatus } from '../activities/sweep/types';
+import { failureText, NON_RETRYABLE, sweepProgressQuery, type SweepCounts, type SweepInput, type SweepProgress, type SweepResult } from '../contract';
 
-export interface SweepInput {
-  /** Select and record, start nothing. */
-  dryRun?: boolean;
-  /** Tests only (see SweepScope). */
-  scope?: SweepScope;
-  /** Tests only: override LETHE_SWEEP_PAGE_SIZE and the pages per run. */
-  pageSize?: number;
-  pagesPerRun?: number;
-  /** Tests only: how long one page may keep starting deletions before handing back a cursor. */
-  pageTimeBudgetMs?: number;
-  /** Carried across continue-as-new; absent on the first run. */
-  carried?: SweepCarried;
-}
-
-export interface SweepCarried {
-  referenceTime: string;
-  cutoff: string;
-  cursor?: SweepCursor;
-  totals: SweepCounts;
-  pages: number;
-  runs: number;
-  startedAt: string;
-}
-
-export interface SweepProgress extends SweepCounts {
-  sweepId: string;
-  dryRun: boolean;
-  status: SweepStatus;
-  referenceTime?: string;
-  cutoff?: string;
-  pages: number;
-  /** This run is the n-th of the sweep (continue-as-new). */
-  run: number;
-  startedAt?: string;
-  finishedAt?: string;
-}
-
-export interface SweepResult extends SweepCounts {
-  sweepId: string;
-  dryRun: boolean;
-  pages: number;
-  runs: number;
-  cutoff: string;
-  referenceTime: string;
-}
-
-export const sweepProgressQuery = defineQuery<SweepProgress>('progress');
-
-export const SWEEP_WORKFLOW_PREFIX = 'inactivity-sweep';
 /** ~6 history events a page (activity scheduled/started/completed, a workflow task): ~600 a run. */
 export const PAGES_PER_RUN = 100;
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
 });
 // A page keeps starting deletions for at most its time budget (5 minutes by default), then
 // hands back a cursor; the heartbeat lets a retried attempt resume where the last one was.
 const pages = proxyActivities<Activities>({
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
 export async function inactivitySweepWorkflow(input: SweepInput = {}): Promise<SweepResult> {
@@ -159,9 +98,4 @@ export async function inactivitySweepWorkflow(input: SweepInput = {}): Promise<S
     await CancellationScope.nonCancellable(() => quick.finishSweep({ sweepId, status: 'failed', totals: totals(), pages: progress.pages, error: reason })).catch(() => undefined);
     throw err;
   }
-}
-
-function failureText(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return `${(err.cause as ApplicationFailure).type ?? 'Error'}: ${err.cause.message}`;
-  return (err as Error)?.message ?? String(err);
 }

@@ -4,10 +4,11 @@
  */
 import type { Knex } from 'knex';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Auth0Client } from '../../clients/auth0';
-import { FailureType, classified } from '../failures';
-import type { DeletionInput } from './types';
+import type { Auth0Client } from '../../stores/auth0';
+import { FailureType } from '../../contract';
+import { classified } from '../failures';
 import { loadSubject } from './subject';
+import type { DeletionInput } from '../../contract';
 
 export const createFreezeActivities = (deps: { db: Knex; auth0: Auth0Client }) => ({
   async freezeAccount(input: DeletionInput): Promise<{ auth0Users: number; hasRecurlyAccount: boolean }> {

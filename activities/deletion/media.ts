@@ -5,9 +5,9 @@
  * worker crash, the next attempt resumes from that cursor instead of starting over.
  */
 import { Context } from '@temporalio/activity';
-import type { BlobStore } from '../../clients/blobs';
+import type { BlobStore } from '../../stores/blobs';
 import { classified, invalidInput } from '../failures';
-import type { StoreCounts } from './types';
+import type { StoreCounts } from '../../contract';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

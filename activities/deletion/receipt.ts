@@ -4,7 +4,7 @@
  */
 import type { Knex } from 'knex';
 import { classified } from '../failures';
-import type { Receipt } from './types';
+import type { Receipt } from '../../contract';
 
 export const createReceiptActivities = (deps: { db: Knex }) => ({
   async writeReceipt(receipt: Receipt): Promise<void> {

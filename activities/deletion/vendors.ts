@@ -4,11 +4,11 @@
  */
 import type { Knex } from 'knex';
 import { heartbeat } from '@temporalio/activity';
-import type { Auth0Client } from '../../clients/auth0';
-import type { RecurlyClient } from '../../clients/recurly';
+import type { Auth0Client } from '../../stores/auth0';
+import type { RecurlyClient } from '../../stores/recurly';
 import { classified } from '../failures';
-import type { StoreCounts } from './types';
 import { requireSubject } from './subject';
+import type { StoreCounts } from '../../contract';
 
 export const createVendorActivities = (deps: { db: Knex; auth0: Auth0Client; recurly: RecurlyClient; refund: 'none' | 'partial' | 'full' }) => ({
   async deleteRecurlyAccount(accountId: string): Promise<NonNullable<StoreCounts['recurly']>> {

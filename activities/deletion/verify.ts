@@ -3,15 +3,15 @@
  * reports `completed` with data left.
  */
 import type { Knex } from 'knex';
-import type { BlobStore } from '../../clients/blobs';
-import type { Auth0Client } from '../../clients/auth0';
-import type { RecurlyClient } from '../../clients/recurly';
+import type { BlobStore } from '../../stores/blobs';
+import type { Auth0Client } from '../../stores/auth0';
+import type { RecurlyClient } from '../../stores/recurly';
 import { classified } from '../failures';
 import { DATA_MAP } from './data-map';
 import { ownedRows } from './database';
 import { accountPrefix } from './media';
 import { requireSubject } from './subject';
-import type { Verification } from './types';
+import type { Verification } from '../../contract';
 
 export const createVerifyActivities = (deps: { db: Knex; blobs: BlobStore; auth0: Auth0Client; recurly: RecurlyClient }) => ({
   async verifyDeletion(accountId: string): Promise<Verification> {

@@ -10,7 +10,7 @@
  * whole scan touches only inactive accounts. Without the index the query is still correct.
  */
 import type { Knex } from 'knex';
-import type { SweepCursor, SweepScope } from './types';
+import type { SweepCursor, SweepScope } from '../../contract';
 
 /** The expression the index is built on; the query must spell it exactly so to use it. */
 export const INACTIVE_SINCE = 'coalesce(a.last_login_at, a.created_at)';
@@ -20,7 +20,7 @@ const KEY_TEXT = `to_char(${INACTIVE_SINCE} at time zone 'UTC', 'YYYY-MM-DD"T"HH
 
 /**
  * Live per CONTRACT §1: active, future or paused, or canceled but paid through the reference
- * time. A canceled row without a period end counts as live, as clients/recurly.ts does: the
+ * time. A canceled row without a period end counts as live, as stores/recurly.ts does: the
  * safe side, since deleting is irreversible.
  */
 export const LIVE_SUBSCRIPTION = `s.state in ('active', 'future', 'paused')

@@ -5,8 +5,8 @@
  * It runs after the freeze, so no login can slip in between this check and the deletion.
  */
 import type { Knex } from 'knex';
-import type { RecurlyClient } from '../../clients/recurly';
-import type { Config } from '../../config';
+import type { RecurlyClient } from '../../stores/recurly';
+import type { SweepConfig } from '../../config';
 import { classified } from '../failures';
 import { accountActivity, cutoffFor } from './candidates';
 
@@ -23,17 +23,17 @@ export interface RecheckResult {
   checkedAt: string;
 }
 
-export const createRecheckActivities = (deps: { config: Config; db: Knex; recurly: RecurlyClient }) => ({
+export const createRecheckActivities = (deps: { sweep: Pick<SweepConfig, 'inactivityMonths' | 'timezone'>; db: Knex; recurly: RecurlyClient }) => ({
   async recheckEligibility(input: RecheckInput): Promise<RecheckResult> {
     return classified('recheck', async () => {
       const now = new Date();
       const checkedAt = now.toISOString();
-      const cutoff = await cutoffFor(deps.db, checkedAt, deps.config.sweep.inactivityMonths, deps.config.sweep.timezone);
+      const cutoff = await cutoffFor(deps.db, checkedAt, deps.sweep.inactivityMonths, deps.sweep.timezone);
       const a = await accountActivity(deps.db, input.accountId, { cutoff, selectedAt: input.selectedAt });
       // Gone already (another channel's deletion finished first): the steps are idempotent.
       if (!a.exists) return { eligible: true, checkedAt };
       if (a.loggedInSince) return { eligible: false, reason: 'logged in after the sweep selected the account', checkedAt };
-      if (!a.inactive) return { eligible: false, reason: `active within the last ${deps.config.sweep.inactivityMonths} months`, checkedAt };
+      if (!a.inactive) return { eligible: false, reason: `active within the last ${deps.sweep.inactivityMonths} months`, checkedAt };
       if (a.recurlyAccountCode) {
         const live = await deps.recurly.listLiveSubscriptions(a.recurlyAccountCode, now);
         if (live.length > 0) {

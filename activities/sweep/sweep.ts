@@ -1,18 +1,18 @@
 /**
  * The inactivity sweep's activities: one per page of candidates, so a sweep's history grows
  * with its pages, not its accounts, and the ids it finds go to lethe.sweep_candidates rather
- * than into history. Deletions start through the same idempotent service as every channel
- * (client/deletions.ts), paced so the vendors see a steady load below their rate limits.
+ * than into history. Deletions start through the same idempotent intake as every channel,
+ * injected by the worker (activities never import the client side), paced so the vendors see
+ * a steady load below their rate limits.
  */
 import type { Knex } from 'knex';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
-import type { Config } from '../../config';
-import { createDeletionService, DeletionRequestError, DeletionService } from '../../client/deletions';
-import { classified, FailureType } from '../failures';
+import type { SweepConfig } from '../../config';
+import { FailureType } from '../../contract';
+import { classified } from '../failures';
 import { candidatePage, cursorOf, cutoffFor, SweepInputError, type Candidate } from './candidates';
-import type { BeginSweepInput, BeginSweepResult, SweepCounts, SweepCursor, SweepPageInput, SweepPageResult, SweepStatus } from './types';
+import type { BeginSweepInput, BeginSweepResult, SweepCounts, SweepCursor, SweepPageInput, SweepPageResult, SweepStatus } from '../../contract';
 
 /** How long one page activity may keep starting deletions before it hands back a cursor. */
 const DEFAULT_TIME_BUDGET_MS = 5 * 60_000;
@@ -25,24 +25,21 @@ interface PageHeartbeat {
   counts: SweepCounts;
 }
 
+/**
+ * Starts (or joins) the deletion of one account for a sweep: `account_gone` when the account
+ * was deleted since the page read it. The worker injects the intake every channel uses.
+ */
+export type StartDeletion = (req: { accountId: string; selectedAt: string; requestedBy: string }) => Promise<'started' | 'account_gone'>;
+
 export interface SweepActivityDeps {
-  config: Config;
+  sweep: SweepConfig;
   db: Knex;
-  /** A Temporal client with Lethe's data converter; made on first use. */
-  temporalClient?: () => Client;
-  /** Overrides the deletion service (tests and the bench). */
-  deletions?: Pick<DeletionService, 'start'>;
+  /** Absent where only dry runs are made (the bench). */
+  startDeletion?: StartDeletion;
 }
 
 export const createSweepActivities = (deps: SweepActivityDeps) => {
-  const { config, db } = deps;
-  let deletions = deps.deletions;
-  const deletionService = (): Pick<DeletionService, 'start'> => {
-    if (deletions) return deletions;
-    if (!deps.temporalClient) throw new Error('the sweep needs a Temporal client to start deletions');
-    deletions = createDeletionService({ config, db, temporal: deps.temporalClient() });
-    return deletions;
-  };
+  const { sweep: config, db } = deps;
 
   return {
     /** Records the sweep and fixes its cut-off; a retry (or a second call) returns the same. */
@@ -50,7 +47,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
       return classified('sweep', async () => {
         const existing = await db('lethe.sweeps').where({ sweep_id: input.sweepId }).first('reference_time', 'cutoff');
         if (existing) return { referenceTime: iso(existing.reference_time), cutoff: iso(existing.cutoff) };
-        const cutoff = await cutoffFor(db, input.referenceTime, config.sweep.inactivityMonths, config.sweep.timezone);
+        const cutoff = await cutoffFor(db, input.referenceTime, config.inactivityMonths, config.timezone);
         await db('lethe.sweeps')
           .insert({ sweep_id: input.sweepId, dry_run: input.dryRun, status: 'running', reference_time: input.referenceTime, cutoff })
           .onConflict('sweep_id')
@@ -90,7 +87,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
   };
 
   async function runPage(input: SweepPageInput): Promise<SweepPageResult> {
-    const pageSize = input.pageSize ?? config.sweep.pageSize;
+    const pageSize = input.pageSize ?? config.pageSize;
     const resumed = heartbeatDetails();
     // Taken before the read: a login that lands during the read is "after selection" too.
     const selectedAt = new Date().toISOString();
@@ -139,7 +136,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
    * Returns how many rows (from the start of `rows`) were fully handled.
    */
   async function startDeletions(input: SweepPageInput, rows: Candidate[], counts: SweepCounts, selectedAt: string, budgetMs: number): Promise<number> {
-    const { concurrency, startsPerMinute } = config.sweep;
+    const { concurrency, startsPerMinute } = config;
     const interval = 60_000 / startsPerMinute;
     const deadline = Date.now() + budgetMs;
     const done: boolean[] = rows.map(() => false);
@@ -188,7 +185,6 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     return handled;
   }
 
-  /** True when the account's deletion is under way (started now, or joined). */
   /**
    * Marked before the start, not after: a crash between the two leaves the account in place
    * (re-read and started by the retried page), while a crash after a start that was never
@@ -198,28 +194,19 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     await db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: accountId }).update({ started_at: starting ? db.fn.now() : null });
   }
 
+  /** True when the account's deletion is under way (started now, or joined). */
   async function startOne(accountId: string, sweepId: string, selectedAt: string): Promise<boolean> {
-    try {
-      await deletionService().start({ accountId, channel: 'inactivity', selectedAt, requestedBy: sweepId });
-      return true;
-    } catch (err) {
-      // Deleted since it was read (by another channel): nothing left for the sweep to do.
-      if (err instanceof DeletionRequestError && err.type === 'account_not_found') {
-        await markStarting(sweepId, accountId, false);
-        return false;
-      }
-      throw err;
-    }
+    if (!deps.startDeletion) throw new Error('this worker was built without a deletion intake; it can run dry sweeps only');
+    const outcome = await deps.startDeletion({ accountId, selectedAt, requestedBy: sweepId });
+    // Deleted since it was read (by another channel): nothing left for the sweep to do.
+    if (outcome === 'account_gone') await markStarting(sweepId, accountId, false);
+    return outcome === 'started';
   }
 };
 
 function heartbeatDetails(): PageHeartbeat | undefined {
-  try {
-    const d = activityInfo().heartbeatDetails as PageHeartbeat | undefined;
-    return d && d.through && d.counts ? d : undefined;
-  } catch {
-    return undefined; // called outside an activity (the bench)
-  }
+  const d = activityInfo().heartbeatDetails as PageHeartbeat | undefined;
+  return d && d.through && d.counts ? d : undefined;
 }
 
 /** Key order as the index has it: inactive-since, then id. The text forms sort like the values. */

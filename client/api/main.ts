@@ -1,6 +1,6 @@
 /** The Lethe HTTP API process. */
 import { loadConfig, ConfigError } from '../../config';
-import { createDb } from '../../clients/db';
+import { createDb } from '../../stores/db';
 import { connectTemporal } from '../temporal';
 import { createApiServer } from './server';
 

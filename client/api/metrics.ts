@@ -4,12 +4,12 @@
  * several in one process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DeletionService } from '../deletions';
+import type { RequestReader } from '../requests';
 import { ALL_CHANNELS } from './schemas';
 
 export type RequestOutcome = 'accepted' | 'joined' | 'already_completed' | 'not_found' | 'invalid';
 
-export function createApiMetrics(deletions: Pick<DeletionService, 'openCounts'>) {
+export function createApiMetrics(deletions: Pick<RequestReader, 'openCounts'>) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -41,7 +41,7 @@ export function createApiMetrics(deletions: Pick<DeletionService, 'openCounts'>)
 
   // The state of every deletion, read from Lethe's records once per scrape (one query for
   // the three gauges). Shared state: when several API replicas are scraped, use max(), not sum().
-  let snapshot: { at: number; value: Promise<Awaited<ReturnType<DeletionService['openCounts']>> | undefined> } | undefined;
+  let snapshot: { at: number; value: Promise<Awaited<ReturnType<RequestReader['openCounts']>> | undefined> } | undefined;
   const openCounts = () => {
     if (!snapshot || Date.now() - snapshot.at > 1_000) {
       snapshot = { at: Date.now(), value: deletions.openCounts().catch(() => undefined) };

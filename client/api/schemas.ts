@@ -4,12 +4,12 @@
  * document at /openapi.json, so the document cannot drift from what the server does.
  */
 
-/** The channels a caller may name; `inactivity` is the sweep's own and refused from callers. */
-export const API_CHANNELS = ['api', 'email', 'phone', 'support', 'in_app'] as const;
-export const ALL_CHANNELS = [...API_CHANNELS, 'inactivity'] as const;
-export const STATUSES = ['pending', 'running', 'completed', 'failed', 'skipped'] as const;
+import { CHANNELS as ALL_CHANNELS, DELETION_STATUSES as STATUSES } from '../../contract';
+import { deletionRequestBody, uuidSchema as uuid } from '../validation';
 
-const uuid = { type: 'string', format: 'uuid' } as const;
+export { ALL_CHANNELS, STATUSES, deletionRequestBody };
+export type { DeletionRequestBody } from '../validation';
+
 const time = { type: 'string', format: 'date-time' } as const;
 
 export const errorSchema = {
@@ -35,38 +35,6 @@ const ERROR_TEXT: Record<number, string> = {
   429: 'Rate limit of this token exceeded; see Retry-After',
   503: 'A dependency (Temporal, PostgreSQL) is unavailable',
 };
-
-export interface DeletionRequestBody {
-  accountId?: string;
-  email?: string;
-  channel: (typeof API_CHANNELS)[number];
-  receivedAt?: string;
-  requestedBy?: string;
-}
-
-export const deletionRequestBody = {
-  type: 'object',
-  description:
-    'Exactly one of accountId or email. Unknown fields are refused (400 naming them): a misspelt `receivedAt` must not silently move the deadline.',
-  additionalProperties: false,
-  required: ['channel'],
-  properties: {
-    accountId: { ...uuid, description: 'The account to delete' },
-    email: {
-      type: 'string',
-      minLength: 3,
-      maxLength: 320,
-      // No whitespace or control characters: PostgreSQL refuses NUL, and no address holds one.
-      pattern: '^[^@\\s\\u0000-\\u001f\\u007f]+@[^@\\s\\u0000-\\u001f\\u007f]+$',
-      description: 'Matched exactly and case-insensitively; `%` and `_` are characters, not patterns',
-    },
-    channel: { type: 'string', enum: [...API_CHANNELS], description: 'Where the request reached the company' },
-    receivedAt: { ...time, description: 'When the request reached the company (default now, never in the future); the deadline counts from it' },
-    requestedBy: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'Who filed it (a staff id or service name)' },
-  },
-  anyOf: [{ required: ['accountId'] }, { required: ['email'] }],
-  not: { required: ['accountId', 'email'] },
-} as const;
 
 export const startedSchema = {
   type: 'object',

@@ -14,7 +14,9 @@ import type { Knex } from 'knex';
 import type pino from 'pino';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../config';
-import { createDeletionService, DeletionRequestError, DeletionService } from '../deletions';
+import { createIntake, DeletionRequestError, type Intake } from '../intake';
+import { createRequestReader, type RequestReader } from '../requests';
+import { strictAjv } from '../validation';
 import { createSweepService, SweepRequestError, SweepService } from '../sweeps';
 import { createTokenIdentifier } from './auth';
 import { createRateLimiter } from './rate-limit';
@@ -30,7 +32,8 @@ export interface ApiDeps {
   db: Knex;
   temporal: Client;
   /** Defaults to the service over `db` and `temporal`. */
-  deletions?: DeletionService;
+  intake?: Intake;
+  requests?: RequestReader;
   /** Defaults to the sweep service over `db` and `temporal`. */
   sweeps?: SweepService;
   logger?: pino.Logger;
@@ -49,9 +52,10 @@ declare module 'fastify' {
 
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
-  const deletions = deps.deletions ?? createDeletionService(deps);
+  const intake = deps.intake ?? createIntake(deps);
+  const requests = deps.requests ?? createRequestReader(deps);
   const sweeps = deps.sweeps ?? createSweepService(deps);
-  const metrics = createApiMetrics(deletions);
+  const metrics = createApiMetrics(requests);
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     loggerInstance: (deps.logger ?? createApiLogger()) as FastifyBaseLogger,
@@ -62,7 +66,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
 
   // Bodies exactly as sent (no coercion, no silently dropped fields); query strings and path
   // parameters are text, so there numbers and booleans are read from it.
-  const bodyAjv = addFormats(new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, strict: false }));
+  const bodyAjv = strictAjv();
   const textAjv = addFormats(new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: false, strict: false }));
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
 
@@ -118,7 +122,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   });
   // Registered after the OpenAPI plugin, so it sees every route.
   void app.register(async (api) => {
-    registerDeletionRoutes(api, { deletions, metrics });
+    registerDeletionRoutes(api, { intake, requests, metrics });
     registerSweepRoutes(api, { sweeps, metrics });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
   });
@@ -129,16 +133,17 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
 function errorReply(err: FastifyError, req: FastifyRequest): { status: number; body: { error: string; message: string; field?: string } } {
   if (err.validation) return { status: 400, body: validationErrorBody(err, req.body) };
   if (err instanceof ApiError) return { status: err.statusCode, body: err.body };
-  if (err instanceof DeletionRequestError) {
-    const part = err.field === 'cursor' ? 'querystring' : 'body';
-    const field = err.field ? `${part}/${err.field}` : undefined;
-    const message = err.field && err.message.startsWith(err.field) ? `${part}/${err.message}` : field ? `${field}: ${err.message}` : err.message;
-    return err.type === 'account_not_found'
+  const e: unknown = err;
+  if (e instanceof DeletionRequestError) {
+    const part = e.field === 'cursor' ? 'querystring' : 'body';
+    const field = e.field ? `${part}/${e.field}` : undefined;
+    const message = e.field && e.message.startsWith(e.field) ? `${part}/${e.message}` : field ? `${field}: ${e.message}` : e.message;
+    return e.code === 'account_not_found'
       ? { status: 404, body: { error: 'account_not_found', message, ...(field ? { field } : {}) } }
       : { status: 400, body: { error: 'invalid_input', message, ...(field ? { field } : {}) } };
   }
-  if (err instanceof SweepRequestError) {
-    return { status: 400, body: { error: 'invalid_input', message: `querystring/${err.message}`, field: `querystring/${err.field}` } };
+  if (e instanceof SweepRequestError) {
+    return { status: 400, body: { error: e.code, message: `querystring/${e.message}`, field: `querystring/${e.field}` } };
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

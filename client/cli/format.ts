@@ -1,5 +1,5 @@
 /** Human-readable output: times, tables, the status view and the live progress display. */
-import type { DeletionView, StepView } from '../deletions';
+import type { DeletionView, StepView } from '../requests';
 
 export const when = (iso: string | undefined): string => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
 

@@ -7,10 +7,10 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { startWorld, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
 import { startApi, TestApi, waitForStatus } from '../support/api';
-import { rng, seedAccount, SeedDeps } from '../../seed/fixtures';
-import { deletionWorkflowId } from '../../workflows/deletion';
+import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { connectTemporal } from '../../client/temporal';
 import { expectEmpty, storesOf } from '../support/stores';
+import { deletionWorkflowId } from '../../contract';
 
 const HOUR = 3_600_000;
 

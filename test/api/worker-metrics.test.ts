@@ -5,12 +5,12 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { freePort } from '../../stack/net';
+import { freePort } from '../../dev/stack/net';
 import { testConfig } from '../support/stack';
 import { buildDeps } from '../../worker/deps';
 import { connectTemporal } from '../../client/temporal';
-import { createDeletionService } from '../../client/deletions';
-import { seedAccount } from '../../seed/fixtures';
+import { createIntake } from '../../client/intake';
+import { seedAccount } from '../../dev/seed/fixtures';
 import { rngFor } from '../support/world-seed';
 import { armFault } from '../sandboxes/helpers/sandboxAdmin';
 
@@ -39,7 +39,7 @@ test('when the worker process deleted an account, then its /metrics shows steps,
     const a = await seedAccount({ ...deps, recurlySandboxUrl: config.recurly.baseUrl }, { media: 6, subscriptions: [{ state: 'active' }] }, rngFor(__filename));
     // One Recurly outage for this account only (the sandbox is shared with other test files).
     await armFault(config.recurly.baseUrl!, { mode: '500', count: 1, pathPrefix: `/accounts/code-${a.recurlyAccountCode}` });
-    const started = await createDeletionService({ config, db: deps.db, temporal }).start({ accountId: a.id, channel: 'support' });
+    const started = await createIntake({ config, db: deps.db, temporal }).start({ accountId: a.id, channel: 'support' });
     await temporal.workflow.getHandle(started.workflowId).result();
 
     const text = await scrape();

@@ -10,10 +10,10 @@ import path from 'node:path';
 import { startWorld, testConfig, TestWorld } from '../support/stack';
 import { rngFor, seedDepsOf } from '../support/world-seed';
 import { startApi, TestApi } from '../support/api';
-import { seedAccount, SeedDeps } from '../../seed/fixtures';
-import { deletionWorkflowId } from '../../workflows/deletion';
+import { seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { createScheduleService } from '../../client/schedule';
 import { createWorker } from '../../worker/worker';
+import { deletionWorkflowId } from '../../contract';
 
 const LETHE = path.resolve(__dirname, '..', '..', 'bin', 'lethe');
 

@@ -9,11 +9,9 @@ import { startWorld } from '../support/stack';
 import { startPrivateStores, PrivateStores } from '../support/private-stores';
 import { armFault } from '../sandboxes/helpers/sandboxAdmin';
 import { expectEmpty, storesOf } from '../support/stores';
-import { rng, seedAccount } from '../../seed/fixtures';
-import { createDeletionService } from '../../client/deletions';
-import { progressQuery } from '../../workflows/deletion';
-import { LetheDeadlineWarning, LetheOverdue, LetheStatus } from '../../workflows/search-attributes';
-import type { Receipt } from '../../activities/deletion/types';
+import { rng, seedAccount } from '../../dev/seed/fixtures';
+import { createIntake } from '../../client/intake';
+import { progressQuery, LetheDeadlineWarning, LetheOverdue, LetheStatus, type Receipt } from '../../contract';
 
 describe('deletion deadline', () => {
   let stores: PrivateStores;
@@ -53,7 +51,7 @@ describe('deletion deadline', () => {
       const a = await seedAccount(seed, { media: 5 }, rng(11));
       // Recurly stalls for 13 s on the first account call: longer than the whole deadline.
       await armFault(stores.recurly.url, { mode: 'hang', count: 1, hangMs: 13_000, pathPrefix: '/accounts' });
-      const deletions = createDeletionService({ config: world.config, db: world.deps.db, temporal: world.client });
+      const deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
       const started = await deletions.start({ accountId: a.id, channel: 'phone' });
       const handle = world.client.workflow.getHandle(started.workflowId);
 

@@ -1,23 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { startWorld, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
-import { fingerprint, rng, seedAccount, SeedDeps } from '../../seed/fixtures';
-import { createDeletionService, DeletionRequestError, DeletionService } from '../../client/deletions';
-import { deletionWorkflowId } from '../../workflows/deletion';
+import { fingerprint, rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
+import { createIntake, DeletionRequestError, type Intake } from '../../client/intake';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { expectEmpty, storesOf } from '../support/stores';
-import type { Receipt } from '../../activities/deletion/types';
+import { deletionWorkflowId, type Receipt } from '../../contract';
 
 describe('account deletion workflow', () => {
   let world: TestWorld;
   let seed: SeedDeps;
-  let deletions: DeletionService;
+  let deletions: Intake;
   const rand = rng(20261128);
 
   beforeAll(async () => {
     world = await startWorld();
     seed = seedDepsOf(world);
-    deletions = createDeletionService({ config: world.config, db: world.deps.db, temporal: world.client });
+    deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
   });
   afterAll(async () => world?.close());
 

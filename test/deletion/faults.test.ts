@@ -13,11 +13,11 @@ import { buildDeps } from '../../worker/deps';
 import { startPrivateStores, PrivateStores } from '../support/private-stores';
 import { armFault, stats } from '../sandboxes/helpers/sandboxAdmin';
 import { expectEmpty, storesOf } from '../support/stores';
-import { rng, seedAccount, SeedDeps } from '../../seed/fixtures';
-import { createDeletionService } from '../../client/deletions';
+import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
+import { createIntake } from '../../client/intake';
 import { getDataConverter, decodePayloads } from '../../encryption';
-import type { Receipt } from '../../activities/deletion/types';
 import type { MediaCursor } from '../../activities/deletion/media';
+import type { Receipt } from '../../contract';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,7 +60,7 @@ describe('deletion under faults', () => {
       const a = await seedAccount(seed, { media: 1500, orphanBlobs: 10, snapshots: 20 }, rng(7));
       await armFault(stores.auth0.url, { mode: '429', count: 3, retryAfterSeconds: 2, pathPrefix: '/api/v2/users' });
       await armFault(stores.recurly.url, { mode: '500', count: 3, pathPrefix: '/accounts' });
-      const deletions = createDeletionService({ config: world.config, db: world.deps.db, temporal: world.client });
+      const deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
       const started = await deletions.start({ accountId: a.id, channel: 'support' });
       const handle = world.client.workflow.getHandle(started.workflowId);
 
@@ -98,7 +98,7 @@ describe('deletion under faults', () => {
       const seed: SeedDeps = { ...deps, recurlySandboxUrl: stores.recurly.url };
       const a = await seedAccount(seed, { media: 3000, orphanBlobs: 0, snapshots: 0 }, rng(8));
       const totalPages = Math.ceil(2400 / 100) + Math.ceil(600 / 100); // images in media, videos in exports
-      const deletions = createDeletionService({ config, db: deps.db, temporal: client });
+      const deletions = createIntake({ config, db: deps.db, temporal: client });
       const started = await deletions.start({ accountId: a.id, channel: 'in_app' });
       const handle = client.workflow.getHandle(started.workflowId);
 

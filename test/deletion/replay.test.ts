@@ -12,8 +12,8 @@ import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { startWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
-import { rng, seedAccount } from '../../seed/fixtures';
-import { createDeletionService } from '../../client/deletions';
+import { rng, seedAccount } from '../../dev/seed/fixtures';
+import { createIntake } from '../../client/intake';
 import { WORKFLOWS_PATH } from '../../worker/worker';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
@@ -24,7 +24,7 @@ describe('workflow replay', () => {
       const world = await startWorld();
       try {
         const seed = seedDepsOf(world);
-        const deletions = createDeletionService({ config: world.config, db: world.deps.db, temporal: world.client });
+        const deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
         const a = await seedAccount(seed, { media: 4, orphanBlobs: 1, snapshots: 1 }, rng(101));
         const b = await seedAccount(seed, { media: 2, auth0: 'legacy', subscriptions: null }, rng(102));
         const one = await deletions.start({ accountId: a.id, channel: 'api' });

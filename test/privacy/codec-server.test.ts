@@ -81,9 +81,48 @@ describe('codec server', () => {
     expect((await fetch(`${guarded.url}/decode`, { method: 'OPTIONS', headers: { origin: UI, 'access-control-request-method': 'POST' } })).status).toBe(204);
   });
 
+  test.each(['encode', 'decode'])('when the Temporal CLI posts an empty list to /%s as {} (protobuf JSON omits it), then it gets {"payloads": []} back', async (op) => {
+    // What `temporal workflow query` sends for a query without arguments.
+    for (const body of [{}, { payloads: [] }, { payloads: null }, { payloads: [], unknownField: 'x', nested: { a: 1 } }]) {
+      const res = await post(open, op, body);
+      expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), 200]);
+      expect(await res.json()).toEqual({ payloads: [] });
+    }
+    // Raw `{}` exactly as the CLI's Go codec client writes it, with the token the CLI passes.
+    const raw = await fetch(`${guarded.url}/${op}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: '{}' });
+    expect(raw.status).toBe(200);
+    expect(await raw.json()).toEqual({ payloads: [] });
+  });
+
+  test('when a body carries fields the server does not know, then they are ignored on /encode and /decode alike', async () => {
+    const plain = defaultPayloadConverter.toPayload({ requestId: 'r-7' });
+    const enc = await post(open, 'encode', { payloads: [{ ...toJson(plain), externalPayloads: [] }], requestId: 'ignored', extra: [1, 2] });
+    expect(enc.status).toBe(200);
+    const encrypted = ((await enc.json()) as { payloads: { metadata: Record<string, string>; data: string }[] }).payloads;
+    expect(encrypted).toHaveLength(1);
+    expect(Buffer.from(encrypted[0].data, 'base64').toString()).not.toContain('r-7');
+    const dec = await post(open, 'decode', { payloads: [{ ...encrypted[0], somethingNew: { x: 1 } }], other: null });
+    expect(dec.status).toBe(200);
+    const [back] = ((await dec.json()) as { payloads: { data: string }[] }).payloads;
+    expect(JSON.parse(Buffer.from(back.data, 'base64').toString())).toEqual({ requestId: 'r-7' });
+  });
+
   test('when the body is malformed or the key unknown, then it answers 400 / 422 naming the problem, not a key', async () => {
-    expect((await post(open, 'decode', { nope: 1 })).status).toBe(400);
-    expect((await post(open, 'decode', { payloads: [{ data: '***' }] })).status).toBe(400);
+    for (const op of ['encode', 'decode']) {
+      const res = await post(open, op, { payloads: 5 });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toContain('payloads must be an array');
+    }
+    for (const body of [[], 'payloads', null, { payloads: [5] }, { payloads: [{ metadata: 'x' }] }]) {
+      const res = await post(open, 'decode', body);
+      expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), 400]);
+    }
+    const notJson = await fetch(`${open.url}/decode`, { method: 'POST', body: '{"payloads": [' });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { message: string }).message).toBe('body is not JSON');
+    const badData = await post(open, 'decode', { payloads: [{ data: '***' }] });
+    expect(badData.status).toBe(400);
+    expect(((await badData.json()) as { message: string }).message).toContain('payloads[0].data');
     const other = createEncryptionCodec(parseKeyRing(`k9:${Buffer.alloc(32, 9).toString('base64')}`));
     const [enc] = await other.encode([defaultPayloadConverter.toPayload('x')]);
     const res = await post(open, 'decode', { payloads: [toJson(enc)] });

@@ -12,14 +12,14 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { testConfig } from '../support/stack';
 import { buildDeps } from '../../worker/deps';
 import { getDataConverter, ENCRYPTED_ENCODING, keyIdOf } from '../../encryption';
-import { createDeletionService } from '../../client/deletions';
-import { accountDeletionWorkflow, deletionWorkflowId } from '../../workflows/deletion';
-import { rng, seedAccount, SeedDeps } from '../../seed/fixtures';
+import { createIntake } from '../../client/intake';
+import { accountDeletionWorkflow } from '../../workflows/deletion';
+import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { storesOf } from '../support/stores';
 import type { Config } from '../../config';
-import type { DeletionInput, Receipt } from '../../activities/deletion/types';
 import { encodingOf, found, haystack, payloadsIn } from './support/scan';
+import { deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -103,7 +103,7 @@ describe('personal data in the orchestration layer', () => {
 
     // A support agent typing who asked into a free-text field is how personal data reaches an
     // input: Lethe never puts it there itself, so the test does, to prove encryption hides it.
-    const deletions = createDeletionService({ config, db: deps.db, temporal: lethe });
+    const deletions = createIntake({ config, db: deps.db, temporal: lethe });
     const started = await deletions.start({ accountId: a.id, channel: 'support', requestedBy: `agent-7 for ${pii[1]} <${a.email}>` });
     completedId = started.workflowId;
     const receipt: Receipt = await lethe.workflow.getHandle(completedId).result();

@@ -8,12 +8,12 @@ import { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { startWorld, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
-import { rng, seedAccount } from '../../seed/fixtures';
-import { createDeletionService } from '../../client/deletions';
+import { rng, seedAccount } from '../../dev/seed/fixtures';
+import { createIntake } from '../../client/intake';
 import { EncryptionError, ENCRYPTED_ENCODING, getDataConverter, getPayloadCodec, keyIdOf } from '../../encryption';
 import { loadConfig } from '../../config';
-import type { Receipt } from '../../activities/deletion/types';
 import { encodingOf, payloadsIn } from './support/scan';
+import type { Receipt } from '../../contract';
 
 const OLD = `lethe-2026-01:${randomBytes(32).toString('base64')}`;
 const NEW = `lethe-2026-11:${randomBytes(32).toString('base64')}`;
@@ -36,7 +36,7 @@ describe('key rotation', () => {
 
   test('when a deletion runs under the old key, then its history carries the old key id', async () => {
     before = await startWorld({ env: keys(OLD) });
-    const deletions = createDeletionService({ config: before.config, db: before.deps.db, temporal: before.client });
+    const deletions = createIntake({ config: before.config, db: before.deps.db, temporal: before.client });
     const a = await seedAccount(seedDepsOf(before), { media: 2 }, rand);
     oldWorkflowId = (await deletions.start({ accountId: a.id, channel: 'email' })).workflowId;
     oldReceipt = await before.client.workflow.getHandle(oldWorkflowId).result();
@@ -60,7 +60,7 @@ describe('key rotation', () => {
   });
 
   test('when the rotated worker and client run a new deletion, then its payloads use the new key id only', async () => {
-    const deletions = createDeletionService({ config: after.config, db: after.deps.db, temporal: after.client });
+    const deletions = createIntake({ config: after.config, db: after.deps.db, temporal: after.client });
     const a = await seedAccount(seedDepsOf(after), { media: 2 }, rand);
     const started = await deletions.start({ accountId: a.id, channel: 'api' });
     const receipt: Receipt = await after.client.workflow.getHandle(started.workflowId).result();

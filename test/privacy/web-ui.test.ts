@@ -10,12 +10,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, Browser } from 'playwright-core';
-import { startStack, RunningStack } from '../../stack/embedded';
-import { freePort } from '../../stack/net';
+import { startStack, RunningStack } from '../../dev/stack/embedded';
+import { freePort } from '../../dev/stack/net';
 import { startWorld, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
-import { rng, seedAccount } from '../../seed/fixtures';
-import { createDeletionService, StartedDeletion } from '../../client/deletions';
+import { rng, seedAccount } from '../../dev/seed/fixtures';
+import { createIntake, StartedDeletion } from '../../client/intake';
 import { ensureChromium } from './support/chromium';
 
 const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
@@ -64,7 +64,7 @@ describeWithBrowser('the Web UI through the codec server', () => {
   });
 
   test('when an operator opens a deletion in the Web UI, then its input shows decoded (requestId and channel), and a screenshot is saved', async () => {
-    const deletions = createDeletionService({ config: world.config, db: world.deps.db, temporal: world.client });
+    const deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
     const a = await seedAccount(seedDepsOf(world), { media: 2 }, rng(6063));
     const started: StartedDeletion = await deletions.start({ accountId: a.id, channel: 'in_app', requestedBy: 'web-ui-test' });
     const handle = world.client.workflow.getHandle(started.workflowId);

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { startWorld, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
-import { fingerprint, rng, seedAccount, SeededAccount, SeedDeps } from '../../seed/fixtures';
+import { fingerprint, rng, seedAccount, SeededAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { createApiServer } from '../../client/api/server';
 import { createApiLogger } from '../../client/api/logger';
 

@@ -12,11 +12,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, RunningStack, StackPorts } from '../../stack/embedded';
-import { freePort, waitFor } from '../../stack/net';
+import { startStack, RunningStack, StackPorts } from '../../dev/stack/embedded';
+import { freePort, waitFor } from '../../dev/stack/net';
 import { loadConfig } from '../../config';
 import { buildDeps } from '../../worker/deps';
-import { fingerprint, rng, seedAccount, SeedDeps, SeededAccount, SubState } from '../../seed/fixtures';
+import { fingerprint, rng, seedAccount, SeedDeps, SeededAccount, SubState } from '../../dev/seed/fixtures';
 import { expectEmpty, storesOf } from '../support/stores';
 import { scopedSeeder, daysAfter } from '../sweep/support';
 import { cutoffFor } from '../../activities/sweep/candidates';

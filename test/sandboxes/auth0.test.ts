@@ -1,7 +1,7 @@
-import { createAuth0Client, type Auth0Client } from '../../clients/auth0';
-import { isVendorError, type VendorError } from '../../clients/errors';
-import { startAuth0Sandbox } from '../../sandboxes/auth0/server';
-import type { RunningSandbox } from '../../sandboxes/common/server';
+import { createAuth0Client, type Auth0Client } from '../../stores/auth0';
+import { isVendorError, type VendorError } from '../../stores/errors';
+import { startAuth0Sandbox } from '../../dev/sandboxes/auth0/server';
+import type { RunningSandbox } from '../../dev/sandboxes/common/server';
 import { adminJson, armFault, caught, resetSandbox, stats } from './helpers/sandboxAdmin';
 
 const CLIENT_ID = 'lethe-test';
@@ -40,7 +40,7 @@ function expectVendorError(err: unknown, type: VendorError['type']): VendorError
   return e;
 }
 
-describe('Auth0 sandbox driven through clients/auth0 (real auth0 SDK)', () => {
+describe('Auth0 sandbox driven through stores/auth0 (real auth0 SDK)', () => {
   let sandbox: RunningSandbox;
   let auth0: Auth0Client;
 

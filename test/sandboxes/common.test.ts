@@ -1,8 +1,8 @@
-import { FixedWindowRateLimiter } from '../../sandboxes/common/rateLimiter';
-import { FaultInjector, parseFaultSpec, FaultSpecError } from '../../sandboxes/common/faults';
-import { matchRoute } from '../../sandboxes/common/router';
-import { startAuth0Sandbox } from '../../sandboxes/auth0/server';
-import type { RunningSandbox } from '../../sandboxes/common/server';
+import { FixedWindowRateLimiter } from '../../dev/sandboxes/common/rateLimiter';
+import { FaultInjector, parseFaultSpec, FaultSpecError } from '../../dev/sandboxes/common/faults';
+import { matchRoute } from '../../dev/sandboxes/common/router';
+import { startAuth0Sandbox } from '../../dev/sandboxes/auth0/server';
+import type { RunningSandbox } from '../../dev/sandboxes/common/server';
 import { adminJson, armFault, resetSandbox, stats } from './helpers/sandboxAdmin';
 
 describe('FixedWindowRateLimiter', () => {

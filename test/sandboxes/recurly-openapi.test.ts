@@ -3,9 +3,9 @@
  * document that ships with the `recurly` SDK (see helpers/recurlyOpenApi.ts for the three
  * documented adjustments). Traffic is captured by a recording proxy between client and sandbox.
  */
-import { createRecurlyClient } from '../../clients/recurly';
-import { startRecurlySandbox } from '../../sandboxes/recurly/server';
-import type { RunningSandbox } from '../../sandboxes/common/server';
+import { createRecurlyClient } from '../../stores/recurly';
+import { startRecurlySandbox } from '../../dev/sandboxes/recurly/server';
+import type { RunningSandbox } from '../../dev/sandboxes/common/server';
 import { startRecordingProxy, type RecordingProxy } from './helpers/recordingProxy';
 import { loadRecurlyOpenApi, type RecurlyOpenApi } from './helpers/recurlyOpenApi';
 import { adminJson, caught } from './helpers/sandboxAdmin';
@@ -13,7 +13,7 @@ import { adminJson, caught } from './helpers/sandboxAdmin';
 const API_KEY = 'lethe-openapi-key';
 const DAY = 86_400_000;
 
-/** Every Recurly operation clients/recurly.ts calls. */
+/** Every Recurly operation stores/recurly.ts calls. */
 const LETHE_OPERATIONS = [
   'create_account',
   'get_account',

@@ -1,7 +1,7 @@
-import { createRecurlyClient, type RecurlyClient } from '../../clients/recurly';
-import { isVendorError, type VendorError } from '../../clients/errors';
-import { startRecurlySandbox } from '../../sandboxes/recurly/server';
-import type { RunningSandbox } from '../../sandboxes/common/server';
+import { createRecurlyClient, type RecurlyClient } from '../../stores/recurly';
+import { isVendorError, type VendorError } from '../../stores/errors';
+import { startRecurlySandbox } from '../../dev/sandboxes/recurly/server';
+import type { RunningSandbox } from '../../dev/sandboxes/common/server';
 import { adminJson, armFault, caught, resetSandbox, stats } from './helpers/sandboxAdmin';
 
 const API_KEY = 'lethe-test-key';
@@ -50,7 +50,7 @@ const PII = {
   billing_info: { first_name: 'Ada', last_name: 'Lovelace', number: '4111111111111111', month: '12', year: '2030', address: { street1: '12 St James Sq', country: 'GB' } },
 };
 
-describe('Recurly sandbox driven through clients/recurly (real recurly SDK)', () => {
+describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () => {
   let sandbox: RunningSandbox;
   let recurly: RecurlyClient;
 

@@ -6,7 +6,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, isListening } from '../../stack/net';
+import { freePort, isListening } from '../../dev/stack/net';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

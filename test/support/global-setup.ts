@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, StackPorts } from '../../stack/embedded';
-import { freePort } from '../../stack/net';
+import { startStack, StackPorts } from '../../dev/stack/embedded';
+import { freePort } from '../../dev/stack/net';
 
 const STACK_VARS = [
   'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'DATABASE_URL', 'AZURE_STORAGE_CONNECTION_STRING',

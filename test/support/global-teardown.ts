@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { RunningStack } from '../../stack/embedded';
+import type { RunningStack } from '../../dev/stack/embedded';
 
 export default async function globalTeardown(): Promise<void> {
   const stack = (globalThis as Record<string, unknown>).__LETHE_STACK__ as RunningStack | undefined;

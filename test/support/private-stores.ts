@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startAuth0Sandbox } from '../../sandboxes/auth0/server';
-import { startRecurlySandbox } from '../../sandboxes/recurly/server';
-import type { RunningSandbox } from '../../sandboxes/common/server';
-import { Supervisor, Service } from '../../stack/supervisor';
-import { azuriteSpec, ensureContainers } from '../../stack/azurite';
-import { freePort } from '../../stack/net';
+import { startAuth0Sandbox } from '../../dev/sandboxes/auth0/server';
+import { startRecurlySandbox } from '../../dev/sandboxes/recurly/server';
+import type { RunningSandbox } from '../../dev/sandboxes/common/server';
+import { Supervisor, Service } from '../../dev/stack/supervisor';
+import { azuriteSpec, ensureContainers } from '../../dev/stack/azurite';
+import { freePort } from '../../dev/stack/net';
 import { azuriteConnectionString } from '../../config';
 
 export interface PrivateStores {

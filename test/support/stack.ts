@@ -3,10 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { loadConfig, Config } from '../../config';
-import { buildDeps } from '../../worker/deps';
+import { buildDeps, type WorkerDeps } from '../../worker/deps';
 import { createWorker } from '../../worker/worker';
 import { getDataConverter } from '../../encryption';
-import type { ActivityDeps } from '../../activities';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({ ...process.env, ...overrides });
@@ -14,7 +13,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 
 export interface TestWorld {
   config: Config;
-  deps: ActivityDeps & { close(): Promise<void> };
+  deps: WorkerDeps;
   client: Client;
   worker: Worker;
   taskQueue: string;
@@ -24,7 +23,7 @@ export interface TestWorld {
 }
 
 /** A worker on a task queue of its own, so test files never steal each other's tasks. */
-export async function startWorld(opts: { env?: Record<string, string>; deps?: (d: ActivityDeps & { close(): Promise<void> }) => ActivityDeps & { close(): Promise<void> } } = {}): Promise<TestWorld> {
+export async function startWorld(opts: { env?: Record<string, string>; deps?: (d: WorkerDeps) => WorkerDeps } = {}): Promise<TestWorld> {
   const taskQueue = `test-${randomUUID()}`;
   const config = testConfig({ ...opts.env, LETHE_TASK_QUEUE: taskQueue });
   const base = buildDeps(config);

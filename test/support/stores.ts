@@ -1,6 +1,6 @@
 /** What every store holds about one seeded account: what "empty" is asserted against. */
 import { DATA_MAP } from '../../activities/deletion/data-map';
-import type { SeededAccount, SeedDeps } from '../../seed/fixtures';
+import type { SeededAccount, SeedDeps } from '../../dev/seed/fixtures';
 
 export async function storesOf(seed: SeedDeps, a: SeededAccount) {
   const rows: Record<string, number> = {};

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { TestWorld } from './stack';
-import { rng, type SeedDeps } from '../../seed/fixtures';
+import { rng, type SeedDeps } from '../../dev/seed/fixtures';
 
 export function seedDepsOf(world: TestWorld): SeedDeps {
   return { ...world.deps, recurlySandboxUrl: world.config.recurly.baseUrl };

@@ -8,12 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Knex } from 'knex';
 import { testConfig } from '../support/stack';
-import { createDb } from '../../clients/db';
+import { createDb } from '../../stores/db';
 import { createSweepActivities } from '../../activities/sweep/sweep';
 import { cutoffFor, scopeRange } from '../../activities/sweep/candidates';
-import type { SweepPageInput, SweepPageResult } from '../../activities/sweep/types';
-import { DeletionRequestError } from '../../client/deletions';
 import { daysAfter } from './support';
+import type { SweepPageInput, SweepPageResult } from '../../contract';
 
 describe('sweep page activity', () => {
   let db: Knex;
@@ -35,27 +34,24 @@ describe('sweep page activity', () => {
     await db.destroy();
   });
 
-  function stubbed(env: Record<string, string>, onStart: (accountId: string) => Promise<void>) {
+  function stubbed(env: Record<string, string>, onStart: (accountId: string) => Promise<void | 'account_gone'>) {
     const starts: { accountId: string; at: number }[] = [];
     let inFlight = 0;
     let maxInFlight = 0;
     const acts = createSweepActivities({
-      config: testConfig(env),
+      sweep: testConfig(env).sweep,
       db,
-      deletions: {
-        start: async (req) => {
+      startDeletion: async (req) => {
           inFlight++;
           maxInFlight = Math.max(maxInFlight, inFlight);
-          starts.push({ accountId: req.accountId!, at: Date.now() });
-          expect(req).toMatchObject({ channel: 'inactivity', selectedAt: expect.any(String) });
+          starts.push({ accountId: req.accountId, at: Date.now() });
+          expect(req).toMatchObject({ selectedAt: expect.any(String), requestedBy: expect.any(String) });
           try {
-            await onStart(req.accountId!);
+            return (await onStart(req.accountId)) ?? 'started';
           } finally {
             inFlight--;
           }
-          return { requestId: 'r', accountId: req.accountId!, workflowId: 'w', status: 'pending', receivedAt: '', deadlineAt: '', existing: false };
         },
-      },
     });
     return { acts, starts, maxInFlight: () => maxInFlight };
   }
@@ -115,7 +111,7 @@ describe('sweep page activity', () => {
   test('when an account is deleted between the read and the start, then it is scanned and eligible but not counted started', async () => {
     const gone = new Set([ids[2], ids[7]]);
     const s = stubbed({ LETHE_SWEEP_STARTS_PER_MINUTE: '60000' }, async (id) => {
-      if (gone.has(id)) throw new DeletionRequestError('account_not_found', 'accountId', 'no account has this id');
+      if (gone.has(id)) return 'account_gone';
     });
     const sweepId = await begin(s.acts, 'gone');
     const r = (await new MockActivityEnvironment().run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;

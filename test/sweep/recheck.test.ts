@@ -9,18 +9,16 @@
 import { randomUUID } from 'node:crypto';
 import { startWorld, testConfig, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
-import { fingerprint, type SeedDeps, type SeededAccount } from '../../seed/fixtures';
+import { fingerprint, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 import { createSweepService } from '../../client/sweeps';
-import { createDeletionService } from '../../client/deletions';
+import { createIntake } from '../../client/intake';
+import { createRequestReader } from '../../client/requests';
 import { cutoffFor } from '../../activities/sweep/candidates';
-import { deletionWorkflowId, progressQuery, type SkippedDeletion } from '../../workflows/deletion';
-import type { SweepResult } from '../../workflows/sweep';
 import { buildDeps } from '../../worker/deps';
 import { createWorker } from '../../worker/worker';
-import { LetheStatus } from '../../workflows/search-attributes';
 import { expectEmpty, storesOf } from '../support/stores';
-import type { Receipt } from '../../activities/deletion/types';
 import { daysAfter, scopedSeeder } from './support';
+import { deletionWorkflowId, progressQuery, type SkippedDeletion, type SweepResult, LetheStatus, type Receipt } from '../../contract';
 
 describe('re-check before a sweep deletes', () => {
   const deletionQueue = `test-deletions-${randomUUID()}`;
@@ -31,7 +29,10 @@ describe('re-check before a sweep deletes', () => {
     world = await startWorld({
       env: { LETHE_SWEEP_STARTS_PER_MINUTE: '6000' },
       // The sweep's activities start deletions through this config: on the unpolled queue.
-      deps: (d) => ({ ...d, config: { ...d.config, temporal: { ...d.config.temporal, taskQueue: deletionQueue } } }),
+      deps: (d) => {
+        const intake = createIntake({ config: testConfig({ LETHE_TASK_QUEUE: deletionQueue }), db: d.db, temporal: d.temporalClient() });
+        return { ...d, startDeletion: (req) => intake.startInactivity(req) };
+      },
     });
     seed = seedDepsOf(world);
   });
@@ -56,7 +57,7 @@ describe('re-check before a sweep deletes', () => {
     await world.deps.db('accounts').whereIn('id', [logsIn.id, asksToo.id]).update({ last_login_at: world.deps.db.fn.now() });
     const sub = await seed.recurly.createSubscription({ accountCode: subscribes.recurlyAccountCode!, planCode: 'timelapse-pro' });
     expect(sub.state).toBe('active');
-    const deletions = createDeletionService({ config: testConfig({ LETHE_TASK_QUEUE: deletionQueue }), db: world.deps.db, temporal: world.client });
+    const deletions = createIntake({ config: testConfig({ LETHE_TASK_QUEUE: deletionQueue }), db: world.deps.db, temporal: world.client });
     const joined = await deletions.start({ accountId: asksToo.id, channel: 'in_app' });
     expect(joined.existing).toBe(true);
     const untouched = new Map<string, string>();
@@ -90,7 +91,7 @@ describe('re-check before a sweep deletes', () => {
           ...['recurly', 'auth0', 'media', 'database', 'verify', 'receipt'].map((n) => [n, 'skipped']),
         ]);
         expect((await handle.describe()).typedSearchAttributes.get(LetheStatus)).toBe('skipped');
-        const view = await deletions.get(request.request_id);
+        const view = await createRequestReader({ config: world.config, db: world.deps.db, temporal: world.client }).get(request.request_id);
         expect(view).toMatchObject({ status: 'skipped', channel: 'inactivity', reason: p.reason });
         expect(view!.overdue).toBe(false);
       }

@@ -17,10 +17,10 @@ import { buildDeps } from '../../worker/deps';
 import { WORKFLOWS_PATH } from '../../worker/worker';
 import { createActivities } from '../../activities';
 import { createSweepService } from '../../client/sweeps';
-import { createDeletionService } from '../../client/deletions';
+import { createIntake } from '../../client/intake';
 import { cutoffFor } from '../../activities/sweep/candidates';
-import { deletionWorkflowId } from '../../workflows/deletion';
 import { scopedSeeder, daysAfter } from './support';
+import { deletionWorkflowId } from '../../contract';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
 const record = process.env.LETHE_RECORD_HISTORIES ? test : test.skip;
@@ -68,8 +68,8 @@ record('record: a continued-as-new dry-run sweep, a real sweep, and sweep deleti
     // Re-checked and skipped: logged in after it was "selected".
     const active = await seeder.account({ ...inactive, subscriptions: null });
     await deps.db('accounts').where({ id: active.id }).update({ last_login_at: deps.db.fn.now() });
-    const deletions = createDeletionService({ config, db: deps.db, temporal: plain });
-    await deletions.start({ accountId: active.id, channel: 'inactivity', selectedAt: daysAfter(new Date(), -1).toISOString() });
+    const deletions = createIntake({ config, db: deps.db, temporal: plain });
+    await deletions.startInactivity({ accountId: active.id, selectedAt: daysAfter(new Date(), -1).toISOString(), requestedBy: 'record-histories' });
     const skipped = await plain.workflow.getHandle(deletionWorkflowId(active.id)).result();
     expect(skipped.skipped).toBe(true);
     await save('deletion-inactivity-skipped', deletionWorkflowId(active.id));

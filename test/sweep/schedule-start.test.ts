@@ -10,8 +10,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, RunningStack } from '../../stack/embedded';
-import { freePort } from '../../stack/net';
+import { startStack, RunningStack } from '../../dev/stack/embedded';
+import { freePort } from '../../dev/stack/net';
 import { SWEEP_SCHEDULE_ID } from '../../client/schedule';
 
 interface UiSchedule {

@@ -7,7 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startWorld, testConfig, TestWorld } from '../support/stack';
 import { createScheduleService, ScheduleMissingError, type ScheduleService } from '../../client/schedule';
-import type { SweepResult } from '../../workflows/sweep';
+import type { SweepResult } from '../../contract';
 
 describe('the inactivity sweep schedule', () => {
   let world: TestWorld;

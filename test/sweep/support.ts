@@ -1,6 +1,6 @@
 /** Seeding for the sweep tests: accounts under an id prefix of their own (see SweepScope). */
 import { randomBytes } from 'node:crypto';
-import { rng, seedAccount, uuidFrom, type AccountSpec, type SeedDeps, type SeededAccount } from '../../seed/fixtures';
+import { rng, seedAccount, uuidFrom, type AccountSpec, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 
 /**
  * Every test file shares one database, and a sweep deletes whatever is eligible. So each

@@ -5,14 +5,12 @@
  */
 import { startWorld, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
-import { fingerprint, type SeedDeps, type SeededAccount } from '../../seed/fixtures';
+import { fingerprint, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 import { createSweepService, SweepRequestError, type SweepService, type SweepView } from '../../client/sweeps';
 import { cutoffFor } from '../../activities/sweep/candidates';
-import { deletionWorkflowId } from '../../workflows/deletion';
-import { sweepProgressQuery, type SweepResult } from '../../workflows/sweep';
 import { expectEmpty, storesOf } from '../support/stores';
-import type { Receipt } from '../../activities/deletion/types';
 import { daysAfter, scopedSeeder } from './support';
+import { deletionWorkflowId, sweepProgressQuery, type SweepResult, type Receipt } from '../../contract';
 
 describe('inactivity sweep', () => {
   let world: TestWorld;

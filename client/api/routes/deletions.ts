@@ -1,6 +1,7 @@
 /** `/v1/deletion-requests`: file a request, read its status, list requests. */
 import type { FastifyInstance } from 'fastify';
-import type { DeletionService } from '../../deletions';
+import type { Intake } from '../../intake';
+import type { RequestReader } from '../../requests';
 import type { ApiMetrics } from '../metrics';
 import { ApiError } from '../errors';
 import {
@@ -15,8 +16,8 @@ import {
   startedSchema,
 } from '../schemas';
 
-export function registerDeletionRoutes(app: FastifyInstance, deps: { deletions: DeletionService; metrics: ApiMetrics }): void {
-  const { deletions, metrics } = deps;
+export function registerDeletionRoutes(app: FastifyInstance, deps: { intake: Intake; requests: RequestReader; metrics: ApiMetrics }): void {
+  const { intake, requests, metrics } = deps;
 
   app.post<{ Body: DeletionRequestBody }>(
     '/v1/deletion-requests',
@@ -40,10 +41,10 @@ export function registerDeletionRoutes(app: FastifyInstance, deps: { deletions: 
       const body = req.body;
       let started;
       try {
-        started = await deletions.start({ ...body });
+        started = await intake.start({ ...body });
       } catch (err) {
         // Refusals (400) are counted by the error handler, with the schema's.
-        if ((err as { type?: string }).type === 'account_not_found') metrics.deletionRequest(body.channel, 'not_found');
+        if ((err as { code?: string }).code === 'account_not_found') metrics.deletionRequest(body.channel, 'not_found');
         throw err;
       }
       const done = started.existing && started.status === 'completed';
@@ -76,7 +77,7 @@ export function registerDeletionRoutes(app: FastifyInstance, deps: { deletions: 
       },
     },
     async (req) => {
-      const view = await deletions.get(req.params.requestId);
+      const view = await requests.get(req.params.requestId);
       if (!view) throw new ApiError(404, 'not_found', `no deletion request has id ${req.params.requestId}`, 'params/requestId');
       return view;
     },
@@ -94,6 +95,6 @@ export function registerDeletionRoutes(app: FastifyInstance, deps: { deletions: 
         response: { 200: { ...listSchema, description: 'A page of requests' }, ...errorResponses(400, 401, 429) },
       },
     },
-    async (req) => deletions.list(req.query),
+    async (req) => requests.list(req.query),
   );
 }

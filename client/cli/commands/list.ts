@@ -1,4 +1,4 @@
-import type { DeletionSummary } from '../../deletions';
+import type { DeletionSummary } from '../../requests';
 import { apiTarget, call } from '../api';
 import { Command, COMMON_HELP, parse, printHelp, usage, writeJson } from '../command';
 import { EXIT } from '../exit';

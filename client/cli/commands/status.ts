@@ -1,4 +1,4 @@
-import type { DeletionView } from '../../deletions';
+import type { DeletionView } from '../../requests';
 import { apiTarget, call } from '../api';
 import { Command, COMMON_HELP, parse, printHelp, seconds, sleep, usage, writeJson } from '../command';
 import { CliError, EXIT } from '../exit';

@@ -1,5 +1,5 @@
 /** Raw calls to a sandbox's `/__sandbox/` admin API, for arranging faults and reading stats. */
-import type { StatsSnapshot } from '../../../sandboxes/common/stats';
+import type { StatsSnapshot } from '../../../dev/sandboxes/common/stats';
 
 export interface FaultRequest {
   mode: '500' | '429' | 'hang';

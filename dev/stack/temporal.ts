@@ -6,10 +6,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import type { ServiceSpec } from './supervisor';
+import { SEARCH_ATTRIBUTES } from '../../contract';
 
-export const PROJECT_ROOT = path.resolve(__dirname, '..');
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const TEMPORAL_BIN = path.join(PROJECT_ROOT, '.tools', 'bin', 'temporal');
 
 /** Builds the CLI on first use (slow, shows progress), reuses it afterwards. */

@@ -1,194 +1,45 @@
 /**
- * Starting deletions and reading their status: the one path every channel takes (the API,
- * the CLI, the inactivity sweep), so each gets the same idempotency and deadline rules.
+ * Reading deletion requests back: one request's status view (the workflow's live progress
+ * joined with Lethe's own records), lists and the gauges' counts. It never writes: the stored
+ * request changes where its state changes (the intake, the workflow's activities).
  */
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
-import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
+import { Client, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
+import type { LoadedDataConverter, ProtoFailure } from '@temporalio/common';
 import type { Config } from '../config';
-import type { Channel, DeletionInput, Receipt, StoreCounts, Verification } from '../activities/deletion/types';
-import { CHANNELS } from '../activities/deletion/types';
-import { stepOfActivity } from '../activities/steps';
 import {
-  accountDeletionWorkflow,
-  additionalRequestSignal,
   deletionWorkflowId,
+  failureText,
+  FINISHED_STATUSES,
+  isUuid,
   progressQuery,
-  DeletionProgress,
-  DeletionStatus,
   STEP_NAMES,
-  StepProgress,
-} from '../workflows/deletion';
-import { LetheAccountId, LetheChannel, LetheDeadline, LetheDeadlineWarning, LetheOverdue, LetheStatus } from '../workflows/search-attributes';
+  stepOfActivity,
+  stepSummary,
+  type Channel,
+  type DeletionProgress,
+  type DeletionStatus,
+  type Receipt,
+  type StepProgress,
+  type StoreCounts,
+  type Verification,
+} from '../contract';
+import { DeletionRequestError } from './intake';
 
-export class DeletionRequestError extends Error {
-  constructor(
-    readonly type: 'invalid_input' | 'account_not_found',
-    readonly field: string | undefined,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'DeletionRequestError';
-  }
-}
+/**
+ * A run's first events are WorkflowExecutionStarted, WorkflowTaskScheduled and
+ * WorkflowTaskStarted; a longer history means a worker has finished the first task, so the
+ * workflow has set its query handler and a query can answer without waiting for a worker.
+ */
+const EVENTS_BEFORE_FIRST_TASK_COMPLETES = 3;
 
-export interface DeletionRequest {
-  accountId?: string;
-  email?: string;
-  channel: Channel;
-  receivedAt?: string;
-  requestedBy?: string;
-  selectedAt?: string;
-}
-
-export interface StartedDeletion {
-  requestId: string;
-  accountId: string;
-  workflowId: string;
-  status: string;
-  receivedAt: string;
-  deadlineAt: string;
-  /** True when the account's deletion was already under way and this request joined it. */
-  existing: boolean;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// PostgreSQL refuses NUL in text (a 500 if it got that far) and no address holds a control character.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
-export function createDeletionService(deps: { config: Config; db: Knex; temporal: Client }) {
+export function createRequestReader(deps: { config: Pick<Config, 'deletion'>; db: Knex; temporal: Client }) {
   const { config, db, temporal } = deps;
 
-  async function resolveAccount(req: DeletionRequest): Promise<string> {
-    if ((req.accountId === undefined) === (req.email === undefined)) {
-      throw new DeletionRequestError('invalid_input', 'accountId', 'exactly one of accountId or email is required');
-    }
-    if (req.accountId !== undefined) {
-      if (typeof req.accountId !== 'string' || !UUID.test(req.accountId)) {
-        throw new DeletionRequestError('invalid_input', 'accountId', 'accountId must be a UUID');
-      }
-      const row = await db('accounts').where({ id: req.accountId.toLowerCase() }).first('id');
-      if (!row) throw new DeletionRequestError('account_not_found', 'accountId', 'no account has this id');
-      return row.id;
-    }
-    if (typeof req.email !== 'string' || !req.email.includes('@') || req.email.length > 320 || CONTROL.test(req.email)) {
-      throw new DeletionRequestError('invalid_input', 'email', 'email must be an email address');
-    }
-    // Exact and case-insensitive: `=` on lower(), so `%` and `_` are characters, not patterns.
-    const rows = await db('accounts').whereRaw('lower(email) = lower(?)', [req.email]).select('id').limit(2);
-    if (rows.length === 0) throw new DeletionRequestError('account_not_found', 'email', 'no account has this email');
-    if (rows.length > 1) throw new DeletionRequestError('invalid_input', 'email', 'several accounts match this email case-insensitively; file the request by accountId');
-    return rows[0].id;
-  }
-
-  function receivedAtOf(req: DeletionRequest, now: Date): Date {
-    if (req.receivedAt === undefined) return now;
-    if (typeof req.receivedAt !== 'string' || !RFC3339.test(req.receivedAt) || Number.isNaN(Date.parse(req.receivedAt))) {
-      throw new DeletionRequestError('invalid_input', 'receivedAt', 'receivedAt must be an RFC 3339 time, e.g. 2026-11-28T09:30:00Z');
-    }
-    const t = new Date(req.receivedAt);
-    // A little clock skew between a caller and us is not "the future".
-    if (t.getTime() > now.getTime() + 60_000) throw new DeletionRequestError('invalid_input', 'receivedAt', 'receivedAt is in the future');
-    return t;
-  }
-
   return {
-    async start(req: DeletionRequest): Promise<StartedDeletion> {
-      if (!CHANNELS.includes(req.channel)) {
-        throw new DeletionRequestError('invalid_input', 'channel', `channel must be one of ${CHANNELS.join(', ')}`);
-      }
-      if (req.requestedBy !== undefined && (typeof req.requestedBy !== 'string' || !req.requestedBy.trim() || req.requestedBy.length > 200 || CONTROL.test(req.requestedBy))) {
-        throw new DeletionRequestError('invalid_input', 'requestedBy', 'requestedBy must be 1-200 printable characters (a staff id or service name)');
-      }
-      const now = new Date();
-      const receivedAt = receivedAtOf(req, now);
-      let accountId: string;
-      try {
-        accountId = await resolveAccount(req);
-      } catch (err) {
-        // The account is gone because Lethe deleted it: a repeated request by id learns which
-        // request did that, rather than "no such account". By email there is nothing to find.
-        const done = err instanceof DeletionRequestError && err.type === 'account_not_found' && req.accountId ? await completedRequestFor(req.accountId) : undefined;
-        if (done) return done;
-        throw err;
-      }
-      const hours = 3_600_000;
-      const input: DeletionInput = {
-        requestId: randomUUID(),
-        accountId,
-        channel: req.channel,
-        receivedAt: receivedAt.toISOString(),
-        deadlineAt: new Date(receivedAt.getTime() + config.deletion.deadlineHours * hours).toISOString(),
-        warningAt: new Date(receivedAt.getTime() + config.deletion.warningHours * hours).toISOString(),
-        requestedBy: req.requestedBy,
-        selectedAt: req.selectedAt,
-      };
-      const workflowId = deletionWorkflowId(accountId);
-      try {
-        // Bounded, so an unreachable Temporal is an answer (503) within an HTTP request's
-        // patience; retrying is safe, the workflow id makes the start idempotent.
-        await temporal.withDeadline(Date.now() + 20_000, () => temporal.workflow.start(accountDeletionWorkflow, {
-          taskQueue: config.temporal.taskQueue,
-          workflowId,
-          args: [input],
-          // Requests from every channel for one account meet in one execution.
-          workflowIdConflictPolicy: 'FAIL',
-          memo: { requestId: input.requestId },
-          typedSearchAttributes: new TypedSearchAttributes([
-            { key: LetheAccountId, value: accountId },
-            { key: LetheStatus, value: 'pending' },
-            { key: LetheChannel, value: req.channel },
-            { key: LetheDeadline, value: new Date(input.deadlineAt) },
-            { key: LetheDeadlineWarning, value: false },
-            { key: LetheOverdue, value: false },
-          ]),
-        }));
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        const handle = temporal.workflow.getHandle(workflowId);
-        await handle.signal(additionalRequestSignal, { channel: req.channel, receivedAt: input.receivedAt, requestedBy: req.requestedBy });
-        // The memo is there from the start; the query may lag until the first workflow task.
-        const memo = (await handle.describe()).memo as { requestId?: string } | undefined;
-        const p = await temporal.withDeadline(Date.now() + 5_000, () => handle.query(progressQuery)).catch(() => undefined);
-        const requestId = p?.requestId ?? memo?.requestId ?? '';
-        const row = requestId ? await db('lethe.deletion_requests').where({ request_id: requestId }).first('received_at', 'deadline_at') : undefined;
-        let receivedAt = p?.receivedAt ?? (row ? iso(row.received_at) : input.receivedAt);
-        let deadlineAt = p?.deadlineAt ?? (row ? iso(row.deadline_at) : input.deadlineAt);
-        // The signal moves the workflow's deadline when this channel heard of it earlier; the
-        // stored request follows, so lists and overdue counts agree with the workflow (get()
-        // repairs the row from the workflow should this update lose a race with the insert).
-        if (Date.parse(input.receivedAt) < Date.parse(receivedAt)) {
-          receivedAt = input.receivedAt;
-          deadlineAt = input.deadlineAt;
-          await db('lethe.deletion_requests')
-            .where({ request_id: requestId })
-            .andWhere('received_at', '>', input.receivedAt)
-            .update({ received_at: input.receivedAt, deadline_at: input.deadlineAt });
-        }
-        return { requestId, accountId, workflowId, status: p?.status ?? 'running', receivedAt, deadlineAt, existing: true };
-      }
-      await db('lethe.deletion_requests')
-        .insert({
-          request_id: input.requestId,
-          account_id: accountId,
-          channel: input.channel,
-          received_at: input.receivedAt,
-          deadline_at: input.deadlineAt,
-          requested_by: req.requestedBy ?? null,
-          status: 'pending',
-        })
-        .onConflict('request_id')
-        .ignore();
-      return { requestId: input.requestId, accountId, workflowId, status: 'pending', receivedAt: input.receivedAt, deadlineAt: input.deadlineAt, existing: false };
-    },
-
     /** Live progress from the workflow; null when Lethe never saw this request. */
     async progress(requestId: string): Promise<DeletionProgress | null> {
-      if (!UUID.test(requestId)) return null;
+      if (!isUuid(requestId)) return null;
       const row = await db('lethe.deletion_requests').where({ request_id: requestId }).first();
       if (!row) return null;
       const handle = temporal.workflow.getHandle(deletionWorkflowId(row.account_id));
@@ -207,7 +58,7 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
      * history is gone. Null when Lethe never saw this request.
      */
     async get(requestId: string): Promise<DeletionView | null> {
-      if (!UUID.test(requestId)) return null;
+      if (!isUuid(requestId)) return null;
       const row: RequestRow | undefined = await db('lethe.deletion_requests').where({ request_id: requestId.toLowerCase() }).first();
       if (!row) return null;
       const receiptRow = await db('lethe.receipts').where({ request_id: row.request_id }).first();
@@ -222,9 +73,9 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
         // How the run closed decides: a terminated run's last query state still says running.
         // A run that completed without a receipt is one the inactivity re-check skipped.
         if (live.closedStatus !== 'COMPLETED') status = 'failed';
-        else status = p && FINISHED.includes(p.status) ? p.status : FINISHED.includes(row.status) ? (row.status as DeletionStatus) : 'skipped';
+        else status = p && FINISHED_STATUSES.includes(p.status) ? p.status : FINISHED_STATUSES.includes(row.status as DeletionStatus) ? (row.status as DeletionStatus) : 'skipped';
       } else if (p) status = p.status;
-      else if (live.kind === 'gone' && !FINISHED.includes(row.status)) {
+      else if (live.kind === 'gone' && !FINISHED_STATUSES.includes(row.status as DeletionStatus)) {
         status = 'failed';
         reason = 'the workflow ended and its history expired before its outcome was recorded';
       }
@@ -232,8 +83,6 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
       const receivedAt = p?.receivedAt ?? receipt?.receivedAt ?? iso(row.received_at);
       const deadlineAt = p?.deadlineAt ?? receipt?.deadlineAt ?? iso(row.deadline_at);
       const completedAt = receipt?.completedAt ?? p?.completedAt ?? (row.completed_at ? iso(row.completed_at) : undefined);
-      // Keep the stored request current, so list() and the gauges agree with what is shown here.
-      await repairRow(row, status, deadlineAt);
 
       const now = Date.now();
       const deadline = Date.parse(deadlineAt);
@@ -304,25 +153,6 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
     },
   };
 
-  /** The request that deleted this account, when Lethe completed one. */
-  async function completedRequestFor(accountId: string): Promise<StartedDeletion | undefined> {
-    if (!UUID.test(accountId)) return undefined;
-    const row = await db('lethe.deletion_requests')
-      .where({ account_id: accountId.toLowerCase(), status: 'completed' })
-      .orderBy('completed_at', 'desc')
-      .first();
-    if (!row) return undefined;
-    return {
-      requestId: row.request_id,
-      accountId: row.account_id,
-      workflowId: deletionWorkflowId(row.account_id),
-      status: 'completed',
-      receivedAt: iso(row.received_at),
-      deadlineAt: iso(row.deadline_at),
-      existing: true,
-    };
-  }
-
   /** What Temporal knows about the request's run; never throws (the records answer instead). */
   async function liveState(row: RequestRow, hasReceipt: boolean): Promise<LiveState> {
     const handle = temporal.workflow.getHandle(deletionWorkflowId(row.account_id));
@@ -340,7 +170,7 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
     // answer, and briefly.
     // Until a worker has completed the run's first task, there is no state to ask for, and a
     // query would only wait for a worker.
-    const started = Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0) > 3;
+    const started = Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0) > EVENTS_BEFORE_FIRST_TASK_COMPLETES;
     const progress =
       started && (running || !hasReceipt)
         ? await temporal.withDeadline(Date.now() + (running ? 5_000 : 2_000), () => run.query(progressQuery)).catch(() => undefined)
@@ -348,7 +178,7 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
     const pending: PendingStep[] = [];
     for (const pa of desc.raw.pendingActivities ?? []) {
       const failure = pa.lastFailure
-        ? await decodeOptionalFailureToOptionalError(temporal.options.loadedDataConverter, pa.lastFailure).catch(() => undefined)
+        ? await decodeFailure(temporal.options.loadedDataConverter, pa.lastFailure).catch(() => undefined)
         : undefined;
       pending.push({ step: stepOfActivity(pa.activityType?.name ?? ''), attempt: pa.attempt ?? 1, lastFailure: failure ? failureText(failure) : undefined });
     }
@@ -361,17 +191,9 @@ export function createDeletionService(deps: { config: Config; db: Knex; temporal
     }
     return { kind: 'closed', closedStatus: desc.status.name, progress, pending, reason };
   }
-
-  async function repairRow(row: RequestRow, status: DeletionStatus, deadlineAt: string): Promise<void> {
-    const update: Record<string, unknown> = {};
-    if (status !== row.status && (status === 'failed' || status === 'skipped') && !FINISHED.includes(row.status)) update.status = status;
-    if (Date.parse(deadlineAt) < new Date(row.deadline_at).getTime()) update.deadline_at = deadlineAt;
-    if (Object.keys(update).length === 0) return;
-    await db('lethe.deletion_requests').where({ request_id: row.request_id }).update(update);
-  }
 }
 
-export type DeletionService = ReturnType<typeof createDeletionService>;
+export type RequestReader = ReturnType<typeof createRequestReader>;
 
 export interface StepView {
   name: string;
@@ -432,8 +254,6 @@ interface LiveState {
   pending: PendingStep[];
   reason?: string;
 }
-
-const FINISHED = ['completed', 'failed', 'skipped'];
 
 /** Past the deadline before finishing: a completed request that finished late stays overdue. */
 const OVERDUE_SQL = "(status <> 'skipped' and deadline_at < coalesce(completed_at, now()))";
@@ -500,19 +320,36 @@ function stepsFromProgress(p: DeletionProgress, pending: PendingStep[], status: 
 function stepsFromReceipt(r: Receipt): StepView[] {
   const c = r.counts;
   const detail: Record<string, string | undefined> = {
-    recurly: c.recurly && `${c.recurly.subscriptionsTerminated} subscriptions terminated, redacted: ${c.recurly.accountRedacted}`,
-    auth0: c.auth0 && `${c.auth0.usersDeleted} users deleted, ${c.auth0.alreadyGone} already gone`,
-    media: c.media && `${c.media.blobsDeleted} blobs deleted`,
-    database: c.database && `${Object.values(c.database).reduce((a, b) => a + b, 0)} rows deleted`,
-    verify: r.verification.clean ? 'every store is empty' : undefined,
+    recurly: c.recurly && stepSummary.recurly(c.recurly),
+    auth0: c.auth0 && stepSummary.auth0(c.auth0),
+    media: c.media && stepSummary.media(c.media),
+    database: c.database && stepSummary.database(c.database),
+    verify: r.verification.clean ? stepSummary.verify(r.verification) : undefined,
   };
   return STEP_NAMES.map((name) => ({ name, status: 'completed' as const, ...(detail[name] ? { detail: detail[name] } : {}) }));
 }
 
-/** Type and message of the innermost failure: ids and statuses only (activities/failures.ts). */
-function failureText(err: unknown): string {
-  let e = err as { cause?: unknown; type?: unknown; name?: string; message?: string } | undefined;
-  while (e && e.cause && typeof e.cause === 'object') e = e.cause as typeof e;
-  const type = typeof e?.type === 'string' && e.type ? e.type : e?.name ?? 'Error';
-  return `${type}: ${e?.message ?? String(err)}`;
+/**
+ * A pending activity's last failure as an Error, through the client's own data converter
+ * (payload codecs, then the failure converter): the public pieces of what the SDK does.
+ */
+async function decodeFailure(converter: LoadedDataConverter, failure: ProtoFailure): Promise<Error> {
+  const decode = async (payloads: { payloads?: unknown[] | null } | null | undefined) => {
+    if (!payloads?.payloads?.length) return payloads;
+    let ps = payloads.payloads as Parameters<(typeof converter.payloadCodecs)[number]['decode']>[0];
+    for (const codec of [...converter.payloadCodecs].reverse()) ps = await codec.decode(ps);
+    return { ...payloads, payloads: ps };
+  };
+  const walk = async (f: ProtoFailure | null | undefined): Promise<ProtoFailure | undefined> => {
+    if (!f) return undefined;
+    return {
+      ...f,
+      encodedAttributes: f.encodedAttributes ? ((await decode({ payloads: [f.encodedAttributes] }))?.payloads?.[0] as ProtoFailure['encodedAttributes']) : f.encodedAttributes,
+      applicationFailureInfo: f.applicationFailureInfo
+        ? { ...f.applicationFailureInfo, details: (await decode(f.applicationFailureInfo.details)) as NonNullable<ProtoFailure['applicationFailureInfo']>['details'] }
+        : f.applicationFailureInfo,
+      cause: await walk(f.cause),
+    };
+  };
+  return converter.failureConverter.failureToError((await walk(failure))!, converter.payloadConverter);
 }

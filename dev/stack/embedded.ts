@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULTS, azuriteConnectionString, embeddedDatabaseUrl, loadConfig } from '../config';
-import { createDb } from '../clients/db';
-import { migrateApplicationSchema, migrateLetheSchema } from '../migrations';
+import { DEFAULTS, azuriteConnectionString, embeddedDatabaseUrl, loadConfig } from '../../config';
+import { createDb } from '../../stores/db';
+import { migrateApplicationSchema, migrateLetheSchema } from '../../migrations';
 import { Supervisor, ServiceSpec } from './supervisor';
 import { ensureDatabase, initCluster, postgresSpec } from './postgres';
 import { azuriteSpec, ensureContainers } from './azurite';
@@ -180,7 +180,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       childEnv.AUTH0_BASE_URL = env.AUTH0_BASE_URL;
     } else {
       const sandboxEnv = { ...process.env, AUTH0_SANDBOX_PORT: String(opts.ports.auth0), AUTH0_CLIENT_ID: auth0Id, AUTH0_CLIENT_SECRET: auth0Secret, ...rateEnv('AUTH0_SANDBOX_RATE_LIMIT', opts.sandboxRateLimits?.auth0PerSecond) };
-      await sup.start(nodeService('auth0-sandbox', 'sandboxes/auth0/main.ts', sandboxEnv, () => isListening(opts.ports.auth0), true));
+      await sup.start(nodeService('auth0-sandbox', 'dev/sandboxes/auth0/main.ts', sandboxEnv, () => isListening(opts.ports.auth0), true));
       childEnv.AUTH0_BASE_URL = `http://127.0.0.1:${opts.ports.auth0}`;
     }
     Object.assign(childEnv, { AUTH0_CLIENT_ID: auth0Id, AUTH0_CLIENT_SECRET: auth0Secret });
@@ -191,7 +191,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       childEnv.RECURLY_BASE_URL = env.RECURLY_BASE_URL;
     } else {
       const sandboxEnv = { ...process.env, RECURLY_SANDBOX_PORT: String(opts.ports.recurly), RECURLY_API_KEY: recurlyKey, ...rateEnv('RECURLY_SANDBOX_RATE_LIMIT', opts.sandboxRateLimits?.recurlyPerMinute) };
-      await sup.start(nodeService('recurly-sandbox', 'sandboxes/recurly/main.ts', sandboxEnv, () => isListening(opts.ports.recurly), true));
+      await sup.start(nodeService('recurly-sandbox', 'dev/sandboxes/recurly/main.ts', sandboxEnv, () => isListening(opts.ports.recurly), true));
       childEnv.RECURLY_BASE_URL = `http://127.0.0.1:${opts.ports.recurly}`;
     }
     childEnv.RECURLY_API_KEY = recurlyKey;

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { BlobStore } from '../clients/blobs';
-import type { Auth0Client } from '../clients/auth0';
-import type { RecurlyClient } from '../clients/recurly';
-import { isVendorError } from '../clients/errors';
+import type { BlobStore } from '../../stores/blobs';
+import type { Auth0Client } from '../../stores/auth0';
+import type { RecurlyClient } from '../../stores/recurly';
+import { isVendorError } from '../../stores/errors';
 
 export interface SeedDeps {
   db: Knex;

@@ -1,4 +1,6 @@
-/** Shapes shared by the inactivity sweep's workflow, activities and client. Ids and counts only. */
+/** The inactivity sweep's contract: its input, progress query, and its activities' shapes. Ids and counts only. */
+import { defineQuery } from '@temporalio/workflow';
+
 
 /** Where the next page starts: the last (inactive-since, id) key of the previous one. */
 export interface SweepCursor {
@@ -68,3 +70,52 @@ export interface SweepPageResult extends SweepCounts {
 }
 
 export type SweepStatus = 'running' | 'completed' | 'failed';
+
+export interface SweepInput {
+  /** Select and record, start nothing. */
+  dryRun?: boolean;
+  /** Tests only (see SweepScope). */
+  scope?: SweepScope;
+  /** Tests only: override LETHE_SWEEP_PAGE_SIZE and the pages per run. */
+  pageSize?: number;
+  pagesPerRun?: number;
+  /** Tests only: how long one page may keep starting deletions before handing back a cursor. */
+  pageTimeBudgetMs?: number;
+  /** Carried across continue-as-new; absent on the first run. */
+  carried?: SweepCarried;
+}
+
+export interface SweepCarried {
+  referenceTime: string;
+  cutoff: string;
+  cursor?: SweepCursor;
+  totals: SweepCounts;
+  pages: number;
+  runs: number;
+  startedAt: string;
+}
+
+export interface SweepProgress extends SweepCounts {
+  sweepId: string;
+  dryRun: boolean;
+  status: SweepStatus;
+  referenceTime?: string;
+  cutoff?: string;
+  pages: number;
+  /** This run is the n-th of the sweep (continue-as-new). */
+  run: number;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface SweepResult extends SweepCounts {
+  sweepId: string;
+  dryRun: boolean;
+  pages: number;
+  runs: number;
+  cutoff: string;
+  referenceTime: string;
+}
+
+export const sweepProgressQuery = defineQuery<SweepProgress>('progress');
+

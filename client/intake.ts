@@ -1,0 +1,199 @@
+/**
+ * Filing deletion requests: the one path every channel takes (the API, the CLI through the
+ * API, the inactivity sweep through the worker), so each gets the same validation,
+ * idempotency and deadline rules. Reading requests back is client/requests.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { Config } from '../config';
+import {
+  additionalRequestSignal,
+  deletionWorkflowId,
+  isUuid,
+  LetheAccountId,
+  LetheChannel,
+  LetheDeadline,
+  LetheDeadlineWarning,
+  LetheOverdue,
+  LetheStatus,
+  progressQuery,
+  type Channel,
+  type DeletionInput,
+} from '../contract';
+import { accountDeletionWorkflow } from '../workflows/deletion';
+import { checkDeletionRequest, type DeletionRequestBody } from './validation';
+
+/** A request Lethe refuses: `code` is the API's error code, `field` the offending field. */
+export class DeletionRequestError extends Error {
+  constructor(
+    readonly code: 'invalid_input' | 'account_not_found',
+    readonly field: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DeletionRequestError';
+  }
+}
+
+export type DeletionRequest = DeletionRequestBody;
+
+export interface StartedDeletion {
+  requestId: string;
+  accountId: string;
+  workflowId: string;
+  status: string;
+  receivedAt: string;
+  deadlineAt: string;
+  /** True when the account's deletion was already under way and this request joined it. */
+  existing: boolean;
+}
+
+/** A little clock skew between a caller and us is not "the future". */
+const CLOCK_SKEW_MS = 60_000;
+/** Bounded, so an unreachable Temporal is an answer (503) within an HTTP request's patience. */
+const START_DEADLINE_MS = 20_000;
+const HOUR_MS = 3_600_000;
+
+export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal'>; db: Knex; temporal: Client }) {
+  const { config, db, temporal } = deps;
+
+  async function resolveAccount(req: DeletionRequest): Promise<string> {
+    if (req.accountId !== undefined) {
+      const row = await db('accounts').where({ id: req.accountId.toLowerCase() }).first('id');
+      if (!row) throw new DeletionRequestError('account_not_found', 'accountId', 'no account has this id');
+      return row.id;
+    }
+    // Exact and case-insensitive: `=` on lower(), so `%` and `_` are characters, not patterns.
+    const rows = await db('accounts').whereRaw('lower(email) = lower(?)', [String(req.email)]).select('id').limit(2);
+    if (rows.length === 0) throw new DeletionRequestError('account_not_found', 'email', 'no account has this email');
+    if (rows.length > 1) throw new DeletionRequestError('invalid_input', 'email', 'several accounts match this email case-insensitively; file the request by accountId');
+    return rows[0].id;
+  }
+
+  /** Starts the account's deletion, or joins the one under way (one execution per account). */
+  async function startOrJoin(accountId: string, channel: Channel, receivedAt: Date, extra: Pick<DeletionInput, 'requestedBy' | 'selectedAt'>): Promise<StartedDeletion> {
+    const input: DeletionInput = {
+      requestId: randomUUID(),
+      accountId,
+      channel,
+      receivedAt: receivedAt.toISOString(),
+      deadlineAt: new Date(receivedAt.getTime() + config.deletion.deadlineHours * HOUR_MS).toISOString(),
+      warningAt: new Date(receivedAt.getTime() + config.deletion.warningHours * HOUR_MS).toISOString(),
+      ...extra,
+    };
+    const workflowId = deletionWorkflowId(accountId);
+    try {
+      // Retrying is safe: the workflow id makes the start idempotent.
+      await temporal.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+        temporal.workflow.start(accountDeletionWorkflow, {
+          taskQueue: config.temporal.taskQueue,
+          workflowId,
+          args: [input],
+          // Requests from every channel for one account meet in one execution.
+          workflowIdConflictPolicy: 'FAIL',
+          memo: { requestId: input.requestId },
+          typedSearchAttributes: new TypedSearchAttributes([
+            { key: LetheAccountId, value: accountId },
+            { key: LetheStatus, value: 'pending' },
+            { key: LetheChannel, value: channel },
+            { key: LetheDeadline, value: new Date(input.deadlineAt) },
+            { key: LetheDeadlineWarning, value: false },
+            { key: LetheOverdue, value: false },
+          ]),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      return join(input);
+    }
+    await recordRequest(input, 'pending');
+    return { requestId: input.requestId, accountId, workflowId, status: 'pending', receivedAt: input.receivedAt, deadlineAt: input.deadlineAt, existing: false };
+  }
+
+  /** Another channel's request for an account whose deletion runs: signal it, answer its request. */
+  async function join(input: DeletionInput): Promise<StartedDeletion> {
+    const workflowId = deletionWorkflowId(input.accountId);
+    const handle = temporal.workflow.getHandle(workflowId);
+    await handle.signal(additionalRequestSignal, { channel: input.channel, receivedAt: input.receivedAt, requestedBy: input.requestedBy });
+    // The memo is there from the start; the query may lag until the first workflow task.
+    const memo = (await handle.describe()).memo as { requestId?: string } | undefined;
+    const p = await temporal.withDeadline(Date.now() + 5_000, () => handle.query(progressQuery)).catch(() => undefined);
+    const requestId = p?.requestId ?? memo?.requestId ?? '';
+    let receivedAt = p?.receivedAt ?? input.receivedAt;
+    let deadlineAt = p?.deadlineAt ?? input.deadlineAt;
+    if (Date.parse(input.receivedAt) < Date.parse(receivedAt)) {
+      receivedAt = input.receivedAt;
+      deadlineAt = input.deadlineAt;
+    }
+    // The signal moved the workflow's deadline when this channel heard of it earlier; the
+    // stored request follows here, where the change happens (the read side never writes).
+    // An upsert: the first request's own insert may not have landed yet.
+    if (requestId) await recordRequest({ ...input, requestId, channel: p?.channel ?? input.channel, receivedAt, deadlineAt }, 'running');
+    return { requestId, accountId: input.accountId, workflowId, status: p?.status ?? 'running', receivedAt, deadlineAt, existing: true };
+  }
+
+  /**
+   * Writes the request row, or moves an existing row's receipt and deadline earlier: whichever
+   * of the starting request and a joining one lands first, the earliest deadline wins.
+   */
+  async function recordRequest(input: DeletionInput, status: 'pending' | 'running'): Promise<void> {
+    await db.raw(
+      `insert into lethe.deletion_requests (request_id, account_id, channel, received_at, deadline_at, requested_by, status)
+       values (?, ?, ?, ?, ?, ?, ?)
+       on conflict (request_id) do update set
+         received_at = least(lethe.deletion_requests.received_at, excluded.received_at),
+         deadline_at = least(lethe.deletion_requests.deadline_at, excluded.deadline_at)`,
+      [input.requestId, input.accountId, input.channel, input.receivedAt, input.deadlineAt, input.requestedBy ?? null, status],
+    );
+  }
+
+  /** The request that deleted this account, when Lethe completed one. */
+  async function completedRequestFor(accountId: string): Promise<StartedDeletion | undefined> {
+    const row = await db('lethe.deletion_requests').where({ account_id: accountId.toLowerCase(), status: 'completed' }).orderBy('completed_at', 'desc').first();
+    if (!row) return undefined;
+    return {
+      requestId: row.request_id,
+      accountId: row.account_id,
+      workflowId: deletionWorkflowId(row.account_id),
+      status: 'completed',
+      receivedAt: new Date(row.received_at).toISOString(),
+      deadlineAt: new Date(row.deadline_at).toISOString(),
+      existing: true,
+    };
+  }
+
+  return {
+    /** A request from a person, through any channel but the sweep's. */
+    async start(req: DeletionRequest): Promise<StartedDeletion> {
+      const problem = checkDeletionRequest(req);
+      if (problem) throw new DeletionRequestError('invalid_input', problem.field.replace(/^body\//, ''), problem.message.replace(/^body\//, ''));
+      const now = new Date();
+      const receivedAt = req.receivedAt === undefined ? now : new Date(req.receivedAt);
+      if (receivedAt.getTime() > now.getTime() + CLOCK_SKEW_MS) throw new DeletionRequestError('invalid_input', 'receivedAt', 'receivedAt is in the future');
+      let accountId: string;
+      try {
+        accountId = await resolveAccount(req);
+      } catch (err) {
+        // The account is gone because Lethe deleted it: a repeated request by id learns which
+        // request did that, rather than "no such account". By email there is nothing to find.
+        const done = err instanceof DeletionRequestError && err.code === 'account_not_found' && req.accountId ? await completedRequestFor(req.accountId) : undefined;
+        if (done) return done;
+        throw err;
+      }
+      return startOrJoin(accountId, req.channel, receivedAt, { requestedBy: req.requestedBy });
+    },
+
+    /** The inactivity sweep's request: `account_gone` when the account was deleted since it was read. */
+    async startInactivity(req: { accountId: string; selectedAt: string; requestedBy: string }): Promise<'started' | 'account_gone'> {
+      if (!isUuid(req.accountId)) throw new DeletionRequestError('invalid_input', 'accountId', 'accountId must be a UUID');
+      const row = await db('accounts').where({ id: req.accountId.toLowerCase() }).first('id');
+      if (!row) return 'account_gone';
+      await startOrJoin(row.id, 'inactivity', new Date(), { requestedBy: req.requestedBy, selectedAt: req.selectedAt });
+      return 'started';
+    },
+  };
+}
+
+export type Intake = ReturnType<typeof createIntake>;

@@ -1,0 +1,31 @@
+/**
+ * The kinds of trouble an activity reports, as the `type` of an ApplicationFailure: the retry
+ * policy and operators reason about these names, never about class names (which bundling
+ * changes). Messages carry ids and statuses only, never personal data.
+ */
+export const FailureType = {
+  InvalidInput: 'InvalidInput',
+  AccountNotFound: 'AccountNotFound',
+  RateLimited: 'RateLimited',
+  Unavailable: 'Unavailable',
+  Unauthorized: 'Unauthorized',
+  Precondition: 'Precondition',
+  DataRemains: 'DataRemains',
+} as const;
+
+export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
+
+/** Retrying cannot fix these: the workflow's retry policies stop at once. */
+export const NON_RETRYABLE: string[] = [FailureType.InvalidInput, FailureType.AccountNotFound];
+
+/**
+ * `Type: message` of the innermost cause of a failure (an ActivityFailure wraps the
+ * activity's ApplicationFailure): what the progress query, the API and the CLI show.
+ * Structural, so it works on both sides of the workflow sandbox.
+ */
+export function failureText(err: unknown): string {
+  let e = err as { cause?: unknown; type?: unknown; name?: string; message?: string } | undefined;
+  while (e && e.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  const type = typeof e?.type === 'string' && e.type ? e.type : (e?.name ?? 'Error');
+  return `${type}: ${e?.message ?? String(err)}`;
+}
