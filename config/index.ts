@@ -1,19 +1,19 @@
 /**
  * The one validated configuration of Lethe. Every process (worker, API, CLI, stack supervisor)
  * reads it through loadConfig(), so a bad variable fails the same way everywhere: at start,
- * with one line naming the variable.
+ * with one line naming the variable. Parsing (env.ts), key files (keys.ts), defaults
+ * (defaults.ts) and the production policy (production.ts) live apart; each factory in the
+ * product receives only the slice it uses.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { KeyRing, KeyRingError, parseKeyRing } from '../encryption/keys';
+import type { KeyRing } from '../encryption/keys';
+import { ConfigError, duration, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
+import { azuriteConnectionString, DEFAULTS, embeddedDatabaseUrl } from './defaults';
+import { keyRing } from './keys';
+import { assertProduction } from './production';
 
-export class ConfigError extends Error {
-  readonly type = 'config_invalid';
-  constructor(readonly variable: string, problem: string) {
-    super(`${variable}: ${problem}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError, uiOrigins } from './env';
+export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDDED_KEYS_FILE, embeddedDatabaseUrl } from './defaults';
 
 export type Mode = 'embedded' | 'production';
 
@@ -56,186 +56,6 @@ export interface SweepConfig {
   pageSize: number;
   /** Months of inactivity after which an account is deleted (CONTRACT §1: 24). */
   inactivityMonths: number;
-}
-
-type Env = Record<string, string | undefined>;
-
-export const DEFAULTS = {
-  apiPort: 8080,
-  temporalAddress: '127.0.0.1:7233',
-  temporalUiPort: 8233,
-  namespace: 'default',
-  taskQueue: 'lethe-deletions',
-  postgresPort: 5433,
-  azuritePort: 10000,
-  auth0Port: 4010,
-  recurlyPort: 4011,
-  auth0ClientId: 'lethe-dev',
-  auth0ClientSecret: 'lethe-dev-secret',
-  recurlyApiKey: 'lethe-dev-key',
-  codecPort: 8089,
-  workerMetricsPort: 9464,
-  apiRateLimitPerMinute: 6000,
-  retentionDays: 3,
-} as const;
-
-/** Where the embedded stack keeps its generated development key list. */
-export const EMBEDDED_KEYS_FILE = 'encryption-keys';
-
-/** Azurite's documented development account; public by design, never a real secret. */
-export const AZURITE_ACCOUNT = 'devstoreaccount1';
-export const AZURITE_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-
-export const azuriteConnectionString = (port: number, host = '127.0.0.1'): string =>
-  `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
-  `BlobEndpoint=http://${host}:${port}/${AZURITE_ACCOUNT};`;
-
-export const embeddedDatabaseUrl = (port: number): string =>
-  `postgres://lethe:lethe@127.0.0.1:${port}/lethe`;
-
-function port(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a port number 0-65535, got "${raw}"`);
-  const n = Number(raw);
-  if (n > 65535) throw new ConfigError(name, `expected a port number 0-65535, got ${n}`);
-  return n;
-}
-
-function positiveNumber(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(name, `expected a positive number, got "${raw}"`);
-  return n;
-}
-
-function positiveInteger(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new ConfigError(name, `expected a whole number of at least 1, got "${raw}"`);
-  return Number(raw);
-}
-
-/** `HH:MM`, 24-hour clock. */
-function timeOfDay(env: Env, name: string, fallback: string): { time: string; hour: number; minute: number } {
-  const raw = env[name] || fallback;
-  const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(raw);
-  if (!m) throw new ConfigError(name, `expected a time of day HH:MM (00:00-23:59), got "${raw}"`);
-  return { time: `${m[1].padStart(2, '0')}:${m[2]}`, hour: Number(m[1]), minute: Number(m[2]) };
-}
-
-/** An IANA time zone name the runtime knows, e.g. UTC or Europe/Lisbon. */
-function timeZone(env: Env, name: string, fallback: string): string {
-  const raw = env[name] || fallback;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: raw });
-  } catch {
-    throw new ConfigError(name, `expected an IANA time zone such as UTC or Europe/Lisbon, got "${raw}"`);
-  }
-  return raw;
-}
-
-/** A duration such as `1d`, `12h`, `30m`, `90s`, or `1 day`. */
-function duration(env: Env, name: string, fallback: string, minMs: number): number {
-  const raw = env[name] || fallback;
-  const m = /^(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)$/i.exec(raw.trim());
-  if (!m) throw new ConfigError(name, `expected a duration such as 1d, 12h or 30m, got "${raw}"`);
-  const unit = m[2][0].toLowerCase();
-  const ms = Number(m[1]) * ({ s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as Record<string, number>)[unit];
-  if (ms < minMs) throw new ConfigError(name, `must be at least ${minMs / 1000} seconds, got "${raw}"`);
-  return ms;
-}
-
-export const uiOrigins = (uiPort: number): string[] => [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`];
-
-function hostPort(env: Env, name: string, fallback: string): string {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const m = /^([A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(raw);
-  if (!m || Number(m[2]) > 65535) throw new ConfigError(name, `expected host:port, got "${raw}"`);
-  return raw;
-}
-
-function url(env: Env, name: string, protocols: string[]): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError(name, 'is not a valid URL');
-  }
-  if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got ${parsed.protocol}`);
-  }
-  return raw;
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
-  }
-  return raw as T;
-}
-
-/** Comma-separated browser origins (scheme://host[:port]), as a CORS allow-list compares them. */
-function origins(env: Env, name: string, fallback: string[]): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  return raw.split(',').map((o) => o.trim()).filter(Boolean).map((o) => {
-    let u: URL;
-    try {
-      u = new URL(o);
-    } catch {
-      throw new ConfigError(name, `"${o}" is not an origin like http://127.0.0.1:8233`);
-    }
-    if (!['http:', 'https:'].includes(u.protocol) || u.origin !== o.replace(/\/$/, '')) {
-      throw new ConfigError(name, `"${o}" is not an origin like http://127.0.0.1:8233 (scheme, host and port only)`);
-    }
-    return u.origin;
-  });
-}
-
-/**
- * The payload keys: LETHE_ENCRYPTION_KEYS or the file LETHE_ENCRYPTION_KEYS_FILE names; in
- * embedded mode also the key file a running embedded stack keeps in the state dir, so a worker
- * or CLI started beside `npm start` reads what it writes. Errors never quote key material.
- */
-function keyRing(env: Env, mode: Mode, stateDir: string): KeyRing | undefined {
-  const inline = env.LETHE_ENCRYPTION_KEYS || undefined;
-  const file = env.LETHE_ENCRYPTION_KEYS_FILE || undefined;
-  const currentId = env.LETHE_ENCRYPTION_KEY_ID || undefined;
-  if (inline && file) throw new ConfigError('LETHE_ENCRYPTION_KEYS', 'set either LETHE_ENCRYPTION_KEYS or LETHE_ENCRYPTION_KEYS_FILE, not both');
-  const embeddedFile = path.join(stateDir, EMBEDDED_KEYS_FILE);
-  let source: { variable: string; text: string } | undefined;
-  if (inline) source = { variable: 'LETHE_ENCRYPTION_KEYS', text: inline };
-  else if (file || (mode === 'embedded' && fs.existsSync(embeddedFile))) {
-    const where = file ?? embeddedFile;
-    try {
-      source = { variable: 'LETHE_ENCRYPTION_KEYS_FILE', text: fs.readFileSync(where, 'utf8') };
-    } catch (err) {
-      throw new ConfigError('LETHE_ENCRYPTION_KEYS_FILE', `cannot read ${where} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
-  if (!source) {
-    if (currentId) throw new ConfigError('LETHE_ENCRYPTION_KEY_ID', 'is set but no keys are (LETHE_ENCRYPTION_KEYS or LETHE_ENCRYPTION_KEYS_FILE)');
-    // Production requires keys: assertProduction says so, after the checks that come first.
-    return undefined;
-  }
-  let ring: KeyRing;
-  try {
-    ring = parseKeyRing(source.text);
-  } catch (err) {
-    if (err instanceof KeyRingError) throw new ConfigError(source.variable, err.message);
-    throw err;
-  }
-  if (!currentId) return ring;
-  if (!ring.get(currentId)) throw new ConfigError('LETHE_ENCRYPTION_KEY_ID', `names "${currentId}", but no configured key has that id (configured: ${ring.keyIds.join(', ')})`);
-  return ring.withCurrent(currentId);
 }
 
 /**
@@ -348,23 +168,4 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
   // a production worker is not refused for lacking a secret it never uses.
   if (mode === 'production') assertProduction(cfg, env, opts.servesApi ?? true);
   return cfg;
-}
-
-/** Production must never talk to a sandbox or run open: refuse to start rather than guess. */
-function assertProduction(cfg: Config, env: Env, servesApi: boolean): void {
-  if (servesApi && cfg.api.tokens.length === 0) throw new ConfigError('LETHE_API_TOKENS', 'is required in production mode');
-  if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production mode');
-  if (!env.AZURE_STORAGE_CONNECTION_STRING) {
-    throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required in production mode');
-  }
-  for (const name of ['AUTH0_DOMAIN', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY']) {
-    if (!env[name]) throw new ConfigError(name, 'is required in production mode');
-  }
-  // No plaintext fallback: a worker without keys would write readable personal data into history.
-  if (!cfg.encryption.keys) throw new ConfigError('LETHE_ENCRYPTION_KEYS', 'is required in production mode (or LETHE_ENCRYPTION_KEYS_FILE)');
-  if (env.AUTH0_BASE_URL) throw new ConfigError('AUTH0_BASE_URL', 'points at a sandbox and is refused in production mode');
-  if (env.RECURLY_BASE_URL) throw new ConfigError('RECURLY_BASE_URL', 'points at a sandbox and is refused in production mode');
-  if (/devstoreaccount1|UseDevelopmentStorage/.test(cfg.blob.connectionString)) {
-    throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'points at the Azurite emulator and is refused in production mode');
-  }
 }

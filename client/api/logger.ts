@@ -6,7 +6,7 @@
  */
 import pino from 'pino';
 import { FastifyReply, FastifyRequest, LogController } from 'fastify';
-import { redact, scrub } from '../../worker/logger';
+import { redact, scrub } from '../../logging/redact';
 
 export function createApiLogger(opts: { level?: string; destination?: pino.DestinationStream } = {}): pino.Logger {
   const level = opts.level ?? (process.env.LETHE_LOG_LEVEL || 'info').toLowerCase();

@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { KeyRing, KeyRingError, parseKeyRing } from '../encryption/keys';
+import { ConfigError, type Env } from './env';
+import { EMBEDDED_KEYS_FILE } from './defaults';
+import type { Mode } from './index';
+
+/**
+ * The payload keys: LETHE_ENCRYPTION_KEYS or the file LETHE_ENCRYPTION_KEYS_FILE names; in
+ * embedded mode also the key file a running embedded stack keeps in the state dir, so a worker
+ * or CLI started beside `npm start` reads what it writes. Errors never quote key material.
+ */
+export function keyRing(env: Env, mode: Mode, stateDir: string): KeyRing | undefined {
+  const inline = env.LETHE_ENCRYPTION_KEYS || undefined;
+  const file = env.LETHE_ENCRYPTION_KEYS_FILE || undefined;
+  const currentId = env.LETHE_ENCRYPTION_KEY_ID || undefined;
+  if (inline && file) throw new ConfigError('LETHE_ENCRYPTION_KEYS', 'set either LETHE_ENCRYPTION_KEYS or LETHE_ENCRYPTION_KEYS_FILE, not both');
+  const embeddedFile = path.join(stateDir, EMBEDDED_KEYS_FILE);
+  let source: { variable: string; text: string } | undefined;
+  if (inline) source = { variable: 'LETHE_ENCRYPTION_KEYS', text: inline };
+  else if (file || (mode === 'embedded' && fs.existsSync(embeddedFile))) {
+    const where = file ?? embeddedFile;
+    try {
+      source = { variable: 'LETHE_ENCRYPTION_KEYS_FILE', text: fs.readFileSync(where, 'utf8') };
+    } catch (err) {
+      throw new ConfigError('LETHE_ENCRYPTION_KEYS_FILE', `cannot read ${where} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  if (!source) {
+    if (currentId) throw new ConfigError('LETHE_ENCRYPTION_KEY_ID', 'is set but no keys are (LETHE_ENCRYPTION_KEYS or LETHE_ENCRYPTION_KEYS_FILE)');
+    // Production requires keys: assertProduction says so, after the checks that come first.
+    return undefined;
+  }
+  let ring: KeyRing;
+  try {
+    ring = parseKeyRing(source.text);
+  } catch (err) {
+    if (err instanceof KeyRingError) throw new ConfigError(source.variable, err.message);
+    throw err;
+  }
+  if (!currentId) return ring;
+  if (!ring.get(currentId)) throw new ConfigError('LETHE_ENCRYPTION_KEY_ID', `names "${currentId}", but no configured key has that id (configured: ${ring.keyIds.join(', ')})`);
+  return ring.withCurrent(currentId);
+}

@@ -1,0 +1,21 @@
+import { ConfigError, type Env } from './env';
+import type { Config } from './index';
+
+/** Production must never talk to a sandbox or run open: refuse to start rather than guess. */
+export function assertProduction(cfg: Config, env: Env, servesApi: boolean): void {
+  if (servesApi && cfg.api.tokens.length === 0) throw new ConfigError('LETHE_API_TOKENS', 'is required in production mode');
+  if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production mode');
+  if (!env.AZURE_STORAGE_CONNECTION_STRING) {
+    throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required in production mode');
+  }
+  for (const name of ['AUTH0_DOMAIN', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY']) {
+    if (!env[name]) throw new ConfigError(name, 'is required in production mode');
+  }
+  // No plaintext fallback: a worker without keys would write readable personal data into history.
+  if (!cfg.encryption.keys) throw new ConfigError('LETHE_ENCRYPTION_KEYS', 'is required in production mode (or LETHE_ENCRYPTION_KEYS_FILE)');
+  if (env.AUTH0_BASE_URL) throw new ConfigError('AUTH0_BASE_URL', 'points at a sandbox and is refused in production mode');
+  if (env.RECURLY_BASE_URL) throw new ConfigError('RECURLY_BASE_URL', 'points at a sandbox and is refused in production mode');
+  if (/devstoreaccount1|UseDevelopmentStorage/.test(cfg.blob.connectionString)) {
+    throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'points at the Azurite emulator and is refused in production mode');
+  }
+}
