@@ -1,10 +1,20 @@
-# One image for the worker and the API (the command picks which). Production mode refuses
-# sandboxes and requires real credentials (see README, Configuration).
-FROM node:20-bookworm-slim
+# One image for the worker, the API and the codec server (the command picks which). It holds
+# compiled JavaScript and production dependencies only: .dockerignore keeps local state
+# (.lethe/: the embedded stack's token and keys), tests, benches and dev tooling out.
+# Production mode refuses sandboxes and requires real credentials (see README, Configuration).
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
-ENV NODE_ENV=production LETHE_MODE=production
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
+RUN npx tsc -p tsconfig.build.json
+
+FROM node:24-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production LETHE_MODE=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
 USER node
-CMD ["node", "--import", "tsx", "worker/main.ts"]
+CMD ["node", "dist/worker/main.js"]

@@ -6,7 +6,7 @@
  * product receives only the slice it uses.
  */
 import path from 'node:path';
-import type { KeyRing } from '../encryption/keys';
+import type { Config } from './types';
 import { ConfigError, duration, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
 import { azuriteConnectionString, DEFAULTS, embeddedDatabaseUrl } from './defaults';
 import { keyRing } from './keys';
@@ -15,48 +15,7 @@ import { assertProduction } from './production';
 export { ConfigError, uiOrigins } from './env';
 export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDDED_KEYS_FILE, embeddedDatabaseUrl } from './defaults';
 
-export type Mode = 'embedded' | 'production';
-
-export interface Config {
-  mode: Mode;
-  /** Where the embedded stack keeps its state (database files, SQLite history, token, keys). */
-  stateDir: string;
-  /** `rateLimitPerMinute`: requests each token (or, without a valid token, each address) may make per minute. */
-  api: { host: string; port: number; tokens: string[]; rateLimitPerMinute: number };
-  /** The worker's Prometheus endpoint (Lethe's counters and the Temporal SDK's); port 0 turns it off. */
-  worker: { metricsHost: string; metricsPort: number };
-  temporal: { address: string; namespace: string; uiPort: number; taskQueue: string; retentionDays: number };
-  database: { url: string; embedded: boolean };
-  blob: { connectionString: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
-  auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
-  recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full' };
-  deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string };
-  /** The inactivity sweep (issue 4): its daily Schedule, its pace, and the policy's 24 months. */
-  sweep: SweepConfig;
-  /** Payload encryption keys (encryption/): required in production, written by the embedded stack. */
-  encryption: { keys?: KeyRing };
-  /** The codec server through which the Web UI shows decrypted payloads. */
-  codec: { host: string; port: number; allowedOrigins: string[]; token?: string };
-}
-
-export interface SweepConfig {
-  /** Local time of day the Schedule starts the sweep, `HH:MM` in `timezone`. */
-  time: string;
-  hour: number;
-  minute: number;
-  /** IANA zone of `time`, and of the calendar months counted back for the cut-off. */
-  timezone: string;
-  /** How late a missed run (Temporal down at the time) may still be taken, in ms. */
-  catchupWindowMs: number;
-  /** Deletion starts in flight at once (each is a few calls to Temporal and PostgreSQL). */
-  concurrency: number;
-  /** Deletions started per minute, so the vendors see a steady load below their limits. */
-  startsPerMinute: number;
-  /** Candidate accounts read per page (one activity per page). */
-  pageSize: number;
-  /** Months of inactivity after which an account is deleted (CONTRACT §1: 24). */
-  inactivityMonths: number;
-}
+export type { Config, Mode, SweepConfig } from './types';
 
 /**
  * Reads and validates the configuration. Pure over `env` so tests can check each failure;

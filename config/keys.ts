@@ -3,7 +3,7 @@ import path from 'node:path';
 import { KeyRing, KeyRingError, parseKeyRing } from '../encryption/keys';
 import { ConfigError, type Env } from './env';
 import { EMBEDDED_KEYS_FILE } from './defaults';
-import type { Mode } from './index';
+import type { Mode } from './types';
 
 /**
  * The payload keys: LETHE_ENCRYPTION_KEYS or the file LETHE_ENCRYPTION_KEYS_FILE names; in

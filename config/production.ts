@@ -1,5 +1,5 @@
 import { ConfigError, type Env } from './env';
-import type { Config } from './index';
+import type { Config } from './types';
 
 /** Production must never talk to a sandbox or run open: refuse to start rather than guess. */
 export function assertProduction(cfg: Config, env: Env, servesApi: boolean): void {

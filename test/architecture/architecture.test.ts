@@ -1,0 +1,113 @@
+/**
+ * The shape of the product, enforced: no import cycle, no import from the product into the
+ * development tooling, layers that only import downwards, and workflow code that imports only
+ * the contract and the workflow SDK (anything else would be bundled into the sandbox).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { cycles, folderOf, importsOf, listFiles, PRODUCT, ROOT, TOOLING, type Edge } from './import-graph';
+
+/**
+ * What each product folder may import at run time (type-only imports are erased and may point
+ * anywhere in the product). The order is the layering: nothing imports upwards.
+ */
+const MAY_IMPORT: Record<(typeof PRODUCT)[number], string[]> = {
+  contract: ['contract'],
+  logging: ['logging'],
+  encryption: ['encryption', 'config'],
+  config: ['config', 'encryption'],
+  stores: ['stores', 'config', 'contract', 'logging'],
+  migrations: ['migrations'],
+  activities: ['activities', 'stores', 'config', 'contract', 'logging'],
+  workflows: ['workflows', 'contract'],
+  client: ['client', 'contract', 'config', 'encryption', 'stores', 'migrations', 'logging', 'workflows'],
+  worker: [...PRODUCT],
+};
+
+/** Packages the deterministic code may use: the workflow SDK and the common types it re-exports. */
+const WORKFLOW_PACKAGES: Record<string, string[]> = {
+  workflows: ['@temporalio/workflow'],
+  contract: ['@temporalio/workflow', '@temporalio/common'],
+};
+
+const productFiles = listFiles(PRODUCT);
+const edges: Edge[] = productFiles.flatMap(importsOf);
+
+describe('architecture: the product import graph', () => {
+  test('when the product is read, then it has files in every layer and imports to check', () => {
+    for (const f of PRODUCT) expect(productFiles.some((p) => folderOf(p) === f)).toBe(true);
+    expect(edges.filter((e) => !e.external).length).toBeGreaterThan(100);
+  });
+
+  test('when every import is followed, then no file reaches itself (no cycle)', () => {
+    expect(cycles(productFiles, edges)).toEqual([]);
+  });
+
+  test('when the product imports, then never from the development tooling (dev/, test/, bench/, scripts/)', () => {
+    const bad = edges.filter((e) => !e.external && (TOOLING as readonly string[]).includes(folderOf(e.to)));
+    expect(bad.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+
+  test('when a layer imports at run time, then only from itself or the layers below it', () => {
+    const bad = edges.filter((e) => !e.external && !e.typeOnly && !MAY_IMPORT[folderOf(e.from) as keyof typeof MAY_IMPORT].includes(folderOf(e.to)));
+    expect(bad.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+
+  test('when workflow or contract code imports, then only the contract, the workflow SDK, and types', () => {
+    const bad = edges.filter((e) => {
+      const folder = folderOf(e.from);
+      if (!(folder in WORKFLOW_PACKAGES) || e.typeOnly) return false;
+      return e.external ? !WORKFLOW_PACKAGES[folder].includes(e.to) : !['contract', folder].includes(folderOf(e.to));
+    });
+    expect(bad.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+
+  test('when the checker meets a cycle or an upward import, then it reports them (the check can fail)', () => {
+    const files = ['a.ts', 'b.ts', 'c.ts'];
+    const looped: Edge[] = [
+      { from: 'a.ts', to: 'b.ts', typeOnly: false, external: false },
+      { from: 'b.ts', to: 'c.ts', typeOnly: true, external: false },
+      { from: 'c.ts', to: 'a.ts', typeOnly: false, external: false },
+    ];
+    expect(cycles(files, looped)).toEqual([['a.ts', 'b.ts', 'c.ts']]);
+    expect(cycles(files, looped.slice(0, 2))).toEqual([]);
+  });
+});
+
+describe('architecture: the production image', () => {
+  const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+
+  test('when the image is built from a working copy, then its context leaves out local state, tests and dev tooling', () => {
+    for (const p of ['.lethe', '.tools', 'node_modules', 'dist', ...TOOLING, '.git', 'test-artifacts']) expect(ignore).toContain(p);
+    // Every folder the product runs from is sent; nothing else at the top level that holds code.
+    for (const f of PRODUCT) expect(ignore).not.toContain(f);
+    const topLevel = fs.readdirSync(ROOT, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules');
+    const sent = topLevel.map((e) => e.name).filter((n) => !ignore.includes(n));
+    expect(sent.sort()).toEqual([...PRODUCT, 'bin', 'docs'].sort());
+  });
+
+  test('when the image starts, then it runs compiled JavaScript, not a TypeScript loader', () => {
+    const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile);
+    expect(cmd).not.toBeNull();
+    const argv = JSON.parse(cmd![1]) as string[];
+    expect(argv).not.toContain('tsx');
+    expect(argv.join(' ')).not.toMatch(/--import|\.ts\b/);
+    expect(argv[argv.length - 1]).toMatch(/^dist\/.*\.js$/);
+    const build = JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { include: string[]; compilerOptions: { outDir: string } };
+    expect(build.compilerOptions.outDir).toBe('dist');
+    expect([...build.include].sort()).toEqual([...PRODUCT].sort());
+  });
+});
+
+describe('architecture: the compiled build', () => {
+  test('when the product is compiled as the image compiles it, then the worker bundles its workflows from the JavaScript', async () => {
+    const { execFileSync } = await import('node:child_process');
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+    const { WORKFLOWS_PATH } = require(path.join(ROOT, 'dist', 'worker', 'worker.js')) as { WORKFLOWS_PATH: string };
+    expect(WORKFLOWS_PATH).toBe(path.join(ROOT, 'dist', 'workflows', 'index.js'));
+    const { bundleWorkflowCode } = await import('@temporalio/worker');
+    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+    for (const name of ['accountDeletionWorkflow', 'inactivitySweepWorkflow', 'stackCheckWorkflow']) expect(bundle.code).toContain(name);
+  }, 180_000);
+});
