@@ -198,15 +198,21 @@ export async function runSweepBench(opts: SweepBenchOptions): Promise<string> {
       let workflowRows: string[] = [];
       if (!opts.skipWorkflow) {
         log('the sweep workflow (dry run) on the dev server');
-        const { worker, connection: nc } = await createWorker(config, deps);
-        const running = worker.run();
         const connection = await Connection.connect({ address: config.temporal.address });
         const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
         try {
+          // The page size is the worker's setting: one worker per size, on a task queue of its own.
           for (const pageSize of [config.sweep.pageSize, 100]) {
+            const sized = { ...config, sweep: { ...config.sweep, pageSize }, temporal: { ...config.temporal, taskQueue: `bench-sweep-${pageSize}-${randomUUID()}` } };
+            const { worker, connection: nc } = await createWorker(sized, { ...deps, config: sized });
+            const running = worker.run();
             const workflowId = `inactivity-sweep-bench-${pageSize}-${randomUUID()}`;
             const w0 = performance.now();
-            const r: SweepResult = await client.workflow.execute(inactivitySweepWorkflow, { taskQueue: config.temporal.taskQueue, workflowId, args: [{ dryRun: true, pageSize }] });
+            const r: SweepResult = await client.workflow.execute(inactivitySweepWorkflow, { taskQueue: sized.temporal.taskQueue, workflowId, args: [{ dryRun: true }] }).finally(async () => {
+              worker.shutdown();
+              await running;
+              await nc.close();
+            });
             const wMs = performance.now() - w0;
             const h = await historyOf(client, workflowId);
             workflowRows.push(
@@ -214,10 +220,7 @@ export async function runSweepBench(opts: SweepBenchOptions): Promise<string> {
             );
           }
         } finally {
-          worker.shutdown();
-          await running;
           await connection.close();
-          await nc.close();
         }
       }
 

@@ -33,7 +33,17 @@ import { DeletionRequestError } from './intake';
  */
 const EVENTS_BEFORE_FIRST_TASK_COMPLETES = 3;
 
-export function createRequestReader(deps: { config: Pick<Config, 'deletion'>; db: Knex; temporal: Client }) {
+export function createRequestReader(deps: {
+  config: Pick<Config, 'deletion'>;
+  db: Knex;
+  temporal: Client;
+  /**
+   * Told when Temporal says a request ended (terminated, timed out, history expired) while its
+   * stored row still says otherwise: the reconciler (client/reconcile.ts) records it. The read
+   * side itself never writes.
+   */
+  onEnded?: (requestId: string, status: 'failed' | 'skipped') => void;
+}) {
   const { config, db, temporal } = deps;
 
   return {
@@ -79,6 +89,8 @@ export function createRequestReader(deps: { config: Pick<Config, 'deletion'>; db
         status = 'failed';
         reason = 'the workflow ended and its history expired before its outcome was recorded';
       }
+
+      if ((status === 'failed' || status === 'skipped') && !FINISHED_STATUSES.includes(row.status as DeletionStatus)) deps.onEnded?.(row.request_id, status);
 
       const receivedAt = p?.receivedAt ?? receipt?.receivedAt ?? iso(row.received_at);
       const deadlineAt = p?.deadlineAt ?? receipt?.deadlineAt ?? iso(row.deadline_at);

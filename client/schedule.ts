@@ -61,16 +61,10 @@ export interface ScheduleService {
   remove(): Promise<void>;
 }
 
-export function createScheduleService(deps: {
-  config: Config;
-  temporal: Client;
-  /** Tests only: a schedule of their own, starting sweeps with this input (e.g. a scope). */
-  scheduleId?: string;
-  input?: SweepInput;
-}): ScheduleService {
+export function createScheduleService(deps: { config: Pick<Config, 'sweep' | 'temporal'>; temporal: Client }): ScheduleService {
   const { config, temporal } = deps;
-  const scheduleId = deps.scheduleId ?? SWEEP_SCHEDULE_ID;
-  const input: SweepInput = deps.input ?? {};
+  const scheduleId = config.sweep.scheduleId;
+  const input: SweepInput = { dryRun: config.sweep.schedule === 'dry-run' };
   const handle = (): ScheduleHandle => temporal.schedule.getHandle(scheduleId);
   const wanted = desired();
 
@@ -86,7 +80,7 @@ export function createScheduleService(deps: {
         workflowType: inactivitySweepWorkflow,
         taskQueue: config.temporal.taskQueue,
         // Temporal appends the scheduled time: inactivity-sweep-2026-11-29T03:00:00Z.
-        workflowId: deps.scheduleId ? `${scheduleId}-sweep` : SWEEP_WORKFLOW_PREFIX,
+        workflowId: scheduleId === SWEEP_SCHEDULE_ID ? SWEEP_WORKFLOW_PREFIX : `${scheduleId}-sweep`,
         args: [input],
       },
       policies: {

@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import { inactivitySweepWorkflow } from '../workflows/sweep';
-import { isUuid, SWEEP_WORKFLOW_PREFIX, type SweepInput, type SweepScope, type SweepStatus } from '../contract';
+import { isUuid, SWEEP_WORKFLOW_PREFIX, type SweepInput, type SweepStatus } from '../contract';
 
 export interface SweepView {
   sweepId: string;
@@ -52,10 +52,6 @@ export function createSweepService(deps: {
   config: Config;
   temporal: Client;
   db: Knex;
-  /** Tests only: limits every sweep this service starts to one id prefix (see SweepScope). */
-  scope?: SweepScope;
-  /** Tests only: extra workflow input (page size, pages per run). */
-  testInput?: Pick<SweepInput, 'pageSize' | 'pagesPerRun' | 'pageTimeBudgetMs'>;
 }): SweepService {
   const { config, temporal, db } = deps;
 
@@ -63,7 +59,7 @@ export function createSweepService(deps: {
     async start(opts) {
       const dryRun = opts.dryRun === true;
       const sweepId = `${SWEEP_WORKFLOW_PREFIX}-${dryRun ? 'dry-run-' : ''}${randomUUID()}`;
-      const input: SweepInput = { dryRun, ...(deps.scope ? { scope: deps.scope } : {}), ...deps.testInput };
+      const input: SweepInput = { dryRun };
       await temporal.workflow.start(inactivitySweepWorkflow, {
         taskQueue: config.temporal.taskQueue,
         workflowId: sweepId,

@@ -66,6 +66,14 @@ export function duration(env: Env, name: string, fallback: string, minMs: number
   return ms;
 }
 
+/** 1-12 hex digits (an account id prefix), lower-cased. */
+export function hexPrefix(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[0-9a-fA-F]{1,12}$/.test(raw)) throw new ConfigError(name, `expected 1-12 hex digits, got "${raw}"`);
+  return raw.toLowerCase();
+}
+
 export const uiOrigins = (uiPort: number): string[] => [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`];
 
 export function hostPort(env: Env, name: string, fallback: string): string {

@@ -7,10 +7,11 @@
  */
 import path from 'node:path';
 import type { Config } from './types';
-import { ConfigError, duration, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
+import { ConfigError, duration, hexPrefix, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
 import { azuriteConnectionString, DEFAULTS, embeddedDatabaseUrl } from './defaults';
 import { keyRing } from './keys';
 import { assertProduction } from './production';
+import { SWEEP_SCHEDULE_ID } from '../contract';
 
 export { ConfigError, uiOrigins } from './env';
 export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDDED_KEYS_FILE, embeddedDatabaseUrl } from './defaults';
@@ -102,7 +103,13 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       // requests a minute and ~6 of Auth0's 16 a second, leaving room for the other channels.
       startsPerMinute: positiveInteger(env, 'LETHE_SWEEP_STARTS_PER_MINUTE', 40),
       pageSize: Math.min(10_000, positiveInteger(env, 'LETHE_SWEEP_PAGE_SIZE', 1000)),
+      // ~6 history events a page: 100 pages keep a run near 600 events, far below Temporal's guidance.
+      pagesPerRun: positiveInteger(env, 'LETHE_SWEEP_PAGES_PER_RUN', 100),
+      pageTimeBudgetMs: duration(env, 'LETHE_SWEEP_PAGE_BUDGET', '5m', 1_000),
       inactivityMonths: positiveInteger(env, 'LETHE_INACTIVITY_MONTHS', 24),
+      schedule: oneOf(env, 'LETHE_SWEEP_SCHEDULE', ['on', 'dry-run', 'off'] as const, 'on'),
+      scheduleId: env.LETHE_SWEEP_SCHEDULE_ID || SWEEP_SCHEDULE_ID,
+      scopePrefix: hexPrefix(env, 'LETHE_SWEEP_SCOPE'),
     },
     encryption: { keys: keyRing(env, mode, stateDir) },
     codec: {

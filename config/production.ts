@@ -13,6 +13,7 @@ export function assertProduction(cfg: Config, env: Env, servesApi: boolean): voi
   }
   // No plaintext fallback: a worker without keys would write readable personal data into history.
   if (!cfg.encryption.keys) throw new ConfigError('LETHE_ENCRYPTION_KEYS', 'is required in production mode (or LETHE_ENCRYPTION_KEYS_FILE)');
+  if (env.LETHE_SWEEP_SCOPE) throw new ConfigError('LETHE_SWEEP_SCOPE', 'limits sweeps for tests and is refused in production mode');
   if (env.AUTH0_BASE_URL) throw new ConfigError('AUTH0_BASE_URL', 'points at a sandbox and is refused in production mode');
   if (env.RECURLY_BASE_URL) throw new ConfigError('RECURLY_BASE_URL', 'points at a sandbox and is refused in production mode');
   if (/devstoreaccount1|UseDevelopmentStorage/.test(cfg.blob.connectionString)) {

@@ -40,6 +40,20 @@ export interface SweepConfig {
   startsPerMinute: number;
   /** Candidate accounts read per page (one activity per page). */
   pageSize: number;
+  /** Pages a sweep's run takes before it continues as new (bounds its history). */
+  pagesPerRun: number;
+  /** How long one page may keep starting deletions before it hands back a cursor. */
+  pageTimeBudgetMs: number;
+  /** `on`: the worker keeps the daily Schedule; `dry-run`: its sweeps only report; `off`: no Schedule. */
+  schedule: 'on' | 'dry-run' | 'off';
+  /** The Schedule's id (one per deployment and namespace). */
+  scheduleId: string;
+  /**
+   * Tests only (refused in production): this worker's sweeps see only accounts whose id starts
+   * with this hex prefix. Test files share one database; a scoped sweep runs the production
+   * query with one more predicate.
+   */
+  scopePrefix?: string;
   /** Months of inactivity after which an account is deleted (CONTRACT §1: 24). */
   inactivityMonths: number;
 }

@@ -9,15 +9,6 @@ export interface SweepCursor {
   accountId: string;
 }
 
-/**
- * Restricts a sweep to accounts whose id starts with a hex prefix. Tests only: they share one
- * database with other test files, and a scoped sweep runs the production query with one more
- * predicate instead of a different query. The Schedule, the API and the CLI never set it.
- */
-export interface SweepScope {
-  accountIdPrefix: string;
-}
-
 export interface SweepCounts {
   /** Accounts inactive since before the cut-off: the only ones the index range visits. */
   scanned: number;
@@ -40,6 +31,8 @@ export interface BeginSweepResult {
   /** Inactive since before this (referenceTime minus the policy's calendar months). */
   cutoff: string;
   referenceTime: string;
+  /** Pages before the run continues as new (the worker's LETHE_SWEEP_PAGES_PER_RUN). */
+  pagesPerRun?: number;
 }
 
 export interface SweepPageInput {
@@ -48,15 +41,10 @@ export interface SweepPageInput {
   cutoff: string;
   referenceTime: string;
   cursor?: SweepCursor;
-  /** Overrides LETHE_SWEEP_PAGE_SIZE (tests use tiny pages to cross continue-as-new). */
-  pageSize?: number;
-  scope?: SweepScope;
   /** Counts of every page before this one, so the stored row holds absolute totals. */
   totals: SweepCounts;
   /** 1-based, across continue-as-new. */
   pageNumber: number;
-  /** Stop starting deletions after this long and hand back a cursor mid-page (default 5 min). */
-  timeBudgetMs?: number;
 }
 
 export interface SweepPageResult extends SweepCounts {
@@ -71,23 +59,30 @@ export interface SweepPageResult extends SweepCounts {
 
 export type SweepStatus = 'running' | 'completed' | 'failed';
 
+/**
+ * What starts a sweep: only whether it is a dry run. Page sizes, budgets and the pages per
+ * run are the worker's configuration (LETHE_SWEEP_*), not something a caller can set.
+ */
 export interface SweepInput {
   /** Select and record, start nothing. */
   dryRun?: boolean;
-  /** Tests only (see SweepScope). */
-  scope?: SweepScope;
-  /** Tests only: override LETHE_SWEEP_PAGE_SIZE and the pages per run. */
-  pageSize?: number;
-  pagesPerRun?: number;
-  /** Tests only: how long one page may keep starting deletions before handing back a cursor. */
-  pageTimeBudgetMs?: number;
   /** Carried across continue-as-new; absent on the first run. */
   carried?: SweepCarried;
+}
+
+/**
+ * Inputs recorded by sweeps before the tuning moved to the worker's configuration: replaying
+ * those histories must continue as new where they did (see the replay test).
+ */
+export interface LegacySweepInput extends SweepInput {
+  pagesPerRun?: number;
 }
 
 export interface SweepCarried {
   referenceTime: string;
   cutoff: string;
+  /** From beginSweep; absent in runs recorded before it was. */
+  pagesPerRun?: number;
   cursor?: SweepCursor;
   totals: SweepCounts;
   pages: number;

@@ -78,4 +78,8 @@ describe('configuration', () => {
     expect(errorOf({ ...prodEnv, RECURLY_BASE_URL: 'http://127.0.0.1:4011' }).variable).toBe('RECURLY_BASE_URL');
     expect(errorOf({ ...prodEnv, AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true' }).variable).toBe('AZURE_STORAGE_CONNECTION_STRING');
   });
+
+  test('when production mode is given a test-only sweep scope, then it refuses to start naming it', () => {
+    expect(errorOf({ ...prodEnv, LETHE_SWEEP_SCOPE: 'ab12' }).variable).toBe('LETHE_SWEEP_SCOPE');
+  });
 });

@@ -6,13 +6,17 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
-import { createScheduleService, SWEEP_SCHEDULE_ID } from '../client/schedule';
+import { createScheduleService } from '../client/schedule';
 
 export async function ensureSweepSchedule(config: Config, temporal: Client, write = (l: string) => process.stderr.write(l)): Promise<void> {
+  if (config.sweep.schedule === 'off') {
+    write(`lethe-worker: schedule ${config.sweep.scheduleId} not managed (LETHE_SWEEP_SCHEDULE=off)\n`);
+    return;
+  }
   try {
     const outcome = await createScheduleService({ config, temporal }).ensure();
-    write(`lethe-worker: schedule ${SWEEP_SCHEDULE_ID} ${outcome} (daily at ${config.sweep.time} ${config.sweep.timezone})\n`);
+    write(`lethe-worker: schedule ${config.sweep.scheduleId} ${outcome} (daily at ${config.sweep.time} ${config.sweep.timezone})\n`);
   } catch (err) {
-    write(`lethe-worker: ERROR could not create or update schedule ${SWEEP_SCHEDULE_ID}: ${(err as Error)?.message ?? err}\n`);
+    write(`lethe-worker: ERROR could not create or update schedule ${config.sweep.scheduleId}: ${(err as Error)?.message ?? err}\n`);
   }
 }

@@ -10,7 +10,7 @@
  */
 import { CancellationScope, continueAsNew, ContinueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, log } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { failureText, NON_RETRYABLE, sweepProgressQuery, type SweepCounts, type SweepInput, type SweepProgress, type SweepResult } from '../contract';
+import { failureText, NON_RETRYABLE, sweepProgressQuery, type LegacySweepInput, type SweepCounts, type SweepProgress, type SweepResult } from '../contract';
 
 /** ~6 history events a page (activity scheduled/started/completed, a workflow task): ~600 a run. */
 export const PAGES_PER_RUN = 100;
@@ -27,7 +27,7 @@ const pages = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-export async function inactivitySweepWorkflow(input: SweepInput = {}): Promise<SweepResult> {
+export async function inactivitySweepWorkflow(input: LegacySweepInput = {}): Promise<SweepResult> {
   const sweepId = workflowInfo().workflowId;
   const dryRun = input.dryRun ?? false;
   const progress: SweepProgress = {
@@ -56,7 +56,8 @@ export async function inactivitySweepWorkflow(input: SweepInput = {}): Promise<S
       progress.cutoff = begun.cutoff;
     }
     let cursor = carried.cursor;
-    const perRun = input.pagesPerRun ?? PAGES_PER_RUN;
+    // The worker's setting, fixed at the sweep's start; older histories carried it in the input.
+    const perRun = input.pagesPerRun ?? carried.pagesPerRun ?? PAGES_PER_RUN;
     for (let pagesThisRun = 0; ; ) {
       const page = await pages.sweepPage({
         sweepId,
@@ -64,11 +65,8 @@ export async function inactivitySweepWorkflow(input: SweepInput = {}): Promise<S
         cutoff: carried.cutoff,
         referenceTime: carried.referenceTime,
         cursor,
-        pageSize: input.pageSize,
-        scope: input.scope,
         totals: totals(),
         pageNumber: progress.pages + 1,
-        timeBudgetMs: input.pageTimeBudgetMs,
       });
       progress.pages++;
       progress.scanned += page.scanned;

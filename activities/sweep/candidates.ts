@@ -10,7 +10,12 @@
  * whole scan touches only inactive accounts. Without the index the query is still correct.
  */
 import type { Knex } from 'knex';
-import type { SweepCursor, SweepScope } from '../../contract';
+import type { SweepCursor } from '../../contract';
+
+/** Restricts a sweep to accounts whose id starts with a hex prefix (LETHE_SWEEP_SCOPE, tests only). */
+export interface SweepScope {
+  accountIdPrefix: string;
+}
 
 /** The expression the index is built on; the query must spell it exactly so to use it. */
 export const INACTIVE_SINCE = 'coalesce(a.last_login_at, a.created_at)';

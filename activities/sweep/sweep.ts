@@ -14,8 +14,6 @@ import { classified } from '../failures';
 import { candidatePage, cursorOf, cutoffFor, SweepInputError, type Candidate } from './candidates';
 import type { BeginSweepInput, BeginSweepResult, SweepCounts, SweepCursor, SweepPageInput, SweepPageResult, SweepStatus } from '../../contract';
 
-/** How long one page activity may keep starting deletions before it hands back a cursor. */
-const DEFAULT_TIME_BUDGET_MS = 5 * 60_000;
 /** Finished sweeps' rows (and the ids they found) are kept this long for operators, then dropped. */
 const KEEP_FINISHED_SWEEPS_DAYS = 30;
 
@@ -46,7 +44,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     async beginSweep(input: BeginSweepInput): Promise<BeginSweepResult> {
       return classified('sweep', async () => {
         const existing = await db('lethe.sweeps').where({ sweep_id: input.sweepId }).first('reference_time', 'cutoff');
-        if (existing) return { referenceTime: iso(existing.reference_time), cutoff: iso(existing.cutoff) };
+        if (existing) return { referenceTime: iso(existing.reference_time), cutoff: iso(existing.cutoff), pagesPerRun: config.pagesPerRun };
         const cutoff = await cutoffFor(db, input.referenceTime, config.inactivityMonths, config.timezone);
         await db('lethe.sweeps')
           .insert({ sweep_id: input.sweepId, dry_run: input.dryRun, status: 'running', reference_time: input.referenceTime, cutoff })
@@ -57,7 +55,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
           .andWhere('finished_at', '<', db.raw(`now() - make_interval(days => ?)`, [KEEP_FINISHED_SWEEPS_DAYS]))
           .del();
         const row = await db('lethe.sweeps').where({ sweep_id: input.sweepId }).first('reference_time', 'cutoff');
-        return { referenceTime: iso(row.reference_time), cutoff: iso(row.cutoff) };
+        return { referenceTime: iso(row.reference_time), cutoff: iso(row.cutoff), pagesPerRun: config.pagesPerRun };
       });
     },
 
@@ -87,11 +85,11 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
   };
 
   async function runPage(input: SweepPageInput): Promise<SweepPageResult> {
-    const pageSize = input.pageSize ?? config.pageSize;
+    const pageSize = config.pageSize;
     const resumed = heartbeatDetails();
     // Taken before the read: a login that lands during the read is "after selection" too.
     const selectedAt = new Date().toISOString();
-    let rows = await candidatePage(db, { cutoff: input.cutoff, referenceTime: input.referenceTime, after: input.cursor, limit: pageSize, scope: input.scope });
+    let rows = await candidatePage(db, { cutoff: input.cutoff, referenceTime: input.referenceTime, after: input.cursor, limit: pageSize, scope: config.scopePrefix ? { accountIdPrefix: config.scopePrefix } : undefined });
     const full = rows.length === pageSize;
     const counts: SweepCounts = resumed ? { ...resumed.counts } : { scanned: 0, eligible: 0, started: 0 };
     if (resumed) rows = rows.filter((r) => compareKey(r, resumed.through) > 0);
@@ -106,7 +104,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
 
     let processed = rows.length;
     if (!input.dryRun) {
-      processed = await startDeletions(input, rows, counts, selectedAt, input.timeBudgetMs ?? DEFAULT_TIME_BUDGET_MS);
+      processed = await startDeletions(input, rows, counts, selectedAt, config.pageTimeBudgetMs);
     } else {
       counts.scanned += rows.length;
       counts.eligible += eligible.length;

@@ -16,6 +16,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../../config';
 import { createIntake, DeletionRequestError, type Intake } from '../intake';
 import { createRequestReader, type RequestReader } from '../requests';
+import { createReconciler } from '../reconcile';
 import { strictAjv } from '../validation';
 import { createSweepService, SweepRequestError, SweepService } from '../sweeps';
 import { createTokenIdentifier } from './auth';
@@ -40,6 +41,7 @@ export interface ApiDeps {
 }
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
+const RECONCILE_INTERVAL_MS = 60_000;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -53,7 +55,8 @@ declare module 'fastify' {
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
   const intake = deps.intake ?? createIntake(deps);
-  const requests = deps.requests ?? createRequestReader(deps);
+  const reconciler = createReconciler({ db: deps.db });
+  const requests = deps.requests ?? createRequestReader({ ...deps, onEnded: reconciler.note });
   const sweeps = deps.sweeps ?? createSweepService(deps);
   const metrics = createApiMetrics(requests);
   const app = Fastify({
@@ -125,6 +128,15 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     registerDeletionRoutes(api, { intake, requests, metrics });
     registerSweepRoutes(api, { sweeps, metrics });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
+  });
+
+  // Requests whose run ended outside Lethe's code (terminated, timed out) are recorded as such
+  // within a minute even if nobody reads them, so lists and gauges agree with Temporal.
+  const reconcileTimer = setInterval(() => void reconciler.pass(requests).catch(() => undefined), RECONCILE_INTERVAL_MS);
+  reconcileTimer.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(reconcileTimer);
+    await reconciler.flush();
   });
 
   return app;

@@ -171,8 +171,12 @@ describe('HTTP API', () => {
       const view = await waitForStatus(api, res.body.requestId, 20_000);
       expect(view.status).toBe('failed');
       expect(view.reason).toContain('operator stopped it');
-      const row = await world.deps.db('lethe.deletion_requests').where({ request_id: res.body.requestId }).first();
-      expect(row.status).toBe('failed');
+      // The reconciler records what the read saw, in the background: give it a moment.
+      let row: { status: string } | undefined;
+      for (let i = 0; i < 50 && row?.status !== 'failed'; i++, await new Promise((r) => setTimeout(r, 100))) {
+        row = await world.deps.db('lethe.deletion_requests').where({ request_id: res.body.requestId }).first();
+      }
+      expect(row?.status).toBe('failed');
       const failed = await api.request('GET', '/v1/deletion-requests?status=failed&limit=200');
       expect(failed.body.items.map((i: { requestId: string }) => i.requestId)).toContain(res.body.requestId);
     });

@@ -14,8 +14,8 @@ import { cycles, folderOf, importsOf, listFiles, PRODUCT, ROOT, TOOLING, type Ed
 const MAY_IMPORT: Record<(typeof PRODUCT)[number], string[]> = {
   contract: ['contract'],
   logging: ['logging'],
-  encryption: ['encryption', 'config'],
-  config: ['config', 'encryption'],
+  encryption: ['encryption', 'config', 'contract'],
+  config: ['config', 'encryption', 'contract'],
   stores: ['stores', 'config', 'contract', 'logging'],
   migrations: ['migrations'],
   activities: ['activities', 'stores', 'config', 'contract', 'logging'],

@@ -18,7 +18,7 @@ import { loadConfig } from '../../config';
 import { buildDeps } from '../../worker/deps';
 import { fingerprint, rng, seedAccount, SeedDeps, SeededAccount, SubState } from '../../dev/seed/fixtures';
 import { expectEmpty, storesOf } from '../support/stores';
-import { scopedSeeder, daysAfter } from '../sweep/support';
+import { scopedSeeder, daysAfter, newScopePrefix } from '../sweep/support';
 import { cutoffFor } from '../../activities/sweep/candidates';
 import { createTemporalClient } from '../../client/temporal';
 import { createSweepService, SweepView } from '../../client/sweeps';
@@ -26,6 +26,7 @@ import type { Config } from '../../config';
 
 const REQUESTS = Number(process.env.LETHE_RELIABILITY_REQUESTS || 200);
 const OUTAGE_MS = Number(process.env.LETHE_RELIABILITY_AZURITE_OUTAGE_S || 30) * 1000;
+const SWEEP_PREFIX = newScopePrefix();
 const CHANNELS = ['api', 'email', 'phone', 'support', 'in_app'] as const;
 const STATES: SubState[] = ['active', 'future', 'paused', 'canceled', 'expired', 'failed'];
 
@@ -78,7 +79,9 @@ describe('reliability: load with faults', () => {
     stack = await startStack({
       stateDir, ports, durable: true, headless: true, withWorker: true, withApi: true,
       // The sweep test's pace: paced still, but a minute of starts is not what it tests.
-      env: { LETHE_SWEEP_STARTS_PER_MINUTE: '240' },
+      // Small pages and two a run, so the sweep kill lands mid-page or across a continue-as-new;
+      // the workers sweep only the sweep test's id prefix (the first test's bystanders share the database).
+      env: { LETHE_SWEEP_STARTS_PER_MINUTE: '240', LETHE_SWEEP_PAGE_SIZE: '3', LETHE_SWEEP_PAGES_PER_RUN: '2', LETHE_SWEEP_SCOPE: SWEEP_PREFIX },
       // The suite injects its own 429 bursts; the limiter itself is tested in test/sandboxes.
       sandboxRateLimits: { auth0PerSecond: 10_000, recurlyPerMinute: 1_000_000 },
       log: (l) => process.stderr.write(`[reliability] ${l}\n`),
@@ -194,7 +197,7 @@ describe('reliability: load with faults', () => {
 
   test('when a sweep is interrupted by a worker kill, then it finishes and deletes each eligible account exactly once', async () => {
     // Scoped to an id prefix of its own: the first test's bystanders are in the same database.
-    const seeder = scopedSeeder(seed, 8_2026);
+    const seeder = scopedSeeder(seed, 8_2026, SWEEP_PREFIX);
     const cutoff = await cutoffFor(deps.db, new Date().toISOString(), config.sweep.inactivityMonths, config.sweep.timezone);
     const longAgo = daysAfter(cutoff, -200);
     const eligible = await pool(Array.from({ length: 20 }), 4, (_, i) =>
@@ -208,8 +211,7 @@ describe('reliability: load with faults', () => {
 
     const temporal = createTemporalClient(config);
     try {
-      // Small pages and two a run, so the kill lands mid-page or across a continue-as-new.
-      const sweeps = createSweepService({ config, temporal, db: deps.db, scope: seeder.scope, testInput: { pageSize: 3, pagesPerRun: 2 } });
+      const sweeps = createSweepService({ config, temporal, db: deps.db });
       const t0 = Date.now();
       const { sweepId } = await sweeps.start({ dryRun: false });
       let view: SweepView | null = null;

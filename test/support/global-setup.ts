@@ -47,6 +47,8 @@ export default async function globalSetup(): Promise<void> {
   });
   process.stderr.write(`[stack] up in ${Math.round((Date.now() - started) / 1000)}s at ${stateDir}\n`);
   Object.assign(process.env, stack.env, {
+    // Workers spawned on the shared test stack never create the real daily Schedule.
+    LETHE_SWEEP_SCHEDULE: 'off',
     LETHE_TEST_STATE_DIR: stateDir,
     LETHE_TEST_TEMPORAL_PORT: String(ports.temporal),
     LETHE_TEST_AZURITE_PORT: String(ports.azurite),

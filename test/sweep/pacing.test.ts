@@ -13,6 +13,7 @@ import { createSweepActivities } from '../../activities/sweep/sweep';
 import { cutoffFor, scopeRange } from '../../activities/sweep/candidates';
 import { daysAfter } from './support';
 import type { SweepPageInput, SweepPageResult } from '../../contract';
+import type { SweepConfig } from '../../config';
 
 describe('sweep page activity', () => {
   let db: Knex;
@@ -26,7 +27,7 @@ describe('sweep page activity', () => {
     const cutoff = await cutoffFor(db, now, 24, 'UTC');
     // Twelve inactive accounts, one a day apart, so their key order is their index order.
     await db('accounts').insert(ids.map((id, i) => ({ id, email: `pace-${id}@example.test`, created_at: daysAfter(cutoff, -900), last_login_at: daysAfter(cutoff, -100 + i) })));
-    base = { dryRun: false, cutoff, referenceTime: now, scope: { accountIdPrefix: prefix }, totals: { scanned: 0, eligible: 0, started: 0 }, pageNumber: 1, pageSize: 100 };
+    base = { dryRun: false, cutoff, referenceTime: now, totals: { scanned: 0, eligible: 0, started: 0 }, pageNumber: 1 };
   });
   afterAll(async () => {
     await db('lethe.sweeps').where('sweep_id', 'like', `pace-${prefix}-%`).del();
@@ -34,12 +35,13 @@ describe('sweep page activity', () => {
     await db.destroy();
   });
 
-  function stubbed(env: Record<string, string>, onStart: (accountId: string) => Promise<void | 'account_gone'>) {
+  function stubbed(env: Record<string, string>, onStart: (accountId: string) => Promise<void | 'account_gone'>, tuning: Partial<SweepConfig> = {}) {
     const starts: { accountId: string; at: number }[] = [];
     let inFlight = 0;
     let maxInFlight = 0;
     const acts = createSweepActivities({
-      sweep: testConfig(env).sweep,
+      // The worker's settings: this file's id prefix, one page for all twelve.
+      sweep: { ...testConfig(env).sweep, scopePrefix: prefix, pageSize: 100, ...tuning },
       db,
       startDeletion: async (req) => {
           inFlight++;
@@ -84,9 +86,9 @@ describe('sweep page activity', () => {
   });
 
   test('when a page runs out of its time budget, then it hands back a cursor mid-page, and the next page carries on from there', async () => {
-    const s = stubbed({ LETHE_SWEEP_STARTS_PER_MINUTE: '60000', LETHE_SWEEP_CONCURRENCY: '1' }, () => new Promise((r) => setTimeout(r, 30)));
+    const s = stubbed({ LETHE_SWEEP_STARTS_PER_MINUTE: '60000', LETHE_SWEEP_CONCURRENCY: '1' }, () => new Promise((r) => setTimeout(r, 30)), { pageTimeBudgetMs: 70 });
     const sweepId = await begin(s.acts, 'budget');
-    const first = (await new MockActivityEnvironment().run(s.acts.sweepPage, { ...base, sweepId, timeBudgetMs: 70 })) as SweepPageResult;
+    const first = (await new MockActivityEnvironment().run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;
     expect(first.started).toBeGreaterThanOrEqual(1);
     expect(first.started).toBeLessThan(12);
     expect(first.nextCursor?.accountId).toBe(ids[first.started - 1]);

@@ -17,7 +17,7 @@ import { cutoffFor } from '../../activities/sweep/candidates';
 import { buildDeps } from '../../worker/deps';
 import { createWorker } from '../../worker/worker';
 import { expectEmpty, storesOf } from '../support/stores';
-import { daysAfter, scopedSeeder } from './support';
+import { daysAfter, newScopePrefix, scopedSeeder } from './support';
 import { deletionWorkflowId, progressQuery, type SkippedDeletion, type SweepResult, LetheStatus, type Receipt } from '../../contract';
 
 describe('re-check before a sweep deletes', () => {
@@ -25,9 +25,10 @@ describe('re-check before a sweep deletes', () => {
   let world: TestWorld;
   let seed: SeedDeps;
 
+  const prefix = newScopePrefix();
   beforeAll(async () => {
     world = await startWorld({
-      env: { LETHE_SWEEP_STARTS_PER_MINUTE: '6000' },
+      env: { LETHE_SWEEP_STARTS_PER_MINUTE: '6000', LETHE_SWEEP_SCOPE: prefix },
       // The sweep's activities start deletions through this config: on the unpolled queue.
       deps: (d) => {
         const intake = createIntake({ config: testConfig({ LETHE_TASK_QUEUE: deletionQueue }), db: d.db, temporal: d.temporalClient() });
@@ -39,7 +40,7 @@ describe('re-check before a sweep deletes', () => {
   afterAll(async () => world?.close());
 
   test('when a selected account logs in, or gains a live subscription at Recurly, before its deletion runs, then that deletion ends skipped with the reason and nothing of it is deleted', async () => {
-    const seeder = scopedSeeder(seed, 4_4242);
+    const seeder = scopedSeeder(seed, 4_4242, prefix);
     const cutoff = await cutoffFor(world.deps.db, new Date().toISOString(), 24, 'UTC');
     const inactive = { createdAt: daysAfter(cutoff, -300), lastLoginAt: daysAfter(cutoff, -60) };
     const logsIn = await seeder.account({ ...inactive, subscriptions: null });
@@ -47,7 +48,7 @@ describe('re-check before a sweep deletes', () => {
     const asksToo = await seeder.account({ ...inactive, subscriptions: null });
     const stillInactive = await seeder.account({ ...inactive, subscriptions: [{ state: 'failed', currentPeriodEndsAt: daysAfter(new Date(), -90) }] });
 
-    const sweeps = createSweepService({ config: world.config, temporal: world.client, db: world.deps.db, scope: seeder.scope });
+    const sweeps = createSweepService({ config: world.config, temporal: world.client, db: world.deps.db });
     const { sweepId } = await sweeps.start({ dryRun: false });
     const result: SweepResult = await world.client.workflow.getHandle(sweepId).result();
     expect(result).toMatchObject({ eligible: 4, started: 4 });

@@ -19,7 +19,7 @@ import { createActivities } from '../../activities';
 import { createSweepService } from '../../client/sweeps';
 import { createIntake } from '../../client/intake';
 import { cutoffFor } from '../../activities/sweep/candidates';
-import { scopedSeeder, daysAfter } from './support';
+import { scopedSeeder, daysAfter, newScopePrefix } from './support';
 import { deletionWorkflowId } from '../../contract';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
@@ -27,10 +27,13 @@ const record = process.env.LETHE_RECORD_HISTORIES ? test : test.skip;
 
 record('record: a continued-as-new dry-run sweep, a real sweep, and sweep deletions skipped and completed', async () => {
   const taskQueue = `record-${randomUUID()}`;
-  const config = testConfig({ LETHE_TASK_QUEUE: taskQueue, LETHE_SWEEP_STARTS_PER_MINUTE: '6000' });
+  const prefix = newScopePrefix();
+  const config = testConfig({ LETHE_TASK_QUEUE: taskQueue, LETHE_SWEEP_STARTS_PER_MINUTE: '6000', LETHE_SWEEP_PAGE_SIZE: '2', LETHE_SWEEP_PAGES_PER_RUN: '2', LETHE_SWEEP_SCOPE: prefix });
   const connection = await Connection.connect({ address: config.temporal.address });
   const plain = new Client({ connection, namespace: config.temporal.namespace });
-  const deps = { ...buildDeps(config), temporalClient: () => plain };
+  const base = buildDeps(config);
+  const intake = createIntake({ config, db: base.db, temporal: plain });
+  const deps = { ...base, temporalClient: () => plain, startDeletion: intake.startInactivity };
   const nc = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({ connection: nc, namespace: config.temporal.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: createActivities(deps) });
   const running = worker.run();
@@ -39,13 +42,13 @@ record('record: a continued-as-new dry-run sweep, a real sweep, and sweep deleti
     fs.writeFileSync(path.join(DIR, `${name}.json`), JSON.stringify(history));
   };
   try {
-    const seeder = scopedSeeder({ ...deps, recurlySandboxUrl: config.recurly.baseUrl }, 4_0001);
+    const seeder = scopedSeeder({ ...deps, recurlySandboxUrl: config.recurly.baseUrl }, 4_0001, prefix);
     const cutoff = await cutoffFor(deps.db, new Date().toISOString(), 24, 'UTC');
     const inactive = { createdAt: daysAfter(cutoff, -400), lastLoginAt: daysAfter(cutoff, -40) };
     for (let i = 0; i < 4; i++) await seeder.account({ ...inactive, subscriptions: null, media: 1 });
     await seeder.account({ ...inactive, subscriptions: [{ state: 'active' }] });
 
-    const sweeps = createSweepService({ config, temporal: plain, db: deps.db, scope: seeder.scope, testInput: { pageSize: 2, pagesPerRun: 2 } });
+    const sweeps = createSweepService({ config, temporal: plain, db: deps.db });
     const dry = await sweeps.start({ dryRun: true });
     await plain.workflow.getHandle(dry.sweepId).result();
     const runs: { runId: string; start: number }[] = [];
@@ -68,8 +71,7 @@ record('record: a continued-as-new dry-run sweep, a real sweep, and sweep deleti
     // Re-checked and skipped: logged in after it was "selected".
     const active = await seeder.account({ ...inactive, subscriptions: null });
     await deps.db('accounts').where({ id: active.id }).update({ last_login_at: deps.db.fn.now() });
-    const deletions = createIntake({ config, db: deps.db, temporal: plain });
-    await deletions.startInactivity({ accountId: active.id, selectedAt: daysAfter(new Date(), -1).toISOString(), requestedBy: 'record-histories' });
+    await intake.startInactivity({ accountId: active.id, selectedAt: daysAfter(new Date(), -1).toISOString(), requestedBy: 'record-histories' });
     const skipped = await plain.workflow.getHandle(deletionWorkflowId(active.id)).result();
     expect(skipped.skipped).toBe(true);
     await save('deletion-inactivity-skipped', deletionWorkflowId(active.id));

@@ -38,7 +38,7 @@ test('when the stack starts, then the sweep schedule exists and shows in the Web
       headless: false,
       withWorker: true,
       withApi: false,
-      env: Object.fromEntries(shared.map((v) => [v, process.env[v]])),
+      env: { ...Object.fromEntries(shared.map((v) => [v, process.env[v]])), LETHE_SWEEP_SCHEDULE: 'on' },
       log: (l) => process.stderr.write(`[schedule-stack] ${l}\n`),
     });
 

@@ -13,13 +13,14 @@ describe('the inactivity sweep schedule', () => {
   let world: TestWorld;
   let schedule: ScheduleService;
   const scheduleId = `test-sweep-schedule-${randomUUID()}`;
-  const input = { dryRun: true, scope: { accountIdPrefix: randomBytes(6).toString('hex') } };
+  // Dry runs, by a worker that sweeps an id prefix no account has: configuration, as in production.
+  const scheduleEnv = { LETHE_SWEEP_SCHEDULE_ID: scheduleId, LETHE_SWEEP_SCHEDULE: 'dry-run', LETHE_SWEEP_SCOPE: randomBytes(6).toString('hex') };
   const serviceFor = (env: Record<string, string>) =>
-    createScheduleService({ config: testConfig({ ...env, LETHE_TASK_QUEUE: world.taskQueue }), temporal: world.client, scheduleId, input });
+    createScheduleService({ config: testConfig({ ...scheduleEnv, ...env, LETHE_TASK_QUEUE: world.taskQueue }), temporal: world.client });
 
   beforeAll(async () => {
-    world = await startWorld();
-    schedule = createScheduleService({ config: world.config, temporal: world.client, scheduleId, input });
+    world = await startWorld({ env: scheduleEnv });
+    schedule = createScheduleService({ config: world.config, temporal: world.client });
   });
   afterAll(async () => {
     await schedule?.remove();

@@ -7,12 +7,13 @@ import { rng, seedAccount, uuidFrom, type AccountSpec, type SeedDeps, type Seede
  * sweep test seeds under a random 8-hex-digit id prefix and scopes its sweeps to it: the
  * production query with one added `id between` predicate, nothing else changed.
  */
-export function scopedSeeder(seed: SeedDeps, seedNumber: number) {
-  const prefix = randomBytes(4).toString('hex');
+/** A fresh prefix: give it to the worker (LETHE_SWEEP_SCOPE) and to scopedSeeder. */
+export const newScopePrefix = (): string => randomBytes(4).toString('hex');
+
+export function scopedSeeder(seed: SeedDeps, seedNumber: number, prefix = newScopePrefix()) {
   const rand = rng(seedNumber);
   return {
     prefix,
-    scope: { accountIdPrefix: prefix },
     async account(spec: AccountSpec): Promise<SeededAccount> {
       const id = `${prefix}${uuidFrom(rand).slice(8)}`;
       return seedAccount(seed, { media: 2, orphanBlobs: 1, snapshots: 1, loginEvents: 1, shares: 1, supportRequests: 1, emailOnlySupportRequests: 1, ...spec, id }, rand);

@@ -9,7 +9,7 @@ import { fingerprint, type SeedDeps, type SeededAccount } from '../../dev/seed/f
 import { createSweepService, SweepRequestError, type SweepService, type SweepView } from '../../client/sweeps';
 import { cutoffFor } from '../../activities/sweep/candidates';
 import { expectEmpty, storesOf } from '../support/stores';
-import { daysAfter, scopedSeeder } from './support';
+import { daysAfter, newScopePrefix, scopedSeeder } from './support';
 import { deletionWorkflowId, sweepProgressQuery, type SweepResult, type Receipt } from '../../contract';
 
 describe('inactivity sweep', () => {
@@ -23,11 +23,15 @@ describe('inactivity sweep', () => {
 
   beforeAll(async () => {
     // Fast pace: the pacing itself is the bench's and the unit's business, not this file's.
-    world = await startWorld({ env: { LETHE_SWEEP_STARTS_PER_MINUTE: '6000', LETHE_SWEEP_CONCURRENCY: '4' } });
+    // Tiny pages and two pages a run (the worker's settings), so eleven accounts cross
+    // continue-as-new several times; the worker sweeps only this file's id prefix.
+    const prefix = newScopePrefix();
+    world = await startWorld({
+      env: { LETHE_SWEEP_STARTS_PER_MINUTE: '6000', LETHE_SWEEP_CONCURRENCY: '4', LETHE_SWEEP_PAGE_SIZE: '2', LETHE_SWEEP_PAGES_PER_RUN: '2', LETHE_SWEEP_SCOPE: prefix },
+    });
     seed = seedDepsOf(world);
-    seeder = scopedSeeder(seed, 4_2026);
-    // Tiny pages and two pages a run, so eleven accounts cross continue-as-new several times.
-    sweeps = createSweepService({ config: world.config, temporal: world.client, db: world.deps.db, scope: seeder.scope, testInput: { pageSize: 2, pagesPerRun: 2 } });
+    seeder = scopedSeeder(seed, 4_2026, prefix);
+    sweeps = createSweepService({ config: world.config, temporal: world.client, db: world.deps.db });
 
     // The boundary is the database's own calendar arithmetic (what the sweep uses), one day either side.
     const cutoff = await cutoffFor(world.deps.db, new Date().toISOString(), 24, 'UTC');
@@ -103,7 +107,7 @@ describe('inactivity sweep', () => {
 
   test('when a sweep has not run yet, then get shows it running from the workflow, and failed once it is terminated', async () => {
     // A queue no worker polls: the sweep is started but never runs.
-    const idle = createSweepService({ config: { ...world.config, temporal: { ...world.config.temporal, taskQueue: `idle-${Date.now()}` } }, temporal: world.client, db: world.deps.db, scope: seeder.scope });
+    const idle = createSweepService({ config: { ...world.config, temporal: { ...world.config.temporal, taskQueue: `idle-${Date.now()}` } }, temporal: world.client, db: world.deps.db });
     const { sweepId } = await idle.start({});
     expect(sweepId).toMatch(/^inactivity-sweep-[0-9a-f-]{36}$/);
     expect(await idle.get(sweepId)).toMatchObject({ sweepId, status: 'running', dryRun: false, scanned: 0, eligible: 0, started: 0 });
