@@ -4,6 +4,7 @@
  * changes). Messages carry ids and statuses only, never personal data.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { activityInfo } from '@temporalio/activity';
 import { isVendorError } from '../stores/errors';
 import { BlobStoreError } from '../stores/blobs';
 import { FailureType } from '../contract';
@@ -18,11 +19,12 @@ export function toFailure(err: unknown, step: string): Error {
     const where = `${step}: ${err.vendor} ${err.status ?? ''}`.trim();
     switch (err.type) {
       case 'rate_limited':
-        // Honour Retry-After: the next attempt waits exactly as long as the vendor asked.
+        // Honour Retry-After, plus up to a fifth more at random: attempts throttled together
+        // must not all come back in the same second.
         return ApplicationFailure.create({
           type: FailureType.RateLimited,
           message: `${where} rate limited`,
-          nextRetryDelay: err.retryAfterMs ?? undefined,
+          nextRetryDelay: err.retryAfterMs != null ? Math.round(err.retryAfterMs * (1 + Math.random() / 5)) : jitteredDelay(),
         });
       case 'invalid_input':
         return ApplicationFailure.create({ type: FailureType.InvalidInput, message: `${where} rejected the request: ${err.message}`, nonRetryable: true });
@@ -32,17 +34,32 @@ export function toFailure(err: unknown, step: string): Error {
       case 'precondition':
         return ApplicationFailure.create({ type: FailureType.Precondition, message: `${where} ${err.message}` });
       default:
-        return ApplicationFailure.create({ type: FailureType.Unavailable, message: `${where} unavailable: ${err.message}` });
+        return ApplicationFailure.create({ type: FailureType.Unavailable, message: `${where} unavailable: ${err.message}`, nextRetryDelay: jitteredDelay() });
     }
   }
   if (err instanceof BlobStoreError) {
-    return ApplicationFailure.create({
-      type: err.type === 'unauthorized' ? FailureType.Unauthorized : FailureType.Unavailable,
-      message: `${step}: ${err.message}`,
-    });
+    const type = err.type === 'unauthorized' ? FailureType.Unauthorized : err.type === 'held' ? FailureType.Held : FailureType.Unavailable;
+    return ApplicationFailure.create({ type, message: `${step}: ${err.message}`, ...(type === FailureType.Unavailable ? { nextRetryDelay: jitteredDelay() } : {}) });
   }
   const msg = (err as Error)?.message ?? String(err);
-  return ApplicationFailure.create({ type: FailureType.Unavailable, message: `${step}: ${msg}` });
+  return ApplicationFailure.create({ type: FailureType.Unavailable, message: `${step}: ${msg}`, nextRetryDelay: jitteredDelay() });
+}
+
+/**
+ * Exponential backoff with full jitter for transient faults (1 s doubling per attempt, capped
+ * at 5 minutes, then a random point below it): Temporal's own retry policy has no jitter, and
+ * a vendor outage ends with every waiting attempt retrying at once. Outside an activity (a
+ * direct call in a test) it is the first step's delay.
+ */
+export function jitteredDelay(): number {
+  let attempt = 1;
+  try {
+    attempt = activityInfo().attempt;
+  } catch {
+    // not inside an activity: first attempt
+  }
+  const cap = Math.min(300_000, 1_000 * 2 ** Math.min(attempt - 1, 20));
+  return Math.max(250, Math.round(Math.random() * cap));
 }
 
 /** Runs an activity body and classifies whatever it throws. */

@@ -195,7 +195,7 @@ export async function runSweepBench(opts: SweepBenchOptions): Promise<string> {
       const cursorPlan = lethe.midCursor ? await explain(db, ...sqlArgs(candidatePageSql({ cutoff, referenceTime: now, after: lethe.midCursor, limit: config.sweep.pageSize }))) : '(fewer than 5 pages)';
       if (!/Index Only Scan using accounts_inactive_since_idx/.test(firstPlan)) throw new Error(`the page query does not use the index:\n${firstPlan}`);
 
-      let workflowRows: string[] = [];
+      const workflowRows: string[] = [];
       if (!opts.skipWorkflow) {
         log('the sweep workflow (dry run) on the dev server');
         const connection = await Connection.connect({ address: config.temporal.address });

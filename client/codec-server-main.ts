@@ -16,9 +16,15 @@ async function main(): Promise<void> {
   });
   // Key ids and origins only: the keys and the token are never printed.
   log(`listening on ${running.url} for ${config.codec.allowedOrigins.join(', ')}; keys ${config.encryption.keys!.keyIds.join(', ')} (current ${config.encryption.keys!.currentKeyId})${config.codec.token ? '; bearer token required' : ''}`);
-  const stop = async () => {
-    await running.close();
-    process.exit(0);
+  // A signal handler cannot be awaited: it closes, then exits 0, or 1 saying what failed.
+  const stop = () => {
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log(`shutdown failed: ${err instanceof Error ? err.stack : String(err)}`);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -122,7 +122,10 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
   };
 
-  return http.createServer(async (req, res) => {
+  // The handler catches everything it throws; `void` marks the promise as handled.
+  return http.createServer((req, res) => void handle(req, res));
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://codec');
     const origin = req.headers.origin;
     try {
@@ -168,7 +171,7 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
       log(`codec ${req.method} ${url.pathname} -> ${status}${origin ? ` (origin ${origin})` : ''}`);
       if (!res.headersSent) send(res, status, { message: err instanceof HttpError ? err.message : 'internal error' });
     }
-  });
+  }
 }
 
 export async function startCodecServer(opts: CodecServerOptions & { host: string; port: number }): Promise<RunningCodecServer> {

@@ -74,7 +74,7 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
 
   /** Starts the account's deletion, or joins the one under way (one execution per account). */
   async function startOrJoin(accountId: string, channel: Channel, receivedAt: Date, extra: Pick<DeletionInput, 'requestedBy' | 'selectedAt'>): Promise<StartedDeletion> {
-    const input: DeletionInput = {
+    return startInput({
       requestId: randomUUID(),
       accountId,
       channel,
@@ -82,7 +82,11 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
       deadlineAt: new Date(receivedAt.getTime() + config.deletion.deadlineHours * HOUR_MS).toISOString(),
       warningAt: new Date(receivedAt.getTime() + config.deletion.warningHours * HOUR_MS).toISOString(),
       ...extra,
-    };
+    });
+  }
+
+  async function startInput(input: DeletionInput): Promise<StartedDeletion> {
+    const { accountId, channel } = input;
     const workflowId = deletionWorkflowId(accountId);
     try {
       // Retrying is safe: the workflow id makes the start idempotent.
@@ -149,6 +153,30 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
     );
   }
 
+  /**
+   * A request whose run ended (terminated, failed) before the deletion finished: what Lethe
+   * captured at the freeze is still in lethe.deletion_subjects (the account row may be gone),
+   * so a new run with the same requestId, receipt time and deadline carries it to the end.
+   */
+  async function resumable(where: { account_id: string } | { request_id: string }): Promise<DeletionInput | undefined> {
+    const row = await db('lethe.deletion_requests').where(where).whereNotIn('status', ['completed', 'skipped']).orderBy('created_at', 'desc').first();
+    if (!row) return undefined;
+    const captured = await db('lethe.deletion_subjects').where({ account_id: row.account_id }).first('account_id');
+    const account = await db('accounts').where({ id: row.account_id }).first('id');
+    if (!captured && !account) return undefined;
+    const receivedAt = new Date(row.received_at);
+    const deadlineAt = new Date(row.deadline_at);
+    return {
+      requestId: row.request_id,
+      accountId: row.account_id,
+      channel: row.channel as Channel,
+      receivedAt: receivedAt.toISOString(),
+      deadlineAt: deadlineAt.toISOString(),
+      warningAt: new Date(deadlineAt.getTime() - (config.deletion.deadlineHours - config.deletion.warningHours) * HOUR_MS).toISOString(),
+      ...(row.requested_by ? { requestedBy: row.requested_by } : {}),
+    };
+  }
+
   /** The request that deleted this account, when Lethe completed one. */
   async function completedRequestFor(accountId: string): Promise<StartedDeletion | undefined> {
     const row = await db('lethe.deletion_requests').where({ account_id: accountId.toLowerCase(), status: 'completed' }).orderBy('completed_at', 'desc').first();
@@ -178,11 +206,25 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
       } catch (err) {
         // The account is gone because Lethe deleted it: a repeated request by id learns which
         // request did that, rather than "no such account". By email there is nothing to find.
-        const done = err instanceof DeletionRequestError && err.code === 'account_not_found' && req.accountId ? await completedRequestFor(req.accountId) : undefined;
+        const gone = err instanceof DeletionRequestError && err.code === 'account_not_found' && req.accountId;
+        const done = gone ? await completedRequestFor(req.accountId!) : undefined;
         if (done) return done;
+        // Its deletion began and was stopped half-way: this request resumes it (same requestId).
+        const resume = gone ? await resumable({ account_id: req.accountId!.toLowerCase() }) : undefined;
+        if (resume) return startInput(resume);
         throw err;
       }
       return startOrJoin(accountId, req.channel, receivedAt, { requestedBy: req.requestedBy });
+    },
+
+    /**
+     * Starts a new run for a request whose run ended before the deletion finished (an
+     * operator's retry of a failed or terminated request); undefined when there is nothing to
+     * resume (finished, or nothing was captured).
+     */
+    async resume(requestId: string): Promise<StartedDeletion | undefined> {
+      const input = await resumable({ request_id: requestId });
+      return input ? startInput(input) : undefined;
     },
 
     /** The inactivity sweep's request: `account_gone` when the account was deleted since it was read. */

@@ -151,17 +151,18 @@ export function createRequestReader(deps: {
     },
 
     /** Open requests per channel: in flight, past the warning, past the deadline (the gauges). */
-    async openCounts(): Promise<{ channel: string; inFlight: number; nearDeadline: number; overdue: number }[]> {
+    async openCounts(): Promise<{ channel: string; inFlight: number; nearDeadline: number; overdue: number; blocked: number }[]> {
       const warningSpanHours = config.deletion.deadlineHours - config.deletion.warningHours;
       const rows = await db('lethe.deletion_requests')
         .select('channel')
-        .select(db.raw("count(*) filter (where status in ('pending', 'running'))::int as in_flight"))
-        .select(db.raw("count(*) filter (where status in ('pending', 'running') and deadline_at >= now() and deadline_at < now() + make_interval(secs => ?))::int as near_deadline", [warningSpanHours * 3600]))
+        .select(db.raw("count(*) filter (where status in ('pending', 'running', 'blocked'))::int as in_flight"))
+        .select(db.raw("count(*) filter (where status in ('pending', 'running', 'blocked') and deadline_at >= now() and deadline_at < now() + make_interval(secs => ?))::int as near_deadline", [warningSpanHours * 3600]))
         // Failed requests past their deadline are broken promises too, until an operator acts.
-        .select(db.raw("count(*) filter (where status in ('pending', 'running', 'failed') and deadline_at < now())::int as overdue"))
-        .whereIn('status', ['pending', 'running', 'failed'])
+        .select(db.raw("count(*) filter (where status in ('pending', 'running', 'blocked', 'failed') and deadline_at < now())::int as overdue"))
+        .select(db.raw("count(*) filter (where status = 'blocked')::int as blocked"))
+        .whereIn('status', ['pending', 'running', 'blocked', 'failed'])
         .groupBy('channel');
-      return rows.map((r) => ({ channel: r.channel, inFlight: r.in_flight, nearDeadline: r.near_deadline, overdue: r.overdue }));
+      return rows.map((r) => ({ channel: r.channel, inFlight: r.in_flight, nearDeadline: r.near_deadline, overdue: r.overdue, blocked: r.blocked }));
     },
   };
 
@@ -293,7 +294,12 @@ function decodeCursor(cursor: string): [string, string] {
 
 /** The stored receipt (its counts column also carries channels, passes and the overdue flag). */
 function receiptOf(r: { request_id: string; account_id: string; channel: string; received_at: Date; deadline_at: Date; completed_at: Date; counts: unknown; verification: unknown }): Receipt {
-  const { channels, passes, overdue, ...counts } = (typeof r.counts === 'string' ? JSON.parse(r.counts) : r.counts) as StoreCounts & { channels?: Channel[]; passes?: number; overdue?: boolean };
+  const { channels, passes, overdue, stores, ...counts } = (typeof r.counts === 'string' ? JSON.parse(r.counts) : r.counts) as StoreCounts & {
+    channels?: Channel[];
+    passes?: number;
+    overdue?: boolean;
+    stores?: Receipt['stores'];
+  };
   const verification = (typeof r.verification === 'string' ? JSON.parse(r.verification) : r.verification) as Verification;
   return {
     requestId: r.request_id,
@@ -307,6 +313,7 @@ function receiptOf(r: { request_id: string; account_id: string; channel: string;
     passes: passes ?? 1,
     counts,
     verification,
+    ...(stores ? { stores } : {}),
   };
 }
 

@@ -51,6 +51,8 @@ export interface Verification {
 
 /** What a completed deletion leaves behind: no personal data, only ids, times and counts. */
 export interface Receipt {
+  /** Per store: verified empty, or resolved outside Lethe by an operator (never both). Absent in receipts written before stores ran apart. */
+  stores?: Record<Store, { outcome: 'verified' | 'resolved_outside_lethe'; verification?: StoreVerification; resolution?: StoreProgress['resolution'] }>;
   requestId: string;
   accountId: string;
   channel: Channel;
@@ -73,7 +75,84 @@ export interface SkippedDeletion {
   skippedAt: string;
 }
 
-export const DELETION_STATUSES = ['pending', 'running', 'completed', 'failed', 'skipped'] as const;
+/** The four stores a person's data lives in (CONTRACT §5 `blocked[].store`). */
+export const STORES = ['media', 'auth0', 'recurly', 'database'] as const;
+export type Store = (typeof STORES)[number];
+
+/**
+ * Where one store's deletion stands. `retrying`: it failed and is being tried again;
+ * `blocked`: it has refused for longer than the bound and waits for a person (an operator's
+ * retry, or a resolution outside Lethe); `verified`: read back empty; `resolved`: an operator
+ * recorded it as handled outside Lethe (never shown as a verified deletion).
+ */
+export type StoreStatus = 'pending' | 'running' | 'retrying' | 'blocked' | 'verified' | 'resolved';
+
+export interface StoreProgress {
+  store: Store;
+  status: StoreStatus;
+  /** Deletion attempts (each one activity, itself retried for transient faults). */
+  attempts: number;
+  /** When the store started refusing (failing without a break), while it does. */
+  failingSince?: string;
+  /** The vendor's or the adapter's reason, ids and statuses only. */
+  reason?: string;
+  /** What an operator can do about it. */
+  action?: string;
+  detail?: string;
+  /** Set once it is `resolved`: the operator action's id (its justification is in lethe.operator_actions). */
+  resolution?: { actionId: string; by: string; at: string };
+}
+
+/** CONTRACT §5: a store that refuses in a way only a person can fix; the others carry on. */
+export interface BlockedStore {
+  store: Store;
+  reason: string;
+  since: string;
+  action: string;
+}
+
+/** One store read back. */
+export interface StoreVerification {
+  store: Store;
+  clean: boolean;
+  /** What remains, by kind (blobs, soft-deleted, users, rows per table, the Recurly account). */
+  remaining: Record<string, number>;
+  checkedAt: string;
+}
+
+/** An operator asks for the blocked or failed stores (or the named ones) to be tried now. */
+export interface RetryStoresRequest {
+  stores?: Store[];
+  by: string;
+  actionId: string;
+}
+
+/** An operator records that a store was dealt with outside Lethe (justification kept apart). */
+export interface ResolveStoreRequest {
+  store: Store;
+  by: string;
+  actionId: string;
+}
+
+export const retryStoresSignal = defineSignal<[RetryStoresRequest]>('retryStores');
+export const resolveStoreSignal = defineSignal<[ResolveStoreRequest]>('resolveStore');
+
+/**
+ * How long a refusing store is retried before the request shows it `blocked`, and how often it
+ * is tried again after that (an operator's retry tries at once).
+ */
+export const BLOCK_POLICY = {
+  /** A precondition, a permission or a hold: a person must act; said after this long. */
+  needsPersonBlockAfterMs: 15 * 60_000,
+  /** A vendor down (5xx, timeouts, 429) retried without a break for this long is shown too. */
+  transientBlockAfterMs: 6 * 3_600_000,
+  /** The slow cadence of attempts while a store refuses. */
+  retryEveryMs: 15 * 60_000,
+  /** Transient faults inside one attempt are retried (with backoff) for at most this long. */
+  attemptBudgetMs: 30 * 60_000,
+} as const;
+
+export const DELETION_STATUSES = ['pending', 'running', 'blocked', 'completed', 'failed', 'skipped'] as const;
 export type DeletionStatus = (typeof DELETION_STATUSES)[number];
 /** A request in one of these has ended; the others are still being worked on. */
 export const FINISHED_STATUSES: readonly DeletionStatus[] = ['completed', 'failed', 'skipped'];
@@ -97,6 +176,7 @@ export const STEP_OF_ACTIVITY: Readonly<Record<string, StepName>> = {
   deleteMediaBlobs: 'media',
   deleteDatabaseRows: 'database',
   verifyDeletion: 'verify',
+  verifyStore: 'verify',
   writeReceipt: 'receipt',
 };
 
@@ -132,6 +212,10 @@ export interface DeletionProgress {
   overdue: boolean;
   passes: number;
   steps: StepProgress[];
+  /** Each store on its own (deletions started after stores ran apart). */
+  stores?: StoreProgress[];
+  /** The stores waiting for a person. */
+  blocked?: BlockedStore[];
   receipt?: Receipt;
   reason?: string;
 }

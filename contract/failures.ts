@@ -11,12 +11,28 @@ export const FailureType = {
   Unauthorized: 'Unauthorized',
   Precondition: 'Precondition',
   DataRemains: 'DataRemains',
+  /** A blob under a legal hold or an immutability policy, or a lease Lethe cannot break. */
+  Held: 'Held',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
 
 /** Retrying cannot fix these: the workflow's retry policies stop at once. */
 export const NON_RETRYABLE: string[] = [FailureType.InvalidInput, FailureType.AccountNotFound];
+
+/**
+ * Only a person can fix these (a precondition the vendor states, a permission, a hold): an
+ * attempt stops at once, the store is retried on a slow cadence, and it shows as `blocked`.
+ * Everything else (RateLimited, Unavailable, timeouts) is transient: retried with backoff.
+ */
+export const NEEDS_PERSON: string[] = [FailureType.Unauthorized, FailureType.Precondition, FailureType.Held];
+
+/** The innermost failure's `type`, if it has one. */
+export function failureTypeOf(err: unknown): string | undefined {
+  let e = err as { cause?: unknown; type?: unknown } | undefined;
+  while (e && e.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  return typeof e?.type === 'string' ? e.type : undefined;
+}
 
 /**
  * `Type: message` of the innermost cause of a failure (an ActivityFailure wraps the

@@ -9,6 +9,7 @@ import * as app002 from './app/002_inactivity_index';
 import * as lethe001 from './lethe/001_lethe_schema';
 import * as lethe002 from './lethe/002_sweeps';
 import * as lethe003 from './lethe/003_sweep_candidate_started';
+import * as lethe004 from './lethe/004_operator_actions';
 
 type Migration = { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> };
 
@@ -31,7 +32,7 @@ export async function migrateApplicationSchema(knex: Knex): Promise<void> {
 export async function migrateLetheSchema(knex: Knex): Promise<void> {
   await knex.raw('create schema if not exists lethe');
   await knex.migrate.latest({
-    migrationSource: source({ '001_lethe_schema': lethe001, '002_sweeps': lethe002, '003_sweep_candidate_started': lethe003 }),
+    migrationSource: source({ '001_lethe_schema': lethe001, '002_sweeps': lethe002, '003_sweep_candidate_started': lethe003, '004_operator_actions': lethe004 }),
     schemaName: 'lethe',
     tableName: 'knex_migrations',
   });

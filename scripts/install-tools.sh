@@ -9,6 +9,38 @@ TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-v1.5.1}"
 TOOLS="$PWD/.tools"
 STAMP="$TOOLS/temporal.version"
 mkdir -p "$TOOLS/bin"
+
+# The Java time-skipping test server (Maven Central's io.temporal:temporal-test-server) runs
+# the fast workflow tests; Maven resolves it and its dependencies into ~/.m2 once, and a
+# wrapper in .tools/bin starts it (`temporal-test-server <port>`).
+TEST_SERVER_VERSION="${TEMPORAL_TEST_SERVER_VERSION:-1.31.0}"
+TS_DIR="$TOOLS/test-server"
+if [[ ! -x "$TOOLS/bin/temporal-test-server" || ! -f "$TS_DIR/version" || "$(cat "$TS_DIR/version")" != "$TEST_SERVER_VERSION" ]]; then
+  for tool in java mvn; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      echo "install-tools: $tool is required for the time-skipping test server (apt-get install default-jdk-headless maven)" >&2
+      exit 1
+    fi
+  done
+  echo "install-tools: resolving the Temporal Java test server $TEST_SERVER_VERSION from Maven Central" >&2
+  mkdir -p "$TS_DIR"
+  cat > "$TS_DIR/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>lethe.tools</groupId><artifactId>temporal-test-server</artifactId><version>1</version>
+  <dependencies><dependency><groupId>io.temporal</groupId><artifactId>temporal-test-server</artifactId><version>$TEST_SERVER_VERSION</version></dependency></dependencies>
+</project>
+POM
+  (cd "$TS_DIR" && mvn -q -B dependency:build-classpath -Dmdep.outputFile=classpath.txt -Dmdep.includeScope=runtime >&2)
+  JAR="$(ls "${HOME}/.m2/repository/io/temporal/temporal-test-server/$TEST_SERVER_VERSION/temporal-test-server-$TEST_SERVER_VERSION.jar")"
+  cat > "$TOOLS/bin/temporal-test-server" <<WRAP
+#!/usr/bin/env bash
+# Temporal's time-skipping test server (Java), written by scripts/install-tools.sh.
+exec java -XX:TieredStopAtLevel=1 -cp "\$(cat "$TS_DIR/classpath.txt"):$JAR" io.temporal.testserver.TestServer "\$@"
+WRAP
+  chmod +x "$TOOLS/bin/temporal-test-server"
+  echo "$TEST_SERVER_VERSION" > "$TS_DIR/version"
+fi
+
 if [[ -x "$TOOLS/bin/temporal" && -f "$STAMP" && "$(cat "$STAMP")" == "$TEMPORAL_CLI_VERSION" ]]; then
   exit 0
 fi

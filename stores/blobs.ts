@@ -52,7 +52,8 @@ export const BATCH_LIMIT = 256;
 
 export class BlobStoreError extends Error {
   constructor(
-    readonly type: 'unavailable' | 'invalid_input' | 'unauthorized',
+    /** `held`: a legal hold, an immutability policy or a lease keeps the blob (only a person can release it). */
+    readonly type: 'unavailable' | 'invalid_input' | 'unauthorized' | 'held',
     message: string,
     readonly status?: number,
   ) {
@@ -61,10 +62,20 @@ export class BlobStoreError extends Error {
   }
 }
 
+/**
+ * Azure's Blob error codes (REST docs, "Blob Storage error codes"): 409 `BlobImmutableDueToPolicy`
+ * and `BlobImmutableDueToLegalHold` for immutability; 412 `LeaseIdMissing` and the
+ * `LeaseIdMismatch…` family for a blob under a lease.
+ */
+function isHeld(status: number | undefined, code: string | undefined): boolean {
+  return (status === 409 && /^BlobImmutable/.test(code ?? '')) || (status === 412 && /^LeaseId(Missing|Mismatch)/.test(code ?? ''));
+}
+
 function classify(err: unknown, what: string): BlobStoreError {
   if (err instanceof BlobStoreError) return err;
   const status = err instanceof RestError ? err.statusCode : undefined;
   const code = (err as { code?: string })?.code ?? '';
+  if (isHeld(status, code)) return new BlobStoreError('held', `${what}: refused (${status} ${code}: a hold, an immutability policy or a lease)`, status);
   if (status === 403 || status === 401) return new BlobStoreError('unauthorized', `${what}: access denied (${status})`, status);
   if (status === 400) return new BlobStoreError('invalid_input', `${what}: rejected (${code || status})`, status);
   return new BlobStoreError('unavailable', `${what}: ${status ? `HTTP ${status}` : code || (err as Error)?.message || 'failed'}`, status);
@@ -153,6 +164,8 @@ export function createBlobStore(connectionString: string, containers: string[]):
       else if (sub.status === 409 && sub.errorCode === 'SnapshotsPresent') {
         // Its snapshots were listed on another page, so we did not know about them.
         retryWithSnapshots.push({ blob: targets[i].blob, withSnapshots: true });
+      } else if (isHeld(sub.status, sub.errorCode)) {
+        throw new BlobStoreError('held', `blob batch sub-request refused: HTTP ${sub.status} ${sub.errorCode ?? ''} (a hold, an immutability policy or a lease)`.trim(), sub.status);
       } else if (sub.status !== 404) {
         throw new BlobStoreError(sub.status === 403 ? 'unauthorized' : 'unavailable', `blob batch sub-request failed: HTTP ${sub.status} ${sub.errorCode ?? ''}`.trim(), sub.status);
       }

@@ -1,7 +1,11 @@
 /**
  * One deletion per account: the promise that everything about a person is gone within the
- * deadline. Steps run in a fixed order (freeze, Recurly, Auth0, media, database), then every
- * store is read back; anything left is deleted again before a receipt is written.
+ * deadline. After the freeze (which captures what the later steps need), the four stores are
+ * deleted and read back each on its own (workflows/stores.ts); a store only a person can
+ * unblock is shown `blocked` while the others finish. The receipt is written once every store
+ * is verified empty or resolved outside Lethe by an operator.
+ *
+ * Histories recorded before the stores ran apart replay the older sequential path.
  */
 import { ApplicationFailure, condition, log, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -9,11 +13,15 @@ import {
   additionalRequestSignal,
   failureText,
   FailureType,
+  LetheDeadline,
   LetheDeadlineWarning,
   LetheOverdue,
   LetheStatus,
   NON_RETRYABLE,
   progressQuery,
+  resolveStoreSignal,
+  retryStoresSignal,
+  STORES,
   STEP_NAMES,
   stepSummary,
   type DeletionInput,
@@ -21,12 +29,19 @@ import {
   type Receipt,
   type SkippedDeletion,
   type StepName,
+  type Store,
   type StoreCounts,
+  type StoreVerification,
   type Verification,
 } from '../contract';
+import { addCounts, blockedOf, initialStores, runStore } from './stores';
 
 /** Histories recorded before the re-check existed replay without it (see the replay test). */
 export const RECHECK_PATCH = 'inactivity-recheck-before-delete';
+/** Histories recorded before the stores ran apart replay the sequential path. */
+export const STORES_APART_PATCH = 'stores-proceed-independently';
+/** Histories recorded before an earlier deadline also moved the search attribute. */
+export const DEADLINE_ATTRIBUTE_PATCH = 'deadline-moves-search-attribute';
 
 /** Verification passes before giving up and failing loudly for an operator. */
 const MAX_PASSES = 5;
@@ -60,6 +75,9 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   };
   // A sweep's deletion re-checks eligibility before anything is destroyed (CONTRACT §1).
   const recheck = input.channel === 'inactivity' && patched(RECHECK_PATCH);
+  const storesApart = patched(STORES_APART_PATCH);
+  const stores = initialStores();
+  if (storesApart) state.stores = STORES.map((s) => stores[s].progress);
   if (recheck) state.steps.splice(1, 0, { name: 'recheck', status: 'pending', runs: 0 });
   setHandler(progressQuery, () => state);
   let deadlineAt = Date.parse(input.deadlineAt);
@@ -74,8 +92,26 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
       deadlineAt -= shift;
       warningAt -= shift;
       state.deadlineAt = new Date(deadlineAt).toISOString();
+      // The Web UI's `LetheDeadline < …` filter must see the earlier deadline too.
+      if (patched(DEADLINE_ATTRIBUTE_PATCH)) upsertSearchAttributes([{ key: LetheDeadline, value: new Date(deadlineAt) }]);
     }
   });
+  // Operator actions (the API's retry and resolve): recorded by the API with who and why;
+  // here they only wake a store or end it.
+  setHandler(retryStoresSignal, (req) => {
+    for (const s of req.stores ?? STORES) {
+      const run = stores[s];
+      if (run.progress.status !== 'verified' && run.progress.status !== 'resolved') run.retryNow = true;
+    }
+  });
+  setHandler(resolveStoreSignal, (req) => {
+    const p = stores[req.store].progress;
+    if (p.status === 'verified' || p.status === 'resolved') return;
+    const wasBlocked = p.status === 'blocked';
+    Object.assign(p, { status: 'resolved', resolution: { actionId: req.actionId, by: req.by, at: new Date().toISOString() }, detail: 'resolved outside Lethe by an operator' });
+    if (wasBlocked) refreshBlocked();
+  });
+  let refreshBlocked = (): void => undefined;
   upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
 
   let finished = false;
@@ -125,7 +161,75 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     }
     const counts: StoreCounts = {};
     let verification: Verification | undefined;
-    for (;;) {
+    let storeOutcomes: Receipt['stores'];
+    if (storesApart) {
+      const verifications: Partial<Record<Store, StoreVerification>> = {};
+      const stepOf = (s: Store) => state.steps.find((x) => x.name === s)!;
+      const syncSteps = () => {
+        for (const s of STORES) {
+          const p = stores[s].progress;
+          const step = stepOf(s);
+          step.runs = p.attempts;
+          step.status = p.status === 'verified' || p.status === 'resolved' ? 'completed' : p.status === 'pending' ? 'pending' : 'running';
+          step.detail = p.status === 'verified' ? p.detail && summaryOf(s, counts) : p.status === 'resolved' ? 'resolved outside Lethe by an operator' : p.reason ? `${p.status}: ${p.reason}` : undefined;
+        }
+      };
+      refreshBlocked = () => {
+        state.blocked = blockedOf(stores);
+        const status = state.blocked.length > 0 ? 'blocked' : 'running';
+        syncSteps();
+        if (status !== state.status) {
+          state.status = status;
+          upsertSearchAttributes([{ key: LetheStatus, value: status }]);
+          if (status === 'blocked') void notify(state, 'blocked');
+          void quick.markRequest(input.requestId, status).catch((e) => log.error('recording the status failed', { error: failureText(e) }));
+        }
+      };
+      const verify = stepOf('verify' as Store);
+      verify.status = 'running';
+      await Promise.all(
+        STORES.map((s) =>
+          runStore(input.accountId, stores[s], {
+            deleted: (store, c) => {
+              addCounts(counts, store, c);
+              syncSteps();
+            },
+            verified: (store, v) => {
+              verifications[store] = v;
+              syncSteps();
+            },
+            blockedChanged: () => refreshBlocked(),
+          }),
+        ),
+      );
+      state.blocked = [];
+      state.passes = 1;
+      const v = (s: Store) => verifications[s]?.remaining ?? {};
+      verification = {
+        clean: STORES.every((s) => stores[s].progress.status === 'verified'),
+        blobsRemaining: v('media').blobs ?? 0,
+        softDeletedRemaining: v('media').softDeleted ?? 0,
+        rowsRemaining: verifications.database ? v('database') : {},
+        auth0UsersRemaining: v('auth0').users ?? 0,
+        recurly: stores.recurly.progress.status === 'resolved' ? 'present' : counts.recurly?.hadAccount ? 'redacted' : 'none',
+        checkedAt: new Date().toISOString(),
+      };
+      storeOutcomes = Object.fromEntries(
+        STORES.map((s) => [
+          s,
+          stores[s].progress.status === 'resolved'
+            ? { outcome: 'resolved_outside_lethe' as const, resolution: stores[s].progress.resolution }
+            : { outcome: 'verified' as const, verification: verifications[s] },
+        ]),
+      ) as Receipt['stores'];
+      verify.status = 'completed';
+      verify.runs = 1;
+      verify.detail = verification.clean ? stepSummary.verify(verification) : 'verified, except the stores resolved outside Lethe';
+      if (state.status !== 'running') {
+        state.status = 'running';
+        upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
+      }
+    } else for (;;) {
       state.passes++;
       counts.recurly = await step('recurly', () => vendors.deleteRecurlyAccount(input.accountId), stepSummary.recurly);
       counts.auth0 = await step('auth0', () => vendors.deleteAuth0User(input.accountId), stepSummary.auth0);
@@ -155,7 +259,8 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
       overdue: state.overdue,
       passes: state.passes,
       counts,
-      verification,
+      verification: verification!,
+      ...(storeOutcomes ? { stores: storeOutcomes } : {}),
     };
     await step('receipt', () => quick.writeReceipt(receipt));
     finished = true;
@@ -175,13 +280,21 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   }
 }
 
+function summaryOf(store: Store, counts: StoreCounts): string | undefined {
+  const c = counts[store];
+  if (!c) return undefined;
+  return store === 'media' ? stepSummary.media(counts.media!) : store === 'database' ? stepSummary.database(counts.database!) : store === 'auth0' ? stepSummary.auth0(counts.auth0!) : stepSummary.recurly(counts.recurly!);
+}
+
+/** Posts to the operators' webhook (and logs and counts); never fails the deletion. */
+function notify(state: DeletionProgress, kind: 'warning' | 'overdue' | 'blocked'): Promise<unknown> {
+  return quick
+    .notifyOperators({ kind, requestId: state.requestId, accountId: state.accountId, workflowId: workflowInfo().workflowId, deadlineAt: state.deadlineAt, ...(kind === 'blocked' ? { blocked: state.blocked } : {}) })
+    .catch((e) => log.error('operator notification failed', { kind, error: failureText(e) }));
+}
+
 /** Durable timers for the warning and the breach; deletion keeps going either way. */
 async function watchDeadline(state: DeletionProgress, warningAt: () => number, deadlineAt: () => number, finished: () => boolean): Promise<void> {
-  const notify = (kind: 'warning' | 'overdue') =>
-    quick
-      .notifyOperators({ kind, requestId: state.requestId, accountId: state.accountId, workflowId: workflowInfo().workflowId, deadlineAt: state.deadlineAt })
-      .catch((e) => log.error('operator notification failed', { kind, error: failureText(e) }));
-
   // Re-armed when a signal moves the deadline earlier: condition() wakes on state changes.
   let w = warningAt();
   while (!finished() && !state.warning) {
@@ -194,7 +307,7 @@ async function watchDeadline(state: DeletionProgress, warningAt: () => number, d
     state.warning = true;
     upsertSearchAttributes([{ key: LetheDeadlineWarning, value: true }]);
     log.warn('deletion is near its deadline', { requestId: state.requestId, deadlineAt: state.deadlineAt });
-    await notify('warning');
+    await notify(state, 'warning');
   }
   let d = deadlineAt();
   while (!finished() && !state.overdue) {
@@ -207,7 +320,7 @@ async function watchDeadline(state: DeletionProgress, warningAt: () => number, d
     state.overdue = true;
     upsertSearchAttributes([{ key: LetheOverdue, value: true }]);
     log.error('deletion is OVERDUE', { requestId: state.requestId, deadlineAt: state.deadlineAt });
-    await notify('overdue');
+    await notify(state, 'overdue');
   }
 }
 

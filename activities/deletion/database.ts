@@ -15,7 +15,9 @@ export const DELETE_BATCH = 2000;
 export function ownedRows(db: Knex, link: TableLink, accountId: string, email: string | null): Knex.QueryBuilder {
   const q = db(link.table).where(link.accountColumn, accountId);
   if (link.orphanEmailColumn && email) {
-    q.orWhere((w) => w.whereNull(link.accountColumn).andWhereRaw('lower(??) = lower(?)', [link.orphanEmailColumn!, email]));
+    q.orWhere((w) => {
+      w.whereNull(link.accountColumn).andWhereRaw('lower(??) = lower(?)', [link.orphanEmailColumn!, email]);
+    });
   }
   return q;
 }

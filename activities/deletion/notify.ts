@@ -1,25 +1,35 @@
 /**
- * Deadline notices to operators: a log line, a counter, and the configured webhook.
- * The payload carries ids and times only.
+ * Notices to operators (deadline warnings and breaches, stores turning blocked): a log line,
+ * a counter, and the configured webhook. The payload carries ids, times and the vendors'
+ * reasons only.
  */
 import { log } from '@temporalio/activity';
 import { classified } from '../failures';
+import type { BlockedStore } from '../../contract';
 
 export interface DeadlineNotice {
-  kind: 'warning' | 'overdue';
+  kind: 'warning' | 'overdue' | 'blocked';
   requestId: string;
   accountId: string;
   workflowId: string;
   deadlineAt: string;
+  /** With `blocked`: which stores wait for a person, why, and what to do. */
+  blocked?: BlockedStore[];
 }
 
-export const deadlineCounters = { warning: 0, overdue: 0 };
+export const deadlineCounters = { warning: 0, overdue: 0, blocked: 0 };
+
+const HEADLINE: Record<DeadlineNotice['kind'], string> = {
+  warning: 'deletion is near its deadline',
+  overdue: 'deletion is OVERDUE',
+  blocked: 'deletion is BLOCKED on a store only a person can unblock',
+};
 
 export const createNotifyActivities = (deps: { webhookUrl?: string }) => ({
   async notifyOperators(notice: DeadlineNotice): Promise<{ delivered: boolean }> {
     return classified('notify', async () => {
       deadlineCounters[notice.kind]++;
-      log.warn(`deletion ${notice.kind === 'overdue' ? 'is OVERDUE' : 'is near its deadline'}`, { ...notice });
+      log.warn(HEADLINE[notice.kind], { ...notice });
       if (!deps.webhookUrl) return { delivered: false };
       const res = await fetch(deps.webhookUrl, {
         method: 'POST',

@@ -18,7 +18,7 @@ export const createReceiptActivities = (deps: { db: Knex }) => ({
             received_at: receipt.receivedAt,
             deadline_at: receipt.deadlineAt,
             completed_at: receipt.completedAt,
-            counts: JSON.stringify({ ...receipt.counts, channels: receipt.channels, passes: receipt.passes, overdue: receipt.overdue }),
+            counts: JSON.stringify({ ...receipt.counts, channels: receipt.channels, passes: receipt.passes, overdue: receipt.overdue, ...(receipt.stores ? { stores: receipt.stores } : {}) }),
             verification: JSON.stringify(receipt.verification),
           })
           .onConflict('request_id')
@@ -30,7 +30,7 @@ export const createReceiptActivities = (deps: { db: Knex }) => ({
     });
   },
 
-  async markRequest(requestId: string, status: 'failed' | 'skipped' | 'running'): Promise<void> {
+  async markRequest(requestId: string, status: 'failed' | 'skipped' | 'running' | 'blocked'): Promise<void> {
     await deps.db('lethe.deletion_requests').where({ request_id: requestId }).update({ status });
   },
 });

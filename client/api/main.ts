@@ -12,11 +12,20 @@ async function main(): Promise<void> {
   const app = createApiServer({ config, db, temporal });
   await app.listen({ host: config.api.host, port: config.api.port });
   process.stderr.write(`lethe-api: listening on http://${config.api.host}:${config.api.port}\n`);
-  const stop = async () => {
+  const close = async () => {
     await app.close();
     await temporal.connection.close();
     await db.destroy();
-    process.exit(0);
+  };
+  // A signal handler cannot be awaited: it closes, then exits 0, or 1 saying what failed.
+  const stop = () => {
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`lethe-api: shutdown failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

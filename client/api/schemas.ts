@@ -4,7 +4,7 @@
  * document at /openapi.json, so the document cannot drift from what the server does.
  */
 
-import { CHANNELS as ALL_CHANNELS, DELETION_STATUSES as STATUSES } from '../../contract';
+import { CHANNELS as ALL_CHANNELS, DELETION_STATUSES as STATUSES, STORES } from '../../contract';
 import { deletionRequestBody, uuidSchema as uuid } from '../validation';
 
 export { ALL_CHANNELS, STATUSES, deletionRequestBody };
@@ -77,6 +77,32 @@ const receiptSchema = {
     passes: { type: 'integer' },
     counts: { type: 'object', additionalProperties: true },
     verification: { type: 'object', additionalProperties: true },
+    stores: { type: 'object', additionalProperties: true, description: 'Per store: `verified` (read back empty) or `resolved_outside_lethe` (an operator action, by id)' },
+  },
+} as const;
+
+const blockedSchema = {
+  type: 'object',
+  required: ['store', 'reason', 'since'],
+  properties: {
+    store: { type: 'string', enum: [...STORES] },
+    reason: { type: 'string', description: "The vendor's or the adapter's reason (ids and statuses only)" },
+    since: time,
+    action: { type: 'string', description: 'What an operator can do about it' },
+  },
+} as const;
+
+const storeSchema = {
+  type: 'object',
+  properties: {
+    store: { type: 'string', enum: [...STORES] },
+    status: { type: 'string', enum: ['pending', 'running', 'retrying', 'blocked', 'verified', 'resolved'] },
+    attempts: { type: 'integer' },
+    failingSince: time,
+    reason: { type: 'string' },
+    action: { type: 'string' },
+    detail: { type: 'string' },
+    resolution: { type: 'object', properties: { actionId: uuid, by: { type: 'string' }, at: time } },
   },
 } as const;
 
@@ -96,6 +122,8 @@ export const deletionViewSchema = {
     warning: { type: 'boolean', description: 'Past the warning time (deadline minus the warning span) and not finished' },
     steps: { type: 'array', items: stepSchema },
     receipt: receiptSchema,
+    blocked: { type: 'array', items: blockedSchema, description: 'Stores that refuse in a way only a person can fix; the others carry on' },
+    stores: { type: 'array', items: storeSchema, description: 'Each store on its own: attempts, the current reason, what to do' },
     reason: { type: 'string', description: 'Why a failed deletion failed (failure type and ids only)' },
     source: { type: 'string', enum: ['workflow', 'records'], description: "`records` when only Lethe's tables answer (the workflow history has expired, or Temporal cannot be reached)" },
   },
@@ -204,3 +232,58 @@ export const healthSchema = {
 } as const;
 
 export const errorResponses = errors;
+
+/** Who does an operator action: a staff id or a service name, recorded with the action. */
+const by = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'Who does it (a staff id); recorded with the action' } as const;
+
+export const retryBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { by },
+} as const;
+
+export const resolveBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['store', 'justification', 'by'],
+  properties: {
+    store: { type: 'string', enum: [...STORES] },
+    justification: { type: 'string', minLength: 10, maxLength: 2000, description: 'What was done outside Lethe and by whom; kept in the action trail, not in the receipt' },
+    by,
+  },
+} as const;
+
+export const bulkRetryBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['status'],
+  properties: {
+    status: { type: 'string', enum: ['blocked', 'failed'] },
+    channel: { type: 'string', enum: [...ALL_CHANNELS] },
+    receivedBefore: time,
+    dryRun: { type: 'boolean', default: true, description: 'Count first (the default); false retries every match' },
+    by,
+  },
+} as const;
+
+export const bulkRetrySchema = {
+  type: 'object',
+  required: ['matched', 'requestIds'],
+  properties: {
+    matched: { type: 'integer' },
+    requestIds: { type: 'array', items: uuid },
+    retried: { type: 'array', items: { type: 'object', properties: { requestId: uuid, actionId: uuid, outcome: { type: 'string' } } } },
+    errors: { type: 'array', items: { type: 'object', properties: { requestId: uuid, message: { type: 'string' } } } },
+  },
+} as const;
+
+export const actionsSchema = {
+  type: 'object',
+  required: ['items'],
+  properties: {
+    items: {
+      type: 'array',
+      items: { type: 'object', properties: { actionId: uuid, action: { type: 'string' }, store: { type: 'string' }, by: { type: 'string' }, justification: { type: 'string' }, at: time } },
+    },
+  },
+} as const;

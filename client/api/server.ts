@@ -17,6 +17,7 @@ import type { Config } from '../../config';
 import { createIntake, DeletionRequestError, type Intake } from '../intake';
 import { createRequestReader, type RequestReader } from '../requests';
 import { createReconciler } from '../reconcile';
+import { createOperatorActions, OperatorActionError } from '../operator';
 import { strictAjv } from '../validation';
 import { createSweepService, SweepRequestError, SweepService } from '../sweeps';
 import { createTokenIdentifier } from './auth';
@@ -58,6 +59,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   const reconciler = createReconciler({ db: deps.db });
   const requests = deps.requests ?? createRequestReader({ ...deps, onEnded: reconciler.note });
   const sweeps = deps.sweeps ?? createSweepService(deps);
+  const operator = createOperatorActions({ db: deps.db, temporal: deps.temporal, intake });
   const metrics = createApiMetrics(requests);
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
@@ -125,7 +127,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   });
   // Registered after the OpenAPI plugin, so it sees every route.
   void app.register(async (api) => {
-    registerDeletionRoutes(api, { intake, requests, metrics });
+    registerDeletionRoutes(api, { intake, requests, operator, metrics, caller: (req) => `api-token-${identify(req.headers.authorization) + 1}` });
     registerSweepRoutes(api, { sweeps, metrics });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
   });
@@ -153,6 +155,11 @@ function errorReply(err: FastifyError, req: FastifyRequest): { status: number; b
     return e.code === 'account_not_found'
       ? { status: 404, body: { error: 'account_not_found', message, ...(field ? { field } : {}) } }
       : { status: 400, body: { error: 'invalid_input', message, ...(field ? { field } : {}) } };
+  }
+  if (e instanceof OperatorActionError) {
+    const status = e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : 400;
+    const field = e.field ? (e.field === 'requestId' ? 'params/requestId' : `body/${e.field}`) : undefined;
+    return { status, body: { error: e.code, message: field ? `${field}: ${e.message}` : e.message, ...(field ? { field } : {}) } };
   }
   if (e instanceof SweepRequestError) {
     return { status: 400, body: { error: e.code, message: `querystring/${e.message}`, field: `querystring/${e.field}` } };

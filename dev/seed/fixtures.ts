@@ -256,7 +256,9 @@ export async function fingerprint(deps: SeedDeps, account: SeededAccount): Promi
   }
   const support = await deps.db('support_requests')
     .where('account_id', account.id)
-    .orWhere((w) => w.whereNull('account_id').andWhereRaw('lower(email) = lower(?)', [account.email]))
+    .orWhere((w) => {
+      w.whereNull('account_id').andWhereRaw('lower(email) = lower(?)', [account.email]);
+    })
     .orderBy('id');
   h.update(`support:${JSON.stringify(support)}`);
   for (const c of deps.blobs.containers) {

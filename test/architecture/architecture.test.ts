@@ -104,7 +104,7 @@ describe('architecture: the compiled build', () => {
   test('when the product is compiled as the image compiles it, then the worker bundles its workflows from the JavaScript', async () => {
     const { execFileSync } = await import('node:child_process');
     execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-    const { WORKFLOWS_PATH } = require(path.join(ROOT, 'dist', 'worker', 'worker.js')) as { WORKFLOWS_PATH: string };
+    const { WORKFLOWS_PATH } = (await import(path.join(ROOT, 'dist', 'worker', 'worker.js'))) as { WORKFLOWS_PATH: string };
     expect(WORKFLOWS_PATH).toBe(path.join(ROOT, 'dist', 'workflows', 'index.js'));
     const { bundleWorkflowCode } = await import('@temporalio/worker');
     const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });

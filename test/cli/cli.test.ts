@@ -21,6 +21,7 @@ interface Run {
   code: number;
   stdout: string;
   stderr: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's --json output, asserted field by field
   json: any;
 }
 

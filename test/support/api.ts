@@ -6,6 +6,10 @@ import { createApiServer, ApiDeps } from '../../client/api/server';
 import { createApiLogger } from '../../client/api/logger';
 import type { TestWorld } from './stack';
 
+/** A response's JSON body as the tests read it: asserted field by field, of every route's shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- every route's body, checked by the assertions, not the compiler
+export type JsonBody = any;
+
 export interface TestApi {
   app: FastifyInstance;
   url: string;
@@ -14,7 +18,7 @@ export interface TestApi {
   /** Every route the server registered, as `METHOD /path/{param}` (HEAD twins left out). */
   routes: string[];
   /** fetch against the API with the token (unless `token: null`) and a JSON body. */
-  request(method: string, path: string, opts?: { body?: unknown; raw?: string; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: any; text: string }>;
+  request(method: string, path: string, opts?: { body?: unknown; raw?: string; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: JsonBody; text: string }>;
   close(): Promise<void>;
 }
 
@@ -65,7 +69,7 @@ export async function startApi(world: TestWorld, opts: { config?: Partial<Config
 }
 
 /** Polls a deletion request until it reaches a final status. */
-export async function waitForStatus(api: TestApi, requestId: string, timeoutMs = 90_000): Promise<any> {
+export async function waitForStatus(api: TestApi, requestId: string, timeoutMs = 90_000): Promise<JsonBody> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await api.request('GET', `/v1/deletion-requests/${requestId}`);

@@ -6,7 +6,11 @@ export async function storesOf(seed: SeedDeps, a: SeededAccount) {
   const rows: Record<string, number> = {};
   for (const link of DATA_MAP) {
     const q = seed.db(link.table).where(link.accountColumn, a.id);
-    if (link.orphanEmailColumn) q.orWhere((w) => w.whereNull(link.accountColumn).andWhereRaw('lower(email) = lower(?)', [a.email]));
+    if (link.orphanEmailColumn) {
+      q.orWhere((w) => {
+        w.whereNull(link.accountColumn).andWhereRaw('lower(email) = lower(?)', [a.email]);
+      });
+    }
     rows[link.table] = Number((await q.count<{ n: number }[]>({ n: '*' }))[0].n);
   }
   let blobs = 0;

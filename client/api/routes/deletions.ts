@@ -1,7 +1,9 @@
 /** `/v1/deletion-requests`: file a request, read its status, list requests. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Intake } from '../../intake';
 import type { RequestReader } from '../../requests';
+import type { OperatorActions } from '../../operator';
+import type { Store } from '../../../contract';
 import type { ApiMetrics } from '../metrics';
 import { ApiError } from '../errors';
 import {
@@ -12,12 +14,17 @@ import {
   errorResponses,
   listQuery,
   listSchema,
+  actionsSchema,
+  bulkRetryBody,
+  bulkRetrySchema,
+  resolveBody,
+  retryBody,
   requestIdParams,
   startedSchema,
 } from '../schemas';
 
-export function registerDeletionRoutes(app: FastifyInstance, deps: { intake: Intake; requests: RequestReader; metrics: ApiMetrics }): void {
-  const { intake, requests, metrics } = deps;
+export function registerDeletionRoutes(app: FastifyInstance, deps: { intake: Intake; requests: RequestReader; operator: OperatorActions; metrics: ApiMetrics; caller: (req: FastifyRequest) => string }): void {
+  const { intake, requests, operator, metrics } = deps;
 
   app.post<{ Body: DeletionRequestBody }>(
     '/v1/deletion-requests',
@@ -96,5 +103,86 @@ export function registerDeletionRoutes(app: FastifyInstance, deps: { intake: Int
       },
     },
     async (req) => requests.list(req.query),
+  );
+
+  const view = async (requestId: string) => {
+    const v = await requests.get(requestId);
+    if (!v) throw new ApiError(404, 'not_found', `no deletion request has id ${requestId}`, 'params/requestId');
+    return v;
+  };
+
+  app.post<{ Params: { requestId: string }; Body: { by?: string } | null }>(
+    '/v1/deletion-requests/:requestId/retry',
+    {
+      schema: {
+        operationId: 'retryDeletionRequest',
+        tags: ['deletions'],
+        summary: 'Retry the blocked or failed stores of one request now',
+        description:
+          'A running deletion tries every store that is not yet verified at once; a failed or terminated one is resumed as a new run of the same request from what Lethe captured at the freeze. Recorded with who did it (`by`, default the token).',
+        params: requestIdParams,
+        body: retryBody,
+        response: { 202: { ...deletionViewSchema, description: 'The request, after the retry was asked for' }, ...errorResponses(400, 401, 404, 409, 429) },
+      },
+    },
+    async (req, reply) => {
+      await operator.retry(req.params.requestId, req.body?.by ?? deps.caller(req));
+      return reply.code(202).send(await view(req.params.requestId));
+    },
+  );
+
+  app.post<{ Params: { requestId: string }; Body: { store: Store; justification: string; by: string } }>(
+    '/v1/deletion-requests/:requestId/resolve',
+    {
+      schema: {
+        operationId: 'resolveDeletionStore',
+        tags: ['deletions'],
+        summary: 'Record that one store was dealt with outside Lethe',
+        description:
+          'For a store Lethe cannot finish (e.g. a legal hold on media): the operator states what was done and by whom. The receipt shows the store as resolved outside Lethe, never as a verified deletion; the justification stays in the action trail.',
+        params: requestIdParams,
+        body: resolveBody,
+        response: { 202: { ...deletionViewSchema, description: 'The request, after the resolution' }, ...errorResponses(400, 401, 404, 409, 429) },
+      },
+    },
+    async (req, reply) => {
+      await operator.resolve(req.params.requestId, req.body.store, req.body.justification, req.body.by);
+      return reply.code(202).send(await view(req.params.requestId));
+    },
+  );
+
+  app.get<{ Params: { requestId: string } }>(
+    '/v1/deletion-requests/:requestId/actions',
+    {
+      schema: {
+        operationId: 'listOperatorActions',
+        tags: ['deletions'],
+        summary: 'The operator actions taken on one request',
+        params: requestIdParams,
+        response: { 200: actionsSchema, ...errorResponses(400, 401, 404, 429) },
+      },
+    },
+    async (req) => {
+      await view(req.params.requestId);
+      return { items: await operator.actionsOf(req.params.requestId) };
+    },
+  );
+
+  app.post<{ Body: { status: 'blocked' | 'failed'; channel?: string; receivedBefore?: string; dryRun?: boolean; by?: string } }>(
+    '/v1/deletion-requests/retry',
+    {
+      schema: {
+        operationId: 'retryDeletionRequests',
+        tags: ['deletions'],
+        summary: 'Retry every blocked or failed request matching a filter',
+        description: 'A dry run (the default) counts and lists what would be retried; `dryRun: false` retries each (up to 1000 a call).',
+        body: bulkRetryBody,
+        response: { 200: bulkRetrySchema, ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (req) => {
+      const { dryRun = true, by, ...filter } = req.body;
+      return operator.retryMatching(filter, { dryRun, by: by ?? deps.caller(req) });
+    },
   );
 }

@@ -1,0 +1,209 @@
+/**
+ * The deletion workflow on Temporal's time-skipping test server, with stub activities: days of
+ * timers run in seconds. Each test drives the workflow code itself (the real stack's tests
+ * cover the activities): the 48 h warning and 72 h breach while a store is blocked, the
+ * deadline moving earlier, a store blocked for days while the others finish, the
+ * delete-and-verify loop, an operator's retry and resolution.
+ */
+import { randomUUID } from 'node:crypto';
+import { Worker } from '@temporalio/worker';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  additionalRequestSignal,
+  BLOCK_POLICY,
+  LetheDeadline,
+  progressQuery,
+  resolveStoreSignal,
+  retryStoresSignal,
+  type DeletionInput,
+  type DeletionProgress,
+  type Receipt,
+  type Store,
+  type StoreVerification,
+} from '../../contract';
+import { accountDeletionWorkflow } from '../../workflows/deletion';
+import { startTimeSkipping, workflowBundle, type TimeSkipping } from '../support/time-skipping';
+
+const HOUR = 3_600_000;
+
+/** What each store does when asked: succeed, refuse (as a vendor would), or leave data behind. */
+type Behaviour = 'ok' | { refuse: 'Precondition' | 'Held' | 'Unauthorized' | 'Unavailable'; message: string } | { leaveData: number };
+
+function stubs() {
+  const behaviour: Record<Store, Behaviour> = { media: 'ok', auth0: 'ok', recurly: 'ok', database: 'ok' };
+  const deletes: Record<Store, number> = { media: 0, auth0: 0, recurly: 0, database: 0 };
+  const notices: string[] = [];
+  const marks: string[] = [];
+  let receipt: Receipt | undefined;
+  const remaining: Record<Store, number> = { media: 0, auth0: 0, recurly: 0, database: 0 };
+  const del = (store: Store, result: unknown) => async () => {
+    deletes[store]++;
+    const b = behaviour[store];
+    if (b !== 'ok' && 'refuse' in b) throw ApplicationFailure.create({ type: b.refuse, message: b.message, nonRetryable: b.refuse !== 'Unavailable' });
+    if (b !== 'ok' && 'leaveData' in b) {
+      remaining[store] = b.leaveData;
+      behaviour[store] = b.leaveData > 1 ? { leaveData: b.leaveData - 1 } : 'ok';
+    } else remaining[store] = 0;
+    return result;
+  };
+  const activities = {
+    freezeAccount: async () => ({ auth0Users: 1, hasRecurlyAccount: true }),
+    recheckEligibility: async () => ({ eligible: true, checkedAt: new Date().toISOString() }),
+    releaseAccount: async () => undefined,
+    deleteMediaBlobs: del('media', { blobsDeleted: 3, byContainer: { media: 3 }, listCalls: 1, batchCalls: 1, resumed: false }),
+    deleteAuth0User: del('auth0', { usersDeleted: 1, alreadyGone: 0 }),
+    deleteRecurlyAccount: del('recurly', { subscriptionsTerminated: 1, accountRedacted: true, hadAccount: true }),
+    deleteDatabaseRows: del('database', { accounts: 1 }),
+    verifyStore: async (input: { store: Store }): Promise<StoreVerification> => ({
+      store: input.store,
+      clean: remaining[input.store] === 0,
+      remaining: { items: remaining[input.store] },
+      checkedAt: new Date().toISOString(),
+    }),
+    verifyDeletion: async () => {
+      throw new Error('the stores-apart path verifies store by store');
+    },
+    writeReceipt: async (r: Receipt) => {
+      receipt = r;
+    },
+    markRequest: async (_id: string, status: string) => {
+      marks.push(status);
+    },
+    notifyOperators: async (n: { kind: string }) => {
+      notices.push(n.kind);
+      return { delivered: true };
+    },
+  };
+  return { activities, behaviour, deletes, notices, marks, receipt: () => receipt };
+}
+
+describe('deletion workflow on the time-skipping server (stub activities)', () => {
+  let ts: TimeSkipping;
+  beforeAll(async () => {
+    ts = await startTimeSkipping();
+  }, 120_000);
+  afterAll(async () => ts?.close());
+
+  async function run<T>(s: ReturnType<typeof stubs>, fn: (handle: ReturnType<TimeSkipping['env']['client']['workflow']['getHandle']>, input: DeletionInput) => Promise<T>, receivedAt = new Date()): Promise<T> {
+    const taskQueue = `ts-${randomUUID()}`;
+    const worker = await Worker.create({ connection: ts.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: s.activities });
+    const input: DeletionInput = {
+      requestId: randomUUID(),
+      accountId: randomUUID(),
+      channel: 'api',
+      receivedAt: receivedAt.toISOString(),
+      deadlineAt: new Date(receivedAt.getTime() + 72 * HOUR).toISOString(),
+      warningAt: new Date(receivedAt.getTime() + 48 * HOUR).toISOString(),
+    };
+    return worker.runUntil(async () => {
+      const handle = await ts.env.client.workflow.start(accountDeletionWorkflow, { taskQueue, workflowId: `deletion-${input.accountId}`, args: [input] });
+      return fn(handle, input);
+    });
+  }
+
+  const progress = (h: { query: (q: typeof progressQuery) => Promise<DeletionProgress> }) => h.query(progressQuery);
+  const store = (p: DeletionProgress, s: Store) => p.stores!.find((x) => x.store === s)!;
+
+  test('when Recurly refuses for days, then the other stores finish at once, Recurly turns blocked within the bound, the 48 h warning and 72 h breach still fire, and a retry after the fix completes it', async () => {
+    const s = stubs();
+    s.behaviour.recurly = { refuse: 'Precondition', message: 'recurly 422 cannot redact: uninvoiced charges' };
+    await run(s, async (handle) => {
+      await ts.env.sleep(BLOCK_POLICY.needsPersonBlockAfterMs / 2);
+      let p = await progress(handle);
+      for (const x of ['media', 'auth0', 'database'] as const) expect(store(p, x).status).toBe('verified');
+      expect(store(p, 'recurly').status).toBe('retrying');
+      expect(p.status).toBe('running');
+
+      await ts.env.sleep(BLOCK_POLICY.needsPersonBlockAfterMs + BLOCK_POLICY.retryEveryMs);
+      p = await progress(handle);
+      expect(p.status).toBe('blocked');
+      expect(p.blocked).toEqual([expect.objectContaining({ store: 'recurly', reason: expect.stringContaining('uninvoiced charges'), action: expect.stringContaining('settle or void') })]);
+      expect(s.notices).toEqual(['blocked']);
+      expect(s.marks).toContain('blocked');
+
+      await ts.env.sleep(48 * HOUR);
+      p = await progress(handle);
+      expect([p.warning, p.overdue]).toEqual([true, false]);
+      await ts.env.sleep(24 * HOUR);
+      p = await progress(handle);
+      expect([p.warning, p.overdue]).toEqual([true, true]);
+      expect(s.notices).toEqual(['blocked', 'warning', 'overdue']);
+      // Tried on the slow cadence all along, never given up on.
+      expect(s.deletes.recurly).toBeGreaterThan((72 * HOUR) / BLOCK_POLICY.retryEveryMs - 2);
+      expect(s.deletes.media).toBe(1);
+
+      s.behaviour.recurly = 'ok';
+      const before = s.deletes.recurly;
+      await handle.signal(retryStoresSignal, { by: 'ops-1', actionId: randomUUID() });
+      const receipt = (await handle.result()) as Receipt;
+      expect(s.deletes.recurly).toBe(before + 1);
+      expect(receipt.overdue).toBe(true);
+      expect(receipt.verification.clean).toBe(true);
+      expect(receipt.stores?.recurly).toMatchObject({ outcome: 'verified' });
+      expect(s.receipt()).toEqual(receipt);
+    });
+  }, 120_000);
+
+  test('when a transient fault lasts, then the store keeps retrying (not blocked) until the transient bound, and then shows blocked', async () => {
+    const s = stubs();
+    s.behaviour.auth0 = { refuse: 'Unavailable', message: 'auth0 503 unavailable' };
+    await run(s, async (handle) => {
+      await ts.env.sleep(BLOCK_POLICY.transientBlockAfterMs - HOUR);
+      let p = await progress(handle);
+      expect(store(p, 'auth0').status).toBe('retrying');
+      expect(p.status).toBe('running');
+      await ts.env.sleep(2 * HOUR);
+      p = await progress(handle);
+      expect(store(p, 'auth0').status).toBe('blocked');
+      expect(p.blocked?.map((b) => b.store)).toEqual(['auth0']);
+      s.behaviour.auth0 = 'ok';
+      await handle.signal(retryStoresSignal, { stores: ['auth0'], by: 'ops-1', actionId: randomUUID() });
+      const receipt = (await handle.result()) as Receipt;
+      expect(receipt.verification.clean).toBe(true);
+    });
+  }, 120_000);
+
+  test('when a store still holds data after deleting, then it is deleted and read back again until it is empty', async () => {
+    const s = stubs();
+    s.behaviour.media = { leaveData: 2 };
+    await run(s, async (handle) => {
+      const receipt = (await handle.result()) as Receipt;
+      expect(s.deletes.media).toBe(3);
+      expect(s.deletes.auth0).toBe(1);
+      expect(receipt.verification.clean).toBe(true);
+      expect(receipt.counts.media?.blobsDeleted).toBe(9);
+    });
+  }, 120_000);
+
+  test('when an operator resolves a held store outside Lethe, then the deletion completes and the receipt says resolved, never verified', async () => {
+    const s = stubs();
+    s.behaviour.media = { refuse: 'Held', message: 'media: blob batch sub-request refused: HTTP 409 BlobImmutableDueToLegalHold' };
+    await run(s, async (handle) => {
+      await ts.env.sleep(BLOCK_POLICY.needsPersonBlockAfterMs + BLOCK_POLICY.retryEveryMs + 60_000);
+      expect((await progress(handle)).blocked?.[0]).toMatchObject({ store: 'media', action: expect.stringContaining('legal hold') });
+      const actionId = randomUUID();
+      await handle.signal(resolveStoreSignal, { store: 'media', by: 'privacy-officer', actionId });
+      const receipt = (await handle.result()) as Receipt;
+      expect(receipt.stores?.media).toMatchObject({ outcome: 'resolved_outside_lethe', resolution: { actionId, by: 'privacy-officer' } });
+      expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified' });
+      expect(receipt.verification.clean).toBe(false);
+    });
+  }, 120_000);
+
+  test('when another channel reports an earlier receipt, then the deadline, its timers and its search attribute move earlier', async () => {
+    const s = stubs();
+    s.behaviour.database = { refuse: 'Unauthorized', message: 'postgres permission denied' };
+    await run(s, async (handle, input) => {
+      const earlier = new Date(Date.parse(input.receivedAt) - 24 * HOUR).toISOString();
+      await handle.signal(additionalRequestSignal, { channel: 'email', receivedAt: earlier });
+      const p = await progress(handle);
+      expect(p.deadlineAt).toBe(new Date(Date.parse(earlier) + 72 * HOUR).toISOString());
+      const attrs = (await handle.describe()).typedSearchAttributes;
+      expect(attrs.get(LetheDeadline)).toEqual(new Date(p.deadlineAt));
+      // 49 h after our own receipt is 73 h after the earlier one: overdue already.
+      await ts.env.sleep(49 * HOUR);
+      expect((await progress(handle)).overdue).toBe(true);
+      await handle.terminate('test done');
+    });
+  }, 120_000);
+});

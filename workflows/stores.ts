@@ -1,0 +1,169 @@
+/**
+ * The four stores, each on its own: after the freeze, media, Auth0, Recurly and the database
+ * rows are deleted and read back independently, so a vendor that is down or refusing for days
+ * never holds back the others (the person's images are gone minutes after the request).
+ *
+ * A store that fails is retried: transient faults (5xx, timeouts, 429) inside an attempt with
+ * the activity's backoff, then attempt after attempt; refusals only a person can fix (a
+ * precondition, a permission, a hold) on a slow cadence. Past a bound the store shows as
+ * `blocked`, with the vendor's reason and what to do, and waits for the vendor to recover, an
+ * operator's retry, or an operator's resolution outside Lethe. Nothing fails terminally while
+ * anything remains.
+ */
+import { CancellationScope, condition, isCancellation, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  BLOCK_POLICY,
+  failureText,
+  failureTypeOf,
+  FailureType,
+  NEEDS_PERSON,
+  NON_RETRYABLE,
+  type BlockedStore,
+  type Store,
+  type StoreCounts,
+  type StoreProgress,
+  type StoreVerification,
+} from '../contract';
+
+// Needs-a-person failures come straight back to the workflow, which owns their slow cadence;
+// transient ones are retried inside the attempt, for at most the attempt budget.
+const retry: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  nonRetryableErrorTypes: [...NON_RETRYABLE, ...NEEDS_PERSON],
+};
+const vendors = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '1 minute', scheduleToCloseTimeout: BLOCK_POLICY.attemptBudgetMs, retry });
+// A short heartbeat timeout: a dead worker's media deletion is picked up again (from its
+// cursor) within seconds. A large account's media may take hours: its attempt budget is longer.
+const long = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '20 seconds', scheduleToCloseTimeout: '13 hours', retry });
+const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', scheduleToCloseTimeout: BLOCK_POLICY.attemptBudgetMs, retry });
+
+/** What an operator can do, per store and kind of refusal (the README's playbook has more). */
+function actionFor(store: Store, type: string | undefined): string {
+  if (type === FailureType.Unauthorized) {
+    return store === 'auth0'
+      ? 'Lethe lacks an Auth0 Management API scope or its credentials were refused: fix the client grant (delete:users, read:users), then retry'
+      : store === 'recurly'
+        ? 'Recurly refused the API key: check RECURLY_API_KEY and its site, then retry'
+        : store === 'media'
+          ? 'Blob Storage refused the credentials: check AZURE_STORAGE_CONNECTION_STRING, then retry'
+          : 'PostgreSQL refused Lethe: check DATABASE_URL and its grants, then retry';
+  }
+  if (type === FailureType.Held) return 'blobs are under a legal hold, an immutability policy or a lease: release them at the storage account (or record the deletion as resolved outside Lethe with a justification), then retry';
+  if (type === FailureType.Precondition) {
+    return store === 'recurly'
+      ? 'Recurly refuses the redaction while charges or invoices are open: settle or void them in Recurly, then retry'
+      : 'the store refused a precondition: see the reason, fix it, then retry';
+  }
+  return 'Lethe keeps retrying on its own; check the vendor status page, or retry once it recovers';
+}
+
+export interface StoreRun {
+  progress: StoreProgress;
+  /** An operator asked for an attempt now. */
+  retryNow: boolean;
+}
+
+export interface StoresHooks {
+  /** The store's counts after each successful deletion attempt. */
+  deleted(store: Store, counts: unknown): void;
+  /** A store turned blocked (once per episode) or stopped being blocked. */
+  blockedChanged(): void;
+  verified(store: Store, v: StoreVerification): void;
+}
+
+/** Fresh state for every store. */
+export function initialStores(): Record<Store, StoreRun> {
+  const run = (store: Store): StoreRun => ({ progress: { store, status: 'pending', attempts: 0 }, retryNow: false });
+  return { media: run('media'), auth0: run('auth0'), recurly: run('recurly'), database: run('database') };
+}
+
+export const blockedOf = (stores: Record<Store, StoreRun>): BlockedStore[] =>
+  Object.values(stores)
+    .filter((s) => s.progress.status === 'blocked')
+    .map((s) => ({ store: s.progress.store, reason: s.progress.reason ?? 'refused', since: s.progress.failingSince ?? '', action: s.progress.action ?? '' }));
+
+/** Runs one store until it is verified empty or resolved by an operator. */
+export async function runStore(accountId: string, run: StoreRun, hooks: StoresHooks): Promise<void> {
+  const p = run.progress;
+  const attempt: Record<Store, () => Promise<unknown>> = {
+    media: () => long.deleteMediaBlobs(accountId),
+    database: () => long.deleteDatabaseRows(accountId),
+    auth0: () => vendors.deleteAuth0User(accountId),
+    recurly: () => vendors.deleteRecurlyAccount(accountId),
+  };
+  for (;;) {
+    if (p.status === 'resolved') return;
+    if (p.status !== 'blocked') p.status = p.failingSince ? 'retrying' : 'running';
+    p.attempts++;
+    let type: string | undefined;
+    try {
+      hooks.deleted(p.store, await attempt[p.store]());
+      const v = await quick.verifyStore({ accountId, store: p.store });
+      if (v.clean) {
+        if ((p.status as string) === 'resolved') return;
+        const wasBlocked = p.status === 'blocked';
+        Object.assign(p, { status: 'verified', failingSince: undefined, reason: undefined, action: undefined, detail: 'read back empty' });
+        hooks.verified(p.store, v);
+        if (wasBlocked) hooks.blockedChanged();
+        return;
+      }
+      // Deleted, yet something is still there (an asynchronous vendor, a late upload): again.
+      type = FailureType.DataRemains;
+      p.reason = `data remains after deleting: ${Object.entries(v.remaining).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}`;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      type = failureTypeOf(err);
+      p.reason = failureText(err);
+    }
+    if ((p.status as string) === 'resolved') return;
+    const now = Date.now();
+    p.failingSince ??= new Date(now).toISOString();
+    p.action = actionFor(p.store, type);
+    const needsPerson = type !== undefined && NEEDS_PERSON.includes(type);
+    const bound = needsPerson ? BLOCK_POLICY.needsPersonBlockAfterMs : BLOCK_POLICY.transientBlockAfterMs;
+    if (p.status !== 'blocked' && now - Date.parse(p.failingSince) >= bound) {
+      p.status = 'blocked';
+      hooks.blockedChanged();
+    } else if (p.status !== 'blocked') p.status = 'retrying';
+    // Needs a person: the slow cadence. Transient or data left: sooner, backing off to it.
+    const wait = needsPerson ? BLOCK_POLICY.retryEveryMs : Math.min(BLOCK_POLICY.retryEveryMs, 30_000 * 2 ** Math.min(p.attempts - 1, 5));
+    await CancellationScope.cancellable(() => condition(() => run.retryNow || p.status === 'resolved', wait));
+    run.retryNow = false;
+  }
+}
+
+/** Adds one attempt's counts to the totals (media and rows add up; vendors keep the latest). */
+export function addCounts(counts: StoreCounts, store: Store, next: unknown): void {
+  if (store === 'media') {
+    const n = next as NonNullable<StoreCounts['media']>;
+    const prev = counts.media;
+    if (!prev) {
+      counts.media = n;
+      return;
+    }
+    const byContainer = { ...prev.byContainer };
+    for (const [k, v] of Object.entries(n.byContainer)) byContainer[k] = (byContainer[k] ?? 0) + v;
+    counts.media = {
+      blobsDeleted: prev.blobsDeleted + n.blobsDeleted,
+      byContainer,
+      listCalls: prev.listCalls + n.listCalls,
+      batchCalls: prev.batchCalls + n.batchCalls,
+      resumed: prev.resumed || n.resumed,
+    };
+  } else if (store === 'database') {
+    const out = { ...(counts.database ?? {}) };
+    for (const [k, v] of Object.entries(next as Record<string, number>)) out[k] = (out[k] ?? 0) + v;
+    counts.database = out;
+  } else if (store === 'auth0') {
+    const n = next as NonNullable<StoreCounts['auth0']>;
+    counts.auth0 = counts.auth0 ? { usersDeleted: counts.auth0.usersDeleted + n.usersDeleted, alreadyGone: n.alreadyGone } : n;
+  } else {
+    const n = next as NonNullable<StoreCounts['recurly']>;
+    counts.recurly = counts.recurly
+      ? { subscriptionsTerminated: counts.recurly.subscriptionsTerminated + n.subscriptionsTerminated, accountRedacted: counts.recurly.accountRedacted || n.accountRedacted, hadAccount: counts.recurly.hadAccount || n.hadAccount }
+      : n;
+  }
+}
