@@ -62,11 +62,21 @@ export function jitteredDelay(): number {
   return Math.max(250, Math.round(Math.random() * cap));
 }
 
-/** Runs an activity body and classifies whatever it throws. */
-export async function classified<T>(step: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs an activity body and classifies whatever it throws. With `budgetMs`, a transient fault
+ * that comes after the activity has been retrying that long (since its first attempt was
+ * scheduled) ends the retries: the workflow takes over (the store shows `retrying`, then
+ * `blocked`). For long activities whose single attempt may rightly take hours (media, rows),
+ * where a schedule-to-close timeout would cut a healthy attempt short.
+ */
+export async function classified<T>(step: string, fn: () => Promise<T>, opts: { budgetMs?: number } = {}): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw toFailure(err, step);
+    const failure = toFailure(err, step);
+    if (opts.budgetMs !== undefined && failure instanceof ApplicationFailure && !failure.nonRetryable && Date.now() - activityInfo().scheduledTimestampMs > opts.budgetMs) {
+      throw ApplicationFailure.create({ type: failure.type ?? FailureType.Unavailable, message: `${failure.message} (retried for ${Math.round(opts.budgetMs / 1000)} s)`, nonRetryable: true });
+    }
+    throw failure;
   }
 }

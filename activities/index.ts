@@ -32,8 +32,9 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createStackCheckActivities(deps),
   ...createFreezeActivities(deps),
   ...createVendorActivities({ ...deps, refund: deps.config.recurly.refund }),
-  ...createMediaActivities({ blobs: deps.blobs, pageSize: deps.config.blob.pageSize, concurrency: deps.config.blob.batchConcurrency }),
-  ...createDatabaseActivities(deps),
+  // Long activities bound their own transient retries (see classified()).
+  ...createMediaActivities({ blobs: deps.blobs, pageSize: deps.config.blob.pageSize, concurrency: deps.config.blob.batchConcurrency, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
+  ...createDatabaseActivities({ db: deps.db, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
   ...createVerifyActivities(deps),
   ...createReceiptActivities(deps),
   ...createNotifyActivities({ webhookUrl: deps.config.deletion.webhookUrl }),

@@ -81,6 +81,7 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
       receivedAt: receivedAt.toISOString(),
       deadlineAt: new Date(receivedAt.getTime() + config.deletion.deadlineHours * HOUR_MS).toISOString(),
       warningAt: new Date(receivedAt.getTime() + config.deletion.warningHours * HOUR_MS).toISOString(),
+      blockPolicy: config.deletion.blockPolicy,
       ...extra,
     });
   }
@@ -173,6 +174,7 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
       receivedAt: receivedAt.toISOString(),
       deadlineAt: deadlineAt.toISOString(),
       warningAt: new Date(deadlineAt.getTime() - (config.deletion.deadlineHours - config.deletion.warningHours) * HOUR_MS).toISOString(),
+      blockPolicy: config.deletion.blockPolicy,
       ...(row.requested_by ? { requestedBy: row.requested_by } : {}),
     };
   }

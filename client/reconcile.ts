@@ -33,7 +33,7 @@ export function createReconciler(deps: { db: Knex; log?: (line: string) => void 
     /** One look at the oldest open requests; each read reports through `note`. */
     async pass(reader: Pick<RequestReader, 'get'>): Promise<number> {
       const rows: { request_id: string }[] = await db('lethe.deletion_requests')
-        .whereIn('status', ['pending', 'running'])
+        .whereIn('status', ['pending', 'running', 'blocked'])
         .andWhere('created_at', '<', new Date(Date.now() - SETTLE_MS))
         .orderBy('created_at')
         .limit(PASS_LIMIT)

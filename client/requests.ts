@@ -113,6 +113,8 @@ export function createRequestReader(deps: {
         overdue: (p?.overdue ?? false) || (receipt?.overdue ?? false) || computedOverdue,
         warning: (p?.warning ?? false) || (!finished && now >= deadline - warningSpan),
         steps: p ? stepsFromProgress(p, live.pending, status) : receipt ? stepsFromReceipt(receipt) : STEP_NAMES.map((name) => ({ name, status: 'pending' as const })),
+        ...(p?.stores ? { stores: p.stores } : {}),
+        ...(status === 'blocked' && p?.blocked?.length ? { blocked: p.blocked } : {}),
         ...(receipt ?? p?.receipt ? { receipt: receipt ?? p!.receipt } : {}),
         ...(reason && status !== 'completed' ? { reason } : {}),
         // `records`: Temporal no longer has (or cannot now show) the run; Lethe's tables answer.

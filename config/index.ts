@@ -93,6 +93,12 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       deadlineHours: positiveNumber(env, 'LETHE_DEADLINE_HOURS', 72),
       warningHours: positiveNumber(env, 'LETHE_WARNING_HOURS', 48),
       webhookUrl,
+      blockPolicy: {
+        needsPersonBlockAfterMs: duration(env, 'LETHE_BLOCK_AFTER', '15m', 1_000),
+        transientBlockAfterMs: duration(env, 'LETHE_BLOCK_AFTER_TRANSIENT', '6h', 1_000),
+        retryEveryMs: duration(env, 'LETHE_STORE_RETRY_EVERY', '15m', 1_000),
+        attemptBudgetMs: duration(env, 'LETHE_STORE_ATTEMPT_BUDGET', '30m', 1_000),
+      },
     },
     sweep: {
       ...timeOfDay(env, 'LETHE_SWEEP_TIME', '03:00'),

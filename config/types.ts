@@ -1,5 +1,6 @@
 /** The shape of Lethe's configuration, by slice: each factory takes only the slice it uses. */
 import type { KeyRing } from '../encryption/keys';
+import type { BlockPolicy } from '../contract';
 
 export type Mode = 'embedded' | 'production';
 
@@ -16,7 +17,7 @@ export interface Config {
   blob: { connectionString: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
   recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full' };
-  deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string };
+  deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string; blockPolicy: BlockPolicy };
   /** The inactivity sweep (issue 4): its daily Schedule, its pace, and the policy's 24 months. */
   sweep: SweepConfig;
   /** Payload encryption keys (encryption/): required in production, written by the embedded stack. */

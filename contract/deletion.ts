@@ -22,6 +22,8 @@ export interface DeletionInput {
   requestedBy?: string;
   /** Set by the inactivity sweep: when the account was selected, for the re-check. */
   selectedAt?: string;
+  /** The deployment's bounds for refusing stores (LETHE_BLOCK_*); BLOCK_POLICY when absent. */
+  blockPolicy?: BlockPolicy;
 }
 
 export interface StoreCounts {
@@ -139,9 +141,18 @@ export const resolveStoreSignal = defineSignal<[ResolveStoreRequest]>('resolveSt
 
 /**
  * How long a refusing store is retried before the request shows it `blocked`, and how often it
- * is tried again after that (an operator's retry tries at once).
+ * is tried again after that (an operator's retry tries at once). The defaults; a deployment
+ * sets its own (LETHE_BLOCK_AFTER, LETHE_BLOCK_AFTER_TRANSIENT, LETHE_STORE_RETRY_EVERY,
+ * LETHE_STORE_ATTEMPT_BUDGET) and the intake passes them in each request's input.
  */
-export const BLOCK_POLICY = {
+export interface BlockPolicy {
+  needsPersonBlockAfterMs: number;
+  transientBlockAfterMs: number;
+  retryEveryMs: number;
+  attemptBudgetMs: number;
+}
+
+export const BLOCK_POLICY: BlockPolicy = {
   /** A precondition, a permission or a hold: a person must act; said after this long. */
   needsPersonBlockAfterMs: 15 * 60_000,
   /** A vendor down (5xx, timeouts, 429) retried without a break for this long is shown too. */
@@ -150,7 +161,7 @@ export const BLOCK_POLICY = {
   retryEveryMs: 15 * 60_000,
   /** Transient faults inside one attempt are retried (with backoff) for at most this long. */
   attemptBudgetMs: 30 * 60_000,
-} as const;
+};
 
 export const DELETION_STATUSES = ['pending', 'running', 'blocked', 'completed', 'failed', 'skipped'] as const;
 export type DeletionStatus = (typeof DELETION_STATUSES)[number];

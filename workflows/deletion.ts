@@ -199,7 +199,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
               syncSteps();
             },
             blockedChanged: () => refreshBlocked(),
-          }),
+          }, input.blockPolicy),
         ),
       );
       state.blocked = [];

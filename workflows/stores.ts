@@ -10,7 +10,7 @@
  * operator's retry, or an operator's resolution outside Lethe. Nothing fails terminally while
  * anything remains.
  */
-import { CancellationScope, condition, isCancellation, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import { condition, isCancellation, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   BLOCK_POLICY,
@@ -20,6 +20,7 @@ import {
   NEEDS_PERSON,
   NON_RETRYABLE,
   type BlockedStore,
+  type BlockPolicy,
   type Store,
   type StoreCounts,
   type StoreProgress,
@@ -34,11 +35,16 @@ const retry: RetryPolicy = {
   maximumInterval: '5 minutes',
   nonRetryableErrorTypes: [...NON_RETRYABLE, ...NEEDS_PERSON],
 };
-const vendors = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '1 minute', scheduleToCloseTimeout: BLOCK_POLICY.attemptBudgetMs, retry });
-// A short heartbeat timeout: a dead worker's media deletion is picked up again (from its
-// cursor) within seconds. A large account's media may take hours: its attempt budget is longer.
-const long = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '20 seconds', scheduleToCloseTimeout: '13 hours', retry });
-const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', scheduleToCloseTimeout: BLOCK_POLICY.attemptBudgetMs, retry });
+function activitiesFor(policy: BlockPolicy) {
+  const budget = policy.attemptBudgetMs;
+  return {
+    vendors: proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 5 * 60_000), heartbeatTimeout: '1 minute', scheduleToCloseTimeout: budget, retry }),
+    // A short heartbeat timeout: a dead worker's media deletion is picked up again (from its
+    // cursor) within seconds. A large account's media may take hours: its budget is longer.
+    long: proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '20 seconds', scheduleToCloseTimeout: 12 * 3_600_000 + budget, retry }),
+    quick: proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 2 * 60_000), scheduleToCloseTimeout: budget, retry }),
+  };
+}
 
 /** What an operator can do, per store and kind of refusal (the README's playbook has more). */
 function actionFor(store: Store, type: string | undefined): string {
@@ -86,8 +92,9 @@ export const blockedOf = (stores: Record<Store, StoreRun>): BlockedStore[] =>
     .map((s) => ({ store: s.progress.store, reason: s.progress.reason ?? 'refused', since: s.progress.failingSince ?? '', action: s.progress.action ?? '' }));
 
 /** Runs one store until it is verified empty or resolved by an operator. */
-export async function runStore(accountId: string, run: StoreRun, hooks: StoresHooks): Promise<void> {
+export async function runStore(accountId: string, run: StoreRun, hooks: StoresHooks, policy: BlockPolicy = BLOCK_POLICY): Promise<void> {
   const p = run.progress;
+  const { vendors, long, quick } = activitiesFor(policy);
   const attempt: Record<Store, () => Promise<unknown>> = {
     media: () => long.deleteMediaBlobs(accountId),
     database: () => long.deleteDatabaseRows(accountId),
@@ -98,6 +105,8 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
     if (p.status === 'resolved') return;
     if (p.status !== 'blocked') p.status = p.failingSince ? 'retrying' : 'running';
     p.attempts++;
+    // A failing attempt has been failing since it began: its transient retries spanned it.
+    const attemptStartedAt = new Date().toISOString();
     let type: string | undefined;
     try {
       hooks.deleted(p.store, await attempt[p.store]());
@@ -120,17 +129,17 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
     }
     if ((p.status as string) === 'resolved') return;
     const now = Date.now();
-    p.failingSince ??= new Date(now).toISOString();
+    p.failingSince ??= attemptStartedAt;
     p.action = actionFor(p.store, type);
     const needsPerson = type !== undefined && NEEDS_PERSON.includes(type);
-    const bound = needsPerson ? BLOCK_POLICY.needsPersonBlockAfterMs : BLOCK_POLICY.transientBlockAfterMs;
+    const bound = needsPerson ? policy.needsPersonBlockAfterMs : policy.transientBlockAfterMs;
     if (p.status !== 'blocked' && now - Date.parse(p.failingSince) >= bound) {
       p.status = 'blocked';
       hooks.blockedChanged();
     } else if (p.status !== 'blocked') p.status = 'retrying';
     // Needs a person: the slow cadence. Transient or data left: sooner, backing off to it.
-    const wait = needsPerson ? BLOCK_POLICY.retryEveryMs : Math.min(BLOCK_POLICY.retryEveryMs, 30_000 * 2 ** Math.min(p.attempts - 1, 5));
-    await CancellationScope.cancellable(() => condition(() => run.retryNow || p.status === 'resolved', wait));
+    const wait = needsPerson ? policy.retryEveryMs : Math.min(policy.retryEveryMs, 30_000 * 2 ** Math.min(p.attempts - 1, 5));
+    await condition(() => run.retryNow || p.status === 'resolved', wait);
     run.retryNow = false;
   }
 }

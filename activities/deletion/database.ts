@@ -22,7 +22,7 @@ export function ownedRows(db: Knex, link: TableLink, accountId: string, email: s
   return q;
 }
 
-export const createDatabaseActivities = (deps: { db: Knex; batchSize?: number }) => ({
+export const createDatabaseActivities = (deps: { db: Knex; batchSize?: number; attemptBudgetMs?: number }) => ({
   async deleteDatabaseRows(accountId: string): Promise<Record<string, number>> {
     return classified('database', async () => {
       const { db } = deps;
@@ -40,6 +40,6 @@ export const createDatabaseActivities = (deps: { db: Knex; batchSize?: number })
         }
       }
       return counts;
-    });
+    }, { budgetMs: deps.attemptBudgetMs });
   },
 });

@@ -25,7 +25,7 @@ export interface MediaCursor {
   batchCalls: number;
 }
 
-export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: number; pageSize?: number }) => ({
+export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: number; pageSize?: number; attemptBudgetMs?: number }) => ({
   async deleteMediaBlobs(accountId: string): Promise<NonNullable<StoreCounts['media']>> {
     const prefix = accountPrefix(accountId);
     return classified('media', async () => {
@@ -62,6 +62,6 @@ export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: nu
         resumed: !!saved,
         listCallsThisAttempt: cursor.listCalls - listedByEarlierAttempts,
       };
-    });
+    }, { budgetMs: deps.attemptBudgetMs });
   },
 });

@@ -48,6 +48,9 @@ export function renderView(v: DeletionView, now = Date.now()): string {
     `Deadline  ${when(v.deadlineAt)} (${deadlineNote})${v.warning && v.status !== 'completed' ? '  near deadline' : ''}`,
   ];
   if (v.reason) lines.push(`Reason    ${v.reason}`);
+  for (const b of v.blocked ?? []) {
+    lines.push(`BLOCKED   ${b.store} since ${when(b.since)}: ${b.reason}`, `  what to do: ${b.action}`, `  then: lethe retry ${v.requestId}   (or, if dealt with outside Lethe: lethe resolve ${v.requestId} --store ${b.store} --justification "..." --by YOU)`);
+  }
   lines.push('Steps', ...v.steps.map((s) => stepLine(s)));
   if (v.receipt) lines.push('Receipt', ...receiptLines(v.receipt as unknown as Record<string, unknown>));
   return lines.join('\n');
@@ -65,6 +68,9 @@ function receiptLines(r: Record<string, unknown>): string[] {
   if (auth0) out.push(`  auth0     ${auth0.usersDeleted ?? 0} users deleted, ${auth0.alreadyGone ?? 0} already gone`);
   const recurly = counts.recurly as { subscriptionsTerminated?: number; accountRedacted?: boolean; hadAccount?: boolean } | undefined;
   if (recurly) out.push(`  recurly   ${recurly.hadAccount === false ? 'no billing account' : `${recurly.subscriptionsTerminated ?? 0} subscriptions terminated, account redacted: ${recurly.accountRedacted}`}`);
+  for (const [store, o] of Object.entries((r.stores ?? {}) as Record<string, { outcome?: string; resolution?: { by?: string; actionId?: string } }>)) {
+    if (o.outcome === 'resolved_outside_lethe') out.push(`  ${store.padEnd(9)} RESOLVED OUTSIDE LETHE by ${o.resolution?.by ?? '?'} (action ${o.resolution?.actionId ?? '?'}); not verified by Lethe`);
+  }
   out.push(`  verified  ${v.clean ? 'every store is empty' : 'DATA REMAINED'}${v.checkedAt ? ` at ${when(String(v.checkedAt))}` : ''}${r.passes && Number(r.passes) > 1 ? ` after ${r.passes} passes` : ''}`);
   return out;
 }

@@ -10,8 +10,9 @@ import { listCommand } from './commands/list';
 import { sweepCommand } from './commands/sweep';
 import { scheduleCommand } from './commands/schedule';
 import { seedCommand } from './commands/seed';
+import { resolveCommand, retryCommand } from './commands/retry';
 
-const COMMANDS: Command[] = [requestCommand, statusCommand, listCommand, sweepCommand, scheduleCommand, seedCommand];
+const COMMANDS: Command[] = [requestCommand, statusCommand, listCommand, retryCommand, resolveCommand, sweepCommand, scheduleCommand, seedCommand];
 
 const USAGE = `Usage: lethe COMMAND [options]
 

@@ -62,7 +62,7 @@ describe('lethe CLI', () => {
     const top = await lethe(['--help']);
     expect(top.code).toBe(0);
     expect(top.stdout).toContain('Exit codes:');
-    for (const cmd of ['request', 'status', 'list', 'sweep', 'schedule', 'seed']) {
+    for (const cmd of ['request', 'status', 'list', 'retry', 'resolve', 'sweep', 'schedule', 'seed']) {
       expect(top.stdout).toContain(`  ${cmd} `);
       const h = await lethe([cmd, '--help']);
       expect([cmd, h.code]).toEqual([cmd, 0]);

@@ -1,0 +1,176 @@
+/**
+ * No store holds back the others (issue 14), on the real stack: with one store refusing every
+ * request (a vendor sandbox answering 500, Azurite stopped, PostgreSQL refusing a delete), the
+ * other three are emptied, the request turns `blocked` naming that store, and once the store
+ * recovers an operator's retry completes it with a verified receipt. Bystanders are untouched.
+ *
+ * The bounds are the deployment's settings, short here: an attempt's transient retries last
+ * 4 s (LETHE_STORE_ATTEMPT_BUDGET), a store failing for 2 s shows blocked, and the slow cadence
+ * (LETHE_STORE_RETRY_EVERY) is 10 minutes, so only the operator's retry can finish in time.
+ */
+import { randomUUID } from 'node:crypto';
+import { startWorld, type TestWorld } from '../support/stack';
+import { startPrivateStores, type PrivateStores } from '../support/private-stores';
+import { armFault } from '../sandboxes/helpers/sandboxAdmin';
+import { storesOf } from '../support/stores';
+import { fingerprint, rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
+import { createIntake } from '../../client/intake';
+import { createRequestReader, type DeletionView } from '../../client/requests';
+import { createOperatorActions } from '../../client/operator';
+import { deletionWorkflowId, type Receipt, type Store } from '../../contract';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('a refusing store does not hold back the others', () => {
+  let stores: PrivateStores;
+  let world: TestWorld;
+  let seed: SeedDeps;
+  const rand = rng(14_014);
+
+  beforeAll(async () => {
+    stores = await startPrivateStores();
+    world = await startWorld({
+      env: { ...stores.env, LETHE_STORE_ATTEMPT_BUDGET: '4s', LETHE_BLOCK_AFTER: '2s', LETHE_BLOCK_AFTER_TRANSIENT: '2s', LETHE_STORE_RETRY_EVERY: '10m' },
+    });
+    seed = { ...world.deps, recurlySandboxUrl: stores.recurly.url };
+  }, 120_000);
+  afterAll(async () => {
+    await world?.close();
+    await stores?.close();
+  });
+
+  const services = () => {
+    const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
+    return {
+      intake,
+      reader: createRequestReader({ config: world.config, db: world.deps.db, temporal: world.client }),
+      operator: createOperatorActions({ db: world.deps.db, temporal: world.client, intake }),
+    };
+  };
+
+  async function waitForView(reader: ReturnType<typeof createRequestReader>, requestId: string, ok: (v: DeletionView) => boolean, what: string, timeoutMs = 90_000): Promise<DeletionView> {
+    const end = Date.now() + timeoutMs;
+    let last: DeletionView | null = null;
+    for (;;) {
+      last = await reader.get(requestId).catch(() => null);
+      if (last && ok(last)) return last;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last view: ${JSON.stringify(last?.stores ?? last)}`);
+      await sleep(250);
+    }
+  }
+
+  async function blockAndRecover(store: Store, refuse: (a: SeededAccount) => Promise<void>, recover: (a: SeededAccount) => Promise<void>): Promise<void> {
+    const a = await seedAccount(seed, { media: 20, snapshots: 2, orphanBlobs: 1, loginEvents: 2, shares: 1, supportRequests: 1 }, rand);
+    const bystander = await seedAccount(seed, { media: 5, loginEvents: 1 }, rand);
+    const before = await fingerprint(seed, bystander);
+    const { intake, reader, operator } = services();
+    await refuse(a);
+    try {
+      const started = await intake.start({ accountId: a.id, channel: 'support', requestedBy: 'blocked-test' });
+      const blocked = await waitForView(reader, started.requestId, (v) => v.status === 'blocked', `${store} blocked`);
+      expect(blocked.blocked).toEqual([expect.objectContaining({ store, reason: expect.any(String), since: expect.any(String), action: expect.any(String) })]);
+      // The other three finished meanwhile, and really are empty.
+      const others = (blocked.stores ?? []).filter((s) => s.store !== store);
+      expect(others.map((s) => [s.store, s.status])).toEqual(others.map((s) => [s.store, 'verified']));
+      // Read each store that works (the refusing one would refuse the test as well).
+      if (store !== 'media') {
+        let blobs = 0;
+        for (const c of seed.blobs.containers) for await (const _ of seed.blobs.container(c).listBlobsFlat({ prefix: `accounts/${a.id}/`, includeSnapshots: true })) blobs++;
+        expect(blobs).toBe(0);
+      }
+      if (store !== 'auth0') expect([await seed.auth0.getUser(a.auth0UserId!), await seed.auth0.findUsersByEmail(a.email)]).toEqual([null, []]);
+      if (store !== 'recurly') {
+        const acct = await seed.recurly.getAccount(a.recurlyAccountCode!);
+        expect(acct === null || acct.redacted).toBe(true);
+      }
+      if (store !== 'database') expect(await world.deps.db('accounts').where({ id: a.id }).first()).toBeUndefined();
+      const listed = await reader.list({ status: 'blocked', limit: 200 });
+      expect(listed.items.map((i) => i.requestId)).toContain(started.requestId);
+    } finally {
+      await recover(a);
+    }
+    const list = (await reader.list({ status: 'blocked', limit: 200 })).items.filter((i) => i.accountId === a.id);
+    const requestId = list[0]!.requestId;
+    const retried = await operator.retry(requestId, 'ops-on-call');
+    expect(retried.outcome).toBe('signalled');
+    const receipt = (await world.client.workflow.getHandle(deletionWorkflowId(a.id)).result()) as Receipt;
+    expect(receipt.verification.clean).toBe(true);
+    expect(receipt.stores?.[store]).toMatchObject({ outcome: 'verified', verification: { clean: true } });
+    const after = await storesOf(seed, a);
+    expect(after.blobs).toBe(0);
+    expect(Object.values(after.rows).every((n) => n === 0)).toBe(true);
+    expect([after.auth0ById, after.auth0ByEmail]).toEqual([null, []]);
+    expect(after.recurly === null || after.recurly.redacted).toBe(true);
+    expect(await fingerprint(seed, bystander)).toBe(before);
+    expect((await operator.actionsOf(requestId)).map((x) => [x.action, x.by])).toEqual([['retry', 'ops-on-call']]);
+  }
+
+  const clearFaults = (url: string) => fetch(`${url}/__sandbox/faults`, { method: 'DELETE' });
+
+  test('when Recurly answers 500 to everything, then media, Auth0 and the rows are deleted, Recurly shows blocked, and a retry after it recovers completes', async () => {
+    await blockAndRecover(
+      'recurly',
+      () => armFault(stores.recurly.url, { mode: '500', count: 100_000 }),
+      async () => void (await clearFaults(stores.recurly.url)),
+    );
+  }, 240_000);
+
+  test('when Auth0 answers 500 to everything, then the other stores finish and Auth0 shows blocked until a retry after it recovers', async () => {
+    await blockAndRecover(
+      'auth0',
+      () => armFault(stores.auth0.url, { mode: '500', count: 100_000, pathPrefix: '/api/v2/users' }),
+      async () => void (await clearFaults(stores.auth0.url)),
+    );
+  }, 240_000);
+
+  test('when Azurite is stopped, then the vendors and the rows finish and media shows blocked until a retry after it is back', async () => {
+    await blockAndRecover(
+      'media',
+      () => stores.azurite.stop(),
+      () => stores.azurite.start(),
+    );
+  }, 240_000);
+
+  test('when PostgreSQL refuses to delete the account\'s rows, then media and the vendors finish and the database shows blocked until a retry after it is fixed', async () => {
+    const trigger = `lethe_test_refuse_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    await blockAndRecover(
+      'database',
+      async (a) => {
+        await world.deps.db.raw(`create function ${trigger}() returns trigger language plpgsql as $$ begin raise exception 'refused by test'; end $$`);
+        await world.deps.db.raw(`create trigger ${trigger} before delete on login_events for each row when (old.account_id = '${a.id}') execute function ${trigger}()`);
+      },
+      async () => {
+        await world.deps.db.raw(`drop trigger if exists ${trigger} on login_events`);
+        await world.deps.db.raw(`drop function if exists ${trigger}()`);
+      },
+    );
+  }, 240_000);
+
+  test('when a blocked deletion is terminated anyway, then a new request for the account id resumes it from what the freeze captured and lands on the same request', async () => {
+    const a = await seedAccount(seed, { media: 5, loginEvents: 1 }, rand);
+    const { intake, reader, operator } = services();
+    await armFault(stores.recurly.url, { mode: '500', count: 100_000 });
+    let requestId: string;
+    try {
+      const started = await intake.start({ accountId: a.id, channel: 'email' });
+      requestId = started.requestId;
+      await waitForView(reader, requestId, (v) => v.status === 'blocked', 'recurly blocked');
+      // The account row is gone by now (the database store finished): only the capture remains.
+      expect(await world.deps.db('accounts').where({ id: a.id }).first()).toBeUndefined();
+      await world.client.workflow.getHandle(deletionWorkflowId(a.id)).terminate('operator stopped it by mistake');
+      await waitForView(reader, requestId, (v) => v.status === 'failed', 'the terminated run seen as failed');
+    } finally {
+      await clearFaults(stores.recurly.url);
+    }
+    const again = await intake.start({ accountId: a.id, channel: 'phone' });
+    expect(again.requestId).toBe(requestId);
+    const receipt = (await world.client.workflow.getHandle(deletionWorkflowId(a.id)).result()) as Receipt;
+    expect(receipt.requestId).toBe(requestId);
+    expect(receipt.verification.clean).toBe(true);
+    const after = await storesOf(seed, a);
+    expect(after.blobs).toBe(0);
+    expect(after.recurly === null || after.recurly.redacted).toBe(true);
+    // Nothing left to retry: the operator is told so.
+    await expect(operator.retry(requestId, 'ops-on-call')).rejects.toThrow(/completed/);
+  }, 240_000);
+});
