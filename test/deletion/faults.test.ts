@@ -18,19 +18,10 @@ import { createIntake } from '../../client/intake';
 import { getDataConverter, decodePayloads } from '../../encryption';
 import type { MediaCursor } from '../../activities/deletion/media';
 import type { Receipt } from '../../contract';
+import { sleep, until } from '../support/until';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** The media deletion's cursor as the server last received it, once it has deleted `min` blobs. */
 async function heartbeatedCursor(handle: { describe(): Promise<{ raw: { pendingActivities?: { activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: unknown[] | null } | null }[] | null } }> }, min: number): Promise<MediaCursor> {

@@ -21,6 +21,7 @@ import { startCodecServer, RunningCodecServer } from '../../client/codec-server'
 import { getPayloadCodec } from '../../encryption';
 import { progressQuery, type DeletionProgress } from '../../contract';
 import { armFault } from '../sandboxes/helpers/sandboxAdmin';
+import { until } from '../support/until';
 
 const TEMPORAL = path.resolve(__dirname, '..', '..', '.tools', 'bin', 'temporal');
 const TOKEN = 'cli-codec-token-0123456789abcdef';
@@ -34,17 +35,7 @@ interface Run {
   out: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('Temporal CLI through the codec server', () => {
   let recurly: RunningSandbox;
