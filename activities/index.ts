@@ -9,7 +9,8 @@ import type { RecurlyClient } from '../stores/recurly';
 import type { Config } from '../config';
 import { createStackCheckActivities } from './stack-check';
 import { createFreezeActivities } from './deletion/freeze';
-import { createVendorActivities } from './deletion/vendors';
+import { createRecurlyActivities } from './deletion/recurly';
+import { createAuth0Activities } from './deletion/auth0';
 import { createMediaActivities } from './deletion/media';
 import { createDatabaseActivities } from './deletion/database';
 import { createVerifyActivities } from './deletion/verify';
@@ -31,7 +32,8 @@ export interface ActivityDeps {
 export const createActivities = (deps: ActivityDeps) => ({
   ...createStackCheckActivities(deps),
   ...createFreezeActivities(deps),
-  ...createVendorActivities({ ...deps, refund: deps.config.recurly.refund }),
+  ...createRecurlyActivities({ db: deps.db, recurly: deps.recurly, refund: deps.config.recurly.refund }),
+  ...createAuth0Activities({ db: deps.db, auth0: deps.auth0 }),
   // Long activities bound their own transient retries (see classified()).
   ...createMediaActivities({ blobs: deps.blobs, pageSize: deps.config.blob.pageSize, concurrency: deps.config.blob.batchConcurrency, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
   ...createDatabaseActivities({ db: deps.db, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),

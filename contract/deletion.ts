@@ -113,6 +113,9 @@ export interface BlockedStore {
   action: string;
 }
 
+/** What reading one store back found; `clean` when every `remaining` count is zero. */
+export type StoreReading = Pick<StoreVerification, 'remaining' | 'pending' | 'notAvailable'>;
+
 /** One store read back. */
 export interface StoreVerification {
   store: Store;
@@ -120,6 +123,13 @@ export interface StoreVerification {
   /** What remains, by kind (blobs, soft-deleted, users, rows per table, the Recurly account). */
   remaining: Record<string, number>;
   checkedAt: string;
+  /**
+   * Gone from the store's live data, but still held by the vendor for a while, and until when
+   * (soft-deleted copies purged at the end of the retention, a redaction in progress).
+   */
+  pending?: { what: string; until?: string }[];
+  /** Parts the tenant does not offer (e.g. Auth0's session layer on a non-Enterprise plan). */
+  notAvailable?: string[];
 }
 
 /** An operator asks for the blocked or failed stores (or the named ones) to be tried now. */

@@ -7,6 +7,7 @@ import { heartbeat } from '@temporalio/activity';
 import { classified } from '../failures';
 import { DATA_MAP, TableLink } from './data-map';
 import { loadSubject } from './subject';
+import type { StoreReading } from '../../contract';
 
 export const DELETE_BATCH = 2000;
 
@@ -43,3 +44,13 @@ export const createDatabaseActivities = (deps: { db: Knex; batchSize?: number; a
     }, { budgetMs: deps.attemptBudgetMs });
   },
 });
+
+/** Rows the data map still finds for the account (and, by email, its orphan rows), per table. */
+export async function readRows(db: Knex, accountId: string, email: string | null): Promise<StoreReading> {
+  const rows: Record<string, number> = {};
+  for (const link of DATA_MAP) {
+    const [{ n }] = await ownedRows(db, link, accountId, email).count<{ n: number }[]>({ n: '*' });
+    rows[link.table] = Number(n);
+  }
+  return { remaining: rows };
+}

@@ -7,7 +7,7 @@
 import { Context } from '@temporalio/activity';
 import type { BlobStore } from '../../stores/blobs';
 import { classified, invalidInput } from '../failures';
-import type { StoreCounts } from '../../contract';
+import type { StoreCounts, StoreReading } from '../../contract';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -65,3 +65,15 @@ export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: nu
     }, { budgetMs: deps.attemptBudgetMs });
   },
 });
+
+/** What remains under the account's prefix: blobs (with snapshots and versions) and soft-deleted ones. */
+export async function readMedia(blobs: BlobStore, accountId: string): Promise<StoreReading> {
+  const prefix = accountPrefix(accountId);
+  const out = { blobs: 0, softDeleted: 0 };
+  for (const c of blobs.containers) {
+    const n = await blobs.countPrefix(c, prefix);
+    out.blobs += n.blobs + n.snapshots + n.versions;
+    out.softDeleted += n.softDeleted;
+  }
+  return { remaining: out };
+}

@@ -1,16 +1,22 @@
 /**
- * Steps 2 and 3: the billing record at Recurly and the login at Auth0. Both are idempotent:
- * a vendor record that is already gone counts as deleted.
+ * The billing record at Recurly (API v3): live subscriptions ended, then the account redacted.
+ * Idempotent: an account that is already gone counts as deleted. `readRecurly` is what the
+ * verification reads back.
  */
 import type { Knex } from 'knex';
 import { heartbeat } from '@temporalio/activity';
-import type { Auth0Client } from '../../stores/auth0';
 import type { RecurlyClient } from '../../stores/recurly';
 import { classified } from '../failures';
-import { requireSubject } from './subject';
-import type { StoreCounts } from '../../contract';
+import { requireSubject, type Subject } from './subject';
+import type { StoreCounts, StoreReading } from '../../contract';
 
-export const createVendorActivities = (deps: { db: Knex; auth0: Auth0Client; recurly: RecurlyClient; refund: 'none' | 'partial' | 'full' }) => ({
+export interface RecurlyDeps {
+  db: Knex;
+  recurly: RecurlyClient;
+  refund: 'none' | 'partial' | 'full';
+}
+
+export const createRecurlyActivities = (deps: RecurlyDeps) => ({
   async deleteRecurlyAccount(accountId: string): Promise<NonNullable<StoreCounts['recurly']>> {
     return classified('recurly', async () => {
       const subject = await requireSubject(deps.db, accountId);
@@ -28,18 +34,11 @@ export const createVendorActivities = (deps: { db: Knex; auth0: Auth0Client; rec
       return { subscriptionsTerminated: live.length, accountRedacted: outcome === 'redacted', hadAccount: true };
     });
   },
-
-  async deleteAuth0User(accountId: string): Promise<NonNullable<StoreCounts['auth0']>> {
-    return classified('auth0', async () => {
-      const subject = await requireSubject(deps.db, accountId);
-      let usersDeleted = 0;
-      let alreadyGone = 0;
-      for (const userId of subject.auth0UserIds) {
-        const outcome = await deps.auth0.deleteUser(userId);
-        if (outcome === 'deleted') usersDeleted++;
-        else alreadyGone++;
-      }
-      return { usersDeleted, alreadyGone };
-    });
-  },
 });
+
+/** What remains at Recurly: 1 while the account shows its personal fields. */
+export async function readRecurly(recurly: RecurlyClient, subject: Subject): Promise<StoreReading> {
+  if (!subject.recurlyAccountCode) return { remaining: { account: 0 } };
+  const acct = await recurly.getAccount(subject.recurlyAccountCode);
+  return { remaining: { account: acct && !acct.redacted ? 1 : 0 } };
+}
