@@ -13,13 +13,16 @@ import { testConfig } from '../support/stack';
 import { buildDeps } from '../../worker/deps';
 import { getDataConverter, ENCRYPTED_ENCODING, keyIdOf } from '../../encryption';
 import { createIntake } from '../../client/intake';
-import { accountDeletionWorkflow } from '../../workflows/deletion';
+import { accountDeletionWorkflow, DEADLINE_ATTRIBUTE_PATCH, RECHECK_PATCH, STORES_APART_PATCH } from '../../workflows/deletion';
 import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { storesOf } from '../support/stores';
 import type { Config } from '../../config';
 import { encodingOf, found, haystack, payloadsIn } from './support/scan';
 import { deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
+
+/** The workflow's patch ids: the only plain text a patch marker may hold. */
+const PATCH_IDS = [STORES_APART_PATCH, RECHECK_PATCH, DEADLINE_ATTRIBUTE_PATCH];
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -75,7 +78,11 @@ describe('personal data in the orchestration layer', () => {
     const all = payloadsIn(records);
     expect(all.length).toBeGreaterThan(0);
     // Search attributes are indexed by the server and hold ids, channel, status and times only.
-    const others = all.filter((p) => !/searchAttributes/.test(p.path));
+    // A patch marker's data is written by the SDK's core, not through the data converter: it
+    // must hold nothing but the patch id, which the code names.
+    const patchData = all.filter((p) => /markerRecordedEventAttributes\.details\.patch-data/.test(p.path));
+    for (const p of patchData) expect(PATCH_IDS).toContain(JSON.parse(Buffer.from(p.payload.data as Uint8Array).toString('utf8')).id);
+    const others = all.filter((p) => !/searchAttributes/.test(p.path) && !patchData.includes(p));
     expect(others.filter((p) => encodingOf(p.payload) !== ENCRYPTED_ENCODING).map((p) => `${p.path}: ${encodingOf(p.payload)}`)).toEqual([]);
     expect(new Set(others.map((p) => keyIdOf(p.payload)))).toEqual(new Set([config.encryption.keys!.currentKeyId]));
   }
