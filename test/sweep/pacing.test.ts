@@ -86,16 +86,19 @@ describe('sweep page activity', () => {
   });
 
   test('when a page runs out of its time budget, then it hands back a cursor mid-page, and the next page carries on from there', async () => {
-    const s = stubbed({ LETHE_SWEEP_STARTS_PER_MINUTE: '60000', LETHE_SWEEP_CONCURRENCY: '1' }, () => new Promise((r) => setTimeout(r, 30)), { pageTimeBudgetMs: 70 });
+    const env = { LETHE_SWEEP_STARTS_PER_MINUTE: '60000', LETHE_SWEEP_CONCURRENCY: '1' };
+    const s = stubbed(env, () => new Promise((r) => setTimeout(r, 30)), { pageTimeBudgetMs: 70 });
     const sweepId = await begin(s.acts, 'budget');
     const first = (await new MockActivityEnvironment().run(s.acts.sweepPage, { ...base, sweepId })) as SweepPageResult;
     expect(first.started).toBeGreaterThanOrEqual(1);
     expect(first.started).toBeLessThan(12);
     expect(first.nextCursor?.accountId).toBe(ids[first.started - 1]);
-    const rest = (await new MockActivityEnvironment().run(s.acts.sweepPage, { ...base, sweepId, cursor: first.nextCursor, totals: first, pageNumber: 2 })) as SweepPageResult;
+    // The next page, on a worker with the default budget (5 minutes), takes the rest.
+    const unhurried = stubbed(env, () => new Promise((r) => setTimeout(r, 30)));
+    const rest = (await new MockActivityEnvironment().run(unhurried.acts.sweepPage, { ...base, sweepId, cursor: first.nextCursor, totals: first, pageNumber: 2 })) as SweepPageResult;
     expect(first.started + rest.started).toBe(12);
     expect(rest.nextCursor).toBeUndefined();
-    expect(s.starts.map((x) => x.accountId)).toEqual(ids);
+    expect([...s.starts, ...unhurried.starts].map((x) => x.accountId)).toEqual(ids);
   });
 
   test('when an attempt is retried after a heartbeat, then it resumes after the heartbeated key and its counts include the earlier attempt', async () => {
