@@ -115,8 +115,11 @@ async function sandboxSubscription(url: string, body: Record<string, unknown>): 
  */
 async function vanished(deps: SeedDeps, id: string, err: Error): Promise<never> {
   if (!/foreign key/.test(err.message)) throw err;
+  // A foreign key can fail for another parent than the account: say which, and whether the account is still there.
+  const still = await deps.db('accounts').where({ id }).first('id').catch(() => undefined);
+  if (still) throw new Error(`seeding account ${id} failed on a foreign key while the account still exists: ${err.message}`);
   const by = await deps.db('lethe.deletion_requests').where({ account_id: id }).first('channel', 'requested_by', 'created_at').catch(() => undefined);
-  throw new Error(`account ${id} disappeared while it was being seeded; ${by ? `deletion request via ${by.channel} by ${by.requested_by ?? '?'} at ${new Date(by.created_at).toISOString()}` : 'no deletion request names it'}`);
+  throw new Error(`account ${id} disappeared while it was being seeded (${err.message}); ${by ? `deletion request via ${by.channel} by ${by.requested_by ?? '?'} at ${new Date(by.created_at).toISOString()}` : 'no deletion request names it'}`);
 }
 
 export async function seedAccount(deps: SeedDeps, spec: AccountSpec, rand: () => number): Promise<SeededAccount> {

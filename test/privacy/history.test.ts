@@ -18,7 +18,7 @@ import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { storesOf } from '../support/stores';
 import type { Config } from '../../config';
-import { encodingOf, found, haystack, payloadsIn } from './support/scan';
+import { codecPayloads, encodingOf, found, haystack, isPatchMarkerData, payloadsIn } from './support/scan';
 import { deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
 
 /** The workflow's patch ids: the only plain text a patch marker may hold. */
@@ -80,9 +80,8 @@ describe('personal data in the orchestration layer', () => {
     // Search attributes are indexed by the server and hold ids, channel, status and times only.
     // A patch marker's data is written by the SDK's core, not through the data converter: it
     // must hold nothing but the patch id, which the code names.
-    const patchData = all.filter((p) => /markerRecordedEventAttributes\.details\.patch-data/.test(p.path));
-    for (const p of patchData) expect(PATCH_IDS).toContain(JSON.parse(Buffer.from(p.payload.data as Uint8Array).toString('utf8')).id);
-    const others = all.filter((p) => !/searchAttributes/.test(p.path) && !patchData.includes(p));
+    for (const p of all.filter((x) => isPatchMarkerData(x.path))) expect(PATCH_IDS).toContain(JSON.parse(Buffer.from(p.payload.data as Uint8Array).toString('utf8')).id);
+    const others = codecPayloads(records);
     expect(others.filter((p) => encodingOf(p.payload) !== ENCRYPTED_ENCODING).map((p) => `${p.path}: ${encodingOf(p.payload)}`)).toEqual([]);
     expect(new Set(others.map((p) => keyIdOf(p.payload)))).toEqual(new Set([config.encryption.keys!.currentKeyId]));
   }

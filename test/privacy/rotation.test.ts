@@ -12,7 +12,7 @@ import { rng, seedAccount } from '../../dev/seed/fixtures';
 import { createIntake } from '../../client/intake';
 import { EncryptionError, ENCRYPTED_ENCODING, getDataConverter, getPayloadCodec, keyIdOf } from '../../encryption';
 import { loadConfig } from '../../config';
-import { encodingOf, payloadsIn } from './support/scan';
+import { codecPayloads, encodingOf } from './support/scan';
 import type { Receipt } from '../../contract';
 
 const OLD = `lethe-2026-01:${randomBytes(32).toString('base64')}`;
@@ -20,7 +20,7 @@ const NEW = `lethe-2026-11:${randomBytes(32).toString('base64')}`;
 // The file the global stack configured must not shadow the keys this test sets.
 const keys = (list: string) => ({ LETHE_ENCRYPTION_KEYS: list, LETHE_ENCRYPTION_KEYS_FILE: '', LETHE_ENCRYPTION_KEY_ID: '' });
 
-const encryptedPayloads = (history: unknown) => payloadsIn(history).filter((p) => !/searchAttributes/.test(p.path));
+const encryptedPayloads = codecPayloads;
 
 describe('key rotation', () => {
   const rand = rng(6062);

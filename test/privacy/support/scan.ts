@@ -55,3 +55,13 @@ export function payloadsIn(value: unknown, at = ''): { path: string; payload: Pa
 }
 
 export const encodingOf = (p: Payload): string => Buffer.from(p.metadata?.encoding ?? []).toString('utf8');
+
+/** A patch marker's data: written by the SDK's core (the patch id), never through the codec. */
+export const isPatchMarkerData = (path: string): boolean => /markerRecordedEventAttributes\.details\.patch-data/.test(path);
+
+/**
+ * The payloads that pass through Lethe's codec: all but the search attributes (indexed by the
+ * server in plain text, ids only) and the patch markers' ids.
+ */
+export const codecPayloads = (value: unknown): { path: string; payload: Payload }[] =>
+  payloadsIn(value).filter((p) => !/searchAttributes/.test(p.path) && !isPatchMarkerData(p.path));
