@@ -27,8 +27,8 @@ export interface DeletionInput {
 }
 
 export interface StoreCounts {
-  recurly?: { subscriptionsTerminated: number; accountRedacted: boolean; hadAccount: boolean };
-  auth0?: { usersDeleted: number; alreadyGone: number };
+  recurly?: { subscriptionsTerminated: number; accountRedacted: boolean; hadAccount: boolean; subscriptionsCanceled?: number; redactRequests?: number; redactionChecks?: number; redactionWaitedMs?: number };
+  auth0?: { usersDeleted: number; alreadyGone: number; linkedPrimaries?: number; foundByEmail?: number; notAvailable?: string[] };
   media?: {
     blobsDeleted: number;
     byContainer: Record<string, number>;
@@ -37,6 +37,10 @@ export interface StoreCounts {
     /** The attempt started from a heartbeated cursor (a worker died mid-way). */
     resumed: boolean;
     listCallsThisAttempt?: number;
+    /** Soft-deleted snapshots and versions removed for good (`deletetype=permanent`), where the account allows it. */
+    softDeletedPurged?: number;
+    /** Blob leases broken (Lease Blob `break`) so their blobs could be deleted. */
+    leasesBroken?: number;
   };
   database?: Record<string, number>;
 }

@@ -3,7 +3,7 @@
  * operations deletion needs. Every failure leaves here as a VendorError with a `type`.
  */
 import { randomBytes } from 'node:crypto';
-import { ManagementClient, ManagementError, ManagementTimeoutError } from 'auth0';
+import { ManagementClient, ManagementError, ManagementTimeoutError, type Management } from 'auth0';
 import { isVendorError, retryAfterMsFrom, typeForStatus, VendorError } from './errors';
 
 export interface Auth0Config {
@@ -17,18 +17,55 @@ export interface Auth0Config {
   timeoutMs?: number;
 }
 
+/** One identity of a user (its own, and any linked secondary one): the SDK's `UserIdentitySchema`. */
+export interface Auth0Identity {
+  provider: string;
+  /** The provider's id, without the provider prefix (`auth0|abc` has identity user_id `abc`). */
+  userId: string;
+  connection?: string;
+  isSocial?: boolean;
+}
+
 export interface Auth0User {
   userId: string;
   email?: string;
+  identities?: Auth0Identity[];
 }
+
+/** What deleting one user did. */
+export interface Auth0Deletion {
+  outcome: 'deleted' | 'already_gone';
+  /** Parts of the session layer the tenant refused (403): `sessions`, `refresh_tokens`. */
+  notAvailable: string[];
+}
+
+/** The session layer's parts, as `notAvailable` names them. */
+export const SESSION_LAYER = ['sessions', 'refresh_tokens'] as const;
 
 export interface Auth0Client {
   getUser(userId: string): Promise<Auth0User | null>;
-  findUsersByEmail(email: string): Promise<{ userId: string }[]>;
-  /** Revokes sessions, refresh tokens and grants, then deletes the user. A missing user is success. */
-  deleteUser(userId: string): Promise<'deleted' | 'already_gone'>;
+  /**
+   * The users Auth0 holds under this email, as Auth0 stores it: users-by-email matches exactly,
+   * so the email as given and, for database users only, its lower-case form (see below).
+   */
+  findUsersByEmail(email: string): Promise<{ userId: string; matched: 'as_given' | 'lower_case' }[]>;
+  /**
+   * The primary user that carries `userId` as a linked (secondary) identity, or null. A linked
+   * secondary no longer exists on its own: `GET /users/{id}` answers 404 for it.
+   */
+  findPrimaryOf(userId: string): Promise<Auth0User | null>;
+  /**
+   * Revokes sessions, refresh tokens and grants, then deletes the user. A missing user is
+   * success. A tenant that refuses the session layer (403: not on an Enterprise plan, or the
+   * grant lacks its scope) does not stop the user's deletion: it is reported in `notAvailable`.
+   */
+  deleteUser(userId: string): Promise<Auth0Deletion>;
+  /** The parts of the session layer this tenant refuses Lethe (403), probed with a read about `userId`. */
+  sessionLayerNotAvailable(userId: string): Promise<string[]>;
   /** For seeding and tests. */
   createUser(input: { email: string; name: string; connection?: string }): Promise<{ userId: string; email: string }>;
+  /** For seeding and tests: links `secondaryId` into `primaryId` (`POST /api/v2/users/{id}/identities`). */
+  linkUser(primaryId: string, secondaryId: string): Promise<void>;
 }
 
 const DEFAULT_CONNECTION = 'Username-Password-Authentication';
@@ -65,10 +102,20 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
     }
   }
 
+  /** Runs a session-layer call; a 403 (plan or scope) means the tenant does not offer it to Lethe. */
+  async function sessionLayer(part: (typeof SESSION_LAYER)[number], operation: string, userId: string, fn: () => Promise<unknown>): Promise<'done' | 'not_available'> {
+    try {
+      await unlessGone(operation, userId, fn);
+      return 'done';
+    } catch (err) {
+      if (isVendorError(err) && err.status === 403) return 'not_available';
+      throw err;
+    }
+  }
+
   const getUser = async (userId: string): Promise<Auth0User | null> => {
     try {
-      const user = await call('getUser', userId, () => mgmt.users.get(userId));
-      return { userId: user.user_id ?? userId, ...(user.email ? { email: user.email } : {}) };
+      return toUser(await call('getUser', userId, () => mgmt.users.get(userId)), userId);
     } catch (err) {
       if (isVendorError(err) && err.type === 'not_found') return null;
       throw err;
@@ -79,28 +126,78 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
     getUser,
 
     async findUsersByEmail(email) {
-      // Auth0 keeps its own database users' emails in lower case but matches the query as
-      // given, so ask for both spellings when they differ (social users keep their case).
-      const spellings = [...new Set([email.toLowerCase(), email])];
-      const ids = new Set<string>();
-      for (const spelling of spellings) {
+      // users-by-email matches the stored email exactly (the SDK's ListUsersByEmailRequestParameters:
+      // "Email address to search for (case-sensitive)"), and Auth0 stores the emails of its own
+      // database users in lower case ("If Auth0 is the identity provider (idP), the email address
+      // associated with a user is saved in lower case", reference.md, users.listUsersByEmail)
+      // while social and enterprise users keep their provider's case. So: the email as given
+      // finds every user stored with exactly that spelling; its lower-case form finds the
+      // database user Auth0 lower-cased, and only that: a social user whose provider sent the
+      // lower-case spelling is someone Auth0 itself does not match to this email, and may be
+      // another person. Each user is checked against the spelling asked for, so a vendor (or a
+      // sandbox) that matched loosely still could not hand over another person's account.
+      const found = new Map<string, 'as_given' | 'lower_case'>();
+      const ask = async (spelling: string, matched: 'as_given' | 'lower_case', accept: (u: Auth0User) => boolean) => {
         const users = await call('findUsersByEmail', undefined, () => mgmt.users.listUsersByEmail({ email: spelling }));
-        for (const u of users) if (u.user_id) ids.add(u.user_id);
+        for (const raw of users) {
+          if (!raw.user_id || raw.email !== spelling) continue;
+          const u = toUser(raw, raw.user_id);
+          if (accept(u) && !found.has(u.userId)) found.set(u.userId, matched);
+        }
+      };
+      await ask(email, 'as_given', () => true);
+      const lower = email.toLowerCase();
+      if (lower !== email) await ask(lower, 'lower_case', isDatabaseUser);
+      return [...found].map(([userId, matched]) => ({ userId, matched }));
+    },
+
+    async findPrimaryOf(userId) {
+      // user_id is "{provider}|{identity user_id}"; the identity's id may itself hold "|".
+      const cut = userId.indexOf('|');
+      if (cut <= 0) return null;
+      const provider = userId.slice(0, cut);
+      const local = userId.slice(cut + 1);
+      // User search v3 (GET /api/v2/users?q=…) searches every identity of a user, linked ones too.
+      const q = `identities.user_id:"${luceneQuoted(local)}" AND identities.provider:"${luceneQuoted(provider)}"`;
+      const page = await call('findPrimaryOf', userId, () => mgmt.users.list({ q, search_engine: 'v3', per_page: 10 }));
+      // Search terms over an array may match different identities: check the pair on one identity.
+      const primaries = page.data
+        .map((u) => toUser(u, u.user_id ?? ''))
+        .filter((u) => u.userId !== '' && u.userId !== userId && (u.identities ?? []).some((i) => i.provider === provider && i.userId === local));
+      if (primaries.length > 1) {
+        // An identity belongs to one user at Auth0; two claimants is nothing Lethe should choose between.
+        throw new VendorError({ vendor: 'auth0', type: 'precondition', operation: 'findPrimaryOf', subject: userId, vendorCode: 'ambiguous_linked_identity' });
       }
-      return [...ids].map((userId) => ({ userId }));
+      return primaries[0] ?? null;
     },
 
     async deleteUser(userId) {
       // Auth0 answers 204 to a DELETE whether or not the user existed, so look first.
       const existed = (await getUser(userId)) !== null;
+      const notAvailable: string[] = [];
       if (existed) {
-        await unlessGone('deleteUser.sessions', userId, () => mgmt.users.sessions.delete(userId));
-        await unlessGone('deleteUser.refreshTokens', userId, () => mgmt.users.refreshToken.delete(userId));
+        // The session layer is an Enterprise-plan feature with scopes of its own; a tenant
+        // without it answers 403. Deleting the user is what matters: carry on and say so.
+        if ((await sessionLayer('sessions', 'deleteUser.sessions', userId, () => mgmt.users.sessions.delete(userId))) === 'not_available') notAvailable.push('sessions');
+        if ((await sessionLayer('refresh_tokens', 'deleteUser.refreshTokens', userId, () => mgmt.users.refreshToken.delete(userId))) === 'not_available') notAvailable.push('refresh_tokens');
       }
       // Grants can outlive a user deleted elsewhere, and this call is idempotent: always make it.
       await call('deleteUser.grants', userId, () => mgmt.userGrants.deleteByUserId({ user_id: userId }));
       await call('deleteUser', userId, () => mgmt.users.delete(userId));
-      return existed ? 'deleted' : 'already_gone';
+      return { outcome: existed ? 'deleted' : 'already_gone', notAvailable };
+    },
+
+    async sessionLayerNotAvailable(userId) {
+      const out: string[] = [];
+      if ((await sessionLayer('sessions', 'probe.sessions', userId, () => mgmt.users.sessions.list(userId))) === 'not_available') out.push('sessions');
+      if ((await sessionLayer('refresh_tokens', 'probe.refreshTokens', userId, () => mgmt.users.refreshToken.list(userId))) === 'not_available') out.push('refresh_tokens');
+      return out;
+    },
+
+    async linkUser(primaryId, secondaryId) {
+      const cut = secondaryId.indexOf('|');
+      const provider = secondaryId.slice(0, cut) as Management.UserIdentityProviderEnum;
+      await call('linkUser', primaryId, () => mgmt.users.identities.link(primaryId, { provider, user_id: secondaryId.slice(cut + 1) }));
     },
 
     async createUser(input) {
@@ -119,12 +216,35 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
   };
 }
 
+type SdkUser = { user_id?: string; email?: string; identities?: { provider?: string; user_id?: string | number; connection?: string; isSocial?: boolean }[] };
+
+function toUser(u: SdkUser, fallbackId: string): Auth0User {
+  const identities = (u.identities ?? [])
+    .filter((i) => i.provider !== undefined && i.user_id !== undefined)
+    .map((i) => ({ provider: String(i.provider), userId: String(i.user_id), ...(i.connection ? { connection: i.connection } : {}), ...(i.isSocial !== undefined ? { isSocial: i.isSocial } : {}) }));
+  return { userId: u.user_id ?? fallbackId, ...(u.email ? { email: u.email } : {}), identities };
+}
+
+/**
+ * Whether the user's own identity (not a linked one) is in an Auth0 database connection
+ * (provider `auth0`), the only kind whose email Auth0 stores in lower case.
+ */
+function isDatabaseUser(u: Auth0User): boolean {
+  const ids = u.identities ?? [];
+  const own = ids.find((i) => `${i.provider}|${i.userId}` === u.userId) ?? ids[0];
+  return own?.provider === 'auth0';
+}
+
+/** Inside a quoted Lucene term only `"` and `\` need escaping. */
+function luceneQuoted(value: string): string {
+  return value.replace(/["\\]/g, (c) => `\\${c}`);
+}
+
 /** Sends `https://{domain}/...` to the sandbox; anything else goes out unchanged. */
 function rebasingFetch(domain: string, baseUrl: string): typeof fetch {
   const from = `https://${domain}`;
   const to = baseUrl.replace(/\/+$/, '');
-  const rebase = (url: string): string =>
-    url === from || url.startsWith(`${from}/`) || url.startsWith(`${from}?`) ? to + url.slice(from.length) : url;
+  const rebase = (url: string): string => (url === from || url.startsWith(`${from}/`) || url.startsWith(`${from}?`) ? to + url.slice(from.length) : url);
   return (input, init) => {
     if (typeof input === 'string') return fetch(rebase(input), init);
     if (input instanceof URL) return fetch(rebase(input.href), init);
@@ -146,10 +266,7 @@ function classify(err: unknown, operation: string, subject: string | undefined):
     const status = err.statusCode;
     const type = typeForStatus(status);
     const headers = err.rawResponse?.headers;
-    const retryAfterMs =
-      type === 'rate_limited' && headers && typeof headers.get === 'function'
-        ? retryAfterMsFrom((name) => headers.get(name))
-        : undefined;
+    const retryAfterMs = type === 'rate_limited' && headers && typeof headers.get === 'function' ? retryAfterMsFrom((name) => headers.get(name)) : undefined;
     return new VendorError({ vendor: 'auth0', type, operation, subject, status, retryAfterMs, vendorCode: auth0Code(err.body) });
   }
   // The token request's fetch is not wrapped by the SDK: a refused connection arrives as TypeError.

@@ -3,31 +3,38 @@ import { loadConfig, ConfigError } from '../config';
 import { buildDeps } from './deps';
 import { createWorker } from './worker';
 import { migrateLetheSchema } from '../migrations';
-import { assertDatabaseReachable, assertTemporalReachable } from '../config/reachability';
+import { assertDatabaseReachable, assertTemporalReachable, startupWaitMs } from '../config/reachability';
+import { NativeConnection } from '@temporalio/worker';
 import { installWorkerRuntime } from './logger';
 import { ensureSweepSchedule } from './schedule';
 import { freeLoopbackPort, startWorkerMetricsServer } from './metrics';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, { servesApi: false });
+  // Temporal or PostgreSQL restarting is waited for (capped backoff), up to LETHE_STARTUP_WAIT.
+  const wait = { waitMs: startupWaitMs(process.env, config.mode), log: (line: string) => void process.stderr.write(`lethe-worker: ${line}\n`) };
   // The SDK's own metrics go to a loopback port of their own; /metrics appends them.
   const sdkPort = config.worker.metricsPort ? await freeLoopbackPort() : undefined;
   // First, before any connection: every log line of this process passes the redactor.
-  installWorkerRuntime(
-    sdkPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}`, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {},
-  );
+  installWorkerRuntime(sdkPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}`, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {});
   const deps = buildDeps(config);
-  await assertDatabaseReachable(deps.db);
+  await assertDatabaseReachable(deps.db, wait);
   // Lethe owns its schema everywhere, production included; the migration is idempotent.
   await migrateLetheSchema(deps.db);
-  const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(config, deps));
+  const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(config, deps), {
+    ...wait,
+    probe: () => NativeConnection.connect({ address: config.temporal.address }).then((c) => c.close()),
+  });
   process.stderr.write(`lethe-worker: polling task queue ${config.temporal.taskQueue} on ${config.temporal.address}\n`);
   await ensureSweepSchedule(config, deps.temporalClient());
   // Metrics matter less than deletions: a port in use is reported, and the worker runs on.
   const metrics = config.worker.metricsPort
     ? await startWorkerMetricsServer({ host: config.worker.metricsHost, port: config.worker.metricsPort, sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics` }).then(
         (m) => (process.stderr.write(`lethe-worker: metrics on http://${config.worker.metricsHost}:${m.port}/metrics\n`), m),
-        (err) => void process.stderr.write(`lethe-worker: LETHE_WORKER_METRICS_PORT: cannot listen on ${config.worker.metricsHost}:${config.worker.metricsPort} (${err.code ?? err.message}); running without /metrics\n`),
+        (err) =>
+          void process.stderr.write(
+            `lethe-worker: LETHE_WORKER_METRICS_PORT: cannot listen on ${config.worker.metricsHost}:${config.worker.metricsPort} (${err.code ?? err.message}); running without /metrics\n`,
+          ),
       )
     : undefined;
   // Worker.run() installs its own SIGINT/SIGTERM handlers and drains in-flight tasks.
@@ -39,6 +46,6 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   // A configuration problem is one line naming the variable; anything else keeps its stack.
-  process.stderr.write(`lethe-worker: ${err instanceof ConfigError ? err.message : err?.stack ?? err}\n`);
+  process.stderr.write(`lethe-worker: ${err instanceof ConfigError ? err.message : (err?.stack ?? err)}\n`);
   process.exit(1);
 });

@@ -156,6 +156,7 @@ export function addCounts(counts: StoreCounts, store: Store, next: unknown): voi
     const byContainer = { ...prev.byContainer };
     for (const [k, v] of Object.entries(n.byContainer)) byContainer[k] = (byContainer[k] ?? 0) + v;
     counts.media = {
+      ...n,
       blobsDeleted: prev.blobsDeleted + n.blobsDeleted,
       byContainer,
       listCalls: prev.listCalls + n.listCalls,
@@ -168,11 +169,12 @@ export function addCounts(counts: StoreCounts, store: Store, next: unknown): voi
     counts.database = out;
   } else if (store === 'auth0') {
     const n = next as NonNullable<StoreCounts['auth0']>;
-    counts.auth0 = counts.auth0 ? { usersDeleted: counts.auth0.usersDeleted + n.usersDeleted, alreadyGone: n.alreadyGone } : n;
+    // The latest attempt's own fields (what the tenant offers, what it found) win; deletions add up.
+    counts.auth0 = counts.auth0 ? { ...n, usersDeleted: counts.auth0.usersDeleted + n.usersDeleted } : n;
   } else {
     const n = next as NonNullable<StoreCounts['recurly']>;
     counts.recurly = counts.recurly
-      ? { subscriptionsTerminated: counts.recurly.subscriptionsTerminated + n.subscriptionsTerminated, accountRedacted: counts.recurly.accountRedacted || n.accountRedacted, hadAccount: counts.recurly.hadAccount || n.hadAccount }
+      ? { ...n, subscriptionsTerminated: counts.recurly.subscriptionsTerminated + n.subscriptionsTerminated, accountRedacted: counts.recurly.accountRedacted || n.accountRedacted, hadAccount: counts.recurly.hadAccount || n.hadAccount }
       : n;
   }
 }

@@ -1,8 +1,11 @@
 /**
- * The login at Auth0: every user captured at the freeze is deleted. Idempotent: a user that is
- * already gone counts as deleted. `readAuth0` is what the verification reads back.
+ * The login at Auth0. One rule finds the person's users (`findPersonUsers`), and both the
+ * deletion and the read-back (`readAuth0`) use it, so whatever the verification would count
+ * as remaining is exactly what the deletion deletes. Idempotent: a user already gone counts as
+ * deleted.
  */
 import type { Knex } from 'knex';
+import { VendorError } from '../../stores/errors';
 import type { Auth0Client } from '../../stores/auth0';
 import { classified } from '../failures';
 import { requireSubject, type Subject } from './subject';
@@ -13,27 +16,117 @@ export interface Auth0Deps {
   auth0: Auth0Client;
 }
 
+export interface PersonUser {
+  userId: string;
+  /**
+   * How it was found: a captured id; the primary user a captured (linked, secondary) id now
+   * lives in; the email as stored; or the email's lower-case form (a database user).
+   */
+  via: 'captured' | 'linked' | 'email' | 'email_lower_case';
+  /** For `linked`: the captured id the primary carries. */
+  capturedId?: string;
+}
+
+export interface PersonUsers {
+  /** Every user of the person that exists at Auth0 now, each once. */
+  users: PersonUser[];
+  /** Captured ids that exist neither on their own nor inside a primary user. */
+  gone: string[];
+}
+
+/**
+ * The person's users at Auth0 (CONTRACT §4): each id captured at the freeze, or, when Auth0
+ * answers 404 for it, the primary user it was linked into (a linked secondary stops existing
+ * on its own and lives on in the primary's `identities`); and every user found by the email
+ * (`Auth0Client.findUsersByEmail`: the email as given, and its lower-case form for database
+ * users, the spellings Auth0 may have stored), since a user under the same email is this person.
+ */
+export async function findPersonUsers(auth0: Auth0Client, subject: Subject): Promise<PersonUsers> {
+  const users = new Map<string, PersonUser>();
+  const gone: string[] = [];
+  for (const id of subject.auth0UserIds) {
+    const user = await auth0.getUser(id);
+    if (user) {
+      if (!users.has(user.userId)) users.set(user.userId, { userId: user.userId, via: 'captured' });
+      continue;
+    }
+    const primary = await auth0.findPrimaryOf(id);
+    if (primary) {
+      if (!users.has(primary.userId)) users.set(primary.userId, { userId: primary.userId, via: 'linked', capturedId: id });
+    } else gone.push(id);
+  }
+  if (subject.email) {
+    for (const u of await auth0.findUsersByEmail(subject.email)) {
+      if (!users.has(u.userId)) users.set(u.userId, { userId: u.userId, via: u.matched === 'as_given' ? 'email' : 'email_lower_case' });
+    }
+  }
+  return { users: [...users.values()], gone };
+}
+
+/**
+ * Never another account's login: a user another account names as its `auth0_user_id`, or a
+ * database user found only by the lower-case form of an email another account shares in
+ * another letter case (Auth0 keeps one lower-cased copy for both; whose it is cannot be told),
+ * stops the deletion for a person to decide (Precondition → `blocked`).
+ */
+async function refuseOtherAccounts(db: Knex, accountId: string, subject: Subject, found: PersonUsers): Promise<void> {
+  const ids = found.users.map((u) => u.userId);
+  if (ids.length) {
+    const claimed = await db('accounts').whereIn('auth0_user_id', ids).whereNot('id', accountId).first('auth0_user_id');
+    if (claimed) {
+      throw new VendorError({ vendor: 'auth0', type: 'precondition', operation: 'deleteAuth0User', subject: claimed.auth0_user_id as string, vendorCode: 'login_of_another_account' });
+    }
+  }
+  const lowerOnly = found.users.filter((u) => u.via === 'email_lower_case');
+  if (lowerOnly.length && subject.email) {
+    const sharing = await db('accounts').whereRaw('lower(email) = lower(?)', [subject.email]).whereNot('id', accountId).first('id');
+    if (sharing) {
+      throw new VendorError({ vendor: 'auth0', type: 'precondition', operation: 'deleteAuth0User', subject: lowerOnly[0].userId, vendorCode: 'email_shared_in_another_case' });
+    }
+  }
+}
+
 export const createAuth0Activities = (deps: Auth0Deps) => ({
   async deleteAuth0User(accountId: string): Promise<NonNullable<StoreCounts['auth0']>> {
     return classified('auth0', async () => {
       const subject = await requireSubject(deps.db, accountId);
+      const found = await findPersonUsers(deps.auth0, subject);
+      await refuseOtherAccounts(deps.db, accountId, subject, found);
       let usersDeleted = 0;
       let alreadyGone = 0;
-      for (const userId of subject.auth0UserIds) {
-        const outcome = await deps.auth0.deleteUser(userId);
-        if (outcome === 'deleted') usersDeleted++;
+      const notAvailable = new Set<string>();
+      for (const u of found.users) {
+        const done = await deps.auth0.deleteUser(u.userId);
+        if (done.outcome === 'deleted') usersDeleted++;
         else alreadyGone++;
+        for (const part of done.notAvailable) notAvailable.add(part);
       }
-      return { usersDeleted, alreadyGone };
+      // Gone ids, and linked secondaries (gone on their own), may still hold grants: revoke them.
+      for (const id of [...found.gone, ...found.users.flatMap((u) => (u.capturedId ? [u.capturedId] : []))]) {
+        await deps.auth0.deleteUser(id);
+      }
+      alreadyGone += found.gone.length;
+      const linked = found.users.filter((u) => u.via === 'linked').length;
+      const byEmail = found.users.filter((u) => u.via === 'email' || u.via === 'email_lower_case').length;
+      return {
+        usersDeleted,
+        alreadyGone,
+        ...(linked ? { linkedPrimaries: linked } : {}),
+        ...(byEmail ? { foundByEmail: byEmail } : {}),
+        ...(notAvailable.size ? { notAvailable: [...notAvailable].sort() } : {}),
+      };
     });
   },
 });
 
-/** The person's users still at Auth0: the captured ids, and any user under the same email. */
+/**
+ * The person's users still at Auth0, by the deletion's own rule, and which parts of the session
+ * layer this tenant does not offer Lethe (a 403 to a read of them: not an Enterprise plan, or
+ * the grant lacks read:sessions / read:refresh_tokens), so a receipt says what was not revoked.
+ */
 export async function readAuth0(auth0: Auth0Client, subject: Subject): Promise<StoreReading> {
-  let users = 0;
-  for (const id of subject.auth0UserIds) if (await auth0.getUser(id)) users++;
-  // A user created under the same email after the freeze is this person too.
-  if (subject.email) users += (await auth0.findUsersByEmail(subject.email)).length;
-  return { remaining: { users } };
+  const found = await findPersonUsers(auth0, subject);
+  const probe = subject.auth0UserIds[0] ?? found.users[0]?.userId;
+  const notAvailable = probe ? await auth0.sessionLayerNotAvailable(probe) : [];
+  return { remaining: { users: found.users.length }, ...(notAvailable.length ? { notAvailable } : {}) };
 }

@@ -75,7 +75,7 @@ export interface RunningStack {
 
 const TSX = ['--import', 'tsx'];
 
-function nodeService(name: string, entry: string, env: NodeJS.ProcessEnv, ready: () => Promise<boolean>, restart = false): ServiceSpec {
+function nodeService(name: string, entry: string, env: NodeJS.ProcessEnv, ready: (pid: number) => Promise<boolean>, extra: Partial<ServiceSpec> = {}): ServiceSpec {
   return {
     name,
     command: process.execPath,
@@ -84,9 +84,18 @@ function nodeService(name: string, entry: string, env: NodeJS.ProcessEnv, ready:
     env,
     ready,
     readyTimeoutMs: 120_000,
-    restartOnCrash: restart,
+    ...extra,
   };
 }
+
+/** The sandboxes keep their records in memory (dev/sandboxes/README.md). */
+const SANDBOX_CRASH_NOTE = 'its records lived in memory and are gone';
+
+/**
+ * How long the worker the stack runs waits at start for Temporal and PostgreSQL before it exits
+ * naming the variable (config/reachability.ts); the supervisor then restarts it on its backoff.
+ */
+const WORKER_STARTUP_WAIT = '60s';
 
 /** The generated API token is kept so a restart does not invalidate operators' copies. */
 function apiTokenFor(stateDir: string, env: NodeJS.ProcessEnv): string {
@@ -116,6 +125,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   // The Web UI decodes payloads through Lethe's codec server, which holds the keys.
   const codecPort = codecPortOf(opts.ports.codec, env);
   const codecUrl = opts.headless || env.TEMPORAL_ADDRESS ? undefined : `http://127.0.0.1:${codecPort}`;
+  // Re-initialisation after a crash that needs what is only known further down.
+  const afterRestart = { temporal: async (): Promise<void> => undefined };
 
   try {
     // Temporal first: it is the slowest to come up (and to build on a first run).
@@ -125,15 +136,19 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     } else {
       ensureTemporalCli();
       log('starting Temporal dev server');
-      await sup.start(
-        temporalSpec({
+      await sup.start({
+        ...temporalSpec({
           port: opts.ports.temporal,
           uiPort: opts.headless ? undefined : opts.ports.temporalUi,
           dbFile: path.join(opts.stateDir, 'temporal', 'temporal.sqlite'),
           namespace: env.TEMPORAL_NAMESPACE || DEFAULTS.namespace,
           uiCodecEndpoint: codecUrl,
         }),
-      );
+        // The SQLite file keeps histories, the namespace's retention and the search attributes
+        // (registered again by the flags on every start); retention is re-applied all the same,
+        // in case the file was replaced while the server was down.
+        afterRestart: () => afterRestart.temporal(),
+      });
       childEnv.TEMPORAL_ADDRESS = `127.0.0.1:${opts.ports.temporal}`;
       endpoints.push({ name: 'Temporal frontend', where: childEnv.TEMPORAL_ADDRESS });
       if (!opts.headless) endpoints.push({ name: 'Temporal Web UI', where: `http://127.0.0.1:${opts.ports.temporalUi}` });
@@ -147,7 +162,11 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       const dataDir = path.join(opts.stateDir, 'postgres');
       log('starting PostgreSQL');
       initCluster(dataDir);
-      await sup.start(postgresSpec({ dataDir, port: opts.ports.postgres, durable: opts.durable }));
+      await sup.start({
+        ...postgresSpec({ dataDir, port: opts.ports.postgres, durable: opts.durable }),
+        // Crash recovery replays the WAL; committed rows survive a crash of the process.
+        afterRestart: () => ensureDatabase(opts.ports.postgres),
+      });
       await ensureDatabase(opts.ports.postgres);
       childEnv.DATABASE_URL = embeddedDatabaseUrl(opts.ports.postgres);
       endpoints.push({ name: 'PostgreSQL', where: childEnv.DATABASE_URL });
@@ -165,22 +184,31 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       endpoints.push({ name: 'Azure Blob', where: 'external (AZURE_STORAGE_CONNECTION_STRING)' });
     } else {
       log('starting Azurite');
-      await sup.start(
-        azuriteSpec({ port: opts.ports.azurite, location: opts.durable ? path.join(opts.stateDir, 'azurite') : undefined }),
-      );
-      childEnv.AZURE_STORAGE_CONNECTION_STRING = azuriteConnectionString(opts.ports.azurite);
+      const connection = azuriteConnectionString(opts.ports.azurite);
+      await sup.start({
+        ...azuriteSpec({ port: opts.ports.azurite, location: opts.durable ? path.join(opts.stateDir, 'azurite') : undefined }),
+        afterRestart: () => ensureContainers(connection, containersOf(env)),
+        // Azurite writes its blob index to disk every 5 s (LokiJS autosave), and not at all in memory.
+        crashNote: opts.durable ? 'changes of its last ~5 s may be lost (Azurite saves its index every 5 s)' : 'it ran in memory: its blobs are gone',
+      });
+      childEnv.AZURE_STORAGE_CONNECTION_STRING = connection;
       endpoints.push({ name: 'Azurite (Blob)', where: `http://127.0.0.1:${opts.ports.azurite}/devstoreaccount1` });
     }
-    const containers = (env.LETHE_BLOB_CONTAINERS || 'media,exports').split(',').map((c) => c.trim());
-    await ensureContainers(childEnv.AZURE_STORAGE_CONNECTION_STRING, containers);
+    await ensureContainers(childEnv.AZURE_STORAGE_CONNECTION_STRING, containersOf(env));
 
     const auth0Id = env.AUTH0_CLIENT_ID || DEFAULTS.auth0ClientId;
     const auth0Secret = env.AUTH0_CLIENT_SECRET || DEFAULTS.auth0ClientSecret;
     if (env.AUTH0_BASE_URL) {
       childEnv.AUTH0_BASE_URL = env.AUTH0_BASE_URL;
     } else {
-      const sandboxEnv = { ...process.env, AUTH0_SANDBOX_PORT: String(opts.ports.auth0), AUTH0_CLIENT_ID: auth0Id, AUTH0_CLIENT_SECRET: auth0Secret, ...rateEnv('AUTH0_SANDBOX_RATE_LIMIT', opts.sandboxRateLimits?.auth0PerSecond) };
-      await sup.start(nodeService('auth0-sandbox', 'dev/sandboxes/auth0/main.ts', sandboxEnv, () => isListening(opts.ports.auth0), true));
+      const sandboxEnv = {
+        ...process.env,
+        AUTH0_SANDBOX_PORT: String(opts.ports.auth0),
+        AUTH0_CLIENT_ID: auth0Id,
+        AUTH0_CLIENT_SECRET: auth0Secret,
+        ...rateEnv('AUTH0_SANDBOX_RATE_LIMIT', opts.sandboxRateLimits?.auth0PerSecond),
+      };
+      await sup.start(nodeService('auth0-sandbox', 'dev/sandboxes/auth0/main.ts', sandboxEnv, () => isListening(opts.ports.auth0), { crashNote: SANDBOX_CRASH_NOTE }));
       childEnv.AUTH0_BASE_URL = `http://127.0.0.1:${opts.ports.auth0}`;
     }
     Object.assign(childEnv, { AUTH0_CLIENT_ID: auth0Id, AUTH0_CLIENT_SECRET: auth0Secret });
@@ -190,8 +218,13 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     if (env.RECURLY_BASE_URL) {
       childEnv.RECURLY_BASE_URL = env.RECURLY_BASE_URL;
     } else {
-      const sandboxEnv = { ...process.env, RECURLY_SANDBOX_PORT: String(opts.ports.recurly), RECURLY_API_KEY: recurlyKey, ...rateEnv('RECURLY_SANDBOX_RATE_LIMIT', opts.sandboxRateLimits?.recurlyPerMinute) };
-      await sup.start(nodeService('recurly-sandbox', 'dev/sandboxes/recurly/main.ts', sandboxEnv, () => isListening(opts.ports.recurly), true));
+      const sandboxEnv = {
+        ...process.env,
+        RECURLY_SANDBOX_PORT: String(opts.ports.recurly),
+        RECURLY_API_KEY: recurlyKey,
+        ...rateEnv('RECURLY_SANDBOX_RATE_LIMIT', opts.sandboxRateLimits?.recurlyPerMinute),
+      };
+      await sup.start(nodeService('recurly-sandbox', 'dev/sandboxes/recurly/main.ts', sandboxEnv, () => isListening(opts.ports.recurly), { crashNote: SANDBOX_CRASH_NOTE }));
       childEnv.RECURLY_BASE_URL = `http://127.0.0.1:${opts.ports.recurly}`;
     }
     childEnv.RECURLY_API_KEY = recurlyKey;
@@ -204,6 +237,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     // Issue 6: closed histories expire, and the Web UI gets its codec server.
     await setNamespaceRetention(config.temporal.address, config.temporal.namespace, config.temporal.retentionDays);
     log(`namespace ${config.temporal.namespace} keeps closed histories ${config.temporal.retentionDays} days`);
+    afterRestart.temporal = async () => {
+      await setNamespaceRetention(config.temporal.address, config.temporal.namespace, config.temporal.retentionDays);
+      sup.log(`temporal: namespace ${config.temporal.namespace} retention of ${config.temporal.retentionDays} days re-applied`);
+    };
     if (codecUrl) {
       await sup.start(codecServerSpec({ port: codecPort, uiPort: opts.ports.temporalUi, env: serviceEnv, callerEnv: env }));
       endpoints.push({ name: 'Codec server', where: codecUrl, note: 'decodes payloads for the Web UI' });
@@ -211,13 +248,21 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
 
     if (opts.withWorker) {
       log('starting Lethe worker (bundling workflows)');
-      await sup.start(nodeService('worker', 'worker/main.ts', serviceEnv, () => hasWorkflowPoller(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue), true));
+      const workerEnv = { LETHE_STARTUP_WAIT: WORKER_STARTUP_WAIT, ...serviceEnv };
+      await sup.start(
+        nodeService('worker', 'worker/main.ts', workerEnv, (pid) => hasWorkflowPoller(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue, pid), {
+          // The Auth0 SDK keeps its Management API token until it expires; a restarted sandbox no longer knows it.
+          restartWith: env.AUTH0_BASE_URL ? [] : [{ name: 'auth0-sandbox', why: 'its cached Management API token was issued by the lost sandbox' }],
+        }),
+      );
       endpoints.push({ name: 'Lethe worker', where: `task queue ${config.temporal.taskQueue}` });
-      if (config.worker.metricsPort) endpoints.push({ name: 'Worker metrics', where: `http://${config.worker.metricsHost}:${config.worker.metricsPort}/metrics`, note: 'Lethe and Temporal SDK metrics' });
+      if (config.worker.metricsPort)
+        endpoints.push({ name: 'Worker metrics', where: `http://${config.worker.metricsHost}:${config.worker.metricsPort}/metrics`, note: 'Lethe and Temporal SDK metrics' });
     }
     if (opts.withApi) {
       const base = `http://127.0.0.1:${opts.ports.api}`;
-      await sup.start(nodeService('api', 'client/api/main.ts', serviceEnv, async () => (await fetch(`${base}/healthz`)).ok, true));
+      // Up once it answers: 200, or 503 naming a dependency that is down (it waits for it).
+      await sup.start(nodeService('api', 'client/api/main.ts', serviceEnv, async () => [200, 503].includes((await fetch(`${base}/healthz`)).status)));
       endpoints.push({ name: 'Lethe API', where: base });
     }
   } catch (err) {
@@ -234,15 +279,20 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   };
 }
 
+function containersOf(env: NodeJS.ProcessEnv): string[] {
+  return (env.LETHE_BLOB_CONTAINERS || 'media,exports').split(',').map((c) => c.trim());
+}
+
 function rateEnv(name: string, value: number | undefined): Record<string, string> {
   return value === undefined ? {} : { [name]: String(value) };
 }
 
-async function hasWorkflowPoller(address: string, namespace: string, taskQueue: string): Promise<boolean> {
+/** The worker process `pid` polls (its SDK identity is `<pid>@<host>`; a dead worker's poller stays listed a while). */
+async function hasWorkflowPoller(address: string, namespace: string, taskQueue: string, pid: number): Promise<boolean> {
   const conn = await Connection.connect({ address, connectTimeout: 1000 });
   try {
     const res = await conn.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
-    return (res.pollers ?? []).length > 0;
+    return (res.pollers ?? []).some((p) => (p.identity ?? '').startsWith(`${pid}@`));
   } finally {
     await conn.close();
   }

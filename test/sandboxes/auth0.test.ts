@@ -25,11 +25,7 @@ async function token(sandbox: RunningSandbox): Promise<string> {
 }
 
 function artifacts(sandbox: RunningSandbox, userId: string) {
-  return adminJson<{ userExists: boolean; sessions: number; refreshTokens: number; grants: number }>(
-    sandbox.url,
-    'GET',
-    `users/${encodeURIComponent(userId)}/artifacts`,
-  );
+  return adminJson<{ userExists: boolean; sessions: number; refreshTokens: number; grants: number }>(sandbox.url, 'GET', `users/${encodeURIComponent(userId)}/artifacts`);
 }
 
 function expectVendorError(err: unknown, type: VendorError['type']): VendorError {
@@ -51,24 +47,34 @@ describe('Auth0 sandbox driven through stores/auth0 (real auth0 SDK)', () => {
   afterAll(() => sandbox.close());
   beforeEach(() => resetSandbox(sandbox.url, { keepData: true }));
 
-  test('when a user is created, then it is found by id and by email in any letter case', async () => {
+  test('when a database user is created, then it is found by id, and by email through the lower-case form Auth0 stored', async () => {
     const email = uniqueEmail('Mixed.Case');
     const created = await auth0.createUser({ email, name: 'Ada Lovelace' });
     expect(created.userId).toMatch(/^auth0\|[0-9a-f]{24}$/);
     expect(created.email).toBe(email.toLowerCase());
 
-    expect(await auth0.getUser(created.userId)).toEqual({ userId: created.userId, email: email.toLowerCase() });
-    expect(await auth0.findUsersByEmail(email)).toEqual([{ userId: created.userId }]);
-    expect(await auth0.findUsersByEmail(email.toUpperCase())).toEqual([{ userId: created.userId }]);
+    expect(await auth0.getUser(created.userId)).toMatchObject({ userId: created.userId, email: email.toLowerCase() });
+    expect(await auth0.findUsersByEmail(email.toLowerCase())).toEqual([{ userId: created.userId, matched: 'as_given' }]);
+    expect(await auth0.findUsersByEmail(email)).toEqual([{ userId: created.userId, matched: 'lower_case' }]);
+    expect(await auth0.findUsersByEmail(email.toUpperCase())).toEqual([{ userId: created.userId, matched: 'lower_case' }]);
   });
 
-  test('when a user is deleted, then the user, its sessions, refresh tokens and grants are all gone', async () => {
+  test('when a user is deleted on an Enterprise tenant, then the user, its sessions, refresh tokens and grants are all gone', async () => {
+    const enterprise = await startAuth0Sandbox({ port: 0, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, rateLimitPerSecond: 10_000, enterprise: true });
+    try {
+      await deletesEverything(enterprise, clientFor(enterprise));
+    } finally {
+      await enterprise.close();
+    }
+  });
+
+  async function deletesEverything(sandbox: RunningSandbox, auth0: Auth0Client): Promise<void> {
     const email = uniqueEmail();
     const { userId } = await auth0.createUser({ email, name: 'Grace Hopper' });
     await adminJson(sandbox.url, 'POST', `users/${encodeURIComponent(userId)}/logins`, { clientId: 'mobile-app' });
     expect(await artifacts(sandbox, userId)).toEqual({ userExists: true, sessions: 2, refreshTokens: 2, grants: 2 });
 
-    expect(await auth0.deleteUser(userId)).toBe('deleted');
+    expect(await auth0.deleteUser(userId)).toEqual({ outcome: 'deleted', notAvailable: [] });
 
     expect(await auth0.getUser(userId)).toBeNull();
     expect(await auth0.findUsersByEmail(email)).toEqual([]);
@@ -79,16 +85,16 @@ describe('Auth0 sandbox driven through stores/auth0 (real auth0 SDK)', () => {
     expect(s.statuses['DELETE /api/v2/users/{id}/refresh-tokens']).toEqual({ '202': 1 });
     expect(s.statuses['DELETE /api/v2/grants']).toEqual({ '204': 1 });
     expect(s.statuses['DELETE /api/v2/users/{id}']).toEqual({ '204': 1 });
-  });
+  }
 
   test('when a user is deleted twice, then the second delete succeeds as already_gone', async () => {
     const { userId } = await auth0.createUser({ email: uniqueEmail(), name: 'Twice' });
-    expect(await auth0.deleteUser(userId)).toBe('deleted');
-    expect(await auth0.deleteUser(userId)).toBe('already_gone');
+    expect((await auth0.deleteUser(userId)).outcome).toBe('deleted');
+    expect((await auth0.deleteUser(userId)).outcome).toBe('already_gone');
   });
 
   test('when a user never existed, then deleting it succeeds as already_gone', async () => {
-    expect(await auth0.deleteUser('auth0|000000000000000000000000')).toBe('already_gone');
+    expect((await auth0.deleteUser('auth0|000000000000000000000000')).outcome).toBe('already_gone');
   });
 
   test('when the same email is created twice in one connection, then Auth0 answers 409 and the client says invalid_input', async () => {
@@ -221,11 +227,7 @@ describe('Auth0 sandbox rate limit', () => {
   test('when the limit is exceeded, then Auth0 answers 429 with x-ratelimit-* and retry-after headers', async () => {
     const bearer = await token(sandbox);
     // Ten at once cannot all fit: even split across two one-second windows, at most six pass.
-    const responses = await Promise.all(
-      Array.from({ length: 10 }, () =>
-        fetch(`${sandbox.url}/api/v2/users/${encodeURIComponent('auth0|x')}`, { headers: { authorization: `Bearer ${bearer}` } }),
-      ),
-    );
+    const responses = await Promise.all(Array.from({ length: 10 }, () => fetch(`${sandbox.url}/api/v2/users/${encodeURIComponent('auth0|x')}`, { headers: { authorization: `Bearer ${bearer}` } })));
     const throttled = responses.filter((r) => r.status === 429);
     expect(throttled.length).toBeGreaterThanOrEqual(4);
     const r = throttled[0];

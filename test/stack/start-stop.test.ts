@@ -1,6 +1,7 @@
 /**
  * `npm start` end to end: the whole embedded stack and the service come up, the Web UI and
- * /healthz answer, and after SIGINT no process of the stack remains and no port listens.
+ * /healthz answer, a component killed by SIGKILL is restarted (and npm start says so), and
+ * after SIGINT no process of the stack remains, the restarted one included, and no port listens.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +27,10 @@ function descendants(pid: number): number[] {
 /** Still running: exists and is not a zombie (an exited child whose reaper is slow holds nothing). */
 const alive = (pid: number) => {
   try {
-    return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)]).toString().trim().startsWith('Z');
+    return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)])
+      .toString()
+      .trim()
+      .startsWith('Z');
   } catch {
     return false;
   }
@@ -34,13 +38,15 @@ const alive = (pid: number) => {
 const describePids = (pids: number[]) =>
   pids.map((p) => {
     try {
-      return execFileSync('ps', ['-o', 'pid=,stat=,args=', '-p', String(p)]).toString().trim();
+      return execFileSync('ps', ['-o', 'pid=,stat=,args=', '-p', String(p)])
+        .toString()
+        .trim();
     } catch {
       return `${p} gone`;
     }
   });
 
-test('when npm start runs, then everything answers, and after SIGINT no process or port of the stack is left', async () => {
+test('when npm start runs, then everything answers, a crashed component comes back, and after SIGINT no process or port of the stack is left', async () => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-start-'));
   fs.chmodSync(stateDir, 0o755);
   const ports = {
@@ -74,6 +80,17 @@ test('when npm start runs, then everything answers, and after SIGINT no process 
     const ui = await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`);
     expect(ui.status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${ports.LETHE_API_PORT}/v1/deletion-requests`)).status).toBe(401);
+
+    // Issue 22: a component that crashes comes back on its own, and npm start says so.
+    const sandbox = descendants(child.pid!).find((p) => describePids([p])[0].includes('dev/sandboxes/recurly/main.ts'))!;
+    process.kill(sandbox, 'SIGKILL');
+    const back = new RegExp(`recurly-sandbox restarted \\(pid ${sandbox} -> \\d+, down`);
+    for (const until = Date.now() + 60_000; !back.test(out);) {
+      if (Date.now() > until) throw new Error(`the Recurly sandbox did not come back:\n${out}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(out).toContain(`recurly-sandbox killed by SIGKILL (pid ${sandbox}, unexpected)`);
+    expect(await isListening(ports.LETHE_RECURLY_SANDBOX_PORT)).toBe(true);
 
     const tree = descendants(child.pid!);
     expect(tree.length).toBeGreaterThanOrEqual(7); // temporal, postgres (+ its workers), azurite, 2 sandboxes, worker, api

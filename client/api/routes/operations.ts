@@ -4,9 +4,18 @@ import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import type { ApiMetrics } from '../metrics';
 import { renderDocs } from '../docs';
-import { errorResponses, healthSchema } from '../schemas';
+import { errorResponses } from '../schemas';
+import { createHealthTracker, healthBody, healthQuery, healthResponseSchema } from '../health';
 
 export function registerOperationRoutes(app: FastifyInstance, deps: { db: Knex; temporal: Client; namespace: string; metrics: ApiMetrics }): void {
+  // Issue 22: each dependency's state and since when, probed in the background as well.
+  const health = createHealthTracker({
+    postgres: () => deps.db.raw('select 1'),
+    temporal: () => deps.temporal.withDeadline(Date.now() + 5_000, () => deps.temporal.workflowService.describeNamespace({ namespace: deps.namespace })),
+  });
+  app.addHook('onReady', async () => health.start());
+  app.addHook('onClose', async () => health.stop());
+
   app.get(
     '/healthz',
     {
@@ -15,27 +24,16 @@ export function registerOperationRoutes(app: FastifyInstance, deps: { db: Knex; 
         operationId: 'health',
         tags: ['operations'],
         summary: 'Whether the API can reach Temporal and PostgreSQL',
-        description: 'The one route that needs no token. Answers 503 naming what is unreachable.',
+        description:
+          'The one route that needs no token. Answers 503 naming what is unreachable; `?detail=true` also says since when each dependency has been in its state (as seen by this API process, probed every 10 s).',
         security: [],
-        response: { 200: { ...healthSchema, description: 'Both reachable' }, 503: { ...healthSchema, description: 'Something is unreachable' } },
+        querystring: healthQuery,
+        response: { 200: { ...healthResponseSchema, description: 'Both reachable' }, 503: { ...healthResponseSchema, description: 'Something is unreachable' } },
       },
     },
-    async (_req, reply) => {
-      const checks: Record<string, string> = {};
-      try {
-        await deps.db.raw('select 1');
-        checks.postgres = 'ok';
-      } catch {
-        checks.postgres = 'unreachable';
-      }
-      try {
-        await deps.temporal.withDeadline(Date.now() + 5_000, () => deps.temporal.workflowService.describeNamespace({ namespace: deps.namespace }));
-        checks.temporal = 'ok';
-      } catch {
-        checks.temporal = 'unreachable';
-      }
-      const healthy = Object.values(checks).every((v) => v === 'ok');
-      return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unavailable', checks });
+    async (req, reply) => {
+      const { healthy, body } = healthBody(await health.check(), (req.query as { detail?: boolean }).detail === true);
+      return reply.code(healthy ? 200 : 503).send(body);
     },
   );
 
@@ -87,10 +85,7 @@ export function registerOperationRoutes(app: FastifyInstance, deps: { db: Knex; 
     },
     async (_req, reply) => {
       docs ??= renderDocs(app.swagger() as unknown as Record<string, unknown>);
-      return reply
-        .header('content-type', 'text/html; charset=utf-8')
-        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
-        .send(docs);
+      return reply.header('content-type', 'text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(docs);
     },
   );
 }

@@ -2,21 +2,17 @@
  * Local stand-in for an Auth0 tenant: the client-credentials token endpoint and the parts of
  * the Management API v2 Lethe deletes through, answering with Auth0's own paths, status codes,
  * error bodies and rate-limit headers, so the real `auth0` SDK runs against it unchanged.
+ *
+ * Faithful by default, including what makes deletion hard (dev/sandboxes/README.md lists each
+ * behaviour, its source and its switch): scopes checked against the token, the session layer
+ * refused on a non-Enterprise tenant, account linking, exact-match users-by-email.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { isPlainObject, readFormOrJsonBody, RequestBodyError } from '../common/body';
 import type { Route } from '../common/router';
-import {
-  sendEmpty,
-  sendJson,
-  startSandboxShell,
-  type ErrorKind,
-  type Handler,
-  type RunningSandbox,
-  type SandboxContext,
-} from '../common/server';
-import { Auth0Store, DEFAULT_CONNECTION, type Auth0User, type NewUser } from './store';
+import { sendEmpty, sendJson, startSandboxShell, type ErrorKind, type Handler, type RunningSandbox, type SandboxContext } from '../common/server';
+import { Auth0Store, DEFAULT_CONNECTION, type Auth0User, type NewIdpUser, type NewUser } from './store';
 
 export interface Auth0SandboxOptions {
   port?: number;
@@ -26,25 +22,87 @@ export interface Auth0SandboxOptions {
   /** Auth0's Management API allows 16 requests per second on most plans. */
   rateLimitPerSecond?: number;
   tokenTtlSeconds?: number;
+  /** The scopes of the client's grant, which every token it gets carries (default DEFAULT_GRANT_SCOPES). */
+  scopes?: readonly string[];
+  /** Check each call's scope against the token's, answering 403 `insufficient_scope` (default true). */
+  checkScopes?: boolean;
+  /**
+   * The tenant's plan offers the session layer (default false). Auth0: "The Auth0 Management API
+   * session management endpoints are available to customers on Enterprise plans"
+   * (auth0.com/docs/manage-users/sessions/manage-user-sessions-with-auth0-management-api).
+   */
+  enterprise?: boolean;
+  /** users-by-email matches the stored email exactly, as Auth0 does (default true); false: any letter case. */
+  exactEmailMatch?: boolean;
 }
 
-const TOKEN_SCOPE =
-  'read:users update:users delete:users create:users read:users_app_metadata read:grants delete:grants';
+/** What the client grant allows by default: everything Lethe calls, the session layer's scopes included. */
+export const DEFAULT_GRANT_SCOPES: readonly string[] = [
+  'read:users',
+  'update:users',
+  'delete:users',
+  'create:users',
+  'read:users_app_metadata',
+  'read:grants',
+  'delete:grants',
+  'read:sessions',
+  'delete:sessions',
+  'read:refresh_tokens',
+  'delete:refresh_tokens',
+];
+
+/**
+ * The scope each Management API route needs (any of), from Auth0's Management API reference
+ * (also in the SDK's reference.md, e.g. identities.link: "a token ... containing the
+ * `update:users` scope"; the session endpoints: read:sessions / delete:sessions).
+ */
+const SCOPES = {
+  createUser: ['create:users'],
+  readUsers: ['read:users'],
+  deleteUser: ['delete:users'],
+  updateUser: ['update:users'],
+  readSessions: ['read:sessions'],
+  deleteSessions: ['delete:sessions'],
+  readRefreshTokens: ['read:refresh_tokens'],
+  deleteRefreshTokens: ['delete:refresh_tokens'],
+  readGrants: ['read:grants'],
+  deleteGrants: ['delete:grants'],
+} as const;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<RunningSandbox> {
   const store = new Auth0Store();
   const tokenTtlSeconds = opts.tokenTtlSeconds ?? 86_400;
+  const grantScopes = opts.scopes ?? DEFAULT_GRANT_SCOPES;
+  const checkScopes = opts.checkScopes ?? true;
+  const enterprise = opts.enterprise ?? false;
+  const exactEmailMatch = opts.exactEmailMatch ?? true;
 
-  const authed = (handler: Handler): Handler => (ctx) => {
-    const header = String(ctx.req.headers.authorization ?? '');
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) return auth0Error(ctx.res, 401, 'Missing authentication');
-    const state = store.tokenState(m[1]);
-    if (state === 'expired') return auth0Error(ctx.res, 401, 'Expired token received for JSON Web Token validation', { attributes: { error: 'Expired token' } });
-    if (state === 'unknown') return auth0Error(ctx.res, 401, 'Invalid token', { attributes: { error: 'Invalid token' } });
-    return handler(ctx);
-  };
+  /**
+   * A valid token first (401), then its scopes (403 `insufficient_scope`, Auth0's body:
+   * "Insufficient scope, expected any of: …"), then, for the session layer, the tenant's plan.
+   */
+  const authed =
+    (scopes: readonly string[], handler: Handler, opt: { sessionLayer?: boolean } = {}): Handler =>
+    (ctx) => {
+      const header = String(ctx.req.headers.authorization ?? '');
+      const m = /^Bearer\s+(\S+)$/i.exec(header);
+      if (!m) return auth0Error(ctx.res, 401, 'Missing authentication');
+      const state = store.tokenState(m[1]);
+      if (state === 'expired') return auth0Error(ctx.res, 401, 'Expired token received for JSON Web Token validation', { attributes: { error: 'Expired token' } });
+      if (state === 'unknown') return auth0Error(ctx.res, 401, 'Invalid token', { attributes: { error: 'Invalid token' } });
+      if (checkScopes) {
+        const held = store.tokenScopes(m[1]);
+        if (!scopes.some((sc) => held.has(sc))) {
+          return auth0Error(ctx.res, 403, `Insufficient scope, expected any of: ${scopes.join(',')}`, { errorCode: 'insufficient_scope' });
+        }
+      }
+      if (opt.sessionLayer && !enterprise) {
+        // The error code is the sandbox's choice: Auth0 documents the plan limit, not the body.
+        return auth0Error(ctx.res, 403, 'The session management endpoints are available on Enterprise plans only.', { errorCode: 'operation_not_supported' });
+      }
+      return handler(ctx);
+    };
 
   const requireUser = (ctx: SandboxContext): Auth0User | undefined => {
     const user = store.users.get(ctx.params.id);
@@ -72,8 +130,8 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
       return oauthError(res, 401, 'access_denied', 'Unauthorized');
     }
     sendJson(res, 200, {
-      access_token: store.issueToken(tokenTtlSeconds),
-      scope: TOKEN_SCOPE,
+      access_token: store.issueToken(tokenTtlSeconds, grantScopes),
+      scope: grantScopes.join(' '),
       expires_in: tokenTtlSeconds,
       token_type: 'Bearer',
     });
@@ -103,7 +161,11 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
     if (!email) {
       return auth0Error(ctx.res, 400, "Query validation error: 'Missing required property: email'.", { errorCode: 'invalid_query_string' });
     }
-    sendJson(ctx.res, 200, store.findByEmail(email).map((u) => project(renderUser(u), ctx.url)));
+    sendJson(
+      ctx.res,
+      200,
+      store.findByEmail(email, exactEmailMatch).map((u) => project(renderUser(u), ctx.url)),
+    );
   };
 
   const listUsers: Handler = (ctx) => {
@@ -114,7 +176,9 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
     }
     const filter = parseQuery(sp.get('q') ?? '');
     if (!filter) {
-      return auth0Error(ctx.res, 400, 'The sandbox only supports q=email:"..." or q=user_id:"..." queries.', { errorCode: 'invalid_query_string' });
+      return auth0Error(ctx.res, 400, 'The sandbox only supports q=field:"value" terms joined by AND, over email, user_id and identities.{user_id,provider,connection}.', {
+        errorCode: 'invalid_query_string',
+      });
     }
     const perPage = clampInt(sp.get('per_page'), 50, 1, 100);
     const page = clampInt(sp.get('page'), 0, 0, 1000);
@@ -146,6 +210,29 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
     sendEmpty(ctx.res, 202);
   };
 
+  const linkIdentity: Handler = async (ctx) => {
+    const body = await ctx.readJson();
+    if (!isPlainObject(body)) return auth0Error(ctx.res, 400, "Payload validation error: 'Expected type object but found type array or null'.", { errorCode: 'invalid_body' });
+    if (body.link_with !== undefined) {
+      return auth0Error(ctx.res, 400, 'The sandbox links with provider and user_id only (a Management API token), not link_with.', { errorCode: 'invalid_body' });
+    }
+    const { provider, user_id: secondary } = body;
+    if (typeof provider !== 'string' || provider === '') return auth0Error(ctx.res, 400, "Payload validation error: 'Missing required property: provider'.", { errorCode: 'invalid_body' });
+    if ((typeof secondary !== 'string' && typeof secondary !== 'number') || secondary === '') {
+      return auth0Error(ctx.res, 400, "Payload validation error: 'Missing required property: user_id'.", { errorCode: 'invalid_body' });
+    }
+    const result = store.linkUser(ctx.params.id, provider, String(secondary));
+    if (result.ok) return sendJson(ctx.res, 201, JSON.parse(JSON.stringify(result.identities)));
+    if (result.reason === 'primary_missing') return auth0Error(ctx.res, 404, 'The user does not exist.', { errorCode: 'inexistent_user' });
+    const message =
+      result.reason === 'same_user'
+        ? 'Main identity and the new one are the same.'
+        : result.reason === 'secondary_has_links'
+          ? 'The secondary account has linked identities of its own.'
+          : 'The secondary user does not exist.';
+    return auth0Error(ctx.res, 400, message, { errorCode: 'invalid_body' });
+  };
+
   const listGrants: Handler = (ctx) => {
     const userId = ctx.url.searchParams.get('user_id');
     sendJson(ctx.res, 200, userId ? store.grantsOf(userId) : store.allGrants());
@@ -167,21 +254,46 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
 
   const routes: Route<Handler>[] = [
     { method: 'POST', pattern: '/oauth/token', handler: token },
-    { method: 'POST', pattern: '/api/v2/users', handler: authed(createUser) },
-    { method: 'GET', pattern: '/api/v2/users', handler: authed(listUsers) },
-    { method: 'GET', pattern: '/api/v2/users/{id}', handler: authed(getUser) },
-    { method: 'DELETE', pattern: '/api/v2/users/{id}', handler: authed(deleteUser) },
-    { method: 'GET', pattern: '/api/v2/users-by-email', handler: authed(usersByEmail) },
-    { method: 'GET', pattern: '/api/v2/users/{id}/sessions', handler: authed(listSessions) },
-    { method: 'DELETE', pattern: '/api/v2/users/{id}/sessions', handler: authed(deleteSessions) },
-    { method: 'GET', pattern: '/api/v2/users/{id}/refresh-tokens', handler: authed(listRefreshTokens) },
-    { method: 'DELETE', pattern: '/api/v2/users/{id}/refresh-tokens', handler: authed(deleteRefreshTokens) },
-    { method: 'GET', pattern: '/api/v2/grants', handler: authed(listGrants) },
-    { method: 'DELETE', pattern: '/api/v2/grants', handler: authed(deleteGrantsByUser) },
-    { method: 'DELETE', pattern: '/api/v2/grants/{id}', handler: authed(deleteGrant) },
+    { method: 'POST', pattern: '/api/v2/users', handler: authed(SCOPES.createUser, createUser) },
+    { method: 'GET', pattern: '/api/v2/users', handler: authed(SCOPES.readUsers, listUsers) },
+    { method: 'GET', pattern: '/api/v2/users/{id}', handler: authed(SCOPES.readUsers, getUser) },
+    { method: 'DELETE', pattern: '/api/v2/users/{id}', handler: authed(SCOPES.deleteUser, deleteUser) },
+    { method: 'GET', pattern: '/api/v2/users-by-email', handler: authed(SCOPES.readUsers, usersByEmail) },
+    { method: 'POST', pattern: '/api/v2/users/{id}/identities', handler: authed(SCOPES.updateUser, linkIdentity) },
+    { method: 'GET', pattern: '/api/v2/users/{id}/sessions', handler: authed(SCOPES.readSessions, listSessions, { sessionLayer: true }) },
+    { method: 'DELETE', pattern: '/api/v2/users/{id}/sessions', handler: authed(SCOPES.deleteSessions, deleteSessions, { sessionLayer: true }) },
+    { method: 'GET', pattern: '/api/v2/users/{id}/refresh-tokens', handler: authed(SCOPES.readRefreshTokens, listRefreshTokens, { sessionLayer: true }) },
+    { method: 'DELETE', pattern: '/api/v2/users/{id}/refresh-tokens', handler: authed(SCOPES.deleteRefreshTokens, deleteRefreshTokens, { sessionLayer: true }) },
+    { method: 'GET', pattern: '/api/v2/grants', handler: authed(SCOPES.readGrants, listGrants) },
+    { method: 'DELETE', pattern: '/api/v2/grants', handler: authed(SCOPES.deleteGrants, deleteGrantsByUser) },
+    { method: 'DELETE', pattern: '/api/v2/grants/{id}', handler: authed(SCOPES.deleteGrants, deleteGrant) },
   ];
 
   const adminRoutes: Route<Handler>[] = [
+    {
+      // A social or enterprise user, as a login at its identity provider leaves it (the
+      // Management API creates database and passwordless users only): the email keeps its case.
+      method: 'POST',
+      pattern: '/__sandbox/users',
+      handler: async (ctx) => {
+        const body = await ctx.readJson();
+        if (!isPlainObject(body) || typeof body.connection !== 'string' || body.connection === '' || body.connection === DEFAULT_CONNECTION) {
+          return sendJson(ctx.res, 400, { error: { type: 'invalid', message: 'connection: a social or enterprise connection name' } });
+        }
+        const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
+        const input: NewIdpUser = {
+          connection: body.connection,
+          provider: str('provider'),
+          email: str('email'),
+          name: str('name'),
+          user_id: str('user_id'),
+          isSocial: typeof body.isSocial === 'boolean' ? body.isSocial : undefined,
+        };
+        const result = store.createIdpUser(input, opts.clientId);
+        if (!result.ok) return sendJson(ctx.res, 409, { error: { type: 'conflict', message: 'user exists' } });
+        sendJson(ctx.res, 201, renderUser(result.user));
+      },
+    },
     {
       // Simulates another login, so a test can create artifacts beyond the one seeded at creation.
       method: 'POST',
@@ -224,12 +336,7 @@ function artifactCounts(store: Auth0Store, userId: string) {
   };
 }
 
-function auth0Error(
-  res: ServerResponse,
-  status: number,
-  message: string,
-  extra: { errorCode?: string; attributes?: Record<string, unknown> } = {},
-): void {
+function auth0Error(res: ServerResponse, status: number, message: string, extra: { errorCode?: string; attributes?: Record<string, unknown> } = {}): void {
   sendJson(res, status, { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, ...extra });
 }
 
@@ -266,7 +373,12 @@ function renderUser(u: Auth0User): Record<string, unknown> {
 function project(user: Record<string, unknown>, url: URL): Record<string, unknown> {
   const fields = url.searchParams.get('fields');
   if (!fields) return user;
-  const wanted = new Set(fields.split(',').map((f) => f.trim()).filter(Boolean));
+  const wanted = new Set(
+    fields
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean),
+  );
   const include = url.searchParams.get('include_fields') !== 'false';
   return Object.fromEntries(Object.entries(user).filter(([k]) => wanted.has(k) === include));
 }
@@ -314,15 +426,28 @@ function parseNewUser(body: unknown): NewUser | string {
   };
 }
 
-/** The small subset of Lucene syntax worth having here: all users, or one field, exact match. */
+/**
+ * The small subset of user search v3's Lucene syntax worth having here: all users, or
+ * `field:value` terms joined by AND, exact match. `identities.*` matches any identity of the
+ * user, linked secondaries included (how a linked identity's primary is found).
+ */
 function parseQuery(q: string): ((u: Auth0User) => boolean) | undefined {
   const trimmed = q.trim();
   if (trimmed === '') return () => true;
-  const m = /^(email|user_id):(?:"([^"]*)"|(\S+))$/.exec(trimmed);
-  if (!m) return undefined;
-  const value = m[2] ?? m[3];
-  if (m[1] === 'email') return (u) => u.email?.toLowerCase() === value.toLowerCase();
-  return (u) => u.user_id === value;
+  const terms: ((u: Auth0User) => boolean)[] = [];
+  for (const part of trimmed.split(/\s+AND\s+/)) {
+    const m = /^(email|user_id|identities\.user_id|identities\.provider|identities\.connection):(?:"((?:[^"\\]|\\.)*)"|([^\s"]+))$/.exec(part.trim());
+    if (!m) return undefined;
+    const value = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];
+    const field = m[1];
+    if (field === 'email') terms.push((u) => u.email?.toLowerCase() === value.toLowerCase());
+    else if (field === 'user_id') terms.push((u) => u.user_id === value);
+    else {
+      const key = field.slice('identities.'.length) as 'user_id' | 'provider' | 'connection';
+      terms.push((u) => u.identities.some((i) => String(i[key]) === value));
+    }
+  }
+  return (u) => terms.every((t) => t(u));
 }
 
 function clampInt(raw: string | null, fallback: number, min: number, max: number): number {

@@ -1,7 +1,13 @@
 /**
- * The Auth0 sandbox's in-memory tenant: users, the access tokens it issued, and what a login
- * leaves behind (sessions, refresh tokens, grants). Those artifacts are kept per user id and
- * are NOT removed when the user is deleted, so a client that forgets to revoke them is caught.
+ * The Auth0 sandbox's in-memory tenant: users, the access tokens it issued (with their
+ * scopes), and what a login leaves behind (sessions, refresh tokens, grants). Those artifacts
+ * are kept per user id and are NOT removed when the user is deleted, so a client that forgets
+ * to revoke them is caught.
+ *
+ * Users come two ways, as at Auth0: database users through the Management API (their email
+ * stored in lower case), and social/enterprise users through a login at their identity
+ * provider (their email kept as the provider sent it). Linking moves a secondary user into a
+ * primary one's `identities`; the secondary then stops existing on its own.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
@@ -12,6 +18,8 @@ export interface Auth0Identity {
   user_id: string;
   provider: string;
   isSocial: boolean;
+  /** On linked (secondary) identities: the secondary user's profile (auth0 SDK `UserProfileData`). */
+  profileData?: Record<string, unknown>;
 }
 
 export interface Auth0User {
@@ -74,12 +82,28 @@ export interface NewUser {
 
 export type CreateUserResult = { ok: true; user: Auth0User } | { ok: false; reason: 'conflict' };
 
+/** A user made by a login at a social or enterprise identity provider (not creatable through the Management API). */
+export interface NewIdpUser {
+  /** e.g. `google-oauth2`, `github`, or an enterprise connection's name. */
+  connection: string;
+  /** Defaults to the connection name (social providers are named like their connection). */
+  provider?: string;
+  /** Kept exactly as the identity provider sent it. */
+  email?: string;
+  name?: string;
+  isSocial?: boolean;
+  /** The provider's own id for the person; random digits by default. */
+  user_id?: string;
+}
+
+export type LinkResult = { ok: true; identities: Auth0Identity[] } | { ok: false; reason: 'primary_missing' | 'secondary_missing' | 'same_user' | 'secondary_has_links' };
+
 export class Auth0Store {
   readonly users = new Map<string, Auth0User>();
   private readonly sessions = new Map<string, Auth0Session[]>();
   private readonly refreshTokens = new Map<string, Auth0RefreshToken[]>();
   private readonly grants = new Map<string, Auth0Grant[]>();
-  private readonly tokens = new Map<string, number>();
+  private readonly tokens = new Map<string, { expiresAt: number; scopes: ReadonlySet<string> }>();
 
   reset(): void {
     this.users.clear();
@@ -89,16 +113,20 @@ export class Auth0Store {
     this.tokens.clear();
   }
 
-  issueToken(ttlSeconds: number): string {
+  issueToken(ttlSeconds: number, scopes: readonly string[]): string {
     const token = randomBytes(32).toString('base64url');
-    this.tokens.set(token, Date.now() + ttlSeconds * 1000);
+    this.tokens.set(token, { expiresAt: Date.now() + ttlSeconds * 1000, scopes: new Set(scopes) });
     return token;
   }
 
   tokenState(token: string): 'valid' | 'expired' | 'unknown' {
-    const expiresAt = this.tokens.get(token);
-    if (expiresAt === undefined) return 'unknown';
-    return Date.now() < expiresAt ? 'valid' : 'expired';
+    const t = this.tokens.get(token);
+    if (t === undefined) return 'unknown';
+    return Date.now() < t.expiresAt ? 'valid' : 'expired';
+  }
+
+  tokenScopes(token: string): ReadonlySet<string> {
+    return this.tokens.get(token)?.scopes ?? new Set();
   }
 
   createUser(input: NewUser, seedLoginForClient: string): CreateUserResult {
@@ -135,9 +163,58 @@ export class Auth0Store {
     return { ok: true, user };
   }
 
-  findByEmail(email: string): Auth0User[] {
+  /** A user as a login at a social or enterprise provider leaves it: the email in the provider's case. */
+  createIdpUser(input: NewIdpUser, seedLoginForClient: string): CreateUserResult {
+    const provider = input.provider ?? input.connection;
+    const localId = input.user_id ?? Array.from(randomBytes(21), (b) => b % 10).join('');
+    const userId = `${provider}|${localId}`;
+    if (this.users.has(userId)) return { ok: false, reason: 'conflict' };
+    const now = new Date().toISOString();
+    const user: Auth0User = {
+      user_id: userId,
+      email: input.email,
+      email_verified: true,
+      name: input.name ?? input.email ?? localId,
+      nickname: input.email ? input.email.split('@')[0] : localId,
+      identities: [{ connection: input.connection, user_id: localId, provider, isSocial: input.isSocial ?? true }],
+      created_at: now,
+      updated_at: now,
+    };
+    this.users.set(userId, user);
+    this.recordLogin(userId, seedLoginForClient);
+    return { ok: true, user };
+  }
+
+  /**
+   * `GET /api/v2/users-by-email`. Auth0 matches the stored value exactly (the SDK's
+   * `ListUsersByEmailRequestParameters.email`: "Email address to search for (case-sensitive)");
+   * `exact: false` is the sandbox's old, friendlier case-insensitive match.
+   */
+  findByEmail(email: string, exact = true): Auth0User[] {
+    if (exact) return [...this.users.values()].filter((u) => u.email === email);
     const wanted = email.toLowerCase();
     return [...this.users.values()].filter((u) => u.email?.toLowerCase() === wanted);
+  }
+
+  /**
+   * `POST /api/v2/users/{primary}/identities` with `provider` and `user_id` (the SDK's
+   * `LinkUserIdentityRequestContent`): the secondary user's identity joins the primary's
+   * `identities` with its profile as `profileData`, and the secondary stops existing on its own.
+   */
+  linkUser(primaryId: string, provider: string, secondaryLocalId: string): LinkResult {
+    const primary = this.users.get(primaryId);
+    if (!primary) return { ok: false, reason: 'primary_missing' };
+    const secondaryId = `${provider}|${secondaryLocalId}`;
+    if (secondaryId === primaryId) return { ok: false, reason: 'same_user' };
+    const secondary = this.users.get(secondaryId);
+    if (!secondary) return { ok: false, reason: 'secondary_missing' };
+    if (secondary.identities.length > 1) return { ok: false, reason: 'secondary_has_links' };
+    const [own] = secondary.identities;
+    const profileData: Record<string, unknown> = { email: secondary.email, email_verified: secondary.email_verified, name: secondary.name };
+    primary.identities.push({ ...own, profileData: Object.fromEntries(Object.entries(profileData).filter(([, v]) => v !== undefined)) });
+    primary.updated_at = new Date().toISOString();
+    this.users.delete(secondaryId);
+    return { ok: true, identities: primary.identities };
   }
 
   /** What a login leaves behind: one session, one refresh token, one grant for the client. */

@@ -1,0 +1,110 @@
+/**
+ * Auth0 as it really is (issue 15), on the real stack through the sandbox's default, faithful
+ * settings (scopes checked, no Enterprise plan, linking, exact-match users-by-email): a
+ * person's stored id that is a linked secondary identity takes its primary user with it; a
+ * tenant without the session layer still has its users deleted, and the receipt says what was
+ * not available; a person with a social and a database login under one email loses both; and
+ * nobody whose email differs only in letter case (whom Auth0 would not match) loses anything.
+ */
+import { randomUUID } from 'node:crypto';
+import { startWorld, type TestWorld } from '../support/stack';
+import { rngFor, seedDepsOf } from '../support/world-seed';
+import { expectEmpty, storesOf } from '../support/stores';
+import { fingerprint, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
+import { createIntake, type Intake } from '../../client/intake';
+import { deletionWorkflowId, type Receipt } from '../../contract';
+
+describe('Auth0 as it really is', () => {
+  let world: TestWorld;
+  let seed: SeedDeps;
+  let deletions: Intake;
+  const rand = rngFor(__filename);
+
+  beforeAll(async () => {
+    world = await startWorld();
+    seed = seedDepsOf(world);
+    deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
+  });
+  afterAll(async () => world?.close());
+
+  /** A user as a login at a social provider leaves it: the email exactly as the provider sent it. */
+  async function socialUser(connection: string, email: string): Promise<string> {
+    const res = await fetch(`${world.config.auth0.baseUrl}/__sandbox/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ connection, email }),
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { user_id: string }).user_id;
+  }
+
+  async function deleteAccount(a: SeededAccount): Promise<Receipt> {
+    await deletions.start({ accountId: a.id, channel: 'support', requestedBy: 'auth0-realism' });
+    return world.withWorker(() => world.client.workflow.getHandle(deletionWorkflowId(a.id)).result());
+  }
+
+  /** Everything stored about an account, Auth0 users counted only under its exact email. */
+  const exactFingerprint = (a: SeededAccount) =>
+    fingerprint({ ...seed, auth0: { ...seed.auth0, findUsersByEmail: async (e: string) => (await seed.auth0.findUsersByEmail(e)).filter((u) => u.matched === 'as_given') } }, a);
+
+  test('when the stored Auth0 id is a secondary identity linked into another user, then the primary user is deleted', async () => {
+    const a = await seedAccount(seed, { media: 2, loginEvents: 1, emailOnlySupportRequests: 0 }, rand);
+    const bystander = await seedAccount(seed, { media: 2, emailOnlySupportRequests: 0 }, rand);
+    const before = await fingerprint(seed, bystander);
+    // The person later signed in with Google and the app linked the old login into it.
+    const primaryId = await socialUser('google-oauth2', `Linked.Primary.${a.id}@Gmail.test`);
+    await seed.auth0.linkUser(primaryId, a.auth0UserId!);
+    expect(await seed.auth0.getUser(a.auth0UserId!)).toBeNull();
+    expect(await seed.auth0.findPrimaryOf(a.auth0UserId!)).toMatchObject({ userId: primaryId });
+
+    const receipt = await deleteAccount(a);
+
+    expect(await seed.auth0.getUser(primaryId)).toBeNull();
+    expect(await seed.auth0.findPrimaryOf(a.auth0UserId!)).toBeNull();
+    expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 1, alreadyGone: 0, linkedPrimaries: 1 });
+    expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified', verification: { clean: true, remaining: { users: 0 } } });
+    expectEmpty(await storesOf(seed, a));
+    expect(await fingerprint(seed, bystander)).toBe(before);
+  });
+
+  test('when the tenant has no session layer (not on an Enterprise plan), then the user is deleted anyway and the receipt says sessions and refresh tokens were not available', async () => {
+    const a = await seedAccount(seed, { media: 1, emailOnlySupportRequests: 0 }, rand);
+    // Had the 403 been taken for a refusal that needs a person, this would never finish.
+    const receipt = await deleteAccount(a);
+    expect(await seed.auth0.getUser(a.auth0UserId!)).toBeNull();
+    expect(receipt.verification.clean).toBe(true);
+    expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 1, notAvailable: ['refresh_tokens', 'sessions'] });
+    expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified', verification: { clean: true, notAvailable: ['sessions', 'refresh_tokens'] } });
+  });
+
+  test('when a person has a social login with a mixed-case email and a database login under the same email, then both are deleted and the receipt is verified; users Auth0 would not match to that email are untouched', async () => {
+    const tag = randomUUID().replace(/-/g, '').slice(0, 12);
+    const email = `Ann.Smith.${tag}@Example.test`;
+    // Signed up with a password (Auth0 stored the email lower-cased), later also with Google,
+    // which keeps the provider's case; the account knows the database user only.
+    const person = await seedAccount(seed, { email, media: 2, loginEvents: 1, emailOnlySupportRequests: 0 }, rand);
+    const socialId = await socialUser('google-oauth2', email);
+    // Another person whose email differs only in letter case, with a login Auth0 keeps in its case.
+    const other = await seedAccount(seed, { email: `ANN.SMITH.${tag}@EXAMPLE.TEST`, auth0: 'none', media: 2, emailOnlySupportRequests: 0 }, rand);
+    const otherSocialId = await socialUser('github', other.email);
+    await world.deps.db('accounts').where({ id: other.id }).update({ auth0_user_id: otherSocialId });
+    const otherAccount = { ...other, auth0UserId: otherSocialId };
+    // And someone outside Lethe whose provider sent the lower-case spelling: Auth0 does not
+    // match it to the person's email, and Lethe must not take it for them.
+    const strangerId = await socialUser('github', email.toLowerCase());
+    const before = await exactFingerprint(otherAccount);
+
+    const receipt = await deleteAccount(person);
+
+    expect(await seed.auth0.getUser(person.auth0UserId!)).toBeNull();
+    expect(await seed.auth0.getUser(socialId)).toBeNull();
+    expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 2, foundByEmail: 1 });
+    expect(receipt.verification.clean).toBe(true);
+    expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified', verification: { clean: true, remaining: { users: 0 } } });
+    expectEmpty(await storesOf(seed, person));
+
+    expect(await seed.auth0.getUser(otherSocialId)).toMatchObject({ userId: otherSocialId, email: other.email });
+    expect(await seed.auth0.getUser(strangerId)).toMatchObject({ userId: strangerId, email: email.toLowerCase() });
+    expect(await exactFingerprint(otherAccount)).toBe(before);
+  });
+});
