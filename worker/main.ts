@@ -3,6 +3,7 @@ import { loadConfig, ConfigError } from '../config';
 import { buildDeps } from './deps';
 import { createWorker } from './worker';
 import { migrateLetheSchema } from '../migrations';
+import { assertComplete, checkCompleteness, CompletenessError } from '../activities/deletion/completeness';
 import { assertDatabaseReachable, assertTemporalReachable, startupWaitMs } from '../config/reachability';
 import { NativeConnection } from '@temporalio/worker';
 import { installWorkerRuntime } from './logger';
@@ -21,6 +22,16 @@ async function main(): Promise<void> {
   await assertDatabaseReachable(deps.db, wait);
   // Lethe owns its schema everywhere, production included; the migration is idempotent.
   await migrateLetheSchema(deps.db);
+  // The completeness guard: a column that can hold a person's data (or point at an account)
+  // that the data map neither deletes nor waives would outlive every deletion. Production
+  // refuses to start; the embedded stack says so loudly and runs.
+  const completeness = await checkCompleteness(deps.db);
+  try {
+    assertComplete(completeness);
+  } catch (err) {
+    if (config.mode === 'production' || !(err instanceof CompletenessError)) throw err;
+    process.stderr.write(`lethe-worker: WARNING ${err.message}\n`);
+  }
   const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(config, deps), {
     ...wait,
     probe: () => NativeConnection.connect({ address: config.temporal.address }).then((c) => c.close()),
@@ -46,6 +57,6 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   // A configuration problem is one line naming the variable; anything else keeps its stack.
-  process.stderr.write(`lethe-worker: ${err instanceof ConfigError ? err.message : (err?.stack ?? err)}\n`);
+  process.stderr.write(`lethe-worker: ${err instanceof ConfigError || err instanceof CompletenessError ? err.message : (err?.stack ?? err)}\n`);
   process.exit(1);
 });
