@@ -35,7 +35,12 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createRecurlyActivities({ db: deps.db, recurly: deps.recurly, refund: deps.config.recurly.refund }),
   ...createAuth0Activities({ db: deps.db, auth0: deps.auth0 }),
   // Long activities bound their own transient retries (see classified()).
-  ...createMediaActivities({ blobs: deps.blobs, pageSize: deps.config.blob.pageSize, concurrency: deps.config.blob.batchConcurrency, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
+  ...createMediaActivities({
+    blobs: deps.blobs,
+    pageSize: deps.config.blob.pageSize,
+    concurrency: deps.config.blob.batchConcurrency,
+    attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs,
+  }),
   ...createDatabaseActivities({ db: deps.db, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
   ...createVerifyActivities(deps),
   ...createReceiptActivities(deps),

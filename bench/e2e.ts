@@ -50,12 +50,14 @@ function callsExcept429(s: Stats): { calls: number; throttled: number } {
 
 async function pool<T>(items: T[], limit: number, fn: (t: T, i: number) => Promise<unknown>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) {
-      const k = i++;
-      await fn(items[k], k);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (i < items.length) {
+        const k = i++;
+        await fn(items[k], k);
+      }
+    }),
+  );
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -77,12 +79,23 @@ export async function runE2eBench(opts: { accounts: number; media: number }): Pr
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-e2e-'));
   fs.chmodSync(stateDir, 0o755);
   const ports: StackPorts = {
-    temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(), azurite: await freePort(),
-    auth0: await freePort(), recurly: await freePort(), api: await freePort(),
+    temporal: await freePort(),
+    temporalUi: await freePort(),
+    postgres: await freePort(),
+    azurite: await freePort(),
+    auth0: await freePort(),
+    recurly: await freePort(),
+    api: await freePort(),
   };
   const log = (l: string) => process.stderr.write(`[e2e] ${l}\n`);
   const stack = await startStack({
-    stateDir, ports, durable: false, headless: true, withWorker: true, withApi: true, env: {},
+    stateDir,
+    ports,
+    durable: false,
+    headless: true,
+    withWorker: true,
+    withApi: true,
+    env: {},
     sandboxRateLimits: { auth0PerSecond: AUTH0_PER_SECOND, recurlyPerMinute: RECURLY_PER_MINUTE },
     log,
   });
@@ -99,9 +112,20 @@ export async function runE2eBench(opts: { accounts: number; media: number }): Pr
     const seeded: SeededAccount[] = [];
     const tSeed = Date.now();
     await pool(Array.from({ length: opts.accounts }), 16, async () => {
-      seeded.push(await seedAccount({ ...deps, recurlySandboxUrl: recurlyUrl }, {
-        media: opts.media, auth0: 'linked', subscriptions: [{ state: 'active' }], loginEvents: 2, shares: 1, supportRequests: 1,
-      }, rand));
+      seeded.push(
+        await seedAccount(
+          { ...deps, recurlySandboxUrl: recurlyUrl },
+          {
+            media: opts.media,
+            auth0: 'linked',
+            subscriptions: [{ state: 'active' }],
+            loginEvents: 2,
+            shares: 1,
+            supportRequests: 1,
+          },
+          rand,
+        ),
+      );
       if (seeded.length % 100 === 0) log(`seeded ${seeded.length}/${opts.accounts}`);
     });
     log(`seeded ${seeded.length} accounts in ${((Date.now() - tSeed) / 1000).toFixed(1)} s`);
@@ -113,15 +137,17 @@ export async function runE2eBench(opts: { accounts: number; media: number }): Pr
 
     // All at once, as a burst of requests from the support desk would arrive.
     const t0 = Date.now();
-    const filed = await Promise.all(seeded.map(async (a) => {
-      const res = await fetch(`${api}/v1/deletion-requests`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ accountId: a.id, channel: 'support', requestedBy: 'bench' }),
-      });
-      if (res.status !== 202) throw new Error(`POST /v1/deletion-requests answered ${res.status}: ${await res.text()}`);
-      return { ...(await res.json() as { requestId: string }), filedAt: Date.now() };
-    }));
+    const filed = await Promise.all(
+      seeded.map(async (a) => {
+        const res = await fetch(`${api}/v1/deletion-requests`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ accountId: a.id, channel: 'support', requestedBy: 'bench' }),
+        });
+        if (res.status !== 202) throw new Error(`POST /v1/deletion-requests answered ${res.status}: ${await res.text()}`);
+        return { ...((await res.json()) as { requestId: string }), filedAt: Date.now() };
+      }),
+    );
     const filedMs = Date.now() - t0;
     log(`filed ${filed.length} requests in ${filedMs} ms; waiting for receipts`);
 
@@ -144,14 +170,11 @@ export async function runE2eBench(opts: { accounts: number; media: number }): Pr
     const latencies = receipts.map((r) => new Date(r.completed_at).getTime() - filedAt.get(r.request_id)!).sort((a, b) => a - b);
     const overdue = receipts.filter((r) => new Date(r.completed_at) > new Date(r.deadline_at)).length;
 
-    const auth0 = callsExcept429(await admin(auth0Url, 'GET', 'stats') as Stats);
-    const recurly = callsExcept429(await admin(recurlyUrl, 'GET', 'stats') as Stats);
+    const auth0 = callsExcept429((await admin(auth0Url, 'GET', 'stats')) as Stats);
+    const recurly = callsExcept429((await admin(recurlyUrl, 'GET', 'stats')) as Stats);
     const auth0PerDeletion = auth0.calls / ids.length;
     const recurlyPerDeletion = recurly.calls / ids.length;
-    const ceilingPerMin = Math.min(
-      (AUTH0_PER_SECOND * 60) / auth0PerDeletion,
-      RECURLY_PER_MINUTE / recurlyPerDeletion,
-    );
+    const ceilingPerMin = Math.min((AUTH0_PER_SECOND * 60) / auth0PerDeletion, RECURLY_PER_MINUTE / recurlyPerDeletion);
     const perMin = ids.length / (totalMs / 60_000);
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     return [

@@ -34,9 +34,11 @@ const BODY = Buffer.alloc(256, 7);
 
 async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 /** Blobs under one account prefix, 80% in `media` and 20% in `exports`, like real accounts. */
@@ -76,8 +78,26 @@ async function main(): Promise<void> {
   const baselineCap = Number(values['skip-baselines-above'] ?? Infinity);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-'));
   fs.chmodSync(stateDir, 0o755);
-  const ports = { temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(), azurite: await freePort(), auth0: await freePort(), recurly: await freePort(), api: await freePort() };
-  const stack = await startStack({ stateDir, ports, durable: false, headless: true, withWorker: false, withApi: false, env: {}, log: () => undefined, sandboxRateLimits: { auth0PerSecond: 10_000, recurlyPerMinute: 1_000_000 } });
+  const ports = {
+    temporal: await freePort(),
+    temporalUi: await freePort(),
+    postgres: await freePort(),
+    azurite: await freePort(),
+    auth0: await freePort(),
+    recurly: await freePort(),
+    api: await freePort(),
+  };
+  const stack = await startStack({
+    stateDir,
+    ports,
+    durable: false,
+    headless: true,
+    withWorker: false,
+    withApi: false,
+    env: {},
+    log: () => undefined,
+    sandboxRateLimits: { auth0PerSecond: 10_000, recurlyPerMinute: 1_000_000 },
+  });
   // Azurite's default metadata store (LokiJS) scans the whole container on every delete, so
   // its cost grows with the container and swamps what we measure; its SQL metadata store
   // (here on the stack's PostgreSQL) keeps per-blob cost flat. `--azurite memory` shows the former.
@@ -156,7 +176,9 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
-  process.stdout.write(`\n${table}\n\nAzurite metadata: ${values.azurite === 'memory' ? 'in-memory (LokiJS)' : 'SQL (PostgreSQL)'}; machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${new Date().toISOString()}\n`);
+  process.stdout.write(
+    `\n${table}\n\nAzurite metadata: ${values.azurite === 'memory' ? 'in-memory (LokiJS)' : 'SQL (PostgreSQL)'}; machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${new Date().toISOString()}\n`,
+  );
 }
 
 main().catch((err) => {

@@ -147,11 +147,28 @@ export async function runSweepBench(opts: SweepBenchOptions): Promise<string> {
   const n = opts.accounts;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-sweep-'));
   fs.chmodSync(stateDir, 0o755);
-  const ports = { temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(), azurite: await freePort(), auth0: await freePort(), recurly: await freePort(), api: await freePort() };
+  const ports = {
+    temporal: await freePort(),
+    temporalUi: await freePort(),
+    postgres: await freePort(),
+    azurite: await freePort(),
+    auth0: await freePort(),
+    recurly: await freePort(),
+    api: await freePort(),
+  };
   let stack: RunningStack | undefined;
   const reused = !!process.env.DATABASE_URL;
   try {
-    stack = await startStack({ stateDir, ports, durable: false, headless: true, withWorker: false, withApi: false, env: { ...(reused ? { DATABASE_URL: process.env.DATABASE_URL } : {}) }, log: () => undefined });
+    stack = await startStack({
+      stateDir,
+      ports,
+      durable: false,
+      headless: true,
+      withWorker: false,
+      withApi: false,
+      env: { ...(reused ? { DATABASE_URL: process.env.DATABASE_URL } : {}) },
+      log: () => undefined,
+    });
     const config = loadConfig({ ...process.env, ...stack.env, LETHE_TASK_QUEUE: `bench-sweep-${randomUUID()}` });
     const deps = buildDeps(config);
     const db = deps.db;
@@ -192,7 +209,9 @@ export async function runSweepBench(opts: SweepBenchOptions): Promise<string> {
         throw new Error(`eligible: Lethe ${lethe.counts.eligible}, baseline ${baseline.counts.eligible}, expected ${expectedEligible}`);
       }
       const firstPlan = await explain(db, ...sqlArgs(candidatePageSql({ cutoff, referenceTime: now, limit: config.sweep.pageSize })));
-      const cursorPlan = lethe.midCursor ? await explain(db, ...sqlArgs(candidatePageSql({ cutoff, referenceTime: now, after: lethe.midCursor, limit: config.sweep.pageSize }))) : '(fewer than 5 pages)';
+      const cursorPlan = lethe.midCursor
+        ? await explain(db, ...sqlArgs(candidatePageSql({ cutoff, referenceTime: now, after: lethe.midCursor, limit: config.sweep.pageSize })))
+        : '(fewer than 5 pages)';
       if (!/Index Only Scan using accounts_inactive_since_idx/.test(firstPlan)) throw new Error(`the page query does not use the index:\n${firstPlan}`);
 
       const workflowRows: string[] = [];

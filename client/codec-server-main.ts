@@ -15,7 +15,9 @@ async function main(): Promise<void> {
     log,
   });
   // Key ids and origins only: the keys and the token are never printed.
-  log(`listening on ${running.url} for ${config.codec.allowedOrigins.join(', ')}; keys ${config.encryption.keys!.keyIds.join(', ')} (current ${config.encryption.keys!.currentKeyId})${config.codec.token ? '; bearer token required' : ''}`);
+  log(
+    `listening on ${running.url} for ${config.codec.allowedOrigins.join(', ')}; keys ${config.encryption.keys!.keyIds.join(', ')} (current ${config.encryption.keys!.currentKeyId})${config.codec.token ? '; bearer token required' : ''}`,
+  );
   // A signal handler cannot be awaited: it closes, then exits 0, or 1 saying what failed.
   const stop = () => {
     running.close().then(
@@ -31,6 +33,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`lethe-codec: ${err instanceof ConfigError ? err.message : err?.stack ?? err}\n`);
+  process.stderr.write(`lethe-codec: ${err instanceof ConfigError ? err.message : (err?.stack ?? err)}\n`);
   process.exit(1);
 });

@@ -66,7 +66,10 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
       return row.id;
     }
     // Exact and case-insensitive: `=` on lower(), so `%` and `_` are characters, not patterns.
-    const rows = await db('accounts').whereRaw('lower(email) = lower(?)', [String(req.email)]).select('id').limit(2);
+    const rows = await db('accounts')
+      .whereRaw('lower(email) = lower(?)', [String(req.email)])
+      .select('id')
+      .limit(2);
     if (rows.length === 0) throw new DeletionRequestError('account_not_found', 'email', 'no account has this email');
     if (rows.length > 1) throw new DeletionRequestError('invalid_input', 'email', 'several accounts match this email case-insensitively; file the request by accountId');
     return rows[0].id;

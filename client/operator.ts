@@ -98,7 +98,10 @@ export function createOperatorActions(deps: { db: Knex; temporal: Client; intake
     },
 
     /** Every blocked or failed request matching the filter: counted (dry run) or retried. */
-    async retryMatching(filter: BulkRetryFilter, opts: { dryRun: boolean; by: string }): Promise<{ matched: number; requestIds: string[]; retried?: RetryOutcome[]; errors?: { requestId: string; message: string }[] }> {
+    async retryMatching(
+      filter: BulkRetryFilter,
+      opts: { dryRun: boolean; by: string },
+    ): Promise<{ matched: number; requestIds: string[]; retried?: RetryOutcome[]; errors?: { requestId: string; message: string }[] }> {
       const q = db('lethe.deletion_requests').where({ status: filter.status }).orderBy('received_at').limit(BULK_LIMIT).pluck('request_id');
       if (filter.channel) q.andWhere({ channel: filter.channel });
       if (filter.receivedBefore) q.andWhere('received_at', '<', filter.receivedBefore);
@@ -119,7 +122,14 @@ export function createOperatorActions(deps: { db: Knex; temporal: Client; intake
     /** The actions taken on a request, oldest first (the privacy officer's trail). */
     async actionsOf(requestId: string): Promise<{ actionId: string; action: string; store?: string; by: string; justification?: string; at: string }[]> {
       const rows = await db('lethe.operator_actions').where({ request_id: requestId }).orderBy('at');
-      return rows.map((r) => ({ actionId: r.action_id, action: r.action, ...(r.store ? { store: r.store } : {}), by: r.by, ...(r.justification ? { justification: r.justification } : {}), at: new Date(r.at).toISOString() }));
+      return rows.map((r) => ({
+        actionId: r.action_id,
+        action: r.action,
+        ...(r.store ? { store: r.store } : {}),
+        by: r.by,
+        ...(r.justification ? { justification: r.justification } : {}),
+        at: new Date(r.at).toISOString(),
+      }));
     },
   };
 }

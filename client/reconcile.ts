@@ -19,7 +19,10 @@ export function createReconciler(deps: { db: Knex; log?: (line: string) => void 
 
   async function record(requestId: string, status: 'failed' | 'skipped'): Promise<void> {
     // Only an open request changes: a receipt or an earlier outcome always wins.
-    await db('lethe.deletion_requests').where({ request_id: requestId }).whereNotIn('status', [...FINISHED_STATUSES]).update({ status });
+    await db('lethe.deletion_requests')
+      .where({ request_id: requestId })
+      .whereNotIn('status', [...FINISHED_STATUSES])
+      .update({ status });
   }
 
   return {

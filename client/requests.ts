@@ -115,7 +115,7 @@ export function createRequestReader(deps: {
         steps: p ? stepsFromProgress(p, live.pending, status) : receipt ? stepsFromReceipt(receipt) : STEP_NAMES.map((name) => ({ name, status: 'pending' as const })),
         ...(p?.stores ? { stores: p.stores } : {}),
         ...(status === 'blocked' && p?.blocked?.length ? { blocked: p.blocked } : {}),
-        ...(receipt ?? p?.receipt ? { receipt: receipt ?? p!.receipt } : {}),
+        ...((receipt ?? p?.receipt) ? { receipt: receipt ?? p!.receipt } : {}),
         ...(reason && status !== 'completed' ? { reason } : {}),
         // `records`: Temporal no longer has (or cannot now show) the run; Lethe's tables answer.
         source: live.kind === 'running' || live.kind === 'closed' ? 'workflow' : 'records',
@@ -127,7 +127,10 @@ export function createRequestReader(deps: {
       const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
       const q = db('lethe.deletion_requests')
         .select('request_id', 'account_id', 'channel', 'status', 'received_at', 'deadline_at', 'completed_at', db.raw('created_at::text as created_key'), db.raw(`${OVERDUE_SQL} as overdue`))
-        .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'request_id', order: 'desc' }])
+        .orderBy([
+          { column: 'created_at', order: 'desc' },
+          { column: 'request_id', order: 'desc' },
+        ])
         .limit(limit + 1);
       if (filter.status) q.where('status', filter.status);
       if (filter.channel) q.where('channel', filter.channel);
@@ -158,7 +161,11 @@ export function createRequestReader(deps: {
       const rows = await db('lethe.deletion_requests')
         .select('channel')
         .select(db.raw("count(*) filter (where status in ('pending', 'running', 'blocked'))::int as in_flight"))
-        .select(db.raw("count(*) filter (where status in ('pending', 'running', 'blocked') and deadline_at >= now() and deadline_at < now() + make_interval(secs => ?))::int as near_deadline", [warningSpanHours * 3600]))
+        .select(
+          db.raw("count(*) filter (where status in ('pending', 'running', 'blocked') and deadline_at >= now() and deadline_at < now() + make_interval(secs => ?))::int as near_deadline", [
+            warningSpanHours * 3600,
+          ]),
+        )
         // Failed requests past their deadline are broken promises too, until an operator acts.
         .select(db.raw("count(*) filter (where status in ('pending', 'running', 'blocked', 'failed') and deadline_at < now())::int as overdue"))
         .select(db.raw("count(*) filter (where status = 'blocked')::int as blocked"))
@@ -186,15 +193,10 @@ export function createRequestReader(deps: {
     // Until a worker has completed the run's first task, there is no state to ask for, and a
     // query would only wait for a worker.
     const started = Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0) > EVENTS_BEFORE_FIRST_TASK_COMPLETES;
-    const progress =
-      started && (running || !hasReceipt)
-        ? await temporal.withDeadline(Date.now() + (running ? 5_000 : 2_000), () => run.query(progressQuery)).catch(() => undefined)
-        : undefined;
+    const progress = started && (running || !hasReceipt) ? await temporal.withDeadline(Date.now() + (running ? 5_000 : 2_000), () => run.query(progressQuery)).catch(() => undefined) : undefined;
     const pending: PendingStep[] = [];
     for (const pa of desc.raw.pendingActivities ?? []) {
-      const failure = pa.lastFailure
-        ? await decodeFailure(temporal.options.loadedDataConverter, pa.lastFailure).catch(() => undefined)
-        : undefined;
+      const failure = pa.lastFailure ? await decodeFailure(temporal.options.loadedDataConverter, pa.lastFailure).catch(() => undefined) : undefined;
       pending.push({ step: stepOfActivity(pa.activityType?.name ?? ''), attempt: pa.attempt ?? 1, lastFailure: failure ? failureText(failure) : undefined });
     }
     if (running) return { kind: 'running', progress, pending };
@@ -202,7 +204,10 @@ export function createRequestReader(deps: {
     if (desc.status.name !== 'COMPLETED') {
       reason = await temporal
         .withDeadline(Date.now() + 5_000, () => run.result())
-        .then(() => undefined, (err: unknown) => `${desc.status.name.toLowerCase().replace(/_/g, ' ')}: ${failureText(err)}`);
+        .then(
+          () => undefined,
+          (err: unknown) => `${desc.status.name.toLowerCase().replace(/_/g, ' ')}: ${failureText(err)}`,
+        );
     }
     return { kind: 'closed', closedStatus: desc.status.name, progress, pending, reason };
   }

@@ -36,7 +36,10 @@ export interface SweepService {
 /** A caller's mistake (a page token this service never issued); `code` is the API's error code. */
 export class SweepRequestError extends Error {
   readonly code = 'invalid_input';
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'SweepRequestError';
   }
@@ -48,11 +51,7 @@ export const MAX_ID_PAGE_SIZE = 1000;
 /** What the Schedule, the API and the CLI name a sweep: the sweep's workflow id. */
 const SWEEP_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 
-export function createSweepService(deps: {
-  config: Config;
-  temporal: Client;
-  db: Knex;
-}): SweepService {
+export function createSweepService(deps: { config: Config; temporal: Client; db: Knex }): SweepService {
   const { config, temporal, db } = deps;
 
   return {
@@ -89,7 +88,11 @@ export function createSweepService(deps: {
         ...(row.finished_at ? { finishedAt: iso(row.finished_at) } : {}),
       };
       if (row.dry_run) {
-        const q = db('lethe.sweep_candidates').where({ sweep_id: sweepId }).orderBy('account_id').limit(pageSize + 1).pluck('account_id');
+        const q = db('lethe.sweep_candidates')
+          .where({ sweep_id: sweepId })
+          .orderBy('account_id')
+          .limit(pageSize + 1)
+          .pluck('account_id');
         if (after) q.andWhere('account_id', '>', after);
         const ids: string[] = await q;
         view.accountIds = ids.slice(0, pageSize);

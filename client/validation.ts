@@ -20,8 +20,7 @@ export interface DeletionRequestBody {
 
 export const deletionRequestBody = {
   type: 'object',
-  description:
-    'Exactly one of accountId or email. Unknown fields are refused (400 naming them): a misspelt `receivedAt` must not silently move the deadline.',
+  description: 'Exactly one of accountId or email. Unknown fields are refused (400 naming them): a misspelt `receivedAt` must not silently move the deadline.',
   additionalProperties: false,
   required: ['channel'],
   properties: {

@@ -26,12 +26,9 @@ export const EMBEDDED_KEYS_FILE = 'encryption-keys';
 
 /** Azurite's documented development account; public by design, never a real secret. */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
-export const AZURITE_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export const azuriteConnectionString = (port: number, host = '127.0.0.1'): string =>
-  `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
-  `BlobEndpoint=http://${host}:${port}/${AZURITE_ACCOUNT};`;
+  `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` + `BlobEndpoint=http://${host}:${port}/${AZURITE_ACCOUNT};`;
 
-export const embeddedDatabaseUrl = (port: number): string =>
-  `postgres://lethe:lethe@127.0.0.1:${port}/lethe`;
+export const embeddedDatabaseUrl = (port: number): string => `postgres://lethe:lethe@127.0.0.1:${port}/lethe`;

@@ -6,7 +6,10 @@ export type Env = Record<string, string | undefined>;
 
 export class ConfigError extends Error {
   readonly type = 'config_invalid';
-  constructor(readonly variable: string, problem: string) {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
     super(`${variable}: ${problem}`);
     this.name = 'ConfigError';
   }
@@ -112,16 +115,20 @@ export function oneOf<T extends string>(env: Env, name: string, allowed: readonl
 export function origins(env: Env, name: string, fallback: string[]): string[] {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  return raw.split(',').map((o) => o.trim()).filter(Boolean).map((o) => {
-    let u: URL;
-    try {
-      u = new URL(o);
-    } catch {
-      throw new ConfigError(name, `"${o}" is not an origin like http://127.0.0.1:8233`);
-    }
-    if (!['http:', 'https:'].includes(u.protocol) || u.origin !== o.replace(/\/$/, '')) {
-      throw new ConfigError(name, `"${o}" is not an origin like http://127.0.0.1:8233 (scheme, host and port only)`);
-    }
-    return u.origin;
-  });
+  return raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean)
+    .map((o) => {
+      let u: URL;
+      try {
+        u = new URL(o);
+      } catch {
+        throw new ConfigError(name, `"${o}" is not an origin like http://127.0.0.1:8233`);
+      }
+      if (!['http:', 'https:'].includes(u.protocol) || u.origin !== o.replace(/\/$/, '')) {
+        throw new ConfigError(name, `"${o}" is not an origin like http://127.0.0.1:8233 (scheme, host and port only)`);
+      }
+      return u.origin;
+    });
 }

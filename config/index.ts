@@ -50,7 +50,7 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
     api: {
       host: env.LETHE_API_HOST || '127.0.0.1',
       port: port(env, 'LETHE_API_PORT', DEFAULTS.apiPort),
-      tokens: tokens.length ? tokens : opts.apiTokensFallback ?? [],
+      tokens: tokens.length ? tokens : (opts.apiTokensFallback ?? []),
       rateLimitPerMinute: positiveInteger(env, 'LETHE_API_RATE_LIMIT', DEFAULTS.apiRateLimitPerMinute),
     },
     worker: {
@@ -71,7 +71,10 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
     blob: {
       connectionString: blobConnection ?? azuriteConnectionString(port(env, 'LETHE_AZURITE_PORT', DEFAULTS.azuritePort)),
       embedded: blobConnection === undefined,
-      containers: (env.LETHE_BLOB_CONTAINERS || 'media,exports').split(',').map((c) => c.trim()).filter(Boolean),
+      containers: (env.LETHE_BLOB_CONTAINERS || 'media,exports')
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
       // Listing page (Azure caps it at 5000) and Blob Batch requests in flight per deletion.
       pageSize: Math.min(5000, Math.floor(positiveNumber(env, 'LETHE_BLOB_PAGE_SIZE', 5000))),
       batchConcurrency: Math.floor(positiveNumber(env, 'LETHE_BLOB_BATCH_CONCURRENCY', 8)),
@@ -88,6 +91,8 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       apiKey: env.RECURLY_API_KEY || (mode === 'embedded' ? DEFAULTS.recurlyApiKey : ''),
       baseUrl: recurlyBaseUrl ?? (mode === 'embedded' ? `http://127.0.0.1:${port(env, 'LETHE_RECURLY_SANDBOX_PORT', DEFAULTS.recurlyPort)}` : undefined),
       refund: oneOf(env, 'LETHE_RECURLY_REFUND', ['none', 'partial', 'full'] as const, 'none'),
+      // The site's data centre: an EU site answers 401 on the US host (the SDK's `region`).
+      region: oneOf(env, 'RECURLY_REGION', ['us', 'eu'] as const, 'us'),
     },
     deletion: {
       deadlineHours: positiveNumber(env, 'LETHE_DEADLINE_HOURS', 72),

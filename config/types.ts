@@ -16,7 +16,7 @@ export interface Config {
   database: { url: string; embedded: boolean };
   blob: { connectionString: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
-  recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full' };
+  recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full'; region: 'us' | 'eu' };
   deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string; blockPolicy: BlockPolicy };
   /** The inactivity sweep (issue 4): its daily Schedule, its pace, and the policy's 24 months. */
   sweep: SweepConfig;

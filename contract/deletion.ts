@@ -27,7 +27,15 @@ export interface DeletionInput {
 }
 
 export interface StoreCounts {
-  recurly?: { subscriptionsTerminated: number; accountRedacted: boolean; hadAccount: boolean; subscriptionsCanceled?: number; redactRequests?: number; redactionChecks?: number; redactionWaitedMs?: number };
+  recurly?: {
+    subscriptionsTerminated: number;
+    accountRedacted: boolean;
+    hadAccount: boolean;
+    subscriptionsCanceled?: number;
+    redactRequests?: number;
+    redactionChecks?: number;
+    redactionWaitedMs?: number;
+  };
   auth0?: { usersDeleted: number; alreadyGone: number; linkedPrimaries?: number; foundByEmail?: number; notAvailable?: string[] };
   media?: {
     blobsDeleted: number;
@@ -254,4 +262,3 @@ export interface AdditionalRequest {
 export const progressQuery = defineQuery<DeletionProgress>('progress');
 /** Another channel asked for the same account: it joins this execution (one receipt). */
 export const additionalRequestSignal = defineSignal<[AdditionalRequest]>('additionalRequest');
-

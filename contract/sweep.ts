@@ -1,7 +1,6 @@
 /** The inactivity sweep's contract: its input, progress query, and its activities' shapes. Ids and counts only. */
 import { defineQuery } from '@temporalio/workflow';
 
-
 /** Where the next page starts: the last (inactive-since, id) key of the previous one. */
 export interface SweepCursor {
   /** `coalesce(last_login_at, created_at)` as PostgreSQL has it, to the microsecond, UTC. */
@@ -113,4 +112,3 @@ export interface SweepResult extends SweepCounts {
 }
 
 export const sweepProgressQuery = defineQuery<SweepProgress>('progress');
-

@@ -23,7 +23,10 @@ export type EncryptionErrorType = 'unknown_key' | 'malformed' | 'not_authentic';
 
 /** A payload this process cannot decrypt; the message names the key id, never a key. */
 export class EncryptionError extends Error {
-  constructor(readonly type: EncryptionErrorType, message: string) {
+  constructor(
+    readonly type: EncryptionErrorType,
+    message: string,
+  ) {
     super(message);
     this.name = 'EncryptionError';
   }

@@ -14,10 +14,32 @@ export const EMAIL_REDACTED = '[email redacted]';
  * CONTRACT §2's tables or the vendors' records.
  */
 const PERSONAL_FIELDS = new Set([
-  'email', 'emails', 'fullname', 'name', 'firstname', 'lastname', 'givenname', 'familyname', 'nickname',
-  'phone', 'phonenumber', 'city', 'region', 'postalcode', 'zip', 'country',
-  'recipientemail', 'ip', 'ipaddress', 'lastip', 'useragent', 'latitude', 'longitude', 'location',
-  'body', 'requestedby',
+  'email',
+  'emails',
+  'fullname',
+  'name',
+  'firstname',
+  'lastname',
+  'givenname',
+  'familyname',
+  'nickname',
+  'phone',
+  'phonenumber',
+  'city',
+  'region',
+  'postalcode',
+  'zip',
+  'country',
+  'recipientemail',
+  'ip',
+  'ipaddress',
+  'lastip',
+  'useragent',
+  'latitude',
+  'longitude',
+  'location',
+  'body',
+  'requestedby',
 ]);
 
 const normalized = (key: string): string => key.toLowerCase().replace(/[_-]/g, '');

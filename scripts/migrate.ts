@@ -16,6 +16,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`migrate: ${err instanceof ConfigError ? err.message : err?.message ?? err}\n`);
+  process.stderr.write(`migrate: ${err instanceof ConfigError ? err.message : (err?.message ?? err)}\n`);
   process.exit(1);
 });

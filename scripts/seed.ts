@@ -70,6 +70,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`\nseed: ${err instanceof ConfigError ? err.message : err?.message ?? err}\n`);
+  process.stderr.write(`\nseed: ${err instanceof ConfigError ? err.message : (err?.message ?? err)}\n`);
   process.exit(1);
 });

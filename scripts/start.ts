@@ -61,6 +61,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`lethe: ${err instanceof ConfigError ? err.message : err?.message ?? err}\n`);
+  process.stderr.write(`lethe: ${err instanceof ConfigError ? err.message : (err?.message ?? err)}\n`);
   process.exit(1);
 });

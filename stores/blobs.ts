@@ -2,19 +2,32 @@
  * Azure Blob Storage: the one module that knows the SDK. It speaks of "everything under a
  * prefix", including snapshots, previous versions and soft-deleted blobs, so callers never
  * handle single blobs.
+ *
+ * The specification is Azure's Blob REST documentation (learn.microsoft.com/rest/api/storageservices):
+ * - List Blobs (`include=snapshots,versions,deleted,immutabilitypolicy,legalhold`): every copy
+ *   under a prefix, with `Deleted`, `DeletedTime`, `RemainingRetentionDays`, `VersionId`,
+ *   `IsCurrentVersion`, `ImmutabilityPolicyUntilDate` and `LegalHold` per item.
+ * - Delete Blob (`snapshot`, `versionid`, `x-ms-delete-snapshots: include`, `deletetype=permanent`):
+ *   "Storage accounts with permanent delete enabled can use the deletetype=permanent query
+ *   parameter to permanently delete a soft-deleted snapshot or deleted blob version"; a soft-deleted
+ *   base blob cannot be purged, Azure removes it when the retention period ends. With versioning,
+ *   deleting the base blob turns the current version into a previous version, which is then
+ *   deleted by its `versionid`.
+ * - Blob Batch (`comp=batch`, multipart/mixed, at most 256 sub-requests, one status per sub-request).
+ * - Get Blob Service Properties (`restype=service&comp=properties`): `DeleteRetentionPolicy`
+ *   (`Enabled`, `Days` 1–365, `AllowPermanentDelete`).
+ * - Lease Blob (`comp=lease`, `x-ms-lease-action: break`, `x-ms-lease-break-period: 0`): a leased
+ *   blob answers Delete Blob with 412 `LeaseIdMissing`; a broken lease no longer protects it.
+ * - Blob Storage error codes: 409 `BlobImmutableDueToPolicy` / `BlobImmutableDueToLegalHold`
+ *   (only a person can lift them), 409 `SnapshotsPresent`, 404 `BlobNotFound`, 503 `ServerBusy`.
  */
-import {
-  BlobBatchClient,
-  BlobClient,
-  BlobItem,
-  BlobServiceClient,
-  ContainerClient,
-  RestError,
-} from '@azure/storage-blob';
+import { BlobBatchClient, BlobClient, BlobItem, BlobServiceClient, ContainerClient, RestError, type StoragePipelineOptions } from '@azure/storage-blob';
 
 export interface BlobStore {
   readonly service: BlobServiceClient;
   readonly containers: string[];
+  /** The embedded stack's emulator (Azurite): the only place the listing may fall back to less. */
+  readonly emulator: boolean;
   container(name: string): ContainerClient;
   /** Fails unless every configured container is reachable. */
   ping(): Promise<void>;
@@ -22,6 +35,20 @@ export interface BlobStore {
   deletePrefix(container: string, prefix: string, opts: DeletePrefixOptions): Promise<DeletePrefixResult>;
   /** Counts what is left under `prefix` (verification reads this). */
   countPrefix(container: string, prefix: string): Promise<PrefixCount>;
+  /** The account's blob soft-delete policy (Get Blob Service Properties), cached for a few minutes. */
+  softDeletePolicy(): Promise<SoftDeletePolicy>;
+}
+
+export interface SoftDeletePolicy {
+  /** False when the service properties could not be read (e.g. a container-scoped SAS). */
+  known: boolean;
+  enabled: boolean;
+  /** Retention in days (1–365) while enabled. */
+  days?: number;
+  /** `AllowPermanentDelete`: soft-deleted snapshots and versions may be purged with `deletetype=permanent`. */
+  allowPermanentDelete: boolean;
+  /** Why the policy is unknown. */
+  error?: string;
 }
 
 export interface DeletePrefixOptions {
@@ -32,23 +59,50 @@ export interface DeletePrefixOptions {
   pageSize?: number;
   /** Batches in flight at once. */
   concurrency?: number;
+  /** Cancels the SDK's calls in flight (the activity's cancellation). */
+  abortSignal?: AbortSignal;
+}
+
+/** Blobs a legal hold, an immutability policy or a lease taken again keeps: only a person can release them. */
+export interface HeldSummary {
+  blobs: number;
+  legalHolds: number;
+  immutabilityPolicies: number;
+  /** Leased again right after Lethe broke the lease. */
+  leases?: number;
+  /** The latest `ImmutabilityPolicyUntilDate` among them, where the listing exposes it. */
+  until?: string;
 }
 
 export interface DeletePrefixResult {
   deleted: number;
   listCalls: number;
   batchCalls: number;
+  /** Soft-deleted snapshots and versions removed for good (`deletetype=permanent`). */
+  purged: number;
+  /** Leases broken (Lease Blob `break`) so their blobs could be deleted. */
+  leasesBroken: number;
+  /** What was refused by a hold or an immutability policy (the rest was deleted). */
+  held: HeldSummary;
 }
 
 export interface PrefixCount {
   blobs: number;
   snapshots: number;
   versions: number;
+  /** Soft-deleted items of every kind (base blobs, snapshots, versions). */
   softDeleted: number;
+  /** Of `softDeleted`, the snapshots and versions (purgeable where permanent delete is allowed). */
+  softDeletedCopies: number;
+  /** When Azure purges the last soft-deleted base blob (end of its retention). */
+  softDeletedBlobsUntil?: string;
+  /** When Azure purges the last soft-deleted snapshot or version. */
+  softDeletedCopiesUntil?: string;
 }
 
 /** Blob Batch accepts at most 256 sub-requests. */
 export const BATCH_LIMIT = 256;
+const DAY_MS = 86_400_000;
 
 export class BlobStoreError extends Error {
   constructor(
@@ -56,10 +110,16 @@ export class BlobStoreError extends Error {
     readonly type: 'unavailable' | 'invalid_input' | 'unauthorized' | 'held',
     message: string,
     readonly status?: number,
+    readonly held?: HeldSummary,
   ) {
     super(message);
     this.name = 'BlobStoreError';
   }
+}
+
+/** Azurite's well-known development account (config/defaults.ts), or the SDK's shorthand for it. */
+export function isEmulatorConnectionString(connectionString: string): boolean {
+  return /AccountName=devstoreaccount1|UseDevelopmentStorage=true/i.test(connectionString);
 }
 
 /**
@@ -78,30 +138,51 @@ function classify(err: unknown, what: string): BlobStoreError {
   if (isHeld(status, code)) return new BlobStoreError('held', `${what}: refused (${status} ${code}: a hold, an immutability policy or a lease)`, status);
   if (status === 403 || status === 401) return new BlobStoreError('unauthorized', `${what}: access denied (${status})`, status);
   if (status === 400) return new BlobStoreError('invalid_input', `${what}: rejected (${code || status})`, status);
-  return new BlobStoreError('unavailable', `${what}: ${status ? `HTTP ${status}` : code || (err as Error)?.message || 'failed'}`, status);
+  return new BlobStoreError('unavailable', `${what}: ${status ? `HTTP ${status}${code ? ` ${code}` : ''}` : code || (err as Error)?.message || 'failed'}`, status);
 }
 
+type Phase = 'live' | 'current' | 'purge';
+
 interface Target {
+  item: BlobItem;
   blob: BlobClient;
   /** Only bases that have snapshots: asking for it on every blob makes some services (Azurite)
    * look snapshots up per blob, several times slower. */
   withSnapshots: boolean;
+  /** `deletetype=permanent`: purges a soft-deleted snapshot or version. */
+  permanent: boolean;
 }
 
-/** What to delete for each listed item: the base blob (with its snapshots), a lone snapshot, or a version. */
-function targetsOf(items: BlobItem[], container: ContainerClient): Target[] {
-  const bases = new Set(items.filter((i) => !i.snapshot && !i.versionId).map((i) => i.name));
-  const hasSnapshots = new Set(items.filter((i) => i.snapshot).map((i) => i.name));
+const isBase = (i: BlobItem) => !i.snapshot && (!i.versionId || !!i.isCurrentVersion);
+
+/**
+ * What to delete for one listed page, in three phases (each after the previous one):
+ * `live`: base blobs (with their snapshots), lone snapshots and previous versions;
+ * `current`: the versions that were current when listed, by id (deleting the base made them
+ * previous versions); `purge`: soft-deleted snapshots and versions, for good, where allowed.
+ * Soft-deleted base blobs are not targets: nothing purges them before their retention ends.
+ */
+function targetsOf(items: BlobItem[], container: ContainerClient, phase: Phase): Target[] {
+  const bases = new Set(items.filter((i) => isBase(i) && !i.deleted).map((i) => i.name));
+  const hasSnapshots = new Set(items.filter((i) => i.snapshot && !i.deleted).map((i) => i.name));
   const targets: Target[] = [];
   for (const item of items) {
     const blob = container.getBlobClient(item.name);
-    if (item.snapshot) {
+    if (phase === 'purge') {
+      if (item.snapshot) targets.push({ item, blob: blob.withSnapshot(item.snapshot), withSnapshots: false, permanent: true });
+      else if (item.versionId) targets.push({ item, blob: blob.withVersion(item.versionId), withSnapshots: false, permanent: true });
+      continue;
+    }
+    if (item.deleted) continue;
+    if (phase === 'current') {
+      if (!item.snapshot && item.versionId && item.isCurrentVersion) targets.push({ item, blob: blob.withVersion(item.versionId), withSnapshots: false, permanent: false });
+    } else if (item.snapshot) {
       // Deleting the base with its snapshots already takes them.
-      if (!bases.has(item.name) || item.deleted) targets.push({ blob: blob.withSnapshot(item.snapshot), withSnapshots: false });
+      if (!bases.has(item.name)) targets.push({ item, blob: blob.withSnapshot(item.snapshot), withSnapshots: false, permanent: false });
     } else if (item.versionId && !item.isCurrentVersion) {
-      targets.push({ blob: blob.withVersion(item.versionId), withSnapshots: false });
+      targets.push({ item, blob: blob.withVersion(item.versionId), withSnapshots: false, permanent: false });
     } else {
-      targets.push({ blob, withSnapshots: hasSnapshots.has(item.name) });
+      targets.push({ item, blob, withSnapshots: hasSnapshots.has(item.name), permanent: false });
     }
   }
   return targets;
@@ -120,64 +201,162 @@ async function runBounded<T>(tasks: (() => Promise<T>)[], concurrency: number): 
   return results;
 }
 
-export function createBlobStore(connectionString: string, containers: string[]): BlobStore {
+/** Retention end of a soft-deleted item: `DeletedTime` plus the policy's days, else `RemainingRetentionDays` from now. */
+function retentionEnd(item: BlobItem, days: number | undefined, now: number): number | undefined {
+  const deletedOn = item.properties.deletedOn?.getTime();
+  if (deletedOn !== undefined && days) return deletedOn + days * DAY_MS;
+  const remaining = item.properties.remainingRetentionDays;
+  return remaining !== undefined ? now + remaining * DAY_MS : undefined;
+}
+
+const later = (a: string | undefined, b: number | undefined): string | undefined => (b === undefined ? a : a === undefined || Date.parse(a) < b ? new Date(b).toISOString() : a);
+
+export interface BlobStoreOptions {
+  /**
+   * The embedded stack's Azurite: a listing with versions and soft-deleted blobs that the service
+   * rejects (400/501) is retried without them. Never on a real account, where it would let a
+   * deletion and its verification miss copies and still say "clean".
+   */
+  emulator?: boolean;
+  /** The SDK's retries (tests shorten them); by default two tries of at most 60 s each. */
+  retryOptions?: StoragePipelineOptions['retryOptions'];
+  /** How long the soft-delete policy read is reused. */
+  policyTtlMs?: number;
+}
+
+export function createBlobStore(connectionString: string, containers: string[], opts: BlobStoreOptions = {}): BlobStore {
+  const emulator = opts.emulator ?? false;
   const service = BlobServiceClient.fromConnectionString(connectionString, {
     // Retries belong to Temporal (with backoff and a visible attempt count), not hidden here.
-    retryOptions: { maxTries: 2, tryTimeoutInMs: 60_000 },
+    retryOptions: opts.retryOptions ?? { maxTries: 2, tryTimeoutInMs: 60_000 },
   });
-  // Versions and soft-deleted blobs exist only where the account enables them; Azurite rejects
-  // the listing flags, so we learn once per container whether the service accepts them.
+  // Emulator only: whether the service accepted the full listing, learned once per container.
   const fullListing = new Map<string, boolean>();
+  let policy: { at: number; value: SoftDeletePolicy } | undefined;
 
-  async function listPage(container: ContainerClient, prefix: string, token: string | undefined, pageSize: number) {
-    const full = fullListing.get(container.containerName) ?? true;
+  async function softDeletePolicy(): Promise<SoftDeletePolicy> {
+    if (policy && Date.now() - policy.at < (opts.policyTtlMs ?? 5 * 60_000)) return policy.value;
+    let value: SoftDeletePolicy;
+    try {
+      const props = await service.getProperties();
+      const p = props.deleteRetentionPolicy;
+      // The SDK does not parse `AllowPermanentDelete` (Get Blob Service Properties, version
+      // 2020-02-10 and later), so it is read from the response body.
+      const body = (props as { _response?: { bodyAsText?: string | null } })._response?.bodyAsText ?? '';
+      const allow = /<DeleteRetentionPolicy>[\s\S]*?<AllowPermanentDelete>\s*true\s*<\/AllowPermanentDelete>[\s\S]*?<\/DeleteRetentionPolicy>/i.test(body);
+      value = { known: true, enabled: !!p?.enabled, days: p?.enabled ? p.days : undefined, allowPermanentDelete: !!p?.enabled && allow };
+    } catch (err) {
+      value = { known: false, enabled: false, allowPermanentDelete: false, error: classify(err, 'blob service properties').message };
+    }
+    policy = { at: Date.now(), value };
+    return value;
+  }
+
+  async function listPage(container: ContainerClient, prefix: string, token: string | undefined, pageSize: number, abortSignal?: AbortSignal) {
+    const full = !emulator || (fullListing.get(container.containerName) ?? true);
     try {
       const iter = container
-        .listBlobsFlat({ prefix, includeSnapshots: true, includeVersions: full, includeDeleted: full })
+        .listBlobsFlat({
+          prefix,
+          includeSnapshots: true,
+          includeVersions: full,
+          includeDeleted: full,
+          includeImmutabilityPolicy: full,
+          includeLegalHold: full,
+          abortSignal,
+        })
         .byPage({ maxPageSize: pageSize, continuationToken: token });
       const page = (await iter.next()).value;
-      fullListing.set(container.containerName, full);
+      if (emulator) fullListing.set(container.containerName, full);
       return { items: page?.segment.blobItems ?? [], next: page?.continuationToken || undefined };
     } catch (err) {
-      if (full && err instanceof RestError && (err.statusCode === 400 || err.statusCode === 501)) {
+      if (emulator && full && err instanceof RestError && (err.statusCode === 400 || err.statusCode === 501)) {
+        // Azurite only (`emulator`): it has no versions nor soft delete to list.
         fullListing.set(container.containerName, false);
-        return listPage(container, prefix, token, pageSize);
+        return listPage(container, prefix, token, pageSize, abortSignal);
       }
-      throw classify(err, `list ${container.containerName}`);
+      const e = classify(err, `list ${container.containerName} (include=snapshots,versions,deleted)`);
+      // A real account that refuses the full listing cannot be shown empty: never list less.
+      throw e.type === 'invalid_input' ? new BlobStoreError('unavailable', `${e.message}: the account refused a listing of versions and soft-deleted blobs`, e.status) : e;
     }
   }
 
-  async function deleteBatch(batchClient: BlobBatchClient, targets: Target[]): Promise<number> {
+  interface BatchOutcome {
+    deleted: number;
+    /** Names whose deletion failed (their later phases are skipped). */
+    failed: Set<string>;
+    leasesBroken: number;
+    held: { target: Target; code: string }[];
+    purged: number;
+    notPurged: number;
+  }
+
+  async function deleteBatch(container: ContainerClient, batchClient: BlobBatchClient, targets: Target[], abortSignal: AbortSignal | undefined, out: BatchOutcome, leaseRetry = false): Promise<void> {
     const batch = batchClient.createBatch();
-    for (const t of targets) await batch.deleteBlob(t.blob, t.withSnapshots ? { deleteSnapshots: 'include' } : {});
+    for (const t of targets) {
+      if (t.permanent) {
+        // The SDK's delete options have no `deletetype`: the query parameter goes on the URL,
+        // which the sub-request keeps (and signs) as it is.
+        await batch.deleteBlob(`${t.blob.url}${t.blob.url.includes('?') ? '&' : '?'}deletetype=permanent`, t.blob.credential as never, {});
+      } else await batch.deleteBlob(t.blob, t.withSnapshots ? { deleteSnapshots: 'include' } : {});
+    }
     let res;
     try {
-      res = await batchClient.submitBatch(batch);
+      res = await batchClient.submitBatch(batch, { abortSignal });
     } catch (err) {
       throw classify(err, 'blob batch');
     }
-    let deleted = 0;
     const retryWithSnapshots: Target[] = [];
+    const leased: Target[] = [];
     res.subResponses.forEach((sub, i) => {
+      const t = targets[i];
+      const code = sub.errorCode ?? '';
       // 404: already gone, which is what we wanted.
-      if (sub.status === 202 || sub.status === 200) deleted++;
-      else if (sub.status === 409 && sub.errorCode === 'SnapshotsPresent') {
+      if (sub.status === 202 || sub.status === 200) {
+        if (t.permanent) out.purged++;
+        else out.deleted++;
+      } else if (sub.status === 404) {
+        return;
+      } else if (t.permanent && sub.status < 500 && sub.status !== 429) {
+        // Delete Blob: 409 when permanent delete is off, or the copy is not soft-deleted; 403
+        // without the permanent-delete permission. It stays soft-deleted until its retention ends.
+        out.notPurged++;
+      } else if (sub.status === 409 && code === 'SnapshotsPresent') {
         // Its snapshots were listed on another page, so we did not know about them.
-        retryWithSnapshots.push({ blob: targets[i].blob, withSnapshots: true });
-      } else if (isHeld(sub.status, sub.errorCode)) {
-        throw new BlobStoreError('held', `blob batch sub-request refused: HTTP ${sub.status} ${sub.errorCode ?? ''} (a hold, an immutability policy or a lease)`.trim(), sub.status);
-      } else if (sub.status !== 404) {
-        throw new BlobStoreError(sub.status === 403 ? 'unauthorized' : 'unavailable', `blob batch sub-request failed: HTTP ${sub.status} ${sub.errorCode ?? ''}`.trim(), sub.status);
+        retryWithSnapshots.push({ ...t, withSnapshots: true });
+      } else if (sub.status === 412 && code === 'LeaseIdMissing' && !leaseRetry) {
+        leased.push(t);
+      } else if (isHeld(sub.status, code)) {
+        out.failed.add(t.item.name);
+        out.held.push({ target: t, code });
+      } else {
+        throw new BlobStoreError(sub.status === 403 ? 'unauthorized' : 'unavailable', `blob batch sub-request failed: HTTP ${sub.status} ${code}`.trim(), sub.status);
       }
     });
-    if (retryWithSnapshots.length) deleted += await deleteBatch(batchClient, retryWithSnapshots);
-    return deleted;
+    if (retryWithSnapshots.length) await deleteBatch(container, batchClient, retryWithSnapshots, abortSignal, out, leaseRetry);
+    if (leased.length) {
+      // Lease Blob, x-ms-lease-action: break with a zero break period: the lease ends at once
+      // and the blob can be deleted without a lease id. Whoever held it loses it; a deletion
+      // request outranks a lease. Leases belong to the base blob.
+      for (const t of leased) {
+        try {
+          await container.getBlobClient(t.item.name).getBlobLeaseClient().breakLease(0, { abortSignal });
+          out.leasesBroken++;
+        } catch (err) {
+          throw classify(err, 'break lease');
+        }
+      }
+      // A second 412 (the lease taken again at once) is a hold: a person must look.
+      await deleteBatch(container, batchClient, leased, abortSignal, out, true);
+    }
   }
 
   return {
     service,
     containers,
+    emulator,
     container: (name) => service.getContainerClient(name),
+    softDeletePolicy,
 
     async ping() {
       for (const c of containers) {
@@ -196,43 +375,72 @@ export function createBlobStore(connectionString: string, containers: string[]):
       const batchClient = container.getBlobBatchClient();
       const pageSize = opts.pageSize ?? 5000;
       const concurrency = opts.concurrency ?? 8;
+      const sd = emulator ? undefined : await softDeletePolicy();
+      const purge = !!sd?.enabled && sd.allowPermanentDelete;
       let token = opts.resumeToken;
       let deleted = 0;
+      let purged = 0;
+      let leasesBroken = 0;
       let listCalls = 0;
       let batchCalls = 0;
+      const held: HeldSummary = { blobs: 0, legalHolds: 0, immutabilityPolicies: 0 };
       // The next page is listed while the current one is being deleted.
-      let pending = listPage(container, prefix, token, pageSize);
+      let pending = listPage(container, prefix, token, pageSize, opts.abortSignal);
       pending.catch(() => undefined);
       for (;;) {
         const page = await pending;
         listCalls++;
         if (page.next) {
-          pending = listPage(container, prefix, page.next, pageSize);
+          pending = listPage(container, prefix, page.next, pageSize, opts.abortSignal);
           // If this page's deletion fails first, the prefetch's own failure must not go unhandled.
           pending.catch(() => undefined);
         }
-        const targets = targetsOf(page.items, container);
-        const chunks: Target[][] = [];
-        for (let i = 0; i < targets.length; i += BATCH_LIMIT) chunks.push(targets.slice(i, i + BATCH_LIMIT));
-        const counts = await runBounded(chunks.map((c) => () => deleteBatch(batchClient, c)), concurrency);
-        batchCalls += chunks.length;
-        deleted += counts.reduce((a, b) => a + b, 0);
+        const out: BatchOutcome = { deleted: 0, failed: new Set(), leasesBroken: 0, held: [], purged: 0, notPurged: 0 };
+        const phases: Phase[] = purge ? ['live', 'current', 'purge'] : ['live', 'current'];
+        for (const phase of phases) {
+          const targets = targetsOf(page.items, container, phase).filter((t) => !out.failed.has(t.item.name));
+          const chunks: Target[][] = [];
+          for (let i = 0; i < targets.length; i += BATCH_LIMIT) chunks.push(targets.slice(i, i + BATCH_LIMIT));
+          await runBounded(
+            chunks.map((c) => () => deleteBatch(container, batchClient, c, opts.abortSignal, out)),
+            concurrency,
+          );
+          batchCalls += chunks.length;
+        }
+        deleted += out.deleted;
+        purged += out.purged;
+        leasesBroken += out.leasesBroken;
+        for (const h of out.held) {
+          held.blobs++;
+          if (h.code.startsWith('LeaseId')) held.leases = (held.leases ?? 0) + 1;
+          else if (h.code === 'BlobImmutableDueToLegalHold' || h.target.item.properties.legalHold) held.legalHolds++;
+          else held.immutabilityPolicies++;
+          held.until = later(held.until, h.target.item.properties.immutabilityPolicyExpiresOn?.getTime());
+        }
         token = page.next;
         await opts.onPage?.({ nextToken: token, deleted, listed: page.items.length });
         if (!token) break;
       }
-      return { deleted, listCalls, batchCalls };
+      return { deleted, listCalls, batchCalls, purged, leasesBroken, held };
     },
 
     async countPrefix(containerName, prefix) {
       const container = service.getContainerClient(containerName);
-      const count: PrefixCount = { blobs: 0, snapshots: 0, versions: 0, softDeleted: 0 };
+      const days = emulator ? undefined : (await softDeletePolicy()).days;
+      const now = Date.now();
+      const count: PrefixCount = { blobs: 0, snapshots: 0, versions: 0, softDeleted: 0, softDeletedCopies: 0 };
       let token: string | undefined;
       do {
         const page = await listPage(container, prefix, token, 5000);
         for (const i of page.items) {
-          if (i.deleted) count.softDeleted++;
-          else if (i.snapshot) count.snapshots++;
+          if (i.deleted) {
+            count.softDeleted++;
+            const end = retentionEnd(i, days, now);
+            if (i.snapshot || (i.versionId && !i.isCurrentVersion)) {
+              count.softDeletedCopies++;
+              count.softDeletedCopiesUntil = later(count.softDeletedCopiesUntil, end);
+            } else count.softDeletedBlobsUntil = later(count.softDeletedBlobsUntil, end);
+          } else if (i.snapshot) count.snapshots++;
           else if (i.versionId && !i.isCurrentVersion) count.versions++;
           else count.blobs++;
         }

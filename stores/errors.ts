@@ -67,13 +67,7 @@ function describe(d: VendorErrorDetails): string {
 
 /** Shape check that survives two copies of this module (bundles, jest module registries). */
 export function isVendorError(err: unknown): err is VendorError {
-  return (
-    err instanceof VendorError ||
-    (typeof err === 'object' &&
-      err !== null &&
-      (err as { name?: unknown }).name === 'VendorError' &&
-      typeof (err as { type?: unknown }).type === 'string')
-  );
+  return err instanceof VendorError || (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'VendorError' && typeof (err as { type?: unknown }).type === 'string');
 }
 
 /** Classification shared by both vendors; each may override a status (Recurly redact's 422). */
@@ -89,10 +83,7 @@ export function typeForStatus(status: number | undefined): VendorErrorType {
  * How long the vendor asked us to wait: `Retry-After` (seconds or an HTTP date) first, else
  * `X-RateLimit-Reset` (unix seconds). Undefined when neither says.
  */
-export function retryAfterMsFrom(
-  header: (name: string) => string | null | undefined,
-  now: number = Date.now(),
-): number | undefined {
+export function retryAfterMsFrom(header: (name: string) => string | null | undefined, now: number = Date.now()): number | undefined {
   const retryAfter = header('retry-after');
   if (retryAfter) {
     if (/^\d+$/.test(retryAfter.trim())) return Number(retryAfter.trim()) * 1000;

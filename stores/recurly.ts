@@ -2,7 +2,7 @@
  * Lethe's one module over Recurly (API v3): the real `recurly` SDK behind the few operations
  * deletion needs. Every failure leaves here as a VendorError with a `type`.
  */
-import { Client, type Account, type Subscription } from 'recurly';
+import { Client, type Account, type Invoice, type LineItem, type Subscription } from 'recurly';
 import { isVendorError, typeForStatus, VendorError, type VendorErrorType } from './errors';
 import { FetchHttpAdapter, RecurlyTransportError } from './recurlyHttpAdapter';
 
@@ -13,6 +13,8 @@ export interface RecurlyConfig {
   timeoutMs?: number;
   /** Page size when listing; 200 is Recurly's maximum. Tests lower it to exercise paging. */
   pageSize?: number;
+  /** The site's region (the SDK's `region`: v3.recurly.com or v3.eu.recurly.com). */
+  region?: 'us' | 'eu';
 }
 
 export interface RecurlyAccount {
@@ -24,6 +26,16 @@ export interface RecurlyAccount {
    * has no redaction flag, and redacts asynchronously, so this is what "redacted" can mean.
    */
   redacted: boolean;
+  /** The names (never the values) of the personal fields still set; empty when redacted. */
+  personalFields: string[];
+}
+
+/** What keeps Recurly from redacting besides subscriptions (`redact_account` 422). */
+export interface OpenCharges {
+  /** Uninvoiced charges: line items in state `pending`. */
+  lineItems: number;
+  /** Invoices still collecting (pending, processing, past_due, open) with a balance. */
+  invoices: number;
 }
 
 export interface RecurlySubscription {
@@ -41,13 +53,28 @@ export interface RecurlyClient {
   getAccount(code: string): Promise<RecurlyAccount | null>;
   /** Live per Lethe's contract: active, future, paused, or canceled but paid through `now`. */
   listLiveSubscriptions(code: string, now: Date): Promise<RecurlySubscription[]>;
+  /**
+   * `terminate_subscription` with `charge=false`: unbilled usage is zeroed rather than billed on
+   * a final invoice, which would itself be an open invoice blocking the redaction.
+   */
   terminateSubscription(id: string, refund: RefundType): Promise<'terminated' | 'already_expired' | 'already_gone'>;
-  /** Throws VendorError 'precondition' while a live subscription remains (Recurly's 422). */
-  redactAccount(code: string): Promise<'redacted' | 'already_gone'>;
+  /** `cancel_subscription`: the documented end of a `future` subscription (it becomes `failed`). */
+  cancelSubscription(id: string): Promise<'canceled' | 'already_ended' | 'already_gone'>;
+  /** Uninvoiced charges and open invoices; zero for an account that does not exist. */
+  openCharges(code: string): Promise<OpenCharges>;
+  /**
+   * `redact_account`: 'accepted' means Recurly took the request; the redaction itself happens
+   * later ("processed asynchronously"). Throws VendorError 'precondition' on Recurly's 422.
+   */
+  redactAccount(code: string): Promise<'accepted' | 'already_gone'>;
   /** For seeding and tests. */
   createAccount(input: NewAccount): Promise<{ id: string; code: string }>;
   /** For seeding and tests: an active subscription, creating the account if it is missing. */
   createSubscription(input: { accountCode: string; planCode: string; currency?: string }): Promise<RecurlySubscription>;
+  /** For tests: an uninvoiced charge (`create_line_item`). */
+  createCharge(input: { accountCode: string; amount: number; currency?: string; description?: string }): Promise<{ id: string }>;
+  /** For tests: `remove_line_item` (only pending line items can be removed). */
+  removeLineItem(id: string): Promise<void>;
 }
 
 export interface NewAccount {
@@ -56,6 +83,9 @@ export interface NewAccount {
   firstName?: string;
   lastName?: string;
   company?: string;
+  ccEmails?: string;
+  customFields?: { name: string; value: string }[];
+  shippingAddresses?: { firstName: string; lastName: string; street1: string; city: string; postalCode: string; country: string; email?: string; phone?: string }[];
   address?: { street1?: string; street2?: string; city?: string; region?: string; postalCode?: string; country?: string; phone?: string };
 }
 
@@ -67,6 +97,7 @@ interface SdkResponse {
 
 export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
   const client = new Client(cfg.apiKey, {
+    region: cfg.region ?? 'us',
     httpAdapter: new FetchHttpAdapter({ baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs ?? 15_000 }),
   });
   const pageSize = cfg.pageSize ?? 200;
@@ -83,7 +114,8 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
     async getAccount(code) {
       try {
         const a = await call('getAccount', code, () => client.getAccount(`code-${code}`));
-        return { id: a.id ?? '', code: a.code ?? code, state: a.state ?? 'unknown', redacted: !holdsPersonalData(a) };
+        const personalFields = personalFieldsOf(a);
+        return { id: a.id ?? '', code: a.code ?? code, state: a.state ?? 'unknown', redacted: personalFields.length === 0, personalFields };
       } catch (err) {
         if (isVendorError(err) && err.type === 'not_found') return null;
         throw err;
@@ -111,7 +143,7 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
 
     async terminateSubscription(id, refund) {
       try {
-        await call('terminateSubscription', id, () => client.terminateSubscription(id, { params: { refund } }));
+        await call('terminateSubscription', id, () => client.terminateSubscription(id, { params: { refund, charge: false } }));
         return 'terminated';
       } catch (err) {
         if (!isVendorError(err)) throw err;
@@ -125,10 +157,44 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
       }
     },
 
+    async cancelSubscription(id) {
+      try {
+        await call('cancelSubscription', id, () => client.cancelSubscription(id, { body: {} }));
+        return 'canceled';
+      } catch (err) {
+        if (!isVendorError(err)) throw err;
+        if (err.type === 'not_found') return 'already_gone';
+        if (err.status === 422) {
+          // "Only active and future subscriptions can be canceled": one that has ended is done.
+          const sub = await call('cancelSubscription.check', id, () => client.getSubscription(id));
+          if (sub.state === 'expired' || sub.state === 'failed' || sub.state === 'canceled') return 'already_ended';
+        }
+        throw err;
+      }
+    },
+
+    async openCharges(code) {
+      const out: OpenCharges = { lineItems: 0, invoices: 0 };
+      try {
+        await call('openCharges', code, async () => {
+          // list_account_line_items, state=pending: charges not on an invoice yet.
+          const items = client.listAccountLineItems(`code-${code}`, { params: { limit: pageSize, state: 'pending', type: 'charge' } });
+          for await (const li of items.each()) if (isOpenCharge(li)) out.lineItems++;
+          // list_account_invoices: every state, judged here (a balance in a collecting state).
+          const invoices = client.listAccountInvoices(`code-${code}`, { params: { limit: pageSize } });
+          for await (const inv of invoices.each()) if (isOpenInvoice(inv)) out.invoices++;
+        });
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return { lineItems: 0, invoices: 0 };
+        throw err;
+      }
+      return out;
+    },
+
     async redactAccount(code) {
       try {
         await call('redactAccount', code, () => client.redactAccount(`code-${code}`));
-        return 'redacted';
+        return 'accepted';
       } catch (err) {
         if (!isVendorError(err)) throw err;
         if (err.type === 'not_found') return 'already_gone';
@@ -137,6 +203,17 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
         }
         throw err;
       }
+    },
+
+    async createCharge(input) {
+      const li = await call('createCharge', input.accountCode, () =>
+        client.createLineItem(`code-${input.accountCode}`, compact({ currency: input.currency ?? 'USD', unitAmount: input.amount, type: 'charge', description: input.description })),
+      );
+      return { id: li.id ?? '' };
+    },
+
+    async removeLineItem(id) {
+      await call('removeLineItem', id, () => client.removeLineItem(id));
     },
 
     async createAccount(input) {
@@ -149,6 +226,9 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
             firstName: input.firstName,
             lastName: input.lastName,
             company: input.company,
+            ccEmails: input.ccEmails,
+            customFields: input.customFields,
+            shippingAddresses: input.shippingAddresses?.map((a) => compact(a)),
             address: input.address ? compact(input.address) : undefined,
           }),
         ),
@@ -194,13 +274,42 @@ function toDate(v: unknown): Date | undefined {
   return undefined;
 }
 
-function holdsPersonalData(a: Account): boolean {
+/**
+ * Which personal fields the account still holds, judged over what `redact_account` documents
+ * it clears ("all personally identifiable information ... billing information, shipping
+ * addresses, ... names, email addresses"): the account's own identity fields, `cc_emails`,
+ * its address, billing info, shipping addresses and custom fields (free text a merchant may
+ * fill with anything). Names only, never values.
+ */
+function personalFieldsOf(a: Account): string[] {
   const present = (v: unknown) => v !== undefined && v !== null && v !== '';
-  const scalar = [a.email, a.username, a.firstName, a.lastName, a.company, a.ccEmails, a.vatNumber];
-  if (scalar.some(present)) return true;
-  if (a.address && Object.values(a.address).some(present)) return true;
-  if (present(a.billingInfo)) return true;
-  return (a.shippingAddresses ?? []).length > 0;
+  const fields: string[] = [];
+  const scalar: [string, unknown][] = [
+    ['email', a.email],
+    ['username', a.username],
+    ['first_name', a.firstName],
+    ['last_name', a.lastName],
+    ['company', a.company],
+    ['cc_emails', a.ccEmails],
+    ['vat_number', a.vatNumber],
+  ];
+  for (const [name, v] of scalar) if (present(v)) fields.push(name);
+  if (a.address && Object.values(a.address).some(present)) fields.push('address');
+  if (present(a.billingInfo)) fields.push('billing_info');
+  if ((a.shippingAddresses ?? []).length > 0) fields.push('shipping_addresses');
+  if ((a.customFields ?? []).some((f) => present(f?.value))) fields.push('custom_fields');
+  return fields;
+}
+
+/** An uninvoiced charge (a pending line item that would bill the person). */
+function isOpenCharge(li: LineItem): boolean {
+  return li.state === 'pending' && li.type !== 'credit';
+}
+
+/** An invoice Recurly is still collecting: it refuses redaction while one is partially paid or unpaid. */
+function isOpenInvoice(inv: Invoice): boolean {
+  const collecting = inv.state === 'pending' || inv.state === 'processing' || inv.state === 'past_due' || inv.state === 'open';
+  return collecting && (inv.balance === undefined || inv.balance === null || inv.balance > 0);
 }
 
 function compact<T extends object>(obj: T): T {
@@ -223,8 +332,7 @@ function classify(err: unknown, operation: string, subject: string): VendorError
   const type = typeForStatus(status);
   // Recurly documents X-RateLimit-Reset for throttling; the SDK keeps it (and not Retry-After).
   const reset = response.rateLimitReset;
-  const retryAfterMs =
-    type === 'rate_limited' && reset instanceof Date ? Math.max(0, reset.getTime() - Date.now()) : undefined;
+  const retryAfterMs = type === 'rate_limited' && reset instanceof Date ? Math.max(0, reset.getTime() - Date.now()) : undefined;
   const vendorCode = typeof sdk.type === 'string' && /^[a-z_-]+$/.test(sdk.type) ? sdk.type : undefined;
   return new VendorError({ vendor: 'recurly', type, operation, subject, status, retryAfterMs, vendorCode });
 }

@@ -59,14 +59,11 @@ describe('configuration', () => {
     expect(c.recurly.baseUrl).toBeUndefined();
   });
 
-  test.each(['LETHE_API_TOKENS', 'DATABASE_URL', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY'])(
-    'when production mode lacks %s, then it refuses to start naming it',
-    (name) => {
-      const env: Record<string, string> = { ...prodEnv };
-      delete env[name];
-      expect(errorOf(env).variable).toBe(name);
-    },
-  );
+  test.each(['LETHE_API_TOKENS', 'DATABASE_URL', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY'])('when production mode lacks %s, then it refuses to start naming it', (name) => {
+    const env: Record<string, string> = { ...prodEnv };
+    delete env[name];
+    expect(errorOf(env).variable).toBe(name);
+  });
 
   test('when a production process serves no API, then it needs no API token', () => {
     const env: Record<string, string> = { ...prodEnv };

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { createDb } from '../stores/db';
-import { createBlobStore } from '../stores/blobs';
+import { createBlobStore, isEmulatorConnectionString } from '../stores/blobs';
 import { createAuth0Client } from '../stores/auth0';
 import { createRecurlyClient } from '../stores/recurly';
 import type { ActivityDeps } from '../activities';
@@ -24,7 +24,8 @@ export function buildDeps(config: Config): WorkerDeps {
   return {
     config,
     db,
-    blobs: createBlobStore(config.blob.connectionString, config.blob.containers),
+    // Only the emulator (the embedded stack's Azurite) may list without versions and soft-deleted blobs.
+    blobs: createBlobStore(config.blob.connectionString, config.blob.containers, { emulator: config.blob.embedded || isEmulatorConnectionString(config.blob.connectionString) }),
     auth0: createAuth0Client(config.auth0),
     recurly: createRecurlyClient(config.recurly),
     // The sweep files its requests through the intake every channel uses; injected here so

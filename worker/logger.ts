@@ -12,8 +12,7 @@ import { redact, scrub } from '../logging/redact';
 export { isPersonalField, REDACTED } from '../logging/redact';
 
 export function createRedactingLogger(inner: Logger = new DefaultLogger(logLevelFromEnv())): Logger {
-  const log = (level: LogLevel, message: string, meta?: LogMetadata) =>
-    inner.log(level, scrub(message), meta === undefined ? undefined : (redact(meta) as LogMetadata));
+  const log = (level: LogLevel, message: string, meta?: LogMetadata) => inner.log(level, scrub(message), meta === undefined ? undefined : (redact(meta) as LogMetadata));
   return {
     log,
     trace: (m, meta) => log('TRACE', m, meta),

@@ -1,6 +1,7 @@
 /** The Lethe worker process: runs deletion workflows and their activities until SIGTERM. */
 import { loadConfig, ConfigError } from '../config';
 import { buildDeps } from './deps';
+import { checkBlobRetention } from './blob-retention';
 import { createWorker } from './worker';
 import { migrateLetheSchema } from '../migrations';
 import { assertComplete, checkCompleteness, CompletenessError } from '../activities/deletion/completeness';
@@ -19,6 +20,9 @@ async function main(): Promise<void> {
   // First, before any connection: every log line of this process passes the redactor.
   installWorkerRuntime(sdkPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}`, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {});
   const deps = buildDeps(config);
+  // Soft delete keeping deleted media past a request's deadline is said loudly at start (and
+  // each receipt says when Azure purges the soft-deleted copies); it does not stop deletions.
+  await checkBlobRetention(deps.blobs, { deadlineHours: config.deletion.deadlineHours, log: (line) => void process.stderr.write(`lethe-worker: ${line}\n`) });
   await assertDatabaseReachable(deps.db, wait);
   // Lethe owns its schema everywhere, production included; the migration is idempotent.
   await migrateLetheSchema(deps.db);

@@ -7,11 +7,7 @@ import { activityMetricsInterceptor } from './metrics';
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 /** A worker over given dependencies: main() uses the real ones, tests may use their own queue. */
-export async function createWorker(
-  config: Config,
-  deps: ActivityDeps,
-  overrides: Partial<WorkerOptions> = {},
-): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createWorker(config: Config, deps: ActivityDeps, overrides: Partial<WorkerOptions> = {}): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({
     connection,

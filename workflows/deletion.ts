@@ -115,7 +115,12 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
 
   let finished = false;
-  const watcher = watchDeadline(state, () => warningAt, () => deadlineAt, () => finished);
+  const watcher = watchDeadline(
+    state,
+    () => warningAt,
+    () => deadlineAt,
+    () => finished,
+  );
 
   const step = async <T>(name: StepName, run: () => Promise<T>, summarize?: (r: T) => string): Promise<T> => {
     const s = state.steps.find((x) => x.name === name)!;
@@ -140,7 +145,11 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   try {
     await step('freeze', () => quick.freezeAccount(input));
     if (recheck) {
-      const check = await step('recheck', () => quick.recheckEligibility({ accountId: input.accountId, selectedAt: input.selectedAt }), (r) => (r.eligible ? 'still eligible' : `no longer eligible: ${r.reason}`));
+      const check = await step(
+        'recheck',
+        () => quick.recheckEligibility({ accountId: input.accountId, selectedAt: input.selectedAt }),
+        (r) => (r.eligible ? 'still eligible' : `no longer eligible: ${r.reason}`),
+      );
       if (!check.eligible && onlyTheSweepAsked()) {
         await quick.releaseAccount({ accountId: input.accountId, requestId: input.requestId });
         // A request from a person that arrived during the release still stands: freeze again.
@@ -171,7 +180,8 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
           const step = stepOf(s);
           step.runs = p.attempts;
           step.status = p.status === 'verified' || p.status === 'resolved' ? 'completed' : p.status === 'pending' ? 'pending' : 'running';
-          step.detail = p.status === 'verified' ? p.detail && summaryOf(s, counts) : p.status === 'resolved' ? 'resolved outside Lethe by an operator' : p.reason ? `${p.status}: ${p.reason}` : undefined;
+          step.detail =
+            p.status === 'verified' ? p.detail && summaryOf(s, counts) : p.status === 'resolved' ? 'resolved outside Lethe by an operator' : p.reason ? `${p.status}: ${p.reason}` : undefined;
         }
       };
       refreshBlocked = () => {
@@ -189,17 +199,22 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
       verify.status = 'running';
       await Promise.all(
         STORES.map((s) =>
-          runStore(input.accountId, stores[s], {
-            deleted: (store, c) => {
-              addCounts(counts, store, c);
-              syncSteps();
+          runStore(
+            input.accountId,
+            stores[s],
+            {
+              deleted: (store, c) => {
+                addCounts(counts, store, c);
+                syncSteps();
+              },
+              verified: (store, v) => {
+                verifications[store] = v;
+                syncSteps();
+              },
+              blockedChanged: () => refreshBlocked(),
             },
-            verified: (store, v) => {
-              verifications[store] = v;
-              syncSteps();
-            },
-            blockedChanged: () => refreshBlocked(),
-          }, input.blockPolicy),
+            input.blockPolicy,
+          ),
         ),
       );
       state.blocked = [];
@@ -229,24 +244,25 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
         state.status = 'running';
         upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
       }
-    } else for (;;) {
-      state.passes++;
-      counts.recurly = await step('recurly', () => vendors.deleteRecurlyAccount(input.accountId), stepSummary.recurly);
-      counts.auth0 = await step('auth0', () => vendors.deleteAuth0User(input.accountId), stepSummary.auth0);
-      counts.media = addMedia(counts.media, await step('media', () => long.deleteMediaBlobs(input.accountId), stepSummary.media));
-      counts.database = addRows(counts.database, await step('database', () => long.deleteDatabaseRows(input.accountId), stepSummary.database));
-      verification = await step('verify', () => quick.verifyDeletion(input.accountId), stepSummary.verify);
-      if (verification.clean) break;
-      log.warn('verification found data left; deleting again', { pass: state.passes, blobs: verification.blobsRemaining });
-      if (state.passes >= MAX_PASSES) {
-        throw ApplicationFailure.create({
-          type: FailureType.DataRemains,
-          message: `data remains after ${state.passes} passes: ${JSON.stringify({ blobs: verification.blobsRemaining, softDeleted: verification.softDeletedRemaining, rows: verification.rowsRemaining, auth0: verification.auth0UsersRemaining, recurly: verification.recurly })}`,
-          nonRetryable: true,
-        });
+    } else
+      for (;;) {
+        state.passes++;
+        counts.recurly = await step('recurly', () => vendors.deleteRecurlyAccount(input.accountId), stepSummary.recurly);
+        counts.auth0 = await step('auth0', () => vendors.deleteAuth0User(input.accountId), stepSummary.auth0);
+        counts.media = addMedia(counts.media, await step('media', () => long.deleteMediaBlobs(input.accountId), stepSummary.media));
+        counts.database = addRows(counts.database, await step('database', () => long.deleteDatabaseRows(input.accountId), stepSummary.database));
+        verification = await step('verify', () => quick.verifyDeletion(input.accountId), stepSummary.verify);
+        if (verification.clean) break;
+        log.warn('verification found data left; deleting again', { pass: state.passes, blobs: verification.blobsRemaining });
+        if (state.passes >= MAX_PASSES) {
+          throw ApplicationFailure.create({
+            type: FailureType.DataRemains,
+            message: `data remains after ${state.passes} passes: ${JSON.stringify({ blobs: verification.blobsRemaining, softDeleted: verification.softDeletedRemaining, rows: verification.rowsRemaining, auth0: verification.auth0UsersRemaining, recurly: verification.recurly })}`,
+            nonRetryable: true,
+          });
+        }
+        await sleep(`${30 * state.passes} seconds`);
       }
-      await sleep(`${30 * state.passes} seconds`);
-    }
 
     const receipt: Receipt = {
       requestId: input.requestId,
@@ -283,13 +299,26 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
 function summaryOf(store: Store, counts: StoreCounts): string | undefined {
   const c = counts[store];
   if (!c) return undefined;
-  return store === 'media' ? stepSummary.media(counts.media!) : store === 'database' ? stepSummary.database(counts.database!) : store === 'auth0' ? stepSummary.auth0(counts.auth0!) : stepSummary.recurly(counts.recurly!);
+  return store === 'media'
+    ? stepSummary.media(counts.media!)
+    : store === 'database'
+      ? stepSummary.database(counts.database!)
+      : store === 'auth0'
+        ? stepSummary.auth0(counts.auth0!)
+        : stepSummary.recurly(counts.recurly!);
 }
 
 /** Posts to the operators' webhook (and logs and counts); never fails the deletion. */
 function notify(state: DeletionProgress, kind: 'warning' | 'overdue' | 'blocked'): Promise<unknown> {
   return quick
-    .notifyOperators({ kind, requestId: state.requestId, accountId: state.accountId, workflowId: workflowInfo().workflowId, deadlineAt: state.deadlineAt, ...(kind === 'blocked' ? { blocked: state.blocked } : {}) })
+    .notifyOperators({
+      kind,
+      requestId: state.requestId,
+      accountId: state.accountId,
+      workflowId: workflowInfo().workflowId,
+      deadlineAt: state.deadlineAt,
+      ...(kind === 'blocked' ? { blocked: state.blocked } : {}),
+    })
     .catch((e) => log.error('operator notification failed', { kind, error: failureText(e) }));
 }
 

@@ -57,7 +57,8 @@ function actionFor(store: Store, type: string | undefined): string {
           ? 'Blob Storage refused the credentials: check AZURE_STORAGE_CONNECTION_STRING, then retry'
           : 'PostgreSQL refused Lethe: check DATABASE_URL and its grants, then retry';
   }
-  if (type === FailureType.Held) return 'blobs are under a legal hold, an immutability policy or a lease: release them at the storage account (or record the deletion as resolved outside Lethe with a justification), then retry';
+  if (type === FailureType.Held)
+    return 'blobs are under a legal hold, an immutability policy or a lease: release them at the storage account (or record the deletion as resolved outside Lethe with a justification), then retry';
   if (type === FailureType.Precondition) {
     return store === 'recurly'
       ? 'Recurly refuses the redaction while charges or invoices are open: settle or void them in Recurly, then retry'
@@ -121,7 +122,10 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
       }
       // Deleted, yet something is still there (an asynchronous vendor, a late upload): again.
       type = FailureType.DataRemains;
-      p.reason = `data remains after deleting: ${Object.entries(v.remaining).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}`;
+      p.reason = `data remains after deleting: ${Object.entries(v.remaining)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`;
     } catch (err) {
       if (isCancellation(err)) throw err;
       type = failureTypeOf(err);
@@ -174,7 +178,12 @@ export function addCounts(counts: StoreCounts, store: Store, next: unknown): voi
   } else {
     const n = next as NonNullable<StoreCounts['recurly']>;
     counts.recurly = counts.recurly
-      ? { ...n, subscriptionsTerminated: counts.recurly.subscriptionsTerminated + n.subscriptionsTerminated, accountRedacted: counts.recurly.accountRedacted || n.accountRedacted, hadAccount: counts.recurly.hadAccount || n.hadAccount }
+      ? {
+          ...n,
+          subscriptionsTerminated: counts.recurly.subscriptionsTerminated + n.subscriptionsTerminated,
+          accountRedacted: counts.recurly.accountRedacted || n.accountRedacted,
+          hadAccount: counts.recurly.hadAccount || n.hadAccount,
+        }
       : n;
   }
 }

@@ -58,7 +58,7 @@ export async function inactivitySweepWorkflow(input: LegacySweepInput = {}): Pro
     let cursor = carried.cursor;
     // The worker's setting, fixed at the sweep's start; older histories carried it in the input.
     const perRun = input.pagesPerRun ?? carried.pagesPerRun ?? PAGES_PER_RUN;
-    for (let pagesThisRun = 0; ; ) {
+    for (let pagesThisRun = 0; ;) {
       const page = await pages.sweepPage({
         sweepId,
         dryRun,

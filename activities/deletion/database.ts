@@ -25,23 +25,29 @@ export function ownedRows(db: Knex, link: TableLink, accountId: string, email: s
 
 export const createDatabaseActivities = (deps: { db: Knex; batchSize?: number; attemptBudgetMs?: number }) => ({
   async deleteDatabaseRows(accountId: string): Promise<Record<string, number>> {
-    return classified('database', async () => {
-      const { db } = deps;
-      const subject = await loadSubject(db, accountId);
-      const email = subject?.email ?? null;
-      const counts: Record<string, number> = {};
-      for (const link of DATA_MAP) {
-        counts[link.table] = 0;
-        for (;;) {
-          const batch = ownedRows(db, link, accountId, email).select(link.key).limit(deps.batchSize ?? DELETE_BATCH);
-          const n = await db(link.table).whereIn(link.key, batch).del();
-          counts[link.table] += n;
-          heartbeat();
-          if (n === 0) break;
+    return classified(
+      'database',
+      async () => {
+        const { db } = deps;
+        const subject = await loadSubject(db, accountId);
+        const email = subject?.email ?? null;
+        const counts: Record<string, number> = {};
+        for (const link of DATA_MAP) {
+          counts[link.table] = 0;
+          for (;;) {
+            const batch = ownedRows(db, link, accountId, email)
+              .select(link.key)
+              .limit(deps.batchSize ?? DELETE_BATCH);
+            const n = await db(link.table).whereIn(link.key, batch).del();
+            counts[link.table] += n;
+            heartbeat();
+            if (n === 0) break;
+          }
         }
-      }
-      return counts;
-    }, { budgetMs: deps.attemptBudgetMs });
+        return counts;
+      },
+      { budgetMs: deps.attemptBudgetMs },
+    );
   },
 });
 

@@ -39,18 +39,13 @@ export const createFreezeActivities = (deps: { db: Knex; auth0: Auth0Client }) =
         });
       }
 
-      await db('lethe.frozen_accounts')
-        .insert({ account_id: input.accountId, request_id: input.requestId, state: 'deleting' })
-        .onConflict('account_id')
-        .merge({ state: 'deleting' });
+      await db('lethe.frozen_accounts').insert({ account_id: input.accountId, request_id: input.requestId, state: 'deleting' }).onConflict('account_id').merge({ state: 'deleting' });
 
       // Legacy accounts have no Auth0 id: their users are found by email. Only users stored
       // under the email exactly as the account has it are captured as this person's; a database
       // user found by its lower-case form is looked up again at deletion, where a spelling
       // another account shares stops it for a person (activities/deletion/auth0.ts).
-      const auth0UserIds: string[] = account.auth0_user_id
-        ? [account.auth0_user_id]
-        : (await deps.auth0.findUsersByEmail(account.email)).filter((u) => u.matched === 'as_given').map((u) => u.userId);
+      const auth0UserIds: string[] = account.auth0_user_id ? [account.auth0_user_id] : (await deps.auth0.findUsersByEmail(account.email)).filter((u) => u.matched === 'as_given').map((u) => u.userId);
 
       await db('lethe.deletion_subjects')
         .insert({

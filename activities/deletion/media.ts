@@ -3,9 +3,13 @@
  * snapshots and versions, by Blob Batch. One activity for the whole account (no activity per
  * blob, so history stays small for a million blobs); it heartbeats a cursor and, after a
  * worker crash, the next attempt resumes from that cursor instead of starting over.
+ *
+ * Heartbeats go out on a timer while the activity works, not once per listing page: one page
+ * of 5,000 items, or one SDK try under 503 `ServerBusy` (up to 60 s), outlasts the 20-second
+ * heartbeat timeout, and an attempt declared dead while it still runs overlaps its retry.
  */
 import { Context } from '@temporalio/activity';
-import type { BlobStore } from '../../stores/blobs';
+import { BlobStoreError, type BlobStore, type HeldSummary } from '../../stores/blobs';
 import { classified, invalidInput } from '../failures';
 import type { StoreCounts, StoreReading } from '../../contract';
 
@@ -23,57 +27,116 @@ export interface MediaCursor {
   byContainer: Record<string, number>;
   listCalls: number;
   batchCalls: number;
+  /** Soft-deleted snapshots and versions purged, leases broken (carried across attempts). */
+  purged?: number;
+  leasesBroken?: number;
 }
 
-export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: number; pageSize?: number; attemptBudgetMs?: number }) => ({
+/** How often the media deletion heartbeats its cursor while it works (well inside the 20 s timeout). */
+export const MEDIA_HEARTBEAT_EVERY_MS = 5_000;
+
+export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: number; pageSize?: number; attemptBudgetMs?: number; heartbeatEveryMs?: number }) => ({
   async deleteMediaBlobs(accountId: string): Promise<NonNullable<StoreCounts['media']>> {
     const prefix = accountPrefix(accountId);
-    return classified('media', async () => {
-      const ctx = Context.current();
-      const saved = ctx.info.heartbeatDetails as MediaCursor | undefined;
-      const cursor: MediaCursor = saved ? { ...saved, byContainer: { ...saved.byContainer } } : { containerIndex: 0, byContainer: {}, listCalls: 0, batchCalls: 0 };
-      const listedByEarlierAttempts = saved?.listCalls ?? 0;
-      const containers = deps.blobs.containers;
-      for (; cursor.containerIndex < containers.length; cursor.containerIndex++, cursor.token = undefined) {
-        const name = containers[cursor.containerIndex];
-        const before = cursor.byContainer[name] ?? 0;
-        const listedBefore = cursor.listCalls;
-        const res = await deps.blobs.deletePrefix(name, prefix, {
-          resumeToken: cursor.token,
-          concurrency: deps.concurrency,
-          pageSize: deps.pageSize,
-          onPage: ({ nextToken, deleted }) => {
-            cursor.token = nextToken;
-            cursor.byContainer[name] = before + deleted;
-            ctx.heartbeat({ ...cursor, listCalls: ++cursor.listCalls });
-          },
-        });
-        cursor.byContainer[name] = before + res.deleted;
-        cursor.listCalls = listedBefore + res.listCalls;
-        cursor.batchCalls += res.batchCalls;
-        ctx.heartbeat({ ...cursor, containerIndex: cursor.containerIndex + 1, token: undefined });
-      }
-      const blobsDeleted = Object.values(cursor.byContainer).reduce((a, b) => a + b, 0);
-      return {
-        blobsDeleted,
-        byContainer: cursor.byContainer,
-        listCalls: cursor.listCalls,
-        batchCalls: cursor.batchCalls,
-        resumed: !!saved,
-        listCallsThisAttempt: cursor.listCalls - listedByEarlierAttempts,
-      };
-    }, { budgetMs: deps.attemptBudgetMs });
+    return classified(
+      'media',
+      async () => {
+        const ctx = Context.current();
+        const saved = ctx.info.heartbeatDetails as MediaCursor | undefined;
+        const cursor: MediaCursor = saved ? { ...saved, byContainer: { ...saved.byContainer } } : { containerIndex: 0, byContainer: {}, listCalls: 0, batchCalls: 0 };
+        const listedByEarlierAttempts = saved?.listCalls ?? 0;
+        const containers = deps.blobs.containers;
+        const held: HeldSummary = { blobs: 0, legalHolds: 0, immutabilityPolicies: 0 };
+        let purged = saved?.purged ?? 0;
+        let leasesBroken = saved?.leasesBroken ?? 0;
+        // The cursor as of the last finished page: what a successor may resume from.
+        const beat = () => ctx.heartbeat({ ...cursor, byContainer: { ...cursor.byContainer }, purged, leasesBroken });
+        const timer = setInterval(beat, deps.heartbeatEveryMs ?? MEDIA_HEARTBEAT_EVERY_MS);
+        try {
+          for (; cursor.containerIndex < containers.length; cursor.containerIndex++, cursor.token = undefined) {
+            const name = containers[cursor.containerIndex];
+            const before = cursor.byContainer[name] ?? 0;
+            const listedBefore = cursor.listCalls;
+            const res = await deps.blobs.deletePrefix(name, prefix, {
+              resumeToken: cursor.token,
+              concurrency: deps.concurrency,
+              pageSize: deps.pageSize,
+              abortSignal: ctx.cancellationSignal,
+              onPage: ({ nextToken, deleted }) => {
+                cursor.token = nextToken;
+                cursor.byContainer[name] = before + deleted;
+                ++cursor.listCalls;
+                beat();
+              },
+            });
+            cursor.byContainer[name] = before + res.deleted;
+            cursor.listCalls = listedBefore + res.listCalls;
+            cursor.batchCalls += res.batchCalls;
+            purged += res.purged;
+            leasesBroken += res.leasesBroken;
+            held.blobs += res.held.blobs;
+            held.legalHolds += res.held.legalHolds;
+            held.immutabilityPolicies += res.held.immutabilityPolicies;
+            held.leases = (held.leases ?? 0) + (res.held.leases ?? 0);
+            if (res.held.until && (!held.until || res.held.until > held.until)) held.until = res.held.until;
+            ctx.heartbeat({ ...cursor, containerIndex: cursor.containerIndex + 1, token: undefined, purged, leasesBroken });
+          }
+        } finally {
+          clearInterval(timer);
+        }
+        if (held.blobs > 0) {
+          // Everything else is deleted; what a hold keeps waits for a person (Held → blocked).
+          const kinds = [
+            held.legalHolds ? `${held.legalHolds} under a legal hold` : '',
+            held.immutabilityPolicies ? `${held.immutabilityPolicies} under an immutability policy` : '',
+            held.leases ? `${held.leases} leased again after Lethe broke the lease` : '',
+          ]
+            .filter(Boolean)
+            .join(', ');
+          throw new BlobStoreError('held', `${held.blobs} blobs refused deletion (${kinds}${held.until ? `, policy until ${held.until}` : ''})`, 409, held);
+        }
+        const blobsDeleted = Object.values(cursor.byContainer).reduce((a, b) => a + b, 0);
+        return {
+          blobsDeleted,
+          byContainer: cursor.byContainer,
+          listCalls: cursor.listCalls,
+          batchCalls: cursor.batchCalls,
+          resumed: !!saved,
+          listCallsThisAttempt: cursor.listCalls - listedByEarlierAttempts,
+          softDeletedPurged: purged,
+          leasesBroken,
+        };
+      },
+      { budgetMs: deps.attemptBudgetMs },
+    );
   },
 });
 
-/** What remains under the account's prefix: blobs (with snapshots and versions) and soft-deleted ones. */
+/**
+ * What remains under the account's prefix. `remaining` counts live blobs, snapshots and versions,
+ * and soft-deleted snapshots and versions where the account lets Lethe purge them
+ * (`AllowPermanentDelete`). Soft-deleted base blobs (and copies Lethe may not purge) are no
+ * longer readable through the data plane and nothing can remove them early: Delete Blob says
+ * they stay until the soft-delete retention ends. They are `pending`, with that end as `until`.
+ */
 export async function readMedia(blobs: BlobStore, accountId: string): Promise<StoreReading> {
   const prefix = accountPrefix(accountId);
+  const policy = blobs.emulator ? undefined : await blobs.softDeletePolicy();
   const out = { blobs: 0, softDeleted: 0 };
+  let waiting = 0;
+  let until: string | undefined;
+  const latest = (x: string | undefined) => void (x && (!until || x > until) && (until = x));
   for (const c of blobs.containers) {
     const n = await blobs.countPrefix(c, prefix);
     out.blobs += n.blobs + n.snapshots + n.versions;
-    out.softDeleted += n.softDeleted;
+    waiting += n.softDeleted - n.softDeletedCopies;
+    latest(n.softDeletedBlobsUntil);
+    if (policy?.enabled && policy.allowPermanentDelete) out.softDeleted += n.softDeletedCopies;
+    else {
+      waiting += n.softDeletedCopies;
+      latest(n.softDeletedCopiesUntil);
+    }
   }
-  return { remaining: out };
+  const pending = waiting > 0 ? [{ what: `media: ${waiting} soft-deleted blobs, purged by Azure when the soft-delete retention ends`, ...(until ? { until } : {}) }] : undefined;
+  return { remaining: out, ...(pending ? { pending } : {}) };
 }

@@ -1,14 +1,37 @@
 /**
- * The billing record at Recurly (API v3): live subscriptions ended, then the account redacted.
- * Idempotent: an account that is already gone counts as deleted. `readRecurly` is what the
- * verification reads back.
+ * The billing record at Recurly (API v3): live subscriptions ended, then the account redacted,
+ * and the redaction waited for. Idempotent: an account that is already gone or already
+ * redacted counts as deleted. `readRecurly` is what the verification reads back.
+ *
+ * What Recurly documents (node_modules/recurly/openapi/api.yaml) and how it is met here:
+ * - `redact_account`: "The account must have no active subscriptions, uninvoiced charges, or
+ *   partially paid invoices" (422 otherwise). Subscriptions are Lethe's to end; charges and
+ *   invoices are money owed or owing, which only a person may settle, void or write off: a
+ *   `precondition` naming how many are open, so the store shows `blocked` with that reason.
+ * - `terminate_subscription` `charge` (default true) bills unbilled usage "on the final
+ *   invoice": an open invoice that would itself block the redaction. Lethe sends
+ *   `charge=false` (the usage is zeroed) and the configured `refund`.
+ * - `cancel_subscription`: "When a future subscription (`state=future`) is canceled it becomes
+ *   failed"; terminating one is refused ("Cannot expire an inactive subscription."). So a
+ *   `future` subscription is canceled, every other live one terminated.
+ * - `redact_account` 200: "accepted for redaction and will be processed asynchronously". The
+ *   personal fields stay visible until Recurly gets to it, and nothing in the Account says a
+ *   redaction is under way. So Lethe remembers that it was accepted (in the activity's
+ *   heartbeat details, which Temporal hands to every retry of the activity) and waits, reading
+ *   the account back with backoff, without asking again: within an attempt for up to
+ *   REDACTION_WAIT_PER_ATTEMPT_MS, then through the activity's own retries (a retryable
+ *   `DataRemains`, "redaction pending"), for as long as the store's attempt budget lasts
+ *   (LETHE_STORE_ATTEMPT_BUDGET). Only a redaction still invisible after that whole budget is
+ *   requested again by the workflow's next attempt, which starts without the memory.
  */
 import type { Knex } from 'knex';
-import { heartbeat } from '@temporalio/activity';
+import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { RecurlyClient } from '../../stores/recurly';
+import { isVendorError, VendorError } from '../../stores/errors';
 import { classified } from '../failures';
 import { requireSubject, type Subject } from './subject';
-import type { StoreCounts, StoreReading } from '../../contract';
+import { FailureType, type StoreCounts, type StoreReading } from '../../contract';
 
 export interface RecurlyDeps {
   db: Knex;
@@ -16,27 +39,133 @@ export interface RecurlyDeps {
   refund: 'none' | 'partial' | 'full';
 }
 
+/** How long one attempt reads a pending redaction back before handing over to a retry. */
+export const REDACTION_WAIT_PER_ATTEMPT_MS = 60_000;
+/** Delay before the activity's next attempt while the redaction is still pending. */
+const PENDING_RETRY_DELAY_MS = 10_000;
+
+/** What an attempt hands to the next through its heartbeat (ids, times and counts only). */
+interface RecurlyMemo {
+  redactionAcceptedAt?: string;
+  terminated?: number;
+  canceled?: number;
+  checks?: number;
+}
+
+type RecurlyCounts = NonNullable<StoreCounts['recurly']>;
+
 export const createRecurlyActivities = (deps: RecurlyDeps) => ({
-  async deleteRecurlyAccount(accountId: string): Promise<NonNullable<StoreCounts['recurly']>> {
+  async deleteRecurlyAccount(accountId: string): Promise<RecurlyCounts> {
     return classified('recurly', async () => {
       const subject = await requireSubject(deps.db, accountId);
       const code = subject.recurlyAccountCode;
       if (!code) return { subscriptionsTerminated: 0, accountRedacted: false, hadAccount: false };
+      const memo: RecurlyMemo = { ...(lastMemo() ?? {}) };
       const account = await deps.recurly.getAccount(code);
-      if (!account) return { subscriptionsTerminated: 0, accountRedacted: false, hadAccount: false };
-      // Recurly refuses to redact (422) while any subscription is live, so terminate them first.
-      const live = await deps.recurly.listLiveSubscriptions(code, new Date());
-      for (const sub of live) {
-        await deps.recurly.terminateSubscription(sub.id, deps.refund);
-        heartbeat();
+      if (!account) return { subscriptionsTerminated: memo.terminated ?? 0, accountRedacted: false, hadAccount: false };
+      if (account.redacted && !memo.redactionAcceptedAt) return { subscriptionsTerminated: 0, accountRedacted: true, hadAccount: true };
+
+      let redactRequests = 0;
+      if (!memo.redactionAcceptedAt) {
+        // Recurly refuses to redact (422) while any subscription is live, so end them first.
+        memo.terminated ??= 0;
+        memo.canceled ??= 0;
+        for (const sub of await deps.recurly.listLiveSubscriptions(code, new Date())) {
+          if (sub.state === 'future') {
+            await deps.recurly.cancelSubscription(sub.id);
+            memo.canceled++;
+          } else {
+            await deps.recurly.terminateSubscription(sub.id, deps.refund);
+            memo.terminated++;
+          }
+          heartbeat(memo);
+        }
+        let outcome: 'accepted' | 'already_gone';
+        try {
+          outcome = await deps.recurly.redactAccount(code);
+        } catch (err) {
+          if (isVendorError(err) && err.type === 'precondition') throw await namedRefusal(deps.recurly, code, err);
+          throw err;
+        }
+        if (outcome === 'already_gone') return { subscriptionsTerminated: memo.terminated, subscriptionsCanceled: memo.canceled, accountRedacted: false, hadAccount: false };
+        redactRequests = 1;
+        memo.redactionAcceptedAt = new Date().toISOString();
+        memo.checks = 0;
+        heartbeat(memo);
       }
-      const outcome = await deps.recurly.redactAccount(code);
-      return { subscriptionsTerminated: live.length, accountRedacted: outcome === 'redacted', hadAccount: true };
+
+      // Accepted: wait for Recurly to carry it out, never asking again meanwhile.
+      const acceptedAt = Date.parse(memo.redactionAcceptedAt);
+      const deadline = Math.min(Date.now() + REDACTION_WAIT_PER_ATTEMPT_MS, attemptDeadline());
+      let delay = 250;
+      for (;;) {
+        const now = await deps.recurly.getAccount(code);
+        if (!now || now.redacted) {
+          return {
+            subscriptionsTerminated: memo.terminated ?? 0,
+            subscriptionsCanceled: memo.canceled ?? 0,
+            accountRedacted: true,
+            hadAccount: true,
+            redactRequests,
+            redactionChecks: memo.checks ?? 0,
+            redactionWaitedMs: Math.max(0, Date.now() - acceptedAt),
+          };
+        }
+        memo.checks = (memo.checks ?? 0) + 1;
+        heartbeat(memo);
+        if (Date.now() + delay > deadline) {
+          throw ApplicationFailure.create({
+            type: FailureType.DataRemains,
+            message: `recurly redaction of ${code} accepted at ${memo.redactionAcceptedAt} is still pending (${memo.checks} checks; still set: ${now.personalFields.join(', ')})`,
+            nextRetryDelay: PENDING_RETRY_DELAY_MS,
+          });
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5_000);
+      }
     });
   },
 });
 
-/** What remains at Recurly: 1 while the account shows its personal fields. */
+function lastMemo(): RecurlyMemo | undefined {
+  try {
+    const d = activityInfo().heartbeatDetails as RecurlyMemo | undefined;
+    return d && typeof d === 'object' ? d : undefined;
+  } catch {
+    return undefined; // called outside an activity (a direct call in a test)
+  }
+}
+
+/** When this attempt must have finished (start-to-close and schedule-to-close), less a margin. */
+function attemptDeadline(): number {
+  try {
+    const i = activityInfo();
+    const ends = [i.currentAttemptScheduledTimestampMs + i.startToCloseTimeoutMs];
+    if (i.scheduleToCloseTimeoutMs) ends.push(i.scheduledTimestampMs + i.scheduleToCloseTimeoutMs);
+    // Leave room to fail cleanly (with the memory) before Temporal times the attempt out.
+    const margin = Math.min(5_000, i.startToCloseTimeoutMs / 5);
+    return Math.min(...ends) - margin;
+  } catch {
+    return Date.now() + REDACTION_WAIT_PER_ATTEMPT_MS;
+  }
+}
+
+/**
+ * Recurly's 422 names no reason Lethe can act on; count what the documentation says refuses
+ * a redaction, so the operator's `blocked` reason says what to settle.
+ */
+async function namedRefusal(recurly: RecurlyClient, code: string, err: VendorError): Promise<VendorError> {
+  const open = await recurly.openCharges(code);
+  const live = (await recurly.listLiveSubscriptions(code, new Date())).length;
+  const parts = [
+    `${open.lineItems} uninvoiced charge${open.lineItems === 1 ? '' : 's'} (line items)`,
+    `${open.invoices} open or partially paid invoice${open.invoices === 1 ? '' : 's'}`,
+    ...(live ? [`${live} live subscription${live === 1 ? '' : 's'}`] : []),
+  ];
+  return new VendorError({ vendor: 'recurly', type: 'precondition', operation: 'redactAccount', subject: code, status: err.status, vendorCode: `refused with ${parts.join(', ')}` });
+}
+
+/** What remains at Recurly: 1 while the account shows any personal field redaction clears. */
 export async function readRecurly(recurly: RecurlyClient, subject: Subject): Promise<StoreReading> {
   if (!subject.recurlyAccountCode) return { remaining: { account: 0 } };
   const acct = await recurly.getAccount(subject.recurlyAccountCode);

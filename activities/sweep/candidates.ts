@@ -45,10 +45,12 @@ export class SweepInputError extends Error {
  * 2026-02-28 minus 24 months is 2024-02-28). Returned microsecond-exact, UTC.
  */
 export async function cutoffFor(db: Knex, referenceTime: string, months: number, timeZone: string): Promise<string> {
-  const { rows } = await db.raw(
-    `select to_char(((?::timestamptz at time zone ?) - make_interval(months => ?)) at time zone ? at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cutoff`,
-    [referenceTime, timeZone, months, timeZone],
-  );
+  const { rows } = await db.raw(`select to_char(((?::timestamptz at time zone ?) - make_interval(months => ?)) at time zone ? at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cutoff`, [
+    referenceTime,
+    timeZone,
+    months,
+    timeZone,
+  ]);
   return rows[0].cutoff as string;
 }
 

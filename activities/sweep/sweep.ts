@@ -46,10 +46,7 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
         const existing = await db('lethe.sweeps').where({ sweep_id: input.sweepId }).first('reference_time', 'cutoff');
         if (existing) return { referenceTime: iso(existing.reference_time), cutoff: iso(existing.cutoff), pagesPerRun: config.pagesPerRun };
         const cutoff = await cutoffFor(db, input.referenceTime, config.inactivityMonths, config.timezone);
-        await db('lethe.sweeps')
-          .insert({ sweep_id: input.sweepId, dry_run: input.dryRun, status: 'running', reference_time: input.referenceTime, cutoff })
-          .onConflict('sweep_id')
-          .ignore();
+        await db('lethe.sweeps').insert({ sweep_id: input.sweepId, dry_run: input.dryRun, status: 'running', reference_time: input.referenceTime, cutoff }).onConflict('sweep_id').ignore();
         await db('lethe.sweeps')
           .whereNot({ status: 'running' })
           .andWhere('finished_at', '<', db.raw(`now() - make_interval(days => ?)`, [KEEP_FINISHED_SWEEPS_DAYS]))
@@ -89,7 +86,13 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     const resumed = heartbeatDetails();
     // Taken before the read: a login that lands during the read is "after selection" too.
     const selectedAt = new Date().toISOString();
-    let rows = await candidatePage(db, { cutoff: input.cutoff, referenceTime: input.referenceTime, after: input.cursor, limit: pageSize, scope: config.scopePrefix ? { accountIdPrefix: config.scopePrefix } : undefined });
+    let rows = await candidatePage(db, {
+      cutoff: input.cutoff,
+      referenceTime: input.referenceTime,
+      after: input.cursor,
+      limit: pageSize,
+      scope: config.scopePrefix ? { accountIdPrefix: config.scopePrefix } : undefined,
+    });
     const full = rows.length === pageSize;
     const counts: SweepCounts = resumed ? { ...resumed.counts } : { scanned: 0, eligible: 0, started: 0 };
     if (resumed) rows = rows.filter((r) => compareKey(r, resumed.through) > 0);
@@ -113,18 +116,18 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
     const last = processed > 0 ? rows[processed - 1] : undefined;
     const cut = processed < rows.length;
     // More to read when the page came back full, or when the time budget cut it short.
-    const nextCursor = cut || full ? (last ? cursorOf(last) : resumed?.through ?? input.cursor) : undefined;
+    const nextCursor = cut || full ? (last ? cursorOf(last) : (resumed?.through ?? input.cursor)) : undefined;
     const sweepTotals = await recordedCounts(input.sweepId);
     const totals = { ...add(input.totals, counts), ...sweepTotals };
-    await db('lethe.sweeps').where({ sweep_id: input.sweepId }).update({ ...dbCounts(totals), pages: input.pageNumber });
+    await db('lethe.sweeps')
+      .where({ sweep_id: input.sweepId })
+      .update({ ...dbCounts(totals), pages: input.pageNumber });
     return { ...counts, sweepTotals, ...(nextCursor ? { nextCursor } : {}) };
   }
 
   /** Eligible and started as lethe.sweep_candidates records them. */
   async function recordedCounts(sweepId: string): Promise<Pick<SweepCounts, 'eligible' | 'started'>> {
-    const row = await db('lethe.sweep_candidates')
-      .where({ sweep_id: sweepId })
-      .first(db.raw('count(*)::int as eligible'), db.raw('count(started_at)::int as started'));
+    const row = await db('lethe.sweep_candidates').where({ sweep_id: sweepId }).first(db.raw('count(*)::int as eligible'), db.raw('count(started_at)::int as started'));
     return { eligible: Number(row?.eligible ?? 0), started: Number(row?.started ?? 0) };
   }
 
@@ -189,7 +192,9 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
    * marked would leave a deleted account counted nowhere.
    */
   async function markStarting(sweepId: string, accountId: string, starting = true): Promise<void> {
-    await db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: accountId }).update({ started_at: starting ? db.fn.now() : null });
+    await db('lethe.sweep_candidates')
+      .where({ sweep_id: sweepId, account_id: accountId })
+      .update({ started_at: starting ? db.fn.now() : null });
   }
 
   /** True when the account's deletion is under way (started now, or joined). */

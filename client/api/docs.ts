@@ -4,8 +4,7 @@
  */
 type Json = Record<string, unknown>;
 
-const esc = (s: unknown): string =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
@@ -22,7 +21,10 @@ export function renderDocs(doc: Json): string {
       const open = Array.isArray(op.security) && op.security.length === 0;
       toc.push(`<li><a href="#${esc(id)}"><code class="m ${method}">${method.toUpperCase()}</code> <code>${esc(path)}</code></a> ${esc(op.summary ?? '')}</li>`);
       const params = ((op.parameters ?? []) as Json[])
-        .map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${p.required ? 'yes' : ''}</td><td><code>${esc(typeText(p.schema as Json))}</code></td><td>${esc(p.description ?? (p.schema as Json | undefined)?.description ?? '')}</td></tr>`)
+        .map(
+          (p) =>
+            `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${p.required ? 'yes' : ''}</td><td><code>${esc(typeText(p.schema as Json))}</code></td><td>${esc(p.description ?? (p.schema as Json | undefined)?.description ?? '')}</td></tr>`,
+        )
         .join('');
       const body = ((op.requestBody as Json | undefined)?.content as Record<string, Json> | undefined)?.['application/json']?.schema as Json | undefined;
       const responses = Object.entries((op.responses ?? {}) as Record<string, Json>)

@@ -32,6 +32,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`lethe-api: ${err instanceof ConfigError ? err.message : err?.stack ?? err}\n`);
+  process.stderr.write(`lethe-api: ${err instanceof ConfigError ? err.message : (err?.stack ?? err)}\n`);
   process.exit(1);
 });

@@ -72,7 +72,7 @@ export function createApiMetrics(deletions: Pick<RequestReader, 'openCounts'>) {
     });
   gauge('lethe_deletions_in_flight', 'Deletion requests pending or running, by channel', (c) => c.inFlight);
   gauge('lethe_deletions_near_deadline', 'Deletion requests pending or running past their warning time, before the deadline', (c) => c.nearDeadline);
-  gauge('lethe_deletions_blocked', 'Deletion requests with a store waiting for a person (see the request view\'s `blocked`), by channel', (c) => c.blocked);
+  gauge('lethe_deletions_blocked', "Deletion requests with a store waiting for a person (see the request view's `blocked`), by channel", (c) => c.blocked);
   gauge('lethe_deletions_overdue', 'Deletion requests past their deadline and not completed (running or failed), by channel', (c) => c.overdue);
 
   return {

@@ -23,8 +23,7 @@ export const errorSchema = {
   },
 } as const;
 
-const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((c) => [c, { ...errorSchema, description: ERROR_TEXT[c] ?? 'Error' }]));
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { ...errorSchema, description: ERROR_TEXT[c] ?? 'Error' }]));
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'Malformed request; the message names the field',

@@ -84,7 +84,10 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     const decision = limiter.hit(token !== undefined && token >= 0 ? `token:${token}` : `addr:${req.ip}`);
     reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', decision.resetSeconds);
     if (!decision.allowed) {
-      return reply.code(429).header('retry-after', decision.resetSeconds).send({ error: 'rate_limited', message: `rate limit of ${decision.limit} requests per minute exceeded; retry after ${decision.resetSeconds} s` });
+      return reply
+        .code(429)
+        .header('retry-after', decision.resetSeconds)
+        .send({ error: 'rate_limited', message: `rate limit of ${decision.limit} requests per minute exceeded; retry after ${decision.resetSeconds} s` });
     }
     if (token !== undefined && token < 0) {
       return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or invalid bearer token' });
@@ -114,7 +117,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
         title: 'Lethe API',
         version: '1',
         description:
-          'Files and follows deletions of people\'s data (CONTRACT §5). Every route but /healthz needs `Authorization: Bearer <token>`. Errors are `{ error, message, field? }`; a 400 names the field, e.g. `body/channel`.',
+          "Files and follows deletions of people's data (CONTRACT §5). Every route but /healthz needs `Authorization: Bearer <token>`. Errors are `{ error, message, field? }`; a 400 names the field, e.g. `body/channel`.",
       },
       tags: [
         { name: 'deletions', description: 'Deletion requests from every channel' },

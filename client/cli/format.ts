@@ -15,7 +15,11 @@ export function relative(ms: number): string {
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
@@ -49,7 +53,11 @@ export function renderView(v: DeletionView, now = Date.now()): string {
   ];
   if (v.reason) lines.push(`Reason    ${v.reason}`);
   for (const b of v.blocked ?? []) {
-    lines.push(`BLOCKED   ${b.store} since ${when(b.since)}: ${b.reason}`, `  what to do: ${b.action}`, `  then: lethe retry ${v.requestId}   (or, if dealt with outside Lethe: lethe resolve ${v.requestId} --store ${b.store} --justification "..." --by YOU)`);
+    lines.push(
+      `BLOCKED   ${b.store} since ${when(b.since)}: ${b.reason}`,
+      `  what to do: ${b.action}`,
+      `  then: lethe retry ${v.requestId}   (or, if dealt with outside Lethe: lethe resolve ${v.requestId} --store ${b.store} --justification "..." --by YOU)`,
+    );
   }
   lines.push('Steps', ...v.steps.map((s) => stepLine(s)));
   if (v.receipt) lines.push('Receipt', ...receiptLines(v.receipt as unknown as Record<string, unknown>));
@@ -61,17 +69,34 @@ function receiptLines(r: Record<string, unknown>): string[] {
   const v = (r.verification ?? {}) as Record<string, unknown>;
   const out: string[] = [];
   const media = counts.media as { blobsDeleted?: number; byContainer?: Record<string, number> } | undefined;
-  if (media) out.push(`  media     ${media.blobsDeleted ?? 0} blobs deleted${media.byContainer ? ` (${Object.entries(media.byContainer).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`);
+  if (media)
+    out.push(
+      `  media     ${media.blobsDeleted ?? 0} blobs deleted${
+        media.byContainer
+          ? ` (${Object.entries(media.byContainer)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ')})`
+          : ''
+      }`,
+    );
   const rows = counts.database as Record<string, number> | undefined;
-  if (rows) out.push(`  database  ${Object.values(rows).reduce((a, b) => a + b, 0)} rows deleted (${Object.entries(rows).map(([k, n]) => `${k} ${n}`).join(', ')})`);
+  if (rows)
+    out.push(
+      `  database  ${Object.values(rows).reduce((a, b) => a + b, 0)} rows deleted (${Object.entries(rows)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')})`,
+    );
   const auth0 = counts.auth0 as { usersDeleted?: number; alreadyGone?: number } | undefined;
   if (auth0) out.push(`  auth0     ${auth0.usersDeleted ?? 0} users deleted, ${auth0.alreadyGone ?? 0} already gone`);
   const recurly = counts.recurly as { subscriptionsTerminated?: number; accountRedacted?: boolean; hadAccount?: boolean } | undefined;
-  if (recurly) out.push(`  recurly   ${recurly.hadAccount === false ? 'no billing account' : `${recurly.subscriptionsTerminated ?? 0} subscriptions terminated, account redacted: ${recurly.accountRedacted}`}`);
+  if (recurly)
+    out.push(`  recurly   ${recurly.hadAccount === false ? 'no billing account' : `${recurly.subscriptionsTerminated ?? 0} subscriptions terminated, account redacted: ${recurly.accountRedacted}`}`);
   for (const [store, o] of Object.entries((r.stores ?? {}) as Record<string, { outcome?: string; resolution?: { by?: string; actionId?: string } }>)) {
     if (o.outcome === 'resolved_outside_lethe') out.push(`  ${store.padEnd(9)} RESOLVED OUTSIDE LETHE by ${o.resolution?.by ?? '?'} (action ${o.resolution?.actionId ?? '?'}); not verified by Lethe`);
   }
-  out.push(`  verified  ${v.clean ? 'every store is empty' : 'DATA REMAINED'}${v.checkedAt ? ` at ${when(String(v.checkedAt))}` : ''}${r.passes && Number(r.passes) > 1 ? ` after ${r.passes} passes` : ''}`);
+  out.push(
+    `  verified  ${v.clean ? 'every store is empty' : 'DATA REMAINED'}${v.checkedAt ? ` at ${when(String(v.checkedAt))}` : ''}${r.passes && Number(r.passes) > 1 ? ` after ${r.passes} passes` : ''}`,
+  );
   return out;
 }
 

@@ -82,9 +82,11 @@ function fakeMedia(rand: () => number, kind: 'image' | 'video'): Buffer {
 
 async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 /** Seeding large data sets runs into the vendors' rate limits: wait as told and go on. */
@@ -116,10 +118,20 @@ async function sandboxSubscription(url: string, body: Record<string, unknown>): 
 async function vanished(deps: SeedDeps, id: string, err: Error): Promise<never> {
   if (!/foreign key/.test(err.message)) throw err;
   // A foreign key can fail for another parent than the account: say which, and whether the account is still there.
-  const still = await deps.db('accounts').where({ id }).first('id').catch(() => undefined);
+  const still = await deps
+    .db('accounts')
+    .where({ id })
+    .first('id')
+    .catch(() => undefined);
   if (still) throw new Error(`seeding account ${id} failed on a foreign key while the account still exists: ${err.message}`);
-  const by = await deps.db('lethe.deletion_requests').where({ account_id: id }).first('channel', 'requested_by', 'created_at').catch(() => undefined);
-  throw new Error(`account ${id} disappeared while it was being seeded (${err.message}); ${by ? `deletion request via ${by.channel} by ${by.requested_by ?? '?'} at ${new Date(by.created_at).toISOString()}` : 'no deletion request names it'}`);
+  const by = await deps
+    .db('lethe.deletion_requests')
+    .where({ account_id: id })
+    .first('channel', 'requested_by', 'created_at')
+    .catch(() => undefined);
+  throw new Error(
+    `account ${id} disappeared while it was being seeded (${err.message}); ${by ? `deletion request via ${by.channel} by ${by.requested_by ?? '?'} at ${new Date(by.created_at).toISOString()}` : 'no deletion request names it'}`,
+  );
 }
 
 export async function seedAccount(deps: SeedDeps, spec: AccountSpec, rand: () => number): Promise<SeededAccount> {
@@ -166,7 +178,9 @@ export async function seedAccount(deps: SeedDeps, spec: AccountSpec, rand: () =>
     id,
     email,
     full_name: `${first} ${last}`,
-    phone: `+351 9${Math.floor(rand() * 1e8).toString().padStart(8, '0')}`,
+    phone: `+351 9${Math.floor(rand() * 1e8)
+      .toString()
+      .padStart(8, '0')}`,
     address_line1: `${1 + Math.floor(rand() * 200)} Rua das Flores`,
     address_line2: rand() < 0.3 ? `Apt ${1 + Math.floor(rand() * 20)}` : null,
     city: pick(rand, CITIES),
@@ -215,7 +229,10 @@ export async function seedAccount(deps: SeedDeps, spec: AccountSpec, rand: () =>
     if (b.snapshot) await blob.createSnapshot();
   });
   for (let i = 0; i < mediaRows.length; i += 1000) {
-    await deps.db('media').insert(mediaRows.slice(i, i + 1000)).catch((err) => vanished(deps, id, err));
+    await deps
+      .db('media')
+      .insert(mediaRows.slice(i, i + 1000))
+      .catch((err) => vanished(deps, id, err));
   }
 
   const logins = Array.from({ length: spec.loginEvents ?? 3 }, (_, i) => ({
@@ -238,7 +255,13 @@ export async function seedAccount(deps: SeedDeps, spec: AccountSpec, rand: () =>
   const support = [
     ...Array.from({ length: spec.supportRequests ?? 1 }, () => ({ account_id: id, email, subject: 'Camera offline', body: `Hi, this is ${first}. My camera stopped.`, created_at: createdAt })),
     // Written before the person had an account, or from another client that upper-cased it.
-    ...Array.from({ length: spec.emailOnlySupportRequests ?? 1 }, () => ({ account_id: null, email: email.toUpperCase(), subject: 'Question before buying', body: 'Does it work in the rain?', created_at: createdAt })),
+    ...Array.from({ length: spec.emailOnlySupportRequests ?? 1 }, () => ({
+      account_id: null,
+      email: email.toUpperCase(),
+      subject: 'Question before buying',
+      body: 'Does it work in the rain?',
+      created_at: createdAt,
+    })),
   ];
   if (support.length) await deps.db('support_requests').insert(support);
 
@@ -257,7 +280,8 @@ export async function fingerprint(deps: SeedDeps, account: SeededAccount): Promi
     const rows = await deps.db(t).where(col, account.id).orderBy('id');
     h.update(`${t}:${JSON.stringify(rows)}`);
   }
-  const support = await deps.db('support_requests')
+  const support = await deps
+    .db('support_requests')
     .where('account_id', account.id)
     .orWhere((w) => {
       w.whereNull('account_id').andWhereRaw('lower(email) = lower(?)', [account.email]);

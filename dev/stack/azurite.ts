@@ -8,8 +8,10 @@ export function azuriteSpec(opts: { port: number; location?: string; inMemory?: 
   const main = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js');
   const args = [
     main,
-    '--blobHost', '127.0.0.1',
-    '--blobPort', String(opts.port),
+    '--blobHost',
+    '127.0.0.1',
+    '--blobPort',
+    String(opts.port),
     // The SDK may speak a newer service version than this Azurite knows; the calls we use exist in both.
     '--skipApiVersionCheck',
     '--loose',

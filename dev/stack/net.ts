@@ -29,11 +29,7 @@ export function isListening(port: number, host = '127.0.0.1'): Promise<boolean> 
   });
 }
 
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  opts: { timeoutMs: number; intervalMs?: number; aborted?: () => string | undefined },
-): Promise<void> {
+export async function waitFor(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; intervalMs?: number; aborted?: () => string | undefined }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const reason = opts.aborted?.();

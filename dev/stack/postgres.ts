@@ -42,11 +42,10 @@ export function initCluster(dataDir: string): void {
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     if (owner.uid !== undefined) fs.chownSync(dataDir, owner.uid, owner.gid!);
-    execFileSync(
-      path.join(binDir(), 'initdb'),
-      ['-D', dataDir, '-U', PG_USER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-locale'],
-      { ...owner, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    execFileSync(path.join(binDir(), 'initdb'), ['-D', dataDir, '-U', PG_USER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-locale'], {
+      ...owner,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   } finally {
     fs.rmSync(pwfile, { force: true });
   }
@@ -54,12 +53,17 @@ export function initCluster(dataDir: string): void {
 
 export function postgresSpec(opts: { dataDir: string; port: number; durable: boolean }): ServiceSpec {
   const args = [
-    '-D', opts.dataDir,
-    '-p', String(opts.port),
-    '-h', '127.0.0.1',
+    '-D',
+    opts.dataDir,
+    '-p',
+    String(opts.port),
+    '-h',
+    '127.0.0.1',
     // TCP only: a socket in /tmp would collide between the dev stack and the test stack.
-    '-c', 'unix_socket_directories=',
-    '-c', 'max_connections=200',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'max_connections=200',
   ];
   // Tests throw their cluster away, so they trade crash safety for speed.
   if (!opts.durable) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');

@@ -19,23 +19,9 @@ export function ensureTemporalCli(): string {
   return TEMPORAL_BIN;
 }
 
-export function temporalSpec(opts: {
-  port: number;
-  uiPort?: number;
-  dbFile: string;
-  namespace: string;
-  headless?: boolean;
-  uiCodecEndpoint?: string;
-}): ServiceSpec {
+export function temporalSpec(opts: { port: number; uiPort?: number; dbFile: string; namespace: string; headless?: boolean; uiCodecEndpoint?: string }): ServiceSpec {
   fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
-  const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(opts.port),
-    '--db-filename', opts.dbFile,
-    '--namespace', opts.namespace,
-    '--log-level', 'warn',
-  ];
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--db-filename', opts.dbFile, '--namespace', opts.namespace, '--log-level', 'warn'];
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   if (opts.headless || opts.uiPort === undefined) args.push('--headless');
   else args.push('--ui-ip', '127.0.0.1', '--ui-port', String(opts.uiPort));

@@ -17,8 +17,7 @@ import type { Knex } from 'knex';
 
 export const INACTIVITY_INDEX = 'accounts_inactive_since_idx';
 
-export const CREATE_INACTIVITY_INDEX_SQL =
-  `create index if not exists ${INACTIVITY_INDEX} on accounts ((coalesce(last_login_at, created_at)), id) include (last_login_at, created_at)`;
+export const CREATE_INACTIVITY_INDEX_SQL = `create index if not exists ${INACTIVITY_INDEX} on accounts ((coalesce(last_login_at, created_at)), id) include (last_login_at, created_at)`;
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(CREATE_INACTIVITY_INDEX_SQL);

@@ -131,8 +131,14 @@ describe('HTTP API', () => {
     });
 
     test('when the body is not a JSON object, then 400 (or 415) says so', async () => {
-      expect((await api.request('POST', '/v1/deletion-requests', { raw: '{"channel":', headers: { 'content-type': 'application/json' } })).body).toMatchObject({ error: 'invalid_input', field: 'body' });
-      expect((await api.request('POST', '/v1/deletion-requests', { raw: '[1]', headers: { 'content-type': 'application/json' } })).body).toMatchObject({ field: 'body', message: 'body must be a JSON object' });
+      expect((await api.request('POST', '/v1/deletion-requests', { raw: '{"channel":', headers: { 'content-type': 'application/json' } })).body).toMatchObject({
+        error: 'invalid_input',
+        field: 'body',
+      });
+      expect((await api.request('POST', '/v1/deletion-requests', { raw: '[1]', headers: { 'content-type': 'application/json' } })).body).toMatchObject({
+        field: 'body',
+        message: 'body must be a JSON object',
+      });
       expect((await api.request('POST', '/v1/deletion-requests', { raw: '', headers: { 'content-type': 'application/json' } })).status).toBe(400);
       expect((await api.request('POST', '/v1/deletion-requests')).status).toBe(400);
       expect((await api.request('POST', '/v1/deletion-requests', { raw: 'channel=api', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
@@ -187,9 +193,16 @@ describe('HTTP API', () => {
       const receivedAt = new Date(Date.now() - 10 * 86_400_000);
       const completedAt = new Date(receivedAt.getTime() + 3 * HOUR);
       const deadlineAt = new Date(receivedAt.getTime() + 72 * HOUR);
-      await world.deps.db('lethe.deletion_requests').insert({ request_id: requestId, account_id: accountId, channel: 'email', received_at: receivedAt, deadline_at: deadlineAt, status: 'completed', completed_at: completedAt });
+      await world.deps
+        .db('lethe.deletion_requests')
+        .insert({ request_id: requestId, account_id: accountId, channel: 'email', received_at: receivedAt, deadline_at: deadlineAt, status: 'completed', completed_at: completedAt });
       await world.deps.db('lethe.receipts').insert({
-        request_id: requestId, account_id: accountId, channel: 'email', received_at: receivedAt, deadline_at: deadlineAt, completed_at: completedAt,
+        request_id: requestId,
+        account_id: accountId,
+        channel: 'email',
+        received_at: receivedAt,
+        deadline_at: deadlineAt,
+        completed_at: completedAt,
         counts: JSON.stringify({ media: { blobsDeleted: 7, byContainer: { media: 7 } }, database: { accounts: 1 }, channels: ['email', 'phone'], passes: 1, overdue: false }),
         verification: JSON.stringify({ clean: true, blobsRemaining: 0 }),
       });

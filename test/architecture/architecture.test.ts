@@ -75,7 +75,11 @@ describe('architecture: the product import graph', () => {
 });
 
 describe('architecture: the production image', () => {
-  const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignore = fs
+    .readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
 
   test('when the image is built from a working copy, then its context leaves out local state, tests and dev tooling', () => {

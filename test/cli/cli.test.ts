@@ -204,7 +204,10 @@ describe('lethe CLI', () => {
       expect(waited.stderr).toContain(`Waiting for ${req.json.requestId}`);
       for (const step of ['freeze', 'recurly', 'auth0', 'media', 'database', 'verify', 'receipt']) expect(waited.stderr).toMatch(new RegExp(`✓ ${step}\\s+completed`));
     } finally {
-      await world.client.workflow.getHandle(deletionWorkflowId(a.id)).terminate('test cleanup').catch(() => undefined);
+      await world.client.workflow
+        .getHandle(deletionWorkflowId(a.id))
+        .terminate('test cleanup')
+        .catch(() => undefined);
       await late?.connection.close();
       await idle.close();
     }

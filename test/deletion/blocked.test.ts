@@ -131,7 +131,7 @@ describe('a refusing store does not hold back the others', () => {
     );
   }, 240_000);
 
-  test('when PostgreSQL refuses to delete the account\'s rows, then media and the vendors finish and the database shows blocked until a retry after it is fixed', async () => {
+  test("when PostgreSQL refuses to delete the account's rows, then media and the vendors finish and the database shows blocked until a retry after it is fixed", async () => {
     const trigger = `lethe_test_refuse_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     await blockAndRecover(
       'database',

@@ -22,19 +22,25 @@ import { sleep, until } from '../support/until';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-
 /** The media deletion's cursor as the server last received it, once it has deleted `min` blobs. */
-async function heartbeatedCursor(handle: { describe(): Promise<{ raw: { pendingActivities?: { activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: unknown[] | null } | null }[] | null } }> }, min: number): Promise<MediaCursor> {
-  return until(`a heartbeated cursor past ${min} blobs`, async () => {
-    const d = await handle.describe();
-    const pending = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'deleteMediaBlobs');
-    const payload = pending?.heartbeatDetails?.payloads?.[0];
-    if (!payload) return undefined;
-    // Heartbeat details are encrypted like every payload; decode as the SDK would.
-    const [decoded] = await decodePayloads(testConfig(), [payload as never]);
-    const c = defaultPayloadConverter.fromPayload<MediaCursor>(decoded);
-    return Object.values(c.byContainer).reduce((x, y) => x + y, 0) >= min ? c : undefined;
-  }, 120_000);
+async function heartbeatedCursor(
+  handle: { describe(): Promise<{ raw: { pendingActivities?: { activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: unknown[] | null } | null }[] | null } }> },
+  min: number,
+): Promise<MediaCursor> {
+  return until(
+    `a heartbeated cursor past ${min} blobs`,
+    async () => {
+      const d = await handle.describe();
+      const pending = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'deleteMediaBlobs');
+      const payload = pending?.heartbeatDetails?.payloads?.[0];
+      if (!payload) return undefined;
+      // Heartbeat details are encrypted like every payload; decode as the SDK would.
+      const [decoded] = await decodePayloads(testConfig(), [payload as never]);
+      const c = defaultPayloadConverter.fromPayload<MediaCursor>(decoded);
+      return Object.values(c.byContainer).reduce((x, y) => x + y, 0) >= min ? c : undefined;
+    },
+    120_000,
+  );
 }
 
 describe('deletion under faults', () => {

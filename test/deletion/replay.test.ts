@@ -30,7 +30,10 @@ describe('workflow replay', () => {
         const one = await deletions.start({ accountId: a.id, channel: 'api' });
         const two = await deletions.start({ accountId: b.id, channel: 'email' });
         await deletions.start({ email: b.email, channel: 'support', receivedAt: new Date(Date.now() - 60_000).toISOString() });
-        for (const [name, id] of [['deletion-single-channel', one.workflowId], ['deletion-two-channels', two.workflowId]]) {
+        for (const [name, id] of [
+          ['deletion-single-channel', one.workflowId],
+          ['deletion-two-channels', two.workflowId],
+        ]) {
           const handle = world.client.workflow.getHandle(id);
           await handle.result();
           const history = await handle.fetchHistory();

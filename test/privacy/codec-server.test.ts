@@ -52,7 +52,10 @@ describe('codec server', () => {
   });
 
   test('when the browser preflights from the UI origin, then the methods and headers the UI sends are allowed', async () => {
-    const res = await fetch(`${open.url}/decode`, { method: 'OPTIONS', headers: { origin: UI, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace' } });
+    const res = await fetch(`${open.url}/decode`, {
+      method: 'OPTIONS',
+      headers: { origin: UI, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace' },
+    });
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe(UI);
     expect(res.headers.get('access-control-allow-methods')).toContain('POST');

@@ -74,7 +74,9 @@ describe('payload encryption', () => {
       expect(keyIdOf(fresh)).toBe('k2');
     }
     // Dropping the old key too early is loud, and names the key id it needs.
-    const err = await createEncryptionCodec(parseKeyRing(K2)).decode([old]).catch((e) => e);
+    const err = await createEncryptionCodec(parseKeyRing(K2))
+      .decode([old])
+      .catch((e) => e);
     expect(err).toBeInstanceOf(EncryptionError);
     expect((err as Error).message).toContain('"k1"');
   });
@@ -144,9 +146,14 @@ describe('encryption configuration', () => {
 
   test('when production mode has no keys, then it refuses to start naming LETHE_ENCRYPTION_KEYS', () => {
     const prod = {
-      LETHE_MODE: 'production', LETHE_API_TOKENS: 'a-long-enough-production-token', DATABASE_URL: 'postgres://u:p@db:5432/app',
+      LETHE_MODE: 'production',
+      LETHE_API_TOKENS: 'a-long-enough-production-token',
+      DATABASE_URL: 'postgres://u:p@db:5432/app',
       AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=prod;AccountKey=abc;EndpointSuffix=core.windows.net',
-      AUTH0_DOMAIN: 'tenant.eu.auth0.com', AUTH0_CLIENT_ID: 'id', AUTH0_CLIENT_SECRET: 'secret', RECURLY_API_KEY: 'key',
+      AUTH0_DOMAIN: 'tenant.eu.auth0.com',
+      AUTH0_CLIENT_ID: 'id',
+      AUTH0_CLIENT_SECRET: 'secret',
+      RECURLY_API_KEY: 'key',
     };
     expect(configError(prod).variable).toBe('LETHE_ENCRYPTION_KEYS');
     expect(loadConfig({ ...prod, LETHE_ENCRYPTION_KEYS: K1 }).encryption.keys!.currentKeyId).toBe('k1');

@@ -9,7 +9,11 @@ function capture(): { logger: Logger; lines: { level: LogLevel; message: string;
   const lines: { level: LogLevel; message: string; meta?: LogMetadata }[] = [];
   const sink: Logger = {
     log: (level, message, meta) => lines.push({ level, message, meta }),
-    trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined,
+    trace: () => undefined,
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+    error: () => undefined,
   };
   return { logger: createRedactingLogger(sink), lines };
 }
@@ -27,7 +31,19 @@ describe('redacting logger', () => {
       count: 3,
     });
     const out = JSON.stringify(lines);
-    for (const v of ['ada@example.test', 'Ada Lovelace', '+351 912345678', '12 Rua das Flores', 'Apt 3', '1000-100', 'grace@example.test', 'alan@example.test', '203.0.113.7', '203.0.113.8', '"Ada"']) {
+    for (const v of [
+      'ada@example.test',
+      'Ada Lovelace',
+      '+351 912345678',
+      '12 Rua das Flores',
+      'Apt 3',
+      '1000-100',
+      'grace@example.test',
+      'alan@example.test',
+      '203.0.113.7',
+      '203.0.113.8',
+      '"Ada"',
+    ]) {
       expect(out).not.toContain(v);
     }
     expect(lines[0].level).toBe('WARN');
@@ -64,8 +80,7 @@ describe('redacting logger', () => {
     (field) => expect(isPersonalField(field)).toBe(true),
   );
 
-  test.each(['accountId', 'workflowId', 'requestId', 'taskQueue', 'activityType', 'attempt', 'sdkComponent'])(
-    'when the field is %s, then it is kept',
-    (field) => expect(isPersonalField(field)).toBe(false),
+  test.each(['accountId', 'workflowId', 'requestId', 'taskQueue', 'activityType', 'attempt', 'sdkComponent'])('when the field is %s, then it is kept', (field) =>
+    expect(isPersonalField(field)).toBe(false),
   );
 });

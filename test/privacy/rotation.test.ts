@@ -72,7 +72,10 @@ describe('key rotation', () => {
   test('when the old key is dropped too early, then reading the old history fails loudly, naming the missing key id', async () => {
     const config = loadConfig({ ...process.env, ...keys(NEW) });
     const client = new Client({ connection: after.client.connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
-    const err = await client.workflow.getHandle(oldWorkflowId).result().catch((e) => e);
+    const err = await client.workflow
+      .getHandle(oldWorkflowId)
+      .result()
+      .catch((e) => e);
     expect(err).toBeInstanceOf(EncryptionError);
     expect((err as EncryptionError).type).toBe('unknown_key');
     expect((err as Error).message).toContain('"lethe-2026-01"');

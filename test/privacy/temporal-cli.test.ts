@@ -35,8 +35,6 @@ interface Run {
   out: string;
 }
 
-
-
 describe('Temporal CLI through the codec server', () => {
   let recurly: RunningSandbox;
   let world: TestWorld;

@@ -79,11 +79,7 @@ describeWithBrowser('the Web UI through the codec server', () => {
     try {
       await page.goto(`http://127.0.0.1:${uiPort}/namespaces/default/workflows/${started.workflowId}/${runId}/history`, { waitUntil: 'domcontentloaded' });
       // The requestId is in the input only, encrypted at rest: visible only if decoding worked.
-      await page.waitForFunction(
-        (id) => (globalThis as unknown as { document: { body: { innerText: string } } }).document.body.innerText.includes(id),
-        started.requestId,
-        { timeout: 60_000 },
-      );
+      await page.waitForFunction((id) => (globalThis as unknown as { document: { body: { innerText: string } } }).document.body.innerText.includes(id), started.requestId, { timeout: 60_000 });
       const text = await page.evaluate(bodyText);
       expect(text).toContain(started.requestId);
       expect(text).toContain('in_app');

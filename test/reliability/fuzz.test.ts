@@ -16,7 +16,45 @@ const TOKEN = 'fuzz-suite-token-0123456789abcdef';
 
 /** Deterministic inputs: the same run every time, so a failure can be replayed. */
 function fuzzStrings(rand: () => number, n: number): string[] {
-  const pieces = ['%', '_', '%25', '..', '../', '/', '\\', '\u0000', '\u202e', '💥', 'é', 'ß', "'", '"', ';--', ' or 1=1', '\n', '\t', '{', '}', '[', ']', '@', '@@', 'a@b', '%@%', '_@_', '*', '?', '#', '&', '=', 'null', 'undefined', '-1', '1e309', 'NaN'];
+  const pieces = [
+    '%',
+    '_',
+    '%25',
+    '..',
+    '../',
+    '/',
+    '\\',
+    '\u0000',
+    '\u202e',
+    '💥',
+    'é',
+    'ß',
+    "'",
+    '"',
+    ';--',
+    ' or 1=1',
+    '\n',
+    '\t',
+    '{',
+    '}',
+    '[',
+    ']',
+    '@',
+    '@@',
+    'a@b',
+    '%@%',
+    '_@_',
+    '*',
+    '?',
+    '#',
+    '&',
+    '=',
+    'null',
+    'undefined',
+    '-1',
+    '1e309',
+    'NaN',
+  ];
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     let s = '';
@@ -106,8 +144,20 @@ describe('reliability: bad input and access', () => {
     const rand = rng(99);
     const strings = fuzzStrings(rand, 150);
     const bodies: (string | Buffer)[] = [
-      '', '{', '}', '[]', 'null', 'true', '0', '"x"', '{"accountId":', '{"channel":"api"', '\u0000', '{"a":1}{"b":2}',
-      JSON.stringify({}), JSON.stringify({ channel: 'api' }),
+      '',
+      '{',
+      '}',
+      '[]',
+      'null',
+      'true',
+      '0',
+      '"x"',
+      '{"accountId":',
+      '{"channel":"api"',
+      '\u0000',
+      '{"a":1}{"b":2}',
+      JSON.stringify({}),
+      JSON.stringify({ channel: 'api' }),
       JSON.stringify({ accountId: bystanders[0].id }),
       JSON.stringify({ accountId: bystanders[0].id, email: bystanders[0].email, channel: 'api' }),
       JSON.stringify({ accountId: bystanders[0].id, channel: 'inactivity' }),
@@ -130,7 +180,10 @@ describe('reliability: bad input and access', () => {
       ...strings.map((s) => JSON.stringify({ accountId: s, channel: 'phone' })),
       ...strings.slice(0, 40).map((s) => JSON.stringify({ accountId: bystanders[2].id, channel: s })),
       // Control characters in the free-text field, unparseable times in the deadline's anchor.
-      ...strings.slice(0, 60).filter((s) => [...s].some((c) => c.charCodeAt(0) < 0x20)).map((s) => JSON.stringify({ accountId: bystanders[2].id, channel: 'api', requestedBy: s })),
+      ...strings
+        .slice(0, 60)
+        .filter((s) => [...s].some((c) => c.charCodeAt(0) < 0x20))
+        .map((s) => JSON.stringify({ accountId: bystanders[2].id, channel: 'api', requestedBy: s })),
       ...strings.slice(60, 100).map((s) => JSON.stringify({ accountId: bystanders[2].id, channel: 'api', receivedAt: s })),
       // Patterns must never match: these would, as LIKE patterns, match the bystanders' emails.
       JSON.stringify({ email: bystanders[0].email.replace('per%cent', 'per_cent'), channel: 'api' }),
@@ -157,7 +210,19 @@ describe('reliability: bad input and access', () => {
       expect4xx(await call('GET', `/v1/deletion-requests/${id}`), `GET /v1/deletion-requests/${id.slice(0, 60)}`);
       expect4xx(await call('GET', `/v1/sweeps/${id}`), `GET /v1/sweeps/${id.slice(0, 60)}`);
     }
-    const queries = ['status=nope', 'status=', 'overdue=maybe', 'overdue=1&overdue=0', 'limit=-1', 'limit=1e9', 'limit=abc', 'channel=%25', 'cursor=%00', 'cursor=not-a-cursor', `status=${'x'.repeat(3000)}`];
+    const queries = [
+      'status=nope',
+      'status=',
+      'overdue=maybe',
+      'overdue=1&overdue=0',
+      'limit=-1',
+      'limit=1e9',
+      'limit=abc',
+      'channel=%25',
+      'cursor=%00',
+      'cursor=not-a-cursor',
+      `status=${'x'.repeat(3000)}`,
+    ];
     for (const s of fuzzStrings(rand, 40)) {
       queries.push(`status=${encodeURIComponent(s)}`, `channel=${encodeURIComponent(s)}`, `cursor=${encodeURIComponent(s)}`);
       expect4xx(await call('GET', `/v1/sweeps/some-sweep?pageToken=${encodeURIComponent(s)}`), `GET /v1/sweeps/some-sweep?pageToken=${s}`);

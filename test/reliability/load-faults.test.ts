@@ -37,12 +37,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function pool<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let i = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) {
-      const k = i++;
-      out[k] = await fn(items[k], k);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (i < items.length) {
+        const k = i++;
+        out[k] = await fn(items[k], k);
+      }
+    }),
+  );
   return out;
 }
 
@@ -73,11 +75,21 @@ describe('reliability: load with faults', () => {
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-reliability-'));
     fs.chmodSync(stateDir, 0o755);
     const ports: StackPorts = {
-      temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(), azurite: await freePort(),
-      auth0: await freePort(), recurly: await freePort(), api: await freePort(),
+      temporal: await freePort(),
+      temporalUi: await freePort(),
+      postgres: await freePort(),
+      azurite: await freePort(),
+      auth0: await freePort(),
+      recurly: await freePort(),
+      api: await freePort(),
     };
     stack = await startStack({
-      stateDir, ports, durable: true, headless: true, withWorker: true, withApi: true,
+      stateDir,
+      ports,
+      durable: true,
+      headless: true,
+      withWorker: true,
+      withApi: true,
       // The sweep test's pace: paced still, but a minute of starts is not what it tests.
       // Small pages and two a run, so the sweep kill lands mid-page or across a continue-as-new;
       // the workers sweep only the sweep test's id prefix (the first test's bystanders share the database).
@@ -109,38 +121,62 @@ describe('reliability: load with faults', () => {
     const rand = rng(7007);
     // Mixed sizes: most accounts are small, one in ten holds a few hundred blobs.
     const targets = await pool(Array.from({ length: REQUESTS }), 8, (_, i) =>
-      seedAccount(seed, {
-        media: i % 10 === 0 ? 150 : i % 7,
-        snapshots: i % 10 === 0 ? 10 : 0,
-        orphanBlobs: i % 5 === 0 ? 3 : 0,
-        auth0: (['linked', 'legacy', 'none'] as const)[i % 3],
-        subscriptions: i % 4 === 3 ? null : [{ state: STATES[i % STATES.length] }],
-        loginEvents: 2, shares: 1, supportRequests: 1, emailOnlySupportRequests: i % 2,
-      }, rand));
+      seedAccount(
+        seed,
+        {
+          media: i % 10 === 0 ? 150 : i % 7,
+          snapshots: i % 10 === 0 ? 10 : 0,
+          orphanBlobs: i % 5 === 0 ? 3 : 0,
+          auth0: (['linked', 'legacy', 'none'] as const)[i % 3],
+          subscriptions: i % 4 === 3 ? null : [{ state: STATES[i % STATES.length] }],
+          loginEvents: 2,
+          shares: 1,
+          supportRequests: 1,
+          emailOnlySupportRequests: i % 2,
+        },
+        rand,
+      ),
+    );
     // Bystanders, some built to be confused with a target: an id one character away (a prefix
     // match without its slash would take its blobs), a legacy Auth0 user, email-only tickets.
     const bystanders: SeededAccount[] = [];
     for (let i = 0; i < 40; i++) {
       const t = targets[i];
       const twin = i < 15 ? t.id.slice(0, 35) + (t.id.endsWith('0') ? '1' : '0') : undefined;
-      bystanders.push(await seedAccount(seed, {
-        id: twin, media: 4, snapshots: 1, orphanBlobs: 1, auth0: i % 2 ? 'legacy' : 'linked',
-        subscriptions: [{ state: 'active' }], supportRequests: 1, emailOnlySupportRequests: 1,
-      }, rand));
+      bystanders.push(
+        await seedAccount(
+          seed,
+          {
+            id: twin,
+            media: 4,
+            snapshots: 1,
+            orphanBlobs: 1,
+            auth0: i % 2 ? 'legacy' : 'linked',
+            subscriptions: [{ state: 'active' }],
+            supportRequests: 1,
+            emailOnlySupportRequests: 1,
+          },
+          rand,
+        ),
+      );
     }
     const before = await pool(bystanders, 8, (b) => fingerprint(seed, b));
 
     // All requests at once, then a second channel for some, which must join the first.
-    const filed = await Promise.all(targets.map(async (t, i) => {
-      const res = await post('/v1/deletion-requests', { accountId: t.id, channel: CHANNELS[i % CHANNELS.length], requestedBy: 'reliability-suite' });
-      expect(res.status).toBe(202);
-      return (await res.json()) as { requestId: string; accountId: string };
-    }));
-    const again = await Promise.all(targets.slice(0, 20).map(async (t) => {
-      const res = await post('/v1/deletion-requests', { email: t.email.toUpperCase(), channel: 'email' });
-      expect(res.status).toBe(202);
-      return (await res.json()) as { requestId: string };
-    }));
+    const filed = await Promise.all(
+      targets.map(async (t, i) => {
+        const res = await post('/v1/deletion-requests', { accountId: t.id, channel: CHANNELS[i % CHANNELS.length], requestedBy: 'reliability-suite' });
+        expect(res.status).toBe(202);
+        return (await res.json()) as { requestId: string; accountId: string };
+      }),
+    );
+    const again = await Promise.all(
+      targets.slice(0, 20).map(async (t) => {
+        const res = await post('/v1/deletion-requests', { email: t.email.toUpperCase(), channel: 'email' });
+        expect(res.status).toBe(202);
+        return (await res.json()) as { requestId: string };
+      }),
+    );
     expect(again.map((a) => a.requestId)).toEqual(filed.slice(0, 20).map((f) => f.requestId));
 
     // The faults, while the deletions run.
@@ -171,14 +207,26 @@ describe('reliability: load with faults', () => {
     faultsSurvived.push('worker SIGKILL #2');
 
     const ids = filed.map((f) => f.requestId);
-    await waitFor('every receipt', async () => {
-      const row = await patiently(() => deps.db('lethe.receipts').whereIn('request_id', ids).count<{ n: string }[]>({ n: '*' }).first());
-      process.stderr.write(`[reliability] receipts ${row?.n}/${ids.length}\n`);
-      return Number(row?.n) === ids.length;
-    }, { timeoutMs: 20 * 60_000, intervalMs: 5000 });
+    await waitFor(
+      'every receipt',
+      async () => {
+        const row = await patiently(() => deps.db('lethe.receipts').whereIn('request_id', ids).count<{ n: string }[]>({ n: '*' }).first());
+        process.stderr.write(`[reliability] receipts ${row?.n}/${ids.length}\n`);
+        return Number(row?.n) === ids.length;
+      },
+      { timeoutMs: 20 * 60_000, intervalMs: 5000 },
+    );
 
     // Exactly one receipt per account, and the API reports each request completed.
-    const perAccount = await deps.db('lethe.receipts').whereIn('account_id', targets.map((t) => t.id)).groupBy('account_id').select('account_id').count<{ account_id: string; n: string }[]>({ n: '*' });
+    const perAccount = await deps
+      .db('lethe.receipts')
+      .whereIn(
+        'account_id',
+        targets.map((t) => t.id),
+      )
+      .groupBy('account_id')
+      .select('account_id')
+      .count<{ account_id: string; n: string }[]>({ n: '*' });
     expect(perAccount).toHaveLength(targets.length);
     expect(perAccount.filter((r) => Number(r.n) !== 1)).toEqual([]);
     for (const f of filed.slice(0, 25)) {
@@ -191,8 +239,10 @@ describe('reliability: load with faults', () => {
     // Nothing of anyone else touched.
     expect(await pool(bystanders, 8, (b) => fingerprint(seed, b))).toEqual(before);
     const stats = await Promise.all([auth0Url, recurlyUrl].map(async (u) => (await (await fetch(`${u}/__sandbox/stats`)).json()) as { total: number }));
-    process.stderr.write(`[reliability] held ${REQUESTS} requests (+20 duplicates); survived: ${faultsSurvived.join(', ')}; ` +
-      `vendor calls: Auth0 ${stats[0].total}, Recurly ${stats[1].total}; bystanders wrongly touched: 0; data left: 0\n`);
+    process.stderr.write(
+      `[reliability] held ${REQUESTS} requests (+20 duplicates); survived: ${faultsSurvived.join(', ')}; ` +
+        `vendor calls: Auth0 ${stats[0].total}, Recurly ${stats[1].total}; bystanders wrongly touched: 0; data left: 0\n`,
+    );
   });
 
   test('when a sweep is interrupted by a worker kill, then it finishes and deletes each eligible account exactly once', async () => {
@@ -201,7 +251,12 @@ describe('reliability: load with faults', () => {
     const cutoff = await cutoffFor(deps.db, new Date().toISOString(), config.sweep.inactivityMonths, config.sweep.timezone);
     const longAgo = daysAfter(cutoff, -200);
     const eligible = await pool(Array.from({ length: 20 }), 4, (_, i) =>
-      seeder.account({ createdAt: longAgo, lastLoginAt: i % 4 === 0 ? null : daysAfter(cutoff, -30 - i), subscriptions: i % 2 ? [{ state: 'expired', currentPeriodEndsAt: daysAfter(cutoff, -10) }] : null }));
+      seeder.account({
+        createdAt: longAgo,
+        lastLoginAt: i % 4 === 0 ? null : daysAfter(cutoff, -30 - i),
+        subscriptions: i % 2 ? [{ state: 'expired', currentPeriodEndsAt: daysAfter(cutoff, -10) }] : null,
+      }),
+    );
     const kept = [
       await seeder.account({ createdAt: longAgo, lastLoginAt: daysAfter(cutoff, 1), subscriptions: null }),
       await seeder.account({ createdAt: longAgo, lastLoginAt: daysAfter(cutoff, -30), subscriptions: [{ state: 'active' }] }),
@@ -215,38 +270,55 @@ describe('reliability: load with faults', () => {
       const t0 = Date.now();
       const { sweepId } = await sweeps.start({ dryRun: false });
       let view: SweepView | null = null;
-      await waitFor('the sweep to start a few deletions', async () => {
-        view = await sweeps.get(sweepId);
-        return (view?.started ?? 0) >= 3;
-      }, { timeoutMs: 5 * 60_000, intervalMs: 250 });
+      await waitFor(
+        'the sweep to start a few deletions',
+        async () => {
+          view = await sweeps.get(sweepId);
+          return (view?.started ?? 0) >= 3;
+        },
+        { timeoutMs: 5 * 60_000, intervalMs: 250 },
+      );
       const worker = stack.supervisor.get('worker')!;
       await worker.kill();
       await sleep(2000);
       await worker.start();
-      await waitFor('the sweep to finish', async () => {
-        view = await sweeps.get(sweepId);
-        return view?.status !== 'running';
-      }, { timeoutMs: 10 * 60_000, intervalMs: 1000 });
+      await waitFor(
+        'the sweep to finish',
+        async () => {
+          view = await sweeps.get(sweepId);
+          return view?.status !== 'running';
+        },
+        { timeoutMs: 10 * 60_000, intervalMs: 1000 },
+      );
       const done = view as unknown as SweepView;
       const sweptIn = Date.now() - t0;
       expect(done.status).toBe('completed');
       expect({ eligible: done.eligible, started: done.started }).toEqual({ eligible: eligible.length, started: eligible.length });
 
       const ids = eligible.map((e) => e.id);
-      await waitFor('a receipt for every eligible account', async () => {
-        const row = await deps.db('lethe.receipts').whereIn('account_id', ids).count<{ n: string }[]>({ n: '*' }).first();
-        return Number(row?.n) >= ids.length;
-      }, { timeoutMs: 10 * 60_000, intervalMs: 2000 });
+      await waitFor(
+        'a receipt for every eligible account',
+        async () => {
+          const row = await deps.db('lethe.receipts').whereIn('account_id', ids).count<{ n: string }[]>({ n: '*' }).first();
+          return Number(row?.n) >= ids.length;
+        },
+        { timeoutMs: 10 * 60_000, intervalMs: 2000 },
+      );
       // Once: one request and one receipt per account, every one from the sweep's channel.
       const receipts = await deps.db('lethe.receipts').whereIn('account_id', ids).select('account_id', 'channel');
       expect(receipts.map((r) => r.account_id).sort()).toEqual([...ids].sort());
       expect(new Set(receipts.map((r) => r.channel))).toEqual(new Set(['inactivity']));
-      const requests = await deps.db('lethe.deletion_requests').whereIn('account_id', [...ids, ...kept.map((k) => k.id)]).select('account_id');
+      const requests = await deps
+        .db('lethe.deletion_requests')
+        .whereIn('account_id', [...ids, ...kept.map((k) => k.id)])
+        .select('account_id');
       expect(requests.map((r) => r.account_id).sort()).toEqual([...ids].sort());
       await pool(eligible, 4, async (e) => expectEmpty(await storesOf(seed, e)));
       expect(await pool(kept, 3, (k) => fingerprint(seed, k))).toEqual(before);
-      process.stderr.write(`[reliability] sweep ${sweepId}: ${done.scanned} scanned, ${done.eligible} eligible, ${done.started} started through a worker SIGKILL ` +
-        `(sweep ${Math.round(sweptIn / 1000)} s, all deleted ${Math.round((Date.now() - t0) / 1000)} s); kept ${kept.length} untouched\n`);
+      process.stderr.write(
+        `[reliability] sweep ${sweepId}: ${done.scanned} scanned, ${done.eligible} eligible, ${done.started} started through a worker SIGKILL ` +
+          `(sweep ${Math.round(sweptIn / 1000)} s, all deleted ${Math.round((Date.now() - t0) / 1000)} s); kept ${kept.length} untouched\n`,
+      );
     } finally {
       await temporal.connection.close();
     }

@@ -21,7 +21,13 @@ const LETHE_OPERATIONS = [
   'create_subscription',
   'get_subscription',
   'terminate_subscription',
+  'cancel_subscription',
   'redact_account',
+  'list_account_line_items',
+  'list_account_invoices',
+  // For tests and seeding (CONTRACT §4): an uninvoiced charge, and its removal.
+  'create_line_item',
+  'remove_line_item',
 ];
 
 describe('Recurly traffic conforms to the OpenAPI document', () => {
@@ -43,29 +49,48 @@ describe('Recurly traffic conforms to the OpenAPI document', () => {
       firstName: 'Con',
       lastName: 'Formance',
       company: 'Schemas Ltd',
+      ccEmails: 'cc@example.test',
+      customFields: [{ name: 'favourite_spec', value: 'OpenAPI' }],
+      shippingAddresses: [{ firstName: 'Con', lastName: 'Formance', street1: '2 Ship Lane', city: 'Yamlton', postalCode: '12345', country: 'US' }],
       address: { street1: '1 Spec Road', city: 'Yamlton', postalCode: '12345', country: 'US' },
     });
     await caught(() => recurly.createAccount({ code }));
     const active = await recurly.createSubscription({ accountCode: code, planCode: 'timelapse-basic' });
+    let futureId = '';
     for (const [state, ends] of [['paused'], ['canceled', Date.now() + 5 * DAY], ['expired', Date.now() - DAY], ['future']] as const) {
-      await adminJson(sandbox.url, 'POST', 'subscriptions', {
+      const sub = await adminJson<{ id: string }>(sandbox.url, 'POST', 'subscriptions', {
         accountCode: code,
         planCode: 'timelapse-pro',
         state,
         ...(ends ? { currentPeriodEndsAt: new Date(ends).toISOString() } : {}),
       });
+      if (state === 'future') futureId = sub.id;
     }
+    const charge = await recurly.createCharge({ accountCode: code, amount: 9.99, description: 'conformance charge' });
+    await caught(() => recurly.createCharge({ accountCode: `${code}-missing`, amount: 1 }));
+    await adminJson(sandbox.url, 'POST', 'invoices', { accountCode: code, state: 'paid', total: 10, paid: 10 });
+    await adminJson(sandbox.url, 'POST', 'invoices', { accountCode: code, state: 'past_due', total: 10, paid: 4 });
     await recurly.getAccount(code);
     const live = await recurly.listLiveSubscriptions(code, new Date());
     await caught(() => recurly.redactAccount(code));
-    for (const sub of live) await recurly.terminateSubscription(sub.id, 'full');
+    // The future subscription: terminate is refused (422), cancel is the documented way.
+    await caught(() => recurly.terminateSubscription(futureId, 'full'));
+    await recurly.cancelSubscription(futureId);
+    await recurly.cancelSubscription(futureId);
+    for (const sub of live.filter((s) => s.id !== futureId)) await recurly.terminateSubscription(sub.id, 'full');
     await recurly.terminateSubscription(active.id, 'none');
     await recurly.terminateSubscription('doesnotexist1', 'partial');
+    await recurly.openCharges(code);
+    await caught(() => recurly.redactAccount(code));
+    await recurly.removeLineItem(charge.id);
+    await caught(() => recurly.removeLineItem(charge.id));
+    await adminJson(sandbox.url, 'PUT', 'behaviour', { openChargesBlockRedaction: false });
     await recurly.redactAccount(code);
     await recurly.getAccount(code);
     await recurly.redactAccount(`${code}-missing`);
     await recurly.getAccount(`${code}-missing`);
     await recurly.listLiveSubscriptions(`${code}-missing`, new Date());
+    await recurly.openCharges(`${code}-missing`);
     await caught(() => createRecurlyClient({ apiKey: 'wrong-key', baseUrl: proxy.url }).getAccount(code));
   });
 
@@ -89,15 +114,46 @@ describe('Recurly traffic conforms to the OpenAPI document', () => {
     for (const ex of proxy.exchanges) {
       const op = api.findOperation(ex.method, ex.path)!;
       statuses.add(`${op.operationId} ${ex.status}`);
+      if (ex.status === 204) {
+        // No content: documented without a body (remove_line_item).
+        expect({ exchange: `${ex.method} ${ex.path}`, body: ex.responseBody, documented: op.responses['204'] === undefined && '204' in op.responses }).toEqual({
+          exchange: `${ex.method} ${ex.path}`,
+          body: '',
+          documented: true,
+        });
+        continue;
+      }
       expect(ex.responseHeaders['content-type']).toContain('application/json');
       const errors = api.validateResponse(op, ex.status, JSON.parse(ex.responseBody));
       expect({ exchange: `${ex.method} ${ex.path} → ${ex.status}`, errors }).toEqual({ exchange: `${ex.method} ${ex.path} → ${ex.status}`, errors: [] });
     }
     // The outcomes worth holding to the schema were all exercised.
-    for (const s of ['create_account 201', 'create_account 422', 'get_account 200', 'get_account 404', 'get_account 401',
-      'list_account_subscriptions 200', 'list_account_subscriptions 404', 'create_subscription 201', 'get_subscription 200',
-      'terminate_subscription 200', 'terminate_subscription 422', 'terminate_subscription 404', 'redact_account 200',
-      'redact_account 422', 'redact_account 404']) {
+    for (const s of [
+      'create_account 201',
+      'create_account 422',
+      'get_account 200',
+      'get_account 404',
+      'get_account 401',
+      'list_account_subscriptions 200',
+      'list_account_subscriptions 404',
+      'create_subscription 201',
+      'get_subscription 200',
+      'terminate_subscription 200',
+      'terminate_subscription 422',
+      'terminate_subscription 404',
+      'redact_account 200',
+      'redact_account 422',
+      'redact_account 404',
+      'cancel_subscription 200',
+      'cancel_subscription 422',
+      'create_line_item 201',
+      'create_line_item 404',
+      'remove_line_item 204',
+      'remove_line_item 404',
+      'list_account_line_items 200',
+      'list_account_line_items 404',
+      'list_account_invoices 200',
+    ]) {
       expect(statuses).toContain(s);
     }
   });
@@ -110,6 +166,19 @@ describe('Recurly traffic conforms to the OpenAPI document', () => {
       // `cursor` is not a documented parameter: it arrives inside the `next` link Recurly returns.
       expect({ call: `${ex.method} ${ex.path}`, errors: api.validateQuery(op, ex.query, ['cursor']) }).toEqual({ call: `${ex.method} ${ex.path}`, errors: [] });
     }
+  });
+
+  test('when Lethe terminates a subscription, then it sends charge=false and the configured refund, both documented parameters', () => {
+    const terminations = proxy.exchanges.filter((ex) => ex.method === 'DELETE' && ex.path.startsWith('/subscriptions/'));
+    expect(terminations.length).toBeGreaterThanOrEqual(4);
+    for (const ex of terminations) {
+      expect(ex.query.get('charge')).toBe('false');
+      expect(['none', 'partial', 'full']).toContain(ex.query.get('refund'));
+    }
+    const op = api.findOperation('DELETE', '/subscriptions/x')!;
+    expect(op.operationId).toBe('terminate_subscription');
+    expect(api.validateQuery(op, new URLSearchParams('charge=false&refund=none'))).toEqual([]);
+    expect(api.validateQuery(op, new URLSearchParams('charge=false&refund=some'))).not.toEqual([]);
   });
 
   test('when paging, then `next` is a path the SDK can follow on the same host', () => {

@@ -3,11 +3,17 @@ import { isVendorError, type VendorError } from '../../stores/errors';
 import { startRecurlySandbox } from '../../dev/sandboxes/recurly/server';
 import type { RunningSandbox } from '../../dev/sandboxes/common/server';
 import { adminJson, armFault, caught, resetSandbox, stats } from './helpers/sandboxAdmin';
+import { loadConfig } from '../../config';
+import { toFailure } from '../../activities/failures';
+import { NEEDS_PERSON } from '../../contract';
 
 const API_KEY = 'lethe-test-key';
+/** Shorter than the stack's default so these tests stay quick; still asynchronous. */
+const REDACTION_DELAY_MS = 400;
 const ACCEPT = 'application/vnd.recurly.v2021-02-25';
 const DAY = 86_400_000;
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
 const uniqueCode = () => `acct-${process.pid}-${Date.now().toString(36)}-${seq++}`;
 
@@ -55,7 +61,7 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
   let recurly: RecurlyClient;
 
   beforeAll(async () => {
-    sandbox = await startRecurlySandbox({ port: 0, apiKey: API_KEY, rateLimitPerMinute: 100_000 });
+    sandbox = await startRecurlySandbox({ port: 0, apiKey: API_KEY, rateLimitPerMinute: 100_000, behaviour: { redactionDelayMs: REDACTION_DELAY_MS } });
     // A small page size so listing crosses several pages through the SDK's pager.
     recurly = createRecurlyClient({ apiKey: API_KEY, baseUrl: sandbox.url, pageSize: 2 });
   });
@@ -66,7 +72,7 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
     const code = uniqueCode();
     const created = await recurly.createAccount({ code, email: 'x@example.test', firstName: 'X', lastName: 'Y' });
     expect(created.id).toMatch(/^[0-9a-z]{13}$/);
-    expect(await recurly.getAccount(code)).toEqual({ id: created.id, code, state: 'active', redacted: false });
+    expect(await recurly.getAccount(code)).toEqual({ id: created.id, code, state: 'active', redacted: false, personalFields: ['email', 'first_name', 'last_name'] });
 
     const res = await raw(sandbox, 'GET', `/accounts/${created.id}`);
     expect(res.status).toBe(200);
@@ -128,9 +134,12 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
       expect(await recurly.terminateSubscription(sub.id, 'partial')).toBe('terminated');
     }
     expect(await recurly.listLiveSubscriptions(code, new Date())).toEqual([]);
-    expect(await recurly.redactAccount(code)).toBe('redacted');
+    expect(await recurly.redactAccount(code)).toBe('accepted');
+    // Accepted is not done: the personal fields stay until Recurly processes it.
+    expect(await recurly.getAccount(code)).toMatchObject({ code, redacted: false });
+    await sleep(REDACTION_DELAY_MS + 100);
 
-    expect(await recurly.getAccount(code)).toMatchObject({ code, redacted: true });
+    expect(await recurly.getAccount(code)).toMatchObject({ code, redacted: true, personalFields: [] });
     const account = (await (await raw(sandbox, 'GET', `/accounts/code-${code}`)).json()) as Record<string, unknown>;
     for (const field of ['email', 'first_name', 'last_name', 'company', 'username', 'address', 'billing_info', 'cc_emails', 'vat_number']) {
       expect(account[field] ?? null).toBeNull();
@@ -140,7 +149,113 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
     expect(subs.data.every((s) => s.state === 'expired')).toBe(true);
     expect(JSON.stringify(subs)).not.toMatch(/Ada|Lovelace/);
     // Redaction is idempotent: a retry after a lost answer succeeds again.
-    expect(await recurly.redactAccount(code)).toBe('redacted');
+    expect(await recurly.redactAccount(code)).toBe('accepted');
+  });
+
+  test('when redaction is accepted, then the account keeps its personal fields until it is processed, and asking again does not restart it', async () => {
+    const code = uniqueCode();
+    expect((await raw(sandbox, 'POST', '/accounts', { code, ...PII })).status).toBe(201);
+    const res = await raw(sandbox, 'PUT', `/accounts/code-${code}/redact`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ code, email: PII.email, first_name: 'Ada' });
+    expect(await adminJson(sandbox.url, 'GET', `accounts/${code}`)).toMatchObject({ redactRequests: 1, redactionPending: true, redactedAt: null });
+    await sleep(REDACTION_DELAY_MS / 2);
+    expect((await raw(sandbox, 'PUT', `/accounts/code-${code}/redact`)).status).toBe(200);
+    await sleep(REDACTION_DELAY_MS / 2 + 100);
+    // Done at the first request's time, not pushed back by the second.
+    expect(await adminJson(sandbox.url, 'GET', `accounts/${code}`)).toMatchObject({ redactRequests: 2, redactionPending: false, redactedAt: expect.any(String) });
+    expect(await recurly.getAccount(code)).toMatchObject({ redacted: true });
+  });
+
+  test('when the account has an uninvoiced charge or an open invoice, then redaction is refused with 422 until it is removed or paid', async () => {
+    const code = uniqueCode();
+    expect((await raw(sandbox, 'POST', '/accounts', { code, ...PII })).status).toBe(201);
+    const charge = await recurly.createCharge({ accountCode: code, amount: 12.5, description: 'camera repair' });
+    expect(await recurly.openCharges(code)).toEqual({ lineItems: 1, invoices: 0 });
+    const refused = await raw(sandbox, 'PUT', `/accounts/code-${code}/redact`);
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toEqual({
+      error: { type: 'validation', message: expect.stringContaining('uninvoiced charges'), params: [{ param: 'line_items', message: 'has 1 uninvoiced charge' }] },
+    });
+    expectVendorError(await caught(() => recurly.redactAccount(code)), 'precondition');
+
+    await recurly.removeLineItem(charge.id);
+    expect((await raw(sandbox, 'DELETE', `/line_items/${charge.id}`)).status).toBe(404);
+    const invoice = await adminJson<{ id: string }>(sandbox.url, 'POST', 'invoices', { accountCode: code, state: 'past_due', total: 20, paid: 5 });
+    expect(await recurly.openCharges(code)).toEqual({ lineItems: 0, invoices: 1 });
+    expect((await raw(sandbox, 'PUT', `/accounts/code-${code}/redact`)).status).toBe(422);
+    await adminJson(sandbox.url, 'PUT', `invoices/${invoice.id}`, { state: 'paid', paid: 20 });
+    expect(await recurly.openCharges(code)).toEqual({ lineItems: 0, invoices: 0 });
+    expect(await recurly.redactAccount(code)).toBe('accepted');
+  });
+
+  test('when openChargesBlockRedaction is switched off, then only subscriptions refuse redaction', async () => {
+    const code = uniqueCode();
+    await recurly.createAccount({ code, email: 'off@example.test' });
+    await recurly.createCharge({ accountCode: code, amount: 1 });
+    await adminJson(sandbox.url, 'PUT', 'behaviour', { openChargesBlockRedaction: false, redactionDelayMs: 0 });
+    try {
+      expect(await recurly.redactAccount(code)).toBe('accepted');
+      expect(await recurly.getAccount(code)).toMatchObject({ redacted: true });
+    } finally {
+      await adminJson(sandbox.url, 'PUT', 'behaviour', { openChargesBlockRedaction: true, redactionDelayMs: REDACTION_DELAY_MS });
+    }
+  });
+
+  test('when a subscription with unbilled usage is terminated with the default charge=true, then a final invoice blocks redaction; Lethe sends charge=false', async () => {
+    const byDefault = uniqueCode();
+    await recurly.createAccount({ code: byDefault });
+    const s1 = await adminJson<{ id: string }>(sandbox.url, 'POST', 'subscriptions', { accountCode: byDefault, state: 'active', unbilledUsage: 7.25 });
+    expect((await raw(sandbox, 'DELETE', `/subscriptions/${s1.id}`)).status).toBe(200);
+    expect(await recurly.openCharges(byDefault)).toEqual({ lineItems: 0, invoices: 1 });
+    expect((await raw(sandbox, 'PUT', `/accounts/code-${byDefault}/redact`)).status).toBe(422);
+
+    const lethe = uniqueCode();
+    await recurly.createAccount({ code: lethe });
+    const s2 = await adminJson<{ id: string }>(sandbox.url, 'POST', 'subscriptions', { accountCode: lethe, state: 'active', unbilledUsage: 7.25 });
+    expect(await recurly.terminateSubscription(s2.id, 'partial')).toBe('terminated');
+    expect(await recurly.openCharges(lethe)).toEqual({ lineItems: 0, invoices: 0 });
+    const { requests } = await adminJson<{ requests: { route: string; path: string; query: Record<string, string> }[] }>(sandbox.url, 'GET', 'requests');
+    expect(requests.filter((r) => r.path === `/subscriptions/${s2.id}`)).toEqual([
+      expect.objectContaining({ route: 'DELETE /subscriptions/{subscription_id}', query: { refund: 'partial', charge: 'false' } }),
+    ]);
+    expect((await raw(sandbox, 'DELETE', `/subscriptions/${s1.id}?charge=maybe`)).status).toBe(422);
+  });
+
+  test('when a subscription is future, then terminating it is refused and canceling it makes it failed (no longer live)', async () => {
+    const code = uniqueCode();
+    await recurly.createAccount({ code });
+    const future = await seedSubscription(sandbox, code, 'future');
+    const refused = await raw(sandbox, 'DELETE', `/subscriptions/${future.id}`);
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({ error: { type: 'validation', message: 'Cannot expire an inactive subscription.' } });
+    expect(await recurly.cancelSubscription(future.id)).toBe('canceled');
+    expect(await recurly.listLiveSubscriptions(code, new Date())).toEqual([]);
+    expect(((await (await raw(sandbox, 'GET', `/subscriptions/${future.id}`)).json()) as { state: string }).state).toBe('failed');
+    expect(await recurly.cancelSubscription(future.id)).toBe('already_ended');
+  });
+
+  test('when the account has cc_emails, custom fields and shipping addresses, then it is not redacted until redaction clears them too', async () => {
+    const code = uniqueCode();
+    await recurly.createAccount({
+      code,
+      ccEmails: 'partner@example.test',
+      customFields: [{ name: 'nickname', value: 'Countess' }],
+      shippingAddresses: [{ firstName: 'Ada', lastName: 'Lovelace', street1: '1 Ship St', city: 'Dover', postalCode: 'CT1', country: 'GB' }],
+    });
+    expect(await recurly.getAccount(code)).toMatchObject({ redacted: false, personalFields: ['cc_emails', 'shipping_addresses', 'custom_fields'] });
+    const shown = (await (await raw(sandbox, 'GET', `/accounts/code-${code}`)).json()) as Record<string, unknown>;
+    expect(shown).toMatchObject({
+      cc_emails: 'partner@example.test',
+      custom_fields: [{ name: 'nickname', value: 'Countess' }],
+      shipping_addresses: [expect.objectContaining({ street1: '1 Ship St' })],
+    });
+    expect(await recurly.redactAccount(code)).toBe('accepted');
+    await sleep(REDACTION_DELAY_MS + 100);
+    expect(await recurly.getAccount(code)).toMatchObject({ redacted: true, personalFields: [] });
+    const after = (await (await raw(sandbox, 'GET', `/accounts/code-${code}`)).json()) as Record<string, unknown>;
+    expect(after).toMatchObject({ custom_fields: [], shipping_addresses: [] });
+    expect(JSON.stringify(after)).not.toMatch(/partner@|Countess|Ship St/);
   });
 
   test('when a subscription has already ended, then terminating it succeeds as already_expired', async () => {
@@ -232,6 +347,33 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
     await armFault(sandbox.url, { mode: 'hang', count: 1, hangMs: 5_000 });
     const err = expectVendorError(await caught(() => impatient.getAccount('slow')), 'unavailable');
     expect(err.vendorCode).toBe('timeout');
+  });
+});
+
+describe('Recurly region', () => {
+  const realFetch = globalThis.fetch;
+  afterEach(() => {
+    globalThis.fetch = realFetch;
+  });
+
+  test('when the site is in the EU, then RECURLY_REGION=eu sends requests to v3.eu.recurly.com, and a key refused by the other region is unauthorized (needs a person)', async () => {
+    const seen: string[] = [];
+    globalThis.fetch = (async (input: string | URL | Request) => {
+      seen.push(String(input));
+      return new Response(JSON.stringify({ error: { type: 'unauthorized', message: 'Invalid API key' } }), { status: 401, headers: { 'content-type': 'application/json; charset=utf-8' } });
+    }) as typeof fetch;
+    const cfg = loadConfig({ ...process.env, RECURLY_REGION: 'eu', RECURLY_BASE_URL: '', LETHE_MODE: 'embedded' });
+    expect(cfg.recurly.region).toBe('eu');
+    const eu = createRecurlyClient({ apiKey: 'eu-key', region: cfg.recurly.region });
+    const err = expectVendorError(await caught(() => eu.getAccount('someone')), 'unauthorized');
+    expect(err.status).toBe(401);
+    const us = createRecurlyClient({ apiKey: 'eu-key' });
+    await caught(() => us.getAccount('someone'));
+    expect(seen.map((u) => new URL(u).host)).toEqual(['v3.eu.recurly.com', 'v3.recurly.com']);
+    // Unauthorized is a needs-a-person failure: retried on the slow cadence and shown blocked.
+    expect(toFailure(err, 'recurly')).toMatchObject({ type: 'Unauthorized' });
+    expect(NEEDS_PERSON).toContain('Unauthorized');
+    expect(() => loadConfig({ ...process.env, RECURLY_REGION: 'mars' })).toThrow(/RECURLY_REGION/);
   });
 });
 

@@ -18,7 +18,11 @@ export interface TestApi {
   /** Every route the server registered, as `METHOD /path/{param}` (HEAD twins left out). */
   routes: string[];
   /** fetch against the API with the token (unless `token: null`) and a JSON body. */
-  request(method: string, path: string, opts?: { body?: unknown; raw?: string; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: JsonBody; text: string }>;
+  request(
+    method: string,
+    path: string,
+    opts?: { body?: unknown; raw?: string; token?: string | null; headers?: Record<string, string> },
+  ): Promise<{ status: number; headers: Headers; body: JsonBody; text: string }>;
   close(): Promise<void>;
 }
 

@@ -21,10 +21,35 @@ describe('sweep configuration', () => {
   });
 
   test('when set, then each is read', () => {
-    const c = loadConfig({ LETHE_SWEEP_TIME: '4:05', LETHE_SWEEP_TIMEZONE: 'Europe/Lisbon', LETHE_SWEEP_CATCHUP: '12h', LETHE_SWEEP_CONCURRENCY: '2', LETHE_SWEEP_STARTS_PER_MINUTE: '10', LETHE_SWEEP_PAGE_SIZE: '500', LETHE_INACTIVITY_MONTHS: '36', LETHE_SWEEP_PAGES_PER_RUN: '7', LETHE_SWEEP_PAGE_BUDGET: '90s', LETHE_SWEEP_SCHEDULE: 'dry-run', LETHE_SWEEP_SCHEDULE_ID: 'other-sweep', LETHE_SWEEP_SCOPE: 'AB12' }).sweep;
+    const c = loadConfig({
+      LETHE_SWEEP_TIME: '4:05',
+      LETHE_SWEEP_TIMEZONE: 'Europe/Lisbon',
+      LETHE_SWEEP_CATCHUP: '12h',
+      LETHE_SWEEP_CONCURRENCY: '2',
+      LETHE_SWEEP_STARTS_PER_MINUTE: '10',
+      LETHE_SWEEP_PAGE_SIZE: '500',
+      LETHE_INACTIVITY_MONTHS: '36',
+      LETHE_SWEEP_PAGES_PER_RUN: '7',
+      LETHE_SWEEP_PAGE_BUDGET: '90s',
+      LETHE_SWEEP_SCHEDULE: 'dry-run',
+      LETHE_SWEEP_SCHEDULE_ID: 'other-sweep',
+      LETHE_SWEEP_SCOPE: 'AB12',
+    }).sweep;
     expect(c).toEqual({
-      time: '04:05', hour: 4, minute: 5, timezone: 'Europe/Lisbon', catchupWindowMs: 43_200_000, concurrency: 2, startsPerMinute: 10, pageSize: 500, inactivityMonths: 36,
-      pagesPerRun: 7, pageTimeBudgetMs: 90_000, schedule: 'dry-run', scheduleId: 'other-sweep', scopePrefix: 'ab12',
+      time: '04:05',
+      hour: 4,
+      minute: 5,
+      timezone: 'Europe/Lisbon',
+      catchupWindowMs: 43_200_000,
+      concurrency: 2,
+      startsPerMinute: 10,
+      pageSize: 500,
+      inactivityMonths: 36,
+      pagesPerRun: 7,
+      pageTimeBudgetMs: 90_000,
+      schedule: 'dry-run',
+      scheduleId: 'other-sweep',
+      scopePrefix: 'ab12',
     });
     expect(loadConfig({ LETHE_SWEEP_CATCHUP: '1 day' }).sweep.catchupWindowMs).toBe(86_400_000);
     expect(loadConfig({ LETHE_SWEEP_CATCHUP: '30m' }).sweep.catchupWindowMs).toBe(1_800_000);

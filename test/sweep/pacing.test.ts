@@ -44,16 +44,16 @@ describe('sweep page activity', () => {
       sweep: { ...testConfig(env).sweep, scopePrefix: prefix, pageSize: 100, ...tuning },
       db,
       startDeletion: async (req) => {
-          inFlight++;
-          maxInFlight = Math.max(maxInFlight, inFlight);
-          starts.push({ accountId: req.accountId, at: Date.now() });
-          expect(req).toMatchObject({ selectedAt: expect.any(String), requestedBy: expect.any(String) });
-          try {
-            return (await onStart(req.accountId)) ?? 'started';
-          } finally {
-            inFlight--;
-          }
-        },
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        starts.push({ accountId: req.accountId, at: Date.now() });
+        expect(req).toMatchObject({ selectedAt: expect.any(String), requestedBy: expect.any(String) });
+        try {
+          return (await onStart(req.accountId)) ?? 'started';
+        } finally {
+          inFlight--;
+        }
+      },
     });
     return { acts, starts, maxInFlight: () => maxInFlight };
   }

@@ -25,61 +25,65 @@ import { deletionWorkflowId } from '../../contract';
 const DIR = path.resolve(__dirname, '..', 'histories');
 const record = process.env.LETHE_RECORD_HISTORIES ? test : test.skip;
 
-record('record: a continued-as-new dry-run sweep, a real sweep, and sweep deletions skipped and completed', async () => {
-  const taskQueue = `record-${randomUUID()}`;
-  const prefix = newScopePrefix();
-  const config = testConfig({ LETHE_TASK_QUEUE: taskQueue, LETHE_SWEEP_STARTS_PER_MINUTE: '6000', LETHE_SWEEP_PAGE_SIZE: '2', LETHE_SWEEP_PAGES_PER_RUN: '2', LETHE_SWEEP_SCOPE: prefix });
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const plain = new Client({ connection, namespace: config.temporal.namespace });
-  const base = buildDeps(config);
-  const intake = createIntake({ config, db: base.db, temporal: plain });
-  const deps = { ...base, temporalClient: () => plain, startDeletion: intake.startInactivity };
-  const nc = await NativeConnection.connect({ address: config.temporal.address });
-  const worker = await Worker.create({ connection: nc, namespace: config.temporal.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: createActivities(deps) });
-  const running = worker.run();
-  const save = async (name: string, workflowId: string, runId?: string) => {
-    const history = await plain.workflow.getHandle(workflowId, runId).fetchHistory();
-    fs.writeFileSync(path.join(DIR, `${name}.json`), JSON.stringify(history));
-  };
-  try {
-    const seeder = scopedSeeder({ ...deps, recurlySandboxUrl: config.recurly.baseUrl }, 4_0001, prefix);
-    const cutoff = await cutoffFor(deps.db, new Date().toISOString(), 24, 'UTC');
-    const inactive = { createdAt: daysAfter(cutoff, -400), lastLoginAt: daysAfter(cutoff, -40) };
-    for (let i = 0; i < 4; i++) await seeder.account({ ...inactive, subscriptions: null, media: 1 });
-    await seeder.account({ ...inactive, subscriptions: [{ state: 'active' }] });
+record(
+  'record: a continued-as-new dry-run sweep, a real sweep, and sweep deletions skipped and completed',
+  async () => {
+    const taskQueue = `record-${randomUUID()}`;
+    const prefix = newScopePrefix();
+    const config = testConfig({ LETHE_TASK_QUEUE: taskQueue, LETHE_SWEEP_STARTS_PER_MINUTE: '6000', LETHE_SWEEP_PAGE_SIZE: '2', LETHE_SWEEP_PAGES_PER_RUN: '2', LETHE_SWEEP_SCOPE: prefix });
+    const connection = await Connection.connect({ address: config.temporal.address });
+    const plain = new Client({ connection, namespace: config.temporal.namespace });
+    const base = buildDeps(config);
+    const intake = createIntake({ config, db: base.db, temporal: plain });
+    const deps = { ...base, temporalClient: () => plain, startDeletion: intake.startInactivity };
+    const nc = await NativeConnection.connect({ address: config.temporal.address });
+    const worker = await Worker.create({ connection: nc, namespace: config.temporal.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: createActivities(deps) });
+    const running = worker.run();
+    const save = async (name: string, workflowId: string, runId?: string) => {
+      const history = await plain.workflow.getHandle(workflowId, runId).fetchHistory();
+      fs.writeFileSync(path.join(DIR, `${name}.json`), JSON.stringify(history));
+    };
+    try {
+      const seeder = scopedSeeder({ ...deps, recurlySandboxUrl: config.recurly.baseUrl }, 4_0001, prefix);
+      const cutoff = await cutoffFor(deps.db, new Date().toISOString(), 24, 'UTC');
+      const inactive = { createdAt: daysAfter(cutoff, -400), lastLoginAt: daysAfter(cutoff, -40) };
+      for (let i = 0; i < 4; i++) await seeder.account({ ...inactive, subscriptions: null, media: 1 });
+      await seeder.account({ ...inactive, subscriptions: [{ state: 'active' }] });
 
-    const sweeps = createSweepService({ config, temporal: plain, db: deps.db });
-    const dry = await sweeps.start({ dryRun: true });
-    await plain.workflow.getHandle(dry.sweepId).result();
-    const runs: { runId: string; start: number }[] = [];
-    for await (const w of plain.workflow.list({ query: `WorkflowId = "${dry.sweepId}"` })) runs.push({ runId: w.runId, start: w.startTime.getTime() });
-    runs.sort((a, b) => a.start - b.start);
-    expect(runs.length).toBeGreaterThanOrEqual(2);
-    await save('sweep-dry-run-first-run', dry.sweepId, runs[0].runId);
-    await save('sweep-dry-run-last-run', dry.sweepId, runs[runs.length - 1].runId);
+      const sweeps = createSweepService({ config, temporal: plain, db: deps.db });
+      const dry = await sweeps.start({ dryRun: true });
+      await plain.workflow.getHandle(dry.sweepId).result();
+      const runs: { runId: string; start: number }[] = [];
+      for await (const w of plain.workflow.list({ query: `WorkflowId = "${dry.sweepId}"` })) runs.push({ runId: w.runId, start: w.startTime.getTime() });
+      runs.sort((a, b) => a.start - b.start);
+      expect(runs.length).toBeGreaterThanOrEqual(2);
+      await save('sweep-dry-run-first-run', dry.sweepId, runs[0].runId);
+      await save('sweep-dry-run-last-run', dry.sweepId, runs[runs.length - 1].runId);
 
-    const real = await sweeps.start({ dryRun: false });
-    const result = await plain.workflow.getHandle(real.sweepId).result();
-    expect(result.started).toBe(4);
-    await save('sweep-real-last-run', real.sweepId);
+      const real = await sweeps.start({ dryRun: false });
+      const result = await plain.workflow.getHandle(real.sweepId).result();
+      expect(result.started).toBe(4);
+      await save('sweep-real-last-run', real.sweepId);
 
-    // Re-checked and let through: one the sweep started.
-    const [first] = await deps.db('lethe.sweep_candidates').where({ sweep_id: real.sweepId }).pluck('account_id');
-    await plain.workflow.getHandle(deletionWorkflowId(first)).result();
-    await save('deletion-inactivity-completed', deletionWorkflowId(first));
+      // Re-checked and let through: one the sweep started.
+      const [first] = await deps.db('lethe.sweep_candidates').where({ sweep_id: real.sweepId }).pluck('account_id');
+      await plain.workflow.getHandle(deletionWorkflowId(first)).result();
+      await save('deletion-inactivity-completed', deletionWorkflowId(first));
 
-    // Re-checked and skipped: logged in after it was "selected".
-    const active = await seeder.account({ ...inactive, subscriptions: null });
-    await deps.db('accounts').where({ id: active.id }).update({ last_login_at: deps.db.fn.now() });
-    await intake.startInactivity({ accountId: active.id, selectedAt: daysAfter(new Date(), -1).toISOString(), requestedBy: 'record-histories' });
-    const skipped = await plain.workflow.getHandle(deletionWorkflowId(active.id)).result();
-    expect(skipped.skipped).toBe(true);
-    await save('deletion-inactivity-skipped', deletionWorkflowId(active.id));
-  } finally {
-    worker.shutdown();
-    await running;
-    await nc.close();
-    await connection.close();
-    await deps.close();
-  }
-}, 180_000);
+      // Re-checked and skipped: logged in after it was "selected".
+      const active = await seeder.account({ ...inactive, subscriptions: null });
+      await deps.db('accounts').where({ id: active.id }).update({ last_login_at: deps.db.fn.now() });
+      await intake.startInactivity({ accountId: active.id, selectedAt: daysAfter(new Date(), -1).toISOString(), requestedBy: 'record-histories' });
+      const skipped = await plain.workflow.getHandle(deletionWorkflowId(active.id)).result();
+      expect(skipped.skipped).toBe(true);
+      await save('deletion-inactivity-skipped', deletionWorkflowId(active.id));
+    } finally {
+      worker.shutdown();
+      await running;
+      await nc.close();
+      await connection.close();
+      await deps.close();
+    }
+  },
+  180_000,
+);

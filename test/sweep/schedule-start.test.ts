@@ -78,7 +78,11 @@ test('when the stack starts, then the sweep schedule exists and shows in the Web
     expect(await uiSchedules()).toHaveLength(1);
   } finally {
     await stack?.stop();
-    for (const [k, v] of [['LETHE_SWEEP_TIME', saved.time], ['LETHE_SWEEP_TIMEZONE', saved.tz], ['LETHE_WORKER_METRICS_PORT', saved.metrics]] as const) {
+    for (const [k, v] of [
+      ['LETHE_SWEEP_TIME', saved.time],
+      ['LETHE_SWEEP_TIMEZONE', saved.tz],
+      ['LETHE_WORKER_METRICS_PORT', saved.metrics],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }

@@ -15,8 +15,7 @@ describe('the inactivity sweep schedule', () => {
   const scheduleId = `test-sweep-schedule-${randomUUID()}`;
   // Dry runs, by a worker that sweeps an id prefix no account has: configuration, as in production.
   const scheduleEnv = { LETHE_SWEEP_SCHEDULE_ID: scheduleId, LETHE_SWEEP_SCHEDULE: 'dry-run', LETHE_SWEEP_SCOPE: randomBytes(6).toString('hex') };
-  const serviceFor = (env: Record<string, string>) =>
-    createScheduleService({ config: testConfig({ ...scheduleEnv, ...env, LETHE_TASK_QUEUE: world.taskQueue }), temporal: world.client });
+  const serviceFor = (env: Record<string, string>) => createScheduleService({ config: testConfig({ ...scheduleEnv, ...env, LETHE_TASK_QUEUE: world.taskQueue }), temporal: world.client });
 
   beforeAll(async () => {
     world = await startWorld({ env: scheduleEnv });
@@ -55,7 +54,16 @@ describe('the inactivity sweep schedule', () => {
     expect(await countSchedules()).toBe(1);
 
     const d = await schedule.describe();
-    expect(d).toMatchObject({ scheduleId, paused: false, time: '03:00', timezone: 'UTC', overlap: 'SKIP', catchupWindowMs: 86_400_000, taskQueue: world.taskQueue, workflowType: 'inactivitySweepWorkflow' });
+    expect(d).toMatchObject({
+      scheduleId,
+      paused: false,
+      time: '03:00',
+      timezone: 'UTC',
+      overlap: 'SKIP',
+      catchupWindowMs: 86_400_000,
+      taskQueue: world.taskQueue,
+      workflowType: 'inactivitySweepWorkflow',
+    });
     const next = new Date(d.nextActionTimes[0]);
     expect([next.getUTCHours(), next.getUTCMinutes(), next.getUTCSeconds()]).toEqual([3, 0, 0]);
     expect(next.getTime() - Date.now()).toBeLessThanOrEqual(86_400_000);

@@ -47,7 +47,14 @@ describe('inactivity sweep', () => {
     kept.active = await seeder.account({ createdAt: longAgo, lastLoginAt: inactive, subscriptions: [{ state: 'active' }] });
     kept.future = await seeder.account({ createdAt: longAgo, lastLoginAt: inactive, subscriptions: [{ state: 'future', currentPeriodEndsAt: future }] });
     kept.paused = await seeder.account({ createdAt: longAgo, lastLoginAt: inactive, subscriptions: [{ state: 'paused', currentPeriodEndsAt: future }] });
-    kept.canceledPaidThrough = await seeder.account({ createdAt: longAgo, lastLoginAt: inactive, subscriptions: [{ state: 'expired', currentPeriodEndsAt: past }, { state: 'canceled', currentPeriodEndsAt: future }] });
+    kept.canceledPaidThrough = await seeder.account({
+      createdAt: longAgo,
+      lastLoginAt: inactive,
+      subscriptions: [
+        { state: 'expired', currentPeriodEndsAt: past },
+        { state: 'canceled', currentPeriodEndsAt: future },
+      ],
+    });
 
     eligible.plusADay = await seeder.account({ createdAt: longAgo, lastLoginAt: daysAfter(cutoff, -1), subscriptions: none });
     eligible.neverLoggedIn = await seeder.account({ createdAt: daysAfter(cutoff, -31), lastLoginAt: null, subscriptions: none, auth0: 'legacy' });
@@ -59,7 +66,10 @@ describe('inactivity sweep', () => {
   }, 180_000);
   afterAll(async () => world?.close());
 
-  const idsOf = (xs: Record<string, SeededAccount>) => Object.values(xs).map((a) => a.id).sort();
+  const idsOf = (xs: Record<string, SeededAccount>) =>
+    Object.values(xs)
+      .map((a) => a.id)
+      .sort();
   // Inactive past the cut-off: the kept ones with live subscriptions, and every eligible one.
   const expectedScanned = () => idsOf(eligible).length + ['active', 'future', 'paused', 'canceledPaidThrough'].length;
 

@@ -84,7 +84,11 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
   }, 120_000);
   afterAll(async () => ts?.close());
 
-  async function run<T>(s: ReturnType<typeof stubs>, fn: (handle: ReturnType<TimeSkipping['env']['client']['workflow']['getHandle']>, input: DeletionInput) => Promise<T>, receivedAt = new Date()): Promise<T> {
+  async function run<T>(
+    s: ReturnType<typeof stubs>,
+    fn: (handle: ReturnType<TimeSkipping['env']['client']['workflow']['getHandle']>, input: DeletionInput) => Promise<T>,
+    receivedAt = new Date(),
+  ): Promise<T> {
     const taskQueue = `ts-${randomUUID()}`;
     const worker = await Worker.create({ connection: ts.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: s.activities });
     const input: DeletionInput = {

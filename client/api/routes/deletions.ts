@@ -23,7 +23,10 @@ import {
   startedSchema,
 } from '../schemas';
 
-export function registerDeletionRoutes(app: FastifyInstance, deps: { intake: Intake; requests: RequestReader; operator: OperatorActions; metrics: ApiMetrics; caller: (req: FastifyRequest) => string }): void {
+export function registerDeletionRoutes(
+  app: FastifyInstance,
+  deps: { intake: Intake; requests: RequestReader; operator: OperatorActions; metrics: ApiMetrics; caller: (req: FastifyRequest) => string },
+): void {
   const { intake, requests, operator, metrics } = deps;
 
   app.post<{ Body: DeletionRequestBody }>(

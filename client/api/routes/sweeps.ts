@@ -17,8 +17,7 @@ export function registerSweepRoutes(app: FastifyInstance, deps: { sweeps: SweepS
         operationId: 'startSweep',
         tags: ['sweeps'],
         summary: 'Start an inactivity sweep',
-        description:
-          'Selects accounts inactive for over 24 months with no live subscription and starts their deletions (channel `inactivity`); with dryRun, only reports them.',
+        description: 'Selects accounts inactive for over 24 months with no live subscription and starts their deletions (channel `inactivity`); with dryRun, only reports them.',
         body: sweepBody,
         response: { 202: { ...sweepStartedSchema, description: 'Started; Location names the sweep' }, ...errorResponses(400, 401, 429, 503) },
       },
@@ -27,7 +26,10 @@ export function registerSweepRoutes(app: FastifyInstance, deps: { sweeps: SweepS
       const dryRun = req.body.dryRun ?? false;
       const { sweepId } = await deps.sweeps.start({ dryRun });
       deps.metrics.sweepStarted(dryRun);
-      return reply.code(202).header('location', `/v1/sweeps/${encodeURIComponent(sweepId)}`).send({ sweepId });
+      return reply
+        .code(202)
+        .header('location', `/v1/sweeps/${encodeURIComponent(sweepId)}`)
+        .send({ sweepId });
     },
   );
 

@@ -59,7 +59,13 @@ ${COMMON_HELP}`,
         )}\n`,
       );
     }
-    if (next && !values.all) io.stdout.write(`More: lethe list --cursor ${next}${argv.filter((a) => a !== '--cursor' && a !== values.cursor).map((a) => ` ${a}`).join('')}\n`);
+    if (next && !values.all)
+      io.stdout.write(
+        `More: lethe list --cursor ${next}${argv
+          .filter((a) => a !== '--cursor' && a !== values.cursor)
+          .map((a) => ` ${a}`)
+          .join('')}\n`,
+      );
     return EXIT.ok;
   },
 };

@@ -56,11 +56,15 @@ ${COMMON_HELP.replace(/\n {2}--api-url[^\n]*\n[^\n]*/, '')}`,
       let result: unknown;
       try {
         result =
-          verb === 'pause' ? await schedules.pause(values.note)
-          : verb === 'resume' ? await schedules.resume(values.note)
-          : verb === 'trigger' ? await schedules.trigger()
-          : verb === 'backfill' ? await schedules.backfill(range![0], range![1])
-          : await schedules.describe();
+          verb === 'pause'
+            ? await schedules.pause(values.note)
+            : verb === 'resume'
+              ? await schedules.resume(values.note)
+              : verb === 'trigger'
+                ? await schedules.trigger()
+                : verb === 'backfill'
+                  ? await schedules.backfill(range![0], range![1])
+                  : await schedules.describe();
       } catch (err) {
         throw temporalError(err, config.temporal.address);
       }

@@ -7,7 +7,10 @@ import type { IncomingMessage } from 'node:http';
 export type BodyErrorType = 'too_large' | 'malformed';
 
 export class RequestBodyError extends Error {
-  constructor(readonly type: BodyErrorType, message: string) {
+  constructor(
+    readonly type: BodyErrorType,
+    message: string,
+  ) {
     super(message);
     this.name = 'RequestBodyError';
   }
@@ -48,10 +51,7 @@ export async function readJsonBody(req: IncomingMessage, limitBytes = DEFAULT_BO
 }
 
 /** OAuth token endpoints accept both encodings; the Auth0 SDK sends form-urlencoded. */
-export async function readFormOrJsonBody(
-  req: IncomingMessage,
-  limitBytes = DEFAULT_BODY_LIMIT_BYTES,
-): Promise<Record<string, unknown>> {
+export async function readFormOrJsonBody(req: IncomingMessage, limitBytes = DEFAULT_BODY_LIMIT_BYTES): Promise<Record<string, unknown>> {
   const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
   const raw = await readBody(req, limitBytes);
   if (contentType.includes('application/x-www-form-urlencoded')) {

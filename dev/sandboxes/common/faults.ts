@@ -19,7 +19,10 @@ export interface FaultSpec {
 
 export class FaultSpecError extends Error {
   readonly type = 'invalid_fault_spec';
-  constructor(readonly field: string, problem: string) {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
     super(`${field}: ${problem}`);
     this.name = 'FaultSpecError';
   }

@@ -6,7 +6,10 @@ import type { RunningSandbox } from './server';
 
 export class SandboxEnvError extends Error {
   readonly type = 'config_invalid';
-  constructor(readonly variable: string, problem: string) {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
     super(`${variable}: ${problem}`);
     this.name = 'SandboxEnvError';
   }

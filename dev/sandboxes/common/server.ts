@@ -13,12 +13,7 @@ import { RequestStats } from './stats';
 
 export const ADMIN_PREFIX = '/__sandbox/';
 
-export type ErrorKind =
-  | 'internal_error'
-  | 'rate_limited'
-  | 'route_not_found'
-  | 'payload_too_large'
-  | 'malformed_body';
+export type ErrorKind = 'internal_error' | 'rate_limited' | 'route_not_found' | 'payload_too_large' | 'malformed_body';
 
 export interface SandboxContext {
   req: IncomingMessage;
@@ -58,12 +53,7 @@ export interface RunningSandbox {
   close(): Promise<void>;
 }
 
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  contentType = 'application/json; charset=utf-8',
-): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, contentType = 'application/json; charset=utf-8'): void {
   if (res.headersSent || res.destroyed) return;
   const payload = JSON.stringify(body);
   res.statusCode = status;

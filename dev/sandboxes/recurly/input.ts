@@ -4,7 +4,7 @@
  * messages name the field but never repeat the value, which may be personal data.
  */
 import { isPlainObject } from '../common/body';
-import { SUBSCRIPTION_STATES, type Address, type SubscriptionState } from './store';
+import { INVOICE_STATES, SUBSCRIPTION_STATES, type Address, type CustomField, type InvoiceState, type SubscriptionState } from './store';
 
 export interface ParamError {
   param: string;
@@ -26,6 +26,8 @@ export interface AccountInput {
   preferred_time_zone?: string;
   tax_exempt?: boolean;
   address?: Address;
+  custom_fields?: CustomField[];
+  shipping_addresses?: ShippingAddressInput[];
   billing_info?: {
     first_name?: string;
     last_name?: string;
@@ -36,6 +38,39 @@ export interface AccountInput {
     month?: string;
     year?: string;
   };
+}
+
+/** api.yaml `ShippingAddressCreate` (required: first_name, last_name, street1, city, postal_code, country). */
+export interface ShippingAddressInput {
+  nickname?: string;
+  first_name: string;
+  last_name: string;
+  company?: string;
+  email?: string;
+  phone?: string;
+  street1: string;
+  street2?: string;
+  city: string;
+  region?: string;
+  postal_code: string;
+  country: string;
+}
+
+/** api.yaml `LineItemCreate` (required: currency, unit_amount, type). */
+export interface LineItemInput {
+  currency: string;
+  unit_amount: number;
+  type: 'charge' | 'credit';
+  quantity: number;
+  description?: string;
+}
+
+export interface AdminInvoiceInput {
+  accountCode: string;
+  state: InvoiceState;
+  total: number;
+  paid: number;
+  currency: string;
 }
 
 export interface SubscriptionInput {
@@ -56,6 +91,7 @@ export interface AdminSubscriptionInput {
   currency: string;
   currentPeriodStartedAt?: Date;
   currentPeriodEndsAt?: Date;
+  unbilledUsage?: number;
 }
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -151,9 +187,102 @@ export function parseAccountCreate(body: unknown, prefix = ''): Parsed<AccountIn
     preferred_time_zone: c.str(body, 'preferred_time_zone', 100),
     tax_exempt: c.bool(body, 'tax_exempt'),
     address: c.address(body, 'address'),
+    custom_fields: customFields(c, body.custom_fields),
+    shipping_addresses: shippingAddresses(c, body.shipping_addresses),
     billing_info: billing,
   });
   return c.errors.length ? { ok: false, errors: c.errors } : { ok: true, value };
+}
+
+/** api.yaml `CustomFields`: name matching /^[a-z0-9_-]+$/i (≤ 50), value ≤ 255. */
+function customFields(c: Collector, v: unknown): CustomField[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) return c.fail('custom_fields', 'must be an array');
+  const out: CustomField[] = [];
+  v.forEach((f, i) => {
+    if (!isPlainObject(f) || typeof f.name !== 'string' || !/^[a-z0-9_-]{1,50}$/i.test(f.name)) return void c.fail(`custom_fields.${i}.name`, 'is invalid');
+    if (f.value !== null && f.value !== undefined && (typeof f.value !== 'string' || f.value.length > 255)) return void c.fail(`custom_fields.${i}.value`, 'is invalid');
+    // "To remove a field send the name with a null or empty value."
+    if (typeof f.value === 'string' && f.value !== '') out.push({ name: f.name, value: f.value });
+  });
+  return out;
+}
+
+function shippingAddresses(c: Collector, v: unknown): ShippingAddressInput[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) return c.fail('shipping_addresses', 'must be an array');
+  const out: ShippingAddressInput[] = [];
+  v.forEach((a, i) => {
+    if (!isPlainObject(a)) return void c.fail(`shipping_addresses.${i}`, 'must be an object');
+    const s = new Collector(`shipping_addresses.${i}.`);
+    const req = (key: string, max: number) => {
+      const val = s.str(a, key, max);
+      if (val === undefined || val === '') s.fail(key, "can't be blank");
+      return val ?? '';
+    };
+    const addr: ShippingAddressInput = dropUndefined({
+      nickname: s.str(a, 'nickname', 255),
+      first_name: req('first_name', 255),
+      last_name: req('last_name', 255),
+      company: s.str(a, 'company', 255),
+      email: s.str(a, 'email', 255),
+      phone: s.str(a, 'phone', 30),
+      street1: req('street1', 255),
+      street2: s.str(a, 'street2', 255),
+      city: req('city', 255),
+      region: s.str(a, 'region', 255),
+      postal_code: req('postal_code', 20),
+      country: req('country', 50),
+    });
+    c.errors.push(...s.errors);
+    out.push(addr);
+  });
+  return out;
+}
+
+export function parseLineItemCreate(body: unknown): Parsed<LineItemInput> {
+  const c = new Collector('');
+  if (!isPlainObject(body)) {
+    c.fail('line_item', 'must be an object');
+    return { ok: false, errors: c.errors };
+  }
+  const currency = c.str(body, 'currency', 3);
+  if (currency === undefined) c.fail('currency', "can't be blank");
+  else if (!/^[A-Za-z]{3}$/.test(currency)) c.fail('currency', 'is invalid');
+  const unitAmount = body.unit_amount;
+  if (unitAmount === undefined || unitAmount === null) c.fail('unit_amount', "can't be blank");
+  else if (typeof unitAmount !== 'number' || unitAmount < 0 || unitAmount > 99_999_999) c.fail('unit_amount', 'must be a number between 0 and 99999999');
+  const type = body.type;
+  if (type === undefined || type === null) c.fail('type', "can't be blank");
+  else if (type !== 'charge' && type !== 'credit') c.fail('type', 'is not included in the list');
+  const quantity = body.quantity ?? 1;
+  if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity < 1) c.fail('quantity', 'must be a positive integer');
+  const description = c.str(body, 'description', 255);
+  if (c.errors.length || !currency) return { ok: false, errors: c.errors };
+  return {
+    ok: true,
+    value: dropUndefined({ currency: currency.toUpperCase(), unit_amount: unitAmount as number, type: type as 'charge' | 'credit', quantity: quantity as number, description }),
+  };
+}
+
+/** The sandbox-only way to hold an invoice in any state (real ones come from billing). */
+export function parseAdminInvoice(body: unknown): Parsed<AdminInvoiceInput> {
+  const c = new Collector('');
+  if (!isPlainObject(body)) {
+    c.fail('body', 'must be an object');
+    return { ok: false, errors: c.errors };
+  }
+  const accountCode = c.str(body, 'accountCode', 50);
+  if (!accountCode) c.fail('accountCode', "can't be blank");
+  const state = body.state ?? 'past_due';
+  if (typeof state !== 'string' || !(INVOICE_STATES as readonly string[]).includes(state)) c.fail('state', `must be one of ${INVOICE_STATES.join(', ')}`);
+  const total = body.total ?? 10;
+  const paid = body.paid ?? 0;
+  if (typeof total !== 'number' || total < 0) c.fail('total', 'must be a non-negative number');
+  if (typeof paid !== 'number' || paid < 0) c.fail('paid', 'must be a non-negative number');
+  const currency = (c.str(body, 'currency', 3) ?? 'USD').toUpperCase();
+  if (c.errors.length || !accountCode) return { ok: false, errors: c.errors };
+  return { ok: true, value: { accountCode, state: state as InvoiceState, total: total as number, paid: paid as number, currency } };
 }
 
 export function parseSubscriptionCreate(body: unknown): Parsed<SubscriptionInput> {
@@ -234,9 +363,11 @@ export function parseAdminSubscription(body: unknown): Parsed<AdminSubscriptionI
   };
   const currentPeriodStartedAt = date('currentPeriodStartedAt');
   const currentPeriodEndsAt = date('currentPeriodEndsAt');
+  const unbilledUsage = body.unbilledUsage;
+  if (unbilledUsage !== undefined && (typeof unbilledUsage !== 'number' || unbilledUsage < 0)) c.fail('unbilledUsage', 'must be a non-negative number');
   if (c.errors.length || !accountCode) return { ok: false, errors: c.errors };
   return {
     ok: true,
-    value: { accountCode, planCode, state: state as SubscriptionState, currency, currentPeriodStartedAt, currentPeriodEndsAt },
+    value: { accountCode, planCode, state: state as SubscriptionState, currency, currentPeriodStartedAt, currentPeriodEndsAt, unbilledUsage: unbilledUsage as number | undefined },
   };
 }

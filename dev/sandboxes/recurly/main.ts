@@ -1,13 +1,20 @@
 /** Runs the Recurly sandbox as its own process (the embedded stack starts it this way). */
 import { envPort, envPositiveInt, envString, SandboxEnvError, serveUntilSignal } from '../common/main';
-import { startRecurlySandbox } from './server';
+import { DEFAULT_REDACTION_DELAY_MS, startRecurlySandbox } from './server';
 
 function main(): void {
   let port: number;
   let rateLimitPerMinute: number | undefined;
+  let redactionDelayMs = DEFAULT_REDACTION_DELAY_MS;
   try {
     port = envPort(process.env, 'RECURLY_SANDBOX_PORT', 4011);
     rateLimitPerMinute = envPositiveInt(process.env, 'RECURLY_SANDBOX_RATE_LIMIT');
+    // 0 is allowed: redaction done before the 200, as the sandbox did before it was faithful.
+    const delay = process.env.RECURLY_SANDBOX_REDACTION_DELAY_MS;
+    if (delay !== undefined && delay !== '') {
+      if (!/^\d+$/.test(delay)) throw new SandboxEnvError('RECURLY_SANDBOX_REDACTION_DELAY_MS', `expected milliseconds, got "${delay}"`);
+      redactionDelayMs = Number(delay);
+    }
   } catch (err) {
     if (err instanceof SandboxEnvError) {
       process.stderr.write(`recurly sandbox: ${err.message}\n`);
@@ -17,8 +24,9 @@ function main(): void {
   }
   const apiKey = envString(process.env, 'RECURLY_API_KEY', 'lethe-dev-key');
   const host = envString(process.env, 'RECURLY_SANDBOX_HOST', '127.0.0.1');
-  serveUntilSignal('recurly', () => startRecurlySandbox({ port, host, apiKey, rateLimitPerMinute }), {
+  serveUntilSignal('recurly', () => startRecurlySandbox({ port, host, apiKey, rateLimitPerMinute, behaviour: { redactionDelayMs } }), {
     rateLimitPerMinute: rateLimitPerMinute ?? 400,
+    redactionDelayMs,
   });
 }
 

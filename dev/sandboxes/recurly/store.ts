@@ -1,6 +1,9 @@
 /**
- * The Recurly sandbox's in-memory site: accounts and subscriptions, plus the rules Lethe
- * depends on (what counts as a live subscription, when redaction is refused, what it clears).
+ * The Recurly sandbox's in-memory site: accounts, subscriptions, line items and invoices, plus
+ * the rules Lethe depends on, as api.yaml (node_modules/recurly/openapi/api.yaml) documents
+ * them: when redaction is refused (`redact_account` 422: active subscriptions, uninvoiced
+ * charges, partially paid invoices), what it clears (`redact_account`: "billing information,
+ * shipping addresses, ... names, email addresses"), and that it happens asynchronously.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -33,17 +36,32 @@ export interface StoredBillingInfo {
 }
 
 /** The account fields that identify a person; redaction removes every one of them. */
-export const ACCOUNT_PII_FIELDS = [
-  'email',
-  'username',
-  'first_name',
-  'last_name',
-  'company',
-  'cc_emails',
-  'vat_number',
-  'address',
-  'billing_info',
-] as const;
+export const ACCOUNT_PII_FIELDS = ['email', 'username', 'first_name', 'last_name', 'company', 'cc_emails', 'vat_number', 'address', 'billing_info', 'custom_fields', 'shipping_addresses'] as const;
+
+/** api.yaml `CustomField`. */
+export interface CustomField {
+  name: string;
+  value: string;
+}
+
+/** api.yaml `ShippingAddress` (the fields the sandbox keeps). */
+export interface StoredShippingAddress {
+  id: string;
+  nickname?: string;
+  first_name: string;
+  last_name: string;
+  company?: string;
+  email?: string;
+  phone?: string;
+  street1: string;
+  street2?: string;
+  city: string;
+  region?: string;
+  postal_code: string;
+  country: string;
+  created_at: Date;
+  updated_at: Date;
+}
 
 export interface AccountPii {
   email?: string;
@@ -55,6 +73,8 @@ export interface AccountPii {
   vat_number?: string;
   address?: Address;
   billing_info?: StoredBillingInfo;
+  custom_fields?: CustomField[];
+  shipping_addresses?: StoredShippingAddress[];
 }
 
 export interface StoredAccount extends AccountPii {
@@ -69,6 +89,10 @@ export interface StoredAccount extends AccountPii {
   updated_at: Date;
   deleted_at?: Date;
   redacted_at?: Date;
+  /** A redaction accepted and not yet processed (`redact_account`: "processed asynchronously"). */
+  redaction_due_at?: Date;
+  /** How many times `PUT /accounts/{id}/redact` was accepted for this account. */
+  redact_requests: number;
   seq: number;
 }
 
@@ -91,6 +115,51 @@ export interface StoredSubscription {
   canceled_at?: Date;
   expires_at?: Date;
   paused_at?: Date;
+  /**
+   * Usage of a usage-based add-on logged in the current cycle and not billed yet: what
+   * `terminate_subscription`'s `charge` parameter is about (default true: billed on a final
+   * invoice; false: zeroed by a negative usage record).
+   */
+  unbilled_usage?: number;
+  seq: number;
+}
+
+/** api.yaml `LineItem`: `pending` is an uninvoiced charge or credit. */
+export interface StoredLineItem {
+  id: string;
+  uuid: string;
+  account_id: string;
+  type: 'charge' | 'credit';
+  state: 'pending' | 'invoiced';
+  currency: string;
+  unit_amount: number;
+  quantity: number;
+  description?: string;
+  subscription_id?: string;
+  invoice_id?: string;
+  created_at: Date;
+  updated_at: Date;
+  seq: number;
+}
+
+/** api.yaml `InvoiceStateEnum`. */
+export const INVOICE_STATES = ['open', 'pending', 'processing', 'past_due', 'paid', 'closed', 'failed', 'voided'] as const;
+export type InvoiceState = (typeof INVOICE_STATES)[number];
+/** Invoices still collecting: with a balance in these states, redaction is refused. */
+export const OPEN_INVOICE_STATES: readonly InvoiceState[] = ['open', 'pending', 'processing', 'past_due'];
+
+export interface StoredInvoice {
+  id: string;
+  uuid: string;
+  account_id: string;
+  number: string;
+  state: InvoiceState;
+  currency: string;
+  total: number;
+  paid: number;
+  subscription_ids: string[];
+  created_at: Date;
+  updated_at: Date;
   seq: number;
 }
 
@@ -124,10 +193,15 @@ export class RecurlyStore {
   private seq = 0;
   readonly accounts = new Map<string, StoredAccount>();
   readonly subscriptions = new Map<string, StoredSubscription>();
+  readonly lineItems = new Map<string, StoredLineItem>();
+  readonly invoices = new Map<string, StoredInvoice>();
+  private invoiceNumber = 1000;
 
   reset(): void {
     this.accounts.clear();
     this.subscriptions.clear();
+    this.lineItems.clear();
+    this.invoices.clear();
   }
 
   nextSeq(): number {
@@ -160,7 +234,53 @@ export class RecurlyStore {
     return [...this.subscriptions.values()].filter((s) => s.account_id === accountId);
   }
 
-  addAccount(fields: Omit<StoredAccount, 'id' | 'state' | 'hosted_login_token' | 'created_at' | 'updated_at' | 'seq'>): StoredAccount {
+  lineItemsOf(accountId: string): StoredLineItem[] {
+    return [...this.lineItems.values()].filter((l) => l.account_id === accountId);
+  }
+
+  invoicesOf(accountId: string): StoredInvoice[] {
+    return [...this.invoices.values()].filter((i) => i.account_id === accountId);
+  }
+
+  /** What keeps Recurly from redacting besides subscriptions (`redact_account` 422). */
+  openCharges(accountId: string): { lineItems: number; invoices: number } {
+    return {
+      lineItems: this.lineItemsOf(accountId).filter((l) => l.state === 'pending' && l.type === 'charge').length,
+      invoices: this.invoicesOf(accountId).filter((i) => OPEN_INVOICE_STATES.includes(i.state) && i.total - i.paid > 0).length,
+    };
+  }
+
+  addLineItem(fields: Omit<StoredLineItem, 'id' | 'uuid' | 'created_at' | 'updated_at' | 'seq'>): StoredLineItem {
+    const now = new Date();
+    const item: StoredLineItem = { ...fields, id: recurlyId(), uuid: randomBytes(16).toString('hex'), created_at: now, updated_at: now, seq: this.nextSeq() };
+    this.lineItems.set(item.id, item);
+    return item;
+  }
+
+  addInvoice(fields: Omit<StoredInvoice, 'id' | 'uuid' | 'number' | 'created_at' | 'updated_at' | 'seq'>): StoredInvoice {
+    const now = new Date();
+    this.invoiceNumber += 1;
+    const inv: StoredInvoice = {
+      ...fields,
+      id: recurlyId(),
+      uuid: randomBytes(16).toString('hex'),
+      number: String(this.invoiceNumber),
+      created_at: now,
+      updated_at: now,
+      seq: this.nextSeq(),
+    };
+    this.invoices.set(inv.id, inv);
+    return inv;
+  }
+
+  /** Carries out the redactions whose time has come (Recurly's asynchronous processing). */
+  settle(now: Date): void {
+    for (const a of this.accounts.values()) {
+      if (a.redaction_due_at && a.redaction_due_at.getTime() <= now.getTime()) this.redact(a, a.redaction_due_at);
+    }
+  }
+
+  addAccount(fields: Omit<StoredAccount, 'id' | 'state' | 'hosted_login_token' | 'created_at' | 'updated_at' | 'seq' | 'redact_requests'>): StoredAccount {
     const now = new Date();
     const account: StoredAccount = {
       ...fields,
@@ -169,15 +289,14 @@ export class RecurlyStore {
       hosted_login_token: randomBytes(16).toString('hex'),
       created_at: now,
       updated_at: now,
+      redact_requests: 0,
       seq: this.nextSeq(),
     };
     this.accounts.set(account.id, account);
     return account;
   }
 
-  addSubscription(
-    fields: Omit<StoredSubscription, 'id' | 'uuid' | 'created_at' | 'updated_at' | 'seq'>,
-  ): StoredSubscription {
+  addSubscription(fields: Omit<StoredSubscription, 'id' | 'uuid' | 'created_at' | 'updated_at' | 'seq'>): StoredSubscription {
     const now = new Date();
     const sub: StoredSubscription = {
       ...fields,
@@ -194,6 +313,7 @@ export class RecurlyStore {
   redact(account: StoredAccount, now: Date): void {
     for (const field of ACCOUNT_PII_FIELDS) delete account[field];
     account.redacted_at = account.redacted_at ?? now;
+    account.redaction_due_at = undefined;
     account.updated_at = now;
   }
 }

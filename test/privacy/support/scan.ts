@@ -63,5 +63,4 @@ export const isPatchMarkerData = (path: string): boolean => /markerRecordedEvent
  * The payloads that pass through Lethe's codec: all but the search attributes (indexed by the
  * server in plain text, ids only) and the patch markers' ids.
  */
-export const codecPayloads = (value: unknown): { path: string; payload: Payload }[] =>
-  payloadsIn(value).filter((p) => !/searchAttributes/.test(p.path) && !isPatchMarkerData(p.path));
+export const codecPayloads = (value: unknown): { path: string; payload: Payload }[] => payloadsIn(value).filter((p) => !/searchAttributes/.test(p.path) && !isPatchMarkerData(p.path));

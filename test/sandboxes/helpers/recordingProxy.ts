@@ -30,28 +30,25 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
     req.on('end', () => {
       const requestBody = Buffer.concat(chunks).toString('utf8');
       const headers = { ...req.headers, host: upstream.host };
-      const out = http.request(
-        { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
-        (up) => {
-          const body: Buffer[] = [];
-          up.on('data', (c: Buffer) => body.push(c));
-          up.on('end', () => {
-            const responseBody = Buffer.concat(body).toString('utf8');
-            const url = new URL(req.url ?? '/', 'http://proxy.local');
-            exchanges.push({
-              method: req.method ?? 'GET',
-              path: url.pathname,
-              query: url.searchParams,
-              requestBody,
-              status: up.statusCode ?? 0,
-              responseHeaders: up.headers,
-              responseBody,
-            });
-            res.writeHead(up.statusCode ?? 502, up.headers);
-            res.end(responseBody);
+      const out = http.request({ hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (up) => {
+        const body: Buffer[] = [];
+        up.on('data', (c: Buffer) => body.push(c));
+        up.on('end', () => {
+          const responseBody = Buffer.concat(body).toString('utf8');
+          const url = new URL(req.url ?? '/', 'http://proxy.local');
+          exchanges.push({
+            method: req.method ?? 'GET',
+            path: url.pathname,
+            query: url.searchParams,
+            requestBody,
+            status: up.statusCode ?? 0,
+            responseHeaders: up.headers,
+            responseBody,
           });
-        },
-      );
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          res.end(responseBody);
+        });
+      });
       out.on('error', () => {
         res.statusCode = 502;
         res.end();

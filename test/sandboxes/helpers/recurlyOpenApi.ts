@@ -91,9 +91,7 @@ export function loadRecurlyOpenApi(): RecurlyOpenApi {
     for (const method of ['get', 'post', 'put', 'delete', 'patch', 'head']) {
       const op = item[method] as Json | undefined;
       if (!op) continue;
-      const params = [...shared, ...((op.parameters as Json[] | undefined) ?? [])].map((p) =>
-        typeof p.$ref === 'string' ? parametersById[p.$ref.split('/').pop()!] : p,
-      );
+      const params = [...shared, ...((op.parameters as Json[] | undefined) ?? [])].map((p) => (typeof p.$ref === 'string' ? parametersById[p.$ref.split('/').pop()!] : p));
       const responses: Record<string, Json | undefined> = {};
       for (const [status, r] of Object.entries((op.responses as Record<string, Json>) ?? {})) {
         responses[status] = ((r.content as Json | undefined)?.['application/json'] as Json | undefined)?.schema as Json | undefined;

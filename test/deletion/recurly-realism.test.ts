@@ -1,0 +1,155 @@
+/**
+ * Recurly as Recurly documents it (issue 15), on the real stack and through the shared
+ * sandbox's default, faithful behaviour (dev/sandboxes/README.md): redaction is accepted and
+ * carried out later (api.yaml `redact_account`), refused while a charge or an invoice is open,
+ * a `future` subscription cannot be terminated, and terminating bills unbilled usage unless
+ * `charge=false`.
+ *
+ * Bounds short, as in blocked.test.ts: a store refusing for 2 s shows blocked. A refusal only a
+ * person can fix is retried on the slow cadence (3 s here), and the status turns `blocked` at
+ * the first retry past the bound.
+ */
+import { startWorld, type TestWorld } from '../support/stack';
+import { storesOf, expectEmpty } from '../support/stores';
+import { fingerprint, rng, seedAccount, type SeedDeps } from '../../dev/seed/fixtures';
+import { adminJson } from '../sandboxes/helpers/sandboxAdmin';
+import { createIntake } from '../../client/intake';
+import { createRequestReader, type DeletionView } from '../../client/requests';
+import { createOperatorActions } from '../../client/operator';
+import { deletionWorkflowId, type Receipt } from '../../contract';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface SandboxAccountState {
+  redactRequests: number;
+  redactionPending: boolean;
+  redactedAt: string | null;
+  openCharges: { lineItems: number; invoices: number };
+  subscriptions: { id: string; state: string; unbilledUsage: number }[];
+}
+interface Recorded {
+  route: string;
+  path: string;
+  query: Record<string, string>;
+}
+
+describe('Recurly as documented: asynchronous redaction, open charges, charge=false, future subscriptions', () => {
+  let world: TestWorld;
+  let seed: SeedDeps;
+  let sandboxUrl: string;
+  const rand = rng(15_015);
+
+  beforeAll(async () => {
+    sandboxUrl = process.env.RECURLY_BASE_URL!;
+    world = await startWorld({ env: { LETHE_STORE_ATTEMPT_BUDGET: '30s', LETHE_BLOCK_AFTER: '2s', LETHE_BLOCK_AFTER_TRANSIENT: '2s', LETHE_STORE_RETRY_EVERY: '3s' } });
+    seed = { ...world.deps, recurlySandboxUrl: sandboxUrl };
+    // The shared sandbox runs as the stack started it: faithful, with its default delay.
+    const behaviour = await adminJson<Record<string, unknown>>(sandboxUrl, 'GET', 'behaviour');
+    expect(behaviour).toEqual({ redactionDelayMs: expect.any(Number), openChargesBlockRedaction: true, futureNotTerminable: true, chargeBillsUnbilledUsage: true });
+    expect(behaviour.redactionDelayMs).toBeGreaterThanOrEqual(1000);
+  }, 120_000);
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  const services = () => {
+    const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
+    return {
+      intake,
+      reader: createRequestReader({ config: world.config, db: world.deps.db, temporal: world.client }),
+      operator: createOperatorActions({ db: world.deps.db, temporal: world.client, intake }),
+    };
+  };
+  const accountState = (code: string) => adminJson<SandboxAccountState>(sandboxUrl, 'GET', `accounts/${code}`);
+  const requestsFor = async (paths: (p: string) => boolean) => (await adminJson<{ requests: Recorded[] }>(sandboxUrl, 'GET', 'requests')).requests.filter((r) => paths(r.path));
+
+  async function waitForView(reader: ReturnType<typeof createRequestReader>, requestId: string, ok: (v: DeletionView) => boolean, what: string, timeoutMs = 90_000): Promise<DeletionView> {
+    const end = Date.now() + timeoutMs;
+    let last: DeletionView | null = null;
+    for (;;) {
+      last = await reader.get(requestId).catch(() => null);
+      if (last && ok(last)) return last;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last view: ${JSON.stringify(last?.stores ?? last)}`);
+      await sleep(250);
+    }
+  }
+
+  test('when Recurly redacts seconds after accepting, then Lethe waits for it without asking again, terminates with charge=false, cancels the future subscription, and the receipt is verified', async () => {
+    const a = await seedAccount(seed, { media: 3, loginEvents: 1, subscriptions: [{ state: 'active' }, { state: 'future' }] }, rand);
+    const code = a.recurlyAccountCode!;
+    // Usage logged this cycle: terminating with the default charge=true would bill it on an
+    // open final invoice, which Recurly would then refuse to redact around.
+    const metered = await adminJson<{ id: string }>(sandboxUrl, 'POST', 'subscriptions', { accountCode: code, state: 'active', unbilledUsage: 4.2 });
+    const bystander = await seedAccount(seed, { media: 2 }, rand);
+    const before = await fingerprint(seed, bystander);
+    const { intake } = services();
+
+    const started = await intake.start({ accountId: a.id, channel: 'support', requestedBy: 'realism-test' });
+    const receipt = (await world.client.workflow.getHandle(deletionWorkflowId(a.id)).result()) as Receipt;
+
+    expect(receipt.requestId).toBe(started.requestId);
+    expect(receipt.verification.clean).toBe(true);
+    expect(receipt.stores?.recurly).toMatchObject({ outcome: 'verified', verification: { clean: true, remaining: { account: 0 } } });
+    // It went through Recurly's pending phase: read back while still unredacted, at least once,
+    // over about the sandbox's delay, and the redaction was asked for once.
+    expect(receipt.counts.recurly).toMatchObject({ subscriptionsTerminated: 2, subscriptionsCanceled: 1, accountRedacted: true, hadAccount: true, redactRequests: 1 });
+    expect(receipt.counts.recurly!.redactionChecks).toBeGreaterThanOrEqual(1);
+    expect(receipt.counts.recurly!.redactionWaitedMs).toBeGreaterThanOrEqual(1000);
+    const state = await accountState(code);
+    expect(state).toMatchObject({ redactRequests: 1, redactionPending: false, redactedAt: expect.any(String), openCharges: { lineItems: 0, invoices: 0 } });
+    expect(state.subscriptions.map((s) => s.state).sort()).toEqual(['expired', 'expired', 'failed']);
+
+    // The shared sandbox serves every test file: only this person's subscriptions count.
+    const mine = new Set(state.subscriptions.map((sub) => `/subscriptions/${sub.id}`));
+    const subs = await requestsFor((p) => [...mine].some((m) => p === m || p.startsWith(`${m}/`)));
+    const terminations = subs.filter((r) => r.route === 'DELETE /subscriptions/{subscription_id}');
+    expect(terminations).toHaveLength(2);
+    for (const t of terminations) expect(t.query).toEqual({ refund: 'none', charge: 'false' });
+    expect(terminations.map((t) => t.path)).toContain(`/subscriptions/${metered.id}`);
+    expect(subs.filter((r) => r.route === 'PUT /subscriptions/{subscription_id}/cancel')).toHaveLength(1);
+
+    expectEmpty(await storesOf(seed, a));
+    expect(await fingerprint(seed, bystander)).toBe(before);
+  }, 120_000);
+
+  test('when the person has an uninvoiced charge, then Recurly shows blocked naming it while everything else is deleted, and a retry after the charge is removed completes', async () => {
+    const a = await seedAccount(seed, { media: 4, loginEvents: 1, shares: 1 }, rand);
+    const code = a.recurlyAccountCode!;
+    const charge = await seed.recurly.createCharge({ accountCode: code, amount: 15, description: 'replacement camera mount' });
+    const { intake, reader, operator } = services();
+
+    const started = await intake.start({ accountId: a.id, channel: 'email', requestedBy: 'realism-test' });
+    const blocked = await waitForView(reader, started.requestId, (v) => v.status === 'blocked', 'recurly blocked');
+    expect(blocked.blocked).toEqual([
+      expect.objectContaining({
+        store: 'recurly',
+        reason: expect.stringMatching(/Precondition.*1 uninvoiced charge \(line items\), 0 open or partially paid invoices/),
+        action: expect.stringContaining('charges or invoices'),
+      }),
+    ]);
+    const others = (blocked.stores ?? []).filter((s) => s.store !== 'recurly');
+    expect(others.map((s) => [s.store, s.status])).toEqual(others.map((s) => [s.store, 'verified']));
+    const during = await storesOf(seed, a);
+    expect(during.blobs).toBe(0);
+    expect([during.auth0ById, during.auth0ByEmail]).toEqual([null, []]);
+    expect(Object.values(during.rows).every((n) => n === 0)).toBe(true);
+    // Still the person's billing record: refused, not redacted, not asked to redact again.
+    expect(during.recurly).toMatchObject({ redacted: false });
+    expect(await accountState(code)).toMatchObject({ redactRequests: 0, openCharges: { lineItems: 1, invoices: 0 } });
+    // Blocked, and it stays blocked while the charge is there (attempt after attempt).
+    await sleep(4_000);
+    const still = await reader.get(started.requestId);
+    expect(still?.status).toBe('blocked');
+    expect(still?.stores?.find((s) => s.store === 'recurly')?.attempts).toBeGreaterThanOrEqual(3);
+
+    // Someone settles it at Recurly (here: removes the charge), then retries.
+    await seed.recurly.removeLineItem(charge.id);
+    expect((await operator.retry(started.requestId, 'ops-on-call')).outcome).toBe('signalled');
+    const receipt = (await world.client.workflow.getHandle(deletionWorkflowId(a.id)).result()) as Receipt;
+    expect(receipt.verification.clean).toBe(true);
+    expect(receipt.stores?.recurly).toMatchObject({ outcome: 'verified', verification: { clean: true } });
+    expect(receipt.counts.recurly).toMatchObject({ accountRedacted: true, redactRequests: 1 });
+    expect(await accountState(code)).toMatchObject({ redactRequests: 1, redactedAt: expect.any(String) });
+    expectEmpty(await storesOf(seed, a));
+  }, 180_000);
+});
