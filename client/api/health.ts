@@ -21,7 +21,8 @@ export interface HealthTracker {
   check(): Promise<Record<string, DependencyState>>;
   /** Probes in the background until stop(). */
   start(intervalMs?: number): void;
-  stop(): void;
+  /** Stops the probes and waits for one in flight: the caller may close the connections next. */
+  stop(): Promise<void>;
 }
 
 export function createHealthTracker(checks: Record<string, () => Promise<unknown>>, now: () => Date = () => new Date()): HealthTracker {
@@ -61,9 +62,12 @@ export function createHealthTracker(checks: Record<string, () => Promise<unknown
       timer = setInterval(() => void tracker.check().catch(() => undefined), intervalMs);
       timer.unref();
     },
-    stop() {
+    async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      // A probe still retrying on a connection the caller closes next would call a shut-down
+      // channel from a timer (an uncaught error in whatever runs then).
+      await running?.catch(() => undefined);
     },
   };
   return tracker;
