@@ -141,8 +141,10 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
       p.status = 'blocked';
       hooks.blockedChanged();
     } else if (p.status !== 'blocked') p.status = 'retrying';
-    // Needs a person: the slow cadence. Transient or data left: sooner, backing off to it.
-    const wait = needsPerson ? policy.retryEveryMs : Math.min(policy.retryEveryMs, 30_000 * 2 ** Math.min(p.attempts - 1, 5));
+    // Backing off from 30 s to the slow cadence: a refusal that a restart clears (a token the
+    // vendor no longer knows, a permission just granted) is retried within a minute; one that
+    // only a person can clear settles on the slow cadence, and is shown blocked past its bound.
+    const wait = Math.min(policy.retryEveryMs, 30_000 * 2 ** Math.min(p.attempts - 1, 5));
     await condition(() => run.retryNow || p.status === 'resolved', wait);
     run.retryNow = false;
   }

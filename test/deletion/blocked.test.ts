@@ -18,6 +18,7 @@ import { createIntake } from '../../client/intake';
 import { createRequestReader, type DeletionView } from '../../client/requests';
 import { createOperatorActions } from '../../client/operator';
 import { deletionWorkflowId, type Receipt, type Store } from '../../contract';
+import { until } from '../support/until';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -84,7 +85,15 @@ describe('a refusing store does not hold back the others', () => {
         expect(acct === null || acct.redacted).toBe(true);
       }
       if (store !== 'database') expect(await world.deps.db('accounts').where({ id: a.id }).first()).toBeUndefined();
-      const listed = await reader.list({ status: 'blocked', limit: 200 });
+      // The stored request follows the workflow through an activity: a moment later.
+      const listed = await until(
+        'the request listed as blocked',
+        async () => {
+          const l = await reader.list({ status: 'blocked', limit: 200 });
+          return l.items.some((i) => i.requestId === started.requestId) ? l : undefined;
+        },
+        30_000,
+      );
       expect(listed.items.map((i) => i.requestId)).toContain(started.requestId);
     } finally {
       await recover(a);
