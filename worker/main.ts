@@ -20,9 +20,6 @@ async function main(): Promise<void> {
   // First, before any connection: every log line of this process passes the redactor.
   installWorkerRuntime(sdkPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}`, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {});
   const deps = buildDeps(config);
-  // Soft delete keeping deleted media past a request's deadline is said loudly at start (and
-  // each receipt says when Azure purges the soft-deleted copies); it does not stop deletions.
-  await checkBlobRetention(deps.blobs, { deadlineHours: config.deletion.deadlineHours, log: (line) => void process.stderr.write(`lethe-worker: ${line}\n`) });
   await assertDatabaseReachable(deps.db, wait);
   // Lethe owns its schema everywhere, production included; the migration is idempotent.
   await migrateLetheSchema(deps.db);
@@ -40,6 +37,9 @@ async function main(): Promise<void> {
     ...wait,
     probe: () => NativeConnection.connect({ address: config.temporal.address }).then((c) => c.close()),
   });
+  // Soft delete keeping deleted media past a request's deadline is said loudly at start (and
+  // each receipt says when Azure purges the soft-deleted copies); it does not stop deletions.
+  await checkBlobRetention(deps.blobs, { deadlineHours: config.deletion.deadlineHours, log: (line) => void process.stderr.write(`lethe-worker: ${line}\n`) });
   process.stderr.write(`lethe-worker: polling task queue ${config.temporal.taskQueue} on ${config.temporal.address}\n`);
   await ensureSweepSchedule(config, deps.temporalClient());
   // Metrics matter less than deletions: a port in use is reported, and the worker runs on.
