@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+bash scripts/ensure-test-packages.sh
 bash scripts/check.sh
 exec npx jest --ci --maxWorkers=2 "$@"
