@@ -71,24 +71,39 @@ export interface Auth0Client {
 const DEFAULT_CONNECTION = 'Username-Password-Authentication';
 
 export function createAuth0Client(cfg: Auth0Config): Auth0Client {
-  const mgmt = new ManagementClient({
-    domain: cfg.domain,
-    clientId: cfg.clientId,
-    clientSecret: cfg.clientSecret,
-    // Retries belong to Temporal, which sees every attempt and honours Retry-After across
-    // worker restarts; the SDK would otherwise retry 429/5xx twice on its own.
-    maxRetries: 0,
-    timeoutInSeconds: (cfg.timeoutMs ?? 10_000) / 1000,
-    // The SDK's request logs include query strings, and users-by-email carries an email there.
-    logging: { silent: true },
-    ...(cfg.baseUrl ? { fetch: rebasingFetch(cfg.domain, cfg.baseUrl) } : {}),
-  });
+  const newManagementClient = () =>
+    new ManagementClient({
+      domain: cfg.domain,
+      clientId: cfg.clientId,
+      clientSecret: cfg.clientSecret,
+      // Retries belong to Temporal, which sees every attempt and honours Retry-After across
+      // worker restarts; the SDK would otherwise retry 429/5xx twice on its own.
+      maxRetries: 0,
+      timeoutInSeconds: (cfg.timeoutMs ?? 10_000) / 1000,
+      // The SDK's request logs include query strings, and users-by-email carries an email there.
+      logging: { silent: true },
+      ...(cfg.baseUrl ? { fetch: rebasingFetch(cfg.domain, cfg.baseUrl) } : {}),
+    });
+  // The SDK caches its access token until the expiry the token endpoint announced, and has no
+  // way to drop it. A token the tenant stops honouring before then (signing key rotated, grant
+  // revoked, the sandbox restarted) would fail every call until that expiry: 24 h by default.
+  let mgmt = newManagementClient();
 
   async function call<T>(operation: string, subject: string | undefined, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      throw classify(err, operation, subject);
+      if (!(err instanceof ManagementError && err.statusCode === 401)) throw classify(err, operation, subject);
+      // A 401 from the Management API means the bearer token was refused ("Invalid token",
+      // "Expired token received for JSON Web Token validation"; Auth0's Management API v2
+      // error reference): drop the cached token and try once more with a fresh one. A second
+      // 401 is a credential only a person can fix, classified as such.
+      mgmt = newManagementClient();
+      try {
+        return await fn();
+      } catch (again) {
+        throw classify(again, operation, subject);
+      }
     }
   }
 
