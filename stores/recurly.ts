@@ -10,6 +10,7 @@ export interface RecurlyConfig {
   apiKey: string;
   /** Sandbox only: requests go here instead of https://v3.recurly.com. */
   baseUrl?: string;
+  /** Per-request timeout (default RECURLY_TIMEOUT_MS); a timeout is reported as `unavailable`. */
   timeoutMs?: number;
   /** Page size when listing; 200 is Recurly's maximum. Tests lower it to exercise paging. */
   pageSize?: number;
@@ -95,10 +96,16 @@ interface SdkResponse {
   rateLimitReset?: Date | null;
 }
 
+/**
+ * How long one Recurly request may take before it is abandoned as `unavailable` and retried.
+ * test/deletion/deadline.test.ts builds its timings on this value and fails if it changes.
+ */
+export const RECURLY_TIMEOUT_MS = 15_000;
+
 export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
   const client = new Client(cfg.apiKey, {
     region: cfg.region ?? 'us',
-    httpAdapter: new FetchHttpAdapter({ baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs ?? 15_000 }),
+    httpAdapter: new FetchHttpAdapter({ baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs ?? RECURLY_TIMEOUT_MS }),
   });
   const pageSize = cfg.pageSize ?? 200;
 

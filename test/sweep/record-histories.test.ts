@@ -1,9 +1,10 @@
 /**
  * Records the histories test/deletion/replay.test.ts replays for the sweep's workflows: a
  * scoped dry-run sweep that continues as new (its first and last run), and a sweep's
- * deletion that the re-check skips and one it lets through. Recorded with Temporal's plain
- * JSON converter (a worker and client of its own here), so they replay in any later run
- * without that run's encryption keys. Ids only, no personal data.
+ * deletion that the re-check skips and one it lets through. Recorded through Lethe's data
+ * converter (encryption/) like production, with the committed TEST-ONLY key of
+ * test/support/histories.ts instead of the stack's generated one (a worker and client of its
+ * own here), so they replay in any later run; replay.test.ts checks they are ciphertext.
  *
  *   LETHE_RECORD_HISTORIES=1 npx jest test/sweep/record-histories.test.ts
  */
@@ -21,27 +22,47 @@ import { createIntake } from '../../client/intake';
 import { cutoffFor } from '../../activities/sweep/candidates';
 import { scopedSeeder, daysAfter, newScopePrefix } from './support';
 import { deletionWorkflowId } from '../../contract';
+import { getDataConverter } from '../../encryption';
+import { HISTORIES_DIR, HISTORY_RECORDING_ENV, HISTORY_TEST_KEY_ID } from '../support/histories';
 
-const DIR = path.resolve(__dirname, '..', 'histories');
-const record = process.env.LETHE_RECORD_HISTORIES ? test : test.skip;
+const SWEEP_HISTORIES = ['sweep-dry-run-first-run', 'sweep-dry-run-last-run', 'sweep-real-last-run', 'deletion-inactivity-completed', 'deletion-inactivity-skipped'];
 
-record(
-  'record: a continued-as-new dry-run sweep, a real sweep, and sweep deletions skipped and completed',
-  async () => {
+if (!process.env.LETHE_RECORD_HISTORIES) {
+  // Not a skip: without the variable this file checks that what it records is committed and
+  // was recorded with the test key (replay.test.ts checks every payload and replays them).
+  test('when not recording, then the histories this file records are committed, encrypted with the test key', () => {
+    for (const name of SWEEP_HISTORIES) {
+      const text = fs.readFileSync(path.join(HISTORIES_DIR, `${name}.json`), 'utf8');
+      expect({ name, keyId: text.includes(Buffer.from(HISTORY_TEST_KEY_ID).toString('base64')) }).toEqual({ name, keyId: true });
+    }
+  });
+}
+
+if (process.env.LETHE_RECORD_HISTORIES) {
+  test('record: a continued-as-new dry-run sweep, a real sweep, and sweep deletions skipped and completed', async () => {
     const taskQueue = `record-${randomUUID()}`;
     const prefix = newScopePrefix();
-    const config = testConfig({ LETHE_TASK_QUEUE: taskQueue, LETHE_SWEEP_STARTS_PER_MINUTE: '6000', LETHE_SWEEP_PAGE_SIZE: '2', LETHE_SWEEP_PAGES_PER_RUN: '2', LETHE_SWEEP_SCOPE: prefix });
+    const config = testConfig({
+      LETHE_TASK_QUEUE: taskQueue,
+      LETHE_SWEEP_STARTS_PER_MINUTE: '6000',
+      LETHE_SWEEP_PAGE_SIZE: '2',
+      LETHE_SWEEP_PAGES_PER_RUN: '2',
+      LETHE_SWEEP_SCOPE: prefix,
+      ...HISTORY_RECORDING_ENV,
+    });
+    expect(config.encryption.keys?.currentKeyId).toBe(HISTORY_TEST_KEY_ID);
+    const dataConverter = getDataConverter(config);
     const connection = await Connection.connect({ address: config.temporal.address });
-    const plain = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
     const base = buildDeps(config);
-    const intake = createIntake({ config, db: base.db, temporal: plain });
-    const deps = { ...base, temporalClient: () => plain, startDeletion: intake.startInactivity };
+    const intake = createIntake({ config, db: base.db, temporal: client });
+    const deps = { ...base, temporalClient: () => client, startDeletion: intake.startInactivity };
     const nc = await NativeConnection.connect({ address: config.temporal.address });
-    const worker = await Worker.create({ connection: nc, namespace: config.temporal.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: createActivities(deps) });
+    const worker = await Worker.create({ connection: nc, namespace: config.temporal.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, dataConverter, activities: createActivities(deps) });
     const running = worker.run();
     const save = async (name: string, workflowId: string, runId?: string) => {
-      const history = await plain.workflow.getHandle(workflowId, runId).fetchHistory();
-      fs.writeFileSync(path.join(DIR, `${name}.json`), JSON.stringify(history));
+      const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), JSON.stringify(history));
     };
     try {
       const seeder = scopedSeeder({ ...deps, recurlySandboxUrl: config.recurly.baseUrl }, 4_0001, prefix);
@@ -50,31 +71,31 @@ record(
       for (let i = 0; i < 4; i++) await seeder.account({ ...inactive, subscriptions: null, media: 1 });
       await seeder.account({ ...inactive, subscriptions: [{ state: 'active' }] });
 
-      const sweeps = createSweepService({ config, temporal: plain, db: deps.db });
+      const sweeps = createSweepService({ config, temporal: client, db: deps.db });
       const dry = await sweeps.start({ dryRun: true });
-      await plain.workflow.getHandle(dry.sweepId).result();
+      await client.workflow.getHandle(dry.sweepId).result();
       const runs: { runId: string; start: number }[] = [];
-      for await (const w of plain.workflow.list({ query: `WorkflowId = "${dry.sweepId}"` })) runs.push({ runId: w.runId, start: w.startTime.getTime() });
+      for await (const w of client.workflow.list({ query: `WorkflowId = "${dry.sweepId}"` })) runs.push({ runId: w.runId, start: w.startTime.getTime() });
       runs.sort((a, b) => a.start - b.start);
       expect(runs.length).toBeGreaterThanOrEqual(2);
       await save('sweep-dry-run-first-run', dry.sweepId, runs[0].runId);
       await save('sweep-dry-run-last-run', dry.sweepId, runs[runs.length - 1].runId);
 
       const real = await sweeps.start({ dryRun: false });
-      const result = await plain.workflow.getHandle(real.sweepId).result();
+      const result = await client.workflow.getHandle(real.sweepId).result();
       expect(result.started).toBe(4);
       await save('sweep-real-last-run', real.sweepId);
 
       // Re-checked and let through: one the sweep started.
       const [first] = await deps.db('lethe.sweep_candidates').where({ sweep_id: real.sweepId }).pluck('account_id');
-      await plain.workflow.getHandle(deletionWorkflowId(first)).result();
+      await client.workflow.getHandle(deletionWorkflowId(first)).result();
       await save('deletion-inactivity-completed', deletionWorkflowId(first));
 
       // Re-checked and skipped: logged in after it was "selected".
       const active = await seeder.account({ ...inactive, subscriptions: null });
       await deps.db('accounts').where({ id: active.id }).update({ last_login_at: deps.db.fn.now() });
       await intake.startInactivity({ accountId: active.id, selectedAt: daysAfter(new Date(), -1).toISOString(), requestedBy: 'record-histories' });
-      const skipped = await plain.workflow.getHandle(deletionWorkflowId(active.id)).result();
+      const skipped = await client.workflow.getHandle(deletionWorkflowId(active.id)).result();
       expect(skipped.skipped).toBe(true);
       await save('deletion-inactivity-skipped', deletionWorkflowId(active.id));
     } finally {
@@ -84,6 +105,5 @@ record(
       await connection.close();
       await deps.close();
     }
-  },
-  180_000,
-);
+  }, 180_000);
+}

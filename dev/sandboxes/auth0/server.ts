@@ -70,6 +70,41 @@ const SCOPES = {
 } as const;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
+/**
+ * The properties `POST /api/v2/users` and `POST /api/v2/users/{id}/identities` accept: the
+ * auth0 SDK's `CreateUserRequestContent` and `LinkUserIdentityRequestContent`
+ * (test/sandboxes/auth0-conformance.test.ts holds these lists to the SDK's types). Auth0's
+ * schemas for both declare `additionalProperties: false`, and Auth0 refuses anything else with
+ * 400 "Payload validation error: 'Additional properties not allowed: …'": a client sending a
+ * misspelt or invented property must fail here as it would there.
+ */
+export const CREATE_USER_PROPERTIES: readonly string[] = [
+  'email',
+  'phone_number',
+  'user_metadata',
+  'blocked',
+  'email_verified',
+  'phone_verified',
+  'app_metadata',
+  'given_name',
+  'family_name',
+  'name',
+  'nickname',
+  'picture',
+  'user_id',
+  'connection',
+  'password',
+  'verify_email',
+  'username',
+];
+export const LINK_IDENTITY_PROPERTIES: readonly string[] = ['provider', 'connection_id', 'user_id', 'link_with'];
+
+/** Auth0's answer to a body property its schema does not declare; undefined when there is none. */
+function additionalProperty(body: Record<string, unknown>, allowed: readonly string[]): string | undefined {
+  const extra = Object.keys(body).filter((k) => !allowed.includes(k));
+  return extra.length > 0 ? `Payload validation error: 'Additional properties not allowed: ${extra.join(',')}'.` : undefined;
+}
+
 export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<RunningSandbox> {
   const store = new Auth0Store();
   const tokenTtlSeconds = opts.tokenTtlSeconds ?? 86_400;
@@ -213,6 +248,8 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
   const linkIdentity: Handler = async (ctx) => {
     const body = await ctx.readJson();
     if (!isPlainObject(body)) return auth0Error(ctx.res, 400, "Payload validation error: 'Expected type object but found type array or null'.", { errorCode: 'invalid_body' });
+    const extra = additionalProperty(body, LINK_IDENTITY_PROPERTIES);
+    if (extra) return auth0Error(ctx.res, 400, extra, { errorCode: 'invalid_body' });
     if (body.link_with !== undefined) {
       return auth0Error(ctx.res, 400, 'The sandbox links with provider and user_id only (a Management API token), not link_with.', { errorCode: 'invalid_body' });
     }
@@ -386,6 +423,8 @@ function project(user: Record<string, unknown>, url: URL): Record<string, unknow
 /** Returns the new user, or Auth0's validation message (which never echoes the values). */
 function parseNewUser(body: unknown): NewUser | string {
   if (!isPlainObject(body)) return "Payload validation error: 'Expected type object but found type array or null'.";
+  const extra = additionalProperty(body, CREATE_USER_PROPERTIES);
+  if (extra) return extra;
   const { connection, email } = body;
   if (typeof connection !== 'string' || connection === '') {
     return "Payload validation error: 'Missing required property: connection'.";

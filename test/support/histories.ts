@@ -1,0 +1,187 @@
+/**
+ * The committed workflow histories (test/histories/) and the key they are encrypted with.
+ *
+ * TEST-ONLY KEY. `HISTORY_TEST_KEYS` below encrypts the histories recorded by
+ * test/deletion/replay.test.ts and test/sweep/record-histories.test.ts, so they are stored the
+ * way production stores histories (Lethe's AES-256-GCM payload codec, encryption/codec.ts) and
+ * still replay in every later run. It is committed on purpose, protects nothing, and must never
+ * be configured anywhere but a test: a production ring must not contain its key id
+ * (`lethe-test-histories-only`), and no production history is ever re-encrypted with it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DataConverter, PayloadCodec } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
+import * as proto from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
+import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
+import type * as protobuf from 'protobufjs';
+import { createEncryptionCodec, FAILURE_CONVERTER_PATH, parseKeyRing, type KeyRing } from '../../encryption';
+import { WORKFLOWS_PATH } from '../../worker/worker';
+
+export const HISTORY_TEST_KEY_ID = 'lethe-test-histories-only';
+/** TEST-ONLY (see above): `LETHE_ENCRYPTION_KEYS` for the workers and clients that record histories. */
+export const HISTORY_TEST_KEYS = `${HISTORY_TEST_KEY_ID}:bSq5ptpW2f9Y2mi0cpcjH8SWGnlXI6bYxFa8aq4FDG8=`;
+
+export const HISTORIES_DIR = path.resolve(__dirname, '..', 'histories');
+/** Histories recorded before payload encryption existed: plain JSON payloads, replayed through the same codec. */
+export const PLAINTEXT_HISTORIES_DIR = path.join(HISTORIES_DIR, 'plaintext');
+
+/** The env a recording worker and client run with: the test key only, never the stack's own. */
+export const HISTORY_RECORDING_ENV = { LETHE_ENCRYPTION_KEYS: HISTORY_TEST_KEYS, LETHE_ENCRYPTION_KEYS_FILE: '', LETHE_ENCRYPTION_KEY_ID: '' };
+
+/**
+ * The key ring replay decodes with: the test key, plus (for an operator replaying a production
+ * history locally, never committed) the keys in the file `LETHE_REPLAY_KEYS_FILE` names, in
+ * the format of LETHE_ENCRYPTION_KEYS_FILE.
+ */
+export function replayKeyRing(env: NodeJS.ProcessEnv = process.env): KeyRing {
+  const extra = env.LETHE_REPLAY_KEYS_FILE ? fs.readFileSync(env.LETHE_REPLAY_KEYS_FILE, 'utf8') : '';
+  return parseKeyRing(`${HISTORY_TEST_KEYS}\n${extra}`, HISTORY_TEST_KEY_ID);
+}
+
+/** Lethe's data converter (encryption/data-converter.ts) over the given ring: what the worker decodes with. */
+export function replayDataConverter(ring: KeyRing = replayKeyRing()): DataConverter {
+  return { payloadCodecs: [createEncryptionCodec(ring)], failureConverterPath: FAILURE_CONVERTER_PATH };
+}
+
+export function replayCodec(ring: KeyRing = replayKeyRing()): PayloadCodec {
+  return createEncryptionCodec(ring);
+}
+
+/** The history files of a folder (not recursive). */
+export function historyFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+const root = patchProtobufRoot(proto as unknown as Record<string, unknown>) as unknown as protobuf.Root;
+const HistoryType = root.lookupType('temporal.api.history.v1.History');
+
+/**
+ * Reads a history file in either form Lethe writes or an operator saves:
+ * - protobufjs' toJSON of `handle.fetchHistory()` (timestamps as `{seconds, nanos}`), and
+ * - proto3 JSON, what `temporal workflow show --output json` prints (timestamps as RFC 3339
+ *   strings, durations as "10s", enums possibly in the short form "WorkflowExecutionStarted").
+ * The SDK's own reader (historyFromJSON) cannot be used here: @temporalio/common and
+ * @temporalio/proto each load their own copy of protobufjs, and its `fromJson` refuses the
+ * other copy's types ("type must be a Type"), in and out of jest.
+ */
+export function readHistory(file: string): temporal.api.history.v1.History {
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  if (typeof json !== 'object' || json === null || !Array.isArray((json as { events?: unknown }).events)) {
+    throw new Error(`${file}: not a workflow history (expected an object with an "events" array)`);
+  }
+  return temporal.api.history.v1.History.fromObject(normalize(HistoryType, json) as Record<string, unknown>);
+}
+
+/** proto3 JSON values converted to what protobufjs' fromObject accepts, guided by the schema. */
+function normalize(type: protobuf.Type, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const field = type.fields[key];
+    if (!field) {
+      out[key] = v;
+      continue;
+    }
+    field.resolve();
+    const convert = (x: unknown): unknown => normalizeField(field, x);
+    if (field.repeated && Array.isArray(v)) out[key] = v.map(convert);
+    else if ((field as unknown as protobuf.MapField).map && typeof v === 'object' && v !== null) {
+      out[key] = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, convert(x)]));
+    } else out[key] = convert(v);
+  }
+  return out;
+}
+
+function normalizeField(field: protobuf.Field, v: unknown): unknown {
+  const t = field.resolvedType;
+  if (!t) return v;
+  if ('values' in t) {
+    // An enum: the full name ("EVENT_TYPE_TIMER_FIRED") or the CLI's short form ("TimerFired").
+    const values = (t as protobuf.Enum).values;
+    if (typeof v !== 'string' || v in values) return v;
+    const constant = v.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+    return Object.keys(values).find((name) => name === constant || name.endsWith(`_${constant}`)) ?? v;
+  }
+  const name = (t as protobuf.Type).fullName;
+  if (name === '.google.protobuf.Timestamp' && typeof v === 'string') {
+    const ms = Date.parse(v);
+    if (Number.isNaN(ms)) throw new Error(`history: "${v}" is not an RFC 3339 time`);
+    const frac = /\.(\d+)/.exec(v)?.[1] ?? '';
+    return { seconds: String(Math.floor(ms / 1000)), nanos: Number(frac.padEnd(9, '0').slice(0, 9)) };
+  }
+  if (name === '.google.protobuf.Duration' && typeof v === 'string') {
+    const m = /^(-?)(\d+)(?:\.(\d{1,9}))?s$/.exec(v);
+    if (!m) throw new Error(`history: "${v}" is not a protobuf duration`);
+    const sign = m[1] === '-' ? -1 : 1;
+    return { seconds: String(sign * Number(m[2])), nanos: sign * Number((m[3] ?? '').padEnd(9, '0')) };
+  }
+  return normalize(t as protobuf.Type, v);
+}
+
+/** A payload found in a history file, with where it is (a JSON path). */
+export interface FoundPayload {
+  where: string;
+  metadata: Record<string, string>;
+  data: string;
+}
+
+/**
+ * Every Payload in a history file's JSON: any object with a `metadata` map and base64 `data`
+ * (inputs, results, memos, heartbeats, failures' encoded attributes and details, headers,
+ * search attributes).
+ */
+export function payloadsIn(json: unknown, where = '$'): FoundPayload[] {
+  if (Array.isArray(json)) return json.flatMap((x, i) => payloadsIn(x, `${where}[${i}]`));
+  if (typeof json !== 'object' || json === null) return [];
+  const o = json as Record<string, unknown>;
+  if (typeof o.metadata === 'object' && o.metadata !== null && !Array.isArray(o.metadata) && ('data' in o || 'encoding' in o.metadata)) {
+    return [{ where, metadata: o.metadata as Record<string, string>, data: typeof o.data === 'string' ? o.data : '' }];
+  }
+  return Object.entries(o).flatMap(([k, v]) => payloadsIn(v, `${where}.${k}`));
+}
+
+export const b64 = (s: string | undefined): string => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
+
+/** Where Temporal keeps a payload that never passes a data converter, by design. */
+export function bypassesCodec(where: string): 'search_attribute' | 'patch_marker' | undefined {
+  // Search attributes are indexed by the server; Lethe puts only ids, times and states there.
+  if (where.includes('.searchAttributes.')) return 'search_attribute';
+  // The SDK's own patch markers (patched()/deprecatePatch()): the patch id, written by the core SDK.
+  if (/\.markerRecordedEventAttributes\.details\.patch-data\./.test(where)) return 'patch_marker';
+  return undefined;
+}
+
+const toPayload = (p: FoundPayload) => ({ metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(p.data, 'base64') });
+
+/**
+ * Decodes every payload of a history file with the codec: a payload the ring cannot open fails
+ * here with the codec's own message (which key, and what is wrong) and where it is. Replay alone
+ * would report it only as the workflow task's failure, whose message is itself encrypted.
+ */
+export async function decodeAll(file: string, codec: PayloadCodec): Promise<{ where: string; text: string }[]> {
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  const out: { where: string; text: string }[] = [];
+  for (const p of payloadsIn(json)) {
+    if (bypassesCodec(p.where) === 'search_attribute') continue;
+    try {
+      const [decoded] = await codec.decode([toPayload(p)]);
+      out.push({ where: p.where, text: Buffer.from(decoded.data ?? []).toString('utf8') });
+    } catch (err) {
+      throw new Error(`${path.basename(file)} ${p.where}: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/** Replays a history file through Lethe's data converter over `ring`, as the worker would run it. */
+export async function replayHistoryFile(file: string, ring: KeyRing = replayKeyRing()): Promise<void> {
+  await decodeAll(file, createEncryptionCodec(ring));
+  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, dataConverter: replayDataConverter(ring) }, readHistory(file), `replay-${path.basename(file)}`);
+}
