@@ -11,6 +11,7 @@ import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { connectTemporal } from '../../client/temporal';
 import { expectEmpty, storesOf } from '../support/stores';
 import { deletionWorkflowId } from '../../contract';
+import { newScopePrefix } from '../sweep/support';
 
 const HOUR = 3_600_000;
 
@@ -19,6 +20,9 @@ describe('HTTP API', () => {
   let seed: SeedDeps;
   let api: TestApi;
   const rand = rng(5005);
+  // The worker's sweeps see only accounts under this id prefix (LETHE_SWEEP_SCOPE): the
+  // database is shared, and a sweep test must count exactly the accounts it made.
+  const sweepPrefix = newScopePrefix();
   const emails: string[] = [];
   const requestIds: string[] = [];
 
@@ -34,7 +38,7 @@ describe('HTTP API', () => {
   };
 
   beforeAll(async () => {
-    world = await startWorld();
+    world = await startWorld({ env: { LETHE_SWEEP_SCOPE: sweepPrefix } });
     seed = seedDepsOf(world);
     api = await startApi(world);
   });
@@ -222,20 +226,56 @@ describe('HTTP API', () => {
 
   describe('GET /v1/deletion-requests', () => {
     test('when filtered by status and channel and paged, then every item matches and pages do not overlap', async () => {
-      const all = await api.request('GET', '/v1/deletion-requests?status=completed&channel=email');
-      expect(all.status).toBe(200);
-      expect(all.body.items.length).toBeGreaterThanOrEqual(2);
-      expect(all.body.items.every((i: { status: string; channel: string }) => i.status === 'completed' && i.channel === 'email')).toBe(true);
-
-      const seen: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await api.request('GET', `/v1/deletion-requests?status=completed&channel=email&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
-        expect(page.body.items.length).toBeLessThanOrEqual(1);
-        seen.push(...page.body.items.map((i: { requestId: string }) => i.requestId));
-        cursor = page.body.nextCursor;
-      } while (cursor);
-      expect(seen).toEqual(all.body.items.map((i: { requestId: string }) => i.requestId));
+      // Rows of this test's own, a second apart: three that match, and between them two that do
+      // not (another channel, another status).
+      const t0 = Date.now();
+      const row = (i: number, channel: string, status: string) => {
+        const receivedAt = new Date(t0 - 5 * HOUR);
+        return {
+          request_id: randomUUID() as string,
+          account_id: randomUUID(),
+          channel,
+          status,
+          received_at: receivedAt,
+          deadline_at: new Date(receivedAt.getTime() + 72 * HOUR),
+          completed_at: status === 'completed' ? new Date(t0 - HOUR) : null,
+          created_at: new Date(t0 - i * 1000),
+        };
+      };
+      const rows = [row(1, 'email', 'completed'), row(2, 'phone', 'completed'), row(3, 'email', 'completed'), row(4, 'email', 'skipped'), row(5, 'email', 'completed')];
+      const matching = rows.filter((r) => r.channel === 'email' && r.status === 'completed').map((r) => r.request_id);
+      const others = rows.filter((r) => !matching.includes(r.request_id)).map((r) => r.request_id);
+      await world.deps.db('lethe.deletion_requests').insert(rows);
+      try {
+        // Other test files file requests meanwhile (newer ones come first): page until ours are
+        // all seen, which is a handful of pages unless the order or the cursor is wrong.
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; !matching.every((id) => seen.includes(id)); pages++) {
+          if (pages > 0 && !cursor) throw new Error(`the pages ended before this test's rows were all listed (saw ${seen.length})`);
+          if (pages >= 200) throw new Error('200 pages without reaching this test’s rows');
+          const page = await api.request('GET', `/v1/deletion-requests?status=completed&channel=email&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+          expect(page.status).toBe(200);
+          expect(page.body.items.length).toBe(1);
+          expect(page.body.items.every((i: { status: string; channel: string }) => i.status === 'completed' && i.channel === 'email')).toBe(true);
+          const [id] = page.body.items.map((i: { requestId: string }) => i.requestId);
+          // A cursor that lets its own row through again repeats it page after page.
+          expect({ page: pages, repeats: seen.includes(id) }).toEqual({ page: pages, repeats: false });
+          seen.push(id);
+          cursor = page.body.nextCursor;
+        }
+        // Newest first: ours in the order they were made, and none of the two that do not match.
+        expect(seen.filter((id) => matching.includes(id))).toEqual(matching);
+        expect(seen.filter((id) => others.includes(id))).toEqual([]);
+      } finally {
+        await world.deps
+          .db('lethe.deletion_requests')
+          .whereIn(
+            'request_id',
+            rows.map((r) => r.request_id),
+          )
+          .del();
+      }
     });
 
     test.each([
@@ -297,7 +337,13 @@ describe('HTTP API', () => {
     });
 
     test('when requests were served, then the logs hold routes and statuses, never tokens, emails or ids', async () => {
+      // Requests of this test's own: one filed by email, then its status read.
+      const a = await account({ media: 1 });
+      const filed = await file({ email: a.email, channel: 'email' });
+      expect(filed.status).toBe(202);
+      await waitForStatus(api, filed.body.requestId);
       const lines = api.logs.join('');
+      expect(lines).toContain('"route":"/v1/deletion-requests"');
       expect(lines).toContain('"route":"/v1/deletion-requests/:requestId"');
       expect(lines).toContain('"status":202');
       expect(lines).not.toContain(api.token);
@@ -353,31 +399,63 @@ describe('HTTP API', () => {
     });
 
     test('when deletions ran, then /metrics shows the counters moved, without personal data', async () => {
-      const a = await account();
-      const before = await api.request('GET', '/metrics');
-      const accepted = (text: string) => Number(/lethe_deletion_requests_total\{channel="in_app",outcome="accepted"\} (\d+)/.exec(text)?.[1] ?? 0);
-      const res = await file({ accountId: a.id, channel: 'in_app' });
-      await waitForStatus(api, res.body.requestId);
-      const after = await api.request('GET', '/metrics');
-      expect(after.status).toBe(200);
-      expect(after.headers.get('content-type')).toMatch(/text\/plain/);
-      expect(accepted(after.text)).toBe(accepted(before.text) + 1);
-      expect(after.text).toMatch(/lethe_deletion_requests_total\{channel="email",outcome="accepted"\} [1-9]/);
-      expect(after.text).toMatch(/lethe_deletion_requests_total\{channel="api",outcome="not_found"\} [1-9]/);
-      expect(after.text).toMatch(/lethe_api_requests_total\{method="POST",route="\/v1\/deletion-requests",status_code="202"\} [1-9]/);
-      expect(after.text).toMatch(/lethe_deletions_in_flight\{channel="api"\} \d+/);
-      expect(after.text).toMatch(/lethe_deletions_overdue\{channel="api"\} [1-9]/); // the terminated one, long past
-      expect(after.text).toMatch(/lethe_deletions_near_deadline\{channel="\w+"\} \d+/);
-      expect(after.text).toContain('lethe_api_metrics_database_up 1');
-      expect(after.text).not.toContain(a.id);
-      for (const id of requestIds) expect(after.text).not.toContain(id);
-      for (const e of emails) expect(after.text).not.toContain(e);
+      const inApp = await account();
+      const byEmail = await account();
+      // An open request of this test's own past its deadline (a failed one an operator has not
+      // dealt with yet): the overdue gauge must count it.
+      const overdueRow = {
+        request_id: randomUUID(),
+        account_id: randomUUID(),
+        channel: 'api',
+        status: 'failed',
+        received_at: new Date(Date.now() - 80 * HOUR),
+        deadline_at: new Date(Date.now() - 8 * HOUR),
+      };
+      await world.deps.db('lethe.deletion_requests').insert(overdueRow);
+      try {
+        const before = await api.request('GET', '/metrics');
+        const count = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"/]/g, (c) => `\\${c}`)} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+        const series = {
+          inApp: 'lethe_deletion_requests_total{channel="in_app",outcome="accepted"}',
+          email: 'lethe_deletion_requests_total{channel="email",outcome="accepted"}',
+          notFound: 'lethe_deletion_requests_total{channel="api",outcome="not_found"}',
+          accepted202: 'lethe_api_requests_total{method="POST",route="/v1/deletion-requests",status_code="202"}',
+        };
+        const first = await file({ accountId: inApp.id, channel: 'in_app' });
+        const second = await file({ email: byEmail.email, channel: 'email' });
+        expect([first.status, second.status]).toEqual([202, 202]);
+        expect((await file({ accountId: randomUUID(), channel: 'api' })).status).toBe(404);
+        await waitForStatus(api, first.body.requestId);
+        await waitForStatus(api, second.body.requestId);
+        const after = await api.request('GET', '/metrics');
+        expect(after.status).toBe(200);
+        expect(after.headers.get('content-type')).toMatch(/text\/plain/);
+        // This server's own counters: exactly what this test did moved them.
+        expect(Object.fromEntries(Object.entries(series).map(([k, s]) => [k, count(after.text, s) - count(before.text, s)]))).toEqual({ inApp: 1, email: 1, notFound: 1, accepted202: 2 });
+        // The gauges read the shared records: at least this test's overdue request.
+        expect(count(after.text, 'lethe_deletions_overdue{channel="api"}')).toBeGreaterThanOrEqual(1);
+        expect(after.text).toMatch(/lethe_deletions_in_flight\{channel="api"\} \d+/);
+        expect(after.text).toMatch(/lethe_deletions_near_deadline\{channel="\w+"\} \d+/);
+        expect(after.text).toContain('lethe_api_metrics_database_up 1');
+        for (const a of [inApp, byEmail]) expect(after.text).not.toContain(a.id);
+        for (const id of [...requestIds, overdueRow.request_id]) expect(after.text).not.toContain(id);
+        for (const e of emails) expect(after.text).not.toContain(e);
+      } finally {
+        await world.deps.db('lethe.deletion_requests').where({ request_id: overdueRow.request_id }).del();
+      }
     });
   });
 
   describe('/v1/sweeps', () => {
-    test('when a dry-run sweep is started, then 202 with a Location, and it reports eligible accounts without deleting', async () => {
-      const stale = await account({ createdAt: new Date(Date.now() - 900 * 86_400_000), lastLoginAt: new Date(Date.now() - 800 * 86_400_000), subscriptions: null });
+    test('when a dry-run sweep is started, then 202 with a Location, and it reports exactly the eligible accounts without deleting', async () => {
+      // This file's worker sweeps only ids under sweepPrefix; the three accounts there are this
+      // test's: one eligible, one as inactive but kept by a live subscription (scanned, not
+      // eligible), one active last month (not even scanned).
+      const under = () => `${sweepPrefix}${randomUUID().slice(8)}`;
+      const longAgo = (days: number) => new Date(Date.now() - days * 86_400_000);
+      const stale = await account({ id: under(), media: 1, createdAt: longAgo(900), lastLoginAt: longAgo(800), subscriptions: null });
+      const staleButPaying = await account({ id: under(), media: 1, createdAt: longAgo(900), lastLoginAt: longAgo(800), subscriptions: [{ state: 'active' }] });
+      const recent = await account({ id: under(), media: 1, createdAt: longAgo(900), lastLoginAt: longAgo(30), subscriptions: null });
       const res = await api.request('POST', '/v1/sweeps', { body: { dryRun: true } });
       expect(res.status).toBe(202);
       expect(res.headers.get('location')).toBe(`/v1/sweeps/${encodeURIComponent(res.body.sweepId)}`);
@@ -389,9 +467,7 @@ describe('HTTP API', () => {
         if (view.status !== 'running' || Date.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 500));
       }
-      expect(view).toMatchObject({ sweepId: res.body.sweepId, status: 'completed', dryRun: true, started: 0 });
-      expect(view.scanned).toBeGreaterThanOrEqual(view.eligible);
-      expect(view.eligible).toBeGreaterThanOrEqual(1);
+      expect(view).toMatchObject({ sweepId: res.body.sweepId, status: 'completed', dryRun: true, scanned: 2, eligible: 1, started: 0 });
       // Every eligible id, a page at a time.
       const ids: string[] = [];
       let pageToken: string | undefined;
@@ -400,11 +476,10 @@ describe('HTTP API', () => {
         ids.push(...page.accountIds);
         pageToken = page.nextPageToken;
       } while (pageToken);
-      expect(ids).toHaveLength(view.eligible);
-      expect(ids).toContain(stale.id);
+      expect(ids).toEqual([stale.id]);
       const badToken = await api.request('GET', `${sweepPath}?pageToken=bogus`);
       expect([badToken.status, badToken.body.field]).toEqual([400, 'querystring/pageToken']);
-      expect(await world.deps.db('accounts').where({ id: stale.id }).first()).toBeDefined();
+      for (const a of [stale, staleButPaying, recent]) expect(await world.deps.db('accounts').where({ id: a.id }).first()).toBeDefined();
     });
 
     test('when the body, the id or the page token is wrong, then 400 names the field; an unknown sweep is 404', async () => {

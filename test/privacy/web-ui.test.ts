@@ -16,7 +16,7 @@ import { startWorld, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
 import { rng, seedAccount } from '../../dev/seed/fixtures';
 import { createIntake, StartedDeletion } from '../../client/intake';
-import { ensureChromium } from './support/chromium';
+import { requireChromium } from './support/chromium';
 
 const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
 // Runs in the page, where `document` exists; the project compiles without the DOM lib.
@@ -24,11 +24,11 @@ const bodyText = (): string => (globalThis as unknown as { document: { body: { i
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const browserStatus = ensureChromium();
-if (!browserStatus.ok) process.stderr.write(`[browser] SKIPPING the Web UI test: ${browserStatus.reason}\n`);
-const describeWithBrowser = browserStatus.ok ? describe : describe.skip;
+test('when chromium is missing, then the browser test fails naming what to install (never a skip)', () => {
+  expect(() => requireChromium('/nonexistent/chromium')).toThrow(/\/nonexistent\/chromium is missing .*`apt-get install chromium`.*`bash scripts\/ensure-test-packages\.sh`/);
+});
 
-describeWithBrowser('the Web UI through the codec server', () => {
+describe('the Web UI through the codec server', () => {
   let stateDir: string;
   let stack: RunningStack;
   let world: TestWorld;
@@ -37,6 +37,8 @@ describeWithBrowser('the Web UI through the codec server', () => {
   let codecPort: number;
 
   beforeAll(async () => {
+    // First, before any stack starts: no chromium fails every test here with the install line.
+    const executablePath = requireChromium();
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-ui-'));
     uiPort = await freePort();
     codecPort = await freePort();
@@ -53,7 +55,7 @@ describeWithBrowser('the Web UI through the codec server', () => {
       log: (l) => process.stderr.write(`[ui-stack] ${l}\n`),
     });
     world = await startWorld({ env: stack.env });
-    browser = await chromium.launch({ executablePath: browserStatus.ok ? browserStatus.path : undefined, headless: true, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
   }, 300_000);
 
   afterAll(async () => {

@@ -6,13 +6,21 @@
  * Temporal and its UI are this file's own (a state folder of their own, kept across the two
  * starts); the stores are the global test stack's. The sweep time is set twelve hours away,
  * so the worker here never runs a real, unscoped sweep over the shared test database.
+ *
+ * And the other side (issue 16): on the shared test stack itself a worker process, started
+ * with the environment global-setup gives every test (LETHE_SWEEP_SCHEDULE=off), leaves the
+ * production Schedule alone, so no test run crossing 03:00 UTC can sweep the test database.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startStack, RunningStack } from '../../dev/stack/embedded';
 import { freePort } from '../../dev/stack/net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { SWEEP_SCHEDULE_ID } from '../../client/schedule';
+import { until } from '../support/until';
 
 interface UiSchedule {
   scheduleId: string;
@@ -26,9 +34,6 @@ test('when the stack starts, then the sweep schedule exists and shows in the Web
   const shared = ['DATABASE_URL', 'AZURE_STORAGE_CONNECTION_STRING', 'AUTH0_BASE_URL', 'RECURLY_BASE_URL'];
   const away = new Date(Date.now() + 12 * 3_600_000);
   const sweepTime = `${String(away.getUTCHours()).padStart(2, '0')}:${String(away.getUTCMinutes()).padStart(2, '0')}`;
-  // The worker inherits process.env (startStack's service environment).
-  const saved = { time: process.env.LETHE_SWEEP_TIME, tz: process.env.LETHE_SWEEP_TIMEZONE, metrics: process.env.LETHE_WORKER_METRICS_PORT };
-  Object.assign(process.env, { LETHE_SWEEP_TIME: sweepTime, LETHE_SWEEP_TIMEZONE: 'UTC', LETHE_WORKER_METRICS_PORT: '0' });
 
   const start = () =>
     startStack({
@@ -38,7 +43,9 @@ test('when the stack starts, then the sweep schedule exists and shows in the Web
       headless: false,
       withWorker: true,
       withApi: false,
-      env: { ...Object.fromEntries(shared.map((v) => [v, process.env[v]])), LETHE_SWEEP_SCHEDULE: 'on' },
+      // Given to this stack's worker only (startStack's `env` wins over the inherited
+      // process.env), never set in this jest worker's process.env, where other files would see it.
+      env: { ...Object.fromEntries(shared.map((v) => [v, process.env[v]])), LETHE_SWEEP_SCHEDULE: 'on', LETHE_SWEEP_TIME: sweepTime, LETHE_SWEEP_TIMEZONE: 'UTC', LETHE_WORKER_METRICS_PORT: '0' },
       log: (l) => process.stderr.write(`[schedule-stack] ${l}\n`),
     });
 
@@ -78,14 +85,51 @@ test('when the stack starts, then the sweep schedule exists and shows in the Web
     expect(await uiSchedules()).toHaveLength(1);
   } finally {
     await stack?.stop();
-    for (const [k, v] of [
-      ['LETHE_SWEEP_TIME', saved.time],
-      ['LETHE_SWEEP_TIMEZONE', saved.tz],
-      ['LETHE_WORKER_METRICS_PORT', saved.metrics],
-    ] as const) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 }, 300_000);
+
+test('when a worker process starts on the shared test stack, then the production Schedule lethe-inactivity-sweep is not created there', async () => {
+  // Exactly the environment the test stack hands every worker it spawns (global-setup's,
+  // inherited by this jest worker), plus a task queue of its own; LETHE_SWEEP_SCHEDULE is not
+  // touched here, so what is proven is the stack's own setting.
+  const taskQueue = `test-${randomUUID()}`;
+  const env = { ...process.env, LETHE_TASK_QUEUE: taskQueue, LETHE_WORKER_METRICS_PORT: '0' };
+  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default' });
+  let child: ChildProcess | undefined;
+  let err = '';
+  try {
+    child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: path.resolve(__dirname, '..', '..'), env, stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (d) => (err += d));
+    // The worker decides about the Schedule right after it starts polling, and says so.
+    await until(
+      'the worker to say what it did with the schedule',
+      async () => (child!.exitCode !== null || /lethe-worker: schedule lethe-inactivity-sweep /.test(err) ? true : undefined),
+      120_000,
+      250,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; its log:\n${err}`);
+    });
+    expect([child.exitCode, child.signalCode]).toEqual([null, null]);
+    expect(err).toContain(`lethe-worker: schedule ${SWEEP_SCHEDULE_ID} not managed (LETHE_SWEEP_SCHEDULE=off)`);
+    expect(err).not.toMatch(/schedule lethe-inactivity-sweep (created|updated|unchanged)/);
+    // And Temporal agrees. The CLI test creates the Schedule for a moment (on the queue
+    // lethe-deletions, which no test worker polls): if it is there, it is that one, not ours.
+    const described = await client.schedule
+      .getHandle(SWEEP_SCHEDULE_ID)
+      .describe()
+      .catch((e) => {
+        if (e instanceof ScheduleNotFoundError) return undefined;
+        throw e;
+      });
+    if (described) expect(described.action.taskQueue).not.toBe(taskQueue);
+  } finally {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await connection.close();
+  }
+}, 180_000);

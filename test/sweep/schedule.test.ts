@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { startWorld, testConfig, TestWorld } from '../support/stack';
 import { createScheduleService, ScheduleMissingError, type ScheduleService } from '../../client/schedule';
 import type { SweepResult } from '../../contract';
+import { until } from '../support/until';
 
 describe('the inactivity sweep schedule', () => {
   let world: TestWorld;
@@ -101,16 +102,37 @@ describe('the inactivity sweep schedule', () => {
 
   test('when an operator backfills missed days, then the missed run is taken now, once (the rest overlap and are skipped)', async () => {
     await schedule.ensure();
-    const d0 = await schedule.describe();
+    // SKIP is judged against the sweeps the Schedule believes are running: wait until it has
+    // seen the earlier tests' sweeps end, or every backfilled time would be skipped.
+    const d0 = await until('the schedule to see no sweep running', async () => {
+      const d = await schedule.describe();
+      return d.running.length === 0 ? d : undefined;
+    });
     const end = new Date();
     const start = new Date(end.getTime() - 3 * 86_400_000);
+    // The daily 03:00 UTC times inside the range: three (four if it began on one to the second).
+    const due: string[] = [];
+    for (let t = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate(), 3); t <= end.getTime(); t += 86_400_000) if (t >= start.getTime()) due.push(new Date(t).toISOString());
+    expect(due.length).toBeGreaterThanOrEqual(3);
     await schedule.backfill(start, end);
-    const ids = await actionsAfter(d0.recentActions.length);
-    const taken = (await schedule.describe()).recentActions.slice(d0.recentActions.length);
-    expect(taken.length).toBeGreaterThanOrEqual(1);
-    // Backfilled actions carry the time they were due: 03:00 UTC on a past day.
-    for (const a of taken) expect(a.scheduledAt).toMatch(/T03:00:00\.000Z$/);
-    for (const id of ids.slice(d0.recentActions.length)) await world.client.workflow.getHandle(id).result();
+    // Temporal's scheduler takes the backfilled times in order within one pass: the first
+    // starts a sweep, and each later one finds it still running, so with overlap SKIP it is
+    // skipped; a sweep can only end after that pass, when the scheduler hears of it.
+    const d1 = await until(
+      `the schedule to account for all ${due.length} backfilled times`,
+      async () => {
+        const d = await schedule.describe();
+        return d.actionsTaken - d0.actionsTaken + (d.skippedOverlap - d0.skippedOverlap) >= due.length ? d : undefined;
+      },
+      60_000,
+      250,
+    );
+    expect({ taken: d1.actionsTaken - d0.actionsTaken, skipped: d1.skippedOverlap - d0.skippedOverlap }).toEqual({ taken: 1, skipped: due.length - 1 });
+    // The one taken is the earliest missed run, and it carries the time it was due.
+    const taken = d1.recentActions.filter((a) => !d0.recentActions.some((b) => b.workflowId === a.workflowId));
+    expect(taken.map((a) => a.scheduledAt)).toEqual([due[0]]);
+    const result: SweepResult = await world.client.workflow.getHandle(taken[0].workflowId).result();
+    expect(result).toMatchObject({ sweepId: taken[0].workflowId, dryRun: true, started: 0 });
     await expect(schedule.backfill(end, start)).rejects.toThrow(RangeError);
   });
 });
