@@ -7,6 +7,7 @@ import type { BlobStore } from '../stores/blobs';
 import type { Auth0Client } from '../stores/auth0';
 import type { RecurlyClient } from '../stores/recurly';
 import type { Config } from '../config';
+import type { FieldCipher } from '../encryption/fields';
 import { createStackCheckActivities } from './stack-check';
 import { createFreezeActivities } from './deletion/freeze';
 import { createRecurlyActivities } from './deletion/recurly';
@@ -25,6 +26,8 @@ export interface ActivityDeps {
   blobs: BlobStore;
   auth0: Auth0Client;
   recurly: RecurlyClient;
+  /** Seals the personal data Lethe keeps while a deletion runs (lethe.deletion_subjects). */
+  fields: FieldCipher;
   /** How the sweep starts deletions: the intake every channel uses, injected by the worker. */
   startDeletion?: StartDeletion;
 }
@@ -32,8 +35,8 @@ export interface ActivityDeps {
 export const createActivities = (deps: ActivityDeps) => ({
   ...createStackCheckActivities(deps),
   ...createFreezeActivities(deps),
-  ...createRecurlyActivities({ db: deps.db, recurly: deps.recurly, refund: deps.config.recurly.refund }),
-  ...createAuth0Activities({ db: deps.db, auth0: deps.auth0 }),
+  ...createRecurlyActivities({ db: deps.db, fields: deps.fields, recurly: deps.recurly, refund: deps.config.recurly.refund }),
+  ...createAuth0Activities({ db: deps.db, fields: deps.fields, auth0: deps.auth0 }),
   // Long activities bound their own transient retries (see classified()).
   ...createMediaActivities({
     blobs: deps.blobs,
@@ -41,10 +44,10 @@ export const createActivities = (deps: ActivityDeps) => ({
     concurrency: deps.config.blob.batchConcurrency,
     attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs,
   }),
-  ...createDatabaseActivities({ db: deps.db, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
+  ...createDatabaseActivities({ db: deps.db, fields: deps.fields, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
   ...createVerifyActivities(deps),
   ...createReceiptActivities(deps),
-  ...createNotifyActivities({ webhookUrl: deps.config.deletion.webhookUrl }),
+  ...createNotifyActivities({ webhookUrl: deps.config.deletion.webhookUrl, webhookSecret: deps.config.deletion.webhookSecret }),
   ...createSweepActivities({ sweep: deps.config.sweep, db: deps.db, startDeletion: deps.startDeletion }),
   ...createRecheckActivities({ sweep: deps.config.sweep, db: deps.db, recurly: deps.recurly }),
 });

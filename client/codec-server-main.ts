@@ -2,6 +2,7 @@
 import { loadConfig, ConfigError } from '../config';
 import { getPayloadCodec } from '../encryption';
 import { startCodecServer } from './codec-server';
+import { credentialsOf } from './api/auth';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -12,11 +13,12 @@ async function main(): Promise<void> {
     port: config.codec.port,
     allowedOrigins: config.codec.allowedOrigins,
     token: config.codec.token,
+    ...(config.codec.auth === 'api-tokens' ? { credentials: credentialsOf(config.api) } : {}),
     log,
   });
   // Key ids and origins only: the keys and the token are never printed.
   log(
-    `listening on ${running.url} for ${config.codec.allowedOrigins.join(', ')}; keys ${config.encryption.keys!.keyIds.join(', ')} (current ${config.encryption.keys!.currentKeyId})${config.codec.token ? '; bearer token required' : ''}`,
+    `listening on ${running.url} for ${config.codec.allowedOrigins.join(', ')}; keys ${config.encryption.keys!.keyIds.join(', ')} (current ${config.encryption.keys!.currentKeyId})${config.codec.auth === 'api-tokens' ? '; an operator API token required' : config.codec.token ? '; bearer token required' : ''}`,
   );
   // A signal handler cannot be awaited: it closes, then exits 0, or 1 saying what failed.
   const stop = () => {

@@ -14,16 +14,28 @@
  * every other origin gets 403 and no CORS headers. Requests with no Origin come from tools,
  * not browsers. When a token is configured, POSTs must carry `Authorization: Bearer <token>`
  * (the CLI's `--codec-auth`); preflights never carry credentials, so they are not asked for it.
+ *
+ * With `credentials` (LETHE_CODEC_AUTH=api-tokens) the bearer may be any Lethe API token, and
+ * the API's role model applies: decoded payloads are the personal data being deleted, so
+ * decoding needs an operator (or admin); a requester's token gets 403 naming the role needed
+ * and the token's name. The Temporal Web UI cannot take part: its "pass access token" setting
+ * forwards the UI's own OIDC access token, never a Lethe token, so in this mode the UI shows
+ * ciphertext and operators decode with `temporal ... --codec-auth "Bearer <token>"`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { ApiCredential, Role } from '../config';
+import { createTokenAuthority, forbiddenBody, hasRole } from './api/auth';
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
   allowedOrigins: string[];
   token?: string;
+  /** Named Lethe API tokens; a caller needs `requiredRole` (default operator). */
+  credentials?: ApiCredential[];
+  requiredRole?: Role;
   /** Payloads are at most 2 MB each in Temporal; a history page can carry many. */
   maxBodyBytes?: number;
   log?: (line: string) => void;
@@ -39,6 +51,7 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'HttpError';
@@ -115,6 +128,8 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
   const allowed = new Set(opts.allowedOrigins);
   const limit = opts.maxBodyBytes ?? 32 * 1024 * 1024;
   const log = opts.log ?? (() => undefined);
+  const identify = opts.credentials ? createTokenAuthority(opts.credentials) : undefined;
+  const requiredRole = opts.requiredRole ?? 'operator';
 
   const send = (res: http.ServerResponse, status: number, body?: unknown) => {
     if (body === undefined) {
@@ -148,9 +163,16 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
         return send(res, 204);
       }
       if (req.method !== 'POST') throw new HttpError(405, 'POST only');
-      if (opts.token !== undefined) {
+      if (opts.token !== undefined || identify) {
         const auth = req.headers.authorization ?? '';
-        if (!auth.startsWith('Bearer ') || !sameSecret(auth.slice(7).trim(), opts.token)) throw new HttpError(401, 'missing or wrong bearer token');
+        const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+        const legacy = given !== undefined && opts.token !== undefined && sameSecret(given, opts.token);
+        const caller = !legacy && given !== undefined ? identify?.(`Bearer ${given}`) : undefined;
+        if (!legacy && !caller) throw new HttpError(401, 'missing or wrong bearer token');
+        if (caller && !hasRole(caller, requiredRole)) {
+          const { message, ...rest } = forbiddenBody(caller, requiredRole, `POST ${url.pathname} (decoded payloads are personal data)`);
+          throw new HttpError(403, message, rest);
+        }
       }
       let body: unknown;
       try {
@@ -172,7 +194,7 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
       const status = err instanceof HttpError ? err.status : 500;
       // Method, path and status only: bodies are personal data once decoded.
       log(`codec ${req.method} ${url.pathname} -> ${status}${origin ? ` (origin ${origin})` : ''}`);
-      if (!res.headersSent) send(res, status, { message: err instanceof HttpError ? err.message : 'internal error' });
+      if (!res.headersSent) send(res, status, err instanceof HttpError ? { message: err.message, ...err.extra } : { message: 'internal error' });
     }
   }
 }

@@ -130,6 +130,16 @@ export function createScheduleService(deps: { config: Pick<Config, 'sweep' | 'te
     });
   }
 
+  /** The SDK's not-found as Lethe's, which names the Schedule and who creates it. */
+  async function named(op: Promise<void>): Promise<void> {
+    try {
+      await op;
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) throw new ScheduleMissingError(scheduleId);
+      throw err;
+    }
+  }
+
   async function describeRaw(): Promise<ScheduleDescription> {
     try {
       return await handle().describe();
@@ -160,17 +170,17 @@ export function createScheduleService(deps: { config: Pick<Config, 'sweep' | 'te
       return 'updated';
     },
 
-    pause: (note) => handle().pause(note ?? 'paused by an operator'),
-    resume: (note) => handle().unpause(note ?? 'resumed by an operator'),
+    pause: (note) => named(handle().pause(note ?? 'paused by an operator')),
+    resume: (note) => named(handle().unpause(note ?? 'resumed by an operator')),
     // SKIP, not the SDK's default ALLOW_ALL: never two sweeps at once, whoever asks.
-    trigger: () => handle().trigger('SKIP'),
+    trigger: () => named(handle().trigger('SKIP')),
     async backfill(start, end) {
       if (!(start instanceof Date) || !(end instanceof Date) || Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || start >= end) {
         throw new RangeError('backfill needs a start time before its end time');
       }
       // Each sweep covers everything eligible at its own time, so catching up a week of missed
       // runs needs one sweep: the rest overlap it and are skipped.
-      await handle().backfill({ start, end, overlap: 'SKIP' });
+      await named(handle().backfill({ start, end, overlap: 'SKIP' }));
     },
 
     async describe() {

@@ -9,14 +9,16 @@ import path from 'node:path';
 import type { Config } from './types';
 import { ConfigError, duration, hexPrefix, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
 import { azuriteConnectionString, DEFAULTS, embeddedDatabaseUrl } from './defaults';
-import { keyRing } from './keys';
+import { keyRing, secretOrFile } from './keys';
 import { assertProduction } from './production';
+import { apiCredentials } from './tokens';
 import { SWEEP_SCHEDULE_ID } from '../contract';
 
 export { ConfigError, uiOrigins } from './env';
 export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDDED_KEYS_FILE, embeddedDatabaseUrl } from './defaults';
 
 export type { Config, Mode, SweepConfig } from './types';
+export { credentialEntry, ROLES, tokenDigest, type ApiCredential, type Role } from './tokens';
 
 /**
  * Reads and validates the configuration. Pure over `env` so tests can check each failure;
@@ -26,13 +28,7 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
   const mode = oneOf(env, 'LETHE_MODE', ['embedded', 'production'] as const, 'embedded');
   const stateDir = path.resolve(env.LETHE_STATE_DIR || path.join(process.cwd(), '.lethe'));
 
-  const tokens = (env.LETHE_API_TOKENS ?? '')
-    .split(',')
-    .map((t) => t.trim())
-    .filter(Boolean);
-  for (const t of tokens) {
-    if (t.length < 16) throw new ConfigError('LETHE_API_TOKENS', 'each token must be at least 16 characters');
-  }
+  const { credentials, legacyTokens: tokens } = apiCredentials(env);
 
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   const blobConnection = env.AZURE_STORAGE_CONNECTION_STRING || undefined;
@@ -42,6 +38,7 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
   const auth0BaseUrl = url(env, 'AUTH0_BASE_URL', ['http:', 'https:']);
   const recurlyBaseUrl = url(env, 'RECURLY_BASE_URL', ['http:', 'https:']);
   const webhookUrl = url(env, 'LETHE_WEBHOOK_URL', ['http:', 'https:']);
+  const webhookSecret = secretOrFile(env, 'LETHE_WEBHOOK_SECRET');
 
   const auth0Domain = env.AUTH0_DOMAIN || (mode === 'embedded' ? 'lethe-sandbox.auth0.local' : '');
   const cfg: Config = {
@@ -50,7 +47,8 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
     api: {
       host: env.LETHE_API_HOST || '127.0.0.1',
       port: port(env, 'LETHE_API_PORT', DEFAULTS.apiPort),
-      tokens: tokens.length ? tokens : (opts.apiTokensFallback ?? []),
+      tokens: tokens.length || credentials.length ? tokens : (opts.apiTokensFallback ?? []),
+      credentials,
       rateLimitPerMinute: positiveInteger(env, 'LETHE_API_RATE_LIMIT', DEFAULTS.apiRateLimitPerMinute),
     },
     worker: {
@@ -98,6 +96,7 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       deadlineHours: positiveNumber(env, 'LETHE_DEADLINE_HOURS', 72),
       warningHours: positiveNumber(env, 'LETHE_WARNING_HOURS', 48),
       webhookUrl,
+      webhookSecret,
       blockPolicy: {
         needsPersonBlockAfterMs: duration(env, 'LETHE_BLOCK_AFTER', '15m', 1_000),
         transientBlockAfterMs: duration(env, 'LETHE_BLOCK_AFTER_TRANSIENT', '6h', 1_000),
@@ -123,17 +122,29 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       scopePrefix: hexPrefix(env, 'LETHE_SWEEP_SCOPE'),
     },
     encryption: { keys: keyRing(env, mode, stateDir) },
+    // Long enough for a yearly access review; pruned by the API's maintenance pass.
+    audit: { retentionDays: positiveInteger(env, 'LETHE_AUDIT_RETENTION_DAYS', 400) },
     codec: {
       host: env.LETHE_CODEC_HOST || '127.0.0.1',
       port: port(env, 'LETHE_CODEC_PORT', DEFAULTS.codecPort),
       // The Web UI's own origin: the UI fetches /decode from the operator's browser.
       allowedOrigins: origins(env, 'LETHE_CODEC_ALLOWED_ORIGINS', uiOrigins(port(env, 'TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort))),
       token: env.LETHE_CODEC_TOKEN || undefined,
+      // `api-tokens`: decoding needs a Lethe API token of the operator role or above (the CLI's
+      // --codec-auth); the Web UI can forward only its own OIDC token, so it cannot decode then.
+      auth: oneOf(env, 'LETHE_CODEC_AUTH', ['origin', 'api-tokens'] as const, 'origin'),
     },
   };
 
   if (cfg.deletion.warningHours >= cfg.deletion.deadlineHours) {
     throw new ConfigError('LETHE_WARNING_HOURS', `must be less than LETHE_DEADLINE_HOURS (${cfg.deletion.deadlineHours})`);
+  }
+  if (cfg.deletion.webhookSecret !== undefined && cfg.deletion.webhookSecret.length < 16) {
+    throw new ConfigError('LETHE_WEBHOOK_SECRET', 'must be at least 16 characters (e.g. from: openssl rand -hex 32)');
+  }
+  // Production never posts a webhook its receiver cannot verify.
+  if (mode === 'production' && cfg.deletion.webhookUrl && !cfg.deletion.webhookSecret) {
+    throw new ConfigError('LETHE_WEBHOOK_SECRET', 'is required in production mode when LETHE_WEBHOOK_URL is set (or LETHE_WEBHOOK_SECRET_FILE)');
   }
   if (cfg.codec.token !== undefined && cfg.codec.token.length < 16) {
     throw new ConfigError('LETHE_CODEC_TOKEN', 'must be at least 16 characters');

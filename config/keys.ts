@@ -42,3 +42,22 @@ export function keyRing(env: Env, mode: Mode, stateDir: string): KeyRing | undef
   if (!ring.get(currentId)) throw new ConfigError('LETHE_ENCRYPTION_KEY_ID', `names "${currentId}", but no configured key has that id (configured: ${ring.keyIds.join(', ')})`);
   return ring.withCurrent(currentId);
 }
+
+/**
+ * A secret given inline (`NAME`) or in a mounted file (`NAME_FILE`, e.g. a Kubernetes or
+ * Docker secret; surrounding whitespace trimmed). Errors name the variable, never the value.
+ */
+export function secretOrFile(env: Env, name: string): string | undefined {
+  const inline = env[name] || undefined;
+  const file = env[`${name}_FILE`] || undefined;
+  if (inline && file) throw new ConfigError(name, `set either ${name} or ${name}_FILE, not both`);
+  if (!file) return inline;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`${name}_FILE`, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!text) throw new ConfigError(`${name}_FILE`, `${file} is empty`);
+  return text;
+}

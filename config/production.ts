@@ -3,7 +3,9 @@ import type { Config } from './types';
 
 /** Production must never talk to a sandbox or run open: refuse to start rather than guess. */
 export function assertProduction(cfg: Config, env: Env, servesApi: boolean): void {
-  if (servesApi && cfg.api.tokens.length === 0) throw new ConfigError('LETHE_API_TOKENS', 'is required in production mode');
+  if (servesApi && cfg.api.tokens.length === 0 && (cfg.api.credentials ?? []).length === 0) {
+    throw new ConfigError('LETHE_API_TOKENS', 'is required in production mode (or LETHE_API_TOKENS_FILE)');
+  }
   if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production mode');
   if (!env.AZURE_STORAGE_CONNECTION_STRING) {
     throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required in production mode');

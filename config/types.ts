@@ -1,6 +1,7 @@
 /** The shape of Lethe's configuration, by slice: each factory takes only the slice it uses. */
 import type { KeyRing } from '../encryption/keys';
 import type { BlockPolicy } from '../contract';
+import type { ApiCredential } from './tokens';
 
 export type Mode = 'embedded' | 'production';
 
@@ -9,7 +10,13 @@ export interface Config {
   /** Where the embedded stack keeps its state (database files, SQLite history, token, keys). */
   stateDir: string;
   /** `rateLimitPerMinute`: requests each token (or, without a valid token, each address) may make per minute. */
-  api: { host: string; port: number; tokens: string[]; rateLimitPerMinute: number };
+  /**
+   * `credentials`: named tokens with a role, as SHA-256 digests (config/tokens.ts); `tokens`:
+   * plaintext tokens of the earlier LETHE_API_TOKENS format, each served as an `admin`.
+   */
+  api: { host: string; port: number; tokens: string[]; credentials?: ApiCredential[]; rateLimitPerMinute: number };
+  /** Who did what (lethe.audit_log): rows older than `retentionDays` are pruned. */
+  audit: { retentionDays: number };
   /** The worker's Prometheus endpoint (Lethe's counters and the Temporal SDK's); port 0 turns it off. */
   worker: { metricsHost: string; metricsPort: number };
   temporal: { address: string; namespace: string; uiPort: number; taskQueue: string; retentionDays: number };
@@ -17,13 +24,15 @@ export interface Config {
   blob: { connectionString: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
   recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full'; region: 'us' | 'eu' };
-  deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string; blockPolicy: BlockPolicy };
+  /** `webhookSecret` signs every webhook delivery (LETHE_WEBHOOK_SECRET[_FILE]; activities/deletion/notify.ts). */
+  deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string; webhookSecret?: string; blockPolicy: BlockPolicy };
   /** The inactivity sweep (issue 4): its daily Schedule, its pace, and the policy's 24 months. */
   sweep: SweepConfig;
   /** Payload encryption keys (encryption/): required in production, written by the embedded stack. */
   encryption: { keys?: KeyRing };
   /** The codec server through which the Web UI shows decrypted payloads. */
-  codec: { host: string; port: number; allowedOrigins: string[]; token?: string };
+  /** `auth`: `origin` (the allow-list, plus `token` if set) or `api-tokens` (a LETHE_API_TOKENS token of the operator role). */
+  codec: { host: string; port: number; allowedOrigins: string[]; token?: string; auth?: 'origin' | 'api-tokens' };
 }
 
 export interface SweepConfig {

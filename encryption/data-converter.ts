@@ -6,6 +6,7 @@
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import { ConfigError, type Config } from '../config';
 import { createEncryptionCodec } from './codec';
+import { lazyFieldCipher, type FieldCipher } from './fields';
 import type { KeyRing } from './keys';
 
 export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
@@ -23,6 +24,11 @@ export function requireKeyRing(config: Config): KeyRing {
 
 export function getPayloadCodec(config: Config): PayloadCodec {
   return createEncryptionCodec(requireKeyRing(config));
+}
+
+/** The sealer for personal fields in Lethe's tables (fields.ts); the ring is read on first use. */
+export function getFieldCipher(config: Config): FieldCipher {
+  return lazyFieldCipher(() => requireKeyRing(config));
 }
 
 export function getDataConverter(config: Config): DataConverter {

@@ -10,6 +10,8 @@ import * as lethe001 from './lethe/001_lethe_schema';
 import * as lethe002 from './lethe/002_sweeps';
 import * as lethe003 from './lethe/003_sweep_candidate_started';
 import * as lethe004 from './lethe/004_operator_actions';
+import * as lethe005 from './lethe/005_audit_log';
+import { sealedSubjects, type SubjectSealer } from './lethe/006_sealed_subjects';
 
 type Migration = { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> };
 
@@ -29,10 +31,21 @@ export async function migrateApplicationSchema(knex: Knex): Promise<void> {
   });
 }
 
-export async function migrateLetheSchema(knex: Knex): Promise<void> {
+/**
+ * `sealSubject`: how migration 006 seals deletion subjects captured before it (the worker passes
+ * it, with its keys); without it, 006 refuses a table that holds rows.
+ */
+export async function migrateLetheSchema(knex: Knex, opts: { sealSubject?: SubjectSealer } = {}): Promise<void> {
   await knex.raw('create schema if not exists lethe');
   await knex.migrate.latest({
-    migrationSource: source({ '001_lethe_schema': lethe001, '002_sweeps': lethe002, '003_sweep_candidate_started': lethe003, '004_operator_actions': lethe004 }),
+    migrationSource: source({
+      '001_lethe_schema': lethe001,
+      '002_sweeps': lethe002,
+      '003_sweep_candidate_started': lethe003,
+      '004_operator_actions': lethe004,
+      '005_audit_log': lethe005,
+      '006_sealed_subjects': sealedSubjects(opts.sealSubject),
+    }),
     schemaName: 'lethe',
     tableName: 'knex_migrations',
   });

@@ -2,13 +2,17 @@
 import { ConfigError, loadConfig } from '../config';
 import { createDb } from '../stores/db';
 import { migrateApplicationSchema, migrateLetheSchema } from '../migrations';
+import { getFieldCipher } from '../encryption';
+import { sealSubject } from '../activities/deletion/subject';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const db = createDb(config.database.url, { poolMax: 2 });
   try {
     if (config.mode !== 'production') await migrateApplicationSchema(db);
-    await migrateLetheSchema(db);
+    // Migration 006 seals subjects captured before it in plain text, with the payload keys.
+    const fields = getFieldCipher(config);
+    await migrateLetheSchema(db, { sealSubject: (subject) => sealSubject(fields, subject) });
     process.stdout.write('migrations applied\n');
   } finally {
     await db.destroy();

@@ -8,6 +8,7 @@ import { createRecurlyClient } from '../stores/recurly';
 import type { ActivityDeps } from '../activities';
 import { createTemporalClient } from '../client/temporal';
 import { createIntake } from '../client/intake';
+import { getFieldCipher } from '../encryption';
 
 export interface WorkerDeps extends ActivityDeps {
   /** A Temporal client with Lethe's data converter, made on first use. */
@@ -28,6 +29,8 @@ export function buildDeps(config: Config): WorkerDeps {
     blobs: createBlobStore(config.blob.connectionString, config.blob.containers, { emulator: config.blob.embedded || isEmulatorConnectionString(config.blob.connectionString) }),
     auth0: createAuth0Client(config.auth0),
     recurly: createRecurlyClient(config.recurly),
+    // The payload codec's keys, read on first use (a process that never seals needs none).
+    fields: getFieldCipher(config),
     // The sweep files its requests through the intake every channel uses; injected here so
     // the activities never import the client side.
     startDeletion: (req) => (intake ??= createIntake({ config, db, temporal: temporalClient() })).startInactivity(req),

@@ -5,6 +5,7 @@ import { checkBlobRetention } from './blob-retention';
 import { createWorker } from './worker';
 import { migrateLetheSchema } from '../migrations';
 import { assertComplete, checkCompleteness, CompletenessError } from '../activities/deletion/completeness';
+import { sealSubject } from '../activities/deletion/subject';
 import { assertDatabaseReachable, assertTemporalReachable, startupWaitMs } from '../config/reachability';
 import { NativeConnection } from '@temporalio/worker';
 import { installWorkerRuntime } from './logger';
@@ -22,7 +23,8 @@ async function main(): Promise<void> {
   const deps = buildDeps(config);
   await assertDatabaseReachable(deps.db, wait);
   // Lethe owns its schema everywhere, production included; the migration is idempotent.
-  await migrateLetheSchema(deps.db);
+  // Migration 006 seals deletion subjects captured before it with this worker's keys.
+  await migrateLetheSchema(deps.db, { sealSubject: (s) => sealSubject(deps.fields, s) });
   // The completeness guard: a column that can hold a person's data (or point at an account)
   // that the data map neither deletes nor waives would outlive every deletion. Production
   // refuses to start; the embedded stack says so loudly and runs.

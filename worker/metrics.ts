@@ -80,6 +80,18 @@ const notifications = new Counter({
   labelNames: ['kind'] as const,
   registers: [workerRegistry],
 });
+const webhookDeliveries = new Counter({
+  name: 'lethe_webhook_deliveries_total',
+  help: 'Operator webhook notices by kind and outcome: delivered, or failed after every retry',
+  labelNames: ['kind', 'outcome'] as const,
+  registers: [workerRegistry],
+});
+const webhookRetries = new Counter({
+  name: 'lethe_webhook_retries_total',
+  help: 'Operator webhook attempts after the first (backoff with jitter), by kind',
+  labelNames: ['kind'] as const,
+  registers: [workerRegistry],
+});
 const sdkUp = new Gauge({
   name: 'lethe_worker_sdk_metrics_up',
   help: "1 when this scrape includes the Temporal SDK's own metrics",
@@ -111,6 +123,13 @@ function countResult(step: string, args: unknown[], result: unknown): void {
   } else if (step === 'notifyOperators') {
     const kind = (args[0] as { kind?: string } | undefined)?.kind;
     if (kind === 'warning' || kind === 'overdue') notifications.inc({ kind });
+    // activities/deletion/notify.ts NotifyResult; no attempts means no webhook is configured.
+    const r = result as { delivered?: boolean; attempts?: number } | undefined;
+    if (r?.attempts) {
+      const k = label(kind, 'other');
+      webhookDeliveries.inc({ kind: k, outcome: r.delivered ? 'delivered' : 'failed' });
+      if (r.attempts > 1) webhookRetries.inc({ kind: k }, r.attempts - 1);
+    }
   }
 }
 

@@ -8,10 +8,10 @@ import type { Knex } from 'knex';
 import { VendorError } from '../../stores/errors';
 import type { Auth0Client } from '../../stores/auth0';
 import { classified } from '../failures';
-import { requireSubject, type Subject } from './subject';
+import { requireSubject, type Subject, type SubjectDeps } from './subject';
 import type { StoreCounts, StoreReading } from '../../contract';
 
-export interface Auth0Deps {
+export interface Auth0Deps extends SubjectDeps {
   db: Knex;
   auth0: Auth0Client;
 }
@@ -89,7 +89,7 @@ async function refuseOtherAccounts(db: Knex, accountId: string, subject: Subject
 export const createAuth0Activities = (deps: Auth0Deps) => ({
   async deleteAuth0User(accountId: string): Promise<NonNullable<StoreCounts['auth0']>> {
     return classified('auth0', async () => {
-      const subject = await requireSubject(deps.db, accountId);
+      const subject = await requireSubject(deps, accountId);
       const found = await findPersonUsers(deps.auth0, subject);
       await refuseOtherAccounts(deps.db, accountId, subject, found);
       let usersDeleted = 0;

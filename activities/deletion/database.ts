@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import { heartbeat } from '@temporalio/activity';
 import { classified } from '../failures';
 import { DATA_MAP, TableLink } from './data-map';
-import { loadSubject } from './subject';
+import { loadSubject, type SubjectDeps } from './subject';
 import type { StoreReading } from '../../contract';
 
 export const DELETE_BATCH = 2000;
@@ -23,13 +23,13 @@ export function ownedRows(db: Knex, link: TableLink, accountId: string, email: s
   return q;
 }
 
-export const createDatabaseActivities = (deps: { db: Knex; batchSize?: number; attemptBudgetMs?: number }) => ({
+export const createDatabaseActivities = (deps: SubjectDeps & { db: Knex; batchSize?: number; attemptBudgetMs?: number }) => ({
   async deleteDatabaseRows(accountId: string): Promise<Record<string, number>> {
     return classified(
       'database',
       async () => {
         const { db } = deps;
-        const subject = await loadSubject(db, accountId);
+        const subject = await loadSubject(deps, accountId);
         const email = subject?.email ?? null;
         const counts: Record<string, number> = {};
         for (const link of DATA_MAP) {

@@ -7,10 +7,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Auth0Client } from '../../stores/auth0';
 import { FailureType } from '../../contract';
 import { classified } from '../failures';
-import { loadSubject } from './subject';
+import { loadSubject, saveSubject, type SubjectDeps } from './subject';
 import type { DeletionInput } from '../../contract';
 
-export const createFreezeActivities = (deps: { db: Knex; auth0: Auth0Client }) => ({
+export const createFreezeActivities = (deps: SubjectDeps & { db: Knex; auth0: Auth0Client }) => ({
   async freezeAccount(input: DeletionInput): Promise<{ auth0Users: number; hasRecurlyAccount: boolean }> {
     return classified('freeze', async () => {
       const { db } = deps;
@@ -30,7 +30,7 @@ export const createFreezeActivities = (deps: { db: Knex; auth0: Auth0Client }) =
       const account = await db('accounts').where({ id: input.accountId }).first();
       if (!account) {
         // A retry after the database step already ran: the capture is what we need.
-        const captured = await loadSubject(db, input.accountId);
+        const captured = await loadSubject(deps, input.accountId);
         if (captured) return { auth0Users: captured.auth0UserIds.length, hasRecurlyAccount: !!captured.recurlyAccountCode };
         throw ApplicationFailure.create({
           type: FailureType.AccountNotFound,
@@ -47,15 +47,8 @@ export const createFreezeActivities = (deps: { db: Knex; auth0: Auth0Client }) =
       // another account shares stops it for a person (activities/deletion/auth0.ts).
       const auth0UserIds: string[] = account.auth0_user_id ? [account.auth0_user_id] : (await deps.auth0.findUsersByEmail(account.email)).filter((u) => u.matched === 'as_given').map((u) => u.userId);
 
-      await db('lethe.deletion_subjects')
-        .insert({
-          account_id: input.accountId,
-          email: account.email,
-          auth0_user_ids: auth0UserIds,
-          recurly_account_code: account.recurly_account_code,
-        })
-        .onConflict('account_id')
-        .merge();
+      // Sealed (subject.ts): Lethe's table never holds the email in plain text.
+      await saveSubject(deps, { accountId: input.accountId, email: account.email, auth0UserIds, recurlyAccountCode: account.recurly_account_code });
       return { auth0Users: auth0UserIds.length, hasRecurlyAccount: !!account.recurly_account_code };
     });
   },

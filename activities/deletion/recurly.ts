@@ -30,10 +30,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RecurlyClient } from '../../stores/recurly';
 import { isVendorError, VendorError } from '../../stores/errors';
 import { classified } from '../failures';
-import { requireSubject, type Subject } from './subject';
+import { requireSubject, type Subject, type SubjectDeps } from './subject';
 import { FailureType, type StoreCounts, type StoreReading } from '../../contract';
 
-export interface RecurlyDeps {
+export interface RecurlyDeps extends SubjectDeps {
   db: Knex;
   recurly: RecurlyClient;
   refund: 'none' | 'partial' | 'full';
@@ -57,7 +57,7 @@ type RecurlyCounts = NonNullable<StoreCounts['recurly']>;
 export const createRecurlyActivities = (deps: RecurlyDeps) => ({
   async deleteRecurlyAccount(accountId: string): Promise<RecurlyCounts> {
     return classified('recurly', async () => {
-      const subject = await requireSubject(deps.db, accountId);
+      const subject = await requireSubject(deps, accountId);
       const code = subject.recurlyAccountCode;
       if (!code) return { subscriptionsTerminated: 0, accountRedacted: false, hadAccount: false };
       const memo: RecurlyMemo = { ...(lastMemo() ?? {}) };

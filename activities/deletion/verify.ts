@@ -10,12 +10,12 @@ import type { RecurlyClient } from '../../stores/recurly';
 import { classified } from '../failures';
 import { readRows } from './database';
 import { readMedia } from './media';
-import { requireSubject, type Subject } from './subject';
+import { requireSubject, type Subject, type SubjectDeps } from './subject';
 import type { Store, StoreReading, StoreVerification, Verification } from '../../contract';
 import { readAuth0 } from './auth0';
 import { readRecurly } from './recurly';
 
-type Deps = { db: Knex; blobs: BlobStore; auth0: Auth0Client; recurly: RecurlyClient };
+type Deps = SubjectDeps & { db: Knex; blobs: BlobStore; auth0: Auth0Client; recurly: RecurlyClient };
 
 export const createVerifyActivities = (deps: Deps) => {
   const read: Record<Store, (accountId: string, subject: Subject) => Promise<StoreReading>> = {
@@ -28,7 +28,7 @@ export const createVerifyActivities = (deps: Deps) => {
   return {
     async verifyStore(input: { accountId: string; store: Store }): Promise<StoreVerification> {
       return classified('verify', async () => {
-        const subject = await requireSubject(deps.db, input.accountId);
+        const subject = await requireSubject(deps, input.accountId);
         const reading = await read[input.store](input.accountId, subject);
         return { store: input.store, clean: Object.values(reading.remaining).every((n) => n === 0), ...reading, checkedAt: new Date().toISOString() };
       });
@@ -36,7 +36,7 @@ export const createVerifyActivities = (deps: Deps) => {
 
     async verifyDeletion(accountId: string): Promise<Verification> {
       return classified('verify', async () => {
-        const subject = await requireSubject(deps.db, accountId);
+        const subject = await requireSubject(deps, accountId);
         const media = (await read.media(accountId, subject)).remaining;
         const rowsRemaining = (await read.database(accountId, subject)).remaining;
         const auth0 = (await read.auth0(accountId, subject)).remaining;

@@ -1,29 +1,53 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { ROLES, tokenDigest, type ApiCredential, type Role } from '../../config';
+
+export { ROLES, type Role };
+
+/** The holder of a valid token: its name (never the token) and its role. */
+export interface Caller {
+  name: string;
+  role: Role;
+}
+
+/** Each role may do what the roles before it may: requester < operator < admin. */
+export const hasRole = (caller: Pick<Caller, 'role'>, needed: Role): boolean => ROLES.indexOf(caller.role) >= ROLES.indexOf(needed);
 
 /**
- * Bearer-token check in constant time. Tokens are compared as SHA-256 digests so that the
- * comparison length never depends on the secret, and every configured token is tried.
+ * Turns configured credentials (and plaintext tokens of the earlier format, served as `admin`
+ * named `api-token-<n>`) into one list of digests; the plaintext is dropped here.
  */
-export function createTokenChecker(tokens: string[]): (header: string | undefined) => boolean {
-  const identify = createTokenIdentifier(tokens);
-  return (header) => identify(header) >= 0;
+export function credentialsOf(api: { tokens: string[]; credentials?: ApiCredential[] }): ApiCredential[] {
+  return [...(api.credentials ?? []), ...api.tokens.map((t, i) => ({ name: `api-token-${i + 1}`, role: 'admin' as const, digest: tokenDigest(t) }))];
 }
 
 /**
- * Which configured token the header carries (its index, for per-token rate limits and
- * metrics without ever naming the token), or -1. Same constant-time comparison as above.
+ * Which credential the `Authorization: Bearer <token>` header carries, or undefined. The
+ * presented token is hashed and compared with every digest in constant time (equal lengths by
+ * construction, no early exit), so neither the time taken nor the answer's shape leaks which
+ * digest came close.
  */
-export function createTokenIdentifier(tokens: string[]): (header: string | undefined) => number {
-  const digests = tokens.map((t) => createHash('sha256').update(t).digest());
+export function createTokenAuthority(credentials: ApiCredential[]): (header: string | undefined) => Caller | undefined {
+  const list = credentials.map((c) => ({ ...c }));
   return (header) => {
     const m = /^Bearer ([^\s]+)$/.exec(header ?? '');
-    if (!m) return -1;
-    const given = createHash('sha256').update(m[1]).digest();
-    let found = -1;
-    for (let i = 0; i < digests.length; i++) {
-      const same = timingSafeEqual(digests[i], given);
-      found = same && found < 0 ? i : found;
+    if (!m) return undefined;
+    const given = tokenDigest(m[1]);
+    let found: ApiCredential | undefined;
+    for (const c of list) {
+      const same = timingSafeEqual(c.digest, given);
+      if (same && !found) found = c;
     }
-    return found;
+    return found ? { name: found.name, role: found.role } : undefined;
+  };
+}
+
+/** The 403 body: the role the call needs, the one the token has, and the token's name. */
+export function forbiddenBody(caller: Caller, needed: Role, what: string): { error: 'forbidden'; message: string; requiredRole: Role; role: Role; tokenName: string } {
+  return {
+    error: 'forbidden',
+    message: `${what} needs the ${needed} role; the token "${caller.name}" has the ${caller.role} role`,
+    requiredRole: needed,
+    role: caller.role,
+    tokenName: caller.name,
   };
 }

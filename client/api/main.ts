@@ -6,7 +6,9 @@ import { createApiServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (config.api.tokens.length === 0) throw new ConfigError('LETHE_API_TOKENS', 'no API token configured');
+  if (config.api.tokens.length === 0 && (config.api.credentials ?? []).length === 0) {
+    throw new ConfigError('LETHE_API_TOKENS', 'no API token configured (LETHE_API_TOKENS or LETHE_API_TOKENS_FILE)');
+  }
   const db = createDb(config.database.url);
   const temporal = await connectTemporal(config);
   const app = createApiServer({ config, db, temporal });

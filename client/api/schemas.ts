@@ -28,6 +28,7 @@ const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, {
 const ERROR_TEXT: Record<number, string> = {
   400: 'Malformed request; the message names the field',
   401: 'Missing or wrong bearer token',
+  403: "The token's role does not allow this call; the message names the role needed and the token",
   404: 'Not found',
   413: 'Request body over the size limit',
   415: 'Body is not application/json',
@@ -284,5 +285,97 @@ export const actionsSchema = {
       type: 'array',
       items: { type: 'object', properties: { actionId: uuid, action: { type: 'string' }, store: { type: 'string' }, by: { type: 'string' }, justification: { type: 'string' }, at: time } },
     },
+  },
+} as const;
+
+/** A 403: the role the call needs, the caller's, and the token's name (never the token). */
+export const forbiddenSchema = {
+  type: 'object',
+  description: ERROR_TEXT[403],
+  required: ['error', 'message', 'requiredRole', 'role', 'tokenName'],
+  properties: {
+    error: { type: 'string', enum: ['forbidden'] },
+    message: { type: 'string', example: 'POST /v1/sweeps (a real sweep) needs the admin role; the token "support-desk" has the requester role' },
+    requiredRole: { type: 'string', enum: ['requester', 'operator', 'admin'] },
+    role: { type: 'string', enum: ['requester', 'operator', 'admin'] },
+    tokenName: { type: 'string' },
+  },
+} as const;
+
+export const auditQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    actor: { type: 'string', minLength: 1, maxLength: 200, description: "A token's name, or cli:<user>@<host>" },
+    action: { type: 'string', minLength: 1, maxLength: 100, example: 'sweep.started' },
+    requestId: uuid,
+    since: { ...time, description: 'Entries at or after this time' },
+    until: { ...time, description: 'Entries before this time' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    cursor: { type: 'string', pattern: '^[0-9]{1,19}$', description: 'nextCursor of the previous page' },
+  },
+} as const;
+
+export const auditListSchema = {
+  type: 'object',
+  required: ['items'],
+  properties: {
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['seq', 'at', 'actor', 'via', 'action'],
+        properties: {
+          seq: { type: 'string' },
+          at: time,
+          actor: { type: 'string', description: "The token's name, or the CLI's operator identity" },
+          via: { type: 'string', enum: ['api', 'cli'] },
+          action: { type: 'string' },
+          requestId: { type: 'string' },
+          accountId: { type: 'string' },
+          sweepId: { type: 'string' },
+          scheduleId: { type: 'string' },
+          details: { type: 'object', additionalProperties: true },
+        },
+      },
+    },
+    nextCursor: { type: 'string' },
+  },
+} as const;
+
+export const scheduleNoteBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { note: { type: 'string', minLength: 1, maxLength: 500, description: 'Why; shown in the Web UI (not kept in the audit trail)' } },
+} as const;
+
+export const scheduleBackfillBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['from', 'to'],
+  properties: { from: time, to: time },
+} as const;
+
+export const scheduleViewSchema = {
+  type: 'object',
+  required: ['scheduleId', 'paused'],
+  properties: {
+    scheduleId: { type: 'string' },
+    paused: { type: 'boolean' },
+    note: { type: 'string' },
+    time: { type: 'string', example: '03:00' },
+    timezone: { type: 'string' },
+    overlap: { type: 'string' },
+    catchupWindowMs: { type: 'integer' },
+    taskQueue: { type: 'string' },
+    workflowType: { type: 'string' },
+    nextActionTimes: { type: 'array', items: time },
+    recentActions: { type: 'array', items: { type: 'object', properties: { scheduledAt: time, takenAt: time, workflowId: { type: 'string' } } } },
+    running: { type: 'array', items: { type: 'string' } },
+    actionsTaken: { type: 'integer' },
+    skippedOverlap: { type: 'integer' },
+    missedCatchupWindow: { type: 'integer' },
+    createdAt: time,
+    updatedAt: time,
   },
 } as const;

@@ -2,9 +2,13 @@
  * The HTTP API (CONTRACT §5), a factory over its dependencies so tests start it on port 0
  * against the real stack.
  *
- * Every route but /healthz needs a bearer token from LETHE_API_TOKENS; each token (and each
- * address without a valid one) is rate limited; bodies are JSON of at most 16 KiB; unknown
- * body and query fields are refused by name; logs carry method, route, status and duration.
+ * Every route but /healthz needs a bearer token from LETHE_API_TOKENS, and declares the least
+ * role it needs (`config.role`; requester < operator < admin): a route without a declaration is
+ * refused when it is registered, so no route can be added open by mistake. A token whose role
+ * is short gets 403 naming the role needed and the token's name. Each token (and each address
+ * without a valid one) is rate limited; bodies are JSON of at most 16 KiB; unknown body and
+ * query fields are refused by name; logs carry method, route, status and duration. Every
+ * state-changing call is recorded in the audit trail (client/audit.ts) with the token's name.
  */
 import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -20,7 +24,9 @@ import { createReconciler } from '../reconcile';
 import { createOperatorActions, OperatorActionError } from '../operator';
 import { strictAjv } from '../validation';
 import { createSweepService, SweepRequestError, SweepService } from '../sweeps';
-import { createTokenIdentifier } from './auth';
+import { createScheduleService, ScheduleMissingError, type ScheduleService } from '../schedule';
+import { createAuditTrail, type AuditTrail } from '../audit';
+import { createTokenAuthority, credentialsOf, forbiddenBody, hasRole, type Caller, type Role } from './auth';
 import { createRateLimiter } from './rate-limit';
 import { ApiError, validationErrorBody } from './errors';
 import { createApiLogger, errorSummary, RedactingLogController, routeOf } from './logger';
@@ -28,6 +34,8 @@ import { createApiMetrics } from './metrics';
 import { registerDeletionRoutes } from './routes/deletions';
 import { registerSweepRoutes } from './routes/sweeps';
 import { registerOperationRoutes } from './routes/operations';
+import { registerAuditRoutes, registerScheduleRoutes } from './routes/admin';
+import { forbiddenSchema } from './schemas';
 
 export interface ApiDeps {
   config: Config;
@@ -38,6 +46,9 @@ export interface ApiDeps {
   requests?: RequestReader;
   /** Defaults to the sweep service over `db` and `temporal`. */
   sweeps?: SweepService;
+  /** Defaults to the Schedule named by `config.sweep.scheduleId`. */
+  schedules?: ScheduleService;
+  audit?: AuditTrail;
   logger?: pino.Logger;
 }
 
@@ -50,6 +61,14 @@ declare module 'fastify' {
     public?: boolean;
     /** Failures count in lethe_deletion_requests_total. */
     countsDeletionRequests?: boolean;
+    /** The least role that may call the route; every non-public route must say. */
+    role?: Role;
+    /** A higher role the call needs given its validated input (a real sweep, not a dry run). */
+    roleFor?: (req: FastifyRequest) => { role: Role; what: string } | undefined;
+  }
+  interface FastifyRequest {
+    /** The token's holder, set before any handler runs (undefined on the public route). */
+    caller?: Caller;
   }
 }
 
@@ -60,6 +79,8 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   const requests = deps.requests ?? createRequestReader({ ...deps, onEnded: reconciler.note });
   const sweeps = deps.sweeps ?? createSweepService(deps);
   const operator = createOperatorActions({ db: deps.db, temporal: deps.temporal, intake });
+  const schedules = deps.schedules ?? createScheduleService({ config, temporal: deps.temporal });
+  const audit = deps.audit ?? createAuditTrail({ db: deps.db });
   const metrics = createApiMetrics(requests);
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
@@ -75,13 +96,27 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   const textAjv = addFormats(new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: false, strict: false }));
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
 
-  const identify = createTokenIdentifier(config.api.tokens);
+  const identify = createTokenAuthority(credentialsOf(config.api));
   const limiter = createRateLimiter({ perMinute: config.api.rateLimitPerMinute });
+  app.decorateRequest('caller', undefined);
+
+  // Every route states who may call it; the 403 it may answer joins its documented responses.
+  app.addHook('onRoute', (route) => {
+    const cfg = (route.config ?? {}) as { public?: boolean; role?: Role };
+    const where = `${[route.method].flat().join(',')} ${route.url}`;
+    if (cfg.public) return;
+    if (!cfg.role) throw new Error(`route ${where} declares no role (config.role: requester, operator or admin; or config.public)`);
+    const schema = (route.schema ??= {}) as { response?: Record<string, unknown>; description?: string };
+    schema.response = { ...schema.response, 403: forbiddenSchema };
+    schema.description = `${schema.description ? `${schema.description} ` : ''}Needs the ${cfg.role} role.`;
+  });
+
   app.addHook('onRequest', async (req, reply) => {
-    const token = req.routeOptions.config?.public ? undefined : identify(req.headers.authorization);
+    const isPublic = req.routeOptions.config?.public === true;
+    const caller = isPublic ? undefined : identify(req.headers.authorization);
     // A valid token has its own budget; everything else shares its address's, so guessing
     // tokens is throttled like any other traffic.
-    const decision = limiter.hit(token !== undefined && token >= 0 ? `token:${token}` : `addr:${req.ip}`);
+    const decision = limiter.hit(caller ? `token:${caller.name}` : `addr:${req.ip}`);
     reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', decision.resetSeconds);
     if (!decision.allowed) {
       return reply
@@ -89,9 +124,21 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
         .header('retry-after', decision.resetSeconds)
         .send({ error: 'rate_limited', message: `rate limit of ${decision.limit} requests per minute exceeded; retry after ${decision.resetSeconds} s` });
     }
-    if (token !== undefined && token < 0) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or invalid bearer token' });
-    }
+    if (isPublic) return;
+    if (!caller) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or invalid bearer token' });
+    req.caller = caller;
+    // An unmatched route (404) has no role: any valid token may learn that it does not exist.
+    // A route whose role depends on its input is judged once that input is validated (below),
+    // so the 403 names the role this very call needs (a real sweep: admin, not operator).
+    const needed = req.routeOptions.config?.role;
+    if (needed && !req.routeOptions.config?.roleFor && !hasRole(caller, needed)) return reply.code(403).send(forbiddenBody(caller, needed, `${req.method} ${routeOf(req)}`));
+  });
+  app.addHook('preHandler', async (req, reply) => {
+    const cfg = req.routeOptions.config;
+    if (!req.caller || !cfg?.roleFor || !cfg.role) return;
+    const { role, what } = cfg.roleFor(req) ?? { role: cfg.role, what: `${req.method} ${routeOf(req)}` };
+    const needed = hasRole({ role }, cfg.role) ? role : cfg.role;
+    if (!hasRole(req.caller, needed)) return reply.code(403).send(forbiddenBody(req.caller, needed, what));
   });
   app.addHook('onResponse', async (req, reply) => {
     metrics.observeRequest(req.method, routeOf(req), reply.statusCode, reply.elapsedTime / 1000);
@@ -121,23 +168,32 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
       },
       tags: [
         { name: 'deletions', description: 'Deletion requests from every channel' },
-        { name: 'sweeps', description: 'The inactivity sweep' },
+        { name: 'sweeps', description: 'The inactivity sweep and its daily Schedule' },
+        { name: 'audit', description: 'Who changed what' },
         { name: 'operations', description: 'Health, metrics, documentation' },
       ],
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A token from LETHE_API_TOKENS' } } },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A named token from LETHE_API_TOKENS, with the role requester, operator or admin' } },
+      },
       security: [{ bearerAuth: [] }],
     },
   });
   // Registered after the OpenAPI plugin, so it sees every route.
   void app.register(async (api) => {
-    registerDeletionRoutes(api, { intake, requests, operator, metrics, caller: (req) => `api-token-${identify(req.headers.authorization) + 1}` });
-    registerSweepRoutes(api, { sweeps, metrics });
+    registerDeletionRoutes(api, { intake, requests, operator, metrics, audit, caller: callerName });
+    registerSweepRoutes(api, { sweeps, metrics, audit, caller: callerName });
+    registerScheduleRoutes(api, { schedules, audit, scheduleId: config.sweep.scheduleId, caller: callerName });
+    registerAuditRoutes(api, { audit });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
   });
 
   // Requests whose run ended outside Lethe's code (terminated, timed out) are recorded as such
   // within a minute even if nobody reads them, so lists and gauges agree with Temporal.
-  const reconcileTimer = setInterval(() => void reconciler.pass(requests).catch(() => undefined), RECONCILE_INTERVAL_MS);
+  // The same pass prunes the audit trail past LETHE_AUDIT_RETENTION_DAYS (an indexed delete).
+  const reconcileTimer = setInterval(() => {
+    void reconciler.pass(requests).catch(() => undefined);
+    void audit.prune(config.audit.retentionDays).catch(() => undefined);
+  }, RECONCILE_INTERVAL_MS);
   reconcileTimer.unref();
   app.addHook('onClose', async () => {
     clearInterval(reconcileTimer);
@@ -146,6 +202,9 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
 
   return app;
 }
+
+/** The token's name, for the audit trail and the operator trail's default `by`. */
+const callerName = (req: FastifyRequest): string => req.caller?.name ?? 'unknown';
 
 function errorReply(err: FastifyError, req: FastifyRequest): { status: number; body: { error: string; message: string; field?: string } } {
   if (err.validation) return { status: 400, body: validationErrorBody(err, req.body) };
@@ -164,6 +223,7 @@ function errorReply(err: FastifyError, req: FastifyRequest): { status: number; b
     const field = e.field ? (e.field === 'requestId' ? 'params/requestId' : `body/${e.field}`) : undefined;
     return { status, body: { error: e.code, message: field ? `${field}: ${e.message}` : e.message, ...(field ? { field } : {}) } };
   }
+  if (e instanceof ScheduleMissingError) return { status: 404, body: { error: 'not_found', message: e.message } };
   if (e instanceof SweepRequestError) {
     return { status: 400, body: { error: e.code, message: `querystring/${e.message}`, field: `querystring/${e.field}` } };
   }

@@ -23,7 +23,13 @@ export function apiTarget(opts: { apiUrl?: string }, env: NodeJS.ProcessEnv = pr
   } catch {
     throw new CliError(EXIT.usage, `--api-url / LETHE_API_URL: "${url}" is not a URL`);
   }
-  let token = env.LETHE_API_TOKEN || (env.LETHE_API_TOKENS ?? '').split(',')[0].trim();
+  // LETHE_API_TOKENS holds digests (name:role:sha256:…) nowadays; only a plaintext entry of the
+  // earlier format is a token the CLI can send.
+  const legacy = (env.LETHE_API_TOKENS ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .find((t) => t && !/^[^:\s]*:[^:\s]*:sha256:/.test(t));
+  let token = env.LETHE_API_TOKEN || legacy || '';
   if (!token) {
     const file = path.join(stateDir(env), 'api-token');
     try {

@@ -6,7 +6,7 @@ export const EXIT = {
   /** Bad command line, or the API refused the input (400): fix the arguments. */
   usage: 2,
   notFound: 3,
-  /** No token, or the API refused it (401). */
+  /** No token, or the API refused it (401), or its role does not allow the call (403). */
   auth: 4,
   /** The API or Temporal cannot be reached. */
   unreachable: 5,
@@ -19,7 +19,7 @@ export const EXIT_HELP = `Exit codes:
   1  the operation failed (deletion failed, sweep failed, API error, rate limited)
   2  usage error (bad arguments, or the API answered 400 naming the field)
   3  not found (no such request, account or sweep)
-  4  authentication (no token found, or the API answered 401)
+  4  authentication (no token found, or the API answered 401, or 403: the token's role is short)
   5  unreachable (the API or Temporal does not answer)
   6  --wait timed out before the outcome`;
 

@@ -11,8 +11,10 @@ import { sweepCommand } from './commands/sweep';
 import { scheduleCommand } from './commands/schedule';
 import { seedCommand } from './commands/seed';
 import { resolveCommand, retryCommand } from './commands/retry';
+import { auditCommand } from './commands/audit';
+import { tokenCommand } from './commands/token';
 
-const COMMANDS: Command[] = [requestCommand, statusCommand, listCommand, retryCommand, resolveCommand, sweepCommand, scheduleCommand, seedCommand];
+const COMMANDS: Command[] = [requestCommand, statusCommand, listCommand, retryCommand, resolveCommand, sweepCommand, scheduleCommand, auditCommand, tokenCommand, seedCommand];
 
 const USAGE = `Usage: lethe COMMAND [options]
 
@@ -26,7 +28,8 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join('\n')}
 ${EXIT_HELP}
 
 Environment: LETHE_API_URL (default http://127.0.0.1:8080), LETHE_API_TOKEN (default: the
-embedded stack's .lethe/api-token), TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (schedule).`;
+embedded stack's .lethe/api-token), TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE and DATABASE_URL
+(schedule, which records its changes as LETHE_OPERATOR or the OS user).`;
 
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;

@@ -1,10 +1,14 @@
-/** `/v1/deletion-requests`: file a request, read its status, list requests. */
+/**
+ * `/v1/deletion-requests`: file a request and read it (requester), list them, retry and resolve
+ * (operator). Each change is written to the audit trail once it has been carried out.
+ */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Intake } from '../../intake';
 import type { RequestReader } from '../../requests';
 import type { OperatorActions } from '../../operator';
 import type { Store } from '../../../contract';
 import type { ApiMetrics } from '../metrics';
+import type { AuditTrail } from '../../audit';
 import { ApiError } from '../errors';
 import {
   DeletionRequestBody,
@@ -25,14 +29,14 @@ import {
 
 export function registerDeletionRoutes(
   app: FastifyInstance,
-  deps: { intake: Intake; requests: RequestReader; operator: OperatorActions; metrics: ApiMetrics; caller: (req: FastifyRequest) => string },
+  deps: { intake: Intake; requests: RequestReader; operator: OperatorActions; metrics: ApiMetrics; audit: AuditTrail; caller: (req: FastifyRequest) => string },
 ): void {
-  const { intake, requests, operator, metrics } = deps;
+  const { intake, requests, operator, metrics, audit } = deps;
 
   app.post<{ Body: DeletionRequestBody }>(
     '/v1/deletion-requests',
     {
-      config: { countsDeletionRequests: true },
+      config: { countsDeletionRequests: true, role: 'requester' },
       schema: {
         operationId: 'createDeletionRequest',
         tags: ['deletions'],
@@ -58,6 +62,15 @@ export function registerDeletionRoutes(
         throw err;
       }
       const done = started.existing && started.status === 'completed';
+      // The channel and the ids; never the email the request may have named the account by.
+      await audit.record({
+        actor: deps.caller(req),
+        via: 'api',
+        action: 'deletion_request.filed',
+        requestId: started.requestId,
+        accountId: started.accountId,
+        details: { channel: body.channel, existing: started.existing === true },
+      });
       metrics.deletionRequest(body.channel, done ? 'already_completed' : started.existing ? 'joined' : 'accepted');
       return reply
         .code(done ? 200 : 202)
@@ -76,6 +89,7 @@ export function registerDeletionRoutes(
   app.get<{ Params: { requestId: string } }>(
     '/v1/deletion-requests/:requestId',
     {
+      config: { role: 'requester' },
       schema: {
         operationId: 'getDeletionRequest',
         tags: ['deletions'],
@@ -96,6 +110,7 @@ export function registerDeletionRoutes(
   app.get<{ Querystring: ListQuery }>(
     '/v1/deletion-requests',
     {
+      config: { role: 'operator' },
       schema: {
         operationId: 'listDeletionRequests',
         tags: ['deletions'],
@@ -117,6 +132,7 @@ export function registerDeletionRoutes(
   app.post<{ Params: { requestId: string }; Body: { by?: string } | null }>(
     '/v1/deletion-requests/:requestId/retry',
     {
+      config: { role: 'operator' },
       schema: {
         operationId: 'retryDeletionRequest',
         tags: ['deletions'],
@@ -129,7 +145,8 @@ export function registerDeletionRoutes(
       },
     },
     async (req, reply) => {
-      await operator.retry(req.params.requestId, req.body?.by ?? deps.caller(req));
+      const r = await operator.retry(req.params.requestId, req.body?.by ?? deps.caller(req));
+      await audit.record({ actor: deps.caller(req), via: 'api', action: 'deletion_request.retried', requestId: r.requestId, details: { actionId: r.actionId, outcome: r.outcome } });
       return reply.code(202).send(await view(req.params.requestId));
     },
   );
@@ -137,6 +154,7 @@ export function registerDeletionRoutes(
   app.post<{ Params: { requestId: string }; Body: { store: Store; justification: string; by: string } }>(
     '/v1/deletion-requests/:requestId/resolve',
     {
+      config: { role: 'operator' },
       schema: {
         operationId: 'resolveDeletionStore',
         tags: ['deletions'],
@@ -149,7 +167,9 @@ export function registerDeletionRoutes(
       },
     },
     async (req, reply) => {
-      await operator.resolve(req.params.requestId, req.body.store, req.body.justification, req.body.by);
+      const r = await operator.resolve(req.params.requestId, req.body.store, req.body.justification, req.body.by);
+      // The justification is free text: it stays in the operator trail, which actionId names.
+      await audit.record({ actor: deps.caller(req), via: 'api', action: 'deletion_request.resolved', requestId: r.requestId, details: { actionId: r.actionId, store: req.body.store } });
       return reply.code(202).send(await view(req.params.requestId));
     },
   );
@@ -157,6 +177,7 @@ export function registerDeletionRoutes(
   app.get<{ Params: { requestId: string } }>(
     '/v1/deletion-requests/:requestId/actions',
     {
+      config: { role: 'operator' },
       schema: {
         operationId: 'listOperatorActions',
         tags: ['deletions'],
@@ -174,6 +195,7 @@ export function registerDeletionRoutes(
   app.post<{ Body: { status: 'blocked' | 'failed'; channel?: string; receivedBefore?: string; dryRun?: boolean; by?: string } }>(
     '/v1/deletion-requests/retry',
     {
+      config: { role: 'operator' },
       schema: {
         operationId: 'retryDeletionRequests',
         tags: ['deletions'],
@@ -185,7 +207,20 @@ export function registerDeletionRoutes(
     },
     async (req) => {
       const { dryRun = true, by, ...filter } = req.body;
-      return operator.retryMatching(filter, { dryRun, by: by ?? deps.caller(req) });
+      const result = await operator.retryMatching(filter, { dryRun, by: by ?? deps.caller(req) });
+      // A dry run changes nothing; each retry of a real run is its own entry as well.
+      if (!dryRun) {
+        for (const r of result.retried ?? []) {
+          await audit.record({ actor: deps.caller(req), via: 'api', action: 'deletion_request.retried', requestId: r.requestId, details: { actionId: r.actionId, outcome: r.outcome } });
+        }
+        await audit.record({
+          actor: deps.caller(req),
+          via: 'api',
+          action: 'deletion_requests.bulk_retried',
+          details: { status: filter.status, ...(filter.channel ? { channel: filter.channel } : {}), matched: result.matched, retried: result.retried?.length ?? 0 },
+        });
+      }
+      return result;
     },
   );
 }

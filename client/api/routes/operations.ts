@@ -40,6 +40,8 @@ export function registerOperationRoutes(app: FastifyInstance, deps: { db: Knex; 
   app.get(
     '/metrics',
     {
+      // Counts by channel and outcome: an operator's view, not a requester's.
+      config: { role: 'operator' },
       schema: {
         operationId: 'metrics',
         tags: ['operations'],
@@ -61,6 +63,7 @@ export function registerOperationRoutes(app: FastifyInstance, deps: { db: Knex; 
   app.get(
     '/openapi.json',
     {
+      config: { role: 'requester' },
       schema: {
         operationId: 'openapi',
         tags: ['operations'],
@@ -75,6 +78,7 @@ export function registerOperationRoutes(app: FastifyInstance, deps: { db: Knex; 
   app.get(
     '/docs',
     {
+      config: { role: 'requester' },
       schema: {
         operationId: 'docs',
         tags: ['operations'],

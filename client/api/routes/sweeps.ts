@@ -1,14 +1,24 @@
-/** `/v1/sweeps`: run the inactivity sweep now (or as a dry run) and read its outcome. */
+/**
+ * `/v1/sweeps`: run the inactivity sweep now and read its outcome. A dry run only reports and
+ * needs an operator; a real sweep deletes every eligible account and needs an admin.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { SweepService } from '../../sweeps';
+import type { FastifyRequest } from 'fastify';
 import type { ApiMetrics } from '../metrics';
+import type { AuditTrail } from '../../audit';
 import { ApiError } from '../errors';
 import { errorResponses, sweepBody, sweepParams, sweepQuery, sweepStartedSchema, sweepViewSchema } from '../schemas';
 
-export function registerSweepRoutes(app: FastifyInstance, deps: { sweeps: SweepService; metrics: ApiMetrics }): void {
+export function registerSweepRoutes(app: FastifyInstance, deps: { sweeps: SweepService; metrics: ApiMetrics; audit: AuditTrail; caller: (req: FastifyRequest) => string }): void {
   app.post<{ Body: { dryRun?: boolean } }>(
     '/v1/sweeps',
     {
+      config: {
+        role: 'operator',
+        // No body, or no dryRun, is a real sweep (the default): only a dry run is an operator's.
+        roleFor: (req) => ((req.body as { dryRun?: boolean } | undefined)?.dryRun === true ? undefined : { role: 'admin', what: 'POST /v1/sweeps (a real sweep; dryRun: true needs only operator)' }),
+      },
       // No body at all means the defaults, as `{}` would.
       preValidation: async (req) => {
         if (req.body === undefined || req.body === null) req.body = {};
@@ -25,6 +35,7 @@ export function registerSweepRoutes(app: FastifyInstance, deps: { sweeps: SweepS
     async (req, reply) => {
       const dryRun = req.body.dryRun ?? false;
       const { sweepId } = await deps.sweeps.start({ dryRun });
+      await deps.audit.record({ actor: deps.caller(req), via: 'api', action: 'sweep.started', sweepId, details: { dryRun } });
       deps.metrics.sweepStarted(dryRun);
       return reply
         .code(202)
@@ -36,6 +47,7 @@ export function registerSweepRoutes(app: FastifyInstance, deps: { sweeps: SweepS
   app.get<{ Params: { sweepId: string }; Querystring: { pageToken?: string; pageSize?: number } }>(
     '/v1/sweeps/:sweepId',
     {
+      config: { role: 'operator' },
       schema: {
         operationId: 'getSweep',
         tags: ['sweeps'],

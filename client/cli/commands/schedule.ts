@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Command, COMMON_HELP, parse, printHelp, usage, writeJson } from '../command';
 import { CliError, EXIT } from '../exit';
 import { stateDir } from '../api';
@@ -5,6 +6,9 @@ import { when } from '../format';
 import { ConfigError, loadConfig } from '../../../config';
 import { connectTemporal } from '../../temporal';
 import { createScheduleService, ScheduleView } from '../../schedule';
+import { createAuditTrail } from '../../audit';
+import { createDb } from '../../../stores/db';
+import type { Config } from '../../../config';
 
 const VERBS = ['pause', 'resume', 'trigger', 'describe', 'backfill'] as const;
 
@@ -18,7 +22,9 @@ export const scheduleCommand: Command = {
        lethe schedule describe [--json]
 
 The Temporal Schedule that runs the inactivity sweep every day. Talks to Temporal directly
-(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; default the embedded stack's), not to the API.
+(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; default the embedded stack's), not to the API, and
+records each change in the audit trail (DATABASE_URL) as cli:<LETHE_OPERATOR or OS user>@<host>.
+Over the API the same changes need an admin token: POST /v1/schedule/{pause,resume,trigger,backfill}.
 
 Verbs:
   pause      stop starting sweeps until resumed (the note says why, in the Web UI too)
@@ -68,6 +74,7 @@ ${COMMON_HELP.replace(/\n {2}--api-url[^\n]*\n[^\n]*/, '')}`,
       } catch (err) {
         throw temporalError(err, config.temporal.address);
       }
+      if (verb !== 'describe') await recordChange(config, io.env, verb, range);
       if (values.json) writeJson(io, verb === 'describe' ? result : { ok: true, action: verb });
       else io.stdout.write(verb === 'describe' ? `${renderDescription(result as ScheduleView)}\n` : `${DONE[verb]}\n`);
       return EXIT.ok;
@@ -76,6 +83,32 @@ ${COMMON_HELP.replace(/\n {2}--api-url[^\n]*\n[^\n]*/, '')}`,
     }
   },
 };
+
+const ACTION = { pause: 'schedule.paused', resume: 'schedule.resumed', trigger: 'schedule.triggered', backfill: 'schedule.backfilled' } as const;
+
+/**
+ * The CLI changes the Schedule through Temporal, not the API, so no token names the caller: the
+ * trail names the operator as the CLI knows them (LETHE_OPERATOR, else the OS user) and host.
+ */
+export const cliActor = (env: NodeJS.ProcessEnv): string => `cli:${env.LETHE_OPERATOR || os.userInfo().username}@${os.hostname()}`;
+
+async function recordChange(config: Config, env: NodeJS.ProcessEnv, verb: keyof typeof ACTION, range?: [Date, Date]): Promise<void> {
+  const db = createDb(config.database.url, { poolMax: 1 });
+  try {
+    await createAuditTrail({ db }).record({
+      actor: cliActor(env),
+      via: 'cli',
+      action: ACTION[verb],
+      scheduleId: config.sweep.scheduleId,
+      ...(range ? { details: { from: range[0].toISOString(), to: range[1].toISOString() } } : {}),
+    });
+  } catch (err) {
+    // The change is made; say plainly that its record is missing rather than hide it.
+    throw new CliError(EXIT.failed, `the schedule change (${verb}) was made, but its audit entry could not be written to PostgreSQL (${(err as Error).message}); record it by hand`);
+  } finally {
+    await db.destroy();
+  }
+}
 
 const DONE: Record<(typeof VERBS)[number], string> = {
   pause: 'Paused: no sweep starts until "lethe schedule resume".',
