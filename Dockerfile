@@ -2,6 +2,7 @@
 # compiled JavaScript and production dependencies only: .dockerignore keeps local state
 # (.lethe/: the embedded stack's token and keys), tests, benches and dev tooling out.
 # Production mode refuses sandboxes and requires real credentials (see README, Configuration).
+# Node 24 LTS (package.json engines).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -13,7 +14,10 @@ FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production LETHE_MODE=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# The image's own Node 24 runs the product; the Node 24 that npm installs for development
+# (node-linux-* in optionalDependencies, for machines whose system Node is older) is a second
+# runtime the image would carry unused and unpatched by image updates.
+RUN npm ci --omit=dev --no-audit --no-fund && rm -rf node_modules/node-linux-* node_modules/.bin/node
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 USER node

@@ -36,7 +36,8 @@ function main(): void {
   for (const name of names.length ? names : Object.keys(BENCHES)) {
     const b = BENCHES[name];
     const argv = [...(quick ? b.quick : b.full)];
-    const command = `node --import tsx ${b.script} ${argv.join(' ')}`;
+    // The Temporal the stacks run on (LETHE_TEMPORAL=server: the production-shaped one) is part of the command.
+    const command = `${process.env.LETHE_TEMPORAL ? `LETHE_TEMPORAL=${process.env.LETHE_TEMPORAL} ` : ''}node --import tsx ${b.script} ${argv.join(' ')}`;
     process.stderr.write(`bench: ${command}\n`);
     const started = new Date();
     const r = spawnSync(process.execPath, ['--import', 'tsx', b.script, ...argv], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
@@ -47,7 +48,7 @@ function main(): void {
       continue;
     }
     const md = [`## ${name}`, '', `- command: \`${command}\``, `- date: ${started.toISOString()} (${minutes} min)`, `- machine: ${machine()}`, '', r.stdout.trim(), ''].join('\n');
-    fs.writeFileSync(path.join(outDir, `${started.toISOString().slice(0, 10)}-${name}.md`), md);
+    fs.writeFileSync(path.join(outDir, `${started.toISOString().slice(0, 10)}-${name}${process.env.LETHE_TEMPORAL === 'server' ? '-server' : ''}.md`), md);
     process.stdout.write(`${md}\n`);
   }
   process.exit(failed ? 1 : 0);

@@ -2,9 +2,12 @@
  * `npm start`: the whole embedded stack and the service, supervised until Ctrl-C or SIGTERM,
  * which stops every child it started.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
 import { DEFAULT_PORTS, startStack, StackPorts } from '../dev/stack/embedded';
+import { isListening } from '../dev/stack/net';
+import { codecPortOf } from '../dev/stack/privacy';
 
 function portsFromEnv(): StackPorts {
   const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -19,13 +22,73 @@ function portsFromEnv(): StackPorts {
   };
 }
 
+/** A component that cannot start, said in one line: which, why, and what to do. */
+class StartFailure extends Error {}
+
+/**
+ * The ports the stack is about to listen on, with the component, the variable that moves it and
+ * the variable that replaces the component. A port taken by another program is the commonest
+ * reason a component does not come up, and its own log says so only in passing.
+ */
+function portsToClaim(ports: StackPorts, env: NodeJS.ProcessEnv): { what: string; port: number; moveWith: string; replaceWith?: string }[] {
+  const external = (v: string) => Boolean(env[v]);
+  return [
+    { what: 'Temporal', port: ports.temporal, moveWith: 'LETHE_TEMPORAL_PORT', replaceWith: 'TEMPORAL_ADDRESS', skip: external('TEMPORAL_ADDRESS') },
+    { what: 'Temporal Web UI', port: ports.temporalUi, moveWith: 'TEMPORAL_UI_PORT', skip: external('TEMPORAL_ADDRESS') },
+    { what: 'Codec server', port: codecPortOf(undefined, env), moveWith: 'LETHE_CODEC_PORT', skip: external('TEMPORAL_ADDRESS') },
+    { what: 'PostgreSQL', port: ports.postgres, moveWith: 'LETHE_POSTGRES_PORT', replaceWith: 'DATABASE_URL', skip: external('DATABASE_URL') },
+    { what: 'Azurite', port: ports.azurite, moveWith: 'LETHE_AZURITE_PORT', replaceWith: 'AZURE_STORAGE_CONNECTION_STRING', skip: external('AZURE_STORAGE_CONNECTION_STRING') },
+    { what: 'Auth0 sandbox', port: ports.auth0, moveWith: 'LETHE_AUTH0_SANDBOX_PORT', replaceWith: 'AUTH0_BASE_URL', skip: external('AUTH0_BASE_URL') },
+    { what: 'Recurly sandbox', port: ports.recurly, moveWith: 'LETHE_RECURLY_SANDBOX_PORT', replaceWith: 'RECURLY_BASE_URL', skip: external('RECURLY_BASE_URL') },
+    { what: 'Lethe API', port: ports.api, moveWith: 'LETHE_API_PORT' },
+  ].filter((p) => !p.skip);
+}
+
+async function checkPortsFree(ports: StackPorts, env: NodeJS.ProcessEnv): Promise<void> {
+  // Not the worker's metrics port: the worker runs on without /metrics when it is taken.
+  for (const p of portsToClaim(ports, env)) {
+    if (await isListening(p.port))
+      throw new StartFailure(
+        `${p.what} cannot start: port ${p.port} on 127.0.0.1 is taken by another program (another \`npm start\`?); stop it, or set ${p.moveWith} to a free port${p.replaceWith ? ` (or ${p.replaceWith} to use one you run)` : ''}`,
+      );
+  }
+}
+
+/** What to do when a process of the stack does not come up, by its supervisor name (beyond reading its log). */
+const REMEDIES: Record<string, (state: string) => string> = {
+  postgres: (state) => `if it says the cluster is damaged, move ${state}/postgres away to start a fresh one (its rows are lost), or set DATABASE_URL`,
+  temporal: (state) => `if it says its database is damaged, move ${state}/temporal away (workflow histories are lost), or set TEMPORAL_ADDRESS`,
+  azurite: () => 'or set AZURE_STORAGE_CONNECTION_STRING to use a storage account of your own',
+  worker: () => 'it names the variable or dependency it could not use',
+  api: () => 'it names the variable or dependency it could not use',
+};
+
+/**
+ * The supervisor's "<service> did not start: <how it ended>; last lines:\n<log tail>" made into
+ * one line with the cause out of the log and what to do; the tail stays below it for detail.
+ */
+function describeStartFailure(message: string, logDir: string): string {
+  const [head, ...rest] = message.split('\n');
+  const m = /^(\S+) (did not start: .*?|was not ready after .*?)(?:; last lines:)?$/.exec(head);
+  if (!m) return message;
+  const [, name, what] = m;
+  const cause = rest.map((l) => l.trim()).find((l) => /FATAL|PANIC|panic:|fatal error|Error|error:|could not|denied|EADDRINUSE/i.test(l));
+  const file = path.join(logDir, `${name}.log`);
+  const shown = (p: string) => (path.relative(process.cwd(), p).startsWith('..') ? p : path.relative(process.cwd(), p));
+  const todo = [`read ${shown(file)}`, REMEDIES[name]?.(shown(path.dirname(logDir)))].filter(Boolean).join('; ');
+  const first = `${name} ${what}${cause ? ` (${cause.length > 200 ? `${cause.slice(0, 200)}…` : cause})` : ''}; to fix: ${todo}`;
+  return rest.length ? `${first}\n${rest.map((l) => `    ${l}`).join('\n')}` : first;
+}
+
 async function main(): Promise<void> {
   // Validate the caller's environment first: a bad variable is a one-line error, not a crash later.
   const config = loadConfig(process.env, { apiTokensFallback: ['embedded-stack-generated-token'] });
+  const ports = portsFromEnv();
+  await checkPortsFree(ports, process.env);
   const started = Date.now();
   const stack = await startStack({
     stateDir: config.stateDir,
-    ports: portsFromEnv(),
+    ports,
     durable: true,
     withWorker: true,
     withApi: true,
@@ -42,6 +105,7 @@ async function main(): Promise<void> {
     '',
     `  API token: ${stack.apiToken}${process.env.LETHE_API_TOKENS ? '' : `  (also in ${path.join(path.relative(process.cwd(), config.stateDir), 'api-token')})`}`,
     `  Logs:      ${path.relative(process.cwd(), path.join(config.stateDir, 'logs'))}/`,
+    ...relocatedCluster(config.stateDir),
     '',
     'Ctrl-C stops everything.',
     '',
@@ -61,6 +125,22 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`lethe: ${err instanceof ConfigError ? err.message : (err?.message ?? err)}\n`);
+  const message = err instanceof ConfigError || err instanceof StartFailure ? err.message : describeStartFailure(String(err?.message ?? err), path.join(stateDirOf(), 'logs'));
+  process.stderr.write(`lethe: ${message}\n`);
   process.exit(1);
 });
+
+/** As root in a folder closed to others, the cluster lives outside the state dir (dev/stack/postgres.ts): say where. */
+function relocatedCluster(stateDir: string): string[] {
+  const link = path.join(stateDir, 'postgres');
+  if (!fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) return [];
+  return [`  Database:  ${fs.realpathSync(link)}  (PostgreSQL runs as nobody, who cannot enter this folder; ${path.relative(process.cwd(), link)} links to it)`];
+}
+
+function stateDirOf(): string {
+  try {
+    return loadConfig(process.env, { apiTokensFallback: ['x'] }).stateDir;
+  } catch {
+    return '.lethe';
+  }
+}

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+# Node 24 from node_modules (ensure-deps.sh) for the checks, jest and its workers, and the stack the
+# tests start (spawned with process.execPath), also when this runs outside npm.
+export PATH="$PWD/node_modules/.bin:$PATH"
 bash scripts/ensure-test-packages.sh
 bash scripts/check.sh
 exec npx jest --ci --maxWorkers=2 "$@"

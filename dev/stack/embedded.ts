@@ -7,13 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULTS, azuriteConnectionString, embeddedDatabaseUrl, loadConfig } from '../../config';
+import { ConfigError, DEFAULTS, azuriteConnectionString, credentialEntry, embeddedDatabaseUrl, loadConfig } from '../../config';
 import { createDb } from '../../stores/db';
 import { migrateApplicationSchema, migrateLetheSchema } from '../../migrations';
+import { getFieldCipher, type FieldCipher } from '../../encryption';
+import { sealSubject } from '../../activities/deletion/subject';
 import { Supervisor, ServiceSpec } from './supervisor';
 import { ensureDatabase, initCluster, postgresSpec } from './postgres';
 import { azuriteSpec, ensureContainers } from './azurite';
 import { ensureTemporalCli, temporalSpec, PROJECT_ROOT } from './temporal';
+import { ensureNamespace, ensureTemporalServer, serverPorts, setupTemporalDatabases, temporalModeOf, temporalServerSpec, temporalUiSpec, type TemporalMode } from './temporal-server';
 import { isListening } from './net';
 import { Connection } from '@temporalio/client';
 import { codecPortOf, codecServerSpec, encryptionEnv, setNamespaceRetention } from './privacy';
@@ -51,6 +54,12 @@ export interface StackOptions {
   withWorker: boolean;
   withApi: boolean;
   /**
+   * `dev`: the Temporal dev server on SQLite. `server`: the production-shaped Temporal server on
+   * the embedded PostgreSQL, its Web UI server, and two worker processes (temporal-server.ts).
+   * Default: LETHE_TEMPORAL of `env`, else of process.env, else `dev`.
+   */
+  temporal?: TemporalMode;
+  /**
    * The caller's environment (default process.env): set variables replace embedded
    * components, and the worker and API see them too (e.g. a test's LETHE_SWEEP_* settings).
    */
@@ -70,6 +79,8 @@ export interface RunningStack {
   env: Record<string, string>;
   endpoints: Endpoint[];
   apiToken: string;
+  /** Which Temporal the stack started (`dev` also when TEMPORAL_ADDRESS named an external one). */
+  temporal: TemporalMode;
   stop(): Promise<void>;
 }
 
@@ -99,7 +110,12 @@ const WORKER_STARTUP_WAIT = '60s';
 
 /** The generated API token is kept so a restart does not invalidate operators' copies. */
 function apiTokenFor(stateDir: string, env: NodeJS.ProcessEnv): string {
-  if (env.LETHE_API_TOKENS) return env.LETHE_API_TOKENS.split(',')[0].trim();
+  // A plaintext entry of the earlier format is a token; a `name:role:sha256:…` entry is not one.
+  const plain = (env.LETHE_API_TOKENS ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .find((t) => t && !/^[^:\s]*:[^:\s]*:sha256:/.test(t));
+  if (plain) return plain;
   const file = path.join(stateDir, 'api-token');
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
   const token = randomBytes(24).toString('base64url');
@@ -118,7 +134,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const childEnv: Record<string, string> = {
     LETHE_STATE_DIR: opts.stateDir,
     LETHE_API_PORT: String(opts.ports.api),
-    LETHE_API_TOKENS: env.LETHE_API_TOKENS || apiToken,
+    // The processes get the generated token's digest only, as `admin` (config/tokens.ts).
+    LETHE_API_TOKENS: env.LETHE_API_TOKENS || credentialEntry('embedded-admin', 'admin', apiToken),
     // Payload encryption keys (issue 6): the caller's, or a development key kept in stateDir.
     ...encryptionEnv(opts.stateDir, env),
   };
@@ -127,13 +144,42 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const codecUrl = opts.headless || env.TEMPORAL_ADDRESS ? undefined : `http://127.0.0.1:${codecPort}`;
   // Re-initialisation after a crash that needs what is only known further down.
   const afterRestart = { temporal: async (): Promise<void> => undefined };
+  // The caller's env may choose; otherwise the run's (LETHE_TEMPORAL=server for a whole test
+  // pass or bench, whose stacks are started with an env of their own).
+  const mode = opts.temporal ?? temporalModeOf(env.LETHE_TEMPORAL === undefined ? process.env : env);
+  if (mode === 'server' && env.TEMPORAL_ADDRESS) throw new ConfigError('LETHE_TEMPORAL', '"server" starts a Temporal server here, but TEMPORAL_ADDRESS names one already; unset one of them');
+  if (mode === 'server' && env.DATABASE_URL) throw new ConfigError('LETHE_TEMPORAL', `"server" keeps Temporal's databases in the embedded PostgreSQL, but DATABASE_URL replaces it; unset one of them`);
+
+  /** The production-shaped server needs PostgreSQL, so it comes after it; see temporal-server.ts. */
+  const startTemporalServer = async (): Promise<void> => {
+    const namespace = env.TEMPORAL_NAMESPACE || DEFAULTS.namespace;
+    ensureTemporalServer();
+    log('setting up Temporal databases (temporal-sql-tool)');
+    await setupTemporalDatabases(opts.ports.postgres);
+    log('starting Temporal server (PostgreSQL persistence and visibility)');
+    const address = `127.0.0.1:${opts.ports.temporal}`;
+    await sup.start({
+      ...temporalServerSpec({ dir: path.join(opts.stateDir, 'temporal-server'), pgPort: opts.ports.postgres, ports: await serverPorts(opts.ports.temporal) }),
+      // Histories, the namespace and its search attributes live in PostgreSQL; retention is re-applied all the same.
+      afterRestart: () => afterRestart.temporal(),
+    });
+    // Registered with the retention asked for (validated by loadConfig below, which applies it again).
+    await ensureNamespace(address, namespace, Number(env.LETHE_RETENTION_DAYS) || DEFAULTS.retentionDays);
+    childEnv.TEMPORAL_ADDRESS = address;
+    endpoints.push({ name: 'Temporal frontend', where: address, note: 'Temporal server on PostgreSQL' });
+    if (!opts.headless) {
+      await sup.start(temporalUiSpec({ dir: path.join(opts.stateDir, 'temporal-ui'), address, uiPort: opts.ports.temporalUi, namespace, codecEndpoint: codecUrl }));
+      endpoints.push({ name: 'Temporal Web UI', where: `http://127.0.0.1:${opts.ports.temporalUi}` });
+    }
+  };
 
   try {
-    // Temporal first: it is the slowest to come up (and to build on a first run).
+    // The dev server first: it is the slowest to come up (and to build on a first run). The
+    // production-shaped server comes after PostgreSQL, which holds its databases.
     if (env.TEMPORAL_ADDRESS) {
       childEnv.TEMPORAL_ADDRESS = env.TEMPORAL_ADDRESS;
       endpoints.push({ name: 'Temporal', where: env.TEMPORAL_ADDRESS, note: 'external (TEMPORAL_ADDRESS)' });
-    } else {
+    } else if (mode === 'dev') {
       ensureTemporalCli();
       log('starting Temporal dev server');
       await sup.start({
@@ -171,10 +217,14 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       childEnv.DATABASE_URL = embeddedDatabaseUrl(opts.ports.postgres);
       endpoints.push({ name: 'PostgreSQL', where: childEnv.DATABASE_URL });
     }
+    if (mode === 'server') await startTemporalServer();
     const db = createDb(childEnv.DATABASE_URL, { poolMax: 2 });
     try {
       if (env.LETHE_MODE !== 'production') await migrateApplicationSchema(db);
-      await migrateLetheSchema(db);
+      // Migration 006 seals subjects an older checkout captured in plain text (a deletion paused
+      // across the upgrade), with the keys the worker will use; read only if there are any.
+      let fields: FieldCipher | undefined;
+      await migrateLetheSchema(db, { sealSubject: (subject) => sealSubject((fields ??= getFieldCipher(loadConfig({ ...env, ...childEnv }))), subject) });
     } finally {
       await db.destroy();
     }
@@ -247,17 +297,24 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     }
 
     if (opts.withWorker) {
-      log('starting Lethe worker (bundling workflows)');
-      const workerEnv = { LETHE_STARTUP_WAIT: WORKER_STARTUP_WAIT, ...serviceEnv };
-      await sup.start(
-        nodeService('worker', 'worker/main.ts', workerEnv, (pid) => hasWorkflowPoller(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue, pid), {
-          // The Auth0 SDK keeps its Management API token until it expires; a restarted sandbox no longer knows it.
-          restartWith: env.AUTH0_BASE_URL ? [] : [{ name: 'auth0-sandbox', why: 'its cached Management API token was issued by the lost sandbox' }],
-        }),
-      );
-      endpoints.push({ name: 'Lethe worker', where: `task queue ${config.temporal.taskQueue}` });
-      if (config.worker.metricsPort)
-        endpoints.push({ name: 'Worker metrics', where: `http://${config.worker.metricsHost}:${config.worker.metricsPort}/metrics`, note: 'Lethe and Temporal SDK metrics' });
+      // The production shape runs two, as operators scale: tasks are shared through the task
+      // queue, and either carries on while the other restarts.
+      const workers = mode === 'server' ? 2 : 1;
+      for (let i = 1; i <= workers; i++) {
+        const name = i === 1 ? 'worker' : `worker-${i}`;
+        log(`starting Lethe ${name} (bundling workflows)`);
+        const metricsPort = config.worker.metricsPort ? config.worker.metricsPort + i - 1 : 0;
+        const workerEnv = { LETHE_STARTUP_WAIT: WORKER_STARTUP_WAIT, ...serviceEnv, ...(i > 1 && metricsPort ? { LETHE_WORKER_METRICS_PORT: String(metricsPort) } : {}) };
+        await sup.start(
+          nodeService(name, 'worker/main.ts', workerEnv, (pid) => hasWorkflowPoller(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue, pid), {
+            // The Auth0 SDK keeps its Management API token until it expires; a restarted sandbox no longer knows it.
+            restartWith: env.AUTH0_BASE_URL ? [] : [{ name: 'auth0-sandbox', why: 'its cached Management API token was issued by the lost sandbox' }],
+          }),
+        );
+        const label = workers > 1 ? ` ${i}` : '';
+        endpoints.push({ name: `Lethe worker${label}`, where: `task queue ${config.temporal.taskQueue}` });
+        if (metricsPort) endpoints.push({ name: `Worker${label} metrics`, where: `http://${config.worker.metricsHost}:${metricsPort}/metrics`, note: 'Lethe and Temporal SDK metrics' });
+      }
     }
     if (opts.withApi) {
       const base = `http://127.0.0.1:${opts.ports.api}`;
@@ -274,7 +331,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     supervisor: sup,
     env: childEnv,
     endpoints,
-    apiToken: childEnv.LETHE_API_TOKENS.split(',')[0],
+    apiToken,
+    temporal: mode,
     stop: () => sup.stopAll(),
   };
 }

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startStack, StackPorts } from '../../dev/stack/embedded';
 import { freePort } from '../../dev/stack/net';
+import { temporalModeOf } from '../../dev/stack/temporal-server';
 
 const STACK_VARS = [
   'TEMPORAL_ADDRESS',
@@ -53,17 +54,23 @@ export default async function globalSetup(): Promise<void> {
     headless: true,
     withWorker: false,
     withApi: false,
+    // LETHE_TEMPORAL=server runs the suite on the production-shaped Temporal (scripts/test-production-shape.sh).
+    temporal: temporalModeOf(process.env),
     // Seeding thousands of records must not trip the vendors' limits; the rate-limit tests
     // run sandboxes of their own at the real limits.
     sandboxRateLimits: { auth0PerSecond: 10_000, recurlyPerMinute: 1_000_000 },
     env: {},
     log: (l) => process.stderr.write(`[stack] ${l}\n`),
   });
-  process.stderr.write(`[stack] up in ${Math.round((Date.now() - started) / 1000)}s at ${stateDir}\n`);
+  process.stderr.write(`[stack] up in ${Math.round((Date.now() - started) / 1000)}s at ${stateDir} (Temporal: ${stack.temporal})\n`);
   Object.assign(process.env, stack.env, {
+    // stack.env holds the token's digest; in-process APIs (test/support/api.ts) send
+    // config.api.tokens[0], a plaintext token of the earlier format, served as admin.
+    LETHE_API_TOKENS: stack.apiToken,
     // Workers spawned on the shared test stack never create the real daily Schedule.
     LETHE_SWEEP_SCHEDULE: 'off',
     LETHE_TEST_STATE_DIR: stateDir,
+    LETHE_TEST_TEMPORAL: stack.temporal,
     LETHE_TEST_TEMPORAL_PORT: String(ports.temporal),
     LETHE_TEST_AZURITE_PORT: String(ports.azurite),
   });
