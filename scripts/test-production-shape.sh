@@ -7,6 +7,8 @@
 #   bash scripts/test-production-shape.sh [jest options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/ensure-deps.sh
+export PATH="$PWD/node_modules/.bin:$PATH"
 export LETHE_TEMPORAL=server
 # Built before jest starts, so its global setup does not spend its first minutes compiling.
 bash scripts/install-tools.sh server
