@@ -4,13 +4,12 @@
  */
 import type { Knex } from 'knex';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Auth0Client } from '../../stores/auth0';
 import { FailureType } from '../../contract';
 import { classified } from '../failures';
 import { loadSubject, saveSubject, type SubjectDeps } from './subject';
 import type { DeletionInput } from '../../contract';
 
-export const createFreezeActivities = (deps: SubjectDeps & { db: Knex; auth0: Auth0Client }) => ({
+export const createFreezeActivities = (deps: SubjectDeps & { db: Knex }) => ({
   async freezeAccount(input: DeletionInput): Promise<{ auth0Users: number; hasRecurlyAccount: boolean }> {
     return classified('freeze', async () => {
       const { db } = deps;
@@ -41,11 +40,11 @@ export const createFreezeActivities = (deps: SubjectDeps & { db: Knex; auth0: Au
 
       await db('lethe.frozen_accounts').insert({ account_id: input.accountId, request_id: input.requestId, state: 'deleting' }).onConflict('account_id').merge({ state: 'deleting' });
 
-      // Legacy accounts have no Auth0 id: their users are found by email. Only users stored
-      // under the email exactly as the account has it are captured as this person's; a database
-      // user found by its lower-case form is looked up again at deletion, where a spelling
-      // another account shares stops it for a person (activities/deletion/auth0.ts).
-      const auth0UserIds: string[] = account.auth0_user_id ? [account.auth0_user_id] : (await deps.auth0.findUsersByEmail(account.email)).filter((u) => u.matched === 'as_given').map((u) => u.userId);
+      // Only the account's own Auth0 id is captured here. A legacy account has none: its users
+      // are found by email at the Auth0 step (findPersonUsers, activities/deletion/auth0.ts),
+      // from the email captured below. Asking Auth0 here would let an Auth0 outage hold the
+      // freeze, and with it every other store, which must carry on without it.
+      const auth0UserIds: string[] = account.auth0_user_id ? [account.auth0_user_id] : [];
 
       // Sealed (subject.ts): Lethe's table never holds the email in plain text.
       await saveSubject(deps, { accountId: input.accountId, email: account.email, auth0UserIds, recurlyAccountCode: account.recurly_account_code });

@@ -60,8 +60,8 @@ describe('a refusing store does not hold back the others', () => {
     }
   }
 
-  async function blockAndRecover(store: Store, refuse: (a: SeededAccount) => Promise<void>, recover: (a: SeededAccount) => Promise<void>): Promise<void> {
-    const a = await seedAccount(seed, { media: 20, snapshots: 2, orphanBlobs: 1, loginEvents: 2, shares: 1, supportRequests: 1 }, rand);
+  async function blockAndRecover(store: Store, refuse: (a: SeededAccount) => Promise<void>, recover: (a: SeededAccount) => Promise<void>, opts: { auth0?: 'legacy' } = {}): Promise<void> {
+    const a = await seedAccount(seed, { media: 20, snapshots: 2, orphanBlobs: 1, loginEvents: 2, shares: 1, supportRequests: 1, ...opts }, rand);
     const bystander = await seedAccount(seed, { media: 5, loginEvents: 1 }, rand);
     const before = await fingerprint(seed, bystander);
     const { intake, reader, operator } = services();
@@ -79,7 +79,7 @@ describe('a refusing store does not hold back the others', () => {
         for (const c of seed.blobs.containers) for await (const _ of seed.blobs.container(c).listBlobsFlat({ prefix: `accounts/${a.id}/`, includeSnapshots: true })) blobs++;
         expect(blobs).toBe(0);
       }
-      if (store !== 'auth0') expect([await seed.auth0.getUser(a.auth0UserId!), await seed.auth0.findUsersByEmail(a.email)]).toEqual([null, []]);
+      if (store !== 'auth0') expect([a.auth0UserId ? await seed.auth0.getUser(a.auth0UserId) : null, await seed.auth0.findUsersByEmail(a.email)]).toEqual([null, []]);
       if (store !== 'recurly') {
         const acct = await seed.recurly.getAccount(a.recurlyAccountCode!);
         expect(acct === null || acct.redacted).toBe(true);
@@ -129,6 +129,15 @@ describe('a refusing store does not hold back the others', () => {
       'auth0',
       () => armFault(stores.auth0.url, { mode: '500', count: 100_000, pathPrefix: '/api/v2/users' }),
       async () => void (await clearFaults(stores.auth0.url)),
+    );
+  }, 240_000);
+
+  test('when Auth0 answers 500 to everything and the account is a legacy one (its login found by email), then the freeze does not wait for Auth0: the other stores finish and Auth0 shows blocked until a retry', async () => {
+    await blockAndRecover(
+      'auth0',
+      () => armFault(stores.auth0.url, { mode: '500', count: 100_000, pathPrefix: '/api/v2/users' }),
+      async () => void (await clearFaults(stores.auth0.url)),
+      { auth0: 'legacy' },
     );
   }, 240_000);
 
