@@ -23,10 +23,31 @@ function source(migrations: Record<string, Migration>): Knex.MigrationSource<str
   };
 }
 
+/**
+ * Runs a migration with `public` alone on the search path. The embedded database's role is
+ * named `lethe`, so PostgreSQL's default path (`"$user", public`) puts schema `lethe` first
+ * once it exists: a second stack migrating an existing database would otherwise find no
+ * bookkeeping table there and create every application table again inside schema `lethe`.
+ */
+function inPublic(m: Migration): Migration {
+  return {
+    // Each migration runs in its own transaction, so `set local` ends with it.
+    up: async (k) => {
+      await k.raw('set local search_path to public');
+      await m.up(k);
+    },
+    down: async (k) => {
+      await k.raw('set local search_path to public');
+      await m.down(k);
+    },
+  };
+}
+
 export async function migrateApplicationSchema(knex: Knex): Promise<void> {
   await knex.migrate.latest({
     // 002 is an index the app team must also create in production (see its file).
-    migrationSource: source({ '001_application_schema': app001, '002_inactivity_index': app002 }),
+    migrationSource: source({ '001_application_schema': inPublic(app001), '002_inactivity_index': inPublic(app002) }),
+    schemaName: 'public',
     tableName: 'knex_migrations_app',
   });
 }

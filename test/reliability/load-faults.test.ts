@@ -6,6 +6,14 @@
  * Afterwards every request has exactly one receipt and every deleted account is empty in
  * every store; every other account is byte-for-byte what it was.
  *
+ * Each fault is fired on a condition, not after a fixed sleep: work the fault can hit is seen
+ * in flight first (an activity a worker has started, read from Temporal). Then the test proves
+ * it landed: after each worker kill, an activity seen running finished in a later attempt after
+ * a timeout; during the storage outage, a media deletion seen running failed and waits for its
+ * next attempt; each sandbox's fault counters show every armed fault fired at a deletion, and
+ * its stats that many error answers. Of the Temporal and PostgreSQL restarts only that work was
+ * in flight is asserted (whether an activity failed on them is up to timing).
+ *
  * LETHE_RELIABILITY_REQUESTS (default 200) and LETHE_RELIABILITY_AZURITE_OUTAGE_S (default 30)
  * size it; the nightly variant in the README uses 1000 requests.
  */
@@ -23,16 +31,85 @@ import { cutoffFor } from '../../activities/sweep/candidates';
 import { createTemporalClient } from '../../client/temporal';
 import { createSweepService, SweepView } from '../../client/sweeps';
 import type { Config } from '../../config';
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal as proto } from '@temporalio/proto';
+import { decodePayloads } from '../../encryption';
+import { armFault, faultCounts, stats, statusCount, type FaultRequest } from '../sandboxes/helpers/sandboxAdmin';
+import { until } from '../support/until';
+import type { SweepCounts, SweepCursor } from '../../contract';
 
 const REQUESTS = Number(process.env.LETHE_RELIABILITY_REQUESTS || 200);
 const OUTAGE_MS = Number(process.env.LETHE_RELIABILITY_AZURITE_OUTAGE_S || 30) * 1000;
 const SWEEP_PREFIX = newScopePrefix();
+const SWEEP_PAGE = 3;
 const CHANNELS = ['api', 'email', 'phone', 'support', 'in_app'] as const;
 const STATES: SubState[] = ['active', 'future', 'paused', 'canceled', 'expired', 'failed'];
 
 jest.setTimeout(30 * 60_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const STARTED = proto.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+const HEARTBEAT_TIMEOUT = proto.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT;
+
+/** An activity a worker had started and not finished when it was seen. */
+interface InFlight {
+  workflowId: string;
+  runId: string;
+  activityId: string;
+  activityType: string;
+  attempt: number;
+  heartbeat?: unknown;
+}
+
+/** Activities started and unfinished right now in running workflows of one type (at most `scan` described). */
+async function activitiesInFlight(client: Client, config: Config, workflowType: string, opts: { types?: string[]; scan?: number; ids?: string[] } = {}): Promise<InFlight[]> {
+  const running: { workflowId: string; runId: string }[] = [];
+  if (opts.ids) running.push(...opts.ids.map((workflowId) => ({ workflowId, runId: '' })));
+  else {
+    for await (const w of client.workflow.list({ query: `WorkflowType = '${workflowType}' AND ExecutionStatus = 'Running'` })) {
+      running.push({ workflowId: w.workflowId, runId: w.runId });
+      if (running.length >= (opts.scan ?? 60)) break;
+    }
+  }
+  const found: InFlight[] = [];
+  await pool(running, 8, async (w) => {
+    const d = await client.workflow.getHandle(w.workflowId, w.runId || undefined).describe();
+    for (const p of d.raw.pendingActivities ?? []) {
+      const type = p.activityType?.name ?? '';
+      if (p.state !== STARTED || (opts.types && !opts.types.includes(type))) continue;
+      const payload = p.heartbeatDetails?.payloads?.[0];
+      // Heartbeat details are encrypted like every payload; decoded as the SDK would.
+      const heartbeat = payload ? defaultPayloadConverter.fromPayload((await decodePayloads(config, [payload as never]))[0]) : undefined;
+      found.push({ workflowId: w.workflowId, runId: d.runId, activityId: p.activityId ?? '', activityType: type, attempt: p.attempt ?? 1, heartbeat });
+    }
+  });
+  return found;
+}
+
+/** Those of `seen` whose activity failed with an error (not a timeout) since, and waits for its next attempt. */
+async function retriedOnError(client: Client, seen: InFlight[]): Promise<InFlight[]> {
+  const out: InFlight[] = [];
+  await pool(seen, 8, async (a) => {
+    const d = await client.workflow.getHandle(a.workflowId, a.runId).describe();
+    const p = d.raw.pendingActivities?.find((x) => x.activityId === a.activityId);
+    if (p && (p.attempt ?? 1) > a.attempt && p.lastFailure && !p.lastFailure.timeoutFailureInfo) out.push(a);
+  });
+  return out;
+}
+
+/** How the activity ended up: the attempt that finished it, and why the one before it failed. */
+async function laterAttempt(client: Client, a: InFlight): Promise<{ attempt: number; lastFailure: 'timeout' | 'heartbeat-timeout' | 'error' | 'none' }> {
+  const events = (await client.workflow.getHandle(a.workflowId, a.runId).fetchHistory()).events ?? [];
+  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityId === a.activityId);
+  if (!scheduled) throw new Error(`no activity ${a.activityId} in ${a.workflowId}/${a.runId}`);
+  const started = events.find((e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(scheduled.eventId));
+  const attrs = started?.activityTaskStartedEventAttributes;
+  const failure = attrs?.lastFailure;
+  const lastFailure = !failure ? 'none' : failure.timeoutFailureInfo ? (failure.timeoutFailureInfo.timeoutType === HEARTBEAT_TIMEOUT ? 'heartbeat-timeout' : 'timeout') : 'error';
+  return { attempt: attrs?.attempt ?? 0, lastFailure };
+}
 
 async function pool<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -60,6 +137,18 @@ async function patiently<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Every Lethe worker of the stack as one: the production-shaped mode (LETHE_TEMPORAL=server)
+ * runs two, and killing one could miss the process holding the activity the test watches.
+ */
+function allWorkers(stack: RunningStack): { kill(): Promise<void>; start(): Promise<void> } {
+  const workers = ['worker', 'worker-2'].map((n) => stack.supervisor.get(n)).filter((w) => w !== undefined);
+  return {
+    kill: async () => void (await Promise.all(workers.map((w) => w.kill()))),
+    start: async () => void (await Promise.all(workers.map((w) => w.start()))),
+  };
+}
+
 describe('reliability: load with faults', () => {
   let stack: RunningStack;
   let stateDir: string;
@@ -69,7 +158,7 @@ describe('reliability: load with faults', () => {
   let auth0Url: string;
   let recurlyUrl: string;
   let config: Config;
-  const faultsSurvived: string[] = [];
+  let temporal: Client;
 
   beforeAll(async () => {
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-reliability-'));
@@ -91,15 +180,18 @@ describe('reliability: load with faults', () => {
       withWorker: true,
       withApi: true,
       // The sweep test's pace: paced still, but a minute of starts is not what it tests.
-      // Small pages and two a run, so the sweep kill lands mid-page or across a continue-as-new;
+      // Small pages and two a run, so a sweep crosses continue-as-new;
       // the workers sweep only the sweep test's id prefix (the first test's bystanders share the database).
-      env: { LETHE_SWEEP_STARTS_PER_MINUTE: '240', LETHE_SWEEP_PAGE_SIZE: '3', LETHE_SWEEP_PAGES_PER_RUN: '2', LETHE_SWEEP_SCOPE: SWEEP_PREFIX },
+      // 30 starts a minute: a page of 3 takes ~4 s after its first start, so the kill, fired once
+      // the page is seen mid-way, lands inside it.
+      env: { LETHE_SWEEP_STARTS_PER_MINUTE: '30', LETHE_SWEEP_PAGE_SIZE: String(SWEEP_PAGE), LETHE_SWEEP_PAGES_PER_RUN: '2', LETHE_SWEEP_SCOPE: SWEEP_PREFIX },
       // The suite injects its own 429 bursts; the limiter itself is tested in test/sandboxes.
       sandboxRateLimits: { auth0PerSecond: 10_000, recurlyPerMinute: 1_000_000 },
       log: (l) => process.stderr.write(`[reliability] ${l}\n`),
     });
     config = loadConfig({ ...process.env, ...stack.env });
     deps = buildDeps(config);
+    temporal = createTemporalClient(config);
     seed = { ...deps, recurlySandboxUrl: config.recurly.baseUrl };
     api = `http://127.0.0.1:${ports.api}`;
     auth0Url = config.auth0.baseUrl!;
@@ -107,6 +199,7 @@ describe('reliability: load with faults', () => {
   });
 
   afterAll(async () => {
+    await temporal?.connection.close();
     await deps?.close();
     await stack?.stop();
     if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
@@ -114,8 +207,17 @@ describe('reliability: load with faults', () => {
 
   const post = (p: string, body: unknown) =>
     fetch(`${api}${p}`, { method: 'POST', headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const fault = (base: string, spec: Record<string, unknown>) =>
-    fetch(`${base}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) }).then((r) => expect(r.status).toBeLessThan(300));
+  /** Deletions' activities a worker is executing right now; waits (up to 5 minutes) until there are some. */
+  const deletionsInFlight = (what: string, types?: string[]) =>
+    until(
+      `${what}: deletion activities in flight`,
+      async () => {
+        const found = await activitiesInFlight(temporal, config, 'accountDeletionWorkflow', { types });
+        return found.length ? found : undefined;
+      },
+      5 * 60_000,
+      250,
+    );
 
   test(`when ${REQUESTS} requests meet crashes, restarts, a storage outage and vendor errors, then all complete once and nothing else is touched`, async () => {
     const rand = rng(7007);
@@ -179,32 +281,60 @@ describe('reliability: load with faults', () => {
     );
     expect(again.map((a) => a.requestId)).toEqual(filed.slice(0, 20).map((f) => f.requestId));
 
-    // The faults, while the deletions run.
-    await fault(auth0Url, { mode: '429', count: 40, retryAfterSeconds: 1 });
-    await fault(recurlyUrl, { mode: '500', count: 40 });
-    faultsSurvived.push('Auth0: 40 × 429', 'Recurly: 40 × 500');
-    const worker = stack.supervisor.get('worker')!;
-    await sleep(1500);
+    // The faults, each fired once work it can hit is seen in flight. `landed` records, per
+    // fault, what it interrupted; whether that work was then retried is read from the
+    // histories once every deletion is done.
+    const armed: Record<'auth0' | 'recurly', FaultRequest[]> = { auth0: [], recurly: [] };
+    const arm = async (vendor: 'auth0' | 'recurly', f: FaultRequest) => {
+      await armFault(vendor === 'auth0' ? auth0Url : recurlyUrl, f);
+      armed[vendor].push(f);
+    };
+    const hit: Record<string, InFlight[]> = {};
+    const figures: Record<string, string> = {};
+
+    await arm('auth0', { mode: '429', count: 40, retryAfterSeconds: 1 });
+    await arm('recurly', { mode: '500', count: 40 });
+
+    // Storage away while media deletions run: one seen running fails on the outage and is
+    // retried (its next attempt waits, with the storage error as its last failure), watched for
+    // while storage is still down.
+    const azurite = stack.supervisor.get('azurite')!;
+    const media = await deletionsInFlight('Azurite outage', ['deleteMediaBlobs']);
+    await azurite.stop();
+    const outageEnds = Date.now() + OUTAGE_MS;
+    const failedOnOutage = await until(
+      'a media deletion seen running to fail on the outage',
+      async () => {
+        const failed = await retriedOnError(temporal, media);
+        return failed.length ? failed : undefined;
+      },
+      OUTAGE_MS,
+      250,
+    ).catch(() => [] as InFlight[]);
+    await sleep(Math.max(0, outageEnds - Date.now()));
+    await azurite.start();
+    figures['Azurite down'] = `${media.length} media deletions in flight, ${failedOnOutage.length} of them failed on the outage and were retried`;
+
+    const worker = allWorkers(stack);
+    hit['worker SIGKILL #1'] = await deletionsInFlight('worker kill #1');
     await worker.kill();
     await sleep(2000);
     await worker.start();
-    faultsSurvived.push('worker SIGKILL #1');
-    await stack.supervisor.get('temporal')!.restart();
-    faultsSurvived.push('Temporal dev server restart');
-    await fault(recurlyUrl, { mode: '429', count: 40, retryAfterSeconds: 1 });
-    await fault(auth0Url, { mode: '500', count: 40 });
-    faultsSurvived.push('Recurly: 40 × 429', 'Auth0: 40 × 500');
+
+    const temporalServer = stack.supervisor.get('temporal')!;
+    figures['Temporal restart'] = `${(await deletionsInFlight('Temporal restart')).length} activities in flight`;
+    await temporalServer.restart();
+
+    await arm('recurly', { mode: '429', count: 40, retryAfterSeconds: 1 });
+    await arm('auth0', { mode: '500', count: 40 });
+
+    figures['PostgreSQL restart'] = `${(await deletionsInFlight('PostgreSQL restart')).length} activities in flight`;
     await stack.supervisor.get('postgres')!.restart();
-    faultsSurvived.push('PostgreSQL restart');
-    const azurite = stack.supervisor.get('azurite')!;
-    await azurite.stop();
-    await sleep(OUTAGE_MS);
-    await azurite.start();
-    faultsSurvived.push(`Azurite down ${OUTAGE_MS / 1000} s`);
+
+    hit['worker SIGKILL #2'] = await deletionsInFlight('worker kill #2');
     await worker.kill();
     await sleep(1000);
     await worker.start();
-    faultsSurvived.push('worker SIGKILL #2');
 
     const ids = filed.map((f) => f.requestId);
     await waitFor(
@@ -216,6 +346,37 @@ describe('reliability: load with faults', () => {
       },
       { timeoutMs: 20 * 60_000, intervalMs: 5000 },
     );
+
+    // Every fault landed. The vendors' own counters: each armed fault fired, at a deletion's
+    // call (nothing else calls the vendors until the stores are read back below), and answered
+    // exactly that many 429s and 500s (the rate limits are set out of reach, so none are the
+    // limiter's). The crashes and the outage: an activity seen running when it struck finished
+    // in a later attempt, after a timeout (the worker died under it) or an error (storage gone).
+    const expected = (fs: FaultRequest[]) => ({
+      fired: { '500': 0, '429': 0, hang: 0, ...Object.fromEntries((['500', '429'] as const).map((m) => [m, fs.filter((f) => f.mode === m).reduce((n, f) => n + (f.count ?? 1), 0)])) },
+      pending: [],
+    });
+    const vendorSide = async (url: string) => {
+      const [c, st] = await Promise.all([faultCounts(url), stats(url)]);
+      return { fired: c.fired, pending: c.pending, answered: { '429': statusCount(st, 429), '500': statusCount(st, 500) } };
+    };
+    const landed: Record<string, boolean> = { 'Azurite down': failedOnOutage.length > 0 };
+    const interrupted = async (name: string, by: (r: Awaited<ReturnType<typeof laterAttempt>>) => boolean) => {
+      const after = await pool(hit[name], 8, (a) => laterAttempt(temporal, a));
+      const n = after.filter((r) => r.attempt >= 2 && by(r)).length;
+      figures[name] = `${hit[name].length} activities in flight, ${n} of them retried after it`;
+      landed[name] = n > 0;
+    };
+    await interrupted('worker SIGKILL #1', (r) => r.lastFailure.endsWith('timeout'));
+    await interrupted('worker SIGKILL #2', (r) => r.lastFailure.endsWith('timeout'));
+    const faultProof = { landed, auth0: await vendorSide(auth0Url), recurly: await vendorSide(recurlyUrl) };
+    process.stderr.write(`[reliability] faults: ${JSON.stringify({ ...figures, auth0: faultProof.auth0, recurly: faultProof.recurly })}\n`);
+    const exp = { auth0: expected(armed.auth0), recurly: expected(armed.recurly) };
+    expect(faultProof).toEqual({
+      landed: Object.fromEntries(Object.keys(landed).map((k) => [k, true])),
+      auth0: { ...exp.auth0, answered: { '429': exp.auth0.fired['429'], '500': exp.auth0.fired['500'] } },
+      recurly: { ...exp.recurly, answered: { '429': exp.recurly.fired['429'], '500': exp.recurly.fired['500'] } },
+    });
 
     // Exactly one receipt per account, and the API reports each request completed.
     const perAccount = await deps
@@ -238,11 +399,7 @@ describe('reliability: load with faults', () => {
     await pool(targets, 8, async (t) => expectEmpty(await storesOf(seed, t)));
     // Nothing of anyone else touched.
     expect(await pool(bystanders, 8, (b) => fingerprint(seed, b))).toEqual(before);
-    const stats = await Promise.all([auth0Url, recurlyUrl].map(async (u) => (await (await fetch(`${u}/__sandbox/stats`)).json()) as { total: number }));
-    process.stderr.write(
-      `[reliability] held ${REQUESTS} requests (+20 duplicates); survived: ${faultsSurvived.join(', ')}; ` +
-        `vendor calls: Auth0 ${stats[0].total}, Recurly ${stats[1].total}; bystanders wrongly touched: 0; data left: 0\n`,
-    );
+    process.stderr.write(`[reliability] held ${REQUESTS} requests (+20 duplicates); bystanders wrongly touched: 0; data left: 0\n`);
   });
 
   test('when a sweep is interrupted by a worker kill, then it finishes and deletes each eligible account exactly once', async () => {
@@ -264,22 +421,30 @@ describe('reliability: load with faults', () => {
     ];
     const before = await pool(kept, 3, (k) => fingerprint(seed, k));
 
-    const temporal = createTemporalClient(config);
-    try {
+    {
       const sweeps = createSweepService({ config, temporal, db: deps.db });
       const t0 = Date.now();
       const { sweepId } = await sweeps.start({ dryRun: false });
       let view: SweepView | null = null;
-      await waitFor(
-        'the sweep to start a few deletions',
+      // Killed inside a page: its first heartbeat has reached the server (one row handled and
+      // started) while rows of a full page remain. Heartbeats after a page's first are held back
+      // by the SDK's throttling (up to a minute at this heartbeat timeout), so the first is the one a
+      // retried attempt will be given.
+      const midPage = await until(
+        'a sweep page seen mid-way (started at least one deletion, rows left)',
         async () => {
-          view = await sweeps.get(sweepId);
-          return (view?.started ?? 0) >= 3;
+          const [page] = await activitiesInFlight(temporal, config, 'inactivitySweepWorkflow', { ids: [sweepId], types: ['sweepPage'] });
+          const hb = page?.heartbeat as { through: SweepCursor; counts: SweepCounts } | undefined;
+          return page && page.attempt === 1 && hb && hb.counts.started >= 1 && hb.counts.scanned < SWEEP_PAGE ? { page, through: hb.through } : undefined;
         },
-        { timeoutMs: 5 * 60_000, intervalMs: 250 },
+        5 * 60_000,
+        200,
       );
-      const worker = stack.supervisor.get('worker')!;
+      const worker = allWorkers(stack);
       await worker.kill();
+      // When the rows the dead attempt handled were marked started; a retried attempt that
+      // resumes from the heartbeat does not start (nor mark) them again.
+      const markedBefore = await deps.db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: midPage.through.accountId }).first('started_at');
       await sleep(2000);
       await worker.start();
       await waitFor(
@@ -292,6 +457,21 @@ describe('reliability: load with faults', () => {
       );
       const done = view as unknown as SweepView;
       const sweptIn = Date.now() - t0;
+      // The kill interrupted that page: it finished in a later attempt after a heartbeat timeout
+      // (the worker died under it), and that attempt resumed after the heartbeated row rather
+      // than starting the page over. Both signs of the resume are needed: while the row's
+      // account still exists a restarted page would start it again (its start mark would be
+      // the new attempt's), and once its deletion has removed it a restarted page would not
+      // count it (every candidate in scope, the 20 eligible and the 2 kept with a live
+      // subscription, is counted once only when the killed attempt's counts are carried on).
+      const markedAfter = await deps.db('lethe.sweep_candidates').where({ sweep_id: sweepId, account_id: midPage.through.accountId }).first('started_at');
+      const pageAfter = await laterAttempt(temporal, midPage.page);
+      expect({ ...pageAfter, startMarkKept: markedAfter?.started_at?.toISOString(), scanned: done.scanned }).toEqual({
+        attempt: 2,
+        lastFailure: 'heartbeat-timeout',
+        startMarkKept: markedBefore?.started_at?.toISOString() ?? 'a start mark before the kill',
+        scanned: eligible.length + 2,
+      });
       expect(done.status).toBe('completed');
       expect({ eligible: done.eligible, started: done.started }).toEqual({ eligible: eligible.length, started: eligible.length });
 
@@ -317,10 +497,9 @@ describe('reliability: load with faults', () => {
       expect(await pool(kept, 3, (k) => fingerprint(seed, k))).toEqual(before);
       process.stderr.write(
         `[reliability] sweep ${sweepId}: ${done.scanned} scanned, ${done.eligible} eligible, ${done.started} started through a worker SIGKILL ` +
+          `in page ${midPage.page.activityId} of run ${midPage.page.runId} (attempt ${pageAfter.attempt}, resumed after ${midPage.through.accountId}) ` +
           `(sweep ${Math.round(sweptIn / 1000)} s, all deleted ${Math.round((Date.now() - t0) / 1000)} s); kept ${kept.length} untouched\n`,
       );
-    } finally {
-      await temporal.connection.close();
     }
   });
 });

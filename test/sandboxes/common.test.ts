@@ -39,6 +39,20 @@ describe('FaultInjector', () => {
     expect(faults.take('/api/v2/users')).toBeUndefined();
   });
 
+  test('when faults fire, then the counters say how many were armed and fired; clear keeps them, reset zeroes them', () => {
+    const faults = new FaultInjector();
+    faults.arm(parseFaultSpec({ mode: '429', count: 3 }));
+    faults.arm(parseFaultSpec({ mode: '500', count: 1, pathPrefix: '/accounts' }));
+    faults.take('/accounts/x');
+    faults.take('/accounts/x');
+    expect(faults.counts()).toEqual({ armed: { '500': 1, '429': 3, hang: 0 }, fired: { '500': 0, '429': 2, hang: 0 } });
+    faults.clear();
+    expect(faults.take('/accounts/x')).toBeUndefined();
+    expect(faults.counts().fired).toEqual({ '500': 0, '429': 2, hang: 0 });
+    faults.reset();
+    expect(faults.counts()).toEqual({ armed: { '500': 0, '429': 0, hang: 0 }, fired: { '500': 0, '429': 0, hang: 0 } });
+  });
+
   test('when a spec is malformed, then the error names the field', () => {
     expect(() => parseFaultSpec({ mode: '503' })).toThrow(FaultSpecError);
     expect(() => parseFaultSpec({ mode: '429', count: 0 })).toThrow(/count/);

@@ -53,19 +53,42 @@ export function parseFaultSpec(body: unknown): FaultSpec {
   return { mode, count, retryAfterSeconds, hangMs, pathPrefix };
 }
 
+/** Per mode, how many uses were armed and how many requests were actually faulted. */
+export type FaultCounts = Record<FaultMode, number>;
+
+const zero = (): FaultCounts => ({ '500': 0, '429': 0, hang: 0 });
+
 export class FaultInjector {
   private armed: FaultSpec[] = [];
+  // Counted apart from `armed`, which forgets a fault once used up: a test proves its faults
+  // reached Lethe by comparing what it armed with what the sandbox says it fired.
+  private armedCounts = zero();
+  private firedCounts = zero();
 
   arm(spec: FaultSpec): void {
     this.armed.push({ ...spec });
+    this.armedCounts[spec.mode] += spec.count;
   }
 
+  /** Drops the faults still armed; the counters keep what happened (reset() clears them). */
   clear(): void {
     this.armed = [];
   }
 
+  /** Clears the armed faults and the counters (the sandbox's reset). */
+  reset(): void {
+    this.clear();
+    this.armedCounts = zero();
+    this.firedCounts = zero();
+  }
+
   pending(): FaultSpec[] {
     return this.armed.map((f) => ({ ...f }));
+  }
+
+  /** Since the last reset: uses armed, and requests faulted, per mode. */
+  counts(): { armed: FaultCounts; fired: FaultCounts } {
+    return { armed: { ...this.armedCounts }, fired: { ...this.firedCounts } };
   }
 
   /** Consumes one use of the first armed fault that matches the path. */
@@ -75,6 +98,7 @@ export class FaultInjector {
     const fault = this.armed[i];
     fault.count -= 1;
     if (fault.count <= 0) this.armed.splice(i, 1);
+    this.firedCounts[fault.mode] += 1;
     return { ...fault };
   }
 }

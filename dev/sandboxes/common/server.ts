@@ -88,7 +88,8 @@ export async function startSandboxShell(app: VendorApp, opts: ShellOptions): Pro
   const adminRoutes: Route<Handler>[] = [
     { method: 'GET', pattern: '/__sandbox/health', handler: ({ res }) => sendJson(res, 200, { ok: true, vendor: app.vendor }) },
     { method: 'GET', pattern: '/__sandbox/stats', handler: ({ res }) => sendJson(res, 200, stats.snapshot()) },
-    { method: 'GET', pattern: '/__sandbox/faults', handler: ({ res }) => sendJson(res, 200, { pending: faults.pending() }) },
+    // What is still armed, and since the last reset how many uses were armed and fired per mode.
+    { method: 'GET', pattern: '/__sandbox/faults', handler: ({ res }) => sendJson(res, 200, { pending: faults.pending(), ...faults.counts() }) },
     {
       method: 'POST',
       pattern: '/__sandbox/faults',
@@ -126,7 +127,7 @@ export async function startSandboxShell(app: VendorApp, opts: ShellOptions): Pro
       handler: async (ctx) => {
         const body = await ctx.readJson();
         const keepData = isPlainObject(body) && body.keepData === true;
-        faults.clear();
+        faults.reset();
         stats.reset();
         limiter.setLimit(opts.rateLimit);
         limiter.reset();

@@ -1,5 +1,6 @@
 /** Raw calls to a sandbox's `/__sandbox/` admin API, for arranging faults and reading stats. */
 import type { StatsSnapshot } from '../../../dev/sandboxes/common/stats';
+import type { FaultCounts, FaultSpec } from '../../../dev/sandboxes/common/faults';
 
 export interface FaultRequest {
   mode: '500' | '429' | 'hang';
@@ -29,6 +30,16 @@ export async function resetSandbox(baseUrl: string, opts: { keepData?: boolean }
 
 export async function stats(baseUrl: string): Promise<StatsSnapshot> {
   return (await (await admin(baseUrl, 'GET', 'stats')).json()) as StatsSnapshot;
+}
+
+/** The sandbox's fault counters since its last reset: uses armed and requests faulted, per mode. */
+export async function faultCounts(baseUrl: string): Promise<{ pending: FaultSpec[]; armed: FaultCounts; fired: FaultCounts }> {
+  return (await (await admin(baseUrl, 'GET', 'faults')).json()) as { pending: FaultSpec[]; armed: FaultCounts; fired: FaultCounts };
+}
+
+/** Answers of one status summed over every route, e.g. how many 429s a sandbox sent. */
+export function statusCount(s: StatsSnapshot, status: number | string): number {
+  return Object.values(s.statuses).reduce((n, m) => n + (m[String(status)] ?? 0), 0);
 }
 
 export async function adminJson<T>(baseUrl: string, method: string, path: string, body?: unknown): Promise<T> {
