@@ -208,11 +208,11 @@ describe('reliability: load with faults', () => {
   const post = (p: string, body: unknown) =>
     fetch(`${api}${p}`, { method: 'POST', headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   /** Deletions' activities a worker is executing right now; waits (up to 5 minutes) until there are some. */
-  const deletionsInFlight = (what: string, types?: string[]) =>
+  const deletionsInFlight = (what: string, types?: string[], scan?: number) =>
     until(
       `${what}: deletion activities in flight`,
       async () => {
-        const found = await activitiesInFlight(temporal, config, 'accountDeletionWorkflow', { types });
+        const found = await activitiesInFlight(temporal, config, 'accountDeletionWorkflow', { types, scan });
         return found.length ? found : undefined;
       },
       5 * 60_000,
@@ -292,24 +292,34 @@ describe('reliability: load with faults', () => {
     const hit: Record<string, InFlight[]> = {};
     const figures: Record<string, string> = {};
 
+    // All vendor faults are armed now, while every deletion still has its vendor calls ahead:
+    // the vendor steps finish first, so faults armed later in the run could find no call left
+    // to hit (seen on an idle machine). Each sandbox serves its faults in the order armed.
     await arm('auth0', { mode: '429', count: 40, retryAfterSeconds: 1 });
     await arm('recurly', { mode: '500', count: 40 });
+    await arm('recurly', { mode: '429', count: 40, retryAfterSeconds: 1 });
+    await arm('auth0', { mode: '500', count: 40 });
 
     // Storage away while media deletions run: one seen running fails on the outage and is
     // retried (its next attempt waits, with the storage error as its last failure), watched for
     // while storage is still down.
     const azurite = stack.supervisor.get('azurite')!;
-    const media = await deletionsInFlight('Azurite outage', ['deleteMediaBlobs']);
+    // Every running deletion is looked at (not the first 60): on an idle machine the media
+    // deletions running at one moment are few and short.
+    const media = await deletionsInFlight('Azurite outage', ['deleteMediaBlobs'], REQUESTS + 20);
     await azurite.stop();
     const outageEnds = Date.now() + OUTAGE_MS;
     const failedOnOutage = await until(
       'a media deletion seen running to fail on the outage',
       async () => {
+        // One that starts during the outage meets it too: keep adding what is seen running.
+        const now = await activitiesInFlight(temporal, config, 'accountDeletionWorkflow', { types: ['deleteMediaBlobs'], scan: REQUESTS + 20 }).catch(() => [] as InFlight[]);
+        for (const a of now) if (!media.some((m) => m.workflowId === a.workflowId && m.activityId === a.activityId)) media.push(a);
         const failed = await retriedOnError(temporal, media);
         return failed.length ? failed : undefined;
       },
       OUTAGE_MS,
-      250,
+      1000,
     ).catch(() => [] as InFlight[]);
     await sleep(Math.max(0, outageEnds - Date.now()));
     await azurite.start();
@@ -324,9 +334,6 @@ describe('reliability: load with faults', () => {
     const temporalServer = stack.supervisor.get('temporal')!;
     figures['Temporal restart'] = `${(await deletionsInFlight('Temporal restart')).length} activities in flight`;
     await temporalServer.restart();
-
-    await arm('recurly', { mode: '429', count: 40, retryAfterSeconds: 1 });
-    await arm('auth0', { mode: '500', count: 40 });
 
     figures['PostgreSQL restart'] = `${(await deletionsInFlight('PostgreSQL restart')).length} activities in flight`;
     await stack.supervisor.get('postgres')!.restart();
@@ -403,6 +410,8 @@ describe('reliability: load with faults', () => {
   });
 
   test('when a sweep is interrupted by a worker kill, then it finishes and deletes each eligible account exactly once', async () => {
+    // A fault the first test left armed (when it failed) must not fail this one's seeding.
+    await Promise.all([auth0Url, recurlyUrl].map((u) => fetch(`${u}/__sandbox/faults`, { method: 'DELETE' })));
     // Scoped to an id prefix of its own: the first test's bystanders are in the same database.
     const seeder = scopedSeeder(seed, 8_2026, SWEEP_PREFIX);
     const cutoff = await cutoffFor(deps.db, new Date().toISOString(), config.sweep.inactivityMonths, config.sweep.timezone);
