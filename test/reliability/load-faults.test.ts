@@ -326,10 +326,25 @@ describe('reliability: load with faults', () => {
     figures['Azurite down'] = `${media.length} media deletions in flight, ${failedOnOutage.length} of them failed on the outage and were retried`;
 
     const worker = allWorkers(stack);
-    hit['worker SIGKILL #1'] = await deletionsInFlight('worker kill #1');
-    await worker.kill();
-    await sleep(2000);
-    await worker.start();
+    /**
+     * Kills the workers while deletion activities run, and returns those the kill interrupted:
+     * seen running just before it and still started on the server just after (a dead worker
+     * can finish nothing). An activity seen running can end in the moment before the kill (on
+     * an idle machine few run at once, and briefly): then the kill is tried again, up to 5 times.
+     */
+    const killWhileBusy = async (what: string, downMs: number): Promise<InFlight[]> => {
+      for (let tries = 1; ; tries++) {
+        const seen = await deletionsInFlight(what);
+        await worker.kill();
+        const held = (await activitiesInFlight(temporal, config, 'accountDeletionWorkflow', { ids: [...new Set(seen.map((a) => a.workflowId))] })).filter((a) =>
+          seen.some((b) => b.workflowId === a.workflowId && b.activityId === a.activityId && b.attempt === a.attempt),
+        );
+        await sleep(downMs);
+        await worker.start();
+        if (held.length || tries === 5) return held;
+      }
+    };
+    hit['worker SIGKILL #1'] = await killWhileBusy('worker kill #1', 2000);
 
     const temporalServer = stack.supervisor.get('temporal')!;
     figures['Temporal restart'] = `${(await deletionsInFlight('Temporal restart')).length} activities in flight`;
@@ -338,10 +353,7 @@ describe('reliability: load with faults', () => {
     figures['PostgreSQL restart'] = `${(await deletionsInFlight('PostgreSQL restart')).length} activities in flight`;
     await stack.supervisor.get('postgres')!.restart();
 
-    hit['worker SIGKILL #2'] = await deletionsInFlight('worker kill #2');
-    await worker.kill();
-    await sleep(1000);
-    await worker.start();
+    hit['worker SIGKILL #2'] = await killWhileBusy('worker kill #2', 1000);
 
     const ids = filed.map((f) => f.requestId);
     await waitFor(
