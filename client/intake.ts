@@ -24,6 +24,8 @@ import {
 } from '../contract';
 import { accountDeletionWorkflow } from '../workflows/deletion';
 import { checkDeletionRequest, type DeletionRequestBody } from './validation';
+import { getFieldCipher, type FieldCipher } from '../encryption';
+import { accountsWithSubjectEmail } from '../stores/subjects';
 
 /** A request Lethe refuses: `code` is the API's error code, `field` the offending field. */
 export class DeletionRequestError extends Error {
@@ -56,8 +58,10 @@ const CLOCK_SKEW_MS = 60_000;
 const START_DEADLINE_MS = 20_000;
 const HOUR_MS = 3_600_000;
 
-export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal'>; db: Knex; temporal: Client }) {
+export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal' | 'encryption' | 'stateDir'>; db: Knex; temporal: Client }) {
   const { config, db, temporal } = deps;
+  // The payload keys, read only when a request by email finds no account row.
+  let fields: FieldCipher | undefined;
 
   async function resolveAccount(req: DeletionRequest): Promise<string> {
     if (req.accountId !== undefined) {
@@ -183,6 +187,12 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
   }
 
   /** The request that deleted this account, when Lethe completed one. */
+  /** The one account whose running deletion captured this email, if exactly one did. */
+  async function capturedAccountFor(email: string): Promise<string | undefined> {
+    const ids = await accountsWithSubjectEmail({ db, fields: (fields ??= getFieldCipher(config)) }, email);
+    return ids.length === 1 ? ids[0] : undefined;
+  }
+
   async function completedRequestFor(accountId: string): Promise<StartedDeletion | undefined> {
     const row = await db('lethe.deletion_requests').where({ account_id: accountId.toLowerCase(), status: 'completed' }).orderBy('completed_at', 'desc').first();
     if (!row) return undefined;
@@ -210,12 +220,16 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
         accountId = await resolveAccount(req);
       } catch (err) {
         // The account is gone because Lethe deleted it: a repeated request by id learns which
-        // request did that, rather than "no such account". By email there is nothing to find.
-        const gone = err instanceof DeletionRequestError && err.code === 'account_not_found' && req.accountId;
-        const done = gone ? await completedRequestFor(req.accountId!) : undefined;
+        // request did that, rather than "no such account". By email, a deletion still under way
+        // is found through its captured subject (a keyed hash of the email, stores/subjects.ts);
+        // a finished one erased that, and there is nothing left to find.
+        const missing = err instanceof DeletionRequestError && err.code === 'account_not_found';
+        const goneId = !missing ? undefined : req.accountId !== undefined ? req.accountId.toLowerCase() : await capturedAccountFor(String(req.email));
+        const done = goneId ? await completedRequestFor(goneId) : undefined;
         if (done) return done;
-        // Its deletion began and was stopped half-way: this request resumes it (same requestId).
-        const resume = gone ? await resumable({ account_id: req.accountId!.toLowerCase() }) : undefined;
+        // Its deletion is running, or began and was stopped half-way: this request joins or
+        // resumes it (same requestId).
+        const resume = goneId ? await resumable({ account_id: goneId }) : undefined;
         if (resume) return startInput(resume);
         throw err;
       }

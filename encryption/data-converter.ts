@@ -12,7 +12,7 @@ import type { KeyRing } from './keys';
 export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
 
 /** The configured key ring, or the one-line error naming what to set. */
-export function requireKeyRing(config: Config): KeyRing {
+export function requireKeyRing(config: Pick<Config, 'encryption' | 'stateDir'>): KeyRing {
   if (!config.encryption.keys) {
     throw new ConfigError(
       'LETHE_ENCRYPTION_KEYS',
@@ -27,7 +27,7 @@ export function getPayloadCodec(config: Config): PayloadCodec {
 }
 
 /** The sealer for personal fields in Lethe's tables (fields.ts); the ring is read on first use. */
-export function getFieldCipher(config: Config): FieldCipher {
+export function getFieldCipher(config: Pick<Config, 'encryption' | 'stateDir'>): FieldCipher {
   return lazyFieldCipher(() => requireKeyRing(config));
 }
 
