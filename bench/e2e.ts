@@ -15,8 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack, StackPorts } from '../dev/stack/embedded';
-import { freePort } from '../dev/stack/net';
+import { freeStackPorts, startStack } from '../dev/stack/embedded';
 import { loadConfig } from '../config';
 import { buildDeps } from '../worker/deps';
 import { rng, seedAccount, SeededAccount } from '../dev/seed/fixtures';
@@ -79,15 +78,7 @@ function peakRssMiB(pid: number | undefined): number | undefined {
 export async function runE2eBench(opts: { accounts: number; media: number }): Promise<string> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-e2e-'));
   fs.chmodSync(stateDir, 0o755);
-  const ports: StackPorts = {
-    temporal: await freePort(),
-    temporalUi: await freePort(),
-    postgres: await freePort(),
-    azurite: await freePort(),
-    auth0: await freePort(),
-    recurly: await freePort(),
-    api: await freePort(),
-  };
+  const ports = await freeStackPorts();
   const log = (l: string) => process.stderr.write(`[e2e] ${l}\n`);
   const stack = await startStack({
     stateDir,

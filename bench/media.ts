@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
-import { startStack } from '../dev/stack/embedded';
+import { freeStackPorts, startStack } from '../dev/stack/embedded';
 import { Supervisor } from '../dev/stack/supervisor';
 import { azuriteSpec, ensureContainers } from '../dev/stack/azurite';
 import { ensureDatabase } from '../dev/stack/postgres';
@@ -78,15 +78,7 @@ async function main(): Promise<void> {
   const baselineCap = Number(values['skip-baselines-above'] ?? Infinity);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-'));
   fs.chmodSync(stateDir, 0o755);
-  const ports = {
-    temporal: await freePort(),
-    temporalUi: await freePort(),
-    postgres: await freePort(),
-    azurite: await freePort(),
-    auth0: await freePort(),
-    recurly: await freePort(),
-    api: await freePort(),
-  };
+  const ports = await freeStackPorts();
   const stack = await startStack({
     stateDir,
     ports,

@@ -22,8 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
-import { startStack, RunningStack } from '../dev/stack/embedded';
-import { freePort } from '../dev/stack/net';
+import { freeStackPorts, startStack, RunningStack } from '../dev/stack/embedded';
 import { loadConfig, Config } from '../config';
 import { buildDeps } from '../worker/deps';
 import { createWorker } from '../worker/worker';
@@ -147,15 +146,7 @@ export async function runSweepBench(opts: SweepBenchOptions): Promise<string> {
   const n = opts.accounts;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-sweep-'));
   fs.chmodSync(stateDir, 0o755);
-  const ports = {
-    temporal: await freePort(),
-    temporalUi: await freePort(),
-    postgres: await freePort(),
-    azurite: await freePort(),
-    auth0: await freePort(),
-    recurly: await freePort(),
-    api: await freePort(),
-  };
+  const ports = await freeStackPorts();
   let stack: RunningStack | undefined;
   const reused = !!process.env.DATABASE_URL;
   try {

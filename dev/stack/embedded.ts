@@ -17,7 +17,7 @@ import { ensureDatabase, initCluster, postgresSpec } from './postgres';
 import { azuriteSpec, ensureContainers } from './azurite';
 import { ensureTemporalCli, temporalSpec, PROJECT_ROOT } from './temporal';
 import { ensureNamespace, ensureTemporalServer, serverPorts, setupTemporalDatabases, temporalModeOf, temporalServerSpec, temporalUiSpec, type TemporalMode } from './temporal-server';
-import { isListening } from './net';
+import { freePort, isListening } from './net';
 import { Connection } from '@temporalio/client';
 import { codecPortOf, codecServerSpec, encryptionEnv, setNamespaceRetention } from './privacy';
 
@@ -31,6 +31,11 @@ export interface StackPorts {
   api: number;
   /** Codec server beside the Web UI; default LETHE_CODEC_PORT or 8089. */
   codec?: number;
+}
+
+/** Free loopback ports for a stack of its own (tests and benches run beside `npm start`). */
+export async function freeStackPorts(): Promise<StackPorts> {
+  return { temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(), azurite: await freePort(), auth0: await freePort(), recurly: await freePort(), api: await freePort() };
 }
 
 export const DEFAULT_PORTS: StackPorts = {

@@ -20,8 +20,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, RunningStack, StackPorts } from '../../dev/stack/embedded';
-import { freePort, waitFor } from '../../dev/stack/net';
+import { freeStackPorts, startStack, RunningStack } from '../../dev/stack/embedded';
+import { waitFor } from '../../dev/stack/net';
 import { loadConfig } from '../../config';
 import { buildDeps } from '../../worker/deps';
 import { fingerprint, rng, seedAccount, SeedDeps, SeededAccount, SubState } from '../../dev/seed/fixtures';
@@ -163,15 +163,7 @@ describe('reliability: load with faults', () => {
   beforeAll(async () => {
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-reliability-'));
     fs.chmodSync(stateDir, 0o755);
-    const ports: StackPorts = {
-      temporal: await freePort(),
-      temporalUi: await freePort(),
-      postgres: await freePort(),
-      azurite: await freePort(),
-      auth0: await freePort(),
-      recurly: await freePort(),
-      api: await freePort(),
-    };
+    const ports = await freeStackPorts();
     stack = await startStack({
       stateDir,
       ports,

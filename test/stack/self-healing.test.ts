@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, RunningStack, StackPorts } from '../../dev/stack/embedded';
+import { freeStackPorts, startStack, RunningStack, StackPorts } from '../../dev/stack/embedded';
 import { freePort, waitFor } from '../../dev/stack/net';
 import { loadConfig, type Config } from '../../config';
 import { buildDeps } from '../../worker/deps';
@@ -64,16 +64,7 @@ describe('the stack heals itself', () => {
   beforeAll(async () => {
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-self-healing-'));
     fs.chmodSync(stateDir, 0o755);
-    const ports: StackPorts = {
-      temporal: await freePort(),
-      temporalUi: await freePort(),
-      postgres: await freePort(),
-      azurite: await freePort(),
-      auth0: await freePort(),
-      recurly: await freePort(),
-      api: await freePort(),
-      codec: await freePort(),
-    };
+    const ports: StackPorts = { ...(await freeStackPorts()), codec: await freePort() };
     stack = await startStack({
       stateDir,
       ports,

@@ -7,8 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, StackPorts } from '../../dev/stack/embedded';
-import { freePort } from '../../dev/stack/net';
+import { freeStackPorts, startStack } from '../../dev/stack/embedded';
 import { temporalModeOf } from '../../dev/stack/temporal-server';
 
 const STACK_VARS = [
@@ -37,15 +36,7 @@ export default async function globalSetup(): Promise<void> {
   for (const v of STACK_VARS) delete process.env[v];
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-test-'));
   fs.chmodSync(stateDir, 0o755);
-  const ports: StackPorts = {
-    temporal: await freePort(),
-    temporalUi: await freePort(),
-    postgres: await freePort(),
-    azurite: await freePort(),
-    auth0: await freePort(),
-    recurly: await freePort(),
-    api: await freePort(),
-  };
+  const ports = await freeStackPorts();
   const started = Date.now();
   const stack = await startStack({
     stateDir,
