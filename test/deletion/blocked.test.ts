@@ -68,10 +68,23 @@ describe('a refusing store does not hold back the others', () => {
     await refuse(a);
     try {
       const started = await intake.start({ accountId: a.id, channel: 'support', requestedBy: 'blocked-test' });
-      const blocked = await waitForView(reader, started.requestId, (v) => v.status === 'blocked', `${store} blocked`);
-      expect(blocked.blocked).toEqual([expect.objectContaining({ store, reason: expect.any(String), since: expect.any(String), action: expect.any(String) })]);
-      // The other three finished meanwhile, and really are empty.
-      const others = (blocked.stores ?? []).filter((s) => s.store !== store);
+      // Another store may pass through blocked on the way (the test's bounds are seconds, and
+      // Recurly's redaction takes about as long): what matters is this one, and where all settle.
+      const blocked = await waitForView(reader, started.requestId, (v) => v.status === 'blocked' && (v.blocked ?? []).some((b) => b.store === store), `${store} blocked`);
+      expect(blocked.blocked).toContainEqual(expect.objectContaining({ store, reason: expect.any(String), since: expect.any(String), action: expect.any(String) }));
+      // The other three finish while this one stays blocked (on a loaded machine they may still
+      // be running when it is first shown blocked), and really are empty.
+      const othersOf = (v: DeletionView) => (v.stores ?? []).filter((s) => s.store !== store);
+      const settled = await waitForView(
+        reader,
+        started.requestId,
+        (v) => othersOf(v).every((s) => s.status === 'verified') || v.status !== 'blocked',
+        `the other stores verified while ${store} is blocked`,
+      );
+      expect(settled.status).toBe('blocked');
+      expect(settled.blocked).toEqual([expect.objectContaining({ store })]);
+      const others = othersOf(settled);
+      expect(others).toHaveLength(3);
       expect(others.map((s) => [s.store, s.status])).toEqual(others.map((s) => [s.store, 'verified']));
       // Read each store that works (the refusing one would refuse the test as well).
       if (store !== 'media') {

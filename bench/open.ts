@@ -1,0 +1,189 @@
+/**
+ * Open deletions held at once: N accounts are requested through the HTTP API while Auth0 is
+ * throttling every call with a Retry-After of an hour, so each deletion does all the work it
+ * can (freeze, media, database, Recurly, their verifications) and then stays open, waiting
+ * for Auth0, as a real outage would leave it. The question is whether the Temporal under the
+ * stack holds that many open workflows without errors and still answers an operator promptly:
+ * the dev server keeps its history and visibility in SQLite, the production-shaped one
+ * (LETHE_TEMPORAL=server) in PostgreSQL.
+ *
+ * What counts as an error: a filing that is not answered 202, a deletion that is not open
+ * (failed, terminated, timed out) at the end, a deletion that never got past its first steps
+ * (its database rows still there) within the wait, and a status read by the API that fails.
+ *
+ *   node --import tsx bench/open.ts [--accounts 10000]
+ *   LETHE_TEMPORAL=server node --import tsx bench/open.ts ...
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { freeStackPorts, startStack } from '../dev/stack/embedded';
+import { loadConfig } from '../config';
+import { buildDeps } from '../worker/deps';
+import { rng, seedAccount } from '../dev/seed/fixtures';
+
+/** Longer than the run: every deletion's Auth0 step waits for it once, and no more. */
+const RETRY_AFTER_SECONDS = 3600;
+
+async function admin(base: string, method: string, p: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${base}/__sandbox/${p}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!res.ok) throw new Error(`sandbox ${method} ${p}: ${res.status} ${await res.text()}`);
+  return res.status === 204 ? undefined : res.json();
+}
+
+async function pool<T>(items: T[], limit: number, fn: (t: T, i: number) => Promise<unknown>): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (i < items.length) {
+        const k = i++;
+        await fn(items[k], k);
+      }
+    }),
+  );
+}
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+function rssMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
+  if (!pid) return 0;
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export async function runOpenBench(opts: { accounts: number; waitMinutes: number }): Promise<string> {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-open-'));
+  fs.chmodSync(stateDir, 0o755);
+  const ports = await freeStackPorts();
+  const log = (l: string) => process.stderr.write(`[open] ${l}\n`);
+  const stack = await startStack({
+    stateDir,
+    ports,
+    durable: false,
+    headless: true,
+    withWorker: true,
+    withApi: true,
+    // The burst comes from one token; the API's per-token limit is not what is measured.
+    env: { LETHE_API_RATE_LIMIT: String(opts.accounts * 10), LETHE_SWEEP_SCHEDULE: 'off' },
+    log,
+  });
+  const config = loadConfig({ ...process.env, ...stack.env });
+  const deps = buildDeps(config);
+  const auth0Url = config.auth0.baseUrl!;
+  const recurlyUrl = config.recurly.baseUrl!;
+  const api = `http://127.0.0.1:${ports.api}`;
+  const temporal = deps.temporalClient();
+  try {
+    // Capacity, not vendor pacing: the vendors' limits are lifted for the whole run.
+    await admin(auth0Url, 'PUT', 'rate-limit', { limit: 1_000_000 });
+    await admin(recurlyUrl, 'PUT', 'rate-limit', { limit: 10_000_000 });
+    const rand = rng(1010);
+    const ids: string[] = [];
+    const tSeed = Date.now();
+    // Small accounts (an Auth0 user, a Recurly account without subscriptions, a few rows): the
+    // load on the machine is the workflows', not the vendors'.
+    await pool(Array.from({ length: opts.accounts }), 16, async () => {
+      const a = await seedAccount({ ...deps, recurlySandboxUrl: recurlyUrl }, { media: 0, auth0: 'linked', subscriptions: [], loginEvents: 1 }, rand);
+      ids.push(a.id);
+      if (ids.length % 1000 === 0) log(`seeded ${ids.length}/${opts.accounts}`);
+    });
+    log(`seeded ${ids.length} accounts in ${((Date.now() - tSeed) / 1000).toFixed(0)} s`);
+    await admin(auth0Url, 'POST', 'faults', { mode: '429', count: 1_000_000_000, retryAfterSeconds: RETRY_AFTER_SECONDS, pathPrefix: '/api/v2/' });
+
+    const t0 = Date.now();
+    const requestIds: string[] = [];
+    const refused: string[] = [];
+    await pool(ids, 64, async (accountId) => {
+      const res = await fetch(`${api}/v1/deletion-requests`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ accountId, channel: 'support', requestedBy: 'bench-open' }),
+      });
+      if (res.status === 202) requestIds.push(((await res.json()) as { requestId: string }).requestId);
+      else refused.push(`${res.status} ${(await res.text()).slice(0, 200)}`);
+    });
+    const filedMs = Date.now() - t0;
+    log(`filed ${requestIds.length} (${refused.length} refused) in ${(filedMs / 1000).toFixed(0)} s`);
+
+    // Every deletion gets as far as it can without Auth0: its account's rows are gone.
+    const deadline = Date.now() + opts.waitMinutes * 60_000;
+    let left = ids.length;
+    let peakServer = 0;
+    let peakWorker = 0;
+    const server = stack.supervisor.get('temporal');
+    const workers = ['worker', 'worker-2'].map((n) => stack.supervisor.get(n)).filter((w) => w !== undefined);
+    while (Date.now() < deadline) {
+      const rows: { n: string }[] = await deps.db('accounts').whereIn('id', ids).count({ n: '*' });
+      left = Number(rows[0].n);
+      peakServer = Math.max(peakServer, rssMiB(server?.pid, 'VmRSS'));
+      for (const w of workers) peakWorker = Math.max(peakWorker, rssMiB(w.pid, 'VmHWM'));
+      if (left === 0) break;
+      log(`${ids.length - left}/${ids.length} past the database step after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      await new Promise((r) => setTimeout(r, 10_000));
+    }
+    const settledMs = Date.now() - t0;
+
+    const type = 'accountDeletionWorkflow';
+    const open = (await temporal.workflow.count(`WorkflowType = '${type}' AND ExecutionStatus = 'Running'`)).count;
+    const closedBadly = (await temporal.workflow.count(`WorkflowType = '${type}' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'`)).count;
+
+    // What an operator does at 3 a.m. with all of them open: read a few hundred statuses.
+    const sample = requestIds.filter((_, i) => i % Math.max(1, Math.floor(requestIds.length / 200)) === 0);
+    const latencies: number[] = [];
+    let readErrors = 0;
+    await pool(sample, 8, async (requestId) => {
+      const t = Date.now();
+      const res = await fetch(`${api}/v1/deletion-requests/${requestId}`, { headers: { authorization: `Bearer ${stack.apiToken}` } });
+      latencies.push(Date.now() - t);
+      const body = (await res.json()) as { status?: string };
+      if (res.status !== 200 || !['running', 'blocked', 'pending'].includes(body.status ?? '')) readErrors++;
+    });
+    latencies.sort((a, b) => a - b);
+    const tList = Date.now();
+    let listed = 0;
+    for await (const _ of temporal.workflow.list({ query: `WorkflowType = '${type}' AND ExecutionStatus = 'Running'`, pageSize: 1000 })) listed++;
+    const listMs = Date.now() - tList;
+
+    // Proof that the outage reached every deletion: each one's Auth0 step met a 429.
+    const faults = (await admin(auth0Url, 'GET', 'faults')) as { fired: Record<string, number> };
+    const throttled = faults.fired['429'] ?? 0;
+    const errors = refused.length + (ids.length - open) + closedBadly + left + readErrors + Math.max(0, ids.length - throttled);
+    return [
+      `### Open deletions held at once: ${ids.length} requested, Auth0 answering 429 (Retry-After ${RETRY_AFTER_SECONDS} s)`,
+      '',
+      '| figure | value |',
+      '|---|---|',
+      `| Temporal | ${stack.temporal === 'server' ? 'Temporal server on PostgreSQL (LETHE_TEMPORAL=server), 2 workers' : 'dev server on SQLite, 1 worker'} |`,
+      `| filed through the API (HTTP 202) / refused | ${requestIds.length} / ${refused.length}${refused.length ? ` (first: ${refused[0]})` : ''} |`,
+      `| filing time | ${(filedMs / 1000).toFixed(0)} s |`,
+      `| past every step but Auth0 / still behind (after ${(settledMs / 1000).toFixed(0)} s) | ${ids.length - left} / ${left} |`,
+      `| Auth0 calls answered 429 (at least one per deletion expected) | ${throttled} |`,
+      `| open at the end (visibility count) | ${open} |`,
+      `| closed other than completed (failed, terminated, timed out) | ${closedBadly} |`,
+      `| listing all open ones through visibility | ${listed} in ${(listMs / 1000).toFixed(1)} s |`,
+      `| status reads through the API (${sample.length}) p50 / p95 / errors | ${percentile(latencies, 50)} ms / ${percentile(latencies, 95)} ms / ${readErrors} |`,
+      `| peak RSS: Temporal server / worker (larger) | ${peakServer || 'n/a'} MiB / ${peakWorker || 'n/a'} MiB |`,
+      `| **errors** | **${errors}** |`,
+      '',
+    ].join('\n');
+  } finally {
+    await deps.close();
+    await stack.stop();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  const { values } = parseArgs({ options: { accounts: { type: 'string', default: '10000' }, wait: { type: 'string', default: '40' } } });
+  runOpenBench({ accounts: Number(values.accounts), waitMinutes: Number(values.wait) })
+    .then((md) => process.stdout.write(`${md}\n`))
+    .catch((err) => {
+      process.stderr.write(`bench/open: ${err?.stack ?? err}\n`);
+      process.exit(1);
+    });
+}
