@@ -14,7 +14,7 @@
  * (lethe_webhook_deliveries_total{outcome="failed"}), and the activity still succeeds, so a
  * dead webhook can neither stall the deadline watch nor retry without end in Temporal.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import { classified } from '../failures';
 import type { BlockedStore } from '../../contract';
@@ -87,7 +87,9 @@ export const createNotifyActivities = (deps: { webhookUrl?: string; webhookSecre
       if (!deps.webhookSecret) log.warn('operator webhook is unsigned: set LETHE_WEBHOOK_SECRET so its receiver can verify it', { kind: notice.kind });
       const retry = deps.retry ?? DEFAULT_WEBHOOK_RETRY;
       const body = JSON.stringify({ event: `deletion.${notice.kind}`, ...notice });
-      const delivery = randomUUID();
+      // From the notice itself: a retry of this activity (its worker died mid-delivery) sends the
+      // same notice again under the same id, so the receiver's de-duplication still holds.
+      const delivery = deliveryId(body);
       let failed = '';
       for (let attempt = 1; attempt <= retry.attempts; attempt++) {
         if (attempt > 1) await sleep(Math.round(Math.random() * Math.min(retry.capMs, retry.baseMs * 2 ** (attempt - 2))));
@@ -113,6 +115,12 @@ export const createNotifyActivities = (deps: { webhookUrl?: string; webhookSecre
     });
   },
 });
+
+/** The notice's digest in UUID form: one id per notice, stable across attempts and activity retries. */
+export function deliveryId(body: string): string {
+  const h = createHash('sha256').update(body).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
 
 function giveUp(notice: DeadlineNotice, attempts: number, reason: string): NotifyResult {
   log.error('operator webhook delivery FAILED; the notice was not delivered', { kind: notice.kind, requestId: notice.requestId, workflowId: notice.workflowId, attempts, reason });

@@ -177,6 +177,33 @@ describe('signed operator webhooks', () => {
   });
 });
 
+describe('webhook delivery id', () => {
+  test('when the activity delivering a notice is retried (its worker died mid-delivery), then the retry carries the same Lethe-Delivery id, and another notice a different one', async () => {
+    const ids: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      ids.push(String(req.headers['lethe-delivery']));
+      req.resume();
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+      const notice: DeadlineNotice = { kind: 'warning', requestId: randomUUID(), accountId: randomUUID(), workflowId: 'x', deadlineAt: new Date().toISOString() };
+      // Two runs of the activity with the same input, as Temporal retries it: two fresh activity contexts.
+      for (const n of [notice, notice, { ...notice, kind: 'overdue' as const }]) {
+        const { notifyOperators } = createNotifyActivities({ webhookUrl: url, webhookSecret: SECRET });
+        expect(await new MockActivityEnvironment().run(notifyOperators, n)).toEqual({ delivered: true, attempts: 1 });
+      }
+      expect(ids).toHaveLength(3);
+      expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect(ids[1]).toBe(ids[0]);
+      expect(ids[2]).not.toBe(ids[0]);
+    } finally {
+      await new Promise((r) => receiver.close(r));
+    }
+  });
+});
+
 describe('webhook secret configuration', () => {
   const base = { LETHE_WEBHOOK_URL: 'https://ops.example.test/lethe', LETHE_WEBHOOK_SECRET: '', LETHE_WEBHOOK_SECRET_FILE: '' };
 
