@@ -13,6 +13,8 @@ const BENCHES: Record<string, { script: string; full: string[]; quick: string[] 
   media: { script: 'bench/media.ts', full: ['--sizes', '10000,100000', '--skip-baselines-above', '100000'], quick: ['--sizes', '2000,10000'] },
   sweep: { script: 'bench/sweep.ts', full: ['--accounts', '1000000'], quick: ['--accounts', '100000'] },
   e2e: { script: 'bench/e2e.ts', full: ['--accounts', '1000'], quick: ['--accounts', '100'] },
+  // The same burst with a second worker process on the same queues: one vendor budget for both.
+  'e2e-2-workers': { script: 'bench/e2e.ts', full: ['--accounts', '1000', '--workers', '2'], quick: ['--accounts', '100', '--workers', '2'] },
 };
 
 function machine(): string {

@@ -1,16 +1,31 @@
 import { Client, Connection } from '@temporalio/client';
-import type { Config } from '../config';
+import { ConfigError, connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, type Config } from '../config';
 import { getDataConverter } from '../encryption';
 
-/** A Temporal client for the API and the CLI. The connection is lazy so the API can start
- * (and report unhealthy) while Temporal is still down. */
+/**
+ * A Temporal client for the API and the CLI. The connection is lazy so the API can start (and
+ * report unhealthy) while Temporal is still down; but a server that answers and refuses the
+ * connection (a wrong CA, no client certificate, TLS expected, a refused API key) is a
+ * configuration mistake, and stops the process with the line naming the variable to fix.
+ */
 export async function connectTemporal(config: Config): Promise<Client> {
+  // A handshake of our own: quick, and it leaves the client's lazy connection untouched.
+  const found = await diagnoseTemporalTls(config.temporal);
+  if (found) throw new ConfigError(found.variable, found.problem);
+  if (config.temporal.tls?.apiKey || config.temporal.tls?.apiKeyFile) {
+    // Only a call shows whether the key is accepted; a server that is down is not a mistake.
+    const check = () => Connection.connect({ ...temporalClientConnectionOptions(config.temporal), connectTimeout: 5_000 }).then((c) => c.close());
+    await connectingTo(config.temporal, check).catch((err) => {
+      if (err instanceof ConfigError) throw err;
+    });
+  }
   return createTemporalClient(config);
 }
 
 /** The same client, synchronously (the worker makes one for the sweep's activities). */
 export function createTemporalClient(config: Config): Client {
-  const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: 5_000 });
+  // TLS, client certificate and API key from the configuration (config/temporal-tls.ts).
+  const connection = Connection.lazy({ ...temporalClientConnectionOptions(config.temporal), connectTimeout: 5_000 });
   // The shared converter: what the API and CLI start is encrypted like what the worker writes.
   return new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
 }

@@ -9,28 +9,37 @@ import path from 'node:path';
 import type { Config } from './types';
 import { ConfigError, duration, hexPrefix, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
 import { azuriteConnectionString, DEFAULTS, embeddedDatabaseUrl } from './defaults';
-import { keyRing, secretOrFile } from './keys';
+import { keyRing, secretOrFile, withSecretFiles } from './keys';
+import { temporalTls } from './temporal-tls';
+import { databaseConnection } from './database-tls';
 import { assertProduction } from './production';
 import { apiCredentials } from './tokens';
 import { SWEEP_SCHEDULE_ID } from '../contract';
+import { vendorBudget } from './budget';
 
 export { ConfigError, uiOrigins } from './env';
 export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDDED_KEYS_FILE, embeddedDatabaseUrl } from './defaults';
 
 export type { Config, Mode, SweepConfig } from './types';
+export { connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, temporalConnectionOptions, type TemporalTls } from './temporal-tls';
+export { SECRET_FILE_VARIABLES, withSecretFiles } from './keys';
 export { credentialEntry, ROLES, tokenDigest, type ApiCredential, type Role } from './tokens';
 
 /**
  * Reads and validates the configuration. Pure over `env` so tests can check each failure;
  * `apiTokensFallback` is how the embedded stack hands over its generated token.
  */
-export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: string[]; servesApi?: boolean } = {}): Config {
+export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?: string[]; servesApi?: boolean } = {}): Config {
+  // Secrets from mounted files first: everything below reads one value per variable.
+  const env = withSecretFiles(rawEnv);
   const mode = oneOf(env, 'LETHE_MODE', ['embedded', 'production'] as const, 'embedded');
   const stateDir = path.resolve(env.LETHE_STATE_DIR || path.join(process.cwd(), '.lethe'));
 
   const { credentials, legacyTokens: tokens } = apiCredentials(env);
 
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  // sslmode and sslrootcert checked at start: a missing CA file is one line, not a pool error later.
+  if (databaseUrl) databaseConnection(databaseUrl);
   const blobConnection = env.AZURE_STORAGE_CONNECTION_STRING || undefined;
   if (blobConnection !== undefined && !/(AccountName=|BlobEndpoint=|UseDevelopmentStorage=)/.test(blobConnection)) {
     throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is not an Azure Storage connection string');
@@ -61,6 +70,7 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       uiPort: port(env, 'TEMPORAL_UI_PORT', DEFAULTS.temporalUiPort),
       taskQueue: env.LETHE_TASK_QUEUE || DEFAULTS.taskQueue,
       retentionDays: positiveInteger(env, 'LETHE_RETENTION_DAYS', DEFAULTS.retentionDays),
+      tls: temporalTls(env),
     },
     database: {
       url: databaseUrl ?? embeddedDatabaseUrl(port(env, 'LETHE_POSTGRES_PORT', DEFAULTS.postgresPort)),
@@ -122,6 +132,7 @@ export function loadConfig(env: Env = process.env, opts: { apiTokensFallback?: s
       scopePrefix: hexPrefix(env, 'LETHE_SWEEP_SCOPE'),
     },
     encryption: { keys: keyRing(env, mode, stateDir) },
+    budget: vendorBudget(env),
     // Long enough for a yearly access review; pruned by the API's maintenance pass.
     audit: { retentionDays: positiveInteger(env, 'LETHE_AUDIT_RETENTION_DAYS', 400) },
     codec: {

@@ -61,3 +61,27 @@ export function secretOrFile(env: Env, name: string): string | undefined {
   if (!text) throw new ConfigError(`${name}_FILE`, `${file} is empty`);
   return text;
 }
+
+/**
+ * The secrets a `<NAME>_FILE` variable may hold instead (the official postgres image's
+ * convention): a connection string carrying a password or account key counts. The API tokens
+ * (LETHE_API_TOKENS_FILE, one entry a line), the encryption keys (LETHE_ENCRYPTION_KEYS_FILE)
+ * and TEMPORAL_API_KEY_FILE (re-read when it changes) have readers of their own.
+ */
+export const SECRET_FILE_VARIABLES = ['DATABASE_URL', 'AZURE_STORAGE_CONNECTION_STRING', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY', 'LETHE_WEBHOOK_SECRET', 'LETHE_CODEC_TOKEN'] as const;
+
+/**
+ * `env` with each `<NAME>_FILE` of SECRET_FILE_VARIABLES read into `NAME`, so every later check
+ * (the production policy included) sees one value whichever way it came.
+ */
+export function withSecretFiles(env: Env): Env {
+  const out: Env = { ...env };
+  for (const name of SECRET_FILE_VARIABLES) {
+    const value = secretOrFile(env, name);
+    if (env[`${name}_FILE`]) {
+      out[name] = value;
+      delete out[`${name}_FILE`];
+    }
+  }
+  return out;
+}

@@ -6,12 +6,12 @@ export function assertProduction(cfg: Config, env: Env, servesApi: boolean): voi
   if (servesApi && cfg.api.tokens.length === 0 && (cfg.api.credentials ?? []).length === 0) {
     throw new ConfigError('LETHE_API_TOKENS', 'is required in production mode (or LETHE_API_TOKENS_FILE)');
   }
-  if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production mode');
+  if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production mode (or DATABASE_URL_FILE)');
   if (!env.AZURE_STORAGE_CONNECTION_STRING) {
-    throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required in production mode');
+    throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required in production mode (or AZURE_STORAGE_CONNECTION_STRING_FILE)');
   }
   for (const name of ['AUTH0_DOMAIN', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY']) {
-    if (!env[name]) throw new ConfigError(name, 'is required in production mode');
+    if (!env[name]) throw new ConfigError(name, `is required in production mode${name === 'AUTH0_CLIENT_ID' ? '' : ` (or ${name}_FILE)`}`);
   }
   // No plaintext fallback: a worker without keys would write readable personal data into history.
   if (!cfg.encryption.keys) throw new ConfigError('LETHE_ENCRYPTION_KEYS', 'is required in production mode (or LETHE_ENCRYPTION_KEYS_FILE)');

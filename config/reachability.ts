@@ -11,6 +11,7 @@
 import type { Knex } from 'knex';
 import { ConfigError } from './index';
 import { duration, type Env } from './env';
+import { databaseConnectionProblem } from './database-tls';
 import type { Mode } from './types';
 
 function reason(err: unknown): string {
@@ -81,7 +82,7 @@ export async function assertDatabaseReachable(db: Knex, opts: WaitOptions = {}):
   try {
     await retrying('DATABASE_URL: the database', () => db.raw('select 1'), opts);
   } catch (err) {
-    throw new ConfigError('DATABASE_URL', `cannot connect to the database (${reason(err)})${gaveUp(opts)}`);
+    throw new ConfigError('DATABASE_URL', `cannot connect to the database (${databaseConnectionProblem(err)})${gaveUp(opts)}`);
   }
 }
 

@@ -19,7 +19,8 @@ export interface Config {
   audit: { retentionDays: number };
   /** The worker's Prometheus endpoint (Lethe's counters and the Temporal SDK's); port 0 turns it off. */
   worker: { metricsHost: string; metricsPort: number };
-  temporal: { address: string; namespace: string; uiPort: number; taskQueue: string; retentionDays: number };
+  /** `tls`: TLS and API key of the connection (config/temporal-tls.ts); absent in hand-made test configs: plain. */
+  temporal: { address: string; namespace: string; uiPort: number; taskQueue: string; retentionDays: number; tls?: TemporalTls };
   database: { url: string; embedded: boolean };
   blob: { connectionString: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
@@ -30,6 +31,8 @@ export interface Config {
   sweep: SweepConfig;
   /** Payload encryption keys (encryption/): required in production, written by the embedded stack. */
   encryption: { keys?: KeyRing };
+  /** The vendors' rate budget and the worker's memory caps (config/budget.ts). */
+  budget: import('./budget').BudgetConfig;
   /** The codec server through which the Web UI shows decrypted payloads. */
   /** `auth`: `origin` (the allow-list, plus `token` if set) or `api-tokens` (a LETHE_API_TOKENS token of the operator role). */
   codec: { host: string; port: number; allowedOrigins: string[]; token?: string; auth?: 'origin' | 'api-tokens' };
@@ -66,4 +69,17 @@ export interface SweepConfig {
   scopePrefix?: string;
   /** Months of inactivity after which an account is deleted (CONTRACT §1: 24). */
   inactivityMonths: number;
+}
+
+/** How Temporal is reached beyond plain text (config/temporal-tls.ts reads and checks it). */
+export interface TemporalTls {
+  /** TLS on the connection: any TLS file, a server name, an API key, or TEMPORAL_TLS=true. */
+  enabled: boolean;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  serverName?: string;
+  /** The key itself (TEMPORAL_API_KEY) or where it is (TEMPORAL_API_KEY_FILE): one of the two. */
+  apiKey?: string;
+  apiKeyFile?: string;
 }

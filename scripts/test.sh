@@ -9,4 +9,6 @@ bash scripts/ensure-deps.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 bash scripts/ensure-test-packages.sh
 bash scripts/check.sh
+# The production-shaped Temporal server, which test/secure/ runs with mutual TLS: built into .tools/bin on first use only.
+bash scripts/install-tools.sh server
 exec npx jest --ci --maxWorkers=2 "$@"

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { ManagementClient, ManagementError, ManagementTimeoutError, type Management } from 'auth0';
 import { isVendorError, retryAfterMsFrom, typeForStatus, VendorError } from './errors';
+import { auth0Pace, type VendorPace } from './vendorPace';
 
 export interface Auth0Config {
   /** The tenant domain, e.g. "example.eu.auth0.com"; also the token audience's host. */
@@ -15,6 +16,8 @@ export interface Auth0Config {
   baseUrl?: string;
   /** Per-request timeout; a timeout is reported as `unavailable`. */
   timeoutMs?: number;
+  /** Pacing by Auth0's rate-limit headers (stores/vendorPace.ts); one per process by default. */
+  pace?: VendorPace;
 }
 
 /** One identity of a user (its own, and any linked secondary one): the SDK's `UserIdentitySchema`. */
@@ -39,6 +42,19 @@ export interface Auth0Deletion {
   notAvailable: string[];
 }
 
+/**
+ * How far the deletion of one user has come, so a retried attempt (which gets it back through
+ * the activity's heartbeat details) makes none of the calls whose effect it already has.
+ */
+export interface Auth0UserProgress {
+  /** Whether the user existed at the first look (a DELETE answers 204 either way); unset: not looked yet. */
+  existed?: boolean;
+  /** Calls done: `sessions`, `refresh_tokens`, `grants`, `user`. */
+  done: string[];
+  /** Parts of the session layer the tenant refused. */
+  notAvailable: string[];
+}
+
 /** The session layer's parts, as `notAvailable` names them. */
 export const SESSION_LAYER = ['sessions', 'refresh_tokens'] as const;
 
@@ -58,8 +74,10 @@ export interface Auth0Client {
    * Revokes sessions, refresh tokens and grants, then deletes the user. A missing user is
    * success. A tenant that refuses the session layer (403: not on an Enterprise plan, or the
    * grant lacks its scope) does not stop the user's deletion: it is reported in `notAvailable`.
+   * With `progress`, each call's completion is recorded there (and `onProgress` told) as it
+   * happens, and the calls it records as done are not made again.
    */
-  deleteUser(userId: string): Promise<Auth0Deletion>;
+  deleteUser(userId: string, progress?: Auth0UserProgress, onProgress?: () => void): Promise<Auth0Deletion>;
   /** The parts of the session layer this tenant refuses Lethe (403), probed with a read about `userId`. */
   sessionLayerNotAvailable(userId: string): Promise<string[]>;
   /** For seeding and tests. */
@@ -71,6 +89,8 @@ export interface Auth0Client {
 const DEFAULT_CONNECTION = 'Username-Password-Authentication';
 
 export function createAuth0Client(cfg: Auth0Config): Auth0Client {
+  const pace = cfg.pace ?? auth0Pace();
+  const transport = pace.fetch(cfg.baseUrl ? rebasingFetch(cfg.domain, cfg.baseUrl) : (input, init) => fetch(input, init));
   const newManagementClient = () =>
     new ManagementClient({
       domain: cfg.domain,
@@ -82,7 +102,7 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
       timeoutInSeconds: (cfg.timeoutMs ?? 10_000) / 1000,
       // The SDK's request logs include query strings, and users-by-email carries an email there.
       logging: { silent: true },
-      ...(cfg.baseUrl ? { fetch: rebasingFetch(cfg.domain, cfg.baseUrl) } : {}),
+      fetch: transport,
     });
   // The SDK caches its access token until the expiry the token endpoint announced, and has no
   // way to drop it. A token the tenant stops honouring before then (signing key rotated, grant
@@ -186,20 +206,33 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
       return primaries[0] ?? null;
     },
 
-    async deleteUser(userId) {
+    async deleteUser(userId, progress = { done: [], notAvailable: [] }, onProgress = () => undefined) {
+      const p = progress;
+      const once = async (part: string, fn: () => Promise<unknown>) => {
+        if (p.done.includes(part)) return;
+        await fn();
+        p.done.push(part);
+        onProgress();
+      };
       // Auth0 answers 204 to a DELETE whether or not the user existed, so look first.
-      const existed = (await getUser(userId)) !== null;
-      const notAvailable: string[] = [];
-      if (existed) {
+      if (p.existed === undefined) {
+        p.existed = (await getUser(userId)) !== null;
+        onProgress();
+      }
+      if (p.existed) {
         // The session layer is an Enterprise-plan feature with scopes of its own; a tenant
         // without it answers 403. Deleting the user is what matters: carry on and say so.
-        if ((await sessionLayer('sessions', 'deleteUser.sessions', userId, () => mgmt.users.sessions.delete(userId))) === 'not_available') notAvailable.push('sessions');
-        if ((await sessionLayer('refresh_tokens', 'deleteUser.refreshTokens', userId, () => mgmt.users.refreshToken.delete(userId))) === 'not_available') notAvailable.push('refresh_tokens');
+        await once('sessions', async () => {
+          if ((await sessionLayer('sessions', 'deleteUser.sessions', userId, () => mgmt.users.sessions.delete(userId))) === 'not_available') p.notAvailable.push('sessions');
+        });
+        await once('refresh_tokens', async () => {
+          if ((await sessionLayer('refresh_tokens', 'deleteUser.refreshTokens', userId, () => mgmt.users.refreshToken.delete(userId))) === 'not_available') p.notAvailable.push('refresh_tokens');
+        });
       }
       // Grants can outlive a user deleted elsewhere, and this call is idempotent: always make it.
-      await call('deleteUser.grants', userId, () => mgmt.userGrants.deleteByUserId({ user_id: userId }));
-      await call('deleteUser', userId, () => mgmt.users.delete(userId));
-      return { outcome: existed ? 'deleted' : 'already_gone', notAvailable };
+      await once('grants', () => call('deleteUser.grants', userId, () => mgmt.userGrants.deleteByUserId({ user_id: userId })));
+      await once('user', () => call('deleteUser', userId, () => mgmt.users.delete(userId)));
+      return { outcome: p.existed ? 'deleted' : 'already_gone', notAvailable: [...p.notAvailable] };
     },
 
     async sessionLayerNotAvailable(userId) {

@@ -5,6 +5,7 @@
 import { Client, type Account, type Invoice, type LineItem, type Subscription } from 'recurly';
 import { isVendorError, typeForStatus, VendorError, type VendorErrorType } from './errors';
 import { FetchHttpAdapter, RecurlyTransportError } from './recurlyHttpAdapter';
+import { recurlyPace, type VendorPace } from './vendorPace';
 
 export interface RecurlyConfig {
   apiKey: string;
@@ -16,6 +17,8 @@ export interface RecurlyConfig {
   pageSize?: number;
   /** The site's region (the SDK's `region`: v3.recurly.com or v3.eu.recurly.com). */
   region?: 'us' | 'eu';
+  /** Pacing by Recurly's rate-limit headers (stores/vendorPace.ts); one per process by default. */
+  pace?: VendorPace;
 }
 
 export interface RecurlyAccount {
@@ -105,7 +108,7 @@ export const RECURLY_TIMEOUT_MS = 15_000;
 export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
   const client = new Client(cfg.apiKey, {
     region: cfg.region ?? 'us',
-    httpAdapter: new FetchHttpAdapter({ baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs ?? RECURLY_TIMEOUT_MS }),
+    httpAdapter: new FetchHttpAdapter({ baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs ?? RECURLY_TIMEOUT_MS, pace: cfg.pace ?? recurlyPace() }),
   });
   const pageSize = cfg.pageSize ?? 200;
 

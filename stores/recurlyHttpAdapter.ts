@@ -1,8 +1,10 @@
 /**
- * The transport under the `recurly` SDK: Node's fetch, with a timeout, and (sandbox only) the
- * SDK's fixed https://v3.recurly.com origin swapped for a configured base URL.
+ * The transport under the `recurly` SDK: Node's fetch, with a timeout, paced by Recurly's
+ * rate-limit headers (stores/vendorPace.ts), and (sandbox only) the SDK's fixed
+ * https://v3.recurly.com origin swapped for a configured base URL.
  */
 import { HttpAdapter, HttpResponse } from 'recurly/lib/recurly/HttpAdapter';
+import type { VendorPace } from './vendorPace';
 
 /** Thrown for failures below HTTP; the client turns it into VendorError 'unavailable'. */
 export class RecurlyTransportError extends Error {
@@ -15,12 +17,23 @@ export class RecurlyTransportError extends Error {
 export class FetchHttpAdapter extends HttpAdapter {
   private readonly base?: string;
 
-  constructor(private readonly opts: { baseUrl?: string; timeoutMs: number }) {
+  constructor(private readonly opts: { baseUrl?: string; timeoutMs: number; pace?: VendorPace }) {
     super();
     this.base = opts.baseUrl?.replace(/\/+$/, '');
   }
 
   async execute(method: string, url: string, headers: Record<string, string>, body: string | null): Promise<HttpResponse> {
+    const pace = this.opts.pace;
+    if (!pace) return this.send(method, url, headers, body);
+    // Each send starts its own timeout, so a wait for the window's reset never counts against it.
+    return pace.run(
+      () => this.send(method, url, headers, body),
+      (r) => r.statusCode,
+      (r) => (name) => (r.headers as Record<string, string>)[name],
+    );
+  }
+
+  private async send(method: string, url: string, headers: Record<string, string>, body: string | null): Promise<HttpResponse> {
     const target = this.base ? this.base + pathAndQuery(url) : url;
     try {
       const res = await fetch(target, {

@@ -1,5 +1,5 @@
 /** The Lethe worker process: runs deletion workflows and their activities until SIGTERM. */
-import { loadConfig, ConfigError } from '../config';
+import { loadConfig, ConfigError, connectingTo, temporalConnectionOptions } from '../config';
 import { buildDeps } from './deps';
 import { checkBlobRetention } from './blob-retention';
 import { createWorker } from './worker';
@@ -37,12 +37,14 @@ async function main(): Promise<void> {
   }
   const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(config, deps), {
     ...wait,
-    probe: () => NativeConnection.connect({ address: config.temporal.address }).then((c) => c.close()),
+    probe: () => connectingTo(config.temporal, () => NativeConnection.connect(temporalConnectionOptions(config.temporal))).then((c) => c.close()),
   });
   // Soft delete keeping deleted media past a request's deadline is said loudly at start (and
   // each receipt says when Azure purges the soft-deleted copies); it does not stop deletions.
   await checkBlobRetention(deps.blobs, { deadlineHours: config.deletion.deadlineHours, log: (line) => void process.stderr.write(`lethe-worker: ${line}\n`) });
-  process.stderr.write(`lethe-worker: polling task queue ${config.temporal.taskQueue} on ${config.temporal.address}\n`);
+  process.stderr.write(
+    `lethe-worker: polling task queue ${config.temporal.taskQueue} (and ${config.temporal.taskQueue}-auth0 at ${config.budget.auth0.tasksPerSecond.toFixed(2)} tasks/s, ${config.temporal.taskQueue}-recurly at ${config.budget.recurly.tasksPerSecond.toFixed(2)} tasks/s for the whole deployment) on ${config.temporal.address}\n`,
+  );
   await ensureSweepSchedule(config, deps.temporalClient());
   // Metrics matter less than deletions: a port in use is reported, and the worker runs on.
   const metrics = config.worker.metricsPort

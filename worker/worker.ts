@@ -1,14 +1,18 @@
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
-import type { Config } from '../config';
+import { connectingTo, temporalConnectionOptions, type Config } from '../config';
 import { createActivities, ActivityDeps } from '../activities';
 import { getDataConverter } from '../encryption';
 import { activityMetricsInterceptor } from './metrics';
+import { VENDOR_QUEUE_STORES, vendorTaskQueue } from '../workflows/queues';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 /** A worker over given dependencies: main() uses the real ones, tests may use their own queue. */
 export async function createWorker(config: Config, deps: ActivityDeps, overrides: Partial<WorkerOptions> = {}): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await connectingTo(config.temporal, () => NativeConnection.connect(temporalConnectionOptions(config.temporal)));
+  const taskQueue = overrides.taskQueue ?? config.temporal.taskQueue;
+  const { budget } = config;
+  const activities = createActivities(deps);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -17,9 +21,14 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
     // Encrypts every payload and failure message this worker writes to history. Built after
     // connecting, so an unreachable server is reported before a missing key.
     dataConverter: getDataConverter(config),
-    activities: createActivities(deps),
-    // Bounded so a burst of requests cannot exhaust the vendors' rate limits or the DB pool.
-    maxConcurrentActivityTaskExecutions: 20,
+    activities,
+    // Bounded memory (README, "Sizing the worker"): the SDK sizes its workflow cache from the
+    // machine's memory by default, about 1 MiB a cached deletion; past the cap a workflow is
+    // replayed from its history (~50 events) when its next task comes.
+    maxCachedWorkflows: budget.worker.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: budget.worker.maxConcurrentWorkflowTasks,
+    // Bounded so a burst of requests cannot exhaust the DB pool; the vendors have queues of their own.
+    maxConcurrentActivityTaskExecutions: budget.worker.maxConcurrentActivities,
     // A media deletion's cursor reaches the server about every second, so a worker that dies
     // costs its successor at most a second of re-listing.
     maxHeartbeatThrottleInterval: '2 seconds',
@@ -28,5 +37,51 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
     interceptors: { activity: [activityMetricsInterceptor] },
     ...overrides,
   });
-  return { worker, connection };
+  // One activity worker per vendor queue, in this process, on the same connection. The rate is
+  // the server's (Temporal's matching service dispatches at most that many tasks a second on
+  // the queue, summed over every worker polling it); every process sets the same value from the
+  // same configuration, since the last poller's value wins.
+  const vendorWorkers = await Promise.all(
+    VENDOR_QUEUE_STORES.map((vendor) =>
+      Worker.create({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue: vendorTaskQueue(taskQueue, vendor),
+        dataConverter: getDataConverter(config),
+        activities,
+        maxTaskQueueActivitiesPerSecond: budget[vendor].tasksPerSecond,
+        maxConcurrentActivityTaskExecutions: budget[vendor].concurrency,
+        maxHeartbeatThrottleInterval: '2 seconds',
+        defaultHeartbeatThrottleInterval: '1 second',
+        interceptors: { activity: [activityMetricsInterceptor] },
+        ...(overrides.identity ? { identity: overrides.identity } : {}),
+      }),
+    ),
+  );
+  return { worker: alongside(worker, vendorWorkers), connection };
+}
+
+/**
+ * The main worker, running and shutting down the vendor workers with it: callers (main(), the
+ * tests' worlds) hold one Worker, and a deletion whose vendor queue nobody polls would wait forever.
+ */
+function alongside(main: Worker, others: Worker[]): Worker {
+  const run = main.run.bind(main);
+  const shutdown = main.shutdown.bind(main);
+  const stopAll = () => {
+    if (main.getState() === 'RUNNING') shutdown();
+    for (const w of others) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  Object.assign(main, {
+    shutdown: stopAll,
+    run: async () => {
+      const runs = [run(), ...others.map((w) => w.run())];
+      // One failing stops the rest, so the process ends instead of half-polling.
+      for (const r of runs) r.catch(stopAll);
+      const results = await Promise.allSettled(runs);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  });
+  return main;
 }

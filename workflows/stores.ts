@@ -9,8 +9,13 @@
  * `blocked`, with the vendor's reason and what to do, and waits for the vendor to recover, an
  * operator's retry, or an operator's resolution outside Lethe. Nothing fails terminally while
  * anything remains.
+ *
+ * Auth0's and Recurly's activities (the deletion and its read-back) run on the vendor's own task
+ * queue (workflows/queues.ts), whose server-side rate is the deployment's budget of calls to
+ * that vendor. The waits between a store's attempts are jittered (the workflow's Math.random is
+ * seeded, so replay-safe): stores that failed together do not come back together.
  */
-import { condition, isCancellation, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import { condition, isCancellation, patched, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   BLOCK_POLICY,
@@ -26,6 +31,10 @@ import {
   type StoreProgress,
   type StoreVerification,
 } from '../contract';
+import { vendorTaskQueue } from './queues';
+
+/** Histories recorded before the vendors had task queues of their own (and jittered waits) replay without them. */
+export const VENDOR_QUEUES_PATCH = 'vendor-task-queues';
 
 // Needs-a-person failures come straight back to the workflow, which owns their slow cadence;
 // transient ones are retried inside the attempt, for at most the attempt budget.
@@ -35,10 +44,22 @@ const retry: RetryPolicy = {
   maximumInterval: '5 minutes',
   nonRetryableErrorTypes: [...NON_RETRYABLE, ...NEEDS_PERSON],
 };
-function activitiesFor(policy: BlockPolicy) {
+function activitiesFor(policy: BlockPolicy, taskQueueOf: (store: Store) => string | undefined) {
   const budget = policy.attemptBudgetMs;
+  // Scheduled onto a rate-limited queue, a task may wait there: schedule-to-close (the attempt
+  // budget) bounds the wait and the attempts together; start-to-close bounds one attempt.
+  const vendor = (store: Store) => {
+    const taskQueue = taskQueueOf(store);
+    return proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 5 * 60_000), heartbeatTimeout: '1 minute', scheduleToCloseTimeout: budget, retry, ...(taskQueue ? { taskQueue } : {}) });
+  };
+  const readBack = (store: Store) => {
+    const taskQueue = taskQueueOf(store);
+    return proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 2 * 60_000), scheduleToCloseTimeout: budget, retry, ...(taskQueue ? { taskQueue } : {}) });
+  };
   return {
-    vendors: proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 5 * 60_000), heartbeatTimeout: '1 minute', scheduleToCloseTimeout: budget, retry }),
+    auth0: vendor('auth0'),
+    recurly: vendor('recurly'),
+    readBack,
     // A short heartbeat timeout: a dead worker's media deletion is picked up again (from its
     // cursor) within seconds. A large account's media may take hours: its budget is longer.
     long: proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '20 seconds', scheduleToCloseTimeout: 12 * 3_600_000 + budget, retry }),
@@ -95,12 +116,16 @@ export const blockedOf = (stores: Record<Store, StoreRun>): BlockedStore[] =>
 /** Runs one store until it is verified empty or resolved by an operator. */
 export async function runStore(accountId: string, run: StoreRun, hooks: StoresHooks, policy: BlockPolicy = BLOCK_POLICY): Promise<void> {
   const p = run.progress;
-  const { vendors, long, quick } = activitiesFor(policy);
+  // Called before the first await of every store, so the marker's place in history is fixed.
+  const vendorQueues = patched(VENDOR_QUEUES_PATCH);
+  const mainQueue = workflowInfo().taskQueue;
+  const { auth0, recurly, long, readBack } = activitiesFor(policy, (store) => (vendorQueues && (store === 'auth0' || store === 'recurly') ? vendorTaskQueue(mainQueue, store) : undefined));
+  const quick = readBack(p.store);
   const attempt: Record<Store, () => Promise<unknown>> = {
     media: () => long.deleteMediaBlobs(accountId),
     database: () => long.deleteDatabaseRows(accountId),
-    auth0: () => vendors.deleteAuth0User(accountId),
-    recurly: () => vendors.deleteRecurlyAccount(accountId),
+    auth0: () => auth0.deleteAuth0User(accountId),
+    recurly: () => recurly.deleteRecurlyAccount(accountId),
   };
   for (;;) {
     if (p.status === 'resolved') return;
@@ -144,7 +169,9 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
     // Backing off from 30 s to the slow cadence: a refusal that a restart clears (a token the
     // vendor no longer knows, a permission just granted) is retried within a minute; one that
     // only a person can clear settles on the slow cadence, and is shown blocked past its bound.
-    const wait = Math.min(policy.retryEveryMs, 30_000 * 2 ** Math.min(p.attempts - 1, 5));
+    const backoff = Math.min(policy.retryEveryMs, 30_000 * 2 ** Math.min(p.attempts - 1, 5));
+    // From three quarters to the whole of the backoff, at random: never later than the cadence.
+    const wait = vendorQueues ? Math.round(backoff * (0.75 + Math.random() * 0.25)) : backoff;
     await condition(() => run.retryNow || p.status === 'resolved', wait);
     run.retryNow = false;
   }

@@ -3,12 +3,19 @@
  * deletion and the read-back (`readAuth0`) use it, so whatever the verification would count
  * as remaining is exactly what the deletion deletes. Idempotent: a user already gone counts as
  * deleted.
+ *
+ * Resumable at the call level: what an attempt found and which calls it finished travel in its
+ * heartbeat details (which Temporal hands to the activity's next attempt, also after a worker
+ * died), so a retry makes only the calls still to do. Auth0's DELETE answers 204 whether or not
+ * the user existed (Management API v2, "Delete a user"), so a repeat would be harmless but not
+ * free: each call spends the tenant's rate limit, shared with every other deletion.
  */
 import type { Knex } from 'knex';
 import { VendorError } from '../../stores/errors';
-import type { Auth0Client } from '../../stores/auth0';
+import type { Auth0Client, Auth0UserProgress } from '../../stores/auth0';
 import { classified } from '../failures';
 import { requireSubject, type Subject, type SubjectDeps } from './subject';
+import { lastDetails, record, vendorAttempt } from './vendor-attempt';
 import type { StoreCounts, StoreReading } from '../../contract';
 
 export interface Auth0Deps extends SubjectDeps {
@@ -86,36 +93,56 @@ async function refuseOtherAccounts(db: Knex, accountId: string, subject: Subject
   }
 }
 
+/** What an attempt hands to the next (ids and call names only, never an email). */
+interface Auth0Memo {
+  found?: PersonUsers;
+  /** Per user id: how far its deletion has come. */
+  users: Record<string, Auth0UserProgress>;
+}
+
 export const createAuth0Activities = (deps: Auth0Deps) => ({
   async deleteAuth0User(accountId: string): Promise<NonNullable<StoreCounts['auth0']>> {
-    return classified('auth0', async () => {
-      const subject = await requireSubject(deps, accountId);
-      const found = await findPersonUsers(deps.auth0, subject);
-      await refuseOtherAccounts(deps.db, accountId, subject, found);
-      let usersDeleted = 0;
-      let alreadyGone = 0;
-      const notAvailable = new Set<string>();
-      for (const u of found.users) {
-        const done = await deps.auth0.deleteUser(u.userId);
-        if (done.outcome === 'deleted') usersDeleted++;
-        else alreadyGone++;
-        for (const part of done.notAvailable) notAvailable.add(part);
-      }
-      // Gone ids, and linked secondaries (gone on their own), may still hold grants: revoke them.
-      for (const id of [...found.gone, ...found.users.flatMap((u) => (u.capturedId ? [u.capturedId] : []))]) {
-        await deps.auth0.deleteUser(id);
-      }
-      alreadyGone += found.gone.length;
-      const linked = found.users.filter((u) => u.via === 'linked').length;
-      const byEmail = found.users.filter((u) => u.via === 'email' || u.via === 'email_lower_case').length;
-      return {
-        usersDeleted,
-        alreadyGone,
-        ...(linked ? { linkedPrimaries: linked } : {}),
-        ...(byEmail ? { foundByEmail: byEmail } : {}),
-        ...(notAvailable.size ? { notAvailable: [...notAvailable].sort() } : {}),
-      };
-    });
+    const memo: Auth0Memo = { users: {}, ...(lastDetails<Auth0Memo>() ?? {}) };
+    return classified('auth0', () =>
+      vendorAttempt(
+        'auth0',
+        () => memo,
+        async () => {
+          const subject = await requireSubject(deps, accountId);
+          if (!memo.found) {
+            memo.found = await findPersonUsers(deps.auth0, subject);
+            record(memo);
+          }
+          const found = memo.found;
+          // Every attempt: the database may have changed since the users were found.
+          await refuseOtherAccounts(deps.db, accountId, subject, found);
+          const progressOf = (id: string) => (memo.users[id] ??= { done: [], notAvailable: [] });
+          let usersDeleted = 0;
+          let alreadyGone = 0;
+          const notAvailable = new Set<string>();
+          for (const u of found.users) {
+            const done = await deps.auth0.deleteUser(u.userId, progressOf(u.userId), () => record(memo));
+            if (done.outcome === 'deleted') usersDeleted++;
+            else alreadyGone++;
+            for (const part of done.notAvailable) notAvailable.add(part);
+          }
+          // Gone ids, and linked secondaries (gone on their own), may still hold grants: revoke them.
+          for (const id of [...found.gone, ...found.users.flatMap((u) => (u.capturedId ? [u.capturedId] : []))]) {
+            await deps.auth0.deleteUser(id, progressOf(`revoke:${id}`), () => record(memo));
+          }
+          alreadyGone += found.gone.length;
+          const linked = found.users.filter((u) => u.via === 'linked').length;
+          const byEmail = found.users.filter((u) => u.via === 'email' || u.via === 'email_lower_case').length;
+          return {
+            usersDeleted,
+            alreadyGone,
+            ...(linked ? { linkedPrimaries: linked } : {}),
+            ...(byEmail ? { foundByEmail: byEmail } : {}),
+            ...(notAvailable.size ? { notAvailable: [...notAvailable].sort() } : {}),
+          };
+        },
+      ),
+    );
   },
 });
 

@@ -23,9 +23,15 @@
  *   `DataRemains`, "redaction pending"), for as long as the store's attempt budget lasts
  *   (LETHE_STORE_ATTEMPT_BUDGET). Only a redaction still invisible after that whole budget is
  *   requested again by the workflow's next attempt, which starts without the memory.
+ * - Every other call is resumable the same way: the account seen, the live subscriptions
+ *   listed, and each one ended are in the heartbeat details, so a retried attempt (after a
+ *   429 whose reset was too far to wait for, a 5xx, a worker that died) makes only the calls
+ *   still to do. Recurly's rate limit counts every request of a sandbox site (api.yaml, "Rate
+ *   Limits"), and a repeated terminate is answered 422 and costs a read to tell it from a refusal.
  */
 import type { Knex } from 'knex';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
+import { lastDetails, vendorAttempt } from './vendor-attempt';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecurlyClient } from '../../stores/recurly';
 import { isVendorError, VendorError } from '../../stores/errors';
@@ -50,91 +56,104 @@ interface RecurlyMemo {
   terminated?: number;
   canceled?: number;
   checks?: number;
+  /** The account was read and holds personal data (so it need not be read again). */
+  accountSeen?: boolean;
+  /** The live subscriptions listed (ids and states), and those already ended. */
+  live?: { id: string; state: string }[];
+  ended?: string[];
 }
 
 type RecurlyCounts = NonNullable<StoreCounts['recurly']>;
 
 export const createRecurlyActivities = (deps: RecurlyDeps) => ({
   async deleteRecurlyAccount(accountId: string): Promise<RecurlyCounts> {
-    return classified('recurly', async () => {
-      const subject = await requireSubject(deps, accountId);
-      const code = subject.recurlyAccountCode;
-      if (!code) return { subscriptionsTerminated: 0, accountRedacted: false, hadAccount: false };
-      const memo: RecurlyMemo = { ...(lastMemo() ?? {}) };
-      const account = await deps.recurly.getAccount(code);
-      if (!account) return { subscriptionsTerminated: memo.terminated ?? 0, accountRedacted: false, hadAccount: false };
-      if (account.redacted && !memo.redactionAcceptedAt) return { subscriptionsTerminated: 0, accountRedacted: true, hadAccount: true };
-
-      let redactRequests = 0;
-      if (!memo.redactionAcceptedAt) {
-        // Recurly refuses to redact (422) while any subscription is live, so end them first.
-        memo.terminated ??= 0;
-        memo.canceled ??= 0;
-        for (const sub of await deps.recurly.listLiveSubscriptions(code, new Date())) {
-          if (sub.state === 'future') {
-            await deps.recurly.cancelSubscription(sub.id);
-            memo.canceled++;
-          } else {
-            await deps.recurly.terminateSubscription(sub.id, deps.refund);
-            memo.terminated++;
+    const memo: RecurlyMemo = { ...(lastDetails<RecurlyMemo>() ?? {}) };
+    return classified('recurly', () =>
+      vendorAttempt(
+        'recurly',
+        () => memo,
+        async () => {
+          const subject = await requireSubject(deps, accountId);
+          const code = subject.recurlyAccountCode;
+          if (!code) return { subscriptionsTerminated: 0, accountRedacted: false, hadAccount: false };
+          if (!memo.accountSeen && !memo.redactionAcceptedAt) {
+            const account = await deps.recurly.getAccount(code);
+            if (!account) return { subscriptionsTerminated: memo.terminated ?? 0, accountRedacted: false, hadAccount: false };
+            if (account.redacted) return { subscriptionsTerminated: 0, accountRedacted: true, hadAccount: true };
+            memo.accountSeen = true;
+            heartbeat(memo);
           }
-          heartbeat(memo);
-        }
-        let outcome: 'accepted' | 'already_gone';
-        try {
-          outcome = await deps.recurly.redactAccount(code);
-        } catch (err) {
-          if (isVendorError(err) && err.type === 'precondition') throw await namedRefusal(deps.recurly, code, err);
-          throw err;
-        }
-        if (outcome === 'already_gone') return { subscriptionsTerminated: memo.terminated, subscriptionsCanceled: memo.canceled, accountRedacted: false, hadAccount: false };
-        redactRequests = 1;
-        memo.redactionAcceptedAt = new Date().toISOString();
-        memo.checks = 0;
-        heartbeat(memo);
-      }
 
-      // Accepted: wait for Recurly to carry it out, never asking again meanwhile.
-      const acceptedAt = Date.parse(memo.redactionAcceptedAt);
-      const deadline = Math.min(Date.now() + REDACTION_WAIT_PER_ATTEMPT_MS, attemptDeadline());
-      let delay = 250;
-      for (;;) {
-        const now = await deps.recurly.getAccount(code);
-        if (!now || now.redacted) {
-          return {
-            subscriptionsTerminated: memo.terminated ?? 0,
-            subscriptionsCanceled: memo.canceled ?? 0,
-            accountRedacted: true,
-            hadAccount: true,
-            redactRequests,
-            redactionChecks: memo.checks ?? 0,
-            redactionWaitedMs: Math.max(0, Date.now() - acceptedAt),
-          };
-        }
-        memo.checks = (memo.checks ?? 0) + 1;
-        heartbeat(memo);
-        if (Date.now() + delay > deadline) {
-          throw ApplicationFailure.create({
-            type: FailureType.DataRemains,
-            message: `recurly redaction of ${code} accepted at ${memo.redactionAcceptedAt} is still pending (${memo.checks} checks; still set: ${now.personalFields.join(', ')})`,
-            nextRetryDelay: PENDING_RETRY_DELAY_MS,
-          });
-        }
-        await sleep(delay);
-        delay = Math.min(delay * 2, 5_000);
-      }
-    });
+          let redactRequests = 0;
+          if (!memo.redactionAcceptedAt) {
+            // Recurly refuses to redact (422) while any subscription is live, so end them first.
+            memo.terminated ??= 0;
+            memo.canceled ??= 0;
+            if (!memo.live) {
+              memo.live = (await deps.recurly.listLiveSubscriptions(code, new Date())).map((sub) => ({ id: sub.id, state: sub.state }));
+              memo.ended = [];
+              heartbeat(memo);
+            }
+            for (const sub of memo.live) {
+              if (memo.ended?.includes(sub.id)) continue;
+              if (sub.state === 'future') {
+                await deps.recurly.cancelSubscription(sub.id);
+                memo.canceled++;
+              } else {
+                await deps.recurly.terminateSubscription(sub.id, deps.refund);
+                memo.terminated++;
+              }
+              (memo.ended ??= []).push(sub.id);
+              heartbeat(memo);
+            }
+            let outcome: 'accepted' | 'already_gone';
+            try {
+              outcome = await deps.recurly.redactAccount(code);
+            } catch (err) {
+              if (isVendorError(err) && err.type === 'precondition') throw await namedRefusal(deps.recurly, code, err);
+              throw err;
+            }
+            if (outcome === 'already_gone') return { subscriptionsTerminated: memo.terminated, subscriptionsCanceled: memo.canceled, accountRedacted: false, hadAccount: false };
+            redactRequests = 1;
+            memo.redactionAcceptedAt = new Date().toISOString();
+            memo.checks = 0;
+            heartbeat(memo);
+          }
+
+          // Accepted: wait for Recurly to carry it out, never asking again meanwhile.
+          const acceptedAt = Date.parse(memo.redactionAcceptedAt);
+          const deadline = Math.min(Date.now() + REDACTION_WAIT_PER_ATTEMPT_MS, attemptDeadline());
+          let delay = 250;
+          for (;;) {
+            const now = await deps.recurly.getAccount(code);
+            if (!now || now.redacted) {
+              return {
+                subscriptionsTerminated: memo.terminated ?? 0,
+                subscriptionsCanceled: memo.canceled ?? 0,
+                accountRedacted: true,
+                hadAccount: true,
+                redactRequests,
+                redactionChecks: memo.checks ?? 0,
+                redactionWaitedMs: Math.max(0, Date.now() - acceptedAt),
+              };
+            }
+            memo.checks = (memo.checks ?? 0) + 1;
+            heartbeat(memo);
+            if (Date.now() + delay > deadline) {
+              throw ApplicationFailure.create({
+                type: FailureType.DataRemains,
+                message: `recurly redaction of ${code} accepted at ${memo.redactionAcceptedAt} is still pending (${memo.checks} checks; still set: ${now.personalFields.join(', ')})`,
+                nextRetryDelay: PENDING_RETRY_DELAY_MS,
+              });
+            }
+            await sleep(delay);
+            delay = Math.min(delay * 2, 5_000);
+          }
+        },
+      ),
+    );
   },
 });
-
-function lastMemo(): RecurlyMemo | undefined {
-  try {
-    const d = activityInfo().heartbeatDetails as RecurlyMemo | undefined;
-    return d && typeof d === 'object' ? d : undefined;
-  } catch {
-    return undefined; // called outside an activity (a direct call in a test)
-  }
-}
 
 /** When this attempt must have finished (start-to-close and schedule-to-close), less a margin. */
 function attemptDeadline(): number {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, EXIT } from './exit';
+import { secretOrFile } from '../../config/keys';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -29,13 +30,19 @@ export function apiTarget(opts: { apiUrl?: string }, env: NodeJS.ProcessEnv = pr
     .split(',')
     .map((t) => t.trim())
     .find((t) => t && !/^[^:\s]*:[^:\s]*:sha256:/.test(t));
-  let token = env.LETHE_API_TOKEN || legacy || '';
+  let token: string;
+  try {
+    // LETHE_API_TOKEN_FILE: a mounted secret, as for the server's own secrets.
+    token = secretOrFile(env, 'LETHE_API_TOKEN') || legacy || '';
+  } catch (err) {
+    throw new CliError(EXIT.usage, (err as Error).message);
+  }
   if (!token) {
     const file = path.join(stateDir(env), 'api-token');
     try {
       token = fs.readFileSync(file, 'utf8').trim();
     } catch {
-      throw new CliError(EXIT.auth, `no API token: set LETHE_API_TOKEN, or start the embedded stack (npm start), which writes ${file}`);
+      throw new CliError(EXIT.auth, `no API token: set LETHE_API_TOKEN (or LETHE_API_TOKEN_FILE), or start the embedded stack (npm start), which writes ${file}`);
     }
   }
   return { url, token };

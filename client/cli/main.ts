@@ -28,8 +28,9 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join('\n')}
 ${EXIT_HELP}
 
 Environment: LETHE_API_URL (default http://127.0.0.1:8080), LETHE_API_TOKEN (default: the
-embedded stack's .lethe/api-token), TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE and DATABASE_URL
-(schedule, which records its changes as LETHE_OPERATOR or the OS user).`;
+embedded stack's .lethe/api-token; or LETHE_API_TOKEN_FILE), TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE,
+TEMPORAL_TLS_CA / TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY / TEMPORAL_TLS_SERVER_NAME or TEMPORAL_API_KEY[_FILE]
+and DATABASE_URL (schedule, which records its changes as LETHE_OPERATOR or the OS user).`;
 
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, DEFAULTS, azuriteConnectionString, credentialEntry, embeddedDatabaseUrl, loadConfig } from '../../config';
+import { ConfigError, DEFAULTS, azuriteConnectionString, credentialEntry, embeddedDatabaseUrl, loadConfig, withSecretFiles } from '../../config';
 import { createDb } from '../../stores/db';
 import { migrateApplicationSchema, migrateLetheSchema } from '../../migrations';
 import { getFieldCipher, type FieldCipher } from '../../encryption';
@@ -153,7 +153,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   // pass or bench, whose stacks are started with an env of their own).
   const mode = opts.temporal ?? temporalModeOf(env.LETHE_TEMPORAL === undefined ? process.env : env);
   if (mode === 'server' && env.TEMPORAL_ADDRESS) throw new ConfigError('LETHE_TEMPORAL', '"server" starts a Temporal server here, but TEMPORAL_ADDRESS names one already; unset one of them');
-  if (mode === 'server' && env.DATABASE_URL) throw new ConfigError('LETHE_TEMPORAL', `"server" keeps Temporal's databases in the embedded PostgreSQL, but DATABASE_URL replaces it; unset one of them`);
+  // DATABASE_URL may come from DATABASE_URL_FILE (config/keys.ts): the same decisions either way.
+  const databaseUrl = withSecretFiles(env).DATABASE_URL;
+  if (mode === 'server' && databaseUrl) throw new ConfigError('LETHE_TEMPORAL', `"server" keeps Temporal's databases in the embedded PostgreSQL, but DATABASE_URL replaces it; unset one of them`);
 
   /** The production-shaped server needs PostgreSQL, so it comes after it; see temporal-server.ts. */
   const startTemporalServer = async (): Promise<void> => {
@@ -206,9 +208,11 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     }
     if (env.TEMPORAL_NAMESPACE) childEnv.TEMPORAL_NAMESPACE = env.TEMPORAL_NAMESPACE;
 
-    if (env.DATABASE_URL) {
-      childEnv.DATABASE_URL = env.DATABASE_URL;
-      endpoints.push({ name: 'PostgreSQL', where: redactUrl(env.DATABASE_URL), note: 'external (DATABASE_URL)' });
+    if (databaseUrl) {
+      // The children read the file themselves, so the secret stays out of their environment.
+      if (env.DATABASE_URL_FILE) childEnv.DATABASE_URL_FILE = env.DATABASE_URL_FILE;
+      else childEnv.DATABASE_URL = databaseUrl;
+      endpoints.push({ name: 'PostgreSQL', where: redactUrl(databaseUrl), note: `external (${env.DATABASE_URL_FILE ? 'DATABASE_URL_FILE' : 'DATABASE_URL'})` });
     } else {
       const dataDir = path.join(opts.stateDir, 'postgres');
       log('starting PostgreSQL');
@@ -223,7 +227,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       endpoints.push({ name: 'PostgreSQL', where: childEnv.DATABASE_URL });
     }
     if (mode === 'server') await startTemporalServer();
-    const db = createDb(childEnv.DATABASE_URL, { poolMax: 2 });
+    const db = createDb(databaseUrl || childEnv.DATABASE_URL, { poolMax: 2 });
     try {
       if (env.LETHE_MODE !== 'production') await migrateApplicationSchema(db);
       // Migration 006 seals subjects an older checkout captured in plain text (a deletion paused
@@ -290,10 +294,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const serviceEnv = { ...process.env, ...env, ...childEnv };
 
     // Issue 6: closed histories expire, and the Web UI gets its codec server.
-    await setNamespaceRetention(config.temporal.address, config.temporal.namespace, config.temporal.retentionDays);
+    await setNamespaceRetention(config.temporal.address, config.temporal.namespace, config.temporal.retentionDays, config.temporal.tls);
     log(`namespace ${config.temporal.namespace} keeps closed histories ${config.temporal.retentionDays} days`);
     afterRestart.temporal = async () => {
-      await setNamespaceRetention(config.temporal.address, config.temporal.namespace, config.temporal.retentionDays);
+      await setNamespaceRetention(config.temporal.address, config.temporal.namespace, config.temporal.retentionDays, config.temporal.tls);
       sup.log(`temporal: namespace ${config.temporal.namespace} retention of ${config.temporal.retentionDays} days re-applied`);
     };
     if (codecUrl) {

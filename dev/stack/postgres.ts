@@ -233,8 +233,40 @@ function runInitdb(dir: string, bin: string, owner: { uid: number; gid: number }
   }
 }
 
+/**
+ * TLS for the embedded server (tests of `sslmode` only; the stack itself stays plain on
+ * loopback): the server certificate and key, and with `required` a pg_hba that accepts only
+ * `hostssl` connections, so a plain client is refused as a managed PostgreSQL refuses it.
+ */
+export interface PostgresTls {
+  certFile: string;
+  keyFile: string;
+  required?: boolean;
+}
+
+/**
+ * Copies the certificate and key into the cluster folder, owned by the cluster's user with mode
+ * 0600: PostgreSQL refuses a key others can read, and nobody may not reach the caller's folder.
+ */
+function tlsArgs(dir: string, owner: { uid: number; gid: number } | undefined, tls: PostgresTls): string[] {
+  const place = (from: string, name: string, mode: number, text?: string): string => {
+    const to = path.join(dir, name);
+    if (text !== undefined) fs.writeFileSync(to, text, { mode });
+    else fs.copyFileSync(from, to);
+    fs.chmodSync(to, mode);
+    if (owner) fs.chownSync(to, owner.uid, owner.gid);
+    return to;
+  };
+  const args = ['-c', 'ssl=on', '-c', `ssl_cert_file=${place(tls.certFile, 'lethe-server.crt', 0o600)}`, '-c', `ssl_key_file=${place(tls.keyFile, 'lethe-server.key', 0o600)}`];
+  if (tls.required) {
+    const hba = ['hostssl all all 127.0.0.1/32 scram-sha-256', 'hostssl all all ::1/128 scram-sha-256', ''].join('\n');
+    args.push('-c', `hba_file=${place('', 'lethe-pg_hba-ssl.conf', 0o600, hba)}`);
+  }
+  return args;
+}
+
 /** `bin`: what initCluster returned (default: found again the same way). */
-export function postgresSpec(opts: { dataDir: string; port: number; durable: boolean; bin?: string }): ServiceSpec {
+export function postgresSpec(opts: { dataDir: string; port: number; durable: boolean; bin?: string; tls?: PostgresTls }): ServiceSpec {
   const owner = clusterOwner();
   const args = [
     '-D',
@@ -252,6 +284,7 @@ export function postgresSpec(opts: { dataDir: string; port: number; durable: boo
   ];
   // Tests throw their cluster away, so they trade crash safety for speed.
   if (!opts.durable) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  if (opts.tls) args.push(...tlsArgs(fs.realpathSync(opts.dataDir), owner, opts.tls));
   return {
     name: 'postgres',
     command: path.join(opts.bin ?? binDir(owner), 'postgres'),
@@ -261,12 +294,13 @@ export function postgresSpec(opts: { dataDir: string; port: number; durable: boo
     cwd: owner ? '/' : undefined,
     stopSignal: 'SIGINT', // "fast" shutdown: disconnect clients, then checkpoint and exit
     readyTimeoutMs: 60_000,
-    ready: () => canConnect(opts.port, 'postgres'),
+    ready: () => canConnect(opts.port, 'postgres', Boolean(opts.tls)),
   };
 }
 
-async function canConnect(port: number, database: string): Promise<boolean> {
-  const c = new Client({ host: '127.0.0.1', port, user: PG_USER, password: PG_PASSWORD, database });
+/** `tls`: the probe encrypts (a `hostssl`-only server refuses plain text) but need not verify. */
+async function canConnect(port: number, database: string, tls = false): Promise<boolean> {
+  const c = new Client({ host: '127.0.0.1', port, user: PG_USER, password: PG_PASSWORD, database, ...(tls ? { ssl: { rejectUnauthorized: false } } : {}) });
   try {
     await c.connect();
     await c.query('select 1');
@@ -278,8 +312,8 @@ async function canConnect(port: number, database: string): Promise<boolean> {
   }
 }
 
-export async function ensureDatabase(port: number, database = PG_DATABASE): Promise<void> {
-  const c = new Client({ host: '127.0.0.1', port, user: PG_USER, password: PG_PASSWORD, database: 'postgres' });
+export async function ensureDatabase(port: number, database = PG_DATABASE, tls = false): Promise<void> {
+  const c = new Client({ host: '127.0.0.1', port, user: PG_USER, password: PG_PASSWORD, database: 'postgres', ...(tls ? { ssl: { rejectUnauthorized: false } } : {}) });
   await c.connect();
   try {
     const { rowCount } = await c.query('select 1 from pg_database where datname = $1', [database]);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { DEFAULTS, EMBEDDED_KEYS_FILE } from '../../config';
+import { DEFAULTS, EMBEDDED_KEYS_FILE, temporalConnectionOptions, type TemporalTls } from '../../config';
 import { generateKeyEntry } from '../../encryption/keys';
 import type { ServiceSpec } from './supervisor';
 import { isListening } from './net';
@@ -67,8 +67,9 @@ export function codecServerSpec(opts: { port: number; uiPort: number; env: NodeJ
  * a key leak later would open every history still kept, and a receipt in lethe.receipts is
  * the durable proof of a deletion: history need not outlive the operators' debugging window.
  */
-export async function setNamespaceRetention(address: string, namespace: string, days: number): Promise<void> {
-  const connection = await Connection.connect({ address, connectTimeout: 5_000 });
+export async function setNamespaceRetention(address: string, namespace: string, days: number, tls?: TemporalTls): Promise<void> {
+  // `tls`: an external TEMPORAL_ADDRESS reached with TLS or an API key (config/temporal-tls.ts).
+  const connection = await Connection.connect({ ...temporalConnectionOptions({ address, namespace, tls }), connectTimeout: 5_000 });
   try {
     await connection.workflowService.updateNamespace({
       namespace,

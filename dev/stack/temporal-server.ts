@@ -15,7 +15,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
-import { Connection } from '@temporalio/client';
+import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal as proto } from '@temporalio/proto';
 import { ConfigError } from '../../config';
@@ -178,10 +178,42 @@ function canBind(port: number): Promise<boolean> {
 }
 
 /**
+ * Mutual TLS on the frontend (tests of Lethe's TLS options; compose and `npm start` stay plain
+ * on loopback). Keys of go.temporal.io/server v1.29.1 common/config/config.go: RootTLS
+ * `frontend` (GroupTLS: `server` ServerTLS with requireClientAuth and clientCaFiles, `client`
+ * ClientTLS) and `systemWorker` (WorkerTLS): with a systemWorker certificate, every client of
+ * the frontend inside the server (the system workers, the scheduler) uses it
+ * (common/rpc/encryption/local_store_tls_provider.go, GetFrontendClientConfig). Internode
+ * traffic (history, matching) stays plain on loopback.
+ */
+export interface ServerTls {
+  /** The frontend's certificate and key: issued for `serverName` and 127.0.0.1. */
+  certFile: string;
+  keyFile: string;
+  /** The CA that signed the server's certificate and the clients' (one CA for both here). */
+  caFile: string;
+  /** A client certificate the server's own workers present to the frontend. */
+  internalCertFile: string;
+  internalKeyFile: string;
+  /** The name in the server's certificate, checked by the server's own clients. */
+  serverName: string;
+}
+
+/** The `global.tls` section for ServerTls; certificates re-read from their files every minute (refreshInterval). */
+export function serverTlsConfig(tls: ServerTls): Record<string, unknown> {
+  const client = { serverName: tls.serverName, rootCaFiles: [tls.caFile] };
+  return {
+    refreshInterval: '1m',
+    frontend: { server: { certFile: tls.certFile, keyFile: tls.keyFile, requireClientAuth: true, clientCaFiles: [tls.caFile] }, client },
+    systemWorker: { certFile: tls.internalCertFile, keyFile: tls.internalKeyFile, client },
+  };
+}
+
+/**
  * The server's configuration: what auto-setup renders from its config template for DB=postgres12
  * with compose's variables, on loopback ports. JSON is YAML, so the server reads it as written.
  */
-export function serverConfig(opts: { pgPort: number; ports: ServerPorts; dynamicConfigFile: string; logLevel?: string }): Record<string, unknown> {
+export function serverConfig(opts: { pgPort: number; ports: ServerPorts; dynamicConfigFile: string; logLevel?: string; tls?: ServerTls }): Record<string, unknown> {
   const P = PRODUCTION_TEMPORAL;
   const sql = (databaseName: string, maxConns: number) => ({
     sql: {
@@ -206,7 +238,7 @@ export function serverConfig(opts: { pgPort: number; ports: ServerPorts; dynamic
       visibilityStore: 'visibility',
       datastores: { default: sql(P.database, P.maxConns), visibility: sql(P.visibilityDatabase, P.visibilityMaxConns) },
     },
-    global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
+    global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' }, ...(opts.tls ? { tls: serverTlsConfig(opts.tls) } : {}) },
     services: {
       frontend: rpc(p.frontend, p.frontendMembership, { httpPort: p.frontendHttp }),
       matching: rpc(p.matching, p.matchingMembership),
@@ -234,7 +266,7 @@ export function serverConfig(opts: { pgPort: number; ports: ServerPorts; dynamic
  * Writes the configuration into `dir` and returns the supervisor's spec. `ready` is the
  * frontend answering; the namespace is the caller's next step (ensureNamespace).
  */
-export function temporalServerSpec(opts: { dir: string; pgPort: number; ports: ServerPorts }): ServiceSpec {
+export function temporalServerSpec(opts: { dir: string; pgPort: number; ports: ServerPorts; tls?: ServerTls; connection?: AdminConnection }): ServiceSpec {
   const configDir = path.join(opts.dir, 'config');
   fs.mkdirSync(configDir, { recursive: true });
   // The images' own dynamic config, which compose does not replace: empty in v1.29.1, i.e. the
@@ -249,12 +281,18 @@ export function temporalServerSpec(opts: { dir: string; pgPort: number; ports: S
     // No authorizer, as in compose: the frontend listens on loopback only.
     args: ['--root', opts.dir, '--config', 'config', '--env', 'production', '--allow-no-auth', 'start'],
     readyTimeoutMs: 120_000,
-    ready: () => frontendServing(address),
+    ready: () => frontendServing(address, opts.connection),
   };
 }
 
-async function frontendServing(address: string): Promise<boolean> {
-  const conn = await Connection.connect({ address, connectTimeout: 1000 });
+/**
+ * How the stack's own admin calls reach a frontend that requires TLS (the SDK's
+ * ConnectionOptions `tls`): absent, plain text as before.
+ */
+export type AdminConnection = Pick<ConnectionOptions, 'tls'>;
+
+async function frontendServing(address: string, admin: AdminConnection = {}): Promise<boolean> {
+  const conn = await Connection.connect({ ...admin, address, connectTimeout: 1000 });
   try {
     // Answers once the frontend serves and the history shards are owned (it lists namespaces from them).
     await conn.workflowService.listNamespaces({ pageSize: 1 });
@@ -275,8 +313,8 @@ const INDEXED_TYPE: Record<string, proto.api.enums.v1.IndexedValueType> = {
  * DEFAULT_NAMESPACE_RETENTION) and Lethe's search attributes (temporal-admin's
  * `temporal operator search-attribute create`). Idempotent: every start and restart runs it.
  */
-export async function ensureNamespace(address: string, namespace: string, retentionDays: number): Promise<void> {
-  const connection = await Connection.connect({ address, connectTimeout: 5_000 });
+export async function ensureNamespace(address: string, namespace: string, retentionDays: number, admin: AdminConnection = {}): Promise<void> {
+  const connection = await Connection.connect({ ...admin, address, connectTimeout: 5_000 });
   try {
     await waitFor(
       `temporal: namespace ${namespace}`,

@@ -5,31 +5,22 @@
  * its own, so the rows it plants (open, years past their deadline) do not show in the shared
  * stack's lists and overdue gauges.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createDb } from '../../stores/db';
 import { migrateLetheSchema } from '../../migrations';
 import { createReconciler } from '../../client/reconcile';
-import { testConfig } from '../support/stack';
+import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
 
 describe('reconciler pass', () => {
-  let admin: Knex;
+  let fresh: FreshDatabase;
   let db: Knex;
-  const name = `lethe_reconcile_${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
-    admin = createDb(testConfig().database.url, { poolMax: 1 });
-    await admin.raw('create database ??', [name]);
-    const url = new URL(testConfig().database.url);
-    url.pathname = `/${name}`;
-    db = createDb(url.toString(), { poolMax: 2 });
+    fresh = await freshDatabase('lethe_reconcile');
+    db = fresh.db;
     await migrateLetheSchema(db);
   });
-  afterAll(async () => {
-    await db?.destroy();
-    await admin?.raw('drop database if exists ?? with (force)', [name]).catch(() => undefined);
-    await admin?.destroy();
-  });
+  afterAll(() => fresh?.drop());
 
   test('when more requests are open than one pass reads, then successive passes read every one of them, and a request the read finds ended is recorded', async () => {
     // 25 open requests, several in the same microsecond-precise second, plus finished ones the pass must skip.

@@ -18,6 +18,7 @@ import { createIntake } from '../../client/intake';
 import { getDataConverter, decodePayloads } from '../../encryption';
 import type { MediaCursor } from '../../activities/deletion/media';
 import type { Receipt } from '../../contract';
+import { temporalConnectionOptions } from '../../config';
 import { sleep, until } from '../support/until';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -113,7 +114,7 @@ describe('deletion under faults', () => {
       // Workers are separate processes here, on a queue of their own, so one can be killed.
       const config = testConfig({ ...stores.env, LETHE_TASK_QUEUE: `test-${randomUUID()}` });
       const deps = buildDeps(config);
-      const connection = await Connection.connect({ address: config.temporal.address });
+      const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
       const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
       const workerEnv = { ...process.env, ...stores.env, LETHE_TASK_QUEUE: config.temporal.taskQueue, LETHE_BLOB_PAGE_SIZE: '100', LETHE_BLOB_BATCH_CONCURRENCY: '1' };
       const startWorker = (): ChildProcess => spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: ROOT, env: workerEnv, stdio: 'ignore' });

@@ -5,29 +5,19 @@
  * then once found no application bookkeeping table on that path and created every application
  * table again inside schema `lethe`: a second, empty `accounts` that unqualified queries read.
  */
-import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createDb } from '../../stores/db';
 import { migrateApplicationSchema, migrateLetheSchema } from '../../migrations';
-import { testConfig } from '../support/stack';
+import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
 
 describe('migrations on a database whose role is named lethe', () => {
-  let admin: Knex;
+  let fresh: FreshDatabase;
   let db: Knex;
-  const name = `lethe_path_${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
-    admin = createDb(testConfig().database.url, { poolMax: 1 });
-    await admin.raw('create database ??', [name]);
-    const url = new URL(testConfig().database.url);
-    url.pathname = `/${name}`;
-    db = createDb(url.toString(), { poolMax: 2 });
+    fresh = await freshDatabase('lethe_path');
+    db = fresh.db;
   });
-  afterAll(async () => {
-    await db?.destroy();
-    await admin?.raw('drop database if exists ?? with (force)', [name]).catch(() => undefined);
-    await admin?.destroy();
-  });
+  afterAll(() => fresh?.drop());
 
   const tablesIn = async (schema: string): Promise<string[]> => (await db('pg_tables').where({ schemaname: schema }).pluck('tablename')).sort();
 

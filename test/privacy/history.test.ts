@@ -17,7 +17,7 @@ import { accountDeletionWorkflow, DEADLINE_ATTRIBUTE_PATCH, RECHECK_PATCH, STORE
 import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { storesOf } from '../support/stores';
-import type { Config } from '../../config';
+import { temporalConnectionOptions, type Config } from '../../config';
 import { codecPayloads, encodingOf, found, haystack, isPatchMarkerData, payloadsIn } from './support/scan';
 import { deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
 
@@ -39,7 +39,7 @@ describe('personal data in the orchestration layer', () => {
   beforeAll(async () => {
     config = testConfig({ LETHE_TASK_QUEUE: `test-${randomUUID()}` });
     deps = buildDeps(config);
-    connection = await Connection.connect({ address: config.temporal.address });
+    connection = await Connection.connect(temporalConnectionOptions(config.temporal));
     lethe = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
     raw = new Client({ connection, namespace: config.temporal.namespace });
     // The real worker process (worker/main.ts, its runtime logger included), output captured.

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../../contract';
-import { DEFAULTS } from '../../config';
+import { DEFAULTS, temporalConnectionOptions } from '../../config';
 import { PRODUCTION_STARTUP_WAIT } from '../../config/reachability';
 import { clusterStores, PRODUCTION_TEMPORAL } from '../../dev/stack/temporal-server';
 import { testConfig } from '../support/stack';
@@ -64,7 +64,7 @@ describe('docker-compose.yml and the local production-shaped mode', () => {
   beforeAll(async () => {
     services = resolvedServices();
     temporal = { ...AUTO_SETUP_DEFAULTS, ...envOf(services.temporal) };
-    connection = await Connection.connect({ address: config.temporal.address });
+    connection = await Connection.connect(temporalConnectionOptions(config.temporal));
   });
   afterAll(async () => connection?.close());
 

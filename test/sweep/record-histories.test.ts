@@ -23,6 +23,7 @@ import { cutoffFor } from '../../activities/sweep/candidates';
 import { scopedSeeder, daysAfter, newScopePrefix } from './support';
 import { deletionWorkflowId } from '../../contract';
 import { getDataConverter } from '../../encryption';
+import { temporalConnectionOptions } from '../../config';
 import { HISTORIES_DIR, HISTORY_RECORDING_ENV, HISTORY_TEST_KEY_ID } from '../support/histories';
 
 const SWEEP_HISTORIES = ['sweep-dry-run-first-run', 'sweep-dry-run-last-run', 'sweep-real-last-run', 'deletion-inactivity-completed', 'deletion-inactivity-skipped'];
@@ -52,12 +53,12 @@ if (process.env.LETHE_RECORD_HISTORIES) {
     });
     expect(config.encryption.keys?.currentKeyId).toBe(HISTORY_TEST_KEY_ID);
     const dataConverter = getDataConverter(config);
-    const connection = await Connection.connect({ address: config.temporal.address });
+    const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
     const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
     const base = buildDeps(config);
     const intake = createIntake({ config, db: base.db, temporal: client });
     const deps = { ...base, temporalClient: () => client, startDeletion: intake.startInactivity };
-    const nc = await NativeConnection.connect({ address: config.temporal.address });
+    const nc = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
     const worker = await Worker.create({ connection: nc, namespace: config.temporal.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, dataConverter, activities: createActivities(deps) });
     const running = worker.run();
     const save = async (name: string, workflowId: string, runId?: string) => {

@@ -31,7 +31,10 @@ test('when the stack starts, then the sweep schedule exists and shows in the Web
   fs.chmodSync(stateDir, 0o755);
   const uiPort = await freePort();
   const ports = { temporal: await freePort(), temporalUi: uiPort, codec: await freePort(), postgres: 0, azurite: 0, auth0: 0, recurly: 0, api: 0 };
-  const shared = ['DATABASE_URL', 'AZURE_STORAGE_CONNECTION_STRING', 'AUTH0_BASE_URL', 'RECURLY_BASE_URL'];
+  const shared = ['AZURE_STORAGE_CONNECTION_STRING', 'AUTH0_BASE_URL', 'RECURLY_BASE_URL'];
+  // The shared database, given as a mounted secret would be: the stack and its worker read the file.
+  const databaseUrlFile = path.join(stateDir, 'database-url');
+  fs.writeFileSync(databaseUrlFile, `${process.env.DATABASE_URL}\n`, { mode: 0o600 });
   const away = new Date(Date.now() + 12 * 3_600_000);
   const sweepTime = `${String(away.getUTCHours()).padStart(2, '0')}:${String(away.getUTCMinutes()).padStart(2, '0')}`;
 
@@ -45,7 +48,15 @@ test('when the stack starts, then the sweep schedule exists and shows in the Web
       withApi: false,
       // Given to this stack's worker only (startStack's `env` wins over the inherited
       // process.env), never set in this jest worker's process.env, where other files would see it.
-      env: { ...Object.fromEntries(shared.map((v) => [v, process.env[v]])), LETHE_SWEEP_SCHEDULE: 'on', LETHE_SWEEP_TIME: sweepTime, LETHE_SWEEP_TIMEZONE: 'UTC', LETHE_WORKER_METRICS_PORT: '0' },
+      env: {
+        ...Object.fromEntries(shared.map((v) => [v, process.env[v]])),
+        DATABASE_URL: '',
+        DATABASE_URL_FILE: databaseUrlFile,
+        LETHE_SWEEP_SCHEDULE: 'on',
+        LETHE_SWEEP_TIME: sweepTime,
+        LETHE_SWEEP_TIMEZONE: 'UTC',
+        LETHE_WORKER_METRICS_PORT: '0',
+      },
       log: (l) => process.stderr.write(`[schedule-stack] ${l}\n`),
     });
 

@@ -22,6 +22,7 @@ import {
   type StoreVerification,
 } from '../../contract';
 import { accountDeletionWorkflow } from '../../workflows/deletion';
+import { VENDOR_QUEUE_STORES, vendorTaskQueue } from '../../workflows/queues';
 import { startTimeSkipping, workflowBundle, type TimeSkipping } from '../support/time-skipping';
 
 const HOUR = 3_600_000;
@@ -91,6 +92,8 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
   ): Promise<T> {
     const taskQueue = `ts-${randomUUID()}`;
     const worker = await Worker.create({ connection: ts.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: s.activities });
+    // Auth0's and Recurly's activities are scheduled on the vendors' own queues (workflows/queues.ts).
+    const vendorWorkers = await Promise.all(VENDOR_QUEUE_STORES.map((v) => Worker.create({ connection: ts.env.nativeConnection, taskQueue: vendorTaskQueue(taskQueue, v), activities: s.activities })));
     const input: DeletionInput = {
       requestId: randomUUID(),
       accountId: randomUUID(),
@@ -99,10 +102,15 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       deadlineAt: new Date(receivedAt.getTime() + 72 * HOUR).toISOString(),
       warningAt: new Date(receivedAt.getTime() + 48 * HOUR).toISOString(),
     };
-    return worker.runUntil(async () => {
-      const handle = await ts.env.client.workflow.start(accountDeletionWorkflow, { taskQueue, workflowId: `deletion-${input.accountId}`, args: [input] });
-      return fn(handle, input);
-    });
+    const [auth0Worker, recurlyWorker] = vendorWorkers;
+    return auth0Worker.runUntil(() =>
+      recurlyWorker.runUntil(() =>
+        worker.runUntil(async () => {
+          const handle = await ts.env.client.workflow.start(accountDeletionWorkflow, { taskQueue, workflowId: `deletion-${input.accountId}`, args: [input] });
+          return fn(handle, input);
+        }),
+      ),
+    );
   }
 
   const progress = (h: { query: (q: typeof progressQuery) => Promise<DeletionProgress> }) => h.query(progressQuery);

@@ -22,7 +22,8 @@ export const scheduleCommand: Command = {
        lethe schedule describe [--json]
 
 The Temporal Schedule that runs the inactivity sweep every day. Talks to Temporal directly
-(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; default the embedded stack's), not to the API, and
+(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; default the embedded stack's; with TLS, TEMPORAL_TLS_CA,
+TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_SERVER_NAME or TEMPORAL_API_KEY), not to the API, and
 records each change in the audit trail (DATABASE_URL) as cli:<LETHE_OPERATOR or OS user>@<host>.
 Over the API the same changes need an admin token: POST /v1/schedule/{pause,resume,trigger,backfill}.
 
@@ -56,7 +57,10 @@ ${COMMON_HELP.replace(/\n {2}--api-url[^\n]*\n[^\n]*/, '')}`,
       if (err instanceof ConfigError) throw new CliError(EXIT.usage, err.message);
       throw err;
     }
-    const temporal = await connectTemporal(config);
+    // A TLS or API key mistake found while connecting is one line naming the variable.
+    const temporal = await connectTemporal(config).catch((err: unknown) => {
+      throw err instanceof ConfigError ? new CliError(EXIT.usage, err.message) : err;
+    });
     try {
       const schedules = createScheduleService({ config, temporal });
       let result: unknown;

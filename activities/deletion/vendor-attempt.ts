@@ -1,0 +1,70 @@
+/**
+ * What the vendor activities share: an attempt that keeps heartbeating while a call waits for
+ * the vendor's rate-limit window (stores/vendorPace.ts; Recurly's is a minute, longer than the
+ * activities' heartbeat timeout), the memory a retried attempt gets back from the one before
+ * it, and a throttled attempt's retry spread over the vendor's window.
+ */
+import { activityInfo, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { isVendorError } from '../../stores/errors';
+import { FailureType } from '../../contract';
+
+/** The vendors' windows: Auth0's limits are per second, Recurly's per minute. */
+export const VENDOR_WINDOW_MS = { auth0: 1_000, recurly: 60_000 } as const;
+
+const HEARTBEAT_EVERY_MS = 10_000;
+
+/** The heartbeat details of the attempt before this one, or undefined (a first attempt, or outside an activity). */
+export function lastDetails<T extends object>(): T | undefined {
+  try {
+    const d = activityInfo().heartbeatDetails as T | undefined;
+    return d && typeof d === 'object' ? d : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records `details()` now (for the next attempt); a no-op outside an activity. */
+export function record(details: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // called directly, not as an activity (a test)
+  }
+}
+
+/**
+ * Runs `fn` heartbeating `details()` every few seconds, so an attempt waiting for a vendor's
+ * window is not taken for a dead one. A throttled attempt that gives up (the reset was too far
+ * to wait in place) is retried after the reset plus a random point inside the next window:
+ * attempts throttled together come back spread over it, not at the same second.
+ */
+export async function vendorAttempt<T>(vendor: keyof typeof VENDOR_WINDOW_MS, details: () => unknown, fn: () => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    ctx = undefined;
+  }
+  const timer = ctx ? setInterval(() => ctx.heartbeat(details()), HEARTBEAT_EVERY_MS) : undefined;
+  try {
+    return await fn();
+  } catch (err) {
+    if (isVendorError(err) && err.type === 'rate_limited') {
+      record(details());
+      throw ApplicationFailure.create({
+        type: FailureType.RateLimited,
+        message: `${vendor} ${err.status ?? ''} rate limited (${err.operation})`,
+        nextRetryDelay: throttledRetryDelay(err.retryAfterMs, VENDOR_WINDOW_MS[vendor]),
+      });
+    }
+    throw err;
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+/** The vendor's reset (or one window when it named none), plus a random point inside the next window. */
+export function throttledRetryDelay(retryAfterMs: number | undefined, windowMs: number, random: () => number = Math.random): number {
+  return Math.round((retryAfterMs ?? windowMs) + random() * windowMs);
+}

@@ -1,0 +1,83 @@
+/**
+ * The vendors' rate budget and the worker's memory caps (issue 18). The vendor limits are the
+ * whole deployment's: every worker process sets the same server-side rate on the vendor's own
+ * task queue (worker/worker.ts), so Temporal's matching service, not Lethe, holds the budget.
+ * That rate counts activity tasks, so the limit in calls is divided by the calls one vendor task
+ * makes on average (measured, see bench/RESULTS.md §3).
+ */
+import { ConfigError, positiveInteger, positiveNumber, type Env } from './env';
+
+export interface VendorBudget {
+  /** The vendor's documented limit, in calls per second (Recurly's per-minute limit / 60). */
+  callsPerSecond: number;
+  /** Calls one activity task on the vendor's queue makes on average. */
+  callsPerTask: number;
+  /** What Lethe spends: the limit less the headroom, in activity tasks per second. */
+  tasksPerSecond: number;
+  /** Activity slots per worker process on the vendor's queue. */
+  concurrency: number;
+}
+
+export interface BudgetConfig {
+  auth0: VendorBudget;
+  recurly: VendorBudget;
+  /** Fraction of each limit left unspent (for other clients of the same tenant, and variance). */
+  headroom: number;
+  worker: {
+    /** Workflows kept in the worker's sticky cache; the rest are replayed from history when needed. */
+    maxCachedWorkflows: number;
+    /** Workflow tasks executed at once. */
+    maxConcurrentWorkflowTasks: number;
+    /** Activities at once on the main queue (media, rows, freeze, receipts). */
+    maxConcurrentActivities: number;
+  };
+}
+
+/**
+ * Calls per vendor task, from the uncontended pass of bench/e2e.ts (bench/RESULTS.md §3b): per
+ * deletion, Auth0 12.0 calls over 2 tasks (the deletion and its read-back), Recurly 8.9 over 2
+ * (the redaction's read-backs while Recurly carries it out are most of the difference).
+ */
+const AUTH0_CALLS_PER_TASK = 6;
+const RECURLY_CALLS_PER_TASK = 4.5;
+
+function percent(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback / 100;
+  const n = Number(raw.replace(/%$/, ''));
+  if (!Number.isFinite(n) || n < 0 || n >= 100) throw new ConfigError(name, `expected a percentage from 0 to below 100, got "${raw}"`);
+  return n / 100;
+}
+
+export function vendorBudget(env: Env): BudgetConfig {
+  const headroom = percent(env, 'LETHE_VENDOR_RATE_HEADROOM', 3);
+  const vendor = (callsPerSecond: number, callsName: string, callsDefault: number, concurrencyName: string): VendorBudget => {
+    const callsPerTask = positiveNumber(env, callsName, callsDefault);
+    return { callsPerSecond, callsPerTask, tasksPerSecond: (callsPerSecond * (1 - headroom)) / callsPerTask, concurrency: positiveInteger(env, concurrencyName, 10) };
+  };
+  const maxCachedWorkflows = nonNegativeInteger(env, 'LETHE_WORKER_MAX_CACHED_WORKFLOWS', 100);
+  const maxConcurrentWorkflowTasks = positiveInteger(env, 'LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 10);
+  // The SDK refuses fewer than 2 workflow task slots with a cache, and more slots than cached workflows.
+  if (maxCachedWorkflows > 0 && maxConcurrentWorkflowTasks < 2)
+    throw new ConfigError('LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 'must be at least 2 while LETHE_WORKER_MAX_CACHED_WORKFLOWS is above 0');
+  if (maxCachedWorkflows > 0 && maxConcurrentWorkflowTasks > maxCachedWorkflows) {
+    throw new ConfigError('LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', `must not exceed LETHE_WORKER_MAX_CACHED_WORKFLOWS (${maxCachedWorkflows})`);
+  }
+  return {
+    headroom,
+    auth0: vendor(positiveNumber(env, 'LETHE_AUTH0_RATE_PER_SECOND', 16), 'LETHE_AUTH0_CALLS_PER_TASK', AUTH0_CALLS_PER_TASK, 'LETHE_AUTH0_CONCURRENCY'),
+    recurly: vendor(positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', 400) / 60, 'LETHE_RECURLY_CALLS_PER_TASK', RECURLY_CALLS_PER_TASK, 'LETHE_RECURLY_CONCURRENCY'),
+    worker: {
+      maxCachedWorkflows,
+      maxConcurrentWorkflowTasks,
+      maxConcurrentActivities: positiveInteger(env, 'LETHE_WORKER_MAX_CONCURRENT_ACTIVITIES', 20),
+    },
+  };
+}
+
+function nonNegativeInteger(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number of at least 0, got "${raw}"`);
+  return Number(raw);
+}

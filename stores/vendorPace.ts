@@ -1,0 +1,171 @@
+/**
+ * Pacing by the vendor's own rate-limit headers, under the deployment-wide budget that
+ * Temporal's task-queue rate holds (config/budget.ts, worker/worker.ts). That budget counts
+ * activity tasks, not calls, so a burst of calls can still outrun the vendor's window; the
+ * headers are the vendor's own word on it, and they count every client of the tenant (other
+ * worker processes included), which no process-local counter could.
+ *
+ * Both vendors send `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (unix
+ * seconds): Auth0's Management API ("Rate limit policy", auth0.com/docs/troubleshoot/
+ * customer-support/operational-policies/rate-limit-policy) and Recurly's API v3
+ * (node_modules/recurly/openapi/api.yaml, "Rate Limits").
+ *
+ * - Before a call: when what remains of the window (less this process's calls still in flight)
+ *   is at or below `reserve`, wait until the reset plus a random point inside the next window,
+ *   so the waiters do not all come back at the same instant.
+ * - A 429 whose reset is near (within `maxWaitMs`) is waited out the same way and the same call
+ *   sent again, up to `resends` times: the calls the activity made before it keep their effect,
+ *   instead of the attempt failing and a retry making them again. A far reset goes back to the
+ *   caller as the 429 it is (Temporal retries the activity, with jitter over the window).
+ */
+
+export interface PaceOptions {
+  /** The vendor's window: Auth0 limits per second, Recurly per minute. Jitter spreads over one window. */
+  windowMs: number;
+  /** Calls left to the rest of the deployment before this process waits for the reset. */
+  reserve: number;
+  /** Longest a call waits in place (before sending, or after a 429). */
+  maxWaitMs: number;
+  /** A throttled call is sent again at most this many times. */
+  resends: number;
+  /** Which requests the vendor's limit counts (Auth0 limits its Management API, not the token endpoint). */
+  counts?: (url: string) => boolean;
+  random?: () => number;
+}
+
+export interface PaceCounts {
+  /** Calls that waited for the window's reset before being sent. */
+  waits: number;
+  waitedMs: number;
+  /** 429 answers seen, and how many of those calls were sent again after the reset. */
+  throttled: number;
+  resent: number;
+}
+
+type HeaderGet = (name: string) => string | null | undefined;
+
+export class VendorPace {
+  private remaining?: number;
+  private resetAtMs?: number;
+  private limit?: number;
+  private inFlight = 0;
+  readonly counts: PaceCounts = { waits: 0, waitedMs: 0, throttled: 0, resent: 0 };
+
+  constructor(readonly opts: PaceOptions) {}
+
+  /** Until the reset, then a random point inside the next window. */
+  delayPast(resetAtMs: number): number {
+    return Math.max(0, resetAtMs - Date.now()) + Math.round((this.opts.random ?? Math.random)() * this.opts.windowMs);
+  }
+
+  /**
+   * Waits while the vendor says the window is (nearly) spent; then counts the call as in flight
+   * and as spent from the window (until a response says what the vendor counted).
+   */
+  async beforeCall(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      if (this.remaining === undefined || this.resetAtMs === undefined) break;
+      // A window that has rolled over starts from the limit the vendor last named, spent by
+      // this process's own calls until a response says what the whole deployment spent.
+      if (Date.now() >= this.resetAtMs) {
+        if (this.limit === undefined) break;
+        const windows = Math.ceil((Date.now() - this.resetAtMs + 1) / this.opts.windowMs);
+        this.resetAtMs += windows * this.opts.windowMs;
+        this.remaining = this.limit;
+      }
+      if (this.remaining > this.opts.reserve) break;
+      const wait = this.delayPast(this.resetAtMs);
+      if (wait > this.opts.maxWaitMs) break;
+      this.counts.waits++;
+      this.counts.waitedMs += wait;
+      await sleep(wait);
+    }
+    this.inFlight++;
+    if (this.remaining !== undefined) this.remaining--;
+  }
+
+  afterCall(get: HeaderGet | undefined): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    // A call that got no answer may still have been counted: keep the estimate's decrement.
+    if (get) this.observe(get);
+  }
+
+  /** Keeps the latest window's figures: responses arrive out of order, the lowest remaining of a window wins. */
+  observe(get: HeaderGet): void {
+    const remaining = Number(get('x-ratelimit-remaining'));
+    const reset = Number(get('x-ratelimit-reset'));
+    if (!Number.isFinite(remaining) || !Number.isFinite(reset) || get('x-ratelimit-remaining') == null || get('x-ratelimit-reset') == null) return;
+    const resetAtMs = reset * 1000;
+    const limit = Number(get('x-ratelimit-limit'));
+    if (get('x-ratelimit-limit') != null && Number.isFinite(limit) && limit > 0) this.limit = limit;
+    // What the vendor counted when it answered, less this process's calls sent since and not yet answered.
+    const left = remaining - this.inFlight;
+    if (this.resetAtMs === undefined || resetAtMs > this.resetAtMs) {
+      this.resetAtMs = resetAtMs;
+      this.remaining = left;
+    } else if (resetAtMs === this.resetAtMs) this.remaining = Math.min(this.remaining ?? left, left);
+  }
+
+  /** When a throttled call may be sent again (absolute ms), from the 429's own headers. */
+  static resetOf(get: HeaderGet): number | undefined {
+    const reset = Number(get('x-ratelimit-reset'));
+    if (get('x-ratelimit-reset') != null && Number.isFinite(reset)) return reset * 1000;
+    const after = Number(get('retry-after'));
+    if (get('retry-after') != null && Number.isFinite(after)) return Date.now() + after * 1000;
+    return undefined;
+  }
+
+  /**
+   * Runs one HTTP exchange under the pace: `send` makes the request, `headers` reads a header
+   * of its response, `status` its status. A 429 with a near reset is waited out and sent again.
+   */
+  async run<R>(send: () => Promise<R>, status: (r: R) => number, headers: (r: R) => HeaderGet): Promise<R> {
+    for (let resends = 0; ; resends++) {
+      await this.beforeCall();
+      let res: R;
+      try {
+        res = await send();
+      } catch (err) {
+        this.afterCall(undefined);
+        throw err;
+      }
+      const get = headers(res);
+      this.afterCall(get);
+      if (status(res) !== 429) return res;
+      this.counts.throttled++;
+      const reset = VendorPace.resetOf(get);
+      if (reset === undefined || resends >= this.opts.resends) return res;
+      const wait = this.delayPast(reset);
+      if (wait > this.opts.maxWaitMs) return res;
+      this.counts.resent++;
+      this.counts.waitedMs += wait;
+      await sleep(wait);
+    }
+  }
+
+  /** `fetch` under the pace, for an SDK that takes a fetch of its own (Auth0's). */
+  fetch(inner: typeof fetch): typeof fetch {
+    return async (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (this.opts.counts && !this.opts.counts(url)) return inner(input, init);
+      // A Request's body can be read once: each send gets its own copy.
+      const send = () => inner(input instanceof Request ? input.clone() : input, init);
+      return this.run(
+        send,
+        (r) => r.status,
+        (r) => (name) => r.headers.get(name),
+      );
+    };
+  }
+}
+
+/** Auth0's Management API limits are per second; a wait longer than a few windows belongs to Temporal's retry. */
+export const auth0Pace = (random?: () => number): VendorPace =>
+  new VendorPace({ windowMs: 1_000, reserve: 1, maxWaitMs: 2_500, resends: 3, counts: (url) => new URL(url).pathname.startsWith('/api/v2/'), random });
+
+/** Recurly's limit is per minute (api.yaml); a throttled call waits for the next minute rather than failing the attempt. */
+export const recurlyPace = (random?: () => number): VendorPace => new VendorPace({ windowMs: 60_000, reserve: 4, maxWaitMs: 125_000, resends: 2, random });
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

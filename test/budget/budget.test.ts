@@ -1,0 +1,108 @@
+/**
+ * The vendor budget's arithmetic and the jitter on throttled calls, without a stack: the
+ * configured limits become the task-queue rates the workers set; a throttled call or attempt
+ * comes back at a random point of the vendor's next window, not with every other one at its
+ * start; and the vendor's own headers hold a call back when its window is spent.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, ConfigError } from '../../config';
+import { VendorPace } from '../../stores/vendorPace';
+import { throttledRetryDelay } from '../../activities/deletion/vendor-attempt';
+
+describe('the vendor budget in configuration', () => {
+  test('when nothing is set, then Auth0 16/s and Recurly 400/min less 3% are spent in tasks of the measured calls each', () => {
+    const b = loadConfig({}).budget;
+    expect(b.auth0.tasksPerSecond).toBeCloseTo((16 * 0.97) / b.auth0.callsPerTask, 6);
+    expect(b.recurly.tasksPerSecond).toBeCloseTo(((400 / 60) * 0.97) / b.recurly.callsPerTask, 6);
+    expect(b.worker).toEqual({ maxCachedWorkflows: 100, maxConcurrentWorkflowTasks: 10, maxConcurrentActivities: 20 });
+  });
+
+  test('when the limits, headroom and calls per task are set, then the task rates follow them', () => {
+    const b = loadConfig({
+      LETHE_AUTH0_RATE_PER_SECOND: '50',
+      LETHE_RECURLY_RATE_PER_MINUTE: '1000',
+      LETHE_VENDOR_RATE_HEADROOM: '10',
+      LETHE_AUTH0_CALLS_PER_TASK: '5',
+      LETHE_RECURLY_CALLS_PER_TASK: '2',
+    }).budget;
+    expect(b.auth0.tasksPerSecond).toBeCloseTo(9, 6);
+    expect(b.recurly.tasksPerSecond).toBeCloseTo(7.5, 6);
+  });
+
+  test.each([
+    ['LETHE_AUTH0_RATE_PER_SECOND', '0'],
+    ['LETHE_RECURLY_RATE_PER_MINUTE', 'lots'],
+    ['LETHE_VENDOR_RATE_HEADROOM', '100'],
+    ['LETHE_AUTH0_CALLS_PER_TASK', '-1'],
+    ['LETHE_WORKER_MAX_CACHED_WORKFLOWS', '1.5'],
+    ['LETHE_WORKER_MAX_CONCURRENT_ACTIVITIES', '0'],
+  ])('when %s is %s, then the configuration error names it', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
+  });
+
+  test('when more workflow task slots than cached workflows are asked for, then the error names the variable and the cap', () => {
+    expect(() => loadConfig({ LETHE_WORKER_MAX_CACHED_WORKFLOWS: '4', LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '8' })).toThrow(
+      'LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: must not exceed LETHE_WORKER_MAX_CACHED_WORKFLOWS (4)',
+    );
+  });
+});
+
+describe('jitter on throttled calls', () => {
+  test('when 200 attempts are throttled together, then their retries spread over the whole next window, none before the reset', () => {
+    const delays = Array.from({ length: 200 }, () => throttledRetryDelay(700, 60_000));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(700);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(60_700);
+    // Spread, not herded: every tenth of the window holds some of them.
+    const tenths = new Set(delays.map((d) => Math.min(9, Math.floor((d - 700) / 6_000))));
+    expect(tenths.size).toBe(10);
+  });
+
+  test('when a vendor answers 429 to many calls at once, then each is sent again after the reset at its own point of the next window', async () => {
+    // A vendor with a one-second window that throttles each request's first try.
+    const seen = new Set<string>();
+    const resentAt: number[] = [];
+    let resetAt = 0;
+    const server = http.createServer((req, res) => {
+      const id = req.headers['x-id'] as string;
+      if (!seen.has(id)) {
+        seen.add(id);
+        resetAt ||= Math.ceil(Date.now() / 1000) + 1;
+        res.writeHead(429, { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetAt) });
+        return res.end();
+      }
+      resentAt.push(Date.now());
+      res.writeHead(200, { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '99', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)) });
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const pace = new VendorPace({ windowMs: 1_000, reserve: 0, maxWaitMs: 5_000, resends: 1 });
+      const paced = pace.fetch(fetch);
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => paced(url, { headers: { 'x-id': String(i) } })));
+      expect(answers.map((a) => a.status)).toEqual(Array(40).fill(200));
+      expect(pace.counts.resent).toBe(40);
+      const offsets = resentAt.map((t) => t - resetAt * 1000);
+      expect(Math.min(...offsets)).toBeGreaterThanOrEqual(-50);
+      // Spread over the window: not all in its first tenth, where a herd would land.
+      expect(offsets.filter((o) => o > 300).length).toBeGreaterThan(10);
+      expect(Math.max(...offsets)).toBeGreaterThan(600);
+      expect(Math.max(...offsets)).toBeLessThan(1_500);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('when the headers say the window is spent, then the next call waits for the reset instead of meeting a 429', async () => {
+    const pace = new VendorPace({ windowMs: 1_000, reserve: 0, maxWaitMs: 5_000, resends: 0, random: () => 0 });
+    const resetAt = Math.ceil(Date.now() / 1000) + 1;
+    pace.observe((name) => ({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetAt) })[name]);
+    const t0 = Date.now();
+    await pace.beforeCall();
+    expect(Date.now()).toBeGreaterThanOrEqual(resetAt * 1000 - 20);
+    expect(pace.counts.waits).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(2_500);
+  });
+});

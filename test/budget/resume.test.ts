@@ -1,0 +1,62 @@
+/**
+ * A vendor step that fails part-way is retried without repeating the calls it had already
+ * made: the Auth0 and Recurly activities carry what they found and which calls they finished in
+ * their heartbeat details, which Temporal hands to the next attempt. Counted by the sandboxes
+ * (stores of this test's own, so no other test's calls are in the counts).
+ */
+import { startWorld } from '../support/stack';
+import { startPrivateStores, type PrivateStores } from '../support/private-stores';
+import { armFault, faultCounts, stats } from '../sandboxes/helpers/sandboxAdmin';
+import { expectEmpty, storesOf } from '../support/stores';
+import { rng, seedAccount, type SeedDeps } from '../../dev/seed/fixtures';
+import { createIntake } from '../../client/intake';
+import type { Receipt } from '../../contract';
+
+/** Answers per route since the sandbox started (its stats), as `METHOD /pattern` → count of every status. */
+async function calls(url: string): Promise<Record<string, number>> {
+  const s = await stats(url);
+  return Object.fromEntries(Object.entries(s.statuses).map(([route, byStatus]) => [route, Object.values(byStatus).reduce((a, b) => a + b, 0)]));
+}
+
+describe('vendor steps resume at the call level', () => {
+  let stores: PrivateStores;
+  beforeAll(async () => {
+    stores = await startPrivateStores();
+  });
+  afterAll(async () => stores?.close());
+
+  test('when Auth0 fails the grants call and Recurly the redaction, then the retried attempts make only the calls still to do', async () => {
+    const world = await startWorld({ env: stores.env });
+    try {
+      const seed: SeedDeps = { ...world.deps, recurlySandboxUrl: stores.recurly.url };
+      const a = await seedAccount(seed, { media: 1, auth0: 'linked', subscriptions: [{ state: 'active' }] }, rng(18));
+      const before = { auth0: await calls(stores.auth0.url), recurly: await calls(stores.recurly.url) };
+      // Each fails once, after the attempt has made the calls before it.
+      await armFault(stores.auth0.url, { mode: '500', count: 1, pathPrefix: '/api/v2/grants' });
+      await armFault(stores.recurly.url, { mode: '500', count: 1, pathPrefix: `/accounts/code-${a.recurlyAccountCode}/redact` });
+
+      const deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
+      const started = await deletions.start({ accountId: a.id, channel: 'support' });
+      const receipt: Receipt = await world.client.workflow.getHandle(started.workflowId).result();
+      expect(receipt.verification.clean).toBe(true);
+      expectEmpty(await storesOf(seed, a));
+      expect((await faultCounts(stores.auth0.url)).fired['500']).toBe(1);
+      expect((await faultCounts(stores.recurly.url)).fired['500']).toBe(1);
+
+      const made = (vendor: 'auth0' | 'recurly', after: Record<string, number>, route: string) => (after[route] ?? 0) - (before[vendor][route] ?? 0);
+      const auth0 = await calls(stores.auth0.url);
+      // The failed grants call and its retry; everything before it once.
+      expect(made('auth0', auth0, 'DELETE /api/v2/grants')).toBe(2);
+      expect(made('auth0', auth0, 'DELETE /api/v2/users/{id}/sessions')).toBe(1);
+      expect(made('auth0', auth0, 'DELETE /api/v2/users/{id}/refresh-tokens')).toBe(1);
+      expect(made('auth0', auth0, 'DELETE /api/v2/users/{id}')).toBe(1);
+
+      const recurly = await calls(stores.recurly.url);
+      expect(made('recurly', recurly, 'PUT /accounts/{account_id}/redact')).toBe(2);
+      expect(made('recurly', recurly, 'GET /accounts/{account_id}/subscriptions')).toBe(1);
+      expect(made('recurly', recurly, 'DELETE /subscriptions/{subscription_id}')).toBe(1);
+    } finally {
+      await world.close();
+    }
+  }, 300_000);
+});

@@ -1,0 +1,119 @@
+/**
+ * One vendor budget for the whole deployment: two worker processes poll the same vendor task
+ * queues, and the server's task-queue rate (set alike by both from configuration) paces the sum
+ * of their vendor tasks. Against sandboxes at the vendors' limits, a burst of deletions
+ * finishes with no 429 at all, both processes did vendor work, and the vendor tasks started in
+ * any few seconds stay within the configured rate.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { testConfig } from '../support/stack';
+import { buildDeps } from '../../worker/deps';
+import { startPrivateStores, type PrivateStores } from '../support/private-stores';
+import { adminJson, stats } from '../sandboxes/helpers/sandboxAdmin';
+import { rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
+import { createIntake } from '../../client/intake';
+import { getDataConverter } from '../../encryption';
+import { temporalClientConnectionOptions } from '../../config';
+import { vendorTaskQueue } from '../../workflows/queues';
+import { until } from '../support/until';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+// The vendors' own limits (Auth0 16/s, Recurly 400/min): a burst of deletions queues on both.
+const AUTH0_PER_SECOND = 16;
+const RECURLY_PER_MINUTE = 400;
+const DELETIONS = 16;
+
+describe('one vendor budget across worker processes', () => {
+  let stores: PrivateStores;
+  beforeAll(async () => {
+    stores = await startPrivateStores();
+  });
+  afterAll(async () => stores?.close());
+
+  test('when two worker processes share the vendor queues and a burst of deletions arrives, then the vendors answer no 429 and the vendor tasks keep to the configured rate', async () => {
+    const budgetEnv = { LETHE_AUTH0_RATE_PER_SECOND: String(AUTH0_PER_SECOND), LETHE_RECURLY_RATE_PER_MINUTE: String(RECURLY_PER_MINUTE) };
+    const config = testConfig({ ...stores.env, ...budgetEnv, LETHE_TASK_QUEUE: `test-${randomUUID()}` });
+    const deps = buildDeps(config);
+    const connection = await Connection.connect(temporalClientConnectionOptions(config.temporal));
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+    const workerEnv = { ...process.env, ...stores.env, ...budgetEnv, LETHE_TASK_QUEUE: config.temporal.taskQueue, LETHE_WORKER_METRICS_PORT: '0' };
+    const workers: ChildProcess[] = [1, 2].map(() => spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: ROOT, env: workerEnv, stdio: 'ignore' }));
+    try {
+      const seed: SeedDeps = { ...deps, recurlySandboxUrl: stores.recurly.url };
+      const accounts: SeededAccount[] = [];
+      for (let i = 0; i < DELETIONS; i++) accounts.push(await seedAccount(seed, { media: 1, auth0: 'linked', subscriptions: [{ state: 'active' }] }, rng(1800 + i)));
+      // Both processes poll each vendor queue before the burst.
+      const pollers = async (vendor: 'auth0' | 'recurly') => {
+        const res = await connection.workflowService.describeTaskQueue({
+          namespace: config.temporal.namespace,
+          taskQueue: { name: vendorTaskQueue(config.temporal.taskQueue, vendor) },
+          taskQueueType: 2,
+        });
+        return new Set((res.pollers ?? []).map((p) => p.identity)).size;
+      };
+      await until('both workers polling both vendor queues', async () => ((await pollers('auth0')) >= 2 && (await pollers('recurly')) >= 2 ? true : undefined), 180_000, 500);
+      await adminJson(stores.auth0.url, 'PUT', 'rate-limit', { limit: AUTH0_PER_SECOND });
+      await adminJson(stores.recurly.url, 'PUT', 'rate-limit', { limit: RECURLY_PER_MINUTE });
+      // 429s per route, so a failure says where the budget was overrun.
+      const throttled = async () => {
+        const out: Record<string, number> = {};
+        for (const [vendor, url] of [
+          ['auth0', stores.auth0.url],
+          ['recurly', stores.recurly.url],
+        ] as const) {
+          for (const [route, byStatus] of Object.entries((await stats(url)).statuses)) if (byStatus['429']) out[`${vendor} ${route}`] = byStatus['429'];
+        }
+        return out;
+      };
+      const before = await throttled();
+
+      const deletions = createIntake({ config, db: deps.db, temporal: client });
+      const started = await Promise.all(accounts.map((a) => deletions.start({ accountId: a.id, channel: 'support' })));
+      await Promise.all(started.map((s) => client.workflow.getHandle(s.workflowId).result()));
+
+      // When each vendor task started, and in which process, from the histories.
+      const starts: Record<'auth0' | 'recurly', { at: number; identity: string }[]> = { auth0: [], recurly: [] };
+      for (const s of started) {
+        const history = await client.workflow.getHandle(s.workflowId).fetchHistory();
+        const scheduled = new Map<string, 'auth0' | 'recurly'>();
+        for (const e of history.events ?? []) {
+          const sch = e.activityTaskScheduledEventAttributes;
+          if (sch) {
+            const queue = sch.taskQueue?.name;
+            for (const v of ['auth0', 'recurly'] as const) if (queue === vendorTaskQueue(config.temporal.taskQueue, v)) scheduled.set(String(e.eventId), v);
+          }
+          const st = e.activityTaskStartedEventAttributes;
+          const vendor = st && scheduled.get(String(st.scheduledEventId));
+          if (st && vendor) starts[vendor].push({ at: Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6), identity: st.identity ?? '' });
+        }
+      }
+      for (const vendor of ['auth0', 'recurly'] as const) {
+        const list = starts[vendor].sort((x, y) => x.at - y.at);
+        // A deletion and a read-back per account, at least.
+        expect(list.length).toBeGreaterThanOrEqual(2 * DELETIONS);
+        // Both processes took vendor tasks: the budget was shared, not one worker's.
+        expect(new Set(list.map((s) => s.identity)).size).toBe(2);
+        // The server's rate for both together: in any 5 s, no more than five seconds' worth plus a
+        // burst of four (the server's limiter starts with a small burst; its queue has partitions).
+        const rate = config.budget[vendor].tasksPerSecond;
+        const most = Math.max(...list.map((s) => list.filter((o) => o.at >= s.at && o.at < s.at + 5_000).length));
+        expect({ vendor, within: most <= Math.ceil(5 * rate) + 4, most, rate }).toEqual({ vendor, within: true, most, rate });
+      }
+      const after = await throttled();
+      const overrun = Object.fromEntries(
+        Object.entries(after)
+          .filter(([route, n]) => n > (before[route] ?? 0))
+          .map(([route, n]) => [route, n - (before[route] ?? 0)]),
+      );
+      expect(overrun).toEqual({});
+    } finally {
+      for (const w of workers) w.kill('SIGTERM');
+      await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(undefined) : w.once('exit', r)))));
+      await connection.close();
+      await deps.close();
+    }
+  }, 600_000);
+});
