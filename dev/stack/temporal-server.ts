@@ -7,7 +7,8 @@
  * server (temporalio/ui) configured by the same variables compose gives it.
  *
  * The dev server (temporal.ts) stays the default: it starts in seconds on SQLite, which caps
- * near a thousand open workflows and is not what operators deploy.
+ * near a thousand open workflows (said, not measured here) and is not what operators deploy.
+ * This one held 10,000 open deletions at once (bench/open.ts, bench/RESULTS.md section 4).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
