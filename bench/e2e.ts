@@ -24,6 +24,7 @@ import { rng, seedAccount, SeededAccount } from '../dev/seed/fixtures';
 import { Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { vendorTaskQueue } from '../workflows/queues';
+import { percentile, pool, rssMiB, sandboxAdmin } from './support';
 
 const AUTH0_PER_SECOND = 16;
 const RECURLY_PER_MINUTE = 400;
@@ -31,12 +32,6 @@ const RECURLY_PER_MINUTE = 400;
 interface Stats {
   total: number;
   statuses: Record<string, Record<string, number>>;
-}
-
-async function admin(base: string, method: string, p: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${base}/__sandbox/${p}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!res.ok) throw new Error(`sandbox ${method} ${p}: ${res.status} ${await res.text()}`);
-  return res.status === 204 ? undefined : res.json();
 }
 
 /** Calls that did work: 429 answers are the limiter pushing back, not part of a deletion. */
@@ -51,33 +46,6 @@ function callsExcept429(s: Stats): { calls: number; throttled: number } {
     }
   }
   return { calls, throttled };
-}
-
-async function pool<T>(items: T[], limit: number, fn: (t: T, i: number) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (i < items.length) {
-        const k = i++;
-        await fn(items[k], k);
-      }
-    }),
-  );
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-/** Peak resident memory of a process and its children's largest (the worker runs under node). */
-function peakRssMiB(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Distinct worker identities polling a vendor's activity queue. */
@@ -134,8 +102,8 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
       log(`started ${name}`);
     }
     // Seeding is set-up, not the measurement: lift the limits while it runs.
-    await admin(auth0Url, 'PUT', 'rate-limit', { limit: 100_000 });
-    await admin(recurlyUrl, 'PUT', 'rate-limit', { limit: 1_000_000 });
+    await sandboxAdmin(auth0Url, 'PUT', 'rate-limit', { limit: 100_000 });
+    await sandboxAdmin(recurlyUrl, 'PUT', 'rate-limit', { limit: 1_000_000 });
     const rand = rng(8008);
     const seeded: SeededAccount[] = [];
     const tSeed = Date.now();
@@ -159,10 +127,10 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
     log(`seeded ${seeded.length} accounts in ${((Date.now() - tSeed) / 1000).toFixed(1)} s`);
     // Stats cleared first: a reset also puts back the limits the sandboxes started with.
     const resetSandboxes = async () => {
-      await admin(auth0Url, 'POST', 'reset', { keepData: true });
-      await admin(recurlyUrl, 'POST', 'reset', { keepData: true });
-      await admin(auth0Url, 'PUT', 'rate-limit', { limit: AUTH0_PER_SECOND });
-      await admin(recurlyUrl, 'PUT', 'rate-limit', { limit: RECURLY_PER_MINUTE });
+      await sandboxAdmin(auth0Url, 'POST', 'reset', { keepData: true });
+      await sandboxAdmin(recurlyUrl, 'POST', 'reset', { keepData: true });
+      await sandboxAdmin(auth0Url, 'PUT', 'rate-limit', { limit: AUTH0_PER_SECOND });
+      await sandboxAdmin(recurlyUrl, 'PUT', 'rate-limit', { limit: RECURLY_PER_MINUTE });
     };
     let refusedOnce = 0;
     const file = async (a: SeededAccount) => {
@@ -196,8 +164,8 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
     const quiet = seeded.splice(opts.accounts, uncontendedCount);
     await resetSandboxes();
     await pool(quiet, 2, async (a) => receiptOf((await file(a)).requestId));
-    const auth0Quiet = callsExcept429((await admin(auth0Url, 'GET', 'stats')) as Stats);
-    const recurlyQuiet = callsExcept429((await admin(recurlyUrl, 'GET', 'stats')) as Stats);
+    const auth0Quiet = callsExcept429((await sandboxAdmin(auth0Url, 'GET', 'stats')) as Stats);
+    const recurlyQuiet = callsExcept429((await sandboxAdmin(recurlyUrl, 'GET', 'stats')) as Stats);
     const auth0QuietPer = auth0Quiet.calls / quiet.length;
     const recurlyQuietPer = recurlyQuiet.calls / quiet.length;
     log(`uncontended: ${quiet.length} deletions, Auth0 ${auth0QuietPer.toFixed(2)} and Recurly ${recurlyQuietPer.toFixed(2)} calls each, ${auth0Quiet.throttled + recurlyQuiet.throttled} 429s`);
@@ -221,7 +189,7 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
     for (;;) {
       const row = await deps.db('lethe.receipts').whereIn('request_id', ids).count<{ n: string }[]>({ n: '*' }).first();
       done = Number(row?.n ?? 0);
-      workers.forEach((w, i) => (peaks[i] = Math.max(peaks[i], peakRssMiB(w.pid) ?? 0)));
+      workers.forEach((w, i) => (peaks[i] = Math.max(peaks[i], rssMiB(w.pid) ?? 0)));
       if (done >= ids.length) break;
       const failed = await deps.db('lethe.deletion_requests').whereIn('request_id', ids).where({ status: 'failed' }).count<{ n: string }[]>({ n: '*' }).first();
       if (Number(failed?.n ?? 0) > 0) throw new Error(`${failed?.n} deletions failed`);
@@ -233,8 +201,8 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
     const latencies = receipts.map((r) => new Date(r.completed_at).getTime() - filedAt.get(r.request_id)!).sort((a, b) => a - b);
     const overdue = receipts.filter((r) => new Date(r.completed_at) > new Date(r.deadline_at)).length;
 
-    const auth0 = callsExcept429((await admin(auth0Url, 'GET', 'stats')) as Stats);
-    const recurly = callsExcept429((await admin(recurlyUrl, 'GET', 'stats')) as Stats);
+    const auth0 = callsExcept429((await sandboxAdmin(auth0Url, 'GET', 'stats')) as Stats);
+    const recurly = callsExcept429((await sandboxAdmin(recurlyUrl, 'GET', 'stats')) as Stats);
     const auth0PerDeletion = auth0.calls / ids.length;
     const recurlyPerDeletion = recurly.calls / ids.length;
     const ceilingPerMin = Math.min((AUTH0_PER_SECOND * 60) / auth0PerDeletion, RECURLY_PER_MINUTE / recurlyPerDeletion);

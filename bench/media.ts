@@ -22,6 +22,7 @@ import { freeStackPorts, startStack } from '../dev/stack/embedded';
 import { Supervisor } from '../dev/stack/supervisor';
 import { azuriteSpec, ensureContainers } from '../dev/stack/azurite';
 import { ensureDatabase } from '../dev/stack/postgres';
+import { pool } from './support';
 import { azuriteConnectionString } from '../config';
 import { freePort } from '../dev/stack/net';
 import { loadConfig, temporalConnectionOptions } from '../config';
@@ -35,15 +36,6 @@ import type { BlobStore } from '../stores/blobs';
 import type { Receipt } from '../contract';
 
 const BODY = Buffer.alloc(256, 7);
-
-async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (i < items.length) await fn(items[i++]);
-    }),
-  );
-}
 
 /** Blobs under one account prefix, 80% in `media` and 20% in `exports`, like real accounts. */
 async function upload(blobs: BlobStore, accountId: string, n: number): Promise<number> {

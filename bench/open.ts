@@ -22,39 +22,10 @@ import { freeStackPorts, startStack } from '../dev/stack/embedded';
 import { loadConfig } from '../config';
 import { buildDeps } from '../worker/deps';
 import { rng, seedAccount } from '../dev/seed/fixtures';
+import { percentile, pool, rssMiB, sandboxAdmin } from './support';
 
 /** Longer than the run: every deletion's Auth0 step waits for it once, and no more. */
 const RETRY_AFTER_SECONDS = 3600;
-
-async function admin(base: string, method: string, p: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${base}/__sandbox/${p}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!res.ok) throw new Error(`sandbox ${method} ${p}: ${res.status} ${await res.text()}`);
-  return res.status === 204 ? undefined : res.json();
-}
-
-async function pool<T>(items: T[], limit: number, fn: (t: T, i: number) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (i < items.length) {
-        const k = i++;
-        await fn(items[k], k);
-      }
-    }),
-  );
-}
-
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-
-function rssMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
-  if (!pid) return 0;
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : 0;
-  } catch {
-    return 0;
-  }
-}
 
 export async function runOpenBench(opts: { accounts: number; waitMinutes: number }): Promise<string> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-open-'));
@@ -80,8 +51,8 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
   const temporal = deps.temporalClient();
   try {
     // Capacity, not vendor pacing: the vendors' limits are lifted for the whole run.
-    await admin(auth0Url, 'PUT', 'rate-limit', { limit: 1_000_000 });
-    await admin(recurlyUrl, 'PUT', 'rate-limit', { limit: 10_000_000 });
+    await sandboxAdmin(auth0Url, 'PUT', 'rate-limit', { limit: 1_000_000 });
+    await sandboxAdmin(recurlyUrl, 'PUT', 'rate-limit', { limit: 10_000_000 });
     const rand = rng(1010);
     const ids: string[] = [];
     const tSeed = Date.now();
@@ -93,7 +64,7 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
       if (ids.length % 1000 === 0) log(`seeded ${ids.length}/${opts.accounts}`);
     });
     log(`seeded ${ids.length} accounts in ${((Date.now() - tSeed) / 1000).toFixed(0)} s`);
-    await admin(auth0Url, 'POST', 'faults', { mode: '429', count: 1_000_000_000, retryAfterSeconds: RETRY_AFTER_SECONDS, pathPrefix: '/api/v2/' });
+    await sandboxAdmin(auth0Url, 'POST', 'faults', { mode: '429', count: 1_000_000_000, retryAfterSeconds: RETRY_AFTER_SECONDS, pathPrefix: '/api/v2/' });
 
     const t0 = Date.now();
     const requestIds: string[] = [];
@@ -120,8 +91,8 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
     while (Date.now() < deadline) {
       const rows: { n: string }[] = await deps.db('accounts').whereIn('id', ids).count({ n: '*' });
       left = Number(rows[0].n);
-      peakServer = Math.max(peakServer, rssMiB(server?.pid, 'VmRSS'));
-      for (const w of workers) peakWorker = Math.max(peakWorker, rssMiB(w.pid, 'VmHWM'));
+      peakServer = Math.max(peakServer, rssMiB(server?.pid, 'VmRSS') ?? 0);
+      for (const w of workers) peakWorker = Math.max(peakWorker, rssMiB(w.pid, 'VmHWM') ?? 0);
       if (left === 0) break;
       log(`${ids.length - left}/${ids.length} past the database step after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       await new Promise((r) => setTimeout(r, 10_000));
@@ -150,7 +121,7 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
     const listMs = Date.now() - tList;
 
     // Proof that the outage reached every deletion: each one's Auth0 step met a 429.
-    const faults = (await admin(auth0Url, 'GET', 'faults')) as { fired: Record<string, number> };
+    const faults = (await sandboxAdmin(auth0Url, 'GET', 'faults')) as { fired: Record<string, number> };
     const throttled = faults.fired['429'] ?? 0;
     const errors = refused.length + (ids.length - open) + closedBadly + readErrors;
     return [
