@@ -43,7 +43,7 @@ import { createAuth0Client, type Auth0Client } from '../../stores/auth0';
 import { CREATE_USER_PROPERTIES, LINK_IDENTITY_PROPERTIES, startAuth0Sandbox, type Auth0SandboxOptions } from '../../dev/sandboxes/auth0/server';
 import type { RunningSandbox } from '../../dev/sandboxes/common/server';
 import { startRecordingProxy, type Exchange, type RecordingProxy } from './helpers/recordingProxy';
-import { adminJson, caught } from './helpers/sandboxAdmin';
+import { adminJson, caught, unpaced } from './helpers/sandboxAdmin';
 import { propertyNames, propertyType, sdkOperation, sdkType, validate, validateQueryValue, type SdkOperation } from '../support/auth0-sdk-reference';
 
 const CLIENT_ID = 'lethe-conformance';
@@ -126,7 +126,7 @@ describe('Auth0 traffic conforms to the Management API as the auth0 SDK defines 
     const proxy = await startRecordingProxy(sandbox.url);
     sandboxes.push(sandbox);
     proxies.push(proxy);
-    return { sandbox, proxy, auth0: createAuth0Client({ domain: DOMAIN, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: proxy.url }) };
+    return { sandbox, proxy, auth0: createAuth0Client({ domain: DOMAIN, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: proxy.url, pace: unpaced() }) };
   }
 
   async function managementToken(sandbox: RunningSandbox): Promise<string> {
@@ -170,7 +170,8 @@ describe('Auth0 traffic conforms to the Management API as the auth0 SDK defines 
     await e.auth0.sessionLayerNotAvailable(linus.userId);
     await e.auth0.deleteUser(linus.userId);
 
-    // A tenant at its rate limit: a burst gets 429s (Lethe retries through Temporal, not here).
+    // A tenant at its rate limit: a burst gets 429s (the clients here are unpaced, so the
+    // sandbox's 429 itself is seen rather than waited out).
     const r = await tenant({ rateLimitPerSecond: 3 });
     const someone = await r.auth0.createUser({ email: `burst.${stamp}@example.test`, name: 'Burst' });
     await Promise.allSettled(Array.from({ length: 8 }, () => r.auth0.getUser(someone.userId)));

@@ -2,7 +2,7 @@ import { createRecurlyClient, type RecurlyClient } from '../../stores/recurly';
 import { isVendorError, type VendorError } from '../../stores/errors';
 import { startRecurlySandbox } from '../../dev/sandboxes/recurly/server';
 import type { RunningSandbox } from '../../dev/sandboxes/common/server';
-import { adminJson, armFault, caught, resetSandbox, stats } from './helpers/sandboxAdmin';
+import { adminJson, armFault, caught, resetSandbox, stats, unpaced } from './helpers/sandboxAdmin';
 import { loadConfig } from '../../config';
 import { toFailure } from '../../activities/failures';
 import { NEEDS_PERSON } from '../../contract';
@@ -401,7 +401,8 @@ describe('Recurly sandbox rate limit', () => {
   });
 
   test('when the client is throttled, then it reports rate_limited with retryAfterMs from the reset time', async () => {
-    const recurly = createRecurlyClient({ apiKey: API_KEY, baseUrl: sandbox.url });
+    // Unpaced: the default pace waits a near reset out, and the burst would wait instead of failing.
+    const recurly = createRecurlyClient({ apiKey: API_KEY, baseUrl: sandbox.url, pace: unpaced() });
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => recurly.getAccount('nobody')));
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
     expect(rejected.length).toBeGreaterThanOrEqual(4);

@@ -1,3 +1,4 @@
+import { VendorPace } from '../../../stores/vendorPace';
 /** Raw calls to a sandbox's `/__sandbox/` admin API, for arranging faults and reading stats. */
 import type { StatsSnapshot } from '../../../dev/sandboxes/common/stats';
 import type { FaultCounts, FaultSpec } from '../../../dev/sandboxes/common/faults';
@@ -55,3 +56,10 @@ export async function caught(fn: () => Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected the call to fail, but it succeeded');
 }
+
+/**
+ * A pace that never waits and never sends a call again: for tests of the vendor's raw 429 and
+ * how the client classifies it. The default pace (stores/vendorPace.ts) waits a near reset out,
+ * so a burst would not surface as rate_limited.
+ */
+export const unpaced = (): VendorPace => new VendorPace({ windowMs: 1000, reserve: 0, maxWaitMs: 0, resends: 0 });
