@@ -12,16 +12,26 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
   const connection = await connectingTo(config.temporal, () => NativeConnection.connect(temporalConnectionOptions(config.temporal)));
   const taskQueue = overrides.taskQueue ?? config.temporal.taskQueue;
   const { budget } = config;
-  const activities = createActivities(deps);
-  const worker = await Worker.create({
+  // What the main worker and the vendor workers share: one activity set, one converter, the
+  // same heartbeat pacing and metrics.
+  const common = {
     connection,
     namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
     // Encrypts every payload and failure message this worker writes to history. Built after
     // connecting, so an unreachable server is reported before a missing key.
     dataConverter: getDataConverter(config),
-    activities,
+    activities: createActivities(deps),
+    // A media deletion's cursor reaches the server about every second, so a worker that dies
+    // costs its successor at most a second of re-listing.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    defaultHeartbeatThrottleInterval: '1 second',
+    // Steps, durations, failures and counts for /metrics, without metrics code in activities.
+    interceptors: { activity: [activityMetricsInterceptor] },
+  } satisfies Partial<WorkerOptions>;
+  const worker = await Worker.create({
+    ...common,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
     // Bounded memory (README, "Sizing the worker"): the SDK sizes its workflow cache from the
     // machine's memory by default, about 1 MiB a cached deletion; past the cap a workflow is
     // replayed from its history (~50 events) when its next task comes.
@@ -29,12 +39,6 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
     maxConcurrentWorkflowTaskExecutions: budget.worker.maxConcurrentWorkflowTasks,
     // Bounded so a burst of requests cannot exhaust the DB pool; the vendors have queues of their own.
     maxConcurrentActivityTaskExecutions: budget.worker.maxConcurrentActivities,
-    // A media deletion's cursor reaches the server about every second, so a worker that dies
-    // costs its successor at most a second of re-listing.
-    maxHeartbeatThrottleInterval: '2 seconds',
-    defaultHeartbeatThrottleInterval: '1 second',
-    // Steps, durations, failures and counts for /metrics, without metrics code in activities.
-    interceptors: { activity: [activityMetricsInterceptor] },
     ...overrides,
   });
   // One activity worker per vendor queue, in this process, on the same connection. The rate is
@@ -44,16 +48,10 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
   const vendorWorkers = await Promise.all(
     VENDOR_QUEUE_STORES.map((vendor) =>
       Worker.create({
-        connection,
-        namespace: config.temporal.namespace,
+        ...common,
         taskQueue: vendorTaskQueue(taskQueue, vendor),
-        dataConverter: getDataConverter(config),
-        activities,
         maxTaskQueueActivitiesPerSecond: budget[vendor].tasksPerSecond,
         maxConcurrentActivityTaskExecutions: budget[vendor].concurrency,
-        maxHeartbeatThrottleInterval: '2 seconds',
-        defaultHeartbeatThrottleInterval: '1 second',
-        interceptors: { activity: [activityMetricsInterceptor] },
         ...(overrides.identity ? { identity: overrides.identity } : {}),
       }),
     ),
