@@ -9,10 +9,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx tsc -p tsconfig.build.json
+# The workflow bundle is built here, once, so the worker never runs webpack in production: its
+# peak would stay in the worker's memory high-water mark for good (worker/bundle.ts).
+RUN node dist/worker/bundle.js dist/workflow-bundle.js
 
 FROM node:24-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production LETHE_MODE=production
+ENV NODE_ENV=production LETHE_MODE=production LETHE_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 COPY package.json package-lock.json ./
 # The image's own Node 24 runs the product; the Node 24 that npm installs for development
 # (node-linux-* in optionalDependencies, for machines whose system Node is older) is a second

@@ -8,6 +8,8 @@ import { activityInfo } from '@temporalio/activity';
 import { isVendorError } from '../stores/errors';
 import { BlobStoreError } from '../stores/blobs';
 import { FailureType } from '../contract';
+import { VENDOR_WINDOW_MS } from '../stores/vendorPace';
+import { throttledRetryDelay } from './deletion/vendor-attempt';
 
 export function invalidInput(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureType.InvalidInput, message, nonRetryable: true });
@@ -19,13 +21,9 @@ export function toFailure(err: unknown, step: string): Error {
     const where = `${step}: ${err.vendor} ${err.status ?? ''}`.trim();
     switch (err.type) {
       case 'rate_limited':
-        // Honour Retry-After, plus up to a fifth more at random: attempts throttled together
-        // must not all come back in the same second.
-        return ApplicationFailure.create({
-          type: FailureType.RateLimited,
-          message: `${where} rate limited`,
-          nextRetryDelay: err.retryAfterMs != null ? Math.round(err.retryAfterMs * (1 + Math.random() / 5)) : jitteredDelay(),
-        });
+        // Attempts throttled together must not all come back in the same second: after the
+        // vendor's reset, at a random point of its next window (as the vendor steps do).
+        return ApplicationFailure.create({ type: FailureType.RateLimited, message: `${where} rate limited`, nextRetryDelay: throttledRetryDelay(err.retryAfterMs, VENDOR_WINDOW_MS[err.vendor]) });
       case 'invalid_input':
         return ApplicationFailure.create({ type: FailureType.InvalidInput, message: `${where} rejected the request: ${err.message}`, nonRetryable: true });
       case 'unauthorized':

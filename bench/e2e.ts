@@ -35,18 +35,28 @@ interface Stats {
 }
 
 /** Calls that did work: 429 answers are the limiter pushing back, not part of a deletion. */
-function callsExcept429(s: Stats): { calls: number; throttled: number } {
+function callsExcept429(s: Stats): { calls: number; throttled: number; throttledBy: Record<string, number> } {
   let calls = 0;
   let throttled = 0;
+  const throttledBy: Record<string, number> = {};
   for (const [route, byStatus] of Object.entries(s.statuses)) {
     if (route.startsWith('POST /oauth/token')) continue; // not rate limited by Auth0's Management API limit
     for (const [status, n] of Object.entries(byStatus)) {
-      if (status === '429') throttled += n;
-      else calls += n;
+      if (status === '429') {
+        throttled += n;
+        throttledBy[route] = (throttledBy[route] ?? 0) + n;
+      } else calls += n;
     }
   }
-  return { calls, throttled };
+  return { calls, throttled, throttledBy };
 }
+
+/** Where the 429s fell, most first: which calls met a spent window. */
+const byRoute = (m: Record<string, number>) =>
+  Object.entries(m)
+    .sort((a, b) => b[1] - a[1])
+    .map(([route, n]) => `${route} ${n}`)
+    .join('; ') || 'none';
 
 /** Distinct worker identities polling a vendor's activity queue. */
 async function vendorPollers(address: string, namespace: string, taskQueue: string): Promise<number> {
@@ -174,6 +184,10 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
     await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
     await resetSandboxes();
 
+    // The workers' resident memory before the burst (started, bundle loaded, the uncontended pass
+    // done): what the burst's deletions in flight add comes on top of it.
+    const workerNames = ['worker', ...Array.from({ length: Math.max(workerCount, stack.temporal === 'server' ? 2 : 1) - 1 }, (_, i) => `worker-${i + 2}`)];
+    const idle = workerNames.map((n) => rssMiB(stack.supervisor.get(n)?.pid, 'VmRSS') ?? 0);
     // All at once, as a burst of requests from the support desk would arrive.
     const t0 = Date.now();
     const filed = await Promise.all(seeded.map(file));
@@ -182,9 +196,7 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
 
     const ids = filed.map((f) => f.requestId);
     let done = 0;
-    const workers = ['worker', ...Array.from({ length: Math.max(workerCount, stack.temporal === 'server' ? 2 : 1) - 1 }, (_, i) => `worker-${i + 2}`)]
-      .map((n) => stack.supervisor.get(n))
-      .filter((w) => w !== undefined);
+    const workers = workerNames.map((n) => stack.supervisor.get(n)).filter((w) => w !== undefined);
     const peaks = workers.map(() => 0);
     for (;;) {
       const row = await deps.db('lethe.receipts').whereIn('request_id', ids).count<{ n: string }[]>({ n: '*' }).first();
@@ -216,7 +228,7 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
       '| figure | value |',
       '|---|---|',
       `| Temporal | ${stack.temporal === 'server' ? 'Temporal server on PostgreSQL (LETHE_TEMPORAL=server)' : 'dev server on SQLite'}, ${workers.length} worker process${workers.length > 1 ? 'es' : ''} |`,
-      `| vendor budget per task queue (all workers together) | Auth0 ${config.budget.auth0.tasksPerSecond.toFixed(2)} tasks/s (${AUTH0_PER_SECOND}/s less ${config.budget.headroom * 100}%, ${config.budget.auth0.callsPerTask} calls a task), Recurly ${config.budget.recurly.tasksPerSecond.toFixed(2)} tasks/s (${RECURLY_PER_MINUTE}/min less ${config.budget.headroom * 100}%, ${config.budget.recurly.callsPerTask} calls a task) |`,
+      `| vendor budget on each of the vendor's two queues (all workers together) | Auth0 ${config.budget.auth0.tasksPerSecond.toFixed(2)} tasks/s (${AUTH0_PER_SECOND}/s less ${config.budget.headroom * 100}%, ${config.budget.auth0.callsPerDeletion} calls a deletion), Recurly ${config.budget.recurly.tasksPerSecond.toFixed(2)} tasks/s (${RECURLY_PER_MINUTE}/min less ${config.budget.headroom * 100}%, ${config.budget.recurly.callsPerDeletion} calls a deletion) |`,
       `| worker caps | ${config.budget.worker.maxCachedWorkflows} cached workflows, ${config.budget.worker.maxConcurrentWorkflowTasks} workflow tasks, ${config.budget.worker.maxConcurrentActivities} activities + ${config.budget.auth0.concurrency} Auth0 + ${config.budget.recurly.concurrency} Recurly |`,
       `| uncontended pass (${quiet.length} deletions, 2 at a time) | Auth0 ${auth0QuietPer.toFixed(2)}, Recurly ${recurlyQuietPer.toFixed(2)} calls per deletion; ${auth0Quiet.throttled + recurlyQuiet.throttled} 429s |`,
       `| accounts (media blobs each) | ${ids.length} (${opts.media}, plus Auth0 user, Recurly account with an active subscription, rows in every table) |`,
@@ -226,11 +238,12 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
       `| deletions per minute | ${perMin.toFixed(1)} |`,
       `| vendor calls per deletion (429s excluded) | Auth0 ${auth0PerDeletion.toFixed(2)} (${pct(auth0PerDeletion, auth0QuietPer)} on uncontended), Recurly ${recurlyPerDeletion.toFixed(2)} (${pct(recurlyPerDeletion, recurlyQuietPer)}) (target within 5%) |`,
       `| 429 answers | Auth0 ${auth0.throttled}, Recurly ${recurly.throttled}: **${((auth0.throttled + recurly.throttled) / ids.length).toFixed(3)} per deletion** (target ≤ 0.05) |`,
+      `| 429s by route | ${byRoute({ ...auth0.throttledBy, ...recurly.throttledBy })} |`,
       `| ceiling at the uncontended calls per deletion (Auth0 ${AUTH0_PER_SECOND}/s, Recurly ${RECURLY_PER_MINUTE}/min) | ${quietCeiling.toFixed(1)} deletions/min |`,
       `| **ratio to that ceiling** | **${(perMin / quietCeiling).toFixed(2)}** (target ≥ 0.95) |`,
       `| ceiling at the calls this run made | ${ceilingPerMin.toFixed(1)} deletions/min (ratio ${(perMin / ceilingPerMin).toFixed(2)}) |`,
       `| over deadline | ${overdue} |`,
-      `| peak RSS per worker process (VmHWM) | ${peaks.map((p) => `${p || 'n/a'} MiB`).join(', ')} (target ≤ 400) |`,
+      `| peak RSS per worker process (VmHWM) | ${peaks.map((p) => `${p || 'n/a'} MiB`).join(', ')} (target ≤ 400); before the burst (VmRSS) ${idle.map((p) => `${p || 'n/a'} MiB`).join(', ')} |`,
       '',
     ].join('\n');
   } finally {

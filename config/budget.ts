@@ -1,20 +1,22 @@
 /**
  * The vendors' rate budget and the worker's memory caps (issue 18). The vendor limits are the
  * whole deployment's: every worker process sets the same server-side rate on the vendor's own
- * task queue (worker/worker.ts), so Temporal's matching service, not Lethe, holds the budget.
- * That rate counts activity tasks, so the limit in calls is divided by the calls one vendor task
- * makes on average (measured, see bench/RESULTS.md §3).
+ * task queues (worker/worker.ts), so Temporal's matching service, not Lethe, holds the budget.
+ * That rate counts activity tasks. A deletion makes one task on each of the vendor's two queues
+ * (the deletion and its read-back, workflows/queues.ts), so each queue runs at the deletions per
+ * second that the limit allows at the calls one deletion makes there (measured, see
+ * bench/RESULTS.md §3c).
  */
 import { ConfigError, positiveInteger, positiveNumber, type Env } from './env';
 
 export interface VendorBudget {
   /** The vendor's documented limit, in calls per second (Recurly's per-minute limit / 60). */
   callsPerSecond: number;
-  /** Calls one activity task on the vendor's queue makes on average. */
-  callsPerTask: number;
-  /** What Lethe spends: the limit less the headroom, in activity tasks per second. */
+  /** Calls one deletion makes to the vendor, its deletion step and read-back together. */
+  callsPerDeletion: number;
+  /** What Lethe spends: deletions per second at the limit less the headroom, i.e. tasks per second on each of the vendor's queues. */
   tasksPerSecond: number;
-  /** Activity slots per worker process on the vendor's queue. */
+  /** Activity slots per worker process on each of the vendor's queues. */
   concurrency: number;
 }
 
@@ -34,12 +36,13 @@ export interface BudgetConfig {
 }
 
 /**
- * Calls per vendor task, from the uncontended pass of bench/e2e.ts (bench/RESULTS.md §3b): per
- * deletion, Auth0 12.0 calls over 2 tasks (the deletion and its read-back), Recurly 8.9 over 2
- * (the redaction's read-backs while Recurly carries it out are most of the difference).
+ * Calls per deletion, from the uncontended pass of bench/e2e.ts (bench/RESULTS.md §3c), for an
+ * account with one login and one subscription: Auth0 7 in the deletion (find the user, delete
+ * its sessions, grants and the user) and 5 in the read-back; Recurly 5 (account, subscriptions,
+ * terminate, redact, the redaction read once) and 1.
  */
-const AUTH0_CALLS_PER_TASK = 6;
-const RECURLY_CALLS_PER_TASK = 4.5;
+const AUTH0_CALLS_PER_DELETION = 12;
+const RECURLY_CALLS_PER_DELETION = 6;
 
 function percent(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -52,8 +55,8 @@ function percent(env: Env, name: string, fallback: number): number {
 export function vendorBudget(env: Env): BudgetConfig {
   const headroom = percent(env, 'LETHE_VENDOR_RATE_HEADROOM', 3);
   const vendor = (callsPerSecond: number, callsName: string, callsDefault: number, concurrencyName: string): VendorBudget => {
-    const callsPerTask = positiveNumber(env, callsName, callsDefault);
-    return { callsPerSecond, callsPerTask, tasksPerSecond: (callsPerSecond * (1 - headroom)) / callsPerTask, concurrency: positiveInteger(env, concurrencyName, 10) };
+    const callsPerDeletion = positiveNumber(env, callsName, callsDefault);
+    return { callsPerSecond, callsPerDeletion, tasksPerSecond: (callsPerSecond * (1 - headroom)) / callsPerDeletion, concurrency: positiveInteger(env, concurrencyName, 10) };
   };
   const maxCachedWorkflows = nonNegativeInteger(env, 'LETHE_WORKER_MAX_CACHED_WORKFLOWS', 100);
   const maxConcurrentWorkflowTasks = positiveInteger(env, 'LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 10);
@@ -65,8 +68,8 @@ export function vendorBudget(env: Env): BudgetConfig {
   }
   return {
     headroom,
-    auth0: vendor(positiveNumber(env, 'LETHE_AUTH0_RATE_PER_SECOND', 16), 'LETHE_AUTH0_CALLS_PER_TASK', AUTH0_CALLS_PER_TASK, 'LETHE_AUTH0_CONCURRENCY'),
-    recurly: vendor(positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', 400) / 60, 'LETHE_RECURLY_CALLS_PER_TASK', RECURLY_CALLS_PER_TASK, 'LETHE_RECURLY_CONCURRENCY'),
+    auth0: vendor(positiveNumber(env, 'LETHE_AUTH0_RATE_PER_SECOND', 16), 'LETHE_AUTH0_CALLS_PER_DELETION', AUTH0_CALLS_PER_DELETION, 'LETHE_AUTH0_CONCURRENCY'),
+    recurly: vendor(positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', 400) / 60, 'LETHE_RECURLY_CALLS_PER_DELETION', RECURLY_CALLS_PER_DELETION, 'LETHE_RECURLY_CONCURRENCY'),
     worker: {
       maxCachedWorkflows,
       maxConcurrentWorkflowTasks,

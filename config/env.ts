@@ -2,6 +2,9 @@
  * Reading one environment variable each: every parser names the variable in its error, so a
  * bad setting is one line at start in every process.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+
 export type Env = Record<string, string | undefined>;
 
 export class ConfigError extends Error {
@@ -100,6 +103,19 @@ export function url(env: Env, name: string, protocols: string[]): string | undef
     throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got ${parsed.protocol}`);
   }
   return raw;
+}
+
+/** A file that must exist and be readable now, as an absolute path; undefined when unset. */
+export function readableFile(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const file = path.resolve(raw);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (err) {
+    throw new ConfigError(name, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  return file;
 }
 
 export function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {

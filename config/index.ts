@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { Config } from './types';
-import { ConfigError, duration, hexPrefix, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
+import { ConfigError, duration, hexPrefix, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, readableFile, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
 import { azuriteConnectionString, DEFAULTS, embeddedDatabaseUrl } from './defaults';
 import { keyRing, secretOrFile, withSecretFiles } from './keys';
 import { temporalTls } from './temporal-tls';
@@ -63,6 +63,7 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
     worker: {
       metricsHost: env.LETHE_WORKER_METRICS_HOST || '127.0.0.1',
       metricsPort: port(env, 'LETHE_WORKER_METRICS_PORT', DEFAULTS.workerMetricsPort),
+      workflowBundle: readableFile(env, 'LETHE_WORKFLOW_BUNDLE'),
     },
     temporal: {
       address: hostPort(env, 'TEMPORAL_ADDRESS', DEFAULTS.temporalAddress),

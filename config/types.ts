@@ -18,7 +18,11 @@ export interface Config {
   /** Who did what (lethe.audit_log): rows older than `retentionDays` are pruned. */
   audit: { retentionDays: number };
   /** The worker's Prometheus endpoint (Lethe's counters and the Temporal SDK's); port 0 turns it off. */
-  worker: { metricsHost: string; metricsPort: number };
+  /**
+   * `workflowBundle`: a workflow bundle built beforehand (LETHE_WORKFLOW_BUNDLE, worker/bundle.ts);
+   * absent, the worker process builds one in a child process at start.
+   */
+  worker: { metricsHost: string; metricsPort: number; workflowBundle?: string };
   /** `tls`: TLS and API key of the connection (config/temporal-tls.ts); absent in hand-made test configs: plain. */
   temporal: { address: string; namespace: string; uiPort: number; taskQueue: string; retentionDays: number; tls?: TemporalTls };
   database: { url: string; embedded: boolean };

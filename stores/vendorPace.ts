@@ -55,7 +55,8 @@ export class VendorPace {
 
   /** Until the reset, then a random point inside the next window. */
   delayPast(resetAtMs: number): number {
-    return Math.max(0, resetAtMs - Date.now()) + Math.round((this.opts.random ?? Math.random)() * this.opts.windowMs);
+    // One millisecond more: a timer may fire a millisecond early, still inside the spent window.
+    return Math.max(0, resetAtMs - Date.now()) + 1 + Math.round((this.opts.random ?? Math.random)() * this.opts.windowMs);
   }
 
   /**
@@ -63,19 +64,23 @@ export class VendorPace {
    * and as spent from the window (until a response says what the vendor counted).
    */
   async beforeCall(): Promise<void> {
-    for (let i = 0; i < 3; i++) {
+    // As many windows as it takes within maxWaitMs: a waiter that wakes into a window the others
+    // have spent again waits again, rather than being sent into a 429.
+    for (let waited = 0; ;) {
       if (this.remaining === undefined || this.resetAtMs === undefined) break;
       // A window that has rolled over starts from the limit the vendor last named, spent by
-      // this process's own calls until a response says what the whole deployment spent.
+      // this process's own calls until a response says what the whole deployment spent. Calls
+      // still in flight may reach the vendor in the new window, so they count against it.
       if (Date.now() >= this.resetAtMs) {
         if (this.limit === undefined) break;
         const windows = Math.ceil((Date.now() - this.resetAtMs + 1) / this.opts.windowMs);
         this.resetAtMs += windows * this.opts.windowMs;
-        this.remaining = this.limit;
+        this.remaining = this.limit - this.inFlight;
       }
       if (this.remaining > this.opts.reserve) break;
       const wait = this.delayPast(this.resetAtMs);
-      if (wait > this.opts.maxWaitMs) break;
+      if (waited + wait > this.opts.maxWaitMs) break;
+      waited += wait;
       this.counts.waits++;
       this.counts.waitedMs += wait;
       await sleep(wait);
@@ -159,12 +164,15 @@ export class VendorPace {
   }
 }
 
+/** The vendors' windows: Auth0's Management API limits are per second, Recurly's per minute (api.yaml). */
+export const VENDOR_WINDOW_MS = { auth0: 1_000, recurly: 60_000 } as const;
+
 /** Auth0's Management API limits are per second; a wait longer than a few windows belongs to Temporal's retry. */
 export const auth0Pace = (random?: () => number): VendorPace =>
-  new VendorPace({ windowMs: 1_000, reserve: 1, maxWaitMs: 2_500, resends: 3, counts: (url) => new URL(url).pathname.startsWith('/api/v2/'), random });
+  new VendorPace({ windowMs: VENDOR_WINDOW_MS.auth0, reserve: 1, maxWaitMs: 2_500, resends: 3, counts: (url) => new URL(url).pathname.startsWith('/api/v2/'), random });
 
 /** Recurly's limit is per minute (api.yaml); a throttled call waits for the next minute rather than failing the attempt. */
-export const recurlyPace = (random?: () => number): VendorPace => new VendorPace({ windowMs: 60_000, reserve: 4, maxWaitMs: 125_000, resends: 2, random });
+export const recurlyPace = (random?: () => number): VendorPace => new VendorPace({ windowMs: VENDOR_WINDOW_MS.recurly, reserve: 4, maxWaitMs: 125_000, resends: 2, random });
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -2,7 +2,9 @@
 import { loadConfig, ConfigError, connectingTo, temporalConnectionOptions } from '../config';
 import { buildDeps } from './deps';
 import { checkBlobRetention } from './blob-retention';
+import fs from 'node:fs';
 import { createWorker } from './worker';
+import { bundleInChildProcess } from './bundle';
 import { migrateLetheSchema } from '../migrations';
 import { assertComplete, checkCompleteness, CompletenessError } from '../activities/deletion/completeness';
 import { sealSubject } from '../activities/deletion/subject';
@@ -35,15 +37,21 @@ async function main(): Promise<void> {
     if (config.mode === 'production' || !(err instanceof CompletenessError)) throw err;
     process.stderr.write(`lethe-worker: WARNING ${err.message}\n`);
   }
-  const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(config, deps), {
+  // Webpack runs in a child process unless the image brought a bundle (worker/bundle.ts): its
+  // peak would otherwise stay in this process's memory high-water mark for good.
+  const builtHere = config.worker.workflowBundle ? undefined : await bundleInChildProcess();
+  const workerConfig = builtHere ? { ...config, worker: { ...config.worker, workflowBundle: builtHere } } : config;
+  const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(workerConfig, deps), {
     ...wait,
     probe: () => connectingTo(config.temporal, () => NativeConnection.connect(temporalConnectionOptions(config.temporal))).then((c) => c.close()),
   });
+  // Worker.create has read the bundle; the file was only the way across from the child.
+  if (builtHere) fs.rmSync(builtHere, { force: true });
   // Soft delete keeping deleted media past a request's deadline is said loudly at start (and
   // each receipt says when Azure purges the soft-deleted copies); it does not stop deletions.
   await checkBlobRetention(deps.blobs, { deadlineHours: config.deletion.deadlineHours, log: (line) => void process.stderr.write(`lethe-worker: ${line}\n`) });
   process.stderr.write(
-    `lethe-worker: polling task queue ${config.temporal.taskQueue} (and ${config.temporal.taskQueue}-auth0 at ${config.budget.auth0.tasksPerSecond.toFixed(2)} tasks/s, ${config.temporal.taskQueue}-recurly at ${config.budget.recurly.tasksPerSecond.toFixed(2)} tasks/s for the whole deployment) on ${config.temporal.address}\n`,
+    `lethe-worker: polling task queue ${config.temporal.taskQueue} (and ${config.temporal.taskQueue}-auth0[-read-back] at ${config.budget.auth0.tasksPerSecond.toFixed(2)} tasks/s each, ${config.temporal.taskQueue}-recurly[-read-back] at ${config.budget.recurly.tasksPerSecond.toFixed(2)} tasks/s each, for the whole deployment) on ${config.temporal.address}\n`,
   );
   await ensureSweepSchedule(config, deps.temporalClient());
   // Metrics matter less than deletions: a port in use is reported, and the worker runs on.

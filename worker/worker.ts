@@ -3,9 +3,10 @@ import { connectingTo, temporalConnectionOptions, type Config } from '../config'
 import { createActivities, ActivityDeps } from '../activities';
 import { getDataConverter } from '../encryption';
 import { activityMetricsInterceptor } from './metrics';
-import { VENDOR_QUEUE_STORES, vendorTaskQueue } from '../workflows/queues';
+import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../workflows/queues';
+import { workflowCode } from './bundle';
 
-export const WORKFLOWS_PATH = require.resolve('../workflows');
+export { WORKFLOWS_PATH } from './bundle';
 
 /** A worker over given dependencies: main() uses the real ones, tests may use their own queue. */
 export async function createWorker(config: Config, deps: ActivityDeps, overrides: Partial<WorkerOptions> = {}): Promise<{ worker: Worker; connection: NativeConnection }> {
@@ -31,7 +32,7 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
   const worker = await Worker.create({
     ...common,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
+    ...workflowCode(config.worker.workflowBundle),
     // Bounded memory (README, "Sizing the worker"): the SDK sizes its workflow cache from the
     // machine's memory by default, about 1 MiB a cached deletion; past the cap a workflow is
     // replayed from its history (~50 events) when its next task comes.
@@ -41,19 +42,22 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
     maxConcurrentActivityTaskExecutions: budget.worker.maxConcurrentActivities,
     ...overrides,
   });
-  // One activity worker per vendor queue, in this process, on the same connection. The rate is
-  // the server's (Temporal's matching service dispatches at most that many tasks a second on
-  // the queue, summed over every worker polling it); every process sets the same value from the
-  // same configuration, since the last poller's value wins.
+  // One activity worker per vendor queue (a deletion's and a read-back's for each vendor), in
+  // this process, on the same connection. The rate is the server's (Temporal's matching service
+  // dispatches at most that many tasks a second on the queue, summed over every worker polling
+  // it); every process sets the same value from the same configuration, since the last poller's
+  // value wins. Both of a vendor's queues run at its deletions per second (config/budget.ts).
   const vendorWorkers = await Promise.all(
-    VENDOR_QUEUE_STORES.map((vendor) =>
-      Worker.create({
-        ...common,
-        taskQueue: vendorTaskQueue(taskQueue, vendor),
-        maxTaskQueueActivitiesPerSecond: budget[vendor].tasksPerSecond,
-        maxConcurrentActivityTaskExecutions: budget[vendor].concurrency,
-        ...(overrides.identity ? { identity: overrides.identity } : {}),
-      }),
+    VENDOR_QUEUE_STORES.flatMap((vendor) =>
+      VENDOR_STEPS.map((step) =>
+        Worker.create({
+          ...common,
+          taskQueue: vendorTaskQueue(taskQueue, vendor, step),
+          maxTaskQueueActivitiesPerSecond: budget[vendor].tasksPerSecond,
+          maxConcurrentActivityTaskExecutions: budget[vendor].concurrency,
+          ...(overrides.identity ? { identity: overrides.identity } : {}),
+        }),
+      ),
     ),
   );
   return { worker: alongside(worker, vendorWorkers), connection };

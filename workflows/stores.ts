@@ -11,7 +11,7 @@
  * anything remains.
  *
  * Auth0's and Recurly's activities (the deletion and its read-back) run on the vendor's own task
- * queue (workflows/queues.ts), whose server-side rate is the deployment's budget of calls to
+ * queues (workflows/queues.ts), whose server-side rates are the deployment's budget of calls to
  * that vendor. The waits between a store's attempts are jittered (the workflow's Math.random is
  * seeded, so replay-safe): stores that failed together do not come back together.
  */
@@ -31,10 +31,12 @@ import {
   type StoreProgress,
   type StoreVerification,
 } from '../contract';
-import { vendorTaskQueue } from './queues';
+import { vendorTaskQueue, type VendorStep } from './queues';
 
 /** Histories recorded before the vendors had task queues of their own (and jittered waits) replay without them. */
 export const VENDOR_QUEUES_PATCH = 'vendor-task-queues';
+/** Histories recorded before the vendors' read-backs had queues of their own (queues.ts) replay without them. */
+export const READ_BACK_QUEUES_PATCH = 'vendor-read-back-queues';
 
 // Needs-a-person failures come straight back to the workflow, which owns their slow cadence;
 // transient ones are retried inside the attempt, for at most the attempt budget.
@@ -44,16 +46,16 @@ const retry: RetryPolicy = {
   maximumInterval: '5 minutes',
   nonRetryableErrorTypes: [...NON_RETRYABLE, ...NEEDS_PERSON],
 };
-function activitiesFor(policy: BlockPolicy, taskQueueOf: (store: Store) => string | undefined) {
+function activitiesFor(policy: BlockPolicy, taskQueueOf: (store: Store, step: VendorStep) => string | undefined) {
   const budget = policy.attemptBudgetMs;
   // Scheduled onto a rate-limited queue, a task may wait there: schedule-to-close (the attempt
   // budget) bounds the wait and the attempts together; start-to-close bounds one attempt.
   const vendor = (store: Store) => {
-    const taskQueue = taskQueueOf(store);
+    const taskQueue = taskQueueOf(store, 'delete');
     return proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 5 * 60_000), heartbeatTimeout: '1 minute', scheduleToCloseTimeout: budget, retry, ...(taskQueue ? { taskQueue } : {}) });
   };
   const readBack = (store: Store) => {
-    const taskQueue = taskQueueOf(store);
+    const taskQueue = taskQueueOf(store, 'read-back');
     return proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 2 * 60_000), scheduleToCloseTimeout: budget, retry, ...(taskQueue ? { taskQueue } : {}) });
   };
   return {
@@ -118,8 +120,11 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
   const p = run.progress;
   // Called before the first await of every store, so the marker's place in history is fixed.
   const vendorQueues = patched(VENDOR_QUEUES_PATCH);
+  const readBackQueues = vendorQueues && patched(READ_BACK_QUEUES_PATCH);
   const mainQueue = workflowInfo().taskQueue;
-  const { auth0, recurly, long, readBack } = activitiesFor(policy, (store) => (vendorQueues && (store === 'auth0' || store === 'recurly') ? vendorTaskQueue(mainQueue, store) : undefined));
+  const { auth0, recurly, long, readBack } = activitiesFor(policy, (store, step) =>
+    vendorQueues && (store === 'auth0' || store === 'recurly') ? vendorTaskQueue(mainQueue, store, readBackQueues ? step : 'delete') : undefined,
+  );
   const quick = readBack(p.store);
   const attempt: Record<Store, () => Promise<unknown>> = {
     media: () => long.deleteMediaBlobs(accountId),

@@ -8,9 +8,7 @@ import { activityInfo, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isVendorError } from '../../stores/errors';
 import { FailureType } from '../../contract';
-
-/** The vendors' windows: Auth0's limits are per second, Recurly's per minute. */
-export const VENDOR_WINDOW_MS = { auth0: 1_000, recurly: 60_000 } as const;
+import { VENDOR_WINDOW_MS } from '../../stores/vendorPace';
 
 const HEARTBEAT_EVERY_MS = 10_000;
 

@@ -166,7 +166,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     log('starting Temporal server (PostgreSQL persistence and visibility)');
     const address = `127.0.0.1:${opts.ports.temporal}`;
     await sup.start({
-      ...temporalServerSpec({ dir: path.join(opts.stateDir, 'temporal-server'), pgPort: opts.ports.postgres, ports: await serverPorts(opts.ports.temporal) }),
+      ...temporalServerSpec({
+        dir: path.join(opts.stateDir, 'temporal-server'),
+        pgPort: opts.ports.postgres,
+        ports: await serverPorts(opts.ports.temporal),
+        taskQueue: env.LETHE_TASK_QUEUE || DEFAULTS.taskQueue,
+      }),
       // Histories, the namespace and its search attributes live in PostgreSQL; retention is re-applied all the same.
       afterRestart: () => afterRestart.temporal(),
     });

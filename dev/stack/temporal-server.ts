@@ -24,7 +24,8 @@ import { SEARCH_ATTRIBUTES } from '../../contract';
 import type { ServiceSpec } from './supervisor';
 import { PG_PASSWORD, PG_USER } from './postgres';
 import { waitFor } from './net';
-import { PROJECT_ROOT } from './temporal';
+import { PROJECT_ROOT, SINGLE_PARTITION } from './temporal';
+import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../../workflows/queues';
 
 const run = promisify(execFile);
 
@@ -264,16 +265,36 @@ export function serverConfig(opts: { pgPort: number; ports: ServerPorts; dynamic
 }
 
 /**
+ * The server's dynamic config for Lethe's vendor queues (workflows/queues.ts): one partition
+ * each. The server divides a queue's rate limit among its partitions (matching/
+ * ratelimit_manager.go: the worker's rate / numReadPartitions per partition), and tasks land on
+ * partitions at random, so with the default four the budget drains unevenly: the fullest
+ * partition finishes last, at a quarter of the rate. A vendor queue carries a few tasks a
+ * second, far below what one partition serves. Reduce write partitions before read partitions
+ * on a queue that already has tasks (Temporal's guidance), or start with these.
+ */
+export function vendorQueuesDynamicConfig(taskQueue: string): string {
+  const queues = VENDOR_QUEUE_STORES.flatMap((vendor) => VENDOR_STEPS.map((step) => vendorTaskQueue(taskQueue, vendor, step)));
+  const lines = ['# Lethe: its vendor task queues on one partition each, so the rate limit on each is exact.'];
+  for (const [key, value] of Object.entries(SINGLE_PARTITION)) {
+    lines.push(`${key}:`);
+    for (const q of queues) lines.push(`  - value: ${value}`, '    constraints:', `      taskQueueName: ${q}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
  * Writes the configuration into `dir` and returns the supervisor's spec. `ready` is the
  * frontend answering; the namespace is the caller's next step (ensureNamespace).
  */
-export function temporalServerSpec(opts: { dir: string; pgPort: number; ports: ServerPorts; tls?: ServerTls; connection?: AdminConnection }): ServiceSpec {
+export function temporalServerSpec(opts: { dir: string; pgPort: number; ports: ServerPorts; taskQueue: string; tls?: ServerTls; connection?: AdminConnection }): ServiceSpec {
   const configDir = path.join(opts.dir, 'config');
   fs.mkdirSync(configDir, { recursive: true });
-  // The images' own dynamic config, which compose does not replace: empty in v1.29.1, i.e. the
-  // production defaults (e.g. 10 visibility requests a second per frontend, where the dev server allows 100).
+  // The images' own dynamic config (empty in v1.29.1, i.e. the production defaults: e.g. 10
+  // visibility requests a second per frontend, where the dev server allows 100), plus what
+  // compose mounts too: the vendor queues on one partition each (docs/temporal-dynamicconfig.yaml).
   const dynamicConfigFile = path.join(configDir, 'dynamicconfig.yaml');
-  fs.copyFileSync(SERVER_DYNAMIC_CONFIG, dynamicConfigFile);
+  fs.writeFileSync(dynamicConfigFile, `${fs.readFileSync(SERVER_DYNAMIC_CONFIG, 'utf8')}\n${vendorQueuesDynamicConfig(opts.taskQueue)}`);
   fs.writeFileSync(path.join(configDir, 'production.yaml'), `${JSON.stringify(serverConfig({ ...opts, dynamicConfigFile }), null, 2)}\n`);
   const address = `127.0.0.1:${opts.ports.frontend}`;
   return {

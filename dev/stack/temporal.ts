@@ -9,6 +9,9 @@ import { Connection } from '@temporalio/client';
 import type { ServiceSpec } from './supervisor';
 import { SEARCH_ATTRIBUTES } from '../../contract';
 
+/** Dynamic config for a task queue of one partition (read and write). */
+export const SINGLE_PARTITION = { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 } as const;
+
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const TEMPORAL_BIN = path.join(PROJECT_ROOT, '.tools', 'bin', 'temporal');
 
@@ -23,6 +26,11 @@ export function temporalSpec(opts: { port: number; uiPort?: number; dbFile: stri
   fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--db-filename', opts.dbFile, '--namespace', opts.namespace, '--log-level', 'warn'];
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  // One partition per task queue: the server divides a queue's rate limit among its partitions
+  // (matching/ratelimit_manager.go), so with the default four a vendor queue's budget drains
+  // unevenly and its tail runs at a quarter of the rate (bench/RESULTS.md §3c). The dev
+  // server's dynamic config takes no per-queue constraint, so here it is every queue's.
+  args.push(...Object.entries(SINGLE_PARTITION).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]));
   if (opts.headless || opts.uiPort === undefined) args.push('--headless');
   else args.push('--ui-ip', '127.0.0.1', '--ui-port', String(opts.uiPort));
   if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);

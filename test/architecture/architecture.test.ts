@@ -4,6 +4,7 @@
  * the contract and the workflow SDK (anything else would be bundled into the sandbox).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { cycles, folderOf, importsOf, listFiles, PRODUCT, ROOT, TOOLING, type Edge } from './import-graph';
 
@@ -110,8 +111,16 @@ describe('architecture: the compiled build', () => {
     execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
     const { WORKFLOWS_PATH } = (await import(path.join(ROOT, 'dist', 'worker', 'worker.js'))) as { WORKFLOWS_PATH: string };
     expect(WORKFLOWS_PATH).toBe(path.join(ROOT, 'dist', 'workflows', 'index.js'));
-    const { bundleWorkflowCode } = await import('@temporalio/worker');
-    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
-    for (const name of ['accountDeletionWorkflow', 'inactivitySweepWorkflow', 'stackCheckWorkflow']) expect(bundle.code).toContain(name);
+    // The image builds the bundle with this command and points the worker at it.
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    const run = /^RUN node (dist\/worker\/bundle\.js) (\S+)$/m.exec(dockerfile);
+    expect(run).not.toBeNull();
+    expect(dockerfile).toMatch(new RegExp(`LETHE_WORKFLOW_BUNDLE=/app/${run![2].replace(/\./g, '\\.')}\\b`));
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bundle-')), 'workflow-bundle.js');
+    execFileSync(process.execPath, [run![1], out], { cwd: ROOT, stdio: 'pipe' });
+    const code = fs.readFileSync(out, 'utf8');
+    for (const name of ['accountDeletionWorkflow', 'inactivitySweepWorkflow', 'stackCheckWorkflow']) expect(code).toContain(name);
+    // The failure converter the worker's DataConverter names by path is inside it.
+    expect(code).toContain(path.join('dist', 'encryption', 'failure-converter.js'));
   }, 180_000);
 });

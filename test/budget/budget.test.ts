@@ -9,22 +9,26 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig, ConfigError } from '../../config';
 import { VendorPace } from '../../stores/vendorPace';
 import { throttledRetryDelay } from '../../activities/deletion/vendor-attempt';
+import { toFailure } from '../../activities/failures';
+import { VendorError } from '../../stores/errors';
+import { FailureType } from '../../contract';
+import type { ApplicationFailure } from '@temporalio/common';
 
 describe('the vendor budget in configuration', () => {
-  test('when nothing is set, then Auth0 16/s and Recurly 400/min less 3% are spent in tasks of the measured calls each', () => {
+  test('when nothing is set, then Auth0 16/s and Recurly 400/min less 3% are spent at the measured calls per deletion', () => {
     const b = loadConfig({}).budget;
-    expect(b.auth0.tasksPerSecond).toBeCloseTo((16 * 0.97) / b.auth0.callsPerTask, 6);
-    expect(b.recurly.tasksPerSecond).toBeCloseTo(((400 / 60) * 0.97) / b.recurly.callsPerTask, 6);
+    expect(b.auth0).toMatchObject({ callsPerDeletion: 12, tasksPerSecond: expect.closeTo((16 * 0.97) / 12, 6) });
+    expect(b.recurly).toMatchObject({ callsPerDeletion: 6, tasksPerSecond: expect.closeTo(((400 / 60) * 0.97) / 6, 6) });
     expect(b.worker).toEqual({ maxCachedWorkflows: 100, maxConcurrentWorkflowTasks: 10, maxConcurrentActivities: 20 });
   });
 
-  test('when the limits, headroom and calls per task are set, then the task rates follow them', () => {
+  test('when the limits, headroom and calls per deletion are set, then the task rates follow them', () => {
     const b = loadConfig({
       LETHE_AUTH0_RATE_PER_SECOND: '50',
       LETHE_RECURLY_RATE_PER_MINUTE: '1000',
       LETHE_VENDOR_RATE_HEADROOM: '10',
-      LETHE_AUTH0_CALLS_PER_TASK: '5',
-      LETHE_RECURLY_CALLS_PER_TASK: '2',
+      LETHE_AUTH0_CALLS_PER_DELETION: '5',
+      LETHE_RECURLY_CALLS_PER_DELETION: '2',
     }).budget;
     expect(b.auth0.tasksPerSecond).toBeCloseTo(9, 6);
     expect(b.recurly.tasksPerSecond).toBeCloseTo(7.5, 6);
@@ -34,7 +38,8 @@ describe('the vendor budget in configuration', () => {
     ['LETHE_AUTH0_RATE_PER_SECOND', '0'],
     ['LETHE_RECURLY_RATE_PER_MINUTE', 'lots'],
     ['LETHE_VENDOR_RATE_HEADROOM', '100'],
-    ['LETHE_AUTH0_CALLS_PER_TASK', '-1'],
+    ['LETHE_AUTH0_CALLS_PER_DELETION', '-1'],
+    ['LETHE_WORKFLOW_BUNDLE', '/nonexistent/bundle.js'],
     ['LETHE_WORKER_MAX_CACHED_WORKFLOWS', '1.5'],
     ['LETHE_WORKER_MAX_CONCURRENT_ACTIVITIES', '0'],
   ])('when %s is %s, then the configuration error names it', (name, value) => {
@@ -57,6 +62,17 @@ describe('jitter on throttled calls', () => {
     // Spread, not herded: every tenth of the window holds some of them.
     const tenths = new Set(delays.map((d) => Math.min(9, Math.floor((d - 700) / 6_000))));
     expect(tenths.size).toBe(10);
+  });
+
+  test('when 200 read-backs are throttled by Recurly together, then their retries spread over the window after the reset, as the vendor steps do', () => {
+    const delays = Array.from({ length: 200 }, () => {
+      const failure = toFailure(new VendorError({ vendor: 'recurly', type: 'rate_limited', operation: 'getAccount', status: 429, retryAfterMs: 700 }), 'verifyStore') as ApplicationFailure;
+      expect(failure.type).toBe(FailureType.RateLimited);
+      return Number(failure.nextRetryDelay);
+    });
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(700);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(60_700);
+    expect(new Set(delays.map((d) => Math.min(9, Math.floor((d - 700) / 6_000)))).size).toBe(10);
   });
 
   test('when a vendor answers 429 to many calls at once, then each is sent again after the reset at its own point of the next window', async () => {

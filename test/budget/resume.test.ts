@@ -6,7 +6,8 @@
  */
 import { startWorld } from '../support/stack';
 import { startPrivateStores, type PrivateStores } from '../support/private-stores';
-import { armFault, faultCounts, stats } from '../sandboxes/helpers/sandboxAdmin';
+import { adminJson, armFault, faultCounts, stats } from '../sandboxes/helpers/sandboxAdmin';
+import { REDACTION_FIRST_READ_MS } from '../../activities/deletion/recurly';
 import { expectEmpty, storesOf } from '../support/stores';
 import { rng, seedAccount, type SeedDeps } from '../../dev/seed/fixtures';
 import { createIntake } from '../../client/intake';
@@ -55,6 +56,47 @@ describe('vendor steps resume at the call level', () => {
       expect(made('recurly', recurly, 'PUT /accounts/{account_id}/redact')).toBe(2);
       expect(made('recurly', recurly, 'GET /accounts/{account_id}/subscriptions')).toBe(1);
       expect(made('recurly', recurly, 'DELETE /subscriptions/{subscription_id}')).toBe(1);
+    } finally {
+      await world.close();
+    }
+  }, 300_000);
+
+  test('when Recurly has redacted by the first read-back, a deletion costs Recurly 6 calls; when it takes longer, the pending redaction is read again and never asked for twice', async () => {
+    const world = await startWorld({ env: stores.env });
+    try {
+      const seed: SeedDeps = { ...world.deps, recurlySandboxUrl: stores.recurly.url };
+      const deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
+      const deleteAndCount = async (seedNo: number) => {
+        const a = await seedAccount(seed, { media: 1, auth0: 'linked', subscriptions: [{ state: 'active' }] }, rng(seedNo));
+        const before = await calls(stores.recurly.url);
+        const started = await deletions.start({ accountId: a.id, channel: 'support' });
+        const receipt: Receipt = await world.client.workflow.getHandle(started.workflowId).result();
+        expect(receipt.verification.clean).toBe(true);
+        expectEmpty(await storesOf(seed, a));
+        const after = await calls(stores.recurly.url);
+        const made = Object.fromEntries(Object.keys(after).map((route) => [route, after[route] - (before[route] ?? 0)]));
+        return { receipt, made, total: Object.values(made).reduce((x, y) => x + y, 0) };
+      };
+
+      // The sandbox's own delay (1.5 s) is inside the wait before the first read: the account
+      // is read three times (found, read back once redacted, verified) and nothing is repeated.
+      const quick = await deleteAndCount(181);
+      expect(quick.made).toMatchObject({
+        'GET /accounts/{account_id}': 3,
+        'GET /accounts/{account_id}/subscriptions': 1,
+        'DELETE /subscriptions/{subscription_id}': 1,
+        'PUT /accounts/{account_id}/redact': 1,
+      });
+      expect(quick.total).toBe(6);
+      expect(quick.receipt.counts.recurly).toMatchObject({ redactRequests: 1, redactionChecks: 0 });
+      expect(quick.receipt.counts.recurly!.redactionWaitedMs).toBeGreaterThanOrEqual(REDACTION_FIRST_READ_MS);
+
+      // A slower redaction is read back while pending, then done: still asked for once.
+      await adminJson(stores.recurly.url, 'PUT', 'behaviour', { redactionDelayMs: 5_000 });
+      const slow = await deleteAndCount(182);
+      expect(slow.made['PUT /accounts/{account_id}/redact']).toBe(1);
+      expect(slow.receipt.counts.recurly!.redactionChecks).toBeGreaterThanOrEqual(1);
+      expect(slow.receipt.counts.recurly!.redactionWaitedMs).toBeGreaterThanOrEqual(5_000);
     } finally {
       await world.close();
     }

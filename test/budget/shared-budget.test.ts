@@ -17,7 +17,7 @@ import { rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/s
 import { createIntake } from '../../client/intake';
 import { getDataConverter } from '../../encryption';
 import { temporalClientConnectionOptions } from '../../config';
-import { vendorTaskQueue } from '../../workflows/queues';
+import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../../workflows/queues';
 import { until } from '../support/until';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -74,33 +74,35 @@ describe('one vendor budget across worker processes', () => {
       const started = await Promise.all(accounts.map((a) => deletions.start({ accountId: a.id, channel: 'support' })));
       await Promise.all(started.map((s) => client.workflow.getHandle(s.workflowId).result()));
 
-      // When each vendor task started, and in which process, from the histories.
-      const starts: Record<'auth0' | 'recurly', { at: number; identity: string }[]> = { auth0: [], recurly: [] };
+      // When each vendor task started, on which of the vendor's queues and in which process, from the histories.
+      const queues = VENDOR_QUEUE_STORES.flatMap((vendor) => VENDOR_STEPS.map((step) => ({ vendor, step, name: vendorTaskQueue(config.temporal.taskQueue, vendor, step) })));
+      const starts = new Map<string, { at: number; identity: string }[]>(queues.map((q) => [q.name, []]));
       for (const s of started) {
         const history = await client.workflow.getHandle(s.workflowId).fetchHistory();
-        const scheduled = new Map<string, 'auth0' | 'recurly'>();
+        const scheduled = new Map<string, string>();
         for (const e of history.events ?? []) {
-          const sch = e.activityTaskScheduledEventAttributes;
-          if (sch) {
-            const queue = sch.taskQueue?.name;
-            for (const v of ['auth0', 'recurly'] as const) if (queue === vendorTaskQueue(config.temporal.taskQueue, v)) scheduled.set(String(e.eventId), v);
-          }
+          const queue = e.activityTaskScheduledEventAttributes?.taskQueue?.name;
+          if (queue && starts.has(queue)) scheduled.set(String(e.eventId), queue);
           const st = e.activityTaskStartedEventAttributes;
-          const vendor = st && scheduled.get(String(st.scheduledEventId));
-          if (st && vendor) starts[vendor].push({ at: Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6), identity: st.identity ?? '' });
+          const on = st && scheduled.get(String(st.scheduledEventId));
+          if (st && on) starts.get(on)!.push({ at: Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6), identity: st.identity ?? '' });
         }
       }
-      for (const vendor of ['auth0', 'recurly'] as const) {
-        const list = starts[vendor].sort((x, y) => x.at - y.at);
-        // A deletion and a read-back per account, at least.
-        expect(list.length).toBeGreaterThanOrEqual(2 * DELETIONS);
-        // Both processes took vendor tasks: the budget was shared, not one worker's.
-        expect(new Set(list.map((s) => s.identity)).size).toBe(2);
-        // The server's rate for both together: in any 5 s, no more than five seconds' worth plus a
-        // burst of four (the server's limiter starts with a small burst; its queue has partitions).
+      for (const { vendor, step, name } of queues) {
+        const list = starts.get(name)!.sort((x, y) => x.at - y.at);
+        // A deletion, and a read-back, per account at least, each on its own queue.
+        expect({ queue: name, tasks: list.length >= DELETIONS }).toEqual({ queue: name, tasks: true });
+        // The server's rate for both processes together: in any 5 s, no more than five seconds'
+        // worth plus a burst of four (the server's limiter starts with a small burst; its queue
+        // has partitions).
         const rate = config.budget[vendor].tasksPerSecond;
         const most = Math.max(...list.map((s) => list.filter((o) => o.at >= s.at && o.at < s.at + 5_000).length));
-        expect({ vendor, within: most <= Math.ceil(5 * rate) + 4, most, rate }).toEqual({ vendor, within: true, most, rate });
+        expect({ vendor, step, within: most <= Math.ceil(5 * rate) + 4, most, rate }).toEqual({ vendor, step, within: true, most, rate });
+      }
+      for (const vendor of VENDOR_QUEUE_STORES) {
+        // Both processes took the vendor's tasks: the budget was shared, not one worker's.
+        const identities = new Set(queues.filter((q) => q.vendor === vendor).flatMap((q) => starts.get(q.name)!.map((s) => s.identity)));
+        expect({ vendor, processes: identities.size }).toEqual({ vendor, processes: 2 });
       }
       const after = await throttled();
       const overrun = Object.fromEntries(

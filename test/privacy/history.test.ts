@@ -14,7 +14,7 @@ import { buildDeps } from '../../worker/deps';
 import { getDataConverter, ENCRYPTED_ENCODING, keyIdOf } from '../../encryption';
 import { createIntake } from '../../client/intake';
 import { accountDeletionWorkflow, DEADLINE_ATTRIBUTE_PATCH, RECHECK_PATCH, STORES_APART_PATCH } from '../../workflows/deletion';
-import { VENDOR_QUEUES_PATCH } from '../../workflows/stores';
+import { READ_BACK_QUEUES_PATCH, VENDOR_QUEUES_PATCH } from '../../workflows/stores';
 import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { storesOf } from '../support/stores';
@@ -23,7 +23,7 @@ import { codecPayloads, encodingOf, found, haystack, isPatchMarkerData, payloads
 import { deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
 
 /** The workflow's patch ids: the only plain text a patch marker may hold. */
-const PATCH_IDS = [STORES_APART_PATCH, RECHECK_PATCH, DEADLINE_ATTRIBUTE_PATCH, VENDOR_QUEUES_PATCH];
+const PATCH_IDS = [STORES_APART_PATCH, RECHECK_PATCH, DEADLINE_ATTRIBUTE_PATCH, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH];
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { ConfigError, loadConfig } from '../../config';
+import { ConfigError, DEFAULTS, loadConfig } from '../../config';
 import { connectTemporal } from '../../client/temporal';
 import { createIntake } from '../../client/intake';
 import { runCli } from '../../client/cli/main';
@@ -97,7 +97,7 @@ beforeAll(async () => {
   address = `127.0.0.1:${ports.frontend}`;
   const admin = { tls: { serverRootCACertificate: fs.readFileSync(certs.ca), clientCertPair: { crt: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey) } } };
   const tls = { certFile: certs.serverCert, keyFile: certs.serverKey, caFile: certs.ca, internalCertFile: certs.clientCert, internalKeyFile: certs.clientKey, serverName: 'localhost' };
-  await sup.start(temporalServerSpec({ dir: path.join(tmp, 'temporal'), pgPort, ports, tls, connection: admin }));
+  await sup.start(temporalServerSpec({ dir: path.join(tmp, 'temporal'), pgPort, ports, taskQueue: DEFAULTS.taskQueue, tls, connection: admin }));
   await ensureNamespace(address, 'default', 1, admin);
 }, 600_000);
 

@@ -19,7 +19,7 @@ import { DEFAULTS, temporalConnectionOptions } from '../../config';
 import { PRODUCTION_STARTUP_WAIT } from '../../config/reachability';
 import { clusterStores, PRODUCTION_TEMPORAL } from '../../dev/stack/temporal-server';
 import { testConfig } from '../support/stack';
-import { ROOT, resolvedServices, type ComposeService } from './compose-file';
+import { envOf, ROOT, resolvedServices, type ComposeService } from './compose-file';
 
 const serverMode = process.env.LETHE_TEST_TEMPORAL === 'server';
 
@@ -32,10 +32,6 @@ function seconds(duration: string): number {
 
 function tagOf(svc: ComposeService): string {
   return (svc.image ?? '').split(':')[1] ?? '(no tag)';
-}
-
-function envOf(svc: ComposeService): Record<string, string> {
-  return Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
 
 /** What temporal-admin's one-shot command registers: its namespace and `--name X --type Y` pairs. */

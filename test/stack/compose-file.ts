@@ -40,6 +40,12 @@ export interface ComposeService {
   restart?: string;
   healthcheck?: { test?: unknown; disable?: boolean };
   depends_on?: Record<string, { condition?: string }> | string[];
+  volumes?: (string | { source?: string; target?: string })[];
+}
+
+/** A service's environment as strings (compose gives numbers and booleans as they are written). */
+export function envOf(svc: ComposeService): Record<string, string> {
+  return Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
 
 // js-yaml ships no types here; only `safeLoad`/`load` is needed.

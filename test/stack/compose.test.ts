@@ -2,7 +2,11 @@
  * docker-compose.yml describes the production stack; no engine runs here, but Debian's
  * docker-compose still parses and interpolates the file, which catches most mistakes.
  */
-import { compose, REQUIRED_ENV as required, requireCompose, resolvedServices } from './compose-file';
+import fs from 'node:fs';
+import path from 'node:path';
+import { compose, envOf, REQUIRED_ENV as required, requireCompose, resolvedServices, ROOT } from './compose-file';
+import { vendorQueuesDynamicConfig } from '../../dev/stack/temporal-server';
+import { DEFAULTS } from '../../config';
 
 /** Services that run once and exit: restarting them would run them in a loop. */
 const ONE_SHOT: Record<string, string> = {
@@ -38,6 +42,18 @@ describe('docker-compose.yml', () => {
     }
     // Lethe's processes wait for what they cannot work without.
     for (const name of ['lethe-worker', 'lethe-api']) expect(Object.keys(services[name].depends_on ?? {})).toEqual(expect.arrayContaining(['temporal', 'app-db']));
+  });
+
+  test("when Temporal starts from compose, then its dynamic config puts the worker's vendor queues on one partition each, as the local production shape does", () => {
+    const services = resolvedServices(required);
+    const temporal = services.temporal;
+    const mount = (temporal.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`)).find((v) => v.includes('dynamicconfig'));
+    expect(mount).toBeDefined();
+    const [source, target] = mount!.split(':');
+    expect(target).toBe(`/etc/temporal/${envOf(temporal).DYNAMIC_CONFIG_FILE_PATH}`);
+    // The worker's task queue decides the vendor queues' names.
+    const taskQueue = envOf(services['lethe-worker']).LETHE_TASK_QUEUE || DEFAULTS.taskQueue;
+    expect(fs.readFileSync(path.resolve(ROOT, source), 'utf8')).toBe(vendorQueuesDynamicConfig(taskQueue));
   });
 
   test('when a secret is missing, then compose refuses and names it', () => {

@@ -22,7 +22,7 @@ import {
   type StoreVerification,
 } from '../../contract';
 import { accountDeletionWorkflow } from '../../workflows/deletion';
-import { VENDOR_QUEUE_STORES, vendorTaskQueue } from '../../workflows/queues';
+import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../../workflows/queues';
 import { startTimeSkipping, workflowBundle, type TimeSkipping } from '../support/time-skipping';
 
 const HOUR = 3_600_000;
@@ -93,7 +93,9 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
     const taskQueue = `ts-${randomUUID()}`;
     const worker = await Worker.create({ connection: ts.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: s.activities });
     // Auth0's and Recurly's activities are scheduled on the vendors' own queues (workflows/queues.ts).
-    const vendorWorkers = await Promise.all(VENDOR_QUEUE_STORES.map((v) => Worker.create({ connection: ts.env.nativeConnection, taskQueue: vendorTaskQueue(taskQueue, v), activities: s.activities })));
+    const vendorWorkers = await Promise.all(
+      VENDOR_QUEUE_STORES.flatMap((v) => VENDOR_STEPS.map((step) => Worker.create({ connection: ts.env.nativeConnection, taskQueue: vendorTaskQueue(taskQueue, v, step), activities: s.activities }))),
+    );
     const input: DeletionInput = {
       requestId: randomUUID(),
       accountId: randomUUID(),
