@@ -96,6 +96,7 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
   const auth0Url = config.auth0.baseUrl!;
   const recurlyUrl = config.recurly.baseUrl!;
   const api = `http://127.0.0.1:${ports.api}`;
+  let keepState = false;
   try {
     for (let i = 2; i <= workerCount; i++) {
       const name = `worker-${i}`;
@@ -158,7 +159,19 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
           await new Promise((r) => setTimeout(r, 500 + Math.random() * 1500 * attempt));
           continue;
         }
-        if (res.status !== 202) throw new Error(`POST /v1/deletion-requests answered ${res.status}: ${await res.text()}`);
+        if (res.status !== 202) {
+          const apiLog = stack.supervisor.get('api')?.logFile;
+          const errors =
+            apiLog && fs.existsSync(apiLog)
+              ? fs
+                  .readFileSync(apiLog, 'utf8')
+                  .split('\n')
+                  .filter((l) => /"status":5\d\d/.test(l) && !/"status":503/.test(l))
+                  .slice(-5)
+                  .join('\n')
+              : '';
+          throw new Error(`POST /v1/deletion-requests answered ${res.status}: ${await res.text()}${errors ? `\nthe API's log says:\n${errors}` : ''}`);
+        }
         return { ...((await res.json()) as { requestId: string }), filedAt };
       }
     };
@@ -198,10 +211,16 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
     let done = 0;
     const workers = workerNames.map((n) => stack.supervisor.get(n)).filter((w) => w !== undefined);
     const peaks = workers.map(() => 0);
+    let lastTrace = 0;
     for (;;) {
       const row = await deps.db('lethe.receipts').whereIn('request_id', ids).count<{ n: string }[]>({ n: '*' }).first();
       done = Number(row?.n ?? 0);
       workers.forEach((w, i) => (peaks[i] = Math.max(peaks[i], rssMiB(w.pid) ?? 0)));
+      // Where the peak builds up: each worker's resident memory now, every 15 s.
+      if (Date.now() - lastTrace >= 15_000) {
+        lastTrace = Date.now();
+        log(`${done}/${ids.length} receipts at ${((Date.now() - t0) / 1000).toFixed(0)} s; worker VmRSS ${workers.map((w) => `${rssMiB(w.pid, 'VmRSS') ?? 'n/a'} MiB`).join(', ')}`);
+      }
       if (done >= ids.length) break;
       const failed = await deps.db('lethe.deletion_requests').whereIn('request_id', ids).where({ status: 'failed' }).count<{ n: string }[]>({ n: '*' }).first();
       if (Number(failed?.n ?? 0) > 0) throw new Error(`${failed?.n} deletions failed`);
@@ -228,7 +247,7 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
       '| figure | value |',
       '|---|---|',
       `| Temporal | ${stack.temporal === 'server' ? 'Temporal server on PostgreSQL (LETHE_TEMPORAL=server)' : 'dev server on SQLite'}, ${workers.length} worker process${workers.length > 1 ? 'es' : ''} |`,
-      `| vendor budget on each of the vendor's two queues (all workers together) | Auth0 ${config.budget.auth0.tasksPerSecond.toFixed(2)} tasks/s (${AUTH0_PER_SECOND}/s less ${config.budget.headroom * 100}%, ${config.budget.auth0.callsPerDeletion} calls a deletion), Recurly ${config.budget.recurly.tasksPerSecond.toFixed(2)} tasks/s (${RECURLY_PER_MINUTE}/min less ${config.budget.headroom * 100}%, ${config.budget.recurly.callsPerDeletion} calls a deletion) |`,
+      `| vendor budget on each of the vendor's two queues (all workers together) | Auth0 ${config.budget.auth0.tasksPerSecond.toFixed(2)} tasks/s (${AUTH0_PER_SECOND}/s less ${Math.round(config.budget.auth0.headroom * 100)}%, ${config.budget.auth0.callsPerDeletion} calls a deletion), Recurly ${config.budget.recurly.tasksPerSecond.toFixed(2)} tasks/s (${RECURLY_PER_MINUTE}/min less ${Math.round(config.budget.recurly.headroom * 100)}%, ${config.budget.recurly.callsPerDeletion} calls a deletion) |`,
       `| worker caps | ${config.budget.worker.maxCachedWorkflows} cached workflows, ${config.budget.worker.maxConcurrentWorkflowTasks} workflow tasks, ${config.budget.worker.maxConcurrentActivities} activities + ${config.budget.auth0.concurrency} Auth0 + ${config.budget.recurly.concurrency} Recurly |`,
       `| uncontended pass (${quiet.length} deletions, 2 at a time) | Auth0 ${auth0QuietPer.toFixed(2)}, Recurly ${recurlyQuietPer.toFixed(2)} calls per deletion; ${auth0Quiet.throttled + recurlyQuiet.throttled} 429s |`,
       `| accounts (media blobs each) | ${ids.length} (${opts.media}, plus Auth0 user, Recurly account with an active subscription, rows in every table) |`,
@@ -246,10 +265,15 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
       `| peak RSS per worker process (VmHWM) | ${peaks.map((p) => `${p || 'n/a'} MiB`).join(', ')} (target ≤ 400); before the burst (VmRSS) ${idle.map((p) => `${p || 'n/a'} MiB`).join(', ')} |`,
       '',
     ].join('\n');
+  } catch (err) {
+    // The stack's logs say why; keep them.
+    keepState = true;
+    log(`failed; the stack's logs are kept in ${stateDir}`);
+    throw err;
   } finally {
     await deps.close();
     await stack.stop();
-    fs.rmSync(stateDir, { recursive: true, force: true });
+    if (!keepState) fs.rmSync(stateDir, { recursive: true, force: true });
   }
 }
 

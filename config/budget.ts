@@ -14,6 +14,8 @@ export interface VendorBudget {
   callsPerSecond: number;
   /** Calls one deletion makes to the vendor, its deletion step and read-back together. */
   callsPerDeletion: number;
+  /** Fraction of the limit left unspent (for other clients of the same tenant, and bursts). */
+  headroom: number;
   /** What Lethe spends: deletions per second at the limit less the headroom, i.e. tasks per second on each of the vendor's queues. */
   tasksPerSecond: number;
   /** Activity slots per worker process on each of the vendor's queues. */
@@ -23,8 +25,6 @@ export interface VendorBudget {
 export interface BudgetConfig {
   auth0: VendorBudget;
   recurly: VendorBudget;
-  /** Fraction of each limit left unspent (for other clients of the same tenant, and variance). */
-  headroom: number;
   worker: {
     /** Workflows kept in the worker's sticky cache; the rest are replayed from history when needed. */
     maxCachedWorkflows: number;
@@ -52,11 +52,20 @@ function percent(env: Env, name: string, fallback: number): number {
   return n / 100;
 }
 
+/**
+ * Headroom left by default. Auth0 limits per second, and a deletion step makes its 5 to 7 calls
+ * within a fraction of one, so at 97% of the limit the calls queue in the pace past its wait and
+ * meet 429s (bench/RESULTS.md §3c: 0.08 per deletion); at 90% they do not. Recurly's window is a
+ * minute, which absorbs a step's burst.
+ */
+const AUTH0_HEADROOM_PERCENT = 10;
+const RECURLY_HEADROOM_PERCENT = 3;
+
 export function vendorBudget(env: Env): BudgetConfig {
-  const headroom = percent(env, 'LETHE_VENDOR_RATE_HEADROOM', 3);
-  const vendor = (callsPerSecond: number, callsName: string, callsDefault: number, concurrencyName: string): VendorBudget => {
-    const callsPerDeletion = positiveNumber(env, callsName, callsDefault);
-    return { callsPerSecond, callsPerDeletion, tasksPerSecond: (callsPerSecond * (1 - headroom)) / callsPerDeletion, concurrency: positiveInteger(env, concurrencyName, 10) };
+  const vendor = (name: 'AUTH0' | 'RECURLY', callsPerSecond: number, callsDefault: number, headroomDefault: number): VendorBudget => {
+    const callsPerDeletion = positiveNumber(env, `LETHE_${name}_CALLS_PER_DELETION`, callsDefault);
+    const headroom = percent(env, `LETHE_${name}_RATE_HEADROOM`, headroomDefault);
+    return { callsPerSecond, callsPerDeletion, headroom, tasksPerSecond: (callsPerSecond * (1 - headroom)) / callsPerDeletion, concurrency: positiveInteger(env, `LETHE_${name}_CONCURRENCY`, 10) };
   };
   const maxCachedWorkflows = nonNegativeInteger(env, 'LETHE_WORKER_MAX_CACHED_WORKFLOWS', 100);
   const maxConcurrentWorkflowTasks = positiveInteger(env, 'LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 10);
@@ -67,9 +76,8 @@ export function vendorBudget(env: Env): BudgetConfig {
     throw new ConfigError('LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', `must not exceed LETHE_WORKER_MAX_CACHED_WORKFLOWS (${maxCachedWorkflows})`);
   }
   return {
-    headroom,
-    auth0: vendor(positiveNumber(env, 'LETHE_AUTH0_RATE_PER_SECOND', 16), 'LETHE_AUTH0_CALLS_PER_DELETION', AUTH0_CALLS_PER_DELETION, 'LETHE_AUTH0_CONCURRENCY'),
-    recurly: vendor(positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', 400) / 60, 'LETHE_RECURLY_CALLS_PER_DELETION', RECURLY_CALLS_PER_DELETION, 'LETHE_RECURLY_CONCURRENCY'),
+    auth0: vendor('AUTH0', positiveNumber(env, 'LETHE_AUTH0_RATE_PER_SECOND', 16), AUTH0_CALLS_PER_DELETION, AUTH0_HEADROOM_PERCENT),
+    recurly: vendor('RECURLY', positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', 400) / 60, RECURLY_CALLS_PER_DELETION, RECURLY_HEADROOM_PERCENT),
     worker: {
       maxCachedWorkflows,
       maxConcurrentWorkflowTasks,

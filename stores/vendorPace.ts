@@ -169,7 +169,7 @@ export const VENDOR_WINDOW_MS = { auth0: 1_000, recurly: 60_000 } as const;
 
 /** Auth0's Management API limits are per second; a wait longer than a few windows belongs to Temporal's retry. */
 export const auth0Pace = (random?: () => number): VendorPace =>
-  new VendorPace({ windowMs: VENDOR_WINDOW_MS.auth0, reserve: 1, maxWaitMs: 2_500, resends: 3, counts: (url) => new URL(url).pathname.startsWith('/api/v2/'), random });
+  new VendorPace({ windowMs: VENDOR_WINDOW_MS.auth0, reserve: 0, maxWaitMs: 2_500, resends: 3, counts: (url) => new URL(url).pathname.startsWith('/api/v2/'), random });
 
 /** Recurly's limit is per minute (api.yaml); a throttled call waits for the next minute rather than failing the attempt. */
 export const recurlyPace = (random?: () => number): VendorPace => new VendorPace({ windowMs: VENDOR_WINDOW_MS.recurly, reserve: 4, maxWaitMs: 125_000, resends: 2, random });

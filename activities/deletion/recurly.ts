@@ -30,7 +30,7 @@
  *   Limits"), and a repeated terminate is answered 422 and costs a read to tell it from a refusal.
  */
 import type { Knex } from 'knex';
-import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
+import { activityInfo, heartbeat, sleep, type Info as ActivityInfo } from '@temporalio/activity';
 import { lastDetails, vendorAttempt } from './vendor-attempt';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecurlyClient } from '../../stores/recurly';
@@ -69,6 +69,7 @@ type RecurlyCounts = NonNullable<StoreCounts['recurly']>;
 
 export const createRecurlyActivities = (deps: RecurlyDeps) => ({
   async deleteRecurlyAccount(accountId: string): Promise<RecurlyCounts> {
+    const startedAt = Date.now();
     const memo: RecurlyMemo = { ...(lastDetails<RecurlyMemo>() ?? {}) };
     return classified('recurly', () =>
       vendorAttempt(
@@ -127,7 +128,7 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
           // the first read comes a while after the acceptance (bench/RESULTS.md §3c: 9 calls a
           // deletion, reading at once and from 250 ms, against 6).
           const acceptedAt = Date.parse(memo.redactionAcceptedAt);
-          const deadline = Math.min(Date.now() + REDACTION_WAIT_PER_ATTEMPT_MS, attemptDeadline());
+          const deadline = Math.min(Date.now() + REDACTION_WAIT_PER_ATTEMPT_MS, thisAttemptDeadline(startedAt));
           const firstRead = acceptedAt + REDACTION_FIRST_READ_MS - Date.now();
           if (firstRead > 0) await sleep(Math.min(firstRead, Math.max(0, deadline - Date.now())));
           let delay = REDACTION_FIRST_READ_MS;
@@ -162,17 +163,27 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
   },
 });
 
-/** When this attempt must have finished (start-to-close and schedule-to-close), less a margin. */
-function attemptDeadline(): number {
+/**
+ * When this attempt must have finished, less a margin: start-to-close counts from the attempt's
+ * start (`startedAt`), schedule-to-close from the first scheduling. Not from the attempt's
+ * scheduling: on a rate-limited vendor queue a task can wait there longer than start-to-close
+ * (a burst of 1,000 deletions queues Recurly's for up to 15 minutes), and a deadline counted
+ * from then is already past when the attempt starts, so it would give up on a pending redaction
+ * at once, over and over (bench/RESULTS.md §3c).
+ */
+export function attemptDeadline(startedAt: number, i: Pick<ActivityInfo, 'startToCloseTimeoutMs' | 'scheduledTimestampMs' | 'scheduleToCloseTimeoutMs'>): number {
+  const ends = [startedAt + i.startToCloseTimeoutMs];
+  if (i.scheduleToCloseTimeoutMs) ends.push(i.scheduledTimestampMs + i.scheduleToCloseTimeoutMs);
+  // Leave room to fail cleanly (with the memory) before Temporal times the attempt out.
+  const margin = Math.min(5_000, i.startToCloseTimeoutMs / 5);
+  return Math.min(...ends) - margin;
+}
+
+function thisAttemptDeadline(startedAt: number): number {
   try {
-    const i = activityInfo();
-    const ends = [i.currentAttemptScheduledTimestampMs + i.startToCloseTimeoutMs];
-    if (i.scheduleToCloseTimeoutMs) ends.push(i.scheduledTimestampMs + i.scheduleToCloseTimeoutMs);
-    // Leave room to fail cleanly (with the memory) before Temporal times the attempt out.
-    const margin = Math.min(5_000, i.startToCloseTimeoutMs / 5);
-    return Math.min(...ends) - margin;
+    return attemptDeadline(startedAt, activityInfo());
   } catch {
-    return Date.now() + REDACTION_WAIT_PER_ATTEMPT_MS;
+    return startedAt + REDACTION_WAIT_PER_ATTEMPT_MS;
   }
 }
 

@@ -48,8 +48,18 @@ export class RedactingLogController extends LogController {
   }
 }
 
-/** Type, code and message of an error; its stack stays out (it can quote inputs). */
-export function errorSummary(err: unknown): { name: string; code?: string; message: string } {
-  const e = err as { name?: string; code?: string; message?: string };
-  return { name: e?.name ?? 'Error', ...(e?.code ? { code: e.code } : {}), message: scrub(String(e?.message ?? err)) };
+interface ErrorSummary {
+  /** The error's class name (under `type`: the log redactor takes every `name` for a person's). */
+  type: string;
+  code?: string | number;
+  message: string;
+  /** What it wraps: the SDK's "Failed to start Workflow" says nothing without the gRPC status under it. */
+  cause?: ErrorSummary;
+}
+
+/** Type, code and message of an error and of what it wraps (3 deep); stacks stay out (they can quote inputs). */
+export function errorSummary(err: unknown, depth = 0): ErrorSummary {
+  const e = err as { name?: string; code?: string | number; message?: string; cause?: unknown };
+  const cause = depth < 3 && e?.cause ? { cause: errorSummary(e.cause, depth + 1) } : {};
+  return { type: e?.name ?? 'Error', ...(e?.code !== undefined ? { code: e.code } : {}), message: scrub(String(e?.message ?? err)), ...cause };
 }

@@ -244,9 +244,17 @@ function errorReply(err: FastifyError, req: FastifyRequest): { status: number; b
 }
 
 /** Temporal's gRPC UNAVAILABLE / DEADLINE_EXCEEDED, or PostgreSQL refusing connections. */
+/**
+ * gRPC statuses that say "not now" (Temporal busy or restarting): 14 UNAVAILABLE, 4
+ * DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED (a rate limit), 1 CANCELLED (seen from the dev server
+ * under a burst of 1,000 starts, bench/RESULTS.md §3c). A retried start is safe: the workflow id
+ * is the account's, so a start that did go through is joined (client/intake.ts), not doubled.
+ */
+const TRANSIENT_GRPC = new Set([1, 4, 8, 14]);
+
 function isUnavailable(err: unknown): boolean {
   for (let e = err as { code?: unknown; name?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (e.code === 14 || e.code === 4 || e.code === 'ECONNREFUSED' || e.code === '57P01' || e.name === 'KnexTimeoutError') return true;
+    if (TRANSIENT_GRPC.has(e.code as number) || e.code === 'ECONNREFUSED' || e.code === '57P01' || e.name === 'KnexTimeoutError') return true;
   }
   return false;
 }

@@ -3,6 +3,7 @@
  * every route's success and error cases, security, the OpenAPI document, and the metrics.
  */
 import { randomUUID } from 'node:crypto';
+import { ServiceError } from '@temporalio/client';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { startWorld, TestWorld } from '../support/stack';
 import { seedDepsOf } from '../support/world-seed';
@@ -374,6 +375,26 @@ describe('HTTP API', () => {
       } finally {
         await down.close();
         await temporal.connection.close().catch(() => undefined);
+      }
+    });
+
+    test.each([
+      [1, 'CANCELLED: Call cancelled'],
+      [8, 'RESOURCE_EXHAUSTED: namespace rate limit exceeded'],
+    ])('when Temporal answers a start with gRPC status %i (busy, not down), then the request answers 503 "retry shortly", not 500', async (code, text) => {
+      const a = await account();
+      // The real client, except that every start meets the status a busy server gives.
+      const workflow = new Proxy(world.client.workflow, {
+        get: (target, prop, receiver) =>
+          prop === 'start' ? () => Promise.reject(new ServiceError('Failed to start Workflow', { cause: Object.assign(new Error(`${code} ${text}`), { code }) })) : Reflect.get(target, prop, receiver),
+      });
+      const temporal = new Proxy(world.client, { get: (target, prop, receiver) => (prop === 'workflow' ? workflow : Reflect.get(target, prop, receiver)) });
+      const busy = await startApi(world, { deps: { temporal } });
+      try {
+        const res = await busy.request('POST', '/v1/deletion-requests', { body: { accountId: a.id, channel: 'api' } });
+        expect({ status: res.status, error: res.body.error, message: res.body.message }).toEqual({ status: 503, error: 'unavailable', message: expect.stringContaining('retry shortly') });
+      } finally {
+        await busy.close();
       }
     });
 

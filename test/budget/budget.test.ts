@@ -9,15 +9,16 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig, ConfigError } from '../../config';
 import { VendorPace } from '../../stores/vendorPace';
 import { throttledRetryDelay } from '../../activities/deletion/vendor-attempt';
+import { attemptDeadline } from '../../activities/deletion/recurly';
 import { toFailure } from '../../activities/failures';
 import { VendorError } from '../../stores/errors';
 import { FailureType } from '../../contract';
 import type { ApplicationFailure } from '@temporalio/common';
 
 describe('the vendor budget in configuration', () => {
-  test('when nothing is set, then Auth0 16/s and Recurly 400/min less 3% are spent at the measured calls per deletion', () => {
+  test('when nothing is set, then Auth0 16/s less 10% and Recurly 400/min less 3% are spent at the measured calls per deletion', () => {
     const b = loadConfig({}).budget;
-    expect(b.auth0).toMatchObject({ callsPerDeletion: 12, tasksPerSecond: expect.closeTo((16 * 0.97) / 12, 6) });
+    expect(b.auth0).toMatchObject({ callsPerDeletion: 12, tasksPerSecond: expect.closeTo((16 * 0.9) / 12, 6) });
     expect(b.recurly).toMatchObject({ callsPerDeletion: 6, tasksPerSecond: expect.closeTo(((400 / 60) * 0.97) / 6, 6) });
     expect(b.worker).toEqual({ maxCachedWorkflows: 100, maxConcurrentWorkflowTasks: 10, maxConcurrentActivities: 20 });
   });
@@ -26,7 +27,8 @@ describe('the vendor budget in configuration', () => {
     const b = loadConfig({
       LETHE_AUTH0_RATE_PER_SECOND: '50',
       LETHE_RECURLY_RATE_PER_MINUTE: '1000',
-      LETHE_VENDOR_RATE_HEADROOM: '10',
+      LETHE_AUTH0_RATE_HEADROOM: '10',
+      LETHE_RECURLY_RATE_HEADROOM: '10',
       LETHE_AUTH0_CALLS_PER_DELETION: '5',
       LETHE_RECURLY_CALLS_PER_DELETION: '2',
     }).budget;
@@ -37,7 +39,8 @@ describe('the vendor budget in configuration', () => {
   test.each([
     ['LETHE_AUTH0_RATE_PER_SECOND', '0'],
     ['LETHE_RECURLY_RATE_PER_MINUTE', 'lots'],
-    ['LETHE_VENDOR_RATE_HEADROOM', '100'],
+    ['LETHE_AUTH0_RATE_HEADROOM', '100'],
+    ['LETHE_RECURLY_RATE_HEADROOM', '-1'],
     ['LETHE_AUTH0_CALLS_PER_DELETION', '-1'],
     ['LETHE_WORKFLOW_BUNDLE', '/nonexistent/bundle.js'],
     ['LETHE_WORKER_MAX_CACHED_WORKFLOWS', '1.5'],
@@ -120,5 +123,16 @@ describe('jitter on throttled calls', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(resetAt * 1000 - 20);
     expect(pace.counts.waits).toBe(1);
     expect(Date.now() - t0).toBeLessThan(2_500);
+  });
+});
+
+describe('an attempt that waited on a vendor queue', () => {
+  test('when a Recurly task started 10 minutes after it was scheduled, then its attempt still has its whole start-to-close to wait for a pending redaction', () => {
+    const now = Date.now();
+    const info = { scheduledTimestampMs: now - 10 * 60_000, startToCloseTimeoutMs: 5 * 60_000, scheduleToCloseTimeoutMs: 30 * 60_000 };
+    // Five minutes from the start, less the margin to fail cleanly; not five from the scheduling (already past).
+    expect(attemptDeadline(now, info)).toBe(now + 5 * 60_000 - 5_000);
+    // The schedule-to-close still bounds it when that comes first.
+    expect(attemptDeadline(now, { ...info, scheduleToCloseTimeoutMs: 12 * 60_000 })).toBe(now + 2 * 60_000 - 5_000);
   });
 });
