@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- media|sweep|e2e ...] [--quick]`: runs the benchmarks one after another,
+ * `npm run bench [-- media|sweep|e2e|replay ...] [--quick]`: runs the benchmarks one after another,
  * each in its own process (each starts the stack it needs, so one bench's leftovers cannot
  * skew the next), and writes what each printed, with the command, date and machine, to
  * bench/out/. bench/RESULTS.md is the curated record with the analysis.
@@ -17,6 +17,8 @@ const BENCHES: Record<string, { script: string; full: string[]; quick: string[] 
   'e2e-2-workers': { script: 'bench/e2e.ts', full: ['--accounts', '1000', '--workers', '2'], quick: ['--accounts', '100', '--workers', '2'] },
   // Capacity: deletions held open at once behind an Auth0 outage (section 4b of RESULTS.md).
   open: { script: 'bench/open.ts', full: ['--accounts', '10000'], quick: ['--accounts', '500', '--wait', '5'] },
+  // What a workflow-cache miss costs: a whole deletion history replayed (section 5 of RESULTS.md).
+  replay: { script: 'bench/replay.ts', full: ['--rounds', '200'], quick: ['--rounds', '20'] },
 };
 
 function machine(): string {

@@ -95,7 +95,7 @@ describe('one vendor budget across worker processes', () => {
         // The server's rate for both processes together: in any 5 s, no more than five seconds'
         // worth plus a burst of four (the server's limiter starts with a small burst; its queue
         // has partitions).
-        const rate = config.budget[vendor].tasksPerSecond;
+        const rate = step === 'read-back' ? config.budget[vendor].readBackTasksPerSecond : config.budget[vendor].tasksPerSecond;
         const most = Math.max(...list.map((s) => list.filter((o) => o.at >= s.at && o.at < s.at + 5_000).length));
         expect({ vendor, step, within: most <= Math.ceil(5 * rate) + 4, most, rate }).toEqual({ vendor, step, within: true, most, rate });
       }
