@@ -19,11 +19,13 @@ export interface VendorBudget {
   /** What Lethe spends: deletions per second at the limit less the headroom, i.e. tasks per second on the vendor's deletion queue. */
   tasksPerSecond: number;
   /**
-   * Tasks per second on the vendor's read-back queue: a quarter above the deletions', so the
-   * read-backs drain as fast as deletions feed them even when they arrive bunched. At the same
-   * rate the queue is a random walk that builds a backlog, and the last deletions' read-backs
-   * wait behind it (bench/RESULTS.md §3c). In steady state it carries exactly the deletions'
-   * rate, so the calls stay the budget; a backlog draining meets the vendor's headers (the pace).
+   * Tasks per second on the vendor's read-back queue. Recurly's is a quarter above the
+   * deletions', so the read-backs drain as fast as deletions feed them even when they arrive
+   * bunched: at the same rate the queue is a random walk that builds a backlog, and the last
+   * deletions' read-backs wait behind it (bench/RESULTS.md §3c). In steady state it carries
+   * exactly the deletions' rate, so the calls stay the budget, and a backlog draining (1 call a
+   * task) fits in Recurly's minute window. Auth0's stays at the deletions' rate: a read-back is 5
+   * calls, its window is a second, and with two workers the faster queue met 429s (§3c).
    */
   readBackTasksPerSecond: number;
   /** Activity slots per worker process on each of the vendor's queues. */
@@ -67,7 +69,7 @@ function percent(env: Env, name: string, fallback: number): number {
  * minute, which absorbs a step's burst.
  */
 const AUTH0_HEADROOM_PERCENT = 10;
-const READ_BACK_RATE_FACTOR = 1.25;
+const READ_BACK_RATE_FACTOR = { AUTH0: 1, RECURLY: 1.25 } as const;
 const RECURLY_HEADROOM_PERCENT = 3;
 
 export function vendorBudget(env: Env): BudgetConfig {
@@ -80,7 +82,7 @@ export function vendorBudget(env: Env): BudgetConfig {
       callsPerDeletion,
       headroom,
       tasksPerSecond,
-      readBackTasksPerSecond: tasksPerSecond * READ_BACK_RATE_FACTOR,
+      readBackTasksPerSecond: tasksPerSecond * READ_BACK_RATE_FACTOR[name],
       concurrency: positiveInteger(env, `LETHE_${name}_CONCURRENCY`, 10),
     };
   };

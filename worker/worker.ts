@@ -46,8 +46,8 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
   // this process, on the same connection. The rate is the server's (Temporal's matching service
   // dispatches at most that many tasks a second on the queue, summed over every worker polling
   // it); every process sets the same value from the same configuration, since the last poller's
-  // value wins. A vendor's deletion queue runs at its deletions per second, its read-back queue
-  // a quarter faster so it never builds a backlog (config/budget.ts).
+  // value wins. A vendor's deletion queue runs at its deletions per second, Recurly's read-back
+  // queue a quarter faster so it never builds a backlog (config/budget.ts).
   const vendorWorkers = await Promise.all(
     VENDOR_QUEUE_STORES.flatMap((vendor) =>
       VENDOR_STEPS.map((step) =>

@@ -9,9 +9,9 @@
  * and the two steps cost different numbers of calls (Recurly: 5 and 1). On one queue a burst of
  * requests queues every deletion first, so the queue first runs at the deletions' cost per task
  * (over the vendor's limit) and then drains the read-backs, queued behind them, at the cheap
- * one's (far under it). With a queue each, both run at the deletions' pace at once (the read-backs'
- * with a quarter to spare, so they never queue up), and the sum of their calls is the budget
- * throughout (bench/RESULTS.md §3c).
+ * one's (far under it). With a queue each, both run at the deletions' pace at once (Recurly's
+ * read-backs with a quarter to spare, so they never queue up), and the sum of their calls is the
+ * budget throughout (bench/RESULTS.md §3c).
  *
  * Plain names, no SDK: the worker (outside the sandbox) and the workflows (inside) derive them
  * the same way.
