@@ -72,7 +72,15 @@ const AUTH0_HEADROOM_PERCENT = 10;
 const READ_BACK_RATE_FACTOR = { AUTH0: 1, RECURLY: 1.25 } as const;
 const RECURLY_HEADROOM_PERCENT = 3;
 
+/** Settings of an earlier release that mean something else now: refused, naming what replaced them. */
+const REPLACED: Record<string, string> = {
+  LETHE_VENDOR_RATE_HEADROOM: 'LETHE_AUTH0_RATE_HEADROOM and LETHE_RECURLY_RATE_HEADROOM (one per vendor)',
+  LETHE_AUTH0_CALLS_PER_TASK: 'LETHE_AUTH0_CALLS_PER_DELETION (the calls of a whole deletion, both its steps)',
+  LETHE_RECURLY_CALLS_PER_TASK: 'LETHE_RECURLY_CALLS_PER_DELETION (the calls of a whole deletion, both its steps)',
+};
+
 export function vendorBudget(env: Env): BudgetConfig {
+  for (const [old, now] of Object.entries(REPLACED)) if (env[old] !== undefined && env[old] !== '') throw new ConfigError(old, `is no longer read; set ${now}`);
   const vendor = (name: 'AUTH0' | 'RECURLY', callsPerSecond: number, callsDefault: number, headroomDefault: number): VendorBudget => {
     const callsPerDeletion = positiveNumber(env, `LETHE_${name}_CALLS_PER_DELETION`, callsDefault);
     const headroom = percent(env, `LETHE_${name}_RATE_HEADROOM`, headroomDefault);

@@ -54,6 +54,13 @@ describe('the vendor budget in configuration', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
   });
 
+  test.each(['LETHE_VENDOR_RATE_HEADROOM', 'LETHE_AUTH0_CALLS_PER_TASK', 'LETHE_RECURLY_CALLS_PER_TASK'])(
+    "when %s (an earlier release's setting) is still set, then start-up refuses it and names what replaced it",
+    (name) => {
+      expect(() => loadConfig({ [name]: '5' })).toThrow(new RegExp(`^${name}: is no longer read; set LETHE_(AUTH0|RECURLY)_`));
+    },
+  );
+
   test('when more workflow task slots than cached workflows are asked for, then the error names the variable and the cap', () => {
     expect(() => loadConfig({ LETHE_WORKER_MAX_CACHED_WORKFLOWS: '4', LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '8' })).toThrow(
       'LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: must not exceed LETHE_WORKER_MAX_CACHED_WORKFLOWS (4)',
