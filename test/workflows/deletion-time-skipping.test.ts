@@ -104,14 +104,13 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       deadlineAt: new Date(receivedAt.getTime() + 72 * HOUR).toISOString(),
       warningAt: new Date(receivedAt.getTime() + 48 * HOUR).toISOString(),
     };
-    const [auth0Worker, recurlyWorker] = vendorWorkers;
-    return auth0Worker.runUntil(() =>
-      recurlyWorker.runUntil(() =>
-        worker.runUntil(async () => {
-          const handle = await ts.env.client.workflow.start(accountDeletionWorkflow, { taskQueue, workflowId: `deletion-${input.accountId}`, args: [input] });
-          return fn(handle, input);
-        }),
-      ),
+    // Every vendor queue's worker runs for as long as the main one (each runUntil inside the next).
+    const runAll = (ws: Worker[], inner: () => Promise<T>): Promise<T> => (ws.length ? ws[0].runUntil(() => runAll(ws.slice(1), inner)) : inner());
+    return runAll(vendorWorkers, () =>
+      worker.runUntil(async () => {
+        const handle = await ts.env.client.workflow.start(accountDeletionWorkflow, { taskQueue, workflowId: `deletion-${input.accountId}`, args: [input] });
+        return fn(handle, input);
+      }),
     );
   }
 
