@@ -8,8 +8,7 @@ import { activityInfo } from '@temporalio/activity';
 import { isVendorError } from '../stores/errors';
 import { BlobStoreError } from '../stores/blobs';
 import { FailureType } from '../contract';
-import { VENDOR_WINDOW_MS } from '../stores/vendorPace';
-import { throttledRetryDelay } from './deletion/vendor-attempt';
+import { throttledRetryDelay, VENDOR_WINDOW_MS } from '../stores/vendorPace';
 
 export function invalidInput(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureType.InvalidInput, message, nonRetryable: true });

@@ -69,8 +69,10 @@ function percent(env: Env, name: string, fallback: number): number {
  * minute, which absorbs a step's burst.
  */
 const AUTH0_HEADROOM_PERCENT = 10;
-const READ_BACK_RATE_FACTOR = { AUTH0: 1, RECURLY: 1.25 } as const;
 const RECURLY_HEADROOM_PERCENT = 3;
+
+/** The read-back queue's rate over the deletion queue's (why, on `VendorBudget.readBackTasksPerSecond`). */
+const READ_BACK_RATE_FACTOR = { AUTH0: 1, RECURLY: 1.25 } as const;
 
 /** Settings of an earlier release that mean something else now: refused, naming what replaced them. */
 const REPLACED: Record<string, string> = {

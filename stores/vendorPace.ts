@@ -55,8 +55,7 @@ export class VendorPace {
 
   /** Until the reset, then a random point inside the next window. */
   delayPast(resetAtMs: number): number {
-    // One millisecond more: a timer may fire a millisecond early, still inside the spent window.
-    return Math.max(0, resetAtMs - Date.now()) + 1 + Math.round((this.opts.random ?? Math.random)() * this.opts.windowMs);
+    return throttledRetryDelay(resetAtMs - Date.now(), this.opts.windowMs, this.opts.random);
   }
 
   /**
@@ -166,6 +165,16 @@ export class VendorPace {
 
 /** The vendors' windows: Auth0's Management API limits are per second, Recurly's per minute (api.yaml). */
 export const VENDOR_WINDOW_MS = { auth0: 1_000, recurly: 60_000 } as const;
+
+/**
+ * How long a throttled call or attempt waits: until the vendor's reset (one window when it named
+ * none), then a random point inside the next window, so calls throttled together come back spread
+ * over it, not at the same instant. The pace, the vendor steps and `toFailure` all use this one.
+ */
+export function throttledRetryDelay(untilResetMs: number | undefined, windowMs: number, random: () => number = Math.random): number {
+  // One millisecond more: a timer may fire a millisecond early, still inside the spent window.
+  return Math.max(0, untilResetMs ?? windowMs) + 1 + Math.round(random() * windowMs);
+}
 
 /** Auth0's Management API limits are per second; a wait longer than a few windows belongs to Temporal's retry. */
 export const auth0Pace = (random?: () => number): VendorPace =>

@@ -1,5 +1,6 @@
 /** The Lethe worker process: runs deletion workflows and their activities until SIGTERM. */
-import { loadConfig, ConfigError, connectingTo, temporalConnectionOptions } from '../config';
+import { loadConfig, ConfigError, connectingTo, temporalConnectionOptions, type Config } from '../config';
+import { vendorTaskQueue } from '../workflows/queues';
 import { buildDeps } from './deps';
 import { checkBlobRetention } from './blob-retention';
 import fs from 'node:fs';
@@ -44,14 +45,15 @@ async function main(): Promise<void> {
   const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(workerConfig, deps), {
     ...wait,
     probe: () => connectingTo(config.temporal, () => NativeConnection.connect(temporalConnectionOptions(config.temporal))).then((c) => c.close()),
+  }).finally(() => {
+    // Worker.create has read the bundle (or failed); the file was only the way across from the child.
+    if (builtHere) fs.rmSync(builtHere, { force: true });
   });
-  // Worker.create has read the bundle; the file was only the way across from the child.
-  if (builtHere) fs.rmSync(builtHere, { force: true });
   // Soft delete keeping deleted media past a request's deadline is said loudly at start (and
   // each receipt says when Azure purges the soft-deleted copies); it does not stop deletions.
   await checkBlobRetention(deps.blobs, { deadlineHours: config.deletion.deadlineHours, log: (line) => void process.stderr.write(`lethe-worker: ${line}\n`) });
   process.stderr.write(
-    `lethe-worker: polling task queue ${config.temporal.taskQueue} (and ${config.temporal.taskQueue}-auth0[-read-back] at ${config.budget.auth0.tasksPerSecond.toFixed(2)} tasks/s each, ${config.temporal.taskQueue}-recurly[-read-back] at ${config.budget.recurly.tasksPerSecond.toFixed(2)} tasks/s each, for the whole deployment) on ${config.temporal.address}\n`,
+    `lethe-worker: polling task queue ${config.temporal.taskQueue} (and, for the whole deployment, ${vendorRates(config.temporal.taskQueue, config.budget)}) on ${config.temporal.address}\n`,
   );
   await ensureSweepSchedule(config, deps.temporalClient());
   // Metrics matter less than deletions: a port in use is reported, and the worker runs on.
@@ -76,3 +78,12 @@ main().catch((err) => {
   process.stderr.write(`lethe-worker: ${err instanceof ConfigError || err instanceof CompletenessError ? err.message : (err?.stack ?? err)}\n`);
   process.exit(1);
 });
+
+/** "<tq>-auth0 at 1.20 tasks/s, <tq>-auth0-read-back at 1.20 tasks/s, …": each vendor queue's server-side rate. */
+function vendorRates(taskQueue: string, budget: Config['budget']): string {
+  const rates = (['auth0', 'recurly'] as const).flatMap((v) => [
+    `${vendorTaskQueue(taskQueue, v)} at ${budget[v].tasksPerSecond.toFixed(2)} tasks/s`,
+    `${vendorTaskQueue(taskQueue, v, 'read-back')} at ${budget[v].readBackTasksPerSecond.toFixed(2)} tasks/s`,
+  ]);
+  return rates.join(', ');
+}

@@ -8,7 +8,7 @@ import { activityInfo, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isVendorError } from '../../stores/errors';
 import { FailureType } from '../../contract';
-import { VENDOR_WINDOW_MS } from '../../stores/vendorPace';
+import { throttledRetryDelay, VENDOR_WINDOW_MS } from '../../stores/vendorPace';
 
 const HEARTBEAT_EVERY_MS = 10_000;
 
@@ -60,9 +60,4 @@ export async function vendorAttempt<T>(vendor: keyof typeof VENDOR_WINDOW_MS, de
   } finally {
     if (timer) clearInterval(timer);
   }
-}
-
-/** The vendor's reset (or one window when it named none), plus a random point inside the next window. */
-export function throttledRetryDelay(retryAfterMs: number | undefined, windowMs: number, random: () => number = Math.random): number {
-  return Math.round((retryAfterMs ?? windowMs) + random() * windowMs);
 }

@@ -10,6 +10,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { freePort, waitFor } from '../../dev/stack/net';
 import { STARTUP_BACKOFF } from '../../config/reachability';
+import { vendorBudget } from '../../config/budget';
+import fs from 'node:fs';
+import os from 'node:os';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -48,7 +51,8 @@ describe('the worker waits for Temporal', () => {
 
   test('when Temporal is down at start, then the worker retries on a growing backoff and polls once it is up', async () => {
     const port = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: ROOT, env: workerEnv(`127.0.0.1:${port}`, '2m'), stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = workerEnv(`127.0.0.1:${port}`, '2m');
+    child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
     const retries = () => err.split('\n').filter((l) => l.startsWith(`lethe-worker: TEMPORAL_ADDRESS: Temporal at 127.0.0.1:${port} is unreachable`));
@@ -65,6 +69,12 @@ describe('the worker waits for Temporal', () => {
     await waitFor('the worker to poll', async () => err.includes(`lethe-worker: polling task queue`) || child!.exitCode !== null, { timeoutMs: 120_000, intervalMs: 250 });
     expect(err).toMatch(new RegExp(`lethe-worker: TEMPORAL_ADDRESS: Temporal at 127\\.0\\.0\\.1:${port} is reachable after \\d+s`));
     expect(child.exitCode).toBeNull();
+    // The start line gives each vendor queue its own server-side rate: the on-call reading of a backlog (README).
+    const budget = vendorBudget(env);
+    for (const v of ['auth0', 'recurly'] as const) {
+      expect(err).toContain(`${env.LETHE_TASK_QUEUE}-${v} at ${budget[v].tasksPerSecond.toFixed(2)} tasks/s`);
+      expect(err).toContain(`${env.LETHE_TASK_QUEUE}-${v}-read-back at ${budget[v].readBackTasksPerSecond.toFixed(2)} tasks/s`);
+    }
   });
 
   test('when Temporal stays down past LETHE_STARTUP_WAIT, then the worker exits 1, its last line naming TEMPORAL_ADDRESS', async () => {
@@ -75,6 +85,8 @@ describe('the worker waits for Temporal', () => {
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines.slice(0, -1).every((l) => / is unreachable \(.*\); retrying in /.test(l))).toBe(true);
     expect(lines.at(-1)).toMatch(new RegExp(`^lethe-worker: TEMPORAL_ADDRESS: cannot connect to Temporal at 127\\.0\\.0\\.1:${port} \\(.*\\); gave up after waiting 4s$`));
+    // The workflow bundle built for this start (worker/bundle.ts) does not outlive a start that failed.
+    expect(fs.existsSync(path.join(os.tmpdir(), `lethe-workflows-${r.pid}.js`))).toBe(false);
   });
 
   test.each([
