@@ -16,6 +16,8 @@ RUN node dist/worker/bundle.js dist/workflow-bundle.js
 FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production LETHE_MODE=production LETHE_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
+# Two malloc arenas and small V8 semi-spaces bound the worker's memory (worker/process.ts).
+ENV MALLOC_ARENA_MAX=2
 COPY package.json package-lock.json ./
 # The image's own Node 24 runs the product; the Node 24 that npm installs for development
 # (node-linux-* in optionalDependencies, for machines whose system Node is older) is a second
@@ -24,4 +26,4 @@ RUN npm ci --omit=dev --no-audit --no-fund && rm -rf node_modules/node-linux-* n
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 USER node
-CMD ["node", "dist/worker/main.js"]
+CMD ["node", "--max-semi-space-size=2", "dist/worker/main.js"]

@@ -17,14 +17,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freeStackPorts, startStack } from '../dev/stack/embedded';
+import { freeStackPorts, startStack, workerService } from '../dev/stack/embedded';
 import { loadConfig } from '../config';
 import { buildDeps } from '../worker/deps';
 import { rng, seedAccount, SeededAccount } from '../dev/seed/fixtures';
 import { Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { vendorTaskQueue } from '../workflows/queues';
-import { percentile, pool, rssMiB, sandboxAdmin } from './support';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../worker/process';
+import { compileLikeTheImage, percentile, pool, rssMiB, sandboxAdmin } from './support';
 
 const AUTH0_PER_SECOND = 16;
 const RECURLY_PER_MINUTE = 400;
@@ -80,7 +81,12 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
   fs.chmodSync(stateDir, 0o755);
   const ports = await freeStackPorts();
   const log = (l: string) => process.stderr.write(`[e2e] ${l}\n`);
+  // The worker is measured as the image runs it: compiled, its workflows bundled ahead, with the
+  // image's Node flags and environment (worker/process.ts).
+  log('compiling the worker as the Dockerfile does');
+  const compiled = compileLikeTheImage();
   const stack = await startStack({
+    compiledWorker: compiled,
     stateDir,
     ports,
     durable: false,
@@ -101,15 +107,14 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
     for (let i = 2; i <= workerCount; i++) {
       const name = `worker-${i}`;
       if (stack.supervisor.get(name)) continue; // the production-shaped stack runs two already
-      await stack.supervisor.start({
-        name,
-        command: process.execPath,
-        args: ['--import', 'tsx', path.join(__dirname, '..', 'worker', 'main.ts')],
-        cwd: path.join(__dirname, '..'),
-        env: { ...process.env, ...stack.env, LETHE_WORKER_METRICS_PORT: '0' },
-        ready: async () => (await vendorPollers(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue)) >= i,
-        readyTimeoutMs: 120_000,
-      });
+      await stack.supervisor.start(
+        workerService(
+          name,
+          { ...process.env, ...stack.env, LETHE_WORKER_METRICS_PORT: '0' },
+          compiled,
+          async () => (await vendorPollers(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue)) >= i,
+        ),
+      );
       log(`started ${name}`);
     }
     // Seeding is set-up, not the measurement: lift the limits while it runs.
@@ -246,7 +251,11 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
       '',
       '| figure | value |',
       '|---|---|',
-      `| Temporal | ${stack.temporal === 'server' ? 'Temporal server on PostgreSQL (LETHE_TEMPORAL=server)' : 'dev server on SQLite'}, ${workers.length} worker process${workers.length > 1 ? 'es' : ''} |`,
+      `| Temporal | ${stack.temporal === 'server' ? 'Temporal server on PostgreSQL (LETHE_TEMPORAL=server)' : 'dev server on SQLite'}, ${workers.length} worker process${workers.length > 1 ? 'es' : ''}, compiled and started as the image starts them (node ${WORKER_NODE_FLAGS.join(' ')}, ${Object.entries(
+        WORKER_PROCESS_ENV,
+      )
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}) |`,
       `| vendor budget, deletion queues (all workers together; read-back queues Auth0 ${config.budget.auth0.readBackTasksPerSecond.toFixed(2)}, Recurly ${config.budget.recurly.readBackTasksPerSecond.toFixed(2)} tasks/s) | Auth0 ${config.budget.auth0.tasksPerSecond.toFixed(2)} tasks/s (${AUTH0_PER_SECOND}/s less ${Math.round(config.budget.auth0.headroom * 100)}%, ${config.budget.auth0.callsPerDeletion} calls a deletion), Recurly ${config.budget.recurly.tasksPerSecond.toFixed(2)} tasks/s (${RECURLY_PER_MINUTE}/min less ${Math.round(config.budget.recurly.headroom * 100)}%, ${config.budget.recurly.callsPerDeletion} calls a deletion) |`,
       `| worker caps | ${config.budget.worker.maxCachedWorkflows} cached workflows, ${config.budget.worker.maxConcurrentWorkflowTasks} workflow tasks, ${config.budget.worker.maxConcurrentActivities} activities + ${config.budget.auth0.concurrency} Auth0 + ${config.budget.recurly.concurrency} Recurly |`,
       `| uncontended pass (${quiet.length} deletions, 2 at a time) | Auth0 ${auth0QuietPer.toFixed(2)}, Recurly ${recurlyQuietPer.toFixed(2)} calls per deletion; ${auth0Quiet.throttled + recurlyQuiet.throttled} 429s |`,

@@ -1,5 +1,7 @@
-/** What the benches share: the sandboxes' admin API, a bounded pool, percentiles, process memory. */
+/** What the benches share: the sandboxes' admin API, a bounded pool, percentiles, process memory, the compiled build. */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 
 /** The vendor sandboxes' admin API (dev/sandboxes/README.md): not rate limited, no auth. */
 export async function sandboxAdmin(base: string, method: string, p: string, body?: unknown): Promise<unknown> {
@@ -33,4 +35,20 @@ export function rssMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM' = 'VmHW
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Compiles the product and bundles its workflows with the Dockerfile's own two commands, into the
+ * project's `dist/` (git-ignored; the compiled code resolves its packages from node_modules), and
+ * returns that directory: a bench measures the worker as the image runs it, not through tsx.
+ */
+export function compileLikeTheImage(): string {
+  const root = path.join(__dirname, '..');
+  const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  const tsc = /^RUN npx tsc (-p \S+)$/m.exec(dockerfile);
+  const bundle = /^RUN node (dist\/worker\/bundle\.js) (dist\/\S+)$/m.exec(dockerfile);
+  if (!tsc || !bundle) throw new Error('Dockerfile: the build commands (RUN npx tsc -p …, RUN node dist/worker/bundle.js …) were not found');
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), ...tsc[1].split(' ')], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [bundle[1], bundle[2]], { cwd: root, stdio: 'inherit' });
+  return path.join(root, 'dist');
 }

@@ -20,6 +20,7 @@ import { ensureNamespace, ensureTemporalServer, serverPorts, setupTemporalDataba
 import { freePort, isListening } from './net';
 import { Connection } from '@temporalio/client';
 import { codecPortOf, codecServerSpec, encryptionEnv, setNamespaceRetention } from './privacy';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../worker/process';
 
 export interface StackPorts {
   temporal: number;
@@ -69,6 +70,12 @@ export interface StackOptions {
    * components, and the worker and API see them too (e.g. a test's LETHE_SWEEP_* settings).
    */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Run the worker as the image does: compiled JavaScript from this build directory (`tsc -p
+   * tsconfig.build.json`, with `workflow-bundle.js` beside it, as the Dockerfile builds them)
+   * instead of TypeScript through tsx. The benches measure the worker this way (bench/e2e.ts).
+   */
+  compiledWorker?: string;
   log?: (line: string) => void;
 }
 
@@ -101,6 +108,20 @@ function nodeService(name: string, entry: string, env: NodeJS.ProcessEnv, ready:
     ready,
     readyTimeoutMs: 120_000,
     ...extra,
+  };
+}
+
+/**
+ * A worker process, started as the image starts it (worker/process.ts): its Node flags and
+ * environment, and from `compiled` (a build directory) when given, else through tsx.
+ */
+export function workerService(name: string, env: NodeJS.ProcessEnv, compiled: string | undefined, ready: (pid: number) => Promise<boolean>, extra: Partial<ServiceSpec> = {}): ServiceSpec {
+  const spec = nodeService(name, 'worker/main.ts', { ...env, ...WORKER_PROCESS_ENV }, ready, extra);
+  if (!compiled) return { ...spec, args: [...WORKER_NODE_FLAGS, ...spec.args] };
+  return {
+    ...spec,
+    args: [...WORKER_NODE_FLAGS, path.join(compiled, 'worker', 'main.js')],
+    env: { ...spec.env, LETHE_WORKFLOW_BUNDLE: path.join(compiled, 'workflow-bundle.js') },
   };
 }
 
@@ -320,7 +341,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         const metricsPort = config.worker.metricsPort ? config.worker.metricsPort + i - 1 : 0;
         const workerEnv = { LETHE_STARTUP_WAIT: WORKER_STARTUP_WAIT, ...serviceEnv, ...(i > 1 && metricsPort ? { LETHE_WORKER_METRICS_PORT: String(metricsPort) } : {}) };
         await sup.start(
-          nodeService(name, 'worker/main.ts', workerEnv, (pid) => hasWorkflowPoller(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue, pid), {
+          workerService(name, workerEnv, opts.compiledWorker, (pid) => hasWorkflowPoller(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue, pid), {
             // The Auth0 SDK keeps its Management API token until it expires; a restarted sandbox no longer knows it.
             restartWith: env.AUTH0_BASE_URL ? [] : [{ name: 'auth0-sandbox', why: 'its cached Management API token was issued by the lost sandbox' }],
           }),

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cycles, folderOf, importsOf, listFiles, PRODUCT, ROOT, TOOLING, type Edge } from './import-graph';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../worker/process';
 
 /**
  * What each product folder may import at run time (type-only imports are erased and may point
@@ -102,6 +103,16 @@ describe('architecture: the production image', () => {
     const build = JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { include: string[]; compilerOptions: { outDir: string } };
     expect(build.compilerOptions.outDir).toBe('dist');
     expect([...build.include].sort()).toEqual([...PRODUCT].sort());
+  });
+
+  test('when the image or the compose file starts a worker, then with the Node flags and environment the embedded stack uses (worker/process.ts)', () => {
+    const cmd = JSON.parse(/^CMD\s+(\[.*\])\s*$/m.exec(dockerfile)![1]) as string[];
+    expect(cmd).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/worker/main.js']);
+    for (const [name, value] of Object.entries(WORKER_PROCESS_ENV)) expect(dockerfile).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, 'm'));
+    const compose = fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+    const worker = /^ {2}lethe-worker:\n(?: {4}.*\n)*? {4}command: (\[.*\])$/m.exec(compose);
+    expect(worker).not.toBeNull();
+    expect(JSON.parse(worker![1].replace(/'/g, '"'))).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/worker/main.js']);
   });
 });
 

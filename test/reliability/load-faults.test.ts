@@ -348,15 +348,37 @@ describe('reliability: load with faults', () => {
     hit['worker SIGKILL #2'] = await killWhileBusy('worker kill #2', 1000);
 
     const ids = filed.map((f) => f.requestId);
+    // A deletion that has made no progress for five minutes is shown as an operator would see it
+    // (GET /v1/deletion-requests/:id: steps, pending activities, their attempts and last
+    // failures), and again if the wait fails: a timeout alone says nothing about why.
+    const withoutReceipt = async () => {
+      const done = new Set((await patiently(() => deps.db('lethe.receipts').whereIn('request_id', ids).select('request_id'))).map((r) => r.request_id as string));
+      return ids.filter((id) => !done.has(id));
+    };
+    const describe = async (missing: string[]) =>
+      (
+        await pool(missing.slice(0, 5), 5, async (id) => {
+          const res = await fetch(`${api}/v1/deletion-requests/${id}`, { headers: { authorization: `Bearer ${stack.apiToken}` } }).catch((e: Error) => e);
+          return `${id}: ${res instanceof Error ? res.message : `${res.status} ${await res.text()}`}`;
+        })
+      ).join('\n');
+    let lastProgress = { missing: ids.length, at: Date.now(), shown: false };
     await waitFor(
       'every receipt',
       async () => {
-        const row = await patiently(() => deps.db('lethe.receipts').whereIn('request_id', ids).count<{ n: string }[]>({ n: '*' }).first());
-        process.stderr.write(`[reliability] receipts ${row?.n}/${ids.length}\n`);
-        return Number(row?.n) === ids.length;
+        const missing = await withoutReceipt();
+        process.stderr.write(`[reliability] receipts ${ids.length - missing.length}/${ids.length}\n`);
+        if (missing.length < lastProgress.missing) lastProgress = { missing: missing.length, at: Date.now(), shown: false };
+        else if (!lastProgress.shown && Date.now() - lastProgress.at > 5 * 60_000) {
+          lastProgress.shown = true;
+          process.stderr.write(`[reliability] no receipt for 5 minutes; waiting on:\n${await describe(missing)}\n`);
+        }
+        return missing.length === 0;
       },
       { timeoutMs: 20 * 60_000, intervalMs: 5000 },
-    );
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}; waiting on:\n${await describe(await withoutReceipt())}`);
+    });
 
     // Every fault landed. The vendors' own counters: each armed fault fired, at a deletion's
     // call (nothing else calls the vendors until the stores are read back below), and answered

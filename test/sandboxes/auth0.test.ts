@@ -238,6 +238,18 @@ describe('Auth0 sandbox rate limit', () => {
     expect(await r.json()).toEqual({ statusCode: 429, error: 'Too Many Requests', message: 'Global limit has been reached', errorCode: 'too_many_requests' });
   });
 
+  test('when the limit is spent, then a token comes back a limit-th of a second later, not at the next whole second (Auth0 refills a bucket)', async () => {
+    await resetSandbox(sandbox.url);
+    const bearer = await token(sandbox);
+    const get = () => fetch(`${sandbox.url}/api/v2/users/${encodeURIComponent('auth0|x')}`, { headers: { authorization: `Bearer ${bearer}` } }).then((r) => r.status);
+    const first = await Promise.all(Array.from({ length: 4 }, get));
+    expect(first.sort()).toEqual([404, 404, 404, 429]);
+    // One token is back after 333 ms (3 a second). A window would give back all three at once,
+    // and only at the second's end: both of the next pair would pass, or neither.
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await Promise.all([get(), get()])).sort()).toEqual([404, 429]);
+  });
+
   test('when the client is throttled, then it reports rate_limited with retryAfterMs', async () => {
     await resetSandbox(sandbox.url);
     // Unpaced: the default pace waits a near reset out, and the burst would all succeed.

@@ -1,4 +1,4 @@
-import { FixedWindowRateLimiter } from '../../dev/sandboxes/common/rateLimiter';
+import { FixedWindowRateLimiter, TokenBucketRateLimiter } from '../../dev/sandboxes/common/rateLimiter';
 import { FaultInjector, parseFaultSpec, FaultSpecError } from '../../dev/sandboxes/common/faults';
 import { matchRoute } from '../../dev/sandboxes/common/router';
 import { startAuth0Sandbox } from '../../dev/sandboxes/auth0/server';
@@ -26,6 +26,38 @@ describe('FixedWindowRateLimiter', () => {
 
   test('when given a non-positive limit, then it refuses to be built', () => {
     expect(() => new FixedWindowRateLimiter(0, 1000)).toThrow(RangeError);
+  });
+});
+
+describe('TokenBucketRateLimiter (Auth0)', () => {
+  test('when the bucket is emptied, then a request is refused until a token comes back, one every limit-th of the window', () => {
+    let now = 10_000_000;
+    const limiter = new TokenBucketRateLimiter(16, 1000, () => now);
+    for (let i = 15; i >= 0; i--) expect(limiter.take()).toMatchObject({ allowed: true, remaining: i, limit: 16 });
+    // Empty: full again a whole window later, a token back in 62.5 ms.
+    expect(limiter.take()).toMatchObject({ allowed: false, remaining: 0, resetAtSeconds: 10_001, retryAfterSeconds: 1 });
+    now += 60;
+    expect(limiter.take()).toMatchObject({ allowed: false });
+    now += 5;
+    expect(limiter.take()).toMatchObject({ allowed: true, remaining: 0 });
+  });
+
+  test('when requests come at the sustained rate in bunches, then none is refused, unlike a window that two bunches straddle', () => {
+    // Bunches of 12 every 750 ms (16 a second on average): two of them fall in one second now
+    // and then (24 in a window of 16), and the bucket always has them (what is left plus 750 ms of refill).
+    let now = 20_000_900;
+    const bucket = new TokenBucketRateLimiter(16, 1000, () => now);
+    const window = new FixedWindowRateLimiter(16, 1000, () => now);
+    const refused = { bucket: 0, window: 0 };
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 12; i++) {
+        if (!bucket.take().allowed) refused.bucket++;
+        if (!window.take().allowed) refused.window++;
+      }
+      now += 750;
+    }
+    expect(refused.bucket).toBe(0);
+    expect(refused.window).toBeGreaterThan(0);
   });
 });
 

@@ -360,7 +360,7 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
       sendError: (res, status, kind) => auth0Error(res, status, shellMessage(kind), shellErrorCode(kind)),
       resetState: () => store.reset(),
     },
-    { port: opts.port, host: opts.host, rateLimit: opts.rateLimitPerSecond ?? 16, rateWindowMs: 1000 },
+    { port: opts.port, host: opts.host, rateLimit: opts.rateLimitPerSecond ?? 16, rateWindowMs: 1000, rateModel: 'token-bucket' },
   );
 }
 

@@ -7,7 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_BODY_LIMIT_BYTES, RequestBodyError, isPlainObject, readJsonBody } from './body';
 import { FaultInjector, FaultSpecError, parseFaultSpec } from './faults';
-import { FixedWindowRateLimiter, type RateDecision } from './rateLimiter';
+import { FixedWindowRateLimiter, TokenBucketRateLimiter, type RateDecision, type RateLimiter } from './rateLimiter';
 import { matchRoute, routeKey, type Route } from './router';
 import { RequestStats } from './stats';
 
@@ -45,6 +45,8 @@ export interface ShellOptions {
   host?: string;
   rateLimit: number;
   rateWindowMs: number;
+  /** How the vendor counts (dev/sandboxes/common/rateLimiter.ts): Recurly by window, Auth0 by bucket. */
+  rateModel: 'fixed-window' | 'token-bucket';
 }
 
 export interface RunningSandbox {
@@ -81,7 +83,7 @@ class AdminInputError extends Error {
 export async function startSandboxShell(app: VendorApp, opts: ShellOptions): Promise<RunningSandbox> {
   const faults = new FaultInjector();
   const stats = new RequestStats();
-  const limiter = new FixedWindowRateLimiter(opts.rateLimit, opts.rateWindowMs);
+  const limiter: RateLimiter = opts.rateModel === 'token-bucket' ? new TokenBucketRateLimiter(opts.rateLimit, opts.rateWindowMs) : new FixedWindowRateLimiter(opts.rateLimit, opts.rateWindowMs);
   const bodyLimit = app.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const shutdown = new AbortController();
 

@@ -623,7 +623,7 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
         requests.length = 0;
       },
     },
-    { port: opts.port, host: opts.host, rateLimit: opts.rateLimitPerMinute ?? 400, rateWindowMs: 60_000 },
+    { port: opts.port, host: opts.host, rateLimit: opts.rateLimitPerMinute ?? 400, rateWindowMs: 60_000, rateModel: 'fixed-window' },
   );
 }
 
