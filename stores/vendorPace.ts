@@ -17,6 +17,15 @@
  *   sent again, up to `resends` times: the calls the activity made before it keep their effect,
  *   instead of the attempt failing and a retry making them again. A far reset goes back to the
  *   caller as the 429 it is (Temporal retries the activity, with jitter over the window).
+ *
+ * The vendors give calls back differently, and the pace follows each vendor's documentation.
+ * Recurly counts a window (`refill: 'window'`): its reset is when the count starts again. Auth0
+ * keeps a token bucket (`refill: 'bucket'`; "Management API Endpoint Rate Limits": a request is
+ * added back every 1/limit of the window until the bucket is full), so its `x-ratelimit-reset` is
+ * when the bucket will be full, not when calls may go: waiting for it wastes the refill, and
+ * taking it as a new window (the whole limit back at once) sends a burst into an empty bucket
+ * (bench/RESULTS.md §3d: 0.79 429s a deletion). For a bucket the pace estimates what refilled
+ * since the last answer and waits for one token, plus a random part of two more.
  */
 
 export interface PaceOptions {
@@ -30,6 +39,8 @@ export interface PaceOptions {
   resends: number;
   /** Which requests the vendor's limit counts (Auth0 limits its Management API, not the token endpoint). */
   counts?: (url: string) => boolean;
+  /** How the vendor gives calls back: all at the window's reset (default), or one at a time into a bucket. */
+  refill?: 'window' | 'bucket';
   random?: () => number;
 }
 
@@ -49,9 +60,38 @@ export class VendorPace {
   private resetAtMs?: number;
   private limit?: number;
   private inFlight = 0;
+  /** A bucket's tokens as of `tokensAt`, less this process's calls sent since (refill: 'bucket'). */
+  private tokens?: number;
+  private tokensAt = 0;
   readonly counts: PaceCounts = { waits: 0, waitedMs: 0, throttled: 0, resent: 0 };
 
   constructor(readonly opts: PaceOptions) {}
+
+  private get bucket(): boolean {
+    return this.opts.refill === 'bucket';
+  }
+
+  /** A bucket vendor: waits until the estimate holds a token beyond the reserve (within maxWaitMs), then takes it. */
+  private async beforeBucketCall(): Promise<void> {
+    const random = this.opts.random ?? Math.random;
+    for (let waited = 0; ;) {
+      if (this.tokens === undefined || this.limit === undefined) break;
+      const msPerToken = this.opts.windowMs / this.limit;
+      const now = Date.now();
+      // Refilled since the last answer, never past what the bucket holds less the calls still in flight.
+      this.tokens = Math.min(this.limit - this.inFlight, this.tokens + (now - this.tokensAt) / msPerToken);
+      this.tokensAt = now;
+      if (this.tokens >= 1 + this.opts.reserve) break;
+      const wait = Math.ceil((1 + this.opts.reserve - this.tokens) * msPerToken + random() * 2 * msPerToken);
+      if (waited + wait > this.opts.maxWaitMs) break;
+      waited += wait;
+      this.counts.waits++;
+      this.counts.waitedMs += wait;
+      await sleep(wait);
+    }
+    this.inFlight++;
+    if (this.tokens !== undefined) this.tokens -= 1;
+  }
 
   /** Until the reset, then a random point inside the next window. */
   delayPast(resetAtMs: number): number {
@@ -63,6 +103,7 @@ export class VendorPace {
    * and as spent from the window (until a response says what the vendor counted).
    */
   async beforeCall(): Promise<void> {
+    if (this.bucket) return this.beforeBucketCall();
     // As many windows as it takes within maxWaitMs: a waiter that wakes into a window the others
     // have spent again waits again, rather than being sent into a 429.
     for (let waited = 0; ;) {
@@ -102,6 +143,12 @@ export class VendorPace {
     const resetAtMs = reset * 1000;
     const limit = Number(get('x-ratelimit-limit'));
     if (get('x-ratelimit-limit') != null && Number.isFinite(limit) && limit > 0) this.limit = limit;
+    if (this.bucket) {
+      // The latest answer is the freshest count of the bucket; calls sent since are not in it yet.
+      this.tokens = remaining - this.inFlight;
+      this.tokensAt = Date.now();
+      return;
+    }
     // What the vendor counted when it answered, less this process's calls sent since and not yet answered.
     const left = remaining - this.inFlight;
     if (this.resetAtMs === undefined || resetAtMs > this.resetAtMs) {
@@ -137,6 +184,21 @@ export class VendorPace {
       this.afterCall(get);
       if (status(res) !== 429) return res;
       this.counts.throttled++;
+      if (this.bucket && this.tokens !== undefined) {
+        // The 429 said the bucket is empty: the next beforeCall waits for a token (bounded by
+        // maxWaitMs). A Retry-After the vendor named is kept to; one past maxWaitMs goes back
+        // to the caller as the 429 it is.
+        if (resends >= this.opts.resends) return res;
+        const after = Number(get('retry-after'));
+        if (get('retry-after') != null && Number.isFinite(after)) {
+          const wait = throttledRetryDelay(after * 1000, this.opts.windowMs / (this.limit ?? 1), this.opts.random);
+          if (wait > this.opts.maxWaitMs) return res;
+          this.counts.waitedMs += wait;
+          await sleep(wait);
+        }
+        this.counts.resent++;
+        continue;
+      }
       const reset = VendorPace.resetOf(get);
       if (reset === undefined || resends >= this.opts.resends) return res;
       const wait = this.delayPast(reset);
@@ -178,7 +240,7 @@ export function throttledRetryDelay(untilResetMs: number | undefined, windowMs: 
 
 /** Auth0's Management API limits are per second; a wait longer than a few windows belongs to Temporal's retry. */
 export const auth0Pace = (random?: () => number): VendorPace =>
-  new VendorPace({ windowMs: VENDOR_WINDOW_MS.auth0, reserve: 0, maxWaitMs: 2_500, resends: 3, counts: (url) => new URL(url).pathname.startsWith('/api/v2/'), random });
+  new VendorPace({ windowMs: VENDOR_WINDOW_MS.auth0, reserve: 0, maxWaitMs: 2_500, resends: 3, refill: 'bucket', counts: (url) => new URL(url).pathname.startsWith('/api/v2/'), random });
 
 /** Recurly's limit is per minute (api.yaml); a throttled call waits for the next minute rather than failing the attempt. */
 export const recurlyPace = (random?: () => number): VendorPace => new VendorPace({ windowMs: VENDOR_WINDOW_MS.recurly, reserve: 4, maxWaitMs: 125_000, resends: 2, random });

@@ -7,8 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, ConfigError } from '../../config';
-import { VendorPace } from '../../stores/vendorPace';
-import { throttledRetryDelay } from '../../stores/vendorPace';
+import { auth0Pace, throttledRetryDelay, VendorPace } from '../../stores/vendorPace';
 import { attemptDeadline } from '../../activities/deletion/recurly';
 import { toFailure } from '../../activities/failures';
 import { VendorError } from '../../stores/errors';
@@ -134,6 +133,54 @@ describe('jitter on throttled calls', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(resetAt * 1000 - 20);
     expect(pace.counts.waits).toBe(1);
     expect(Date.now() - t0).toBeLessThan(2_500);
+  });
+});
+
+describe("Auth0's bucket", () => {
+  test("when Auth0's headers say the bucket is empty, then the next call waits for one token (1/16 s, and a random part of two more), not for the bucket to be full", async () => {
+    const pace = auth0Pace(() => 0.5);
+    // Empty now, full in a second (what Auth0's x-ratelimit-reset says of a bucket).
+    pace.observe((name) => ({ 'x-ratelimit-limit': '16', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 1) })[name]);
+    const t0 = Date.now();
+    await pace.beforeCall();
+    const waited = Date.now() - t0;
+    expect(pace.counts.waits).toBe(1);
+    expect(waited).toBeGreaterThanOrEqual(62);
+    expect(waited).toBeLessThan(400);
+    // The calls after it go no faster than the bucket refills: five tokens take 5/16 s from empty.
+    for (let i = 0; i < 4; i++) await pace.beforeCall();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(5 * 62.5 - 2);
+  });
+
+  test('when 40 calls go at once through the pace to a bucket of 16 refilled at 16 a second, then none meets a 429', async () => {
+    let tokens = 16;
+    let at = Date.now();
+    let throttled = 0;
+    const server = http.createServer((_req, res) => {
+      const now = Date.now();
+      tokens = Math.min(16, tokens + ((now - at) * 16) / 1000);
+      at = now;
+      const ok = tokens >= 1;
+      if (ok) tokens -= 1;
+      else throttled++;
+      res.writeHead(ok ? 200 : 429, { 'x-ratelimit-limit': '16', 'x-ratelimit-remaining': String(Math.floor(tokens)), 'x-ratelimit-reset': String(Math.ceil((now + (16 - tokens) * 62.5) / 1000)) });
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v2/users/x`;
+      const pace = auth0Pace();
+      const paced = pace.fetch(fetch);
+      await paced(url); // the first answer tells the pace where the bucket stands
+      const t0 = Date.now();
+      const answers = await Promise.all(Array.from({ length: 40 }, () => paced(url)));
+      expect(answers.map((a) => a.status)).toEqual(Array(40).fill(200));
+      expect(throttled).toBe(0);
+      // 15 were in the bucket; the other 25 came as it refilled, at 16 a second.
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
+    } finally {
+      server.close();
+    }
   });
 });
 
