@@ -71,26 +71,41 @@ export class VendorPace {
     return this.opts.refill === 'bucket';
   }
 
-  /** A bucket vendor: waits until the estimate holds a token beyond the reserve (within maxWaitMs), then takes it. */
-  private async beforeBucketCall(): Promise<void> {
-    const random = this.opts.random ?? Math.random;
+  /**
+   * Waits as long as `needed()` names a wait, each wait counted, all of them within maxWaitMs;
+   * then `take()` counts the call, in the same tick as the last `needed()`: calls started
+   * together must each see the others' share taken, or they all go into the same last token.
+   */
+  private async waitWhile(needed: () => number | undefined, take: () => void): Promise<void> {
     for (let waited = 0; ;) {
-      if (this.tokens === undefined || this.limit === undefined) break;
-      const msPerToken = this.opts.windowMs / this.limit;
-      const now = Date.now();
-      // Refilled since the last answer, never past what the bucket holds less the calls still in flight.
-      this.tokens = Math.min(this.limit - this.inFlight, this.tokens + (now - this.tokensAt) / msPerToken);
-      this.tokensAt = now;
-      if (this.tokens >= 1 + this.opts.reserve) break;
-      const wait = Math.ceil((1 + this.opts.reserve - this.tokens) * msPerToken + random() * 2 * msPerToken);
-      if (waited + wait > this.opts.maxWaitMs) break;
+      const wait = needed();
+      if (wait === undefined || waited + wait > this.opts.maxWaitMs) return take();
       waited += wait;
       this.counts.waits++;
       this.counts.waitedMs += wait;
       await sleep(wait);
     }
-    this.inFlight++;
-    if (this.tokens !== undefined) this.tokens -= 1;
+  }
+
+  /** A bucket vendor: waits until the estimate holds a token beyond the reserve (within maxWaitMs), then takes it. */
+  private async beforeBucketCall(): Promise<void> {
+    const random = this.opts.random ?? Math.random;
+    await this.waitWhile(
+      () => {
+        if (this.tokens === undefined || this.limit === undefined) return undefined;
+        const msPerToken = this.opts.windowMs / this.limit;
+        const now = Date.now();
+        // Refilled since the last answer, never past what the bucket holds less the calls still in flight.
+        this.tokens = Math.min(this.limit - this.inFlight, this.tokens + (now - this.tokensAt) / msPerToken);
+        this.tokensAt = now;
+        if (this.tokens >= 1 + this.opts.reserve) return undefined;
+        return Math.ceil((1 + this.opts.reserve - this.tokens) * msPerToken + random() * 2 * msPerToken);
+      },
+      () => {
+        this.inFlight++;
+        if (this.tokens !== undefined) this.tokens -= 1;
+      },
+    );
   }
 
   /** Until the reset, then a random point inside the next window. */
@@ -106,27 +121,25 @@ export class VendorPace {
     if (this.bucket) return this.beforeBucketCall();
     // As many windows as it takes within maxWaitMs: a waiter that wakes into a window the others
     // have spent again waits again, rather than being sent into a 429.
-    for (let waited = 0; ;) {
-      if (this.remaining === undefined || this.resetAtMs === undefined) break;
-      // A window that has rolled over starts from the limit the vendor last named, spent by
-      // this process's own calls until a response says what the whole deployment spent. Calls
-      // still in flight may reach the vendor in the new window, so they count against it.
-      if (Date.now() >= this.resetAtMs) {
-        if (this.limit === undefined) break;
-        const windows = Math.ceil((Date.now() - this.resetAtMs + 1) / this.opts.windowMs);
-        this.resetAtMs += windows * this.opts.windowMs;
-        this.remaining = this.limit - this.inFlight;
-      }
-      if (this.remaining > this.opts.reserve) break;
-      const wait = this.delayPast(this.resetAtMs);
-      if (waited + wait > this.opts.maxWaitMs) break;
-      waited += wait;
-      this.counts.waits++;
-      this.counts.waitedMs += wait;
-      await sleep(wait);
-    }
-    this.inFlight++;
-    if (this.remaining !== undefined) this.remaining--;
+    await this.waitWhile(
+      () => {
+        if (this.remaining === undefined || this.resetAtMs === undefined) return undefined;
+        // A window that has rolled over starts from the limit the vendor last named, spent by
+        // this process's own calls until a response says what the whole deployment spent. Calls
+        // still in flight may reach the vendor in the new window, so they count against it.
+        if (Date.now() >= this.resetAtMs) {
+          if (this.limit === undefined) return undefined;
+          const windows = Math.ceil((Date.now() - this.resetAtMs + 1) / this.opts.windowMs);
+          this.resetAtMs += windows * this.opts.windowMs;
+          this.remaining = this.limit - this.inFlight;
+        }
+        return this.remaining > this.opts.reserve ? undefined : this.delayPast(this.resetAtMs);
+      },
+      () => {
+        this.inFlight++;
+        if (this.remaining !== undefined) this.remaining--;
+      },
+    );
   }
 
   afterCall(get: HeaderGet | undefined): void {
