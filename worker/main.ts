@@ -1,10 +1,10 @@
 /** The Lethe worker process: runs deletion workflows and their activities until SIGTERM. */
 import { loadConfig, ConfigError, connectingTo, temporalConnectionOptions, type Config } from '../config';
-import { vendorTaskQueue } from '../workflows/queues';
+import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../workflows/queues';
 import { buildDeps } from './deps';
 import { checkBlobRetention } from './blob-retention';
 import fs from 'node:fs';
-import { createWorker } from './worker';
+import { createWorker, vendorQueueRate } from './worker';
 import { bundleInChildProcess } from './bundle';
 import { migrateLetheSchema } from '../migrations';
 import { assertComplete, checkCompleteness, CompletenessError } from '../activities/deletion/completeness';
@@ -81,9 +81,5 @@ main().catch((err) => {
 
 /** "<tq>-auth0 at 1.20 tasks/s, <tq>-auth0-read-back at 1.20 tasks/s, …": each vendor queue's server-side rate. */
 function vendorRates(taskQueue: string, budget: Config['budget']): string {
-  const rates = (['auth0', 'recurly'] as const).flatMap((v) => [
-    `${vendorTaskQueue(taskQueue, v)} at ${budget[v].tasksPerSecond.toFixed(2)} tasks/s`,
-    `${vendorTaskQueue(taskQueue, v, 'read-back')} at ${budget[v].readBackTasksPerSecond.toFixed(2)} tasks/s`,
-  ]);
-  return rates.join(', ');
+  return VENDOR_QUEUE_STORES.flatMap((v) => VENDOR_STEPS.map((step) => `${vendorTaskQueue(taskQueue, v, step)} at ${vendorQueueRate(budget, v, step).toFixed(2)} tasks/s`)).join(', ');
 }

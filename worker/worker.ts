@@ -3,10 +3,14 @@ import { connectingTo, temporalConnectionOptions, type Config } from '../config'
 import { createActivities, ActivityDeps } from '../activities';
 import { getDataConverter } from '../encryption';
 import { activityMetricsInterceptor } from './metrics';
-import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../workflows/queues';
+import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue, type VendorQueueStore, type VendorStep } from '../workflows/queues';
 import { workflowCode } from './bundle';
 
 export { WORKFLOWS_PATH } from './bundle';
+
+/** The server-side rate of one vendor queue, in tasks a second for the whole deployment (config/budget.ts). */
+export const vendorQueueRate = (budget: Config['budget'], vendor: VendorQueueStore, step: VendorStep): number =>
+  step === 'read-back' ? budget[vendor].readBackTasksPerSecond : budget[vendor].tasksPerSecond;
 
 /** A worker over given dependencies: main() uses the real ones, tests may use their own queue. */
 export async function createWorker(config: Config, deps: ActivityDeps, overrides: Partial<WorkerOptions> = {}): Promise<{ worker: Worker; connection: NativeConnection }> {
@@ -54,7 +58,7 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
         Worker.create({
           ...common,
           taskQueue: vendorTaskQueue(taskQueue, vendor, step),
-          maxTaskQueueActivitiesPerSecond: step === 'read-back' ? budget[vendor].readBackTasksPerSecond : budget[vendor].tasksPerSecond,
+          maxTaskQueueActivitiesPerSecond: vendorQueueRate(budget, vendor, step),
           maxConcurrentActivityTaskExecutions: budget[vendor].concurrency,
           ...(overrides.identity ? { identity: overrides.identity } : {}),
         }),

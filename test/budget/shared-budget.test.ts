@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { testConfig } from '../support/stack';
 import { buildDeps } from '../../worker/deps';
+import { vendorQueueRate } from '../../worker/worker';
 import { startPrivateStores, type PrivateStores } from '../support/private-stores';
 import { adminJson, stats } from '../sandboxes/helpers/sandboxAdmin';
 import { rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
@@ -95,7 +96,7 @@ describe('one vendor budget across worker processes', () => {
         // The server's rate for both processes together: in any 5 s, no more than five seconds'
         // worth plus a burst of four (the server's limiter starts with a small burst; its queue
         // has partitions).
-        const rate = step === 'read-back' ? config.budget[vendor].readBackTasksPerSecond : config.budget[vendor].tasksPerSecond;
+        const rate = vendorQueueRate(config.budget, vendor, step);
         const most = Math.max(...list.map((s) => list.filter((o) => o.at >= s.at && o.at < s.at + 5_000).length));
         expect({ vendor, step, within: most <= Math.ceil(5 * rate) + 4, most, rate }).toEqual({ vendor, step, within: true, most, rate });
       }

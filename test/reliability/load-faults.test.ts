@@ -355,7 +355,7 @@ describe('reliability: load with faults', () => {
       const done = new Set((await patiently(() => deps.db('lethe.receipts').whereIn('request_id', ids).select('request_id'))).map((r) => r.request_id as string));
       return ids.filter((id) => !done.has(id));
     };
-    const describe = async (missing: string[]) =>
+    const operatorView = async (missing: string[]) =>
       (
         await pool(missing.slice(0, 5), 5, async (id) => {
           const res = await fetch(`${api}/v1/deletion-requests/${id}`, { headers: { authorization: `Bearer ${stack.apiToken}` } }).catch((e: Error) => e);
@@ -371,13 +371,13 @@ describe('reliability: load with faults', () => {
         if (missing.length < lastProgress.missing) lastProgress = { missing: missing.length, at: Date.now(), shown: false };
         else if (!lastProgress.shown && Date.now() - lastProgress.at > 5 * 60_000) {
           lastProgress.shown = true;
-          process.stderr.write(`[reliability] no receipt for 5 minutes; waiting on:\n${await describe(missing)}\n`);
+          process.stderr.write(`[reliability] no receipt for 5 minutes; waiting on:\n${await operatorView(missing)}\n`);
         }
         return missing.length === 0;
       },
       { timeoutMs: 20 * 60_000, intervalMs: 5000 },
     ).catch(async (err: Error) => {
-      throw new Error(`${err.message}; waiting on:\n${await describe(await withoutReceipt())}`);
+      throw new Error(`${err.message}; waiting on:\n${await operatorView(await withoutReceipt())}`);
     });
 
     // Every fault landed. The vendors' own counters: each armed fault fired, at a deletion's

@@ -26,27 +26,33 @@ export interface RateDecision {
   retryAfterSeconds: number;
 }
 
-export class FixedWindowRateLimiter implements RateLimiter {
-  private windowStart = 0;
-  private used = 0;
-
+/** What both limiters share: a positive limit per window, changeable while the sandbox runs. */
+abstract class WindowedLimit implements RateLimiter {
   constructor(
-    private limitPerWindow: number,
+    private current: number,
     readonly windowMs: number,
-    private readonly now: () => number = Date.now,
+    protected readonly now: () => number = Date.now,
   ) {
-    assertLimit(limitPerWindow);
+    assertLimit(current);
     if (!Number.isInteger(windowMs) || windowMs <= 0) throw new RangeError('windowMs must be a positive integer');
   }
 
   get limit(): number {
-    return this.limitPerWindow;
+    return this.current;
   }
 
   setLimit(limit: number): void {
     assertLimit(limit);
-    this.limitPerWindow = limit;
+    this.current = limit;
   }
+
+  abstract reset(): void;
+  abstract take(): RateDecision;
+}
+
+export class FixedWindowRateLimiter extends WindowedLimit {
+  private windowStart = 0;
+  private used = 0;
 
   reset(): void {
     this.windowStart = 0;
@@ -61,12 +67,12 @@ export class FixedWindowRateLimiter implements RateLimiter {
       this.used = 0;
     }
     const end = start + this.windowMs;
-    const allowed = this.used < this.limitPerWindow;
+    const allowed = this.used < this.limit;
     if (allowed) this.used += 1;
     return {
       allowed,
-      limit: this.limitPerWindow,
-      remaining: Math.max(0, this.limitPerWindow - this.used),
+      limit: this.limit,
+      remaining: Math.max(0, this.limit - this.used),
       resetAtSeconds: Math.ceil(end / 1000),
       retryAfterSeconds: Math.max(1, Math.ceil((end - now) / 1000)),
     };
@@ -80,47 +86,33 @@ export class FixedWindowRateLimiter implements RateLimiter {
  * takes the strictest reading. The headers say what the bucket holds: `remaining` the whole
  * requests in it, `reset` when it is full again.
  */
-export class TokenBucketRateLimiter implements RateLimiter {
+export class TokenBucketRateLimiter extends WindowedLimit {
   private tokens: number;
   private at: number;
 
-  constructor(
-    private size: number,
-    readonly windowMs: number,
-    private readonly now: () => number = Date.now,
-  ) {
-    assertLimit(size);
-    if (!Number.isInteger(windowMs) || windowMs <= 0) throw new RangeError('windowMs must be a positive integer');
+  constructor(size: number, windowMs: number, now: () => number = Date.now) {
+    super(size, windowMs, now);
     this.tokens = size;
     this.at = now();
   }
 
-  get limit(): number {
-    return this.size;
-  }
-
-  setLimit(limit: number): void {
-    assertLimit(limit);
-    this.size = limit;
-  }
-
   reset(): void {
-    this.tokens = this.size;
+    this.tokens = this.limit;
     this.at = this.now();
   }
 
   take(): RateDecision {
     const now = this.now();
-    const msPerToken = this.windowMs / this.size;
-    this.tokens = Math.min(this.size, this.tokens + (now - this.at) / msPerToken);
+    const msPerToken = this.windowMs / this.limit;
+    this.tokens = Math.min(this.limit, this.tokens + (now - this.at) / msPerToken);
     this.at = now;
     const allowed = this.tokens >= 1;
     if (allowed) this.tokens -= 1;
     return {
       allowed,
-      limit: this.size,
+      limit: this.limit,
       remaining: Math.floor(this.tokens),
-      resetAtSeconds: Math.ceil((now + (this.size - this.tokens) * msPerToken) / 1000),
+      resetAtSeconds: Math.ceil((now + (this.limit - this.tokens) * msPerToken) / 1000),
       retryAfterSeconds: Math.max(1, Math.ceil(((1 - this.tokens) * msPerToken) / 1000)),
     };
   }
