@@ -59,6 +59,30 @@ describe('account deletion workflow', () => {
     expect(afterNeighbours).toEqual(before);
   });
 
+  test('when a deletion starts, then its freeze runs inside the workflow task that starts it, and that same task schedules the stores', async () => {
+    // Why it matters: under a burst of requests an activity task for the freeze queued behind
+    // every other deletion's start, and the vendors' queues sat idle meanwhile (RESULTS §3e).
+    const a = await seedAccount(seed, { media: 2, subscriptions: [{ state: 'active' }] }, rand);
+    const events = await world.withWorker(async () => {
+      const started = await deletions.start({ accountId: a.id, channel: 'api' });
+      const handle = world.client.workflow.getHandle(started.workflowId);
+      await handle.result();
+      return (await handle.fetchHistory()).events ?? [];
+    });
+    const scheduled = events.flatMap((e) => {
+      const at = e.activityTaskScheduledEventAttributes;
+      return at ? [{ type: at.activityType?.name, byTask: String(at.workflowTaskCompletedEventId) }] : [];
+    });
+    expect(scheduled.map((x) => x.type)).not.toContain('freezeAccount');
+    const markers = events.flatMap((e) => {
+      const m = e.markerRecordedEventAttributes;
+      return m?.markerName?.includes('local_activity') ? [String(m.workflowTaskCompletedEventId)] : [];
+    });
+    expect(markers).toHaveLength(1);
+    const firstStores = scheduled.filter((x) => x.type === 'deleteRecurlyAccount' || x.type === 'deleteMediaBlobs');
+    expect(firstStores.map((x) => x.byTask)).toEqual([markers[0], markers[0]]);
+  });
+
   test('when two channels ask for the same account, then there is one execution and one receipt', async () => {
     const a = await seedAccount(seed, { media: 5 }, rand);
     const [first, second] = await Promise.all([
