@@ -60,8 +60,9 @@ const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', re
 // The freeze is a few rows in Lethe's own database, run inside the workflow task that starts
 // the deletion: no activity task to queue behind a burst of other deletions' starts, and the
 // stores are scheduled in that same task. In a burst of 1,000 requests the vendors' queues
-// then fill from the first second instead of after every start has been through the server
-// twice (bench/RESULTS.md §3e). Its retries are the same; past a minute they wait on a timer.
+// then start while the burst is still being started, not after every start has been through
+// the server twice (bench/RESULTS.md §3e). Same retry policy; once the wait between attempts passes a
+// minute (the SDK's local retry threshold), that wait is a workflow timer.
 const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
 const vendors = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '1 minute', retry });
 // A short heartbeat timeout: a dead worker's media deletion is picked up again (from its

@@ -6,6 +6,7 @@ import { createIntake, DeletionRequestError, type Intake } from '../../client/in
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { expectEmpty, storesOf } from '../support/stores';
 import { deletionWorkflowId, type Receipt } from '../../contract';
+import { ENCRYPTED_ENCODING } from '../../encryption';
 
 describe('account deletion workflow', () => {
   let world: TestWorld;
@@ -76,11 +77,26 @@ describe('account deletion workflow', () => {
     expect(scheduled.map((x) => x.type)).not.toContain('freezeAccount');
     const markers = events.flatMap((e) => {
       const m = e.markerRecordedEventAttributes;
-      return m?.markerName?.includes('local_activity') ? [String(m.workflowTaskCompletedEventId)] : [];
+      return m?.markerName?.includes('local_activity') ? [m] : [];
     });
     expect(markers).toHaveLength(1);
+    const byTask = String(markers[0].workflowTaskCompletedEventId);
     const firstStores = scheduled.filter((x) => x.type === 'deleteRecurlyAccount' || x.type === 'deleteMediaBlobs');
-    expect(firstStores.map((x) => x.byTask)).toEqual([markers[0], markers[0]]);
+    expect(firstStores.map((x) => x.byTask)).toEqual([byTask, byTask]);
+    // The marker is history like any other: its result passes the codec, and what the SDK
+    // writes itself around it (which activity, when) names no one.
+    const details = Object.entries(markers[0].details ?? {}).flatMap(([key, p]) => (p.payloads ?? []).map((x) => ({ key, x })));
+    expect(details.map((d) => d.key)).toContain('result');
+    for (const { key, x } of details) {
+      const text = Buffer.from(x.data ?? []).toString('latin1');
+      const encoding = Buffer.from(x.metadata?.encoding ?? []).toString();
+      expect({ key, account: text.includes(a.id), email: text.includes(a.email), encrypted: key === 'result' ? encoding === ENCRYPTED_ENCODING : true }).toEqual({
+        key,
+        account: false,
+        email: false,
+        encrypted: true,
+      });
+    }
   });
 
   test('when two channels ask for the same account, then there is one execution and one receipt', async () => {

@@ -8,22 +8,25 @@ import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { testConfig } from '../support/stack';
 import { buildDeps } from '../../worker/deps';
 import { getDataConverter, ENCRYPTED_ENCODING, keyIdOf } from '../../encryption';
 import { createIntake } from '../../client/intake';
-import { accountDeletionWorkflow, DEADLINE_ATTRIBUTE_PATCH, RECHECK_PATCH, STORES_APART_PATCH } from '../../workflows/deletion';
+import { accountDeletionWorkflow, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, RECHECK_PATCH, STORES_APART_PATCH } from '../../workflows/deletion';
 import { READ_BACK_QUEUES_PATCH, VENDOR_QUEUES_PATCH } from '../../workflows/stores';
 import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { storesOf } from '../support/stores';
 import { temporalConnectionOptions, type Config } from '../../config';
-import { codecPayloads, encodingOf, found, haystack, isPatchMarkerData, payloadsIn } from './support/scan';
+import { codecPayloads, encodingOf, found, haystack, isLocalActivityMarkerData, isPatchMarkerData, payloadsIn } from './support/scan';
 import { deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
 
 /** The workflow's patch ids: the only plain text a patch marker may hold. */
-const PATCH_IDS = [STORES_APART_PATCH, RECHECK_PATCH, DEADLINE_ATTRIBUTE_PATCH, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH];
+const PATCH_IDS = [STORES_APART_PATCH, RECHECK_PATCH, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH];
+
+/** What the SDK's core writes into a local activity marker's data (core's LocalActivityMarkerData). */
+const LOCAL_ACTIVITY_MARKER_KEYS = ['seq', 'attempt', 'activity_id', 'activity_type', 'complete_time', 'backoff', 'original_schedule_time'];
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -82,6 +85,12 @@ describe('personal data in the orchestration layer', () => {
     // A patch marker's data is written by the SDK's core, not through the data converter: it
     // must hold nothing but the patch id, which the code names.
     for (const p of all.filter((x) => isPatchMarkerData(x.path))) expect(PATCH_IDS).toContain(JSON.parse(Buffer.from(p.payload.data as Uint8Array).toString('utf8')).id);
+    // So is a local activity marker's data (the freeze runs as one): which activity, which
+    // attempt and when, and nothing else. Its result passes the codec like any payload.
+    for (const p of all.filter((x) => isLocalActivityMarkerData(x.path))) {
+      const data = JSON.parse(Buffer.from(p.payload.data as Uint8Array).toString('utf8')) as Record<string, unknown>;
+      expect({ path: p.path, type: data.activity_type, keys: Object.keys(data).filter((k) => !LOCAL_ACTIVITY_MARKER_KEYS.includes(k)) }).toEqual({ path: p.path, type: 'freezeAccount', keys: [] });
+    }
     const others = codecPayloads(records);
     expect(others.filter((p) => encodingOf(p.payload) !== ENCRYPTED_ENCODING).map((p) => `${p.path}: ${encodingOf(p.payload)}`)).toEqual([]);
     expect(new Set(others.map((p) => keyIdOf(p.payload)))).toEqual(new Set([config.encryption.keys!.currentKeyId]));
@@ -146,10 +155,11 @@ describe('personal data in the orchestration layer', () => {
     const handle = await lethe.workflow.start(accountDeletionWorkflow, { taskQueue: config.temporal.taskQueue, workflowId: failedId, args: [input] });
     const err = await handle.result().catch((e) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(err.cause).toBeInstanceOf(ActivityFailure);
-    expect(err.cause.cause).toBeInstanceOf(ApplicationFailure);
-    expect(err.cause.cause.type).toBe('AccountNotFound');
-    expect(err.cause.cause.message).toBe(`account ${accountId} does not exist`);
+    // The freeze runs as a local activity (workflows/deletion.ts): its failure is the
+    // workflow's cause as the activity threw it, with no activity task around it.
+    expect(err.cause).toBeInstanceOf(ApplicationFailure);
+    expect(err.cause.type).toBe('AccountNotFound');
+    expect(err.cause.message).toBe(`account ${accountId} does not exist`);
 
     const records = await rawRecords(failedId);
     const failures: { message?: string | null; stackTrace?: string | null; encodedAttributes?: unknown }[] = [];
@@ -159,8 +169,8 @@ describe('personal data in the orchestration layer', () => {
       Object.values(v).forEach(collect);
     };
     collect(records.history);
-    // Workflow failure → activity failure → application failure, in the failed and activity events.
-    expect(failures.length).toBeGreaterThanOrEqual(3);
+    // The application failure twice: in the freeze's local activity marker and as the workflow's failure.
+    expect(failures.length).toBeGreaterThanOrEqual(2);
     for (const f of failures) {
       expect(f.message).toBe('Encoded failure');
       expect(f.stackTrace ?? '').toBe('');

@@ -60,7 +60,14 @@ export const encodingOf = (p: Payload): string => Buffer.from(p.metadata?.encodi
 export const isPatchMarkerData = (path: string): boolean => /markerRecordedEventAttributes\.details\.patch-data/.test(path);
 
 /**
- * The payloads that pass through Lethe's codec: all but the search attributes (indexed by the
- * server in plain text, ids only) and the patch markers' ids.
+ * A local activity marker's `data` (the freeze, workflows/deletion.ts): written by the SDK's core
+ * (which activity, which attempt, when), never through the codec. Its `result` does pass the codec.
  */
-export const codecPayloads = (value: unknown): { path: string; payload: Payload }[] => payloadsIn(value).filter((p) => !/searchAttributes/.test(p.path) && !isPatchMarkerData(p.path));
+export const isLocalActivityMarkerData = (path: string): boolean => /markerRecordedEventAttributes\.details\.data\b/.test(path);
+
+/**
+ * The payloads that pass through Lethe's codec: all but the search attributes (indexed by the
+ * server in plain text, ids only), the patch markers' ids and the local activity markers' data.
+ */
+export const codecPayloads = (value: unknown): { path: string; payload: Payload }[] =>
+  payloadsIn(value).filter((p) => !/searchAttributes/.test(p.path) && !isPatchMarkerData(p.path) && !isLocalActivityMarkerData(p.path));
