@@ -178,6 +178,13 @@ describe('HTTP API', () => {
     test('when the workflow was terminated, then the view says failed with the reason, and the record follows', async () => {
       const a = await account({ media: 300 });
       const res = await file({ accountId: a.id, channel: 'api' });
+      // Terminated once under way: its freeze has recorded the request running. (A terminate that
+      // lands while the freeze is still writing can leave the row running after the read recorded
+      // it failed; the reconciler's periodic pass sets it right within a couple of minutes.)
+      for (let i = 0; i < 100; i++, await new Promise((r) => setTimeout(r, 100))) {
+        const r = await world.deps.db('lethe.deletion_requests').where({ request_id: res.body.requestId }).first('status');
+        if (r?.status === 'running') break;
+      }
       await world.client.workflow.getHandle(deletionWorkflowId(a.id)).terminate('operator stopped it');
       const view = await waitForStatus(api, res.body.requestId, 20_000);
       expect(view.status).toBe('failed');
