@@ -355,11 +355,31 @@ describe('reliability: load with faults', () => {
       const done = new Set((await patiently(() => deps.db('lethe.receipts').whereIn('request_id', ids).select('request_id'))).map((r) => r.request_id as string));
       return ids.filter((id) => !done.has(id));
     };
+    // And what Temporal holds for it: the pending workflow task (a first task scheduled and never
+    // dispatched, or started and never timed out, shows here) and the history's event types.
+    const temporalView = async (accountId: string | undefined) => {
+      if (!accountId) return '';
+      const handle = temporal.workflow.getHandle(`deletion-${accountId}`);
+      const described = await handle.describe().catch((e: Error) => e);
+      const events = await handle.fetchHistory().catch((e: Error) => e);
+      const task = described instanceof Error ? described.message : JSON.stringify(described.raw.pendingWorkflowTask ?? null);
+      const types = events instanceof Error ? events.message : (events.events ?? []).map((e) => `${e.eventId}:${proto.api.enums.v1.EventType[e.eventType ?? 0]}`).join(' ');
+      return `\n  pending workflow task: ${task}\n  history: ${types}`;
+    };
     const operatorView = async (missing: string[]) =>
       (
         await pool(missing.slice(0, 5), 5, async (id) => {
           const res = await fetch(`${api}/v1/deletion-requests/${id}`, { headers: { authorization: `Bearer ${stack.apiToken}` } }).catch((e: Error) => e);
-          return `${id}: ${res instanceof Error ? res.message : `${res.status} ${await res.text()}`}`;
+          if (res instanceof Error) return `${id}: ${res.message}`;
+          const text = await res.text();
+          const accountId = (() => {
+            try {
+              return (JSON.parse(text) as { accountId?: string }).accountId;
+            } catch {
+              return undefined;
+            }
+          })();
+          return `${id}: ${res.status} ${text}${await temporalView(accountId).catch((e: Error) => `\n  temporal: ${e.message}`)}`;
         })
       ).join('\n');
     let lastProgress = { missing: ids.length, at: Date.now(), shown: false };
