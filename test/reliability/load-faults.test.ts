@@ -37,7 +37,7 @@ import { temporal as proto } from '@temporalio/proto';
 import { decodePayloads } from '../../encryption';
 import { armFault, faultCounts, stats, statusCount, type FaultRequest } from '../sandboxes/helpers/sandboxAdmin';
 import { until } from '../support/until';
-import type { SweepCounts, SweepCursor } from '../../contract';
+import { deletionWorkflowId, type SweepCounts, type SweepCursor } from '../../contract';
 
 const REQUESTS = Number(process.env.LETHE_RELIABILITY_REQUESTS || 200);
 const OUTAGE_MS = Number(process.env.LETHE_RELIABILITY_AZURITE_OUTAGE_S || 30) * 1000;
@@ -359,7 +359,7 @@ describe('reliability: load with faults', () => {
     // dispatched, or started and never timed out, shows here) and the history's event types.
     const temporalView = async (accountId: string | undefined) => {
       if (!accountId) return '';
-      const handle = temporal.workflow.getHandle(`deletion-${accountId}`);
+      const handle = temporal.workflow.getHandle(deletionWorkflowId(accountId));
       const described = await handle.describe().catch((e: Error) => e);
       const events = await handle.fetchHistory().catch((e: Error) => e);
       const task = described instanceof Error ? described.message : JSON.stringify(described.raw.pendingWorkflowTask ?? null);
@@ -372,13 +372,7 @@ describe('reliability: load with faults', () => {
           const res = await fetch(`${api}/v1/deletion-requests/${id}`, { headers: { authorization: `Bearer ${stack.apiToken}` } }).catch((e: Error) => e);
           if (res instanceof Error) return `${id}: ${res.message}`;
           const text = await res.text();
-          const accountId = (() => {
-            try {
-              return (JSON.parse(text) as { accountId?: string }).accountId;
-            } catch {
-              return undefined;
-            }
-          })();
+          const accountId = res.ok ? (JSON.parse(text) as { accountId?: string }).accountId : undefined;
           return `${id}: ${res.status} ${text}${await temporalView(accountId).catch((e: Error) => `\n  temporal: ${e.message}`)}`;
         })
       ).join('\n');
