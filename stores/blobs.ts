@@ -56,6 +56,12 @@ export interface DeletePrefixOptions {
   resumeToken?: string;
   /** Called after each page is deleted, with the token that lists the next one. */
   onPage?: (progress: { nextToken?: string; deleted: number; listed: number }) => void | Promise<void>;
+  /**
+   * Counted into as each sub-request succeeds, inside a page too. An attempt that fails halfway
+   * through a page has deleted part of it; its retry lists that page again and finds only the
+   * rest, so what this object says is the only record of the first part.
+   */
+  progress?: DeleteProgress;
   pageSize?: number;
   /** Batches in flight at once. */
   concurrency?: number;
@@ -72,6 +78,12 @@ export interface HeldSummary {
   leases?: number;
   /** The latest `ImmutabilityPolicyUntilDate` among them, where the listing exposes it. */
   until?: string;
+}
+
+export interface DeleteProgress {
+  deleted: number;
+  purged: number;
+  leasesBroken: number;
 }
 
 export interface DeletePrefixResult {
@@ -191,13 +203,24 @@ function targetsOf(items: BlobItem[], container: ContainerClient, phase: Phase):
 async function runBounded<T>(tasks: (() => Promise<T>)[], concurrency: number): Promise<T[]> {
   const results: T[] = new Array(tasks.length);
   let next = 0;
+  let failed = false;
+  // After one task fails, no lane takes another, and the failure is thrown only once the tasks
+  // in flight have settled: a lane that went on would delete blobs after the attempt has failed,
+  // uncounted, while its retry may already be running.
   const lanes = Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
-    while (next < tasks.length) {
+    while (next < tasks.length && !failed) {
       const i = next++;
-      results[i] = await tasks[i]();
+      try {
+        results[i] = await tasks[i]();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   });
-  await Promise.all(lanes);
+  const settled = await Promise.allSettled(lanes);
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
   return results;
 }
 
@@ -282,12 +305,11 @@ export function createBlobStore(connectionString: string, containers: string[], 
   }
 
   interface BatchOutcome {
-    deleted: number;
+    /** The whole call's counts, added to as each sub-request succeeds. */
+    counted: DeleteProgress;
     /** Names whose deletion failed (their later phases are skipped). */
     failed: Set<string>;
-    leasesBroken: number;
     held: { target: Target; code: string }[];
-    purged: number;
     notPurged: number;
   }
 
@@ -313,8 +335,8 @@ export function createBlobStore(connectionString: string, containers: string[], 
       const code = sub.errorCode ?? '';
       // 404: already gone, which is what we wanted.
       if (sub.status === 202 || sub.status === 200) {
-        if (t.permanent) out.purged++;
-        else out.deleted++;
+        if (t.permanent) out.counted.purged++;
+        else out.counted.deleted++;
       } else if (sub.status === 404) {
         return;
       } else if (t.permanent && sub.status < 500 && sub.status !== 429) {
@@ -341,7 +363,7 @@ export function createBlobStore(connectionString: string, containers: string[], 
       for (const t of leased) {
         try {
           await container.getBlobClient(t.item.name).getBlobLeaseClient().breakLease(0, { abortSignal });
-          out.leasesBroken++;
+          out.counted.leasesBroken++;
         } catch (err) {
           throw classify(err, 'break lease');
         }
@@ -378,9 +400,9 @@ export function createBlobStore(connectionString: string, containers: string[], 
       const sd = emulator ? undefined : await softDeletePolicy();
       const purge = !!sd?.enabled && sd.allowPermanentDelete;
       let token = opts.resumeToken;
-      let deleted = 0;
-      let purged = 0;
-      let leasesBroken = 0;
+      const counted = opts.progress ?? { deleted: 0, purged: 0, leasesBroken: 0 };
+      const start = { ...counted };
+      const sinceStart = () => ({ deleted: counted.deleted - start.deleted, purged: counted.purged - start.purged, leasesBroken: counted.leasesBroken - start.leasesBroken });
       let listCalls = 0;
       let batchCalls = 0;
       const held: HeldSummary = { blobs: 0, legalHolds: 0, immutabilityPolicies: 0 };
@@ -395,7 +417,7 @@ export function createBlobStore(connectionString: string, containers: string[], 
           // If this page's deletion fails first, the prefetch's own failure must not go unhandled.
           pending.catch(() => undefined);
         }
-        const out: BatchOutcome = { deleted: 0, failed: new Set(), leasesBroken: 0, held: [], purged: 0, notPurged: 0 };
+        const out: BatchOutcome = { counted, failed: new Set(), held: [], notPurged: 0 };
         const phases: Phase[] = purge ? ['live', 'current', 'purge'] : ['live', 'current'];
         for (const phase of phases) {
           const targets = targetsOf(page.items, container, phase).filter((t) => !out.failed.has(t.item.name));
@@ -407,9 +429,6 @@ export function createBlobStore(connectionString: string, containers: string[], 
           );
           batchCalls += chunks.length;
         }
-        deleted += out.deleted;
-        purged += out.purged;
-        leasesBroken += out.leasesBroken;
         for (const h of out.held) {
           held.blobs++;
           if (h.code.startsWith('LeaseId')) held.leases = (held.leases ?? 0) + 1;
@@ -418,10 +437,10 @@ export function createBlobStore(connectionString: string, containers: string[], 
           held.until = later(held.until, h.target.item.properties.immutabilityPolicyExpiresOn?.getTime());
         }
         token = page.next;
-        await opts.onPage?.({ nextToken: token, deleted, listed: page.items.length });
+        await opts.onPage?.({ nextToken: token, deleted: sinceStart().deleted, listed: page.items.length });
         if (!token) break;
       }
-      return { deleted, listCalls, batchCalls, purged, leasesBroken, held };
+      return { ...sinceStart(), listCalls, batchCalls, held };
     },
 
     async countPrefix(containerName, prefix) {

@@ -9,7 +9,7 @@
  * heartbeat timeout, and an attempt declared dead while it still runs overlaps its retry.
  */
 import { Context } from '@temporalio/activity';
-import { BlobStoreError, type BlobStore, type HeldSummary } from '../../stores/blobs';
+import { BlobStoreError, type BlobStore, type DeleteProgress, type HeldSummary } from '../../stores/blobs';
 import { classified, invalidInput } from '../failures';
 import type { StoreCounts, StoreReading } from '../../contract';
 
@@ -43,44 +43,62 @@ export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: nu
       async () => {
         const ctx = Context.current();
         const saved = ctx.info.heartbeatDetails as MediaCursor | undefined;
-        const cursor: MediaCursor = saved ? { ...saved, byContainer: { ...saved.byContainer } } : { containerIndex: 0, byContainer: {}, listCalls: 0, batchCalls: 0 };
+        const cursor: MediaCursor = saved
+          ? { ...saved, byContainer: { ...saved.byContainer }, purged: saved.purged ?? 0, leasesBroken: saved.leasesBroken ?? 0 }
+          : { containerIndex: 0, byContainer: {}, listCalls: 0, batchCalls: 0, purged: 0, leasesBroken: 0 };
         const listedByEarlierAttempts = saved?.listCalls ?? 0;
         const containers = deps.blobs.containers;
         const held: HeldSummary = { blobs: 0, legalHolds: 0, immutabilityPolicies: 0 };
-        let purged = saved?.purged ?? 0;
-        let leasesBroken = saved?.leasesBroken ?? 0;
-        // The cursor as of the last finished page: what a successor may resume from.
-        const beat = () => ctx.heartbeat({ ...cursor, byContainer: { ...cursor.byContainer }, purged, leasesBroken });
+        // The container being deleted: the cursor's counts before it, and what this attempt has
+        // deleted in it so far, counted blob by blob (a page is only the listing's unit).
+        let current: { name: string; before: MediaCursor; progress: DeleteProgress } | undefined;
+        const counts = (): MediaCursor => {
+          if (!current) return { ...cursor, byContainer: { ...cursor.byContainer } };
+          const { name, before, progress } = current;
+          return {
+            ...cursor,
+            byContainer: { ...cursor.byContainer, [name]: (before.byContainer[name] ?? 0) + progress.deleted },
+            purged: before.purged! + progress.purged,
+            leasesBroken: before.leasesBroken! + progress.leasesBroken,
+          };
+        };
+        // A retry resumes from the last page's token with the counts as of its last blob: what an
+        // attempt deleted before it failed stays in the receipt's total.
+        const beat = () => ctx.heartbeat(counts());
         const timer = setInterval(beat, deps.heartbeatEveryMs ?? MEDIA_HEARTBEAT_EVERY_MS);
         try {
           for (; cursor.containerIndex < containers.length; cursor.containerIndex++, cursor.token = undefined) {
             const name = containers[cursor.containerIndex];
-            const before = cursor.byContainer[name] ?? 0;
+            current = { name, before: counts(), progress: { deleted: 0, purged: 0, leasesBroken: 0 } };
             const listedBefore = cursor.listCalls;
             const res = await deps.blobs.deletePrefix(name, prefix, {
               resumeToken: cursor.token,
               concurrency: deps.concurrency,
               pageSize: deps.pageSize,
               abortSignal: ctx.cancellationSignal,
-              onPage: ({ nextToken, deleted }) => {
+              progress: current.progress,
+              onPage: ({ nextToken }) => {
                 cursor.token = nextToken;
-                cursor.byContainer[name] = before + deleted;
                 ++cursor.listCalls;
                 beat();
               },
             });
-            cursor.byContainer[name] = before + res.deleted;
+            Object.assign(cursor, counts());
+            current = undefined;
             cursor.listCalls = listedBefore + res.listCalls;
             cursor.batchCalls += res.batchCalls;
-            purged += res.purged;
-            leasesBroken += res.leasesBroken;
             held.blobs += res.held.blobs;
             held.legalHolds += res.held.legalHolds;
             held.immutabilityPolicies += res.held.immutabilityPolicies;
             held.leases = (held.leases ?? 0) + (res.held.leases ?? 0);
             if (res.held.until && (!held.until || res.held.until > held.until)) held.until = res.held.until;
-            ctx.heartbeat({ ...cursor, containerIndex: cursor.containerIndex + 1, token: undefined, purged, leasesBroken });
+            ctx.heartbeat({ ...counts(), containerIndex: cursor.containerIndex + 1, token: undefined });
           }
+        } catch (err) {
+          // The last word before the failure: the SDK flushes a failing activity's last heartbeat
+          // before it reports the failure, so the retry starts from these counts.
+          beat();
+          throw err;
         } finally {
           clearInterval(timer);
         }
@@ -103,8 +121,8 @@ export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: nu
           batchCalls: cursor.batchCalls,
           resumed: !!saved,
           listCallsThisAttempt: cursor.listCalls - listedByEarlierAttempts,
-          softDeletedPurged: purged,
-          leasesBroken,
+          softDeletedPurged: cursor.purged!,
+          leasesBroken: cursor.leasesBroken!,
         };
       },
       { budgetMs: deps.attemptBudgetMs },

@@ -29,10 +29,14 @@ async function world(settings: AccountSettings, opts: { emulator?: boolean } = {
   return { d: double, blobs, id, prefix: accountPrefix(id) };
 }
 
-async function runDelete(blobs: BlobStore, id: string, opts: { heartbeatEveryMs?: number; pageSize?: number; onHeartbeat?: (d: unknown) => void } = {}) {
-  const env = new MockActivityEnvironment();
+async function runDelete(
+  blobs: BlobStore,
+  id: string,
+  opts: { heartbeatEveryMs?: number; pageSize?: number; concurrency?: number; heartbeatDetails?: unknown; onHeartbeat?: (d: unknown) => void } = {},
+) {
+  const env = new MockActivityEnvironment(opts.heartbeatDetails === undefined ? undefined : { heartbeatDetails: opts.heartbeatDetails });
   if (opts.onHeartbeat) env.on('heartbeat', opts.onHeartbeat);
-  const acts = createMediaActivities({ blobs, pageSize: opts.pageSize, heartbeatEveryMs: opts.heartbeatEveryMs });
+  const acts = createMediaActivities({ blobs, pageSize: opts.pageSize, concurrency: opts.concurrency, heartbeatEveryMs: opts.heartbeatEveryMs });
   return (await env.run(acts.deleteMediaBlobs, id)) as Awaited<ReturnType<typeof acts.deleteMediaBlobs>>;
 }
 
@@ -196,6 +200,36 @@ describe("media on a real Azure account (HTTP double per Azure's REST docs)", ()
     await expect(runDelete(blobs, id)).rejects.toMatchObject({ type: FailureType.Unavailable, nonRetryable: false, message: expect.stringMatching(/503/) });
     await runDelete(blobs, id);
     expect(d.all('media', prefix)).toEqual([]);
+  });
+
+  test("an attempt that fails halfway through a page stops, heartbeats what it deleted, and its retry's total counts every blob (HTTP double per Azure's REST docs)", async () => {
+    // CI met this: a 2,000-blob account whose first attempt failed inside its one page; the retry
+    // listed only what was left and the receipt said 464 blobs deleted.
+    const { d, blobs, id, prefix } = await world({});
+    const total = 1_000; // one page (5,000 a page), four batches of at most 256
+    for (let i = 0; i < total; i++) d.put('media', `${prefix}${String(i).padStart(4, '0')}.jpg`);
+    d.fail({ op: 'batch', status: 503, code: 'ServerBusy', after: 1 });
+    const beats: { byContainer: Record<string, number>; token?: string }[] = [];
+    const batches = () => d.requests.filter((r) => r.query.comp === 'batch').length;
+    await expect(runDelete(blobs, id, { concurrency: 2, onHeartbeat: (x) => beats.push(x as (typeof beats)[number]) })).rejects.toMatchObject({ type: FailureType.Unavailable, nonRetryable: false });
+    const gone = total - d.all('media', prefix).length;
+    const sentAtFailure = batches();
+    await new Promise((r) => setTimeout(r, 300));
+    // No batch goes out after the attempt has failed (a lane that went on would delete uncounted).
+    expect(batches()).toBe(sentAtFailure);
+    expect(d.all('media', prefix)).toHaveLength(total - gone);
+    expect(gone).toBeGreaterThan(0);
+    expect(gone).toBeLessThan(total);
+    // The last heartbeat holds every blob the attempt deleted, and the page's start to resume from.
+    const last = beats.at(-1)!;
+    expect(last.byContainer.media).toBe(gone);
+    expect(last.token).toBeUndefined();
+
+    const retry = await runDelete(blobs, id, { concurrency: 2, heartbeatDetails: last });
+    expect(d.all('media', prefix)).toEqual([]);
+    expect(retry.resumed).toBe(true);
+    expect(retry.blobsDeleted).toBe(total);
+    expect(retry.byContainer.media).toBe(total);
   });
 
   test("heartbeats go out on a timer while a slow listing is in flight (HTTP double per Azure's REST docs)", async () => {

@@ -57,6 +57,8 @@ export interface Fault {
   status: number;
   code: string;
   times?: number;
+  /** Lets this many matching requests through before the fault starts. */
+  after?: number;
 }
 
 export interface RequestLog {
@@ -143,6 +145,10 @@ export async function startAzureDouble(settings: AccountSettings = {}, container
 
   function fault(op: Fault['op']): Fault | undefined {
     const f = faults.find((x) => x.op === op && (x.times ?? 1) > 0);
+    if (f && (f.after ?? 0) > 0) {
+      f.after!--;
+      return undefined;
+    }
     if (f) f.times = (f.times ?? 1) - 1;
     return f;
   }
