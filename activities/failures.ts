@@ -66,13 +66,26 @@ export function jitteredDelay(): number {
  * `blocked`). For long activities whose single attempt may rightly take hours (media, rows),
  * where a schedule-to-close timeout would cut a healthy attempt short.
  */
-export async function classified<T>(step: string, fn: () => Promise<T>, opts: { budgetMs?: number } = {}): Promise<T> {
+export async function classified<T>(step: string, fn: () => Promise<T>, opts: { budgetMs?: number; details?: () => unknown[] | undefined } = {}): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    const failure = toFailure(err, step);
+    let failure = toFailure(err, step);
     if (opts.budgetMs !== undefined && failure instanceof ApplicationFailure && !failure.nonRetryable && Date.now() - activityInfo().scheduledTimestampMs > opts.budgetMs) {
-      throw ApplicationFailure.create({ type: failure.type ?? FailureType.Unavailable, message: `${failure.message} (retried for ${Math.round(opts.budgetMs / 1000)} s)`, nonRetryable: true });
+      failure = ApplicationFailure.create({ type: failure.type ?? FailureType.Unavailable, message: `${failure.message} (retried for ${Math.round(opts.budgetMs / 1000)} s)`, nonRetryable: true });
+    }
+    const details = opts.details?.();
+    if (details && failure instanceof ApplicationFailure) {
+      // What the activity had done before it failed, for the workflow (the failure's details).
+      const f = failure;
+      failure = ApplicationFailure.create({
+        type: f.type ?? undefined,
+        message: f.message,
+        nonRetryable: !!f.nonRetryable,
+        nextRetryDelay: f.nextRetryDelay ?? undefined,
+        category: f.category ?? undefined,
+        details,
+      });
     }
     throw failure;
   }

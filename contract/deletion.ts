@@ -53,6 +53,43 @@ export interface StoreCounts {
   database?: Record<string, number>;
 }
 
+/**
+ * A media deletion's progress, as its activity heartbeats it and as a failed one reports it
+ * (its failure's details). Carried across the activity's attempts; the workflow adds a failed
+ * activity's part to the receipt's counts, so blobs deleted before a hold or a timeout are
+ * counted once the store is deleted in a later activity.
+ */
+export interface MediaCursor {
+  containerIndex: number;
+  /** The listing continuation token of the page to redo (none in a failure's details). */
+  token?: string;
+  byContainer: Record<string, number>;
+  listCalls: number;
+  batchCalls: number;
+  /** Soft-deleted snapshots and versions purged, leases broken (optional in cursors heartbeated before they were kept). */
+  purged?: number;
+  leasesBroken?: number;
+}
+
+/** The receipt's media counts for what a cursor says was deleted. */
+export function mediaCountsOf(c: MediaCursor, resumed: boolean): NonNullable<StoreCounts['media']> {
+  return {
+    blobsDeleted: Object.values(c.byContainer).reduce((a, b) => a + b, 0),
+    byContainer: { ...c.byContainer },
+    listCalls: c.listCalls,
+    batchCalls: c.batchCalls,
+    resumed,
+    softDeletedPurged: c.purged ?? 0,
+    leasesBroken: c.leasesBroken ?? 0,
+  };
+}
+
+/** A media cursor from a failure's details or a timeout's last heartbeat, if it holds one. */
+export function isMediaCursor(x: unknown): x is MediaCursor {
+  const c = x as MediaCursor | undefined;
+  return !!c && typeof c === 'object' && typeof c.byContainer === 'object' && c.byContainer !== null && typeof c.listCalls === 'number' && typeof c.batchCalls === 'number';
+}
+
 export interface Verification {
   clean: boolean;
   blobsRemaining: number;

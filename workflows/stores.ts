@@ -15,13 +15,15 @@
  * that vendor. The waits between a store's attempts are jittered (the workflow's Math.random is
  * seeded, so replay-safe): stores that failed together do not come back together.
  */
-import { condition, isCancellation, patched, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation, patched, proxyActivities, TimeoutFailure, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   BLOCK_POLICY,
   failureText,
   failureTypeOf,
   FailureType,
+  isMediaCursor,
+  mediaCountsOf,
   NEEDS_PERSON,
   NON_RETRYABLE,
   type BlockedStore,
@@ -160,6 +162,10 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
       if (isCancellation(err)) throw err;
       type = failureTypeOf(err);
       p.reason = failureText(err);
+      // Blobs a failed media activity deleted (before a hold, or its timeout) are gone: the next
+      // activity will not find them to count, so the receipt counts them from the failure.
+      const part = p.store === 'media' ? mediaDoneBefore(err) : undefined;
+      if (part) hooks.deleted('media', part);
     }
     if ((p.status as string) === 'resolved') return;
     const now = Date.now();
@@ -182,6 +188,15 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
   }
 }
 
+/** A failed media activity's counts: its failure's details, or the last heartbeat before it timed out. */
+function mediaDoneBefore(err: unknown): NonNullable<StoreCounts['media']> | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  const cursor = cause instanceof ApplicationFailure ? cause.details?.[0] : cause instanceof TimeoutFailure ? cause.lastHeartbeatDetails : undefined;
+  if (!isMediaCursor(cursor)) return undefined;
+  const counts = mediaCountsOf(cursor, true);
+  return counts.blobsDeleted + (counts.softDeletedPurged ?? 0) > 0 ? counts : undefined;
+}
+
 /** Adds one attempt's counts to the totals (media and rows add up; vendors keep the latest). */
 export function addCounts(counts: StoreCounts, store: Store, next: unknown): void {
   if (store === 'media') {
@@ -200,6 +215,8 @@ export function addCounts(counts: StoreCounts, store: Store, next: unknown): voi
       listCalls: prev.listCalls + n.listCalls,
       batchCalls: prev.batchCalls + n.batchCalls,
       resumed: prev.resumed || n.resumed,
+      softDeletedPurged: (prev.softDeletedPurged ?? 0) + (n.softDeletedPurged ?? 0),
+      leasesBroken: (prev.leasesBroken ?? 0) + (n.leasesBroken ?? 0),
     };
   } else if (store === 'database') {
     const out = { ...(counts.database ?? {}) };

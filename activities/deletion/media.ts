@@ -11,7 +11,7 @@
 import { Context } from '@temporalio/activity';
 import { BlobStoreError, type BlobStore, type DeleteProgress, type HeldSummary } from '../../stores/blobs';
 import { classified, invalidInput } from '../failures';
-import type { StoreCounts, StoreReading } from '../../contract';
+import { mediaCountsOf, type MediaCursor, type StoreCounts, type StoreReading } from '../../contract';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -21,16 +21,7 @@ export function accountPrefix(accountId: string): string {
   return `accounts/${accountId.toLowerCase()}/`;
 }
 
-export interface MediaCursor {
-  containerIndex: number;
-  token?: string;
-  byContainer: Record<string, number>;
-  listCalls: number;
-  batchCalls: number;
-  /** Soft-deleted snapshots and versions purged, leases broken (carried across attempts). */
-  purged?: number;
-  leasesBroken?: number;
-}
+export type { MediaCursor };
 
 /** How often the media deletion heartbeats its cursor while it works (well inside the 20 s timeout). */
 export const MEDIA_HEARTBEAT_EVERY_MS = 5_000;
@@ -38,6 +29,8 @@ export const MEDIA_HEARTBEAT_EVERY_MS = 5_000;
 export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: number; pageSize?: number; attemptBudgetMs?: number; heartbeatEveryMs?: number }) => ({
   async deleteMediaBlobs(accountId: string): Promise<NonNullable<StoreCounts['media']>> {
     const prefix = accountPrefix(accountId);
+    // Set once the attempt has its cursor: what it has deleted, should it fail from then on.
+    let soFar: (() => MediaCursor) | undefined;
     return classified(
       'media',
       async () => {
@@ -62,6 +55,7 @@ export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: nu
             leasesBroken: before.leasesBroken! + progress.leasesBroken,
           };
         };
+        soFar = () => ({ ...counts(), token: undefined });
         // A retry resumes from the last page's token with the counts as of its last blob: what an
         // attempt deleted before it failed stays in the receipt's total.
         const beat = () => ctx.heartbeat(counts());
@@ -113,19 +107,11 @@ export const createMediaActivities = (deps: { blobs: BlobStore; concurrency?: nu
             .join(', ');
           throw new BlobStoreError('held', `${held.blobs} blobs refused deletion (${kinds}${held.until ? `, policy until ${held.until}` : ''})`, 409, held);
         }
-        const blobsDeleted = Object.values(cursor.byContainer).reduce((a, b) => a + b, 0);
-        return {
-          blobsDeleted,
-          byContainer: cursor.byContainer,
-          listCalls: cursor.listCalls,
-          batchCalls: cursor.batchCalls,
-          resumed: !!saved,
-          listCallsThisAttempt: cursor.listCalls - listedByEarlierAttempts,
-          softDeletedPurged: cursor.purged!,
-          leasesBroken: cursor.leasesBroken!,
-        };
+        return { ...mediaCountsOf(cursor, !!saved), listCallsThisAttempt: cursor.listCalls - listedByEarlierAttempts };
       },
-      { budgetMs: deps.attemptBudgetMs },
+      // A failure carries the counts so far: an activity that ends (a hold, its budget spent)
+      // has deleted blobs that the next activity, starting afresh, will not find to count.
+      { budgetMs: deps.attemptBudgetMs, details: () => (soFar ? [soFar()] : undefined) },
     );
   },
 });

@@ -11,7 +11,7 @@ import { createBlobStore, BlobStoreError, type BlobStore } from '../../stores/bl
 import { createMediaActivities, readMedia, accountPrefix } from '../../activities/deletion/media';
 import { checkBlobRetention } from '../../worker/blob-retention';
 import { startAzureDouble, type AzureDouble, type AccountSettings } from '../support/azure-double';
-import { FailureType } from '../../contract';
+import { FailureType, isMediaCursor } from '../../contract';
 
 const CONTAINERS = ['media', 'exports'];
 const DAY_MS = 86_400_000;
@@ -176,6 +176,10 @@ describe("media on a real Azure account (HTTP double per Azure's REST docs)", ()
         .map((e) => e.name)
         .sort(),
     ).toEqual([`${prefix}b-1.jpg`, `${prefix}b-2.jpg`, `${prefix}b-3.jpg`]);
+    // The two it deleted ride on the failure: the workflow counts them in the receipt, since the
+    // next activity (once the hold is released) finds only the three.
+    expect(failure.details).toEqual([expect.objectContaining({ byContainer: { media: 2, exports: 0 }, token: undefined })]);
+    expect(isMediaCursor(failure.details![0])).toBe(true);
   });
 
   test("a 412 LeaseIdMissing: the lease is broken (Lease Blob, action break), then the blob deleted (HTTP double per Azure's REST docs)", async () => {

@@ -24,11 +24,12 @@ import {
 import { accountDeletionWorkflow } from '../../workflows/deletion';
 import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../../workflows/queues';
 import { startTimeSkipping, workflowBundle, type TimeSkipping } from '../support/time-skipping';
+import { until } from '../support/until';
 
 const HOUR = 3_600_000;
 
 /** What each store does when asked: succeed, refuse (as a vendor would), or leave data behind. */
-type Behaviour = 'ok' | { refuse: 'Precondition' | 'Held' | 'Unauthorized' | 'Unavailable'; message: string } | { leaveData: number };
+type Behaviour = 'ok' | { refuse: 'Precondition' | 'Held' | 'Unauthorized' | 'Unavailable'; message: string; details?: unknown[] } | { leaveData: number };
 
 function stubs() {
   const behaviour: Record<Store, Behaviour> = { media: 'ok', auth0: 'ok', recurly: 'ok', database: 'ok' };
@@ -40,7 +41,7 @@ function stubs() {
   const del = (store: Store, result: unknown) => async () => {
     deletes[store]++;
     const b = behaviour[store];
-    if (b !== 'ok' && 'refuse' in b) throw ApplicationFailure.create({ type: b.refuse, message: b.message, nonRetryable: b.refuse !== 'Unavailable' });
+    if (b !== 'ok' && 'refuse' in b) throw ApplicationFailure.create({ type: b.refuse, message: b.message, nonRetryable: b.refuse !== 'Unavailable', details: b.details });
     if (b !== 'ok' && 'leaveData' in b) {
       remaining[store] = b.leaveData;
       behaviour[store] = b.leaveData > 1 ? { leaveData: b.leaveData - 1 } : 'ok';
@@ -200,6 +201,26 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       expect(receipt.stores?.media).toMatchObject({ outcome: 'resolved_outside_lethe', resolution: { actionId, by: 'privacy-officer' } });
       expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified' });
       expect(receipt.verification.clean).toBe(false);
+    });
+  }, 120_000);
+
+  test('when a media activity ends on a hold after deleting some blobs, then the receipt counts those with what the retry after the release deleted', async () => {
+    const s = stubs();
+    // What the activity reports in its failure's details (activities/deletion/media.ts): 40
+    // blobs went before the hold stopped it; the retry finds only the 3 it held.
+    const before = { containerIndex: 1, byContainer: { media: 38, exports: 2 }, listCalls: 2, batchCalls: 3, purged: 1, leasesBroken: 0 };
+    s.behaviour.media = { refuse: 'Held', message: 'media: 3 blobs refused deletion (3 under a legal hold)', details: [before] };
+    await run(s, async (handle) => {
+      // Waited for in real time: the server's clock skips ahead only while the test waits on it,
+      // so the store's next attempt (22.5–30 s later, workflows/stores.ts) does not come meanwhile.
+      await until('the first media activity', async () => s.deletes.media > 0 || undefined, 30_000, 100);
+      expect(s.deletes.media).toBe(1);
+      s.behaviour.media = 'ok';
+      await handle.signal(retryStoresSignal, { stores: ['media'], by: 'ops-1', actionId: randomUUID() });
+      const receipt = (await handle.result()) as Receipt;
+      expect(s.deletes.media).toBe(2);
+      expect(receipt.counts.media).toMatchObject({ blobsDeleted: 43, byContainer: { media: 41, exports: 2 }, softDeletedPurged: 1, resumed: true });
+      expect(receipt.verification.clean).toBe(true);
     });
   }, 120_000);
 
