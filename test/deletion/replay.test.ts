@@ -12,7 +12,9 @@
  * through.
  *
  * To record new histories after an intended, patched change (with the test key, never the
- * stack's own):
+ * stack's own), first keep the current deletion-*.json under a name that says what they
+ * predate (as `*-before-vendor-queues.json`): recording overwrites them, and they are what a
+ * deploy of the change meets in production. Then:
  *   LETHE_RECORD_HISTORIES=1 npx jest --ci test/deletion/replay.test.ts test/sweep/record-histories.test.ts
  * To replay a production history locally (never commit it): save it without a codec, then
  *   LETHE_REPLAY_HISTORY=/path/history.json LETHE_REPLAY_KEYS_FILE=/path/keys npx jest --ci test/deletion/replay.test.ts
@@ -40,6 +42,8 @@ import {
 import { rng, seedAccount } from '../../dev/seed/fixtures';
 import { createIntake } from '../../client/intake';
 import { WORKFLOWS_PATH } from '../../worker/worker';
+import { DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, STORES_APART_PATCH } from '../../workflows/deletion';
+import { READ_BACK_QUEUES_PATCH, VENDOR_QUEUES_PATCH } from '../../workflows/stores';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA, parseKeyRing } from '../../encryption';
 
 const TEMPORAL = path.resolve(__dirname, '..', '..', '.tools', 'bin', 'temporal');
@@ -108,13 +112,31 @@ describe('workflow replay', () => {
     expect(encrypted.map((f) => path.basename(f)).sort()).toEqual([
       'deletion-inactivity-completed.json',
       'deletion-inactivity-skipped.json',
+      'deletion-single-channel-before-vendor-queues.json',
       'deletion-single-channel.json',
+      'deletion-two-channels-before-vendor-queues.json',
       'deletion-two-channels.json',
       'sweep-dry-run-first-run.json',
       'sweep-dry-run-last-run.json',
       'sweep-real-last-run.json',
     ]);
     expect(plaintext.length).toBeGreaterThanOrEqual(7);
+  });
+
+  test("the newest deletion histories carry every patch of today's deletion workflow, so replay guards its current shape", () => {
+    // A patch no recorded history carries is guarded only for the histories from before it: the
+    // next change could break running deletions of today's shape and replay would not notice.
+    // The inactivity re-check runs only for the sweep's deletions (deletion-inactivity-*.json).
+    const ids = new Set(
+      ['deletion-single-channel.json', 'deletion-two-channels.json'].flatMap((f) =>
+        (readHistory(path.join(HISTORIES_DIR, f)).events ?? []).flatMap((e) => {
+          const m = e.markerRecordedEventAttributes;
+          const data = m?.markerName === 'core_patch' ? m.details?.['patch-data']?.payloads?.[0]?.data : undefined;
+          return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id] : [];
+        }),
+      ),
+    );
+    expect([...ids].sort()).toEqual([STORES_APART_PATCH, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH].sort());
   });
 
   test.each(each(encrypted))('when %s is read, then its payloads are ciphertext under the test key and hold no email or account id', async (file) => {
@@ -129,8 +151,9 @@ describe('workflow replay', () => {
       const where = `${file} ${p.where}`;
       const bytes = Buffer.from(p.data, 'base64').toString('latin1');
       expect({ where, email: EMAIL.test(bytes), accountIds: ids.filter((id) => bytes.includes(id)) }).toEqual({ where, email: false, accountIds: [] });
-      // The SDK's patch markers hold only a patch id and never pass a codec.
-      if (bypassesCodec(p.where) === 'patch_marker') continue;
+      // The SDK's patch markers hold only a patch id, its local activity markers' data only which
+      // activity ran when; neither passes a codec.
+      if (bypassesCodec(p.where) === 'patch_marker' || bypassesCodec(p.where) === 'local_activity_marker') continue;
       expect({ where, encoding: b64(p.metadata.encoding), keyId: b64(p.metadata[KEY_ID_METADATA]) }).toEqual({ where, encoding: ENCRYPTED_ENCODING, keyId: HISTORY_TEST_KEY_ID });
     }
     // The same search over the decrypted payloads finds what the ciphertext hides, so it is not vacuous.

@@ -364,7 +364,18 @@ describe('reliability: load with faults', () => {
       const events = await handle.fetchHistory().catch((e: Error) => e);
       const task = described instanceof Error ? described.message : JSON.stringify(described.raw.pendingWorkflowTask ?? null);
       const types = events instanceof Error ? events.message : (events.events ?? []).map((e) => `${e.eventId}:${proto.api.enums.v1.EventType[e.eventType ?? 0]}`).join(' ');
-      return `\n  pending workflow task: ${task}\n  history: ${types}`;
+      // And what the stack's logs say of it (a workflow task failing again and again shows there):
+      // the last three log records that name it, with the lines around them (records span lines).
+      const logDir = path.join(stateDir, 'logs');
+      const lines = fs.readdirSync(logDir).flatMap((f) =>
+        fs
+          .readFileSync(path.join(logDir, f), 'utf8')
+          .split('\n')
+          .map((l) => `${f}: ${l.slice(0, 300)}`),
+      );
+      const hits = lines.flatMap((l, i) => (l.includes(accountId) ? [i] : [])).slice(-3);
+      const said = hits.flatMap((i) => [...lines.slice(Math.max(0, i - 8), i + 12), '    …']);
+      return `\n  pending workflow task: ${task}\n  history: ${types}\n  log lines naming it:\n    ${said.join('\n    ') || '(none)'}`;
     };
     const operatorView = async (missing: string[]) =>
       (

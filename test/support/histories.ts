@@ -150,11 +150,14 @@ export function payloadsIn(json: unknown, where = '$'): FoundPayload[] {
 export const b64 = (s: string | undefined): string => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
 
 /** Where Temporal keeps a payload that never passes a data converter, by design. */
-export function bypassesCodec(where: string): 'search_attribute' | 'patch_marker' | undefined {
+export function bypassesCodec(where: string): 'search_attribute' | 'patch_marker' | 'local_activity_marker' | undefined {
   // Search attributes are indexed by the server; Lethe puts only ids, times and states there.
   if (where.includes('.searchAttributes.')) return 'search_attribute';
   // The SDK's own patch markers (patched()/deprecatePatch()): the patch id, written by the core SDK.
   if (/\.markerRecordedEventAttributes\.details\.patch-data\./.test(where)) return 'patch_marker';
+  // A local activity marker's `data` (the freeze): which activity, which attempt, when, written by
+  // the core SDK (test/privacy/support/scan.ts holds it to those keys). Its `result` is encrypted.
+  if (/\.markerRecordedEventAttributes\.details\.data\./.test(where)) return 'local_activity_marker';
   return undefined;
 }
 
