@@ -36,6 +36,7 @@ export function compose(env: Record<string, string>, args = ['config', '-q']) {
 export interface ComposeService {
   image?: string;
   command?: string[] | string;
+  entrypoint?: string[] | string;
   environment?: Record<string, string | number | boolean | null>;
   restart?: string;
   healthcheck?: { test?: unknown; disable?: boolean };

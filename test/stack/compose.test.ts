@@ -3,10 +3,13 @@
  * docker-compose still parses and interpolates the file, which catches most mistakes.
  */
 import fs from 'node:fs';
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { compose, envOf, REQUIRED_ENV as required, requireCompose, resolvedServices, ROOT } from './compose-file';
 import { vendorQueuesDynamicConfig } from '../../dev/stack/temporal-server';
 import { DEFAULTS } from '../../config';
+import { SEARCH_ATTRIBUTES } from '../../contract';
 
 /** Services that run once and exit: restarting them would run them in a loop. */
 const ONE_SHOT: Record<string, string> = {
@@ -62,5 +65,43 @@ describe('docker-compose.yml', () => {
     const r = compose(env);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('API token');
+  });
+  test('when temporal-admin registers the search attributes, then one already there with its type passes and the rest are still registered; a wrong type or a refusal fails the job', () => {
+    const svc = resolvedServices(required)['temporal-admin'];
+    expect(svc.entrypoint).toEqual(['sh', '-c']);
+    // `config` prints the file's `$$` escapes as they are; compose passes `$` to the container.
+    const script = [svc.command ?? []].flat().join(' ').replace(/\$\$/g, '$');
+    // A stand-in for the admin image's `temporal` CLI: it logs each call and answers as told.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-admin-'));
+    try {
+      const log = path.join(dir, 'calls');
+      fs.writeFileSync(
+        path.join(dir, 'temporal'),
+        [
+          '#!/bin/sh',
+          'echo "$*" >> "$FAKE_LOG"',
+          'case "$FAKE_MODE" in',
+          '  ok) echo "Search attributes have been added" ;;',
+          '  exists) echo "Error: unable to add search attributes: Search attribute already exists." >&2; exit 1 ;;',
+          '  different) echo "Error: search attribute LetheStatus already exists and has different type Text" >&2; exit 1 ;;',
+          '  *) echo "Error: failed reaching server: connection refused" >&2; exit 1 ;;',
+          'esac',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      const run = (mode: string) => {
+        fs.rmSync(log, { force: true });
+        const r = spawnSync('sh', ['-c', script], { env: { PATH: `${dir}:${process.env.PATH}`, FAKE_LOG: log, FAKE_MODE: mode }, encoding: 'utf8' });
+        const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+        return { status: r.status, calls: calls.length, stderr: r.stderr };
+      };
+      const all = Object.keys(SEARCH_ATTRIBUTES).length;
+      expect(run('ok')).toMatchObject({ status: 0, calls: all });
+      expect(run('exists')).toMatchObject({ status: 0, calls: all });
+      expect(run('different')).toMatchObject({ status: 1, calls: 1, stderr: expect.stringContaining('different type') });
+      expect(run('refused')).toMatchObject({ status: 1, calls: 1, stderr: expect.stringContaining('connection refused') });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
