@@ -3,6 +3,7 @@
  * receipt. Ids, times and counts only: everything here travels through Temporal's history.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { isUuid } from './ids';
 
 /** Where a request reached the company; `inactivity` is the sweep's own. */
 export const CHANNELS = ['api', 'email', 'phone', 'support', 'in_app', 'inactivity'] as const;
@@ -24,6 +25,29 @@ export interface DeletionInput {
   selectedAt?: string;
   /** The deployment's bounds for refusing stores (LETHE_BLOCK_*); BLOCK_POLICY when absent. */
   blockPolicy?: BlockPolicy;
+}
+
+/**
+ * What is wrong with a deletion's input, or undefined. The intake validates requests before it
+ * starts a run; this guards a run started by other means (the Temporal CLI or Web UI), which
+ * would otherwise run with a deadline of NaN, or fail its workflow task on every attempt.
+ */
+export function deletionInputProblems(input: unknown): string | undefined {
+  const i = (input ?? {}) as Partial<Record<keyof DeletionInput, unknown>>;
+  const problems: string[] = [];
+  const time = (k: 'receivedAt' | 'deadlineAt' | 'warningAt' | 'selectedAt', required: boolean) => {
+    const v = i[k];
+    if (v === undefined && !required) return;
+    if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) problems.push(`${k} must be an RFC 3339 time, got ${JSON.stringify(v ?? null).slice(0, 40)}`);
+  };
+  if (!isUuid(i.requestId)) problems.push('requestId must be a UUID');
+  if (!isUuid(i.accountId)) problems.push('accountId must be a UUID');
+  if (!CHANNELS.includes(i.channel as Channel)) problems.push(`channel must be one of ${CHANNELS.join(', ')}`);
+  time('receivedAt', true);
+  time('deadlineAt', true);
+  time('warningAt', true);
+  time('selectedAt', false);
+  return problems.length ? `invalid deletion input: ${problems.join('; ')}` : undefined;
 }
 
 export interface StoreCounts {

@@ -12,6 +12,7 @@ import type { Activities } from '../activities';
 import {
   additionalRequestSignal,
   failureText,
+  deletionInputProblems,
   FailureType,
   LetheDeadline,
   LetheDeadlineWarning,
@@ -70,6 +71,9 @@ const vendors = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', 
 const long = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '20 seconds', retry });
 
 export async function accountDeletionWorkflow(input: DeletionInput): Promise<Receipt | SkippedDeletion> {
+  // Fails the run at once, naming the field: before any store is touched or timer set.
+  const problem = deletionInputProblems(input);
+  if (problem) throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: problem, nonRetryable: true });
   const state: DeletionProgress = {
     requestId: input.requestId,
     accountId: input.accountId,

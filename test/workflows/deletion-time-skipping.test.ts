@@ -224,6 +224,30 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
     });
   }, 120_000);
 
+  test('when a run is started with an input the intake would refuse, then it fails at once naming every bad field, and no store is touched', async () => {
+    // As an operator's `temporal workflow start` could: the intake is not in the way.
+    const s = stubs();
+    const taskQueue = `ts-${randomUUID()}`;
+    const worker = await Worker.create({ connection: ts.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: s.activities });
+    const bad = { requestId: randomUUID(), accountId: 'not-a-uuid', channel: 'fax', receivedAt: new Date().toISOString(), deadlineAt: 'soon', warningAt: new Date().toISOString() };
+    const err = await worker.runUntil(async () => {
+      const handle = await ts.env.client.workflow.start(accountDeletionWorkflow, { taskQueue, workflowId: `deletion-${randomUUID()}`, args: [bad as unknown as DeletionInput] });
+      return handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    });
+    const cause = (err as { cause?: ApplicationFailure })?.cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect(cause).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+    expect(cause!.message).toMatch(/accountId must be a UUID/);
+    expect(cause!.message).toMatch(/channel must be one of/);
+    expect(cause!.message).toMatch(/deadlineAt must be an RFC 3339 time, got "soon"/);
+    expect(cause!.message).not.toMatch(/requestId|receivedAt|warningAt/);
+    expect(s.deletes).toEqual({ media: 0, auth0: 0, recurly: 0, database: 0 });
+    expect(s.marks).toEqual([]);
+  }, 120_000);
+
   test('when another channel reports an earlier receipt, then the deadline, its timers and its search attribute move earlier', async () => {
     const s = stubs();
     s.behaviour.database = { refuse: 'Unauthorized', message: 'postgres permission denied' };
