@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import { Client, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
 import type { LoadedDataConverter, ProtoFailure } from '@temporalio/common';
+import { optionalTsToDate } from '@temporalio/common/lib/time';
 import type { Config } from '../config';
 import {
   deletionWorkflowId,
@@ -117,6 +118,7 @@ export function createRequestReader(deps: {
         ...(status === 'blocked' && p?.blocked?.length ? { blocked: p.blocked } : {}),
         ...((receipt ?? p?.receipt) ? { receipt: receipt ?? p!.receipt } : {}),
         ...(reason && status !== 'completed' ? { reason } : {}),
+        ...(live.stalled ? { stalled: live.stalled } : {}),
         // `records`: Temporal no longer has (or cannot now show) the run; Lethe's tables answer.
         source: live.kind === 'running' || live.kind === 'closed' ? 'workflow' : 'records',
       };
@@ -199,7 +201,7 @@ export function createRequestReader(deps: {
       const failure = pa.lastFailure ? await decodeFailure(temporal.options.loadedDataConverter, pa.lastFailure).catch(() => undefined) : undefined;
       pending.push({ step: stepOfActivity(pa.activityType?.name ?? ''), attempt: pa.attempt ?? 1, lastFailure: failure ? failureText(failure) : undefined });
     }
-    if (running) return { kind: 'running', progress, pending };
+    if (running) return { kind: 'running', progress, pending, stalled: stalledTask(desc) };
     let reason: string | undefined;
     if (desc.status.name !== 'COMPLETED') {
       reason = await temporal
@@ -230,6 +232,8 @@ export interface DeletionView extends Omit<DeletionProgress, 'steps' | 'passes'>
   steps: StepView[];
   /** `workflow`: Temporal has the run (its progress, or its close and the receipt); `records`: only Lethe's tables answer. */
   source: 'workflow' | 'records';
+  /** The run's workflow task keeps failing: it makes no progress until a person fixes the worker. */
+  stalled?: StalledTask;
 }
 
 export interface DeletionSummary {
@@ -273,6 +277,37 @@ interface LiveState {
   progress?: DeletionProgress;
   pending: PendingStep[];
   reason?: string;
+  stalled?: StalledTask;
+}
+
+/** A running deletion whose workflow task has not completed, attempt after attempt. */
+export interface StalledTask {
+  /** When the task's first attempt was scheduled. */
+  since: string;
+  attempts: number;
+  reason: string;
+}
+
+/**
+ * The workflow task has failed or timed out this many times in a row. A worker killed mid-task
+ * costs one attempt; a task that fails on every worker (a workflow code change without a patch,
+ * a workflow type no worker registers) climbs without end, and nothing else says so: the run
+ * stays `running`, its steps as they were, and no query answers.
+ */
+const STALLED_ATTEMPTS = 3;
+
+function stalledTask(desc: WorkflowExecutionDescription): StalledTask | undefined {
+  const task = desc.raw.pendingWorkflowTask;
+  const attempts = task?.attempt ?? 0;
+  if (!task || attempts < STALLED_ATTEMPTS) return undefined;
+  const since = optionalTsToDate(task.originalScheduledTime ?? task.scheduledTime) ?? new Date();
+  return {
+    since: since.toISOString(),
+    attempts,
+    reason:
+      `its workflow task has failed or timed out ${attempts - 1} times in a row: no worker can run this deletion's workflow code. ` +
+      "Read the worker's log or the Web UI's WorkflowTaskFailed event; a deploy that changed workflow code without a patch, or a worker without this workflow type, fails this way",
+  };
 }
 
 /** Past the deadline before finishing: a completed request that finished late stays overdue. */

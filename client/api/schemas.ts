@@ -126,6 +126,12 @@ export const deletionViewSchema = {
     stores: { type: 'array', items: storeSchema, description: 'Each store on its own: attempts, the current reason, what to do' },
     reason: { type: 'string', description: 'Why a failed deletion failed (failure type and ids only)' },
     source: { type: 'string', enum: ['workflow', 'records'], description: "`records` when only Lethe's tables answer (the workflow history has expired, or Temporal cannot be reached)" },
+    stalled: {
+      type: 'object',
+      required: ['since', 'attempts', 'reason'],
+      properties: { since: time, attempts: { type: 'integer' }, reason: { type: 'string' } },
+      description: "The run's workflow task has failed or timed out 2 or more times in a row: no worker can run it, and it makes no progress until a person fixes that",
+    },
   },
 } as const;
 

@@ -52,6 +52,7 @@ export function renderView(v: DeletionView, now = Date.now()): string {
     `Deadline  ${when(v.deadlineAt)} (${deadlineNote})${v.warning && v.status !== 'completed' ? '  near deadline' : ''}`,
   ];
   if (v.reason) lines.push(`Reason    ${v.reason}`);
+  if (v.stalled) lines.push(`STALLED   since ${when(v.stalled.since)} (attempt ${v.stalled.attempts}): ${v.stalled.reason}`);
   for (const b of v.blocked ?? []) {
     lines.push(
       `BLOCKED   ${b.store} since ${when(b.since)}: ${b.reason}`,

@@ -13,6 +13,7 @@ import { connectTemporal } from '../../client/temporal';
 import { expectEmpty, storesOf } from '../support/stores';
 import { deletionWorkflowId } from '../../contract';
 import { newScopePrefix } from '../sweep/support';
+import { until } from '../support/until';
 
 const HOUR = 3_600_000;
 
@@ -197,6 +198,42 @@ describe('HTTP API', () => {
       expect(row?.status).toBe('failed');
       const failed = await api.request('GET', '/v1/deletion-requests?status=failed&limit=200');
       expect(failed.body.items.map((i: { requestId: string }) => i.requestId)).toContain(res.body.requestId);
+    });
+
+    test("when the run's workflow task fails on every worker, then the view says it is stalled, since when, and what to look at", async () => {
+      // As after a deploy whose workers lack the run's workflow code: a type no worker registers.
+      const a = await account();
+      const requestId = randomUUID();
+      const now = new Date();
+      await world.deps
+        .db('lethe.deletion_requests')
+        .insert({ request_id: requestId, account_id: a.id, channel: 'api', received_at: now, deadline_at: new Date(now.getTime() + 72 * HOUR), status: 'pending' });
+      requestIds.push(requestId);
+      const handle = await world.client.workflow.start('accountDeletionWorkflowOfAnotherBuild', {
+        taskQueue: world.config.temporal.taskQueue,
+        workflowId: deletionWorkflowId(a.id),
+        args: [],
+        memo: { requestId },
+      });
+      try {
+        const view = await until(
+          'the view to say stalled',
+          async () => {
+            const r = await api.request('GET', `/v1/deletion-requests/${requestId}`);
+            return r.body?.stalled ? r.body : undefined;
+          },
+          90_000,
+          500,
+        );
+        expect(view).toMatchObject({ status: 'pending', source: 'workflow', stalled: { attempts: expect.any(Number), reason: expect.stringContaining('workflow task has failed or timed out') } });
+        expect(view.stalled.attempts).toBeGreaterThanOrEqual(3);
+        expect(Math.abs(Date.parse(view.stalled.since) - now.getTime())).toBeLessThan(30_000);
+        // A healthy run is never called stalled (the filed one above finished without it).
+        const healthy = await file({ accountId: (await account()).id, channel: 'api' });
+        expect((await waitForStatus(api, healthy.body.requestId)).stalled).toBeUndefined();
+      } finally {
+        await handle.terminate('test done');
+      }
     });
 
     test('when the workflow history has expired, then the view comes from the records and the receipt', async () => {
