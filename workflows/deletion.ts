@@ -35,7 +35,7 @@ import {
   type StoreVerification,
   type Verification,
 } from '../contract';
-import { addCounts, blockedOf, initialStores, runStore } from './stores';
+import { addCounts, blockedOf, initialStores, runStore, storePatches } from './stores';
 
 /** Histories recorded before the re-check existed replay without it (see the replay test). */
 export const RECHECK_PATCH = 'inactivity-recheck-before-delete';
@@ -46,6 +46,8 @@ export const DEADLINE_ATTRIBUTE_PATCH = 'deadline-moves-search-attribute';
 
 /** Histories recorded before the freeze ran as a local activity replay it as an activity task. */
 export const LOCAL_FREEZE_PATCH = 'freeze-runs-locally';
+/** Histories recorded before the stores' patches were asked at the start ask them in each store (stores.ts, `storePatches`). */
+export const STORE_PATCHES_AT_START = 'store-patches-at-start';
 
 /** Verification passes before giving up and failing loudly for an operator. */
 const MAX_PASSES = 5;
@@ -91,6 +93,8 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   const recheck = input.channel === 'inactivity' && patched(RECHECK_PATCH);
   const storesApart = patched(STORES_APART_PATCH);
   const freezeAccount = patched(LOCAL_FREEZE_PATCH) ? local.freezeAccount : quick.freezeAccount;
+  // Every patch the stores check, asked here, in the first workflow task (stores.ts says why).
+  const patchesOfStores = storesApart && patched(STORE_PATCHES_AT_START) ? storePatches() : undefined;
   const stores = initialStores();
   if (storesApart) state.stores = STORES.map((s) => stores[s].progress);
   if (recheck) state.steps.splice(1, 0, { name: 'recheck', status: 'pending', runs: 0 });
@@ -229,6 +233,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
               blockedChanged: () => refreshBlocked(),
             },
             input.blockPolicy,
+            patchesOfStores,
           ),
         ),
       );

@@ -117,12 +117,31 @@ export const blockedOf = (stores: Record<Store, StoreRun>): BlockedStore[] =>
     .filter((s) => s.progress.status === 'blocked')
     .map((s) => ({ store: s.progress.store, reason: s.progress.reason ?? 'refused', since: s.progress.failingSince ?? '', action: s.progress.action ?? '' }));
 
-/** Runs one store until it is verified empty or resolved by an operator. */
-export async function runStore(accountId: string, run: StoreRun, hooks: StoresHooks, policy: BlockPolicy = BLOCK_POLICY): Promise<void> {
-  const p = run.progress;
-  // Called before the first await of every store, so the marker's place in history is fixed.
+/** Which of the stores' patches a run has: asked once, at the run's start (see `storePatches`). */
+export interface StorePatches {
+  vendorQueues: boolean;
+  readBackQueues: boolean;
+}
+
+/**
+ * Asks the stores' patches. The deletion asks them at its start, in its first workflow task,
+ * before the freeze: asked after it (as runs before STORE_PATCHES_AT_START did, in each store),
+ * their markers land in whichever workflow task resumes the workflow after the freeze, and that
+ * is not always the task a replay resumes it in. When a query or a signal came with the first
+ * task, the freeze's marker ended one task and the stores' patch markers began the next; a
+ * replay resolves the freeze from its marker, one task earlier, asks the patches before it has
+ * seen their markers, and fails on every attempt ([TMPRL1100], seen in load-faults).
+ */
+export function storePatches(): StorePatches {
   const vendorQueues = patched(VENDOR_QUEUES_PATCH);
-  const readBackQueues = vendorQueues && patched(READ_BACK_QUEUES_PATCH);
+  return { vendorQueues, readBackQueues: vendorQueues && patched(READ_BACK_QUEUES_PATCH) };
+}
+
+/** Runs one store until it is verified empty or resolved by an operator. */
+export async function runStore(accountId: string, run: StoreRun, hooks: StoresHooks, policy: BlockPolicy = BLOCK_POLICY, patches?: StorePatches): Promise<void> {
+  const p = run.progress;
+  // Runs from before STORE_PATCHES_AT_START ask here, before the first await of every store.
+  const { vendorQueues, readBackQueues } = patches ?? storePatches();
   const mainQueue = workflowInfo().taskQueue;
   const { auth0, recurly, long, readBack } = activitiesFor(policy, (store, step) =>
     vendorQueues && (store === 'auth0' || store === 'recurly') ? vendorTaskQueue(mainQueue, store, readBackQueues ? step : 'delete') : undefined,

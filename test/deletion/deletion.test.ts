@@ -6,7 +6,11 @@ import { createIntake, DeletionRequestError, type Intake } from '../../client/in
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { expectEmpty, storesOf } from '../support/stores';
 import { deletionWorkflowId, type Receipt } from '../../contract';
-import { ENCRYPTED_ENCODING } from '../../encryption';
+import { ENCRYPTED_ENCODING, getDataConverter } from '../../encryption';
+import { Worker } from '@temporalio/worker';
+import { until } from '../support/until';
+import { temporal as proto } from '@temporalio/proto';
+import { createWorker, WORKFLOWS_PATH } from '../../worker/worker';
 
 describe('account deletion workflow', () => {
   let world: TestWorld;
@@ -133,5 +137,45 @@ describe('account deletion workflow', () => {
     expect(err).toBeInstanceOf(DeletionRequestError);
     expect((err as DeletionRequestError).field).toBe(field);
     expect(await fingerprint(seed, bystander)).toBe(before);
+  });
+  test("when another channel's request reaches a deletion before its first workflow task, then its history replays", async () => {
+    // load-faults met this (2 of ~11 runs): an email request joined a phone request's deletion
+    // before any worker had taken its first task. That task then ended with the freeze's marker
+    // and the stores began in the next one; replayed after a worker restart, the freeze resolved
+    // a task earlier, and the stores' patch markers were no longer where the replay looked for
+    // them ([TMPRL1100] "patch marker ... vendor-task-queues, but there is no corresponding
+    // change command"): its workflow task failed on every attempt, and the deletion never finished.
+    const a = await seedAccount(seed, { media: 2, subscriptions: [{ state: 'active' }] }, rand);
+    const config = { ...world.config, temporal: { ...world.config.temporal, taskQueue: `late-${randomUUID()}` } };
+    const intake = createIntake({ config, db: world.deps.db, temporal: world.client });
+    const { worker, connection } = await createWorker(config, world.deps);
+    // No worker polls this task queue yet: the request waits, and the second channel's signal
+    // lands before its first workflow task. The join then asks the run's progress (a query the
+    // server holds for the first workflow task); the worker starts while that query waits, as
+    // a busy worker reached it in load-faults.
+    const started = await intake.start({ accountId: a.id, channel: 'phone' });
+    const joined = intake.start({ email: a.email, channel: 'email' });
+    const handle = world.client.workflow.getHandle(started.workflowId);
+    await until('the second channel signalled', async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.workflowExecutionSignaledEventAttributes) || undefined, 10_000, 50);
+    const running = worker.run();
+    await joined;
+    try {
+      await handle.result();
+    } finally {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    }
+    const history = await handle.fetchHistory();
+    const types = (history.events ?? []).map((e) => proto.api.enums.v1.EventType[e.eventType ?? 0]);
+    // What the test is about: the signal came before the first workflow task started.
+    expect(types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED')).toBeLessThan(types.indexOf('EVENT_TYPE_WORKFLOW_TASK_STARTED'));
+    // Every patch is asked, and its marker recorded, in the first workflow task, however the
+    // tasks after it split (a replay learns of a patch from the task it resumes in).
+    const secondTask = types.indexOf('EVENT_TYPE_WORKFLOW_TASK_STARTED', types.indexOf('EVENT_TYPE_WORKFLOW_TASK_STARTED') + 1);
+    const patchAt = (history.events ?? []).flatMap((e, i) => (e.markerRecordedEventAttributes?.markerName === 'core_patch' ? [i] : []));
+    expect(patchAt.filter((i) => i > secondTask).map((i) => i + 1)).toEqual([]);
+    expect(patchAt.length).toBe(5);
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, dataConverter: getDataConverter(world.config) }, history, 'signal-before-first-task');
   });
 });

@@ -42,7 +42,7 @@ import {
 import { rng, seedAccount } from '../../dev/seed/fixtures';
 import { createIntake } from '../../client/intake';
 import { WORKFLOWS_PATH } from '../../worker/worker';
-import { DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, STORES_APART_PATCH } from '../../workflows/deletion';
+import { DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, STORE_PATCHES_AT_START, STORES_APART_PATCH } from '../../workflows/deletion';
 import { READ_BACK_QUEUES_PATCH, VENDOR_QUEUES_PATCH } from '../../workflows/stores';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA, parseKeyRing } from '../../encryption';
 
@@ -136,7 +136,7 @@ describe('workflow replay', () => {
         }),
       ),
     );
-    expect([...ids].sort()).toEqual([STORES_APART_PATCH, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH].sort());
+    expect([...ids].sort()).toEqual([STORES_APART_PATCH, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, STORE_PATCHES_AT_START, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH].sort());
   });
 
   test.each(each(encrypted))('when %s is read, then its payloads are ciphertext under the test key and hold no email or account id', async (file) => {

@@ -13,7 +13,7 @@ import { testConfig } from '../support/stack';
 import { buildDeps } from '../../worker/deps';
 import { getDataConverter, ENCRYPTED_ENCODING, keyIdOf } from '../../encryption';
 import { createIntake } from '../../client/intake';
-import { accountDeletionWorkflow, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, RECHECK_PATCH, STORES_APART_PATCH } from '../../workflows/deletion';
+import { accountDeletionWorkflow, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, RECHECK_PATCH, STORE_PATCHES_AT_START, STORES_APART_PATCH } from '../../workflows/deletion';
 import { READ_BACK_QUEUES_PATCH, VENDOR_QUEUES_PATCH } from '../../workflows/stores';
 import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { DATA_MAP } from '../../activities/deletion/data-map';
@@ -23,7 +23,7 @@ import { codecPayloads, encodingOf, found, haystack, isLocalActivityMarkerData, 
 import { deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
 
 /** The workflow's patch ids: the only plain text a patch marker may hold. */
-const PATCH_IDS = [STORES_APART_PATCH, RECHECK_PATCH, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH];
+const PATCH_IDS = [STORES_APART_PATCH, RECHECK_PATCH, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, STORE_PATCHES_AT_START, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH];
 
 /** What the SDK's core writes into a local activity marker's data (core's LocalActivityMarkerData). */
 const LOCAL_ACTIVITY_MARKER_KEYS = ['seq', 'attempt', 'activity_id', 'activity_type', 'complete_time', 'backoff', 'original_schedule_time'];
