@@ -183,6 +183,42 @@ export async function decodeAll(file: string, codec: PayloadCodec): Promise<{ wh
   return out;
 }
 
+/**
+ * The same history as if the freeze's local-activity marker had ended the first workflow task and
+ * the commands after it had come in a second task: how load-faults recorded a deletion whose
+ * first task also carried a signal and a query. Event ids after the marker move up by the three
+ * events inserted, and every reference to them follows. Written next to nothing: a temp file.
+ */
+export function splitAfterFreeze(file: string, dir: string): string {
+  type Event = Record<string, unknown> & { eventId: string | number; eventType: string; eventTime?: unknown };
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { events: Event[] };
+  const events = json.events;
+  const at = events.findIndex((e) => (e.markerRecordedEventAttributes as { markerName?: string } | undefined)?.markerName === 'core_local_activity');
+  if (at < 0) throw new Error(`${path.basename(file)}: no local activity marker to split after`);
+  const markerId = Number(events[at].eventId);
+  const shift = (o: unknown): void => {
+    if (Array.isArray(o)) return o.forEach(shift);
+    if (typeof o !== 'object' || o === null) return;
+    const rec = o as Record<string, unknown>;
+    for (const [k, v] of Object.entries(rec)) {
+      if ((k === 'eventId' || k.endsWith('EventId')) && (typeof v === 'string' || typeof v === 'number') && /^\d+$/.test(String(v))) {
+        if (Number(v) > markerId) rec[k] = typeof v === 'number' ? v + 3 : String(Number(v) + 3);
+      } else shift(v);
+    }
+  };
+  const rest = events.slice(at + 1);
+  shift(rest);
+  const like = (type: string): Event => structuredClone(events.find((e) => e.eventType === type)!);
+  const [scheduled, started, completed] = ['EVENT_TYPE_WORKFLOW_TASK_SCHEDULED', 'EVENT_TYPE_WORKFLOW_TASK_STARTED', 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED'].map(like);
+  [scheduled, started, completed].forEach((e, i) => Object.assign(e, { eventId: String(markerId + 1 + i), eventTime: events[at].eventTime }));
+  (started.workflowTaskStartedEventAttributes as Record<string, unknown>).scheduledEventId = String(markerId + 1);
+  Object.assign(completed.workflowTaskCompletedEventAttributes as Record<string, unknown>, { scheduledEventId: String(markerId + 1), startedEventId: String(markerId + 2) });
+  json.events = [...events.slice(0, at + 1), scheduled, started, completed, ...rest];
+  const out = path.join(dir, `split-${path.basename(file)}`);
+  fs.writeFileSync(out, JSON.stringify(json));
+  return out;
+}
+
 /** Replays a history file through Lethe's data converter over `ring`, as the worker would run it. */
 export async function replayHistoryFile(file: string, ring: KeyRing = replayKeyRing()): Promise<void> {
   await decodeAll(file, createEncryptionCodec(ring));
