@@ -26,6 +26,7 @@ import { accountDeletionWorkflow } from '../workflows/deletion';
 import { checkDeletionRequest, type DeletionRequestBody } from './validation';
 import { getFieldCipher, type FieldCipher } from '../encryption';
 import { accountsWithSubjectEmail } from '../stores/subjects';
+import { firstTaskCompleted } from './temporal';
 
 /** A request Lethe refuses: `code` is the API's error code, `field` the offending field. */
 export class DeletionRequestError extends Error {
@@ -129,9 +130,12 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
     const workflowId = deletionWorkflowId(input.accountId);
     const handle = temporal.workflow.getHandle(workflowId);
     await handle.signal(additionalRequestSignal, { channel: input.channel, receivedAt: input.receivedAt, requestedBy: input.requestedBy });
-    // The memo is there from the start; the query may lag until the first workflow task.
-    const memo = (await handle.describe()).memo as { requestId?: string } | undefined;
-    const p = await temporal.withDeadline(Date.now() + 5_000, () => handle.query(progressQuery)).catch(() => undefined);
+    // The memo is there from the start. The progress is asked only of a run past its first
+    // workflow task (firstTaskCompleted says why); before, the memo and this request answer.
+    const desc = await handle.describe();
+    const memo = desc.memo as { requestId?: string } | undefined;
+    const asked = await firstTaskCompleted(temporal, { workflowId, runId: desc.runId }, Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0)).catch(() => false);
+    const p = asked ? await temporal.withDeadline(Date.now() + 5_000, () => handle.query(progressQuery)).catch(() => undefined) : undefined;
     const requestId = p?.requestId ?? memo?.requestId ?? '';
     let receivedAt = p?.receivedAt ?? input.receivedAt;
     let deadlineAt = p?.deadlineAt ?? input.deadlineAt;

@@ -26,13 +26,7 @@ import {
   type Verification,
 } from '../contract';
 import { DeletionRequestError } from './intake';
-
-/**
- * A run's first events are WorkflowExecutionStarted, WorkflowTaskScheduled and
- * WorkflowTaskStarted; a longer history means a worker has finished the first task, so the
- * workflow has set its query handler and a query can answer without waiting for a worker.
- */
-const EVENTS_BEFORE_FIRST_TASK_COMPLETES = 3;
+import { firstTaskCompleted } from './temporal';
 
 export function createRequestReader(deps: {
   config: Pick<Config, 'deletion'>;
@@ -194,7 +188,7 @@ export function createRequestReader(deps: {
     // answer, and briefly.
     // Until a worker has completed the run's first task, there is no state to ask for, and a
     // query would only wait for a worker.
-    const started = Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0) > EVENTS_BEFORE_FIRST_TASK_COMPLETES;
+    const started = await firstTaskCompleted(temporal, { workflowId: desc.workflowId, runId: desc.runId }, Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0)).catch(() => false);
     const progress = started && (running || !hasReceipt) ? await temporal.withDeadline(Date.now() + (running ? 5_000 : 2_000), () => run.query(progressQuery)).catch(() => undefined) : undefined;
     const pending: PendingStep[] = [];
     for (const pa of desc.raw.pendingActivities ?? []) {

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { ConfigError, connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, type Config } from '../config';
 import { getDataConverter } from '../encryption';
 
@@ -28,4 +29,23 @@ export function createTemporalClient(config: Config): Client {
   const connection = Connection.lazy({ ...temporalClientConnectionOptions(config.temporal), connectTimeout: 5_000 });
   // The shared converter: what the API and CLI start is encrypted like what the worker writes.
   return new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+}
+
+/** Events read to find the first completed workflow task: signals may come before it. */
+const FIRST_TASK_SCAN = 50;
+
+/**
+ * Whether the run's first workflow task has completed: before that, the workflow has no query
+ * handler yet, and a query is not refused: the server holds it and hands it to a worker with
+ * that first task. Answering it there changes how that task is recorded (the freeze's marker can
+ * end it, and what follows come in the next task, as load-faults recorded), and the caller waits
+ * for a worker. So Lethe asks only runs that are past it.
+ */
+export async function firstTaskCompleted(client: Client, execution: { workflowId: string; runId?: string }, historyLength: number): Promise<boolean> {
+  // Started, task scheduled, task started: a completed task makes at least a fourth event.
+  if (historyLength <= 3) return false;
+  const res = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution, maximumPageSize: FIRST_TASK_SCAN });
+  const events = res.history?.events ?? [];
+  // Past the scan (a run with that many signals before its first task is not one Lethe meets): yes.
+  return events.length >= FIRST_TASK_SCAN || events.some((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
 }
