@@ -188,8 +188,11 @@ export function createRequestReader(deps: {
     // answer, and briefly.
     // Until a worker has completed the run's first task, there is no state to ask for, and a
     // query would only wait for a worker.
-    const started = await firstTaskCompleted(temporal, { workflowId: desc.workflowId, runId: desc.runId }, Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0)).catch(() => false);
-    const progress = started && (running || !hasReceipt) ? await temporal.withDeadline(Date.now() + (running ? 5_000 : 2_000), () => run.query(progressQuery)).catch(() => undefined) : undefined;
+    // (The history is read only when the progress would be asked: a closed run with its receipt is not.)
+    const ask =
+      (running || !hasReceipt) &&
+      (await firstTaskCompleted(temporal, { workflowId: desc.workflowId, runId: desc.runId }, Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0)).catch(() => false));
+    const progress = ask ? await temporal.withDeadline(Date.now() + (running ? 5_000 : 2_000), () => run.query(progressQuery)).catch(() => undefined) : undefined;
     const pending: PendingStep[] = [];
     for (const pa of desc.raw.pendingActivities ?? []) {
       const failure = pa.lastFailure ? await decodeFailure(temporal.options.loadedDataConverter, pa.lastFailure).catch(() => undefined) : undefined;

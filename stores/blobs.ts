@@ -54,8 +54,8 @@ export interface SoftDeletePolicy {
 export interface DeletePrefixOptions {
   /** Where a previous attempt stopped: the listing continuation token of the page to redo. */
   resumeToken?: string;
-  /** Called after each page is deleted, with the token that lists the next one. */
-  onPage?: (progress: { nextToken?: string; deleted: number; listed: number }) => void | Promise<void>;
+  /** Called after each page is deleted, with the token that lists the next one (counts are in `progress`). */
+  onPage?: (page: { nextToken?: string }) => void | Promise<void>;
   /**
    * Counted into as each sub-request succeeds, inside a page too. An attempt that fails halfway
    * through a page has deleted part of it; its retry lists that page again and finds only the
@@ -402,7 +402,6 @@ export function createBlobStore(connectionString: string, containers: string[], 
       let token = opts.resumeToken;
       const counted = opts.progress ?? { deleted: 0, purged: 0, leasesBroken: 0 };
       const start = { ...counted };
-      const sinceStart = () => ({ deleted: counted.deleted - start.deleted, purged: counted.purged - start.purged, leasesBroken: counted.leasesBroken - start.leasesBroken });
       let listCalls = 0;
       let batchCalls = 0;
       const held: HeldSummary = { blobs: 0, legalHolds: 0, immutabilityPolicies: 0 };
@@ -437,10 +436,11 @@ export function createBlobStore(connectionString: string, containers: string[], 
           held.until = later(held.until, h.target.item.properties.immutabilityPolicyExpiresOn?.getTime());
         }
         token = page.next;
-        await opts.onPage?.({ nextToken: token, deleted: sinceStart().deleted, listed: page.items.length });
+        await opts.onPage?.({ nextToken: token });
         if (!token) break;
       }
-      return { ...sinceStart(), listCalls, batchCalls, held };
+      // This call's own counts (`progress` may carry an earlier call's).
+      return { deleted: counted.deleted - start.deleted, purged: counted.purged - start.purged, leasesBroken: counted.leasesBroken - start.leasesBroken, listCalls, batchCalls, held };
     },
 
     async countPrefix(containerName, prefix) {

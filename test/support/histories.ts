@@ -18,6 +18,7 @@ import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
 import type * as protobuf from 'protobufjs';
 import { createEncryptionCodec, FAILURE_CONVERTER_PATH, parseKeyRing, type KeyRing } from '../../encryption';
 import { WORKFLOWS_PATH } from '../../worker/worker';
+import { isLocalActivityMarkerData, isPatchMarkerData } from '../privacy/support/scan';
 
 export const HISTORY_TEST_KEY_ID = 'lethe-test-histories-only';
 /** TEST-ONLY (see above): `LETHE_ENCRYPTION_KEYS` for the workers and clients that record histories. */
@@ -153,11 +154,10 @@ export const b64 = (s: string | undefined): string => (s ? Buffer.from(s, 'base6
 export function bypassesCodec(where: string): 'search_attribute' | 'patch_marker' | 'local_activity_marker' | undefined {
   // Search attributes are indexed by the server; Lethe puts only ids, times and states there.
   if (where.includes('.searchAttributes.')) return 'search_attribute';
-  // The SDK's own patch markers (patched()/deprecatePatch()): the patch id, written by the core SDK.
-  if (/\.markerRecordedEventAttributes\.details\.patch-data\./.test(where)) return 'patch_marker';
-  // A local activity marker's `data` (the freeze): which activity, which attempt, when, written by
-  // the core SDK (test/privacy/support/scan.ts holds it to those keys). Its `result` is encrypted.
-  if (/\.markerRecordedEventAttributes\.details\.data\./.test(where)) return 'local_activity_marker';
+  // The SDK's own markers, written by its core: a patch's id, and a local activity's `data` (which
+  // activity, which attempt, when; the privacy scan holds it to those keys). Its `result` is encrypted.
+  if (isPatchMarkerData(where)) return 'patch_marker';
+  if (isLocalActivityMarkerData(where)) return 'local_activity_marker';
   return undefined;
 }
 
