@@ -1,11 +1,12 @@
 /** The codec server process (see codec-server.ts): started by the embedded stack beside the Web UI. */
 import { loadConfig, ConfigError } from '../config';
 import { getPayloadCodec } from '../encryption';
-import { startCodecServer } from './codec-server';
+import { assertCodecAuthenticated, startCodecServer } from './codec-server';
 import { credentialsOf } from './api/auth';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  assertCodecAuthenticated(config);
   const log = (line: string) => process.stderr.write(`lethe-codec: ${line}\n`);
   const running = await startCodecServer({
     codec: getPayloadCodec(config),

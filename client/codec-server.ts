@@ -21,12 +21,22 @@
  * and the token's name. The Temporal Web UI cannot take part: its "pass access token" setting
  * forwards the UI's own OIDC access token, never a Lethe token, so in this mode the UI shows
  * ciphertext and operators decode with `temporal ... --codec-auth "Bearer <token>"`.
+ *
+ * /encode is narrower than /decode. What it returns is ciphertext under Lethe's current key,
+ * which the worker accepts as its own (a signal's or a start's input), so an open /encode would
+ * let anyone who reaches this server hand Lethe's workflows input that bypasses the API's roles
+ * and audit trail. It therefore encodes payloads only for an authenticated caller (the token's
+ * holder, or an API token of the admin role), only in the encodings Lethe's payload converter
+ * writes (never one already `binary/encrypted`, nor one without an encoding), and answers an
+ * empty list for anyone who may decode: that is what the CLI sends for a query or a signal
+ * without input. A production start without a token or api-tokens refuses to run
+ * (assertCodecAuthenticated): decrypting is then open to anyone who reaches the port.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import type { ApiCredential, Role } from '../config';
+import { ConfigError, type ApiCredential, type Config, type Role } from '../config';
 import { createTokenAuthority, forbiddenBody, hasRole } from './api/auth';
 
 export interface CodecServerOptions {
@@ -36,6 +46,8 @@ export interface CodecServerOptions {
   /** Named Lethe API tokens; a caller needs `requiredRole` (default operator). */
   credentials?: ApiCredential[];
   requiredRole?: Role;
+  /** The role an API token needs to encode payloads (default admin); see above. */
+  encodeRole?: Role;
   /** Payloads are at most 2 MB each in Temporal; a history page can carry many. */
   maxBodyBytes?: number;
   log?: (line: string) => void;
@@ -118,6 +130,31 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** The encodings Lethe's payload converter writes: the only input /encode wraps. */
+export const ENCODABLE_ENCODINGS = ['binary/null', 'binary/plain', 'json/plain', 'json/protobuf', 'binary/protobuf'] as const;
+
+/** Refuses what the worker would not have written itself: an encrypted payload, no encoding, an unknown one. */
+function assertEncodable(payloads: Payload[]): void {
+  payloads.forEach((p, i) => {
+    const encoding = p.metadata?.encoding ? Buffer.from(p.metadata.encoding).toString('utf8') : undefined;
+    if (!encoding || !(ENCODABLE_ENCODINGS as readonly string[]).includes(encoding)) {
+      throw new HttpError(400, `payloads[${i}] has encoding ${encoding === undefined ? '(none)' : JSON.stringify(encoding)}; /encode takes only ${ENCODABLE_ENCODINGS.join(', ')}`);
+    }
+  });
+}
+
+/**
+ * A production codec server must know who calls it: without a token or API tokens, anyone who
+ * reaches its port decrypts the personal data in every history. Throws naming the setting.
+ */
+export function assertCodecAuthenticated(config: Pick<Config, 'mode' | 'codec'>): void {
+  if (config.mode !== 'production' || config.codec.token !== undefined || config.codec.auth === 'api-tokens') return;
+  throw new ConfigError(
+    'LETHE_CODEC_TOKEN',
+    'is required for the codec server in production mode (or LETHE_CODEC_TOKEN_FILE, or LETHE_CODEC_AUTH=api-tokens): without it anyone who reaches the codec server can decrypt payloads',
+  );
+}
+
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -130,6 +167,8 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
   const log = opts.log ?? (() => undefined);
   const identify = opts.credentials ? createTokenAuthority(opts.credentials) : undefined;
   const requiredRole = opts.requiredRole ?? 'operator';
+  const encodeRole = opts.encodeRole ?? 'admin';
+  const authenticated = opts.token !== undefined || identify !== undefined;
 
   const send = (res: http.ServerResponse, status: number, body?: unknown) => {
     if (body === undefined) {
@@ -163,11 +202,12 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
         return send(res, 204);
       }
       if (req.method !== 'POST') throw new HttpError(405, 'POST only');
-      if (opts.token !== undefined || identify) {
+      let caller: ReturnType<NonNullable<typeof identify>>;
+      if (authenticated) {
         const auth = req.headers.authorization ?? '';
         const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
         const legacy = given !== undefined && opts.token !== undefined && sameSecret(given, opts.token);
-        const caller = !legacy && given !== undefined ? identify?.(`Bearer ${given}`) : undefined;
+        caller = !legacy && given !== undefined ? identify?.(`Bearer ${given}`) : undefined;
         if (!legacy && !caller) throw new HttpError(401, 'missing or wrong bearer token');
         if (caller && !hasRole(caller, requiredRole)) {
           const { message, ...rest } = forbiddenBody(caller, requiredRole, `POST ${url.pathname} (decoded payloads are personal data)`);
@@ -182,6 +222,19 @@ export function createCodecServer(opts: CodecServerOptions): http.Server {
         throw new HttpError(400, 'body is not JSON');
       }
       const payloads = fromJson(body);
+      if (op === 'encode' && payloads.length > 0) {
+        if (!authenticated) {
+          throw new HttpError(
+            403,
+            'encoding needs an authenticated caller: set LETHE_CODEC_TOKEN (or LETHE_CODEC_AUTH=api-tokens); an open /encode would let anyone hand the workflows input that bypasses the API',
+          );
+        }
+        if (caller && !hasRole(caller, encodeRole)) {
+          const { message, ...rest } = forbiddenBody(caller, encodeRole, 'POST /encode (encoded payloads are input the workflows trust; use the API for operator actions)');
+          throw new HttpError(403, message, rest);
+        }
+        assertEncodable(payloads);
+      }
       let out: Payload[];
       try {
         out = await opts.codec[op](payloads);

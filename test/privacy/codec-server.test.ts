@@ -1,10 +1,12 @@
 /**
  * The codec server over HTTP, in process on a free port: Temporal's remote-codec format,
- * CORS for the Web UI's origin only, and the optional bearer token.
+ * CORS for the Web UI's origin only, the optional bearer token, and /encode only for an
+ * authenticated caller and only over what Lethe's payload converter writes.
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import { startCodecServer, RunningCodecServer } from '../../client/codec-server';
 import { createEncryptionCodec, parseKeyRing } from '../../encryption';
+import { tokenDigest } from '../../config/tokens';
 
 const UI = 'http://127.0.0.1:18233';
 const TOKEN = 'codec-token-0123456789';
@@ -19,13 +21,19 @@ const toJson = (p: { metadata?: Record<string, Uint8Array> | null; data?: Uint8A
 describe('codec server', () => {
   let open: RunningCodecServer;
   let guarded: RunningCodecServer;
+  let roles: RunningCodecServer;
+  const ROLE_TOKENS = { operator: 'operator-token-0123456789abcdef', admin: 'admin-token-0123456789abcdefgh' };
   beforeAll(async () => {
     open = await startCodecServer({ codec, allowedOrigins: [UI, 'http://localhost:18233'], host: '127.0.0.1', port: 0 });
     guarded = await startCodecServer({ codec, allowedOrigins: [UI], token: TOKEN, host: '127.0.0.1', port: 0 });
+    // LETHE_CODEC_AUTH=api-tokens: named API tokens with their roles.
+    const credentials = Object.entries(ROLE_TOKENS).map(([role, t]) => ({ name: `codec-${role}`, role: role as 'operator' | 'admin', digest: tokenDigest(t) }));
+    roles = await startCodecServer({ codec, allowedOrigins: [UI], host: '127.0.0.1', port: 0, credentials });
   });
   afterAll(async () => {
     await open?.close();
     await guarded?.close();
+    await roles?.close();
   });
 
   const post = (server: RunningCodecServer, op: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -41,8 +49,8 @@ describe('codec server', () => {
     expect(JSON.parse(Buffer.from(body.payloads[0].data, 'base64').toString())).toEqual({ requestId: 'r-42', channel: 'api' });
   });
 
-  test('when a payload is posted to /encode, then it comes back encrypted under the current key and decodes again', async () => {
-    const res = await post(open, 'encode', { payloads: [toJson(defaultPayloadConverter.toPayload('hello'))] });
+  test('when the token holder posts a payload to /encode, then it comes back encrypted under the current key and decodes again', async () => {
+    const res = await post(guarded, 'encode', { payloads: [toJson(defaultPayloadConverter.toPayload('hello'))] }, { authorization: `Bearer ${TOKEN}` });
     expect(res.status).toBe(200);
     const enc = ((await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] }).payloads[0];
     expect(Buffer.from(enc.metadata['encryption-key-id'], 'base64').toString()).toBe('k1');
@@ -99,7 +107,7 @@ describe('codec server', () => {
 
   test('when a body carries fields the server does not know, then they are ignored on /encode and /decode alike', async () => {
     const plain = defaultPayloadConverter.toPayload({ requestId: 'r-7' });
-    const enc = await post(open, 'encode', { payloads: [{ ...toJson(plain), externalPayloads: [] }], requestId: 'ignored', extra: [1, 2] });
+    const enc = await post(guarded, 'encode', { payloads: [{ ...toJson(plain), externalPayloads: [] }], requestId: 'ignored', extra: [1, 2] }, { authorization: `Bearer ${TOKEN}` });
     expect(enc.status).toBe(200);
     const encrypted = ((await enc.json()) as { payloads: { metadata: Record<string, string>; data: string }[] }).payloads;
     expect(encrypted).toHaveLength(1);
@@ -135,5 +143,47 @@ describe('codec server', () => {
     expect(text).not.toContain(Buffer.alloc(32, 1).toString('base64'));
     expect((await fetch(`${open.url}/other`, { method: 'POST' })).status).toBe(404);
     expect((await fetch(`${open.url}/decode`)).status).toBe(405);
+  });
+  test('when a server without a token is asked to /encode a payload, then it refuses with 403 naming LETHE_CODEC_TOKEN and returns no ciphertext; an empty list still answers', async () => {
+    for (const headers of [{}, { origin: UI }] as Record<string, string>[]) {
+      const res = await post(open, 'encode', { payloads: [toJson(defaultPayloadConverter.toPayload({ channel: 'email', receivedAt: '2026-12-01T09:00:00Z' }))] }, headers);
+      expect(res.status).toBe(403);
+      const body = (await res.json()) as { message: string; payloads?: unknown };
+      expect(body.message).toContain('LETHE_CODEC_TOKEN');
+      expect(body.payloads).toBeUndefined();
+    }
+    // What the CLI sends for a query or a signal without input carries nothing to mint.
+    expect((await post(open, 'encode', {})).status).toBe(200);
+  });
+
+  test('when an authenticated caller posts to /encode a payload already encrypted, or without or with an unknown encoding, then 400 names the encoding; none is wrapped', async () => {
+    const [enc] = await codec.encode([defaultPayloadConverter.toPayload('x')]);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const cases: [unknown, string][] = [
+      [toJson(enc), '"binary/encrypted"'],
+      [{ data: Buffer.from('"x"').toString('base64') }, '(none)'],
+      [{ metadata: { encoding: Buffer.from('text/x-anything').toString('base64') }, data: Buffer.from('x').toString('base64') }, '"text/x-anything"'],
+    ];
+    for (const [payload, named] of cases) {
+      const res = await post(guarded, 'encode', { payloads: [toJson(defaultPayloadConverter.toPayload('fine')), payload] }, auth);
+      expect([named, res.status]).toEqual([named, 400]);
+      expect(((await res.json()) as { message: string }).message).toContain(`payloads[1] has encoding ${named}`);
+    }
+    // Every encoding Lethe's payload converter writes is accepted.
+    const written = [undefined, new Uint8Array([1, 2]), { a: 1 }].map((v) => toJson(defaultPayloadConverter.toPayload(v)));
+    expect((await post(guarded, 'encode', { payloads: written }, auth)).status).toBe(200);
+  });
+
+  test('when API tokens guard the server, then an operator decodes but may /encode only an empty list (403 naming the admin role); an admin encodes', async () => {
+    const [enc] = await codec.encode([defaultPayloadConverter.toPayload('x')]);
+    const plain = { payloads: [toJson(defaultPayloadConverter.toPayload({ channel: 'email' }))] };
+    const operator = { authorization: `Bearer ${ROLE_TOKENS.operator}` };
+    expect((await post(roles, 'decode', { payloads: [toJson(enc)] }, operator)).status).toBe(200);
+    expect((await post(roles, 'encode', {}, operator)).status).toBe(200);
+    const refused = await post(roles, 'encode', plain, operator);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ requiredRole: 'admin', role: 'operator', tokenName: 'codec-operator' });
+    expect((await post(roles, 'encode', plain)).status).toBe(401);
+    expect((await post(roles, 'encode', plain, { authorization: `Bearer ${ROLE_TOKENS.admin}` })).status).toBe(200);
   });
 });

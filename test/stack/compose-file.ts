@@ -28,9 +28,13 @@ export function requireCompose(): void {
     );
 }
 
-/** Only PATH and HOME from the caller: a developer's own settings must not change the result. */
-export function compose(env: Record<string, string>, args = ['config', '-q']) {
-  return spawnSync('docker-compose', args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, encoding: 'utf8' });
+/**
+ * Only PATH and HOME from the caller: a developer's own settings must not change the result.
+ * `file`: another compose file (e.g. a modified copy), resolved as if it were the shipped one.
+ */
+export function compose(env: Record<string, string>, args = ['config', '-q'], file?: string) {
+  const fileArgs = file ? ['-f', file, '--project-directory', ROOT] : [];
+  return spawnSync('docker-compose', [...fileArgs, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, encoding: 'utf8' });
 }
 
 export interface ComposeService {
@@ -42,6 +46,9 @@ export interface ComposeService {
   healthcheck?: { test?: unknown; disable?: boolean };
   depends_on?: Record<string, { condition?: string }> | string[];
   volumes?: (string | { source?: string; target?: string })[];
+  /** As `config` prints them: `ip:published:target/proto` strings, or `{published, target}` (all interfaces). */
+  ports?: (string | number | { published?: number | string; target?: number | string; host_ip?: string })[];
+  network_mode?: string;
 }
 
 /** A service's environment as strings (compose gives numbers and booleans as they are written). */
@@ -54,9 +61,9 @@ export function envOf(svc: ComposeService): Record<string, string> {
 const yaml = require('js-yaml') as { safeLoad?: (s: string) => unknown; load: (s: string) => unknown };
 
 /** The resolved file's services, with every required secret given a placeholder. */
-export function resolvedServices(env: Record<string, string> = REQUIRED_ENV): Record<string, ComposeService> {
+export function resolvedServices(env: Record<string, string> = REQUIRED_ENV, file?: string): Record<string, ComposeService> {
   requireCompose();
-  const r = compose(env, ['config']);
+  const r = compose(env, ['config'], file);
   if (r.status !== 0) throw new Error(`docker-compose config failed (exit ${r.status}): ${r.stderr}`);
   return ((yaml.safeLoad ?? yaml.load)(r.stdout) as { services: Record<string, ComposeService> }).services;
 }
