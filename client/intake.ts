@@ -25,13 +25,13 @@ import {
 import { accountDeletionWorkflow } from '../workflows/deletion';
 import { checkDeletionRequest, type DeletionRequestBody } from './validation';
 import { getFieldCipher, type FieldCipher } from '../encryption';
-import { accountsWithSubjectEmail } from '../stores/subjects';
+import { emailCandidates } from '../stores/subjects';
 import { firstTaskCompleted } from './temporal';
 
 /** A request Lethe refuses: `code` is the API's error code, `field` the offending field. */
 export class DeletionRequestError extends Error {
   constructor(
-    readonly code: 'invalid_input' | 'account_not_found',
+    readonly code: 'invalid_input' | 'account_not_found' | 'ambiguous_email',
     readonly field: string | undefined,
     message: string,
   ) {
@@ -64,20 +64,30 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
   // The payload keys, read only when a request by email finds no account row.
   let fields: FieldCipher | undefined;
 
-  async function resolveAccount(req: DeletionRequest): Promise<string> {
+  /**
+   * The account a request names: by id, or by an email that names exactly one account in any
+   * letter case, counting accounts whose deletion is under way or completed within
+   * LETHE_TWIN_GUARD_DAYS (CONTRACT §2). `Bob@x` and `bob@x` may be two people: once Bob@x's
+   * deletion removed its row, a repeat "delete Bob@x" would otherwise match only bob@x and
+   * delete the wrong person. An ambiguous email is refused (409), never guessed; staff file by id.
+   */
+  async function resolveAccount(req: DeletionRequest): Promise<{ accountId: string; live: boolean }> {
     if (req.accountId !== undefined) {
-      const row = await db('accounts').where({ id: req.accountId.toLowerCase() }).first('id');
-      if (!row) throw new DeletionRequestError('account_not_found', 'accountId', 'no account has this id');
-      return row.id;
+      const id = req.accountId.toLowerCase();
+      const row = await db('accounts').where({ id }).first('id');
+      return { accountId: id, live: !!row };
     }
-    // Exact and case-insensitive: `=` on lower(), so `%` and `_` are characters, not patterns.
-    const rows = await db('accounts')
-      .whereRaw('lower(email) = lower(?)', [String(req.email)])
-      .select('id')
-      .limit(2);
-    if (rows.length === 0) throw new DeletionRequestError('account_not_found', 'email', 'no account has this email');
-    if (rows.length > 1) throw new DeletionRequestError('invalid_input', 'email', 'several accounts match this email case-insensitively; file the request by accountId');
-    return rows[0].id;
+    const found = await emailCandidates({ db, fields: (fields ??= getFieldCipher(config)) }, String(req.email), config.deletion.twinGuardDays);
+    const ids = [...new Set([...found.live, ...found.captured, ...found.recentlyDeleted])].sort();
+    if (ids.length === 0) throw new DeletionRequestError('account_not_found', 'email', 'no account has this email');
+    if (ids.length > 1) {
+      throw new DeletionRequestError(
+        'ambiguous_email',
+        'email',
+        `this email names ${ids.length} accounts when letter case is ignored (${ids.join(', ')}: live, being deleted, or deleted in the last ${config.deletion.twinGuardDays} days); Lethe never guesses which: file the request by accountId`,
+      );
+    }
+    return { accountId: ids[0], live: found.live.includes(ids[0]) };
   }
 
   /** Starts the account's deletion, or joins the one under way (one execution per account). */
@@ -191,12 +201,6 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
   }
 
   /** The request that deleted this account, when Lethe completed one. */
-  /** The one account whose running deletion captured this email, if exactly one did. */
-  async function capturedAccountFor(email: string): Promise<string | undefined> {
-    const ids = await accountsWithSubjectEmail({ db, fields: (fields ??= getFieldCipher(config)) }, email);
-    return ids.length === 1 ? ids[0] : undefined;
-  }
-
   async function completedRequestFor(accountId: string): Promise<StartedDeletion | undefined> {
     const row = await db('lethe.deletion_requests').where({ account_id: accountId.toLowerCase(), status: 'completed' }).orderBy('completed_at', 'desc').first();
     if (!row) return undefined;
@@ -219,23 +223,18 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
       const now = new Date();
       const receivedAt = req.receivedAt === undefined ? now : new Date(req.receivedAt);
       if (receivedAt.getTime() > now.getTime() + CLOCK_SKEW_MS) throw new DeletionRequestError('invalid_input', 'receivedAt', 'receivedAt is in the future');
-      let accountId: string;
-      try {
-        accountId = await resolveAccount(req);
-      } catch (err) {
-        // The account is gone because Lethe deleted it: a repeated request by id learns which
-        // request did that, rather than "no such account". By email, a deletion still under way
-        // is found through its captured subject (a keyed hash of the email, stores/subjects.ts);
-        // a finished one erased that, and there is nothing left to find.
-        const missing = err instanceof DeletionRequestError && err.code === 'account_not_found';
-        const goneId = !missing ? undefined : req.accountId !== undefined ? req.accountId.toLowerCase() : await capturedAccountFor(String(req.email));
-        const done = goneId ? await completedRequestFor(goneId) : undefined;
+      const { accountId, live } = await resolveAccount(req);
+      if (!live) {
+        // The account row is gone (by email: the one candidate is a deletion under way or
+        // recently completed). If Lethe deleted it, the request that did answers; a deletion
+        // still running, or begun and stopped half-way, is joined or resumed (same requestId).
+        const done = await completedRequestFor(accountId);
         if (done) return done;
-        // Its deletion is running, or began and was stopped half-way: this request joins or
-        // resumes it (same requestId).
-        const resume = goneId ? await resumable({ account_id: goneId }) : undefined;
+        const resume = await resumable({ account_id: accountId });
         if (resume) return startInput(resume);
-        throw err;
+        throw req.accountId !== undefined
+          ? new DeletionRequestError('account_not_found', 'accountId', 'no account has this id')
+          : new DeletionRequestError('account_not_found', 'email', 'no account has this email');
       }
       return startOrJoin(accountId, req.channel, receivedAt, { requestedBy: req.requestedBy });
     },

@@ -12,6 +12,8 @@ import * as lethe003 from './lethe/003_sweep_candidate_started';
 import * as lethe004 from './lethe/004_operator_actions';
 import * as lethe005 from './lethe/005_audit_log';
 import { sealedSubjects, type SubjectSealer } from './lethe/006_sealed_subjects';
+import * as lethe007 from './lethe/007_deleted_email_hashes';
+import * as lethe008 from './lethe/008_free_text_retention';
 
 type Migration = { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> };
 
@@ -66,6 +68,8 @@ export async function migrateLetheSchema(knex: Knex, opts: { sealSubject?: Subje
       '004_operator_actions': lethe004,
       '005_audit_log': lethe005,
       '006_sealed_subjects': sealedSubjects(opts.sealSubject),
+      '007_deleted_email_hashes': lethe007,
+      '008_free_text_retention': lethe008,
     }),
     schemaName: 'lethe',
     tableName: 'knex_migrations',

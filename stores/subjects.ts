@@ -26,7 +26,11 @@ export interface SubjectDeps {
 /** The row's identity, authenticated with the sealed value: a copy in another row does not open. */
 export const subjectContext = (accountId: string): string => `lethe.deletion_subjects:${accountId.toLowerCase()}`;
 
-/** Emails are compared case-insensitively everywhere (the intake, support requests). */
+/**
+ * The lookup key of an email: lower-cased, so every case variant of an address meets under one
+ * key. Whether a case-insensitive match may be acted on is decided by the callers, with
+ * `caseTwinsOf` (CONTRACT §2: never guessed when another account holds a variant).
+ */
 export const emailLookupKey = (email: string): string => email.trim().toLowerCase();
 
 /** The stored form of a subject; also what migration 006 writes for rows captured before it. */
@@ -40,6 +44,8 @@ export function sealSubject(fields: FieldCipher, subject: Subject): { sealed: st
 export async function saveSubject(deps: SubjectDeps, subject: Subject): Promise<void> {
   const { sealed, emailHash } = sealSubject(deps.fields, subject);
   await deps.db('lethe.deletion_subjects').insert({ account_id: subject.accountId, sealed, email_hash: emailHash }).onConflict('account_id').merge();
+  // Outlives the subject (erased at the receipt) for LETHE_TWIN_GUARD_DAYS: see emailCandidates.
+  if (emailHash) await deps.db('lethe.deleted_email_hashes').insert({ account_id: subject.accountId, email_hash: emailHash }).onConflict('account_id').merge(['email_hash']);
 }
 
 export async function loadSubject(deps: SubjectDeps, accountId: string): Promise<Subject | null> {
@@ -69,4 +75,51 @@ export async function accountsWithSubjectEmail(deps: SubjectDeps, email: string)
       return typeof s.email === 'string' && emailLookupKey(s.email) === key;
     })
     .map((r) => r.account_id);
+}
+
+/**
+ * Case twins (CONTRACT §2): the other accounts whose email equals this one when letter case is
+ * ignored, as live rows and as deletions under way (a captured subject, whose row may be gone).
+ * `accounts.email` is unique only as spelt, so `Bob@x` and `bob@x` can be two people; whatever
+ * reaches a person through an email such a twin also holds in some case cannot be told apart.
+ */
+export async function caseTwinsOf(deps: SubjectDeps, email: string, accountId: string): Promise<string[]> {
+  const live: { id: string }[] = await deps
+    .db('accounts')
+    .whereRaw('lower(email) = ?', [emailLookupKey(email)])
+    .whereNot('id', accountId)
+    .select('id')
+    .limit(10);
+  const captured = (await accountsWithSubjectEmail(deps, email)).filter((id) => id !== accountId);
+  return [...new Set([...live.map((r) => r.id), ...captured])].sort();
+}
+
+/**
+ * Every account an email may name when letter case is ignored: live accounts, deletions under
+ * way, and accounts deleted within `recentDays` (by the keyed hash kept after the subject is
+ * erased, lethe.deleted_email_hashes). The intake acts on an email only when this is one account.
+ */
+export async function emailCandidates(deps: SubjectDeps, email: string, recentDays: number, now = new Date()): Promise<{ live: string[]; captured: string[]; recentlyDeleted: string[] }> {
+  const key = emailLookupKey(email);
+  const live: { id: string }[] = await deps.db('accounts').whereRaw('lower(email) = ?', [key]).select('id').limit(10);
+  const captured = await accountsWithSubjectEmail(deps, email);
+  const since = new Date(now.getTime() - recentDays * 86_400_000);
+  const recent: { account_id: string }[] = await deps
+    .db('lethe.deleted_email_hashes')
+    .whereIn('email_hash', deps.fields.lookupHashes(key))
+    .where('captured_at', '>=', since)
+    .select('account_id')
+    .limit(10);
+  return { live: live.map((r) => r.id), captured, recentlyDeleted: recent.map((r) => r.account_id) };
+}
+
+/** Drops the email hashes of deletions captured more than `days` ago whose subject is gone; answers how many. */
+export async function pruneDeletedEmailHashes(db: Knex, days: number, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - days * 86_400_000);
+  return db('lethe.deleted_email_hashes as h')
+    .where('h.captured_at', '<', cutoff)
+    .whereNotExists((q) => {
+      q.select(db.raw('1')).from('lethe.deletion_subjects as s').whereRaw('s.account_id = h.account_id');
+    })
+    .del();
 }

@@ -11,10 +11,11 @@
  * free: each call spends the tenant's rate limit, shared with every other deletion.
  */
 import type { Knex } from 'knex';
-import { VendorError } from '../../stores/errors';
 import type { Auth0Client, Auth0UserProgress } from '../../stores/auth0';
 import { classified } from '../failures';
-import { requireSubject, type Subject, type SubjectDeps } from './subject';
+import { caseTwinsOf, emailLookupKey, requireSubject, type Subject, type SubjectDeps } from './subject';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../contract';
 import { lastDetails, record, vendorAttempt } from './vendor-attempt';
 import type { StoreCounts, StoreReading } from '../../contract';
 
@@ -71,26 +72,52 @@ export async function findPersonUsers(auth0: Auth0Client, subject: Subject): Pro
 }
 
 /**
- * Never another account's login: a user another account names as its `auth0_user_id`, or a
- * database user found only by the lower-case form of an email another account shares in
- * another letter case (Auth0 keeps one lower-cased copy for both; whose it is cannot be told),
- * stops the deletion for a person to decide (Precondition → `blocked`).
+ * Never another account's login. A user another account names as its `auth0_user_id` is that
+ * account's. A user reached through an email (the legacy lookup, or a linked primary's own
+ * address) is this person's only when no other account holds that email in any letter case:
+ * `accounts.email` is unique only as spelt, and Auth0 keeps database users' emails lower-cased,
+ * so `Ann@x`'s login answers a lookup for `ann@x` (CONTRACT §2, case twins). Either stops the
+ * store for a person to decide (Precondition → `blocked`), naming the other account by id,
+ * never by email, and deletes nothing: an attempt checks before its first delete.
  */
-async function refuseOtherAccounts(db: Knex, accountId: string, subject: Subject, found: PersonUsers): Promise<void> {
+async function refuseOtherAccounts(deps: Auth0Deps, accountId: string, subject: Subject, found: PersonUsers): Promise<void> {
+  const { db } = deps;
   const ids = found.users.map((u) => u.userId);
   if (ids.length) {
-    const claimed = await db('accounts').whereIn('auth0_user_id', ids).whereNot('id', accountId).first('auth0_user_id');
+    const claimed = await db('accounts').whereIn('auth0_user_id', ids).whereNot('id', accountId).first('id', 'auth0_user_id');
     if (claimed) {
-      throw new VendorError({ vendor: 'auth0', type: 'precondition', operation: 'deleteAuth0User', subject: claimed.auth0_user_id as string, vendorCode: 'login_of_another_account' });
+      throw otherAccountsLogin(
+        `Auth0 user ${claimed.auth0_user_id as string} is the login of account ${claimed.id as string}, not of this one: check which person it belongs to, then delete it at Auth0 or resolve the store outside Lethe`,
+      );
     }
   }
-  const lowerOnly = found.users.filter((u) => u.via === 'email_lower_case');
-  if (lowerOnly.length && subject.email) {
-    const sharing = await db('accounts').whereRaw('lower(email) = lower(?)', [subject.email]).whereNot('id', accountId).first('id');
-    if (sharing) {
-      throw new VendorError({ vendor: 'auth0', type: 'precondition', operation: 'deleteAuth0User', subject: lowerOnly[0].userId, vendorCode: 'email_shared_in_another_case' });
+  const byEmail = found.users.filter((u) => u.via === 'email' || u.via === 'email_lower_case');
+  if (byEmail.length && subject.email) {
+    const twins = await caseTwinsOf(deps, subject.email, accountId);
+    if (twins.length) {
+      throw otherAccountsLogin(
+        `Auth0 user(s) ${byEmail.map((u) => u.userId).join(', ')} found by this account's email, which account(s) ${twins.join(', ')} also hold in another letter case: whose login it is cannot be told from the email; nothing was deleted. Check the user at Auth0 and delete it there if it is this person's (then resolve the store outside Lethe), or link it to its own account's auth0_user_id and retry`,
+      );
     }
   }
+  for (const u of found.users.filter((x) => x.via === 'linked')) {
+    // The primary a captured secondary was linked into may be someone else's login: its own
+    // address must not be another account's in any case.
+    const email = (await deps.auth0.getUser(u.userId))?.email;
+    if (!email) continue;
+    const twins = await caseTwinsOf(deps, email, accountId);
+    const own = subject.email !== null && emailLookupKey(subject.email) === emailLookupKey(email);
+    if (twins.length) {
+      throw otherAccountsLogin(
+        `Auth0 user ${u.userId}, the primary this account's login ${u.capturedId ?? ''} was linked into, has an email that account(s) ${twins.join(', ')} hold${own ? ' in another letter case' : ''}: nothing was deleted. Unlink this account's identity at Auth0 (or resolve the store outside Lethe), then retry`,
+      );
+    }
+  }
+}
+
+/** Auth0 holds a login that may be another account's: only a person can tell (Precondition, so `blocked`). */
+function otherAccountsLogin(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.Precondition, message: `auth0: ${message}` });
 }
 
 /** What an attempt hands to the next (ids and call names only, never an email). */
@@ -115,7 +142,7 @@ export const createAuth0Activities = (deps: Auth0Deps) => ({
           }
           const found = memo.found;
           // Every attempt: the database may have changed since the users were found.
-          await refuseOtherAccounts(deps.db, accountId, subject, found);
+          await refuseOtherAccounts(deps, accountId, subject, found);
           const progressOf = (id: string) => (memo.users[id] ??= { done: [], notAvailable: [] });
           let usersDeleted = 0;
           let alreadyGone = 0;

@@ -269,6 +269,8 @@ export async function checkCompleteness(db: Knex, opts: CompletenessOptions = {}
       report.covered.push({ table, column, type, why, coveredBy: table === accountsTable ? 'deleted as the account row' : `the data map's account column of ${table}` });
     } else if (column === link.orphanEmailColumn) {
       report.covered.push({ table, column, type, why, coveredBy: `the data map's email fallback of ${table} (rows with no ${link.accountColumn})` });
+    } else if (column === link.recipientEmailColumn) {
+      report.covered.push({ table, column, type, why, coveredBy: `the data map's recipient email of ${table} (other accounts' rows naming the person are deleted with the person)` });
     } else if (f.accountReference) {
       gap = `${why}, but the data map deletes ${table} rows only by ${link.accountColumn}: a row pointing at another account through ${column} stays when that account is deleted; not waived`;
     } else {
@@ -301,6 +303,7 @@ export async function checkCompleteness(db: Knex, opts: CompletenessOptions = {}
       ['key', l.key],
       ['accountColumn', l.accountColumn],
       ['orphanEmailColumn', l.orphanEmailColumn],
+      ['recipientEmailColumn', l.recipientEmailColumn],
     ];
     for (const [field, column] of named) {
       if (column !== undefined && !t.has(column)) report.staleMap.push({ table: l.table, column, problem: `the data map's ${field} is not a column of ${schema}.${l.table}` });

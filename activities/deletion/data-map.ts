@@ -11,13 +11,22 @@ export interface TableLink {
   key: string;
   /** Column holding the account id. */
   accountColumn: string;
-  /** Rows with no account id that still belong to the person, matched by email case-insensitively. */
+  /**
+   * Rows with no account id that still belong to the person, matched by email: in any letter
+   * case, or only as spelt while another account holds a case variant (CONTRACT §2).
+   */
   orphanEmailColumn?: string;
+  /**
+   * A column of other accounts' rows that names the person by email (a share sent to them):
+   * those rows are deleted with the person, matched like `orphanEmailColumn`. The other account
+   * loses its share to someone who no longer exists; the address was the deleted person's data.
+   */
+  recipientEmailColumn?: string;
 }
 
 export const DATA_MAP: readonly TableLink[] = [
   { table: 'media', key: 'id', accountColumn: 'account_id' },
-  { table: 'shares', key: 'id', accountColumn: 'account_id' },
+  { table: 'shares', key: 'id', accountColumn: 'account_id', recipientEmailColumn: 'recipient_email' },
   { table: 'login_events', key: 'id', accountColumn: 'account_id' },
   { table: 'subscriptions', key: 'id', accountColumn: 'account_id' },
   { table: 'support_requests', key: 'id', accountColumn: 'account_id', orphanEmailColumn: 'email' },

@@ -20,7 +20,7 @@ type Deps = SubjectDeps & { db: Knex; blobs: BlobStore; auth0: Auth0Client; recu
 export const createVerifyActivities = (deps: Deps) => {
   const read: Record<Store, (accountId: string, subject: Subject) => Promise<StoreReading>> = {
     media: (accountId) => readMedia(deps.blobs, accountId),
-    database: (accountId, subject) => readRows(deps.db, accountId, subject.email),
+    database: (accountId, subject) => readRows(deps, accountId, subject.email),
     auth0: (_accountId, subject) => readAuth0(deps.auth0, subject),
     recurly: (_accountId, subject) => readRecurly(deps.recurly, subject),
   };

@@ -8,7 +8,7 @@ import { seedDepsOf } from '../support/world-seed';
 import { fingerprint, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 import { createSweepService, SweepRequestError, type SweepService, type SweepView } from '../../client/sweeps';
 import { cutoffFor } from '../../activities/sweep/candidates';
-import { expectEmpty, storesOf } from '../support/stores';
+import { bystanderOf, expectEmpty, storesOf } from '../support/stores';
 import { daysAfter, newScopePrefix, scopedSeeder } from './support';
 import { deletionWorkflowId, sweepProgressQuery, type SweepResult, type Receipt } from '../../contract';
 
@@ -20,6 +20,10 @@ describe('inactivity sweep', () => {
   const eligible: Record<string, SeededAccount> = {};
   const kept: Record<string, SeededAccount> = {};
   const before = new Map<string, string>();
+  // A case twin of an eligible account (same email but for the first letter's case), active:
+  // the sweep's deletion of its twin must leave it whole, seen through the stores' own paths.
+  let twin: SeededAccount;
+  let twinBefore: Record<string, unknown>;
 
   beforeAll(async () => {
     // Fast pace: the pacing itself is the bench's and the unit's business, not this file's.
@@ -62,7 +66,11 @@ describe('inactivity sweep', () => {
     eligible.failed = await seeder.account({ createdAt: longAgo, lastLoginAt: inactive, subscriptions: [{ state: 'failed', currentPeriodEndsAt: past }] });
     eligible.canceledRunOut = await seeder.account({ createdAt: longAgo, lastLoginAt: inactive, subscriptions: [{ state: 'canceled', currentPeriodEndsAt: past }] });
 
+    const e = eligible.plusADay.email;
+    twin = await seeder.account({ email: e[0].toUpperCase() + e.slice(1), createdAt: longAgo, lastLoginAt: daysAfter(new Date(), -3), subscriptions: none, auth0: 'none' });
+
     for (const a of [...Object.values(kept), ...Object.values(eligible)]) before.set(a.id, await fingerprint(seed, a));
+    twinBefore = await bystanderOf(seed, twin, [eligible.plusADay]);
   }, 180_000);
   afterAll(async () => world?.close());
 
@@ -137,7 +145,8 @@ describe('inactivity sweep', () => {
       const receipt: Receipt = await world.client.workflow.getHandle(deletionWorkflowId(a.id)).result();
       expect(receipt.channel).toBe('inactivity');
       expect(receipt.verification.clean).toBe(true);
-      expectEmpty(await storesOf(seed, a));
+      // The twin's rows hold a case variant of plusADay's email: its emptiness is by the exact spelling.
+      expectEmpty(await storesOf(seed, a, a === eligible.plusADay ? { rule: 'exact' } : {}));
       const [request] = await world.deps.db('lethe.deletion_requests').where({ account_id: a.id });
       expect(request).toMatchObject({ channel: 'inactivity', status: 'completed', requested_by: sweepId });
     }
@@ -145,5 +154,7 @@ describe('inactivity sweep', () => {
       expect([a.id, await fingerprint(seed, a)]).toEqual([a.id, before.get(a.id)]);
       await expect(world.client.workflow.getHandle(deletionWorkflowId(a.id)).describe()).rejects.toThrow();
     }
+    expect(await bystanderOf(seed, twin, [eligible.plusADay])).toEqual(twinBefore);
+    await expect(world.client.workflow.getHandle(deletionWorkflowId(twin.id)).describe()).rejects.toThrow();
   });
 });

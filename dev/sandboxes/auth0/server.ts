@@ -332,6 +332,25 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
       },
     },
     {
+      // Every user (linked secondaries inside their primaries too) whose email equals `email`
+      // in any letter case: what a test checks emptiness and bystanders with, looser than
+      // users-by-email (exact), so nothing the Management API would hide counts as gone.
+      method: 'GET',
+      pattern: '/__sandbox/users',
+      handler: (ctx) => {
+        const email = (ctx.url.searchParams.get('email') ?? '').toLowerCase();
+        if (!email) return sendJson(ctx.res, 400, { error: { type: 'invalid', message: 'email: required' } });
+        const found = [...store.users.values()].filter(
+          (u) => u.email?.toLowerCase() === email || u.identities.some((i) => typeof i.profileData?.email === 'string' && i.profileData.email.toLowerCase() === email),
+        );
+        sendJson(
+          ctx.res,
+          200,
+          found.map((u) => renderUser(u)),
+        );
+      },
+    },
+    {
       // Simulates another login, so a test can create artifacts beyond the one seeded at creation.
       method: 'POST',
       pattern: '/__sandbox/users/{id}/logins',
