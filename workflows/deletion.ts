@@ -1,13 +1,14 @@
 /**
  * One deletion per account: the promise that everything about a person is gone within the
- * deadline. After the freeze (which captures what the later steps need), the four stores are
- * deleted and read back each on its own (workflows/stores.ts); a store only a person can
- * unblock is shown `blocked` while the others finish. The receipt is written once every store
- * is verified empty or resolved outside Lethe by an operator.
- *
- * Histories recorded before the stores ran apart replay the older sequential path.
+ * deadline (CONTRACT §1), in the policy's order:
+ *   1. the freeze: the account refuses logins and uploads, and what the later steps need is captured;
+ *   2. for the sweep's deletions only, the re-check: an account used since it was selected is kept;
+ *   3. the four stores, each deleted and read back on its own (workflows/stores.ts): a store only a
+ *      person can unblock is shown `blocked` while the others finish;
+ *   4. the receipt, once every store is verified empty or resolved outside Lethe by an operator.
+ * The 48-hour warning and the 72-hour breach are timers beside all of it (`watchDeadline`).
  */
-import { ApplicationFailure, condition, log, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   additionalRequestSignal,
@@ -30,27 +31,13 @@ import {
   type Receipt,
   type SkippedDeletion,
   type StepName,
+  type StepProgress,
   type Store,
   type StoreCounts,
   type StoreVerification,
   type Verification,
 } from '../contract';
-import { addCounts, blockedOf, initialStores, runStore, storePatches } from './stores';
-
-/** Histories recorded before the re-check existed replay without it (see the replay test). */
-export const RECHECK_PATCH = 'inactivity-recheck-before-delete';
-/** Histories recorded before the stores ran apart replay the sequential path. */
-export const STORES_APART_PATCH = 'stores-proceed-independently';
-/** Histories recorded before an earlier deadline also moved the search attribute. */
-export const DEADLINE_ATTRIBUTE_PATCH = 'deadline-moves-search-attribute';
-
-/** Histories recorded before the freeze ran as a local activity replay it as an activity task. */
-export const LOCAL_FREEZE_PATCH = 'freeze-runs-locally';
-/** Histories recorded before the stores' patches were asked at the start ask them in each store (stores.ts, `storePatches`). */
-export const STORE_PATCHES_AT_START = 'store-patches-at-start';
-
-/** Verification passes before giving up and failing loudly for an operator. */
-const MAX_PASSES = 5;
+import { addCounts, blockedOf, initialStores, runStore, type StoreRun } from './stores';
 
 const retry: RetryPolicy = {
   initialInterval: '1 second',
@@ -67,16 +54,20 @@ const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', re
 // the server twice (bench/RESULTS.md §3e). Same retry policy; once the wait between attempts passes a
 // minute (the SDK's local retry threshold), that wait is a workflow timer.
 const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
-const vendors = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '1 minute', retry });
-// A short heartbeat timeout: a dead worker's media deletion is picked up again (from its
-// cursor) within seconds, not minutes.
-const long = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '20 seconds', retry });
+
+/** The steps that are not a store: their progress is kept here, the stores' in their runs. */
+type OwnStep = Exclude<StepName, Store>;
+
+/** What the progress query holds apart from the steps, which it derives when it is asked. */
+type DeletionState = Omit<DeletionProgress, 'steps' | 'stores' | 'blocked'>;
 
 export async function accountDeletionWorkflow(input: DeletionInput): Promise<Receipt | SkippedDeletion> {
   // Fails the run at once, naming the field: before any store is touched or timer set.
   const problem = deletionInputProblems(input);
   if (problem) throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: problem, nonRetryable: true });
-  const state: DeletionProgress = {
+  // A sweep's deletion re-checks eligibility before anything is destroyed (CONTRACT §1).
+  const recheck = input.channel === 'inactivity';
+  const state: DeletionState = {
     requestId: input.requestId,
     accountId: input.accountId,
     channel: input.channel,
@@ -87,18 +78,18 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     warning: false,
     overdue: false,
     passes: 0,
-    steps: STEP_NAMES.map((name) => ({ name, status: 'pending', runs: 0 })),
   };
-  // A sweep's deletion re-checks eligibility before anything is destroyed (CONTRACT §1).
-  const recheck = input.channel === 'inactivity' && patched(RECHECK_PATCH);
-  const storesApart = patched(STORES_APART_PATCH);
-  const freezeAccount = patched(LOCAL_FREEZE_PATCH) ? local.freezeAccount : quick.freezeAccount;
-  // Every patch the stores check, asked here, in the first workflow task (stores.ts says why).
-  const patchesOfStores = storesApart && patched(STORE_PATCHES_AT_START) ? storePatches() : undefined;
   const stores = initialStores();
-  if (storesApart) state.stores = STORES.map((s) => stores[s].progress);
-  if (recheck) state.steps.splice(1, 0, { name: 'recheck', status: 'pending', runs: 0 });
-  setHandler(progressQuery, () => state);
+  const own: Partial<Record<OwnStep, StepProgress>> = {};
+  for (const name of ['freeze', ...(recheck ? ['recheck' as const] : []), 'verify', 'receipt'] as const) own[name] = { name, status: 'pending', runs: 0 };
+  const counts: StoreCounts = {};
+  setHandler(progressQuery, (): DeletionProgress => ({
+    ...state,
+    steps: stepsOf(own, stores, counts),
+    stores: STORES.map((s) => ({ ...stores[s].progress })),
+    blocked: blockedOf(stores),
+  }));
+
   let deadlineAt = Date.parse(input.deadlineAt);
   let warningAt = Date.parse(input.warningAt);
   setHandler(additionalRequestSignal, (req) => {
@@ -112,7 +103,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
       warningAt -= shift;
       state.deadlineAt = new Date(deadlineAt).toISOString();
       // The Web UI's `LetheDeadline < …` filter must see the earlier deadline too.
-      if (patched(DEADLINE_ATTRIBUTE_PATCH)) upsertSearchAttributes([{ key: LetheDeadline, value: new Date(deadlineAt) }]);
+      upsertSearchAttributes([{ key: LetheDeadline, value: new Date(deadlineAt) }]);
     }
   });
   // Operator actions (the API's retry and resolve): recorded by the API with who and why;
@@ -120,17 +111,26 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   setHandler(retryStoresSignal, (req) => {
     for (const s of req.stores ?? STORES) {
       const run = stores[s];
-      if (run.progress.status !== 'verified' && run.progress.status !== 'resolved') run.retryNow = true;
+      if (run && run.progress.status !== 'verified' && run.progress.status !== 'resolved') run.retryNow = true;
     }
   });
   setHandler(resolveStoreSignal, (req) => {
-    const p = stores[req.store].progress;
-    if (p.status === 'verified' || p.status === 'resolved') return;
+    const p = stores[req.store]?.progress;
+    if (!p || p.status === 'verified' || p.status === 'resolved') return;
     const wasBlocked = p.status === 'blocked';
     Object.assign(p, { status: 'resolved', resolution: { actionId: req.actionId, by: req.by, at: new Date().toISOString() }, detail: 'resolved outside Lethe by an operator' });
     if (wasBlocked) refreshBlocked();
   });
-  let refreshBlocked = (): void => undefined;
+  /** The request turns `blocked` while anything waits for a person, and `running` again after. */
+  const refreshBlocked = (): void => {
+    const blocked = blockedOf(stores);
+    const status = blocked.length > 0 ? 'blocked' : 'running';
+    if (status === state.status) return;
+    state.status = status;
+    upsertSearchAttributes([{ key: LetheStatus, value: status }]);
+    if (status === 'blocked') void notify(state, 'blocked', blocked);
+    void quick.markRequest(input.requestId, status).catch((e) => log.error('recording the status failed', { error: failureText(e) }));
+  };
   upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
 
   let finished = false;
@@ -141,14 +141,13 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     () => finished,
   );
 
-  const step = async <T>(name: StepName, run: () => Promise<T>, summarize?: (r: T) => string): Promise<T> => {
-    const s = state.steps.find((x) => x.name === name)!;
+  const step = async <T>(name: OwnStep, run: () => Promise<T>, summarize?: (r: T) => string): Promise<T> => {
+    const s = own[name]!;
     s.status = 'running';
     s.runs++;
     try {
       const r = await run();
       s.status = 'completed';
-      s.counts = r;
       s.detail = summarize?.(r);
       return r;
     } catch (err) {
@@ -162,7 +161,10 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   const onlyTheSweepAsked = () => state.channels.every((c) => c === 'inactivity');
 
   try {
-    await step('freeze', () => freezeAccount(input));
+    // 1. The freeze.
+    await step('freeze', () => local.freezeAccount(input));
+
+    // 2. The sweep's re-check: an account used since it was selected is released, not deleted.
     if (recheck) {
       const check = await step(
         'recheck',
@@ -178,112 +180,54 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
           state.status = 'skipped';
           state.reason = check.reason ?? 'no longer eligible';
           state.completedAt = skippedAt;
-          for (const s of state.steps) if (s.status === 'pending') s.status = 'skipped';
+          for (const s of Object.values(own)) if (s.status === 'pending') s.status = 'skipped';
           upsertSearchAttributes([{ key: LetheStatus, value: 'skipped' }]);
           log.info('inactivity deletion skipped: the account is no longer eligible', { requestId: input.requestId, reason: state.reason });
           await watcher;
           return { requestId: input.requestId, accountId: input.accountId, skipped: true, reason: state.reason, skippedAt };
         }
-        await step('freeze', () => freezeAccount(input));
+        await step('freeze', () => local.freezeAccount(input));
       }
     }
-    const counts: StoreCounts = {};
-    let verification: Verification | undefined;
-    let storeOutcomes: Receipt['stores'];
-    if (storesApart) {
-      const verifications: Partial<Record<Store, StoreVerification>> = {};
-      const stepOf = (s: Store) => state.steps.find((x) => x.name === s)!;
-      const syncSteps = () => {
-        for (const s of STORES) {
-          const p = stores[s].progress;
-          const step = stepOf(s);
-          step.runs = p.attempts;
-          step.status = p.status === 'verified' || p.status === 'resolved' ? 'completed' : p.status === 'pending' ? 'pending' : 'running';
-          step.detail =
-            p.status === 'verified' ? p.detail && summaryOf(s, counts) : p.status === 'resolved' ? 'resolved outside Lethe by an operator' : p.reason ? `${p.status}: ${p.reason}` : undefined;
-        }
-      };
-      refreshBlocked = () => {
-        state.blocked = blockedOf(stores);
-        const status = state.blocked.length > 0 ? 'blocked' : 'running';
-        syncSteps();
-        if (status !== state.status) {
-          state.status = status;
-          upsertSearchAttributes([{ key: LetheStatus, value: status }]);
-          if (status === 'blocked') void notify(state, 'blocked');
-          void quick.markRequest(input.requestId, status).catch((e) => log.error('recording the status failed', { error: failureText(e) }));
-        }
-      };
-      const verify = stepOf('verify' as Store);
-      verify.status = 'running';
-      await Promise.all(
-        STORES.map((s) =>
-          runStore(
-            input.accountId,
-            stores[s],
-            {
-              deleted: (store, c) => {
-                addCounts(counts, store, c);
-                syncSteps();
-              },
-              verified: (store, v) => {
-                verifications[store] = v;
-                syncSteps();
-              },
-              blockedChanged: () => refreshBlocked(),
-            },
-            input.blockPolicy,
-            patchesOfStores,
-          ),
-        ),
-      );
-      state.blocked = [];
-      state.passes = 1;
-      const v = (s: Store) => verifications[s]?.remaining ?? {};
-      verification = {
-        clean: STORES.every((s) => stores[s].progress.status === 'verified'),
-        blobsRemaining: v('media').blobs ?? 0,
-        softDeletedRemaining: v('media').softDeleted ?? 0,
-        rowsRemaining: verifications.database ? v('database') : {},
-        auth0UsersRemaining: v('auth0').users ?? 0,
-        recurly: stores.recurly.progress.status === 'resolved' ? 'present' : counts.recurly?.hadAccount ? 'redacted' : 'none',
-        checkedAt: new Date().toISOString(),
-      };
-      storeOutcomes = Object.fromEntries(
-        STORES.map((s) => [
-          s,
-          stores[s].progress.status === 'resolved'
-            ? { outcome: 'resolved_outside_lethe' as const, resolution: stores[s].progress.resolution }
-            : { outcome: 'verified' as const, verification: verifications[s] },
-        ]),
-      ) as Receipt['stores'];
-      verify.status = 'completed';
-      verify.runs = 1;
-      verify.detail = verification.clean ? stepSummary.verify(verification) : 'verified, except the stores resolved outside Lethe';
-      if (state.status !== 'running') {
-        state.status = 'running';
-        upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
-      }
-    } else
-      for (;;) {
-        state.passes++;
-        counts.recurly = await step('recurly', () => vendors.deleteRecurlyAccount(input.accountId), stepSummary.recurly);
-        counts.auth0 = await step('auth0', () => vendors.deleteAuth0User(input.accountId), stepSummary.auth0);
-        counts.media = addMedia(counts.media, await step('media', () => long.deleteMediaBlobs(input.accountId), stepSummary.media));
-        counts.database = addRows(counts.database, await step('database', () => long.deleteDatabaseRows(input.accountId), stepSummary.database));
-        verification = await step('verify', () => quick.verifyDeletion(input.accountId), stepSummary.verify);
-        if (verification.clean) break;
-        log.warn('verification found data left; deleting again', { pass: state.passes, blobs: verification.blobsRemaining });
-        if (state.passes >= MAX_PASSES) {
-          throw ApplicationFailure.create({
-            type: FailureType.DataRemains,
-            message: `data remains after ${state.passes} passes: ${JSON.stringify({ blobs: verification.blobsRemaining, softDeleted: verification.softDeletedRemaining, rows: verification.rowsRemaining, auth0: verification.auth0UsersRemaining, recurly: verification.recurly })}`,
-            nonRetryable: true,
-          });
-        }
-        await sleep(`${30 * state.passes} seconds`);
-      }
 
+    // 3. The four stores, each deleted and read back on its own.
+    const verifications: Partial<Record<Store, StoreVerification>> = {};
+    const verify = own.verify!;
+    verify.status = 'running';
+    await Promise.all(
+      STORES.map((s) =>
+        runStore(
+          input.accountId,
+          stores[s],
+          {
+            deleted: (store, c) => addCounts(counts, store, c),
+            verified: (store, v) => void (verifications[store] = v),
+            blockedChanged: refreshBlocked,
+          },
+          input.blockPolicy,
+        ),
+      ),
+    );
+    state.passes = 1;
+    const v = (s: Store) => verifications[s]?.remaining ?? {};
+    const verification: Verification = {
+      clean: STORES.every((s) => stores[s].progress.status === 'verified'),
+      blobsRemaining: v('media').blobs ?? 0,
+      softDeletedRemaining: v('media').softDeleted ?? 0,
+      rowsRemaining: verifications.database ? v('database') : {},
+      auth0UsersRemaining: v('auth0').users ?? 0,
+      recurly: stores.recurly.progress.status === 'resolved' ? 'present' : counts.recurly?.hadAccount ? 'redacted' : 'none',
+      checkedAt: new Date().toISOString(),
+    };
+    verify.status = 'completed';
+    verify.runs = 1;
+    verify.detail = verification.clean ? stepSummary.verify(verification) : 'verified, except the stores resolved outside Lethe';
+    if (state.status !== 'running') {
+      state.status = 'running';
+      upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
+    }
+
+    // 4. The receipt: ids, times, counts and what each store's read-back found.
     const receipt: Receipt = {
       requestId: input.requestId,
       accountId: input.accountId,
@@ -295,8 +239,15 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
       overdue: state.overdue,
       passes: state.passes,
       counts,
-      verification: verification!,
-      ...(storeOutcomes ? { stores: storeOutcomes } : {}),
+      verification,
+      stores: Object.fromEntries(
+        STORES.map((s) => [
+          s,
+          stores[s].progress.status === 'resolved'
+            ? { outcome: 'resolved_outside_lethe' as const, resolution: stores[s].progress.resolution }
+            : { outcome: 'verified' as const, verification: verifications[s] },
+        ]),
+      ) as Receipt['stores'],
     };
     await step('receipt', () => quick.writeReceipt(receipt));
     finished = true;
@@ -316,6 +267,22 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   }
 }
 
+/**
+ * The steps as the progress query lists them, derived from the stores' runs when it is asked
+ * (never kept in step with them): a store's step is running until it is verified or resolved.
+ */
+function stepsOf(own: Partial<Record<OwnStep, StepProgress>>, stores: Record<Store, StoreRun>, counts: StoreCounts): StepProgress[] {
+  const ofStore = (s: Store): StepProgress => {
+    const p = stores[s].progress;
+    const done = p.status === 'verified' || p.status === 'resolved';
+    const detail = p.status === 'verified' ? summaryOf(s, counts) : p.status === 'resolved' ? 'resolved outside Lethe by an operator' : p.reason ? `${p.status}: ${p.reason}` : undefined;
+    return { name: s, status: done ? 'completed' : p.status === 'pending' ? 'pending' : 'running', runs: p.attempts, ...(detail ? { detail } : {}) };
+  };
+  return [own.freeze!, ...(own.recheck ? [own.recheck] : []), ...STEP_NAMES.filter((n): n is Store => (STORES as readonly string[]).includes(n)).map(ofStore), own.verify!, own.receipt!].map((s) => ({
+    ...s,
+  }));
+}
+
 function summaryOf(store: Store, counts: StoreCounts): string | undefined {
   const c = counts[store];
   if (!c) return undefined;
@@ -329,7 +296,7 @@ function summaryOf(store: Store, counts: StoreCounts): string | undefined {
 }
 
 /** Posts to the operators' webhook (and logs and counts); never fails the deletion. */
-function notify(state: DeletionProgress, kind: 'warning' | 'overdue' | 'blocked'): Promise<unknown> {
+function notify(state: DeletionState, kind: 'warning' | 'overdue' | 'blocked', blocked?: DeletionProgress['blocked']): Promise<unknown> {
   return quick
     .notifyOperators({
       kind,
@@ -337,13 +304,13 @@ function notify(state: DeletionProgress, kind: 'warning' | 'overdue' | 'blocked'
       accountId: state.accountId,
       workflowId: workflowInfo().workflowId,
       deadlineAt: state.deadlineAt,
-      ...(kind === 'blocked' ? { blocked: state.blocked } : {}),
+      ...(kind === 'blocked' ? { blocked } : {}),
     })
     .catch((e) => log.error('operator notification failed', { kind, error: failureText(e) }));
 }
 
 /** Durable timers for the warning and the breach; deletion keeps going either way. */
-async function watchDeadline(state: DeletionProgress, warningAt: () => number, deadlineAt: () => number, finished: () => boolean): Promise<void> {
+async function watchDeadline(state: DeletionState, warningAt: () => number, deadlineAt: () => number, finished: () => boolean): Promise<void> {
   // Re-armed when a signal moves the deadline earlier: condition() wakes on state changes.
   let w = warningAt();
   while (!finished() && !state.warning) {
@@ -371,23 +338,4 @@ async function watchDeadline(state: DeletionProgress, warningAt: () => number, d
     log.error('deletion is OVERDUE', { requestId: state.requestId, deadlineAt: state.deadlineAt });
     await notify(state, 'overdue');
   }
-}
-
-function addMedia(prev: StoreCounts['media'], next: NonNullable<StoreCounts['media']>): NonNullable<StoreCounts['media']> {
-  if (!prev) return next;
-  const byContainer = { ...prev.byContainer };
-  for (const [k, v] of Object.entries(next.byContainer)) byContainer[k] = (byContainer[k] ?? 0) + v;
-  return {
-    blobsDeleted: prev.blobsDeleted + next.blobsDeleted,
-    byContainer,
-    listCalls: prev.listCalls + next.listCalls,
-    batchCalls: prev.batchCalls + next.batchCalls,
-    resumed: prev.resumed || next.resumed,
-  };
-}
-
-function addRows(prev: Record<string, number> | undefined, next: Record<string, number>): Record<string, number> {
-  const out = { ...(prev ?? {}) };
-  for (const [k, v] of Object.entries(next)) out[k] = (out[k] ?? 0) + v;
-  return out;
 }

@@ -15,7 +15,7 @@
  * that vendor. The waits between a store's attempts are jittered (the workflow's Math.random is
  * seeded, so replay-safe): stores that failed together do not come back together.
  */
-import { ActivityFailure, ApplicationFailure, condition, isCancellation, patched, proxyActivities, TimeoutFailure, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation, proxyActivities, TimeoutFailure, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   BLOCK_POLICY,
@@ -35,11 +35,6 @@ import {
 } from '../contract';
 import { vendorTaskQueue, type VendorStep } from './queues';
 
-/** Histories recorded before the vendors had task queues of their own (and jittered waits) replay without them. */
-export const VENDOR_QUEUES_PATCH = 'vendor-task-queues';
-/** Histories recorded before the vendors' read-backs had queues of their own (queues.ts) replay without them. */
-export const READ_BACK_QUEUES_PATCH = 'vendor-read-back-queues';
-
 // Needs-a-person failures come straight back to the workflow, which owns their slow cadence;
 // transient ones are retried inside the attempt, for at most the attempt budget.
 const retry: RetryPolicy = {
@@ -48,8 +43,10 @@ const retry: RetryPolicy = {
   maximumInterval: '5 minutes',
   nonRetryableErrorTypes: [...NON_RETRYABLE, ...NEEDS_PERSON],
 };
-function activitiesFor(policy: BlockPolicy, taskQueueOf: (store: Store, step: VendorStep) => string | undefined) {
+function activitiesFor(policy: BlockPolicy) {
   const budget = policy.attemptBudgetMs;
+  const mainQueue = workflowInfo().taskQueue;
+  const taskQueueOf = (store: Store, step: VendorStep) => (store === 'auth0' || store === 'recurly' ? vendorTaskQueue(mainQueue, store, step) : undefined);
   // Scheduled onto a rate-limited queue, a task may wait there: schedule-to-close (the attempt
   // budget) bounds the wait and the attempts together; start-to-close bounds one attempt.
   const vendor = (store: Store) => {
@@ -117,35 +114,10 @@ export const blockedOf = (stores: Record<Store, StoreRun>): BlockedStore[] =>
     .filter((s) => s.progress.status === 'blocked')
     .map((s) => ({ store: s.progress.store, reason: s.progress.reason ?? 'refused', since: s.progress.failingSince ?? '', action: s.progress.action ?? '' }));
 
-/** Which of the stores' patches a run has: asked once, at the run's start (see `storePatches`). */
-export interface StorePatches {
-  vendorQueues: boolean;
-  readBackQueues: boolean;
-}
-
-/**
- * Asks the stores' patches. The deletion asks them at its start, in its first workflow task,
- * before the freeze: asked after it (as runs before STORE_PATCHES_AT_START did, in each store),
- * their markers land in whichever workflow task resumes the workflow after the freeze, and that
- * is not always the task a replay resumes it in. When a query or a signal came with the first
- * task, the freeze's marker ended one task and the stores' patch markers began the next; a
- * replay resolves the freeze from its marker, one task earlier, asks the patches before it has
- * seen their markers, and fails on every attempt ([TMPRL1100], seen in load-faults).
- */
-export function storePatches(): StorePatches {
-  const vendorQueues = patched(VENDOR_QUEUES_PATCH);
-  return { vendorQueues, readBackQueues: vendorQueues && patched(READ_BACK_QUEUES_PATCH) };
-}
-
 /** Runs one store until it is verified empty or resolved by an operator. */
-export async function runStore(accountId: string, run: StoreRun, hooks: StoresHooks, policy: BlockPolicy = BLOCK_POLICY, patches?: StorePatches): Promise<void> {
+export async function runStore(accountId: string, run: StoreRun, hooks: StoresHooks, policy: BlockPolicy = BLOCK_POLICY): Promise<void> {
   const p = run.progress;
-  // Runs from before STORE_PATCHES_AT_START ask here, before the first await of every store.
-  const { vendorQueues, readBackQueues } = patches ?? storePatches();
-  const mainQueue = workflowInfo().taskQueue;
-  const { auth0, recurly, long, readBack } = activitiesFor(policy, (store, step) =>
-    vendorQueues && (store === 'auth0' || store === 'recurly') ? vendorTaskQueue(mainQueue, store, readBackQueues ? step : 'delete') : undefined,
-  );
+  const { auth0, recurly, long, readBack } = activitiesFor(policy);
   const quick = readBack(p.store);
   const attempt: Record<Store, () => Promise<unknown>> = {
     media: () => long.deleteMediaBlobs(accountId),
@@ -201,7 +173,7 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
     // only a person can clear settles on the slow cadence, and is shown blocked past its bound.
     const backoff = Math.min(policy.retryEveryMs, 30_000 * 2 ** Math.min(p.attempts - 1, 5));
     // From three quarters to the whole of the backoff, at random: never later than the cadence.
-    const wait = vendorQueues ? Math.round(backoff * (0.75 + Math.random() * 0.25)) : backoff;
+    const wait = Math.round(backoff * (0.75 + Math.random() * 0.25));
     await condition(() => run.retryNow || p.status === 'resolved', wait);
     run.retryNow = false;
   }

@@ -1,19 +1,18 @@
 /**
- * Determinism guard: histories recorded from earlier versions of Lethe's workflows
- * (test/histories/*.json) must replay against today's code. A change that would break
- * running deletions in production fails here instead.
+ * Determinism guard: histories recorded by Lethe 1.0's workflows (test/histories/*.json) must
+ * replay against today's code. A change that would break running deletions in production fails
+ * here instead. (Lethe was never deployed before 1.0: the histories of its pre-release shapes,
+ * and the patches that kept them replaying, were dropped at the cut.)
  *
  * The histories are stored as production stores them: every payload encrypted by Lethe's
  * codec, here with the committed TEST-ONLY key of test/support/histories.ts. They replay
  * through the same data converter the worker uses (codec and failure converter), which is
  * also how an operator replays a history saved from production (README, "Replay a
- * workflow's history"). test/histories/plaintext/ keeps the histories recorded before
- * encryption existed; they replay through the same codec, which passes unencrypted payloads
- * through.
+ * workflow's history").
  *
  * To record new histories after an intended, patched change (with the test key, never the
  * stack's own), first keep the current deletion-*.json under a name that says what they
- * predate (as `*-before-vendor-queues.json`): recording overwrites them, and they are what a
+ * predate (as `*-before-<change>.json`): recording overwrites them, and they are what a
  * deploy of the change meets in production. Then:
  *   LETHE_RECORD_HISTORIES=1 npx jest --ci test/deletion/replay.test.ts test/sweep/record-histories.test.ts
  * To replay a production history locally (never commit it): save it without a codec, then
@@ -34,7 +33,6 @@ import {
   HISTORIES_DIR,
   HISTORY_RECORDING_ENV,
   HISTORY_TEST_KEY_ID,
-  PLAINTEXT_HISTORIES_DIR,
   payloadsIn,
   readHistory,
   replayCodec,
@@ -44,8 +42,6 @@ import {
 import { rng, seedAccount } from '../../dev/seed/fixtures';
 import { createIntake } from '../../client/intake';
 import { WORKFLOWS_PATH } from '../../worker/worker';
-import { DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, STORE_PATCHES_AT_START, STORES_APART_PATCH } from '../../workflows/deletion';
-import { READ_BACK_QUEUES_PATCH, VENDOR_QUEUES_PATCH } from '../../workflows/stores';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA, parseKeyRing } from '../../encryption';
 
 const TEMPORAL = path.resolve(__dirname, '..', '..', '.tools', 'bin', 'temporal');
@@ -73,6 +69,24 @@ function accountIdsOf(json: unknown): string[] {
   const ids = new Set<string>();
   for (const m of text.matchAll(/"workflowId":"deletion-([0-9a-f-]{36})"/g)) ids.add(m[1]);
   return [...ids];
+}
+
+/** Replaces every encrypted payload of a history's JSON by what the codec decodes it to. */
+async function decryptInPlace(json: unknown, codec: ReturnType<typeof replayCodec>): Promise<void> {
+  if (Array.isArray(json)) {
+    for (const x of json) await decryptInPlace(x, codec);
+    return;
+  }
+  if (typeof json !== 'object' || json === null) return;
+  const o = json as Record<string, unknown>;
+  const meta = o.metadata as Record<string, string> | undefined;
+  if (meta && typeof meta === 'object' && b64(meta.encoding) === ENCRYPTED_ENCODING && typeof o.data === 'string') {
+    const [p] = await codec.decode([{ metadata: Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(o.data, 'base64') }]);
+    o.metadata = Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+    o.data = Buffer.from(p.data ?? []).toString('base64');
+    return;
+  }
+  for (const v of Object.values(o)) await decryptInPlace(v, codec);
 }
 
 describe('workflow replay', () => {
@@ -104,41 +118,30 @@ describe('workflow replay', () => {
   }
 
   const encrypted = historyFiles(HISTORIES_DIR);
-  const plaintext = historyFiles(PLAINTEXT_HISTORIES_DIR);
   const name = (f: string) => path.relative(HISTORIES_DIR, f);
   // test.each refuses an empty table while jest collects the file, which would also stop a
   // recording run; a missing history fails the listing test below instead.
   const each = (files: string[]) => (files.length > 0 ? files.map(name) : ['(no history files)']);
 
-  test('there are encrypted histories of every recorded kind, and the older plaintext ones', () => {
+  test('there are encrypted histories of every recorded kind', () => {
     expect(encrypted.map((f) => path.basename(f)).sort()).toEqual([
       'deletion-inactivity-completed.json',
       'deletion-inactivity-skipped.json',
-      'deletion-single-channel-before-vendor-queues.json',
       'deletion-single-channel.json',
-      'deletion-two-channels-before-vendor-queues.json',
       'deletion-two-channels.json',
       'sweep-dry-run-first-run.json',
       'sweep-dry-run-last-run.json',
       'sweep-real-last-run.json',
     ]);
-    expect(plaintext.length).toBeGreaterThanOrEqual(7);
   });
 
-  test("the newest deletion histories carry every patch of today's deletion workflow, so replay guards its current shape", () => {
-    // A patch no recorded history carries is guarded only for the histories from before it: the
-    // next change could break running deletions of today's shape and replay would not notice.
-    // The inactivity re-check runs only for the sweep's deletions (deletion-inactivity-*.json).
-    const ids = new Set(
-      ['deletion-single-channel.json', 'deletion-two-channels.json'].flatMap((f) =>
-        (readHistory(path.join(HISTORIES_DIR, f)).events ?? []).flatMap((e) => {
-          const m = e.markerRecordedEventAttributes;
-          const data = m?.markerName === 'core_patch' ? m.details?.['patch-data']?.payloads?.[0]?.data : undefined;
-          return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id] : [];
-        }),
-      ),
-    );
-    expect([...ids].sort()).toEqual([STORES_APART_PATCH, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, STORE_PATCHES_AT_START, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH].sort());
+  test("the deletion histories carry no patch marker: 1.0's workflow has no patch, so replay guards its one shape", () => {
+    // A patch added later is guarded only once a history recorded with it is committed.
+    const patches = fs
+      .readdirSync(HISTORIES_DIR)
+      .filter((f) => f.startsWith('deletion-') && f.endsWith('.json'))
+      .flatMap((f) => (readHistory(path.join(HISTORIES_DIR, f)).events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').map(() => f));
+    expect(patches).toEqual([]);
   });
 
   describe('when a first workflow task ended with the freeze, and the stores began in the next', () => {
@@ -152,13 +155,6 @@ describe('workflow replay', () => {
 
     test.each(['deletion-single-channel.json', 'deletion-two-channels.json'])('then %s, so reshaped, replays', async (file) => {
       await replayHistoryFile(splitAfterFreeze(path.join(HISTORIES_DIR, file), dir));
-    });
-
-    test("then a history from before store-patches-at-start, which replays as recorded, fails so reshaped on the stores' patch marker (the check can fail)", async () => {
-      // Recorded by the code of a4f5b17 (never deployed): its stores asked their patches after the freeze.
-      const file = path.join(HISTORIES_DIR, 'shapes', 'deletion-patches-after-freeze.json');
-      await replayHistoryFile(file);
-      await expect(replayHistoryFile(splitAfterFreeze(file, dir))).rejects.toThrow(/TMPRL1100.*patch marker encountered for change vendor-task-queues/);
     });
   });
 
@@ -186,16 +182,16 @@ describe('workflow replay', () => {
     expect(decrypted).not.toMatch(EMAIL);
   });
 
-  test('when the ciphertext check reads a plaintext history, then it finds readable payloads (the check can fail)', () => {
-    const file = path.join(PLAINTEXT_HISTORIES_DIR, 'deletion-single-channel.json');
-    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  test('when the ciphertext check reads a history decrypted to plain payloads, then it finds readable payloads (the check can fail)', async () => {
+    const json = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, 'deletion-single-channel.json'), 'utf8')) as unknown;
+    await decryptInPlace(json, replayCodec());
     const readable = payloadsIn(json).filter((p) => !bypassesCodec(p.where) && b64(p.metadata.encoding) !== ENCRYPTED_ENCODING);
     expect(readable.length).toBeGreaterThan(0);
     const [id] = accountIdsOf(json);
     expect(readable.some((p) => b64(p.data).includes(id))).toBe(true);
   });
 
-  test.each(each([...encrypted, ...plaintext]))('when %s is replayed through Lethe codec against the current workflow code, then it is deterministic', async (file) => {
+  test.each(each(encrypted))('when %s is replayed through Lethe codec against the current workflow code, then it is deterministic', async (file) => {
     await replayHistoryFile(path.join(HISTORIES_DIR, file));
   });
 

@@ -13,17 +13,16 @@ import { testConfig } from '../support/stack';
 import { buildDeps } from '../../worker/deps';
 import { getDataConverter, ENCRYPTED_ENCODING, keyIdOf } from '../../encryption';
 import { createIntake } from '../../client/intake';
-import { accountDeletionWorkflow, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, RECHECK_PATCH, STORE_PATCHES_AT_START, STORES_APART_PATCH } from '../../workflows/deletion';
-import { READ_BACK_QUEUES_PATCH, VENDOR_QUEUES_PATCH } from '../../workflows/stores';
+import { accountDeletionWorkflow } from '../../workflows/deletion';
 import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { storesOf } from '../support/stores';
 import { temporalConnectionOptions, type Config } from '../../config';
 import { codecPayloads, encodingOf, found, haystack, isLocalActivityMarkerData, isPatchMarkerData, payloadsIn } from './support/scan';
-import { deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
+import { additionalRequestSignal, deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
 
-/** The workflow's patch ids: the only plain text a patch marker may hold. */
-const PATCH_IDS = [STORES_APART_PATCH, RECHECK_PATCH, DEADLINE_ATTRIBUTE_PATCH, LOCAL_FREEZE_PATCH, STORE_PATCHES_AT_START, VENDOR_QUEUES_PATCH, READ_BACK_QUEUES_PATCH];
+/** The workflow's patch ids: the only plain text a patch marker may hold (none since 1.0; a later patch adds its id). */
+const PATCH_IDS: string[] = [];
 
 /** What the SDK's core writes into a local activity marker's data (core's LocalActivityMarkerData). */
 const LOCAL_ACTIVITY_MARKER_KEYS = ['seq', 'attempt', 'activity_id', 'activity_type', 'complete_time', 'backoff', 'original_schedule_time'];
@@ -118,10 +117,13 @@ describe('personal data in the orchestration layer', () => {
     expect(pii.length).toBeGreaterThanOrEqual(8);
 
     // A support agent typing who asked into a free-text field is how personal data reaches an
-    // input: Lethe never puts it there itself, so the test does, to prove encryption hides it.
+    // input: Lethe never puts it there itself, and its intake refuses a `requestedBy` that is not
+    // an identifier (issue 30), so the test signals it the way a caller reaching Temporal
+    // directly could, to prove encryption hides it.
     const deletions = createIntake({ config, db: deps.db, temporal: lethe });
-    const started = await deletions.start({ accountId: a.id, channel: 'support', requestedBy: `agent-7 for ${pii[1]} <${a.email}>` });
+    const started = await deletions.start({ accountId: a.id, channel: 'support', requestedBy: 'agent-7' });
     completedId = started.workflowId;
+    await lethe.workflow.getHandle(completedId).signal(additionalRequestSignal, { channel: 'phone', receivedAt: new Date().toISOString(), requestedBy: `agent-7 for ${pii[1]} <${a.email}>` });
     const receipt: Receipt = await lethe.workflow.getHandle(completedId).result();
     expect(receipt.verification.clean).toBe(true);
 

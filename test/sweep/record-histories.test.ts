@@ -12,11 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { testConfig } from '../support/stack';
 import { buildDeps } from '../../worker/deps';
-import { WORKFLOWS_PATH } from '../../worker/worker';
-import { createActivities } from '../../activities';
+import { createWorker } from '../../worker/worker';
 import { createSweepService } from '../../client/sweeps';
 import { createIntake } from '../../client/intake';
 import { cutoffFor } from '../../activities/sweep/candidates';
@@ -58,8 +56,8 @@ if (process.env.LETHE_RECORD_HISTORIES) {
     const base = buildDeps(config);
     const intake = createIntake({ config, db: base.db, temporal: client });
     const deps = { ...base, temporalClient: () => client, startDeletion: intake.startInactivity };
-    const nc = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
-    const worker = await Worker.create({ connection: nc, namespace: config.temporal.namespace, taskQueue, workflowsPath: WORKFLOWS_PATH, dataConverter, activities: createActivities(deps) });
+    // The deployment's worker: the deletions' Auth0 and Recurly activities run on the vendors' own queues.
+    const { worker, connection: nc } = await createWorker(config, deps);
     const running = worker.run();
     const save = async (name: string, workflowId: string, runId?: string) => {
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -106,5 +104,5 @@ if (process.env.LETHE_RECORD_HISTORIES) {
       await connection.close();
       await deps.close();
     }
-  }, 180_000);
+  }, 600_000);
 }

@@ -134,6 +134,18 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       expect(p.blocked).toEqual([expect.objectContaining({ store: 'recurly', reason: expect.stringContaining('uninvoiced charges'), action: expect.stringContaining('settle or void') })]);
       expect(s.notices).toEqual(['blocked']);
       expect(s.marks).toContain('blocked');
+      // The steps are derived from the stores when the query is answered.
+      expect(p.steps.map((x) => [x.name, x.status])).toEqual([
+        ['freeze', 'completed'],
+        ['recurly', 'running'],
+        ['auth0', 'completed'],
+        ['media', 'completed'],
+        ['database', 'completed'],
+        ['verify', 'running'],
+        ['receipt', 'pending'],
+      ]);
+      expect(p.steps.find((x) => x.name === 'recurly')?.detail).toMatch(/^blocked: .*uninvoiced charges/);
+      expect(p.steps.find((x) => x.name === 'media')?.detail).toBe('3 blobs deleted');
 
       await ts.env.sleep(48 * HOUR);
       p = await progress(handle);
