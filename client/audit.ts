@@ -13,6 +13,7 @@ export const AUDIT_ACTIONS = [
   'deletion_request.retried',
   'deletion_request.resolved',
   'deletion_requests.bulk_retried',
+  'deletion_subject.erased',
   'sweep.started',
   'schedule.paused',
   'schedule.resumed',
@@ -37,9 +38,12 @@ export interface AuditDetails {
 }
 
 export interface AuditEntry {
-  /** The token's name (API), or `cli:<user>@<host>` (CLI talking to Temporal directly). */
+  /**
+   * The token's name (API), `cli:<user>@<host>` (CLI talking to Temporal directly), or
+   * `lethe-maintenance` (`via: 'system'`: what the API's maintenance pass does on its own).
+   */
   actor: string;
-  via: 'api' | 'cli';
+  via: 'api' | 'cli' | 'system';
   action: AuditAction;
   requestId?: string;
   accountId?: string;
@@ -113,7 +117,7 @@ interface AuditRow {
   seq: string | number;
   at: Date | string;
   actor: string;
-  via: 'api' | 'cli';
+  via: 'api' | 'cli' | 'system';
   action: AuditAction;
   request_id: string | null;
   account_id: string | null;

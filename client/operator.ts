@@ -2,13 +2,15 @@
  * What an operator does about a request that waits for a person: retry its stores now (one
  * request, or every blocked or failed one matching a filter, counted first in a dry run), or
  * record that a store was dealt with outside Lethe, with a mandatory justification. Every
- * action is recorded in lethe.operator_actions with who did it, before it is carried out.
+ * action is recorded in lethe.operator_actions with who did it, before it is carried out, and
+ * kept as long as the audit trail (`prune`).
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { deletionWorkflowId, isUuid, resolveStoreSignal, retryStoresSignal, STORES, type Store } from '../contract';
+import { deletionWorkflowId, isUuid, resolveStoreSignal, retryStoresSignal, STORES, type Store, type StoreStatus } from '../contract';
 import type { Intake } from './intake';
+import type { DeletionView, RequestReader } from './requests';
 
 /** A refused operator action: `code` is the API's error code, `field` the offending field. */
 export class OperatorActionError extends Error {
@@ -38,7 +40,7 @@ export interface BulkRetryFilter {
 
 const BULK_LIMIT = 1000;
 
-export function createOperatorActions(deps: { db: Knex; temporal: Client; intake: Pick<Intake, 'resume'> }) {
+export function createOperatorActions(deps: { db: Knex; temporal: Client; intake: Pick<Intake, 'resume'>; requests: Pick<RequestReader, 'get'> }) {
   const { db, temporal } = deps;
 
   async function requestRow(requestId: string): Promise<{ request_id: string; account_id: string; status: string }> {
@@ -83,7 +85,12 @@ export function createOperatorActions(deps: { db: Knex; temporal: Client; intake
   return {
     retry,
 
-    /** Records that `store` was dealt with outside Lethe; the receipt will say so, never "verified". */
+    /**
+     * Records that `store` was dealt with outside Lethe; the receipt will say so, never
+     * "verified". Only a store that is `blocked` now, as the status view shows it: resolving one
+     * that is still being deleted (or already verified) would put "resolved outside Lethe" in
+     * the receipt for data Lethe was deleting itself, or hide that it is not finished.
+     */
     async resolve(requestId: string, store: Store, justification: string, by: string): Promise<{ requestId: string; actionId: string }> {
       if (!STORES.includes(store)) throw new OperatorActionError('invalid_input', 'store', `store must be one of ${STORES.join(', ')}`);
       if (typeof justification !== 'string' || justification.trim().length < 10) {
@@ -91,7 +98,17 @@ export function createOperatorActions(deps: { db: Knex; temporal: Client; intake
       }
       const row = await requestRow(requestId);
       const handle = await runningHandle(row);
-      if (!handle) throw new OperatorActionError('conflict', undefined, `the request's deletion is not running (status ${row.status}); retry it first`);
+      const view = await deps.requests.get(row.request_id);
+      const status = view?.status ?? row.status;
+      if (!handle) {
+        const hint = status === 'failed' ? 'retry it first' : 'there is nothing left to resolve';
+        throw new OperatorActionError('conflict', 'store', `${store} cannot be resolved: it is not blocked, the request's deletion is not running (status ${status}); ${hint}`);
+      }
+      const state = storeState(view, store);
+      if (state !== 'blocked') {
+        const now = state ?? "unknown (the run's progress cannot be read now; try again)";
+        throw new OperatorActionError('conflict', 'store', `${store} is ${now}, not blocked (request ${row.request_id} is ${status}); only a blocked store can be resolved outside Lethe`);
+      }
       const actionId = await record(row.request_id, 'resolve', by, store, justification.trim());
       await handle.signal(resolveStoreSignal, { store, by, actionId });
       return { requestId: row.request_id, actionId };
@@ -119,6 +136,16 @@ export function createOperatorActions(deps: { db: Knex; temporal: Client; intake
       return { matched: requestIds.length, requestIds, retried, errors };
     },
 
+    /**
+     * Deletes actions older than the audit trail's retention (LETHE_AUDIT_RETENTION_DAYS): a
+     * justification is free text a person typed, and `by` names staff, so they are kept as
+     * long as the audit entries that name them by `actionId`, not forever. Answers how many went.
+     */
+    async prune(retentionDays: number, now = new Date()): Promise<number> {
+      const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+      return db('lethe.operator_actions').where('at', '<', cutoff).del();
+    },
+
     /** The actions taken on a request, oldest first (the privacy officer's trail). */
     async actionsOf(requestId: string): Promise<{ actionId: string; action: string; store?: string; by: string; justification?: string; at: string }[]> {
       const rows = await db('lethe.operator_actions').where({ request_id: requestId }).orderBy('at');
@@ -135,3 +162,10 @@ export function createOperatorActions(deps: { db: Knex; temporal: Client; intake
 }
 
 export type OperatorActions = ReturnType<typeof createOperatorActions>;
+
+/** A store's state in the status view: its own entry, or (for runs from before stores ran apart) the blocked list. */
+function storeState(view: Pick<DeletionView, 'stores' | 'blocked'> | null, store: Store): StoreStatus | undefined {
+  const own = view?.stores?.find((s) => s.store === store);
+  if (own) return own.status;
+  return view?.blocked?.some((b) => b.store === store) ? 'blocked' : undefined;
+}

@@ -10,6 +10,22 @@ import { REQUEST_CHANNELS, type RequestChannel } from '../contract';
 export const uuidSchema = { type: 'string', format: 'uuid' } as const;
 const time = { type: 'string', format: 'date-time' } as const;
 
+/**
+ * Who filed a request or did an operator action (`requestedBy`, `by`): a staff id, a token's
+ * name or a service's id, never an email or a sentence. These values are kept at rest (the
+ * request row, the operator trail, a receipt's resolution) long after the person's data is
+ * gone, so nothing a caller types there may identify the person. The sweep's own value, its
+ * workflow id (`inactivity-sweep-…`, a Schedule's `…-2026-05-01T00:00:00Z`), fits.
+ */
+export const IDENTIFIER_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+/** The pattern alone bounds the length (1 to 128), so every refusal names the pattern. */
+export const identifierSchema = (description: string) =>
+  ({
+    type: 'string',
+    pattern: IDENTIFIER_PATTERN,
+    description: `${description}: letters, digits and . _ : - only (${IDENTIFIER_PATTERN}); no email, name or free text`,
+  }) as const;
+
 export interface DeletionRequestBody {
   accountId?: string;
   email?: string;
@@ -35,7 +51,7 @@ export const deletionRequestBody = {
     },
     channel: { type: 'string', enum: [...REQUEST_CHANNELS], description: 'Where the request reached the company' },
     receivedAt: { ...time, description: 'When the request reached the company (default now, never in the future); the deadline counts from it' },
-    requestedBy: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'Who filed it (a staff id or service name)' },
+    requestedBy: identifierSchema('Who filed it (a staff id or service name)'),
   },
   anyOf: [{ required: ['accountId'] }, { required: ['email'] }],
   not: { required: ['accountId', 'email'] },
@@ -96,7 +112,10 @@ export function describeViolation(first: SchemaViolation, context: string, body?
       message = field === 'body' ? 'body must be a JSON object' : `${field} must be ${article(String(p.type))}`;
       break;
     case 'pattern':
-      message = `${field} is malformed${field.endsWith('email') ? ' (expected an email address)' : ''}`;
+      message =
+        p.pattern === IDENTIFIER_PATTERN
+          ? `${field} must be an identifier matching ${IDENTIFIER_PATTERN} (a staff id or service name; no email, name or free text, which would be kept at rest)`
+          : `${field} is malformed${field.endsWith('email') ? ' (expected an email address)' : ''}`;
       break;
     case 'minLength':
     case 'maxLength':

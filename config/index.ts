@@ -135,7 +135,11 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
     encryption: { keys: keyRing(env, mode, stateDir) },
     budget: vendorBudget(env),
     // Long enough for a yearly access review; pruned by the API's maintenance pass.
-    audit: { retentionDays: positiveInteger(env, 'LETHE_AUDIT_RETENTION_DAYS', 400) },
+    audit: {
+      retentionDays: positiveInteger(env, 'LETHE_AUDIT_RETENTION_DAYS', 400),
+      // A month for an operator to notice a terminated deletion and retry it from the capture.
+      abandonedSubjectDays: positiveInteger(env, 'LETHE_ABANDONED_SUBJECT_DAYS', 30),
+    },
     codec: {
       host: env.LETHE_CODEC_HOST || '127.0.0.1',
       port: port(env, 'LETHE_CODEC_PORT', DEFAULTS.codecPort),

@@ -15,8 +15,12 @@ export interface Config {
    * plaintext tokens of the earlier LETHE_API_TOKENS format, each served as an `admin`.
    */
   api: { host: string; port: number; tokens: string[]; credentials?: ApiCredential[]; rateLimitPerMinute: number };
-  /** Who did what (lethe.audit_log): rows older than `retentionDays` are pruned. */
-  audit: { retentionDays: number };
+  /**
+   * Who did what (lethe.audit_log) and the operator actions (lethe.operator_actions): rows older
+   * than `retentionDays` are pruned. `abandonedSubjectDays`: how long the captured subject of a
+   * deletion that ended unfinished (terminated, failed) is kept for a resume before it is erased.
+   */
+  audit: { retentionDays: number; abandonedSubjectDays: number };
   /** The worker's Prometheus endpoint (Lethe's counters and the Temporal SDK's); port 0 turns it off. */
   /**
    * `workflowBundle`: a workflow bundle built beforehand (LETHE_WORKFLOW_BUNDLE, worker/bundle.ts);

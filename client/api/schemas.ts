@@ -5,7 +5,7 @@
  */
 
 import { CHANNELS as ALL_CHANNELS, DELETION_STATUSES as STATUSES, STORES } from '../../contract';
-import { deletionRequestBody, uuidSchema as uuid } from '../validation';
+import { deletionRequestBody, identifierSchema, uuidSchema as uuid } from '../validation';
 
 export { ALL_CHANNELS, STATUSES, deletionRequestBody };
 export type { DeletionRequestBody } from '../validation';
@@ -240,7 +240,7 @@ export const healthSchema = {
 export const errorResponses = errors;
 
 /** Who does an operator action: a staff id or a service name, recorded with the action. */
-const by = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'Who does it (a staff id); recorded with the action' } as const;
+const by = identifierSchema('Who does it (a staff id); recorded with the action, and in the receipt of a resolution');
 
 export const retryBody = {
   type: ['object', 'null'],
@@ -254,7 +254,12 @@ export const resolveBody = {
   required: ['store', 'justification', 'by'],
   properties: {
     store: { type: 'string', enum: [...STORES] },
-    justification: { type: 'string', minLength: 10, maxLength: 2000, description: 'What was done outside Lethe and by whom; kept in the action trail, not in the receipt' },
+    justification: {
+      type: 'string',
+      minLength: 10,
+      maxLength: 2000,
+      description: 'What was done outside Lethe and by whom; kept in the action trail (not in the receipt), which is pruned with the audit trail (LETHE_AUDIT_RETENTION_DAYS)',
+    },
     by,
   },
 } as const;
@@ -334,8 +339,12 @@ export const auditListSchema = {
         properties: {
           seq: { type: 'string' },
           at: time,
-          actor: { type: 'string', description: "The token's name, or the CLI's operator identity" },
-          via: { type: 'string', enum: ['api', 'cli'] },
+          actor: { type: 'string', description: "The token's name, the CLI's operator identity, or lethe-maintenance (via system)" },
+          via: {
+            type: 'string',
+            enum: ['api', 'cli', 'system'],
+            description: "`system`: the API's maintenance pass on its own, e.g. `deletion_subject.erased` (a deletion ended unfinished and was not resumed within LETHE_ABANDONED_SUBJECT_DAYS)",
+          },
           action: { type: 'string' },
           requestId: { type: 'string' },
           accountId: { type: 'string' },

@@ -50,6 +50,8 @@ export interface ApiDeps {
   schedules?: ScheduleService;
   audit?: AuditTrail;
   logger?: pino.Logger;
+  /** How often the maintenance pass runs (reconcile, prune, erase abandoned subjects); tests shorten it. */
+  maintenanceIntervalMs?: number;
 }
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -75,10 +77,10 @@ declare module 'fastify' {
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
   const intake = deps.intake ?? createIntake(deps);
-  const reconciler = createReconciler({ db: deps.db });
+  const reconciler = createReconciler({ db: deps.db, temporal: deps.temporal });
   const requests = deps.requests ?? createRequestReader({ ...deps, onEnded: reconciler.note });
   const sweeps = deps.sweeps ?? createSweepService(deps);
-  const operator = createOperatorActions({ db: deps.db, temporal: deps.temporal, intake });
+  const operator = createOperatorActions({ db: deps.db, temporal: deps.temporal, intake, requests });
   const schedules = deps.schedules ?? createScheduleService({ config, temporal: deps.temporal });
   const audit = deps.audit ?? createAuditTrail({ db: deps.db });
   const metrics = createApiMetrics(requests);
@@ -189,11 +191,15 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
 
   // Requests whose run ended outside Lethe's code (terminated, timed out) are recorded as such
   // within a minute even if nobody reads them, so lists and gauges agree with Temporal.
-  // The same pass prunes the audit trail past LETHE_AUDIT_RETENTION_DAYS (an indexed delete).
+  // The same pass prunes the audit trail past LETHE_AUDIT_RETENTION_DAYS (an indexed delete),
+  // the operator actions (justifications, who) with it, and erases the captured subject of a
+  // deletion that ended unfinished and was not resumed within LETHE_ABANDONED_SUBJECT_DAYS.
   const reconcileTimer = setInterval(() => {
     void reconciler.pass(requests).catch(() => undefined);
     void audit.prune(config.audit.retentionDays).catch(() => undefined);
-  }, RECONCILE_INTERVAL_MS);
+    void operator.prune(config.audit.retentionDays).catch(() => undefined);
+    void reconciler.eraseAbandonedSubjects({ afterDays: config.audit.abandonedSubjectDays, audit }).catch(() => undefined);
+  }, deps.maintenanceIntervalMs ?? RECONCILE_INTERVAL_MS);
   reconcileTimer.unref();
   app.addHook('onClose', async () => {
     clearInterval(reconcileTimer);

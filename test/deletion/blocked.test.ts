@@ -42,11 +42,8 @@ describe('a refusing store does not hold back the others', () => {
 
   const services = () => {
     const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
-    return {
-      intake,
-      reader: createRequestReader({ config: world.config, db: world.deps.db, temporal: world.client }),
-      operator: createOperatorActions({ db: world.deps.db, temporal: world.client, intake }),
-    };
+    const reader = createRequestReader({ config: world.config, db: world.deps.db, temporal: world.client });
+    return { intake, reader, operator: createOperatorActions({ db: world.deps.db, temporal: world.client, intake, requests: reader }) };
   };
 
   async function waitForView(reader: ReturnType<typeof createRequestReader>, requestId: string, ok: (v: DeletionView) => boolean, what: string, timeoutMs = 90_000): Promise<DeletionView> {

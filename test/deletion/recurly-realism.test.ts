@@ -55,11 +55,8 @@ describe('Recurly as documented: asynchronous redaction, open charges, charge=fa
 
   const services = () => {
     const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
-    return {
-      intake,
-      reader: createRequestReader({ config: world.config, db: world.deps.db, temporal: world.client }),
-      operator: createOperatorActions({ db: world.deps.db, temporal: world.client, intake }),
-    };
+    const reader = createRequestReader({ config: world.config, db: world.deps.db, temporal: world.client });
+    return { intake, reader, operator: createOperatorActions({ db: world.deps.db, temporal: world.client, intake, requests: reader }) };
   };
   const accountState = (code: string) => adminJson<SandboxAccountState>(sandboxUrl, 'GET', `accounts/${code}`);
   const requestsFor = async (paths: (p: string) => boolean) => (await adminJson<{ requests: Recorded[] }>(sandboxUrl, 'GET', 'requests')).requests.filter((r) => paths(r.path));

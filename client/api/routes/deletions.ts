@@ -160,7 +160,7 @@ export function registerDeletionRoutes(
         tags: ['deletions'],
         summary: 'Record that one store was dealt with outside Lethe',
         description:
-          'For a store Lethe cannot finish (e.g. a legal hold on media): the operator states what was done and by whom. The receipt shows the store as resolved outside Lethe, never as a verified deletion; the justification stays in the action trail.',
+          "For a store Lethe cannot finish (e.g. a legal hold on media): the operator states what was done and by whom. Only a store that is `blocked` now, as this request's status view shows it (`stores[].status`, `blocked[]`); any other store (pending, running, retrying, verified, resolved) or a request whose deletion is not running is refused with 409 naming the store and its state. The receipt shows the store as resolved outside Lethe, never as a verified deletion; the justification stays in the action trail, pruned with the audit trail (LETHE_AUDIT_RETENTION_DAYS).",
         params: requestIdParams,
         body: resolveBody,
         response: { 202: { ...deletionViewSchema, description: 'The request, after the resolution' }, ...errorResponses(400, 401, 404, 409, 429) },

@@ -1,8 +1,21 @@
 import type { DeletionView } from '../../requests';
 import { apiTarget, call } from '../api';
 import { Command, COMMON_HELP, parse, printHelp, usage, writeJson } from '../command';
-import { EXIT } from '../exit';
+import { CliError, EXIT } from '../exit';
 import { renderView } from '../format';
+
+/** The API names body fields; the CLI user typed options ("--by must be an identifier …"). */
+const OPTION_OF: Record<string, string> = { 'body/by': '--by', 'body/store': '--store', 'body/justification': '--justification' };
+
+async function asOptions<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const field = err instanceof CliError ? err.body?.field : undefined;
+    if (!(err instanceof CliError) || !field || !OPTION_OF[field]) throw err;
+    throw new CliError(err.exitCode, err.body!.message.split(field).join(OPTION_OF[field]), err.body);
+  }
+}
 
 interface BulkResult {
   matched: number;
@@ -19,7 +32,8 @@ export const retryCommand: Command = {
 
 Asks a deletion to try its blocked or failed stores now. A running deletion retries at once; a
 failed or terminated one is resumed as a new run of the same request, from what Lethe captured
-when it froze the account. Each action is recorded with who did it (--by, default the token).
+when it froze the account. Each action is recorded with who did it (--by, default the token;
+a staff id: letters, digits and . _ : - only, no email or name).
 
 With --all: every request with that status (and channel, filed before that time). Without
 --yes it only counts and lists them (a dry run); with --yes it retries each.
@@ -47,7 +61,7 @@ Exit code: 0 done; 3 no such request; 2 a bad option.`,
         ...(values['received-before'] ? { receivedBefore: values['received-before'] } : {}),
         ...(values.by ? { by: values.by } : {}),
       };
-      const r = (await call<BulkResult>(target, 'POST', '/v1/deletion-requests/retry', body)).body;
+      const r = (await asOptions(() => call<BulkResult>(target, 'POST', '/v1/deletion-requests/retry', body))).body;
       if (values.json) return writeJson(io, r);
       if (!values.yes) {
         io.stdout.write(`${r.matched} ${values.status} request(s) match; nothing retried (dry run). Retry them: the same command with --yes\n${r.requestIds.map((id) => `  ${id}`).join('\n')}\n`);
@@ -58,7 +72,7 @@ Exit code: 0 done; 3 no such request; 2 a bad option.`,
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw usage('retry', 'give one REQUEST_ID, or --all with --status');
-    const view = (await call<DeletionView>(target, 'POST', `/v1/deletion-requests/${encodeURIComponent(positionals[0])}/retry`, values.by ? { by: values.by } : {})).body;
+    const view = (await asOptions(() => call<DeletionView>(target, 'POST', `/v1/deletion-requests/${encodeURIComponent(positionals[0])}/retry`, values.by ? { by: values.by } : {}))).body;
     if (values.json) return writeJson(io, view);
     io.stdout.write(`Retry asked for.\n${renderView(view)}\n`);
     return EXIT.ok;
@@ -71,13 +85,16 @@ export const resolveCommand: Command = {
   help: `Usage: lethe resolve REQUEST_ID --store media|auth0|recurly|database --justification TEXT --by WHO [--json]
 
 For a store Lethe cannot finish (a legal hold on media, a vendor record removed by the vendor's
-support): say what was done and by whom. The receipt shows the store as resolved outside
-Lethe, never as a verified deletion; the justification stays in the action trail
-(GET /v1/deletion-requests/REQUEST_ID/actions).
+support): say what was done and by whom. Only a store that is blocked now (lethe status shows
+it under "blocked"); any other is refused, naming the store and its state. The receipt shows
+the store as resolved outside Lethe, never as a verified deletion; the justification stays in
+the action trail (GET /v1/deletion-requests/REQUEST_ID/actions) for the audit trail's retention.
+--by is a staff id: letters, digits and . _ : - only, no email or name.
 
 ${COMMON_HELP}
 
-Exit code: 0 done; 3 no such request; 2 a bad option.`,
+Exit code: 0 done; 3 no such request; 2 a bad option; 1 the store is not blocked (or the
+deletion is not running).`,
 
   async run(argv, io) {
     const { values, positionals } = parse('resolve', argv, { store: { type: 'string' }, justification: { type: 'string' }, by: { type: 'string' } }, true);
@@ -86,7 +103,9 @@ Exit code: 0 done; 3 no such request; 2 a bad option.`,
     for (const name of ['store', 'justification', 'by'] as const) if (!values[name]) throw usage('resolve', `--${name} is required`);
     const target = apiTarget({ apiUrl: values['api-url'] }, io.env);
     const view = (
-      await call<DeletionView>(target, 'POST', `/v1/deletion-requests/${encodeURIComponent(positionals[0])}/resolve`, { store: values.store, justification: values.justification, by: values.by })
+      await asOptions(() =>
+        call<DeletionView>(target, 'POST', `/v1/deletion-requests/${encodeURIComponent(positionals[0])}/resolve`, { store: values.store, justification: values.justification, by: values.by }),
+      )
     ).body;
     if (values.json) return writeJson(io, view);
     io.stdout.write(`Recorded as resolved outside Lethe.\n${renderView(view)}\n`);
