@@ -114,6 +114,9 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
         retryEveryMs: duration(env, 'LETHE_STORE_RETRY_EVERY', '15m', 1_000),
         attemptBudgetMs: duration(env, 'LETHE_STORE_ATTEMPT_BUDGET', '30m', 1_000),
       },
+      // How long a deleted person's email (a keyed hash) keeps a case twin from being taken for
+      // them: a repeat request by email within it is refused as ambiguous (client/intake.ts).
+      twinGuardDays: positiveInteger(env, 'LETHE_TWIN_GUARD_DAYS', 90),
     },
     sweep: {
       ...timeOfDay(env, 'LETHE_SWEEP_TIME', '03:00'),

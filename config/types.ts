@@ -34,7 +34,8 @@ export interface Config {
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
   recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full'; region: 'us' | 'eu' };
   /** `webhookSecret` signs every webhook delivery (LETHE_WEBHOOK_SECRET[_FILE]; activities/deletion/notify.ts). */
-  deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string; webhookSecret?: string; blockPolicy: BlockPolicy };
+  /** `twinGuardDays`: how long a deleted person's email hash keeps a case twin from being resolved by that email (LETHE_TWIN_GUARD_DAYS). */
+  deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string; webhookSecret?: string; blockPolicy: BlockPolicy; twinGuardDays: number };
   /** The inactivity sweep (issue 4): its daily Schedule, its pace, and the policy's 24 months. */
   sweep: SweepConfig;
   /** Payload encryption keys (encryption/): required in production, written by the embedded stack. */

@@ -19,6 +19,7 @@ import type pino from 'pino';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../config';
 import { createIntake, DeletionRequestError, type Intake } from '../intake';
+import { pruneDeletedEmailHashes } from '../../stores/subjects';
 import { createRequestReader, type RequestReader } from '../requests';
 import { createReconciler } from '../reconcile';
 import { createOperatorActions, OperatorActionError } from '../operator';
@@ -199,6 +200,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     void audit.prune(config.audit.retentionDays).catch(() => undefined);
     void operator.prune(config.audit.retentionDays).catch(() => undefined);
     void reconciler.eraseAbandonedSubjects({ afterDays: config.audit.abandonedSubjectDays, audit }).catch(() => undefined);
+    void pruneDeletedEmailHashes(deps.db, config.deletion.twinGuardDays).catch(() => undefined);
   }, deps.maintenanceIntervalMs ?? RECONCILE_INTERVAL_MS);
   reconcileTimer.unref();
   app.addHook('onClose', async () => {
@@ -220,9 +222,8 @@ function errorReply(err: FastifyError, req: FastifyRequest): { status: number; b
     const part = e.field === 'cursor' ? 'querystring' : 'body';
     const field = e.field ? `${part}/${e.field}` : undefined;
     const message = e.field && e.message.startsWith(e.field) ? `${part}/${e.message}` : field ? `${field}: ${e.message}` : e.message;
-    return e.code === 'account_not_found'
-      ? { status: 404, body: { error: 'account_not_found', message, ...(field ? { field } : {}) } }
-      : { status: 400, body: { error: 'invalid_input', message, ...(field ? { field } : {}) } };
+    const status = e.code === 'account_not_found' ? 404 : e.code === 'ambiguous_email' ? 409 : 400;
+    return { status, body: { error: e.code, message, ...(field ? { field } : {}) } };
   }
   if (e instanceof OperatorActionError) {
     const status = e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : 400;

@@ -25,7 +25,7 @@ import { waitFor } from '../../dev/stack/net';
 import { loadConfig } from '../../config';
 import { buildDeps } from '../../worker/deps';
 import { fingerprint, rng, seedAccount, SeedDeps, SeededAccount, SubState } from '../../dev/seed/fixtures';
-import { expectEmpty, storesOf } from '../support/stores';
+import { bystanderOf, expectEmpty, storesOf } from '../support/stores';
 import { scopedSeeder, daysAfter, newScopePrefix } from '../sweep/support';
 import { cutoffFor } from '../../activities/sweep/candidates';
 import { createTemporalClient } from '../../client/temporal';
@@ -255,6 +255,15 @@ describe('reliability: load with faults', () => {
       );
     }
     const before = await pool(bystanders, 8, (b) => fingerprint(seed, b));
+    // Case twins (CONTRACT §2): the same email as a target but for the first letter's case.
+    // Targets with a legacy login are left out: their login answers the twin's email too, so
+    // their Auth0 store rightly blocks for a person (test/deletion/case-twins.test.ts). Past the
+    // first 20, which are also asked for by email below (a twin makes that email ambiguous: 409).
+    const twins = new Map<string, { twin: SeededAccount; before: Record<string, unknown> }>();
+    for (const t of targets.slice(20, 45).filter((_, i) => (i + 20) % 3 !== 1)) {
+      const twin = await seedAccount(seed, { email: t.email[0].toUpperCase() + t.email.slice(1), media: 2, auth0: 'none', subscriptions: [{ state: 'active' }], emailOnlySupportRequests: 1 }, rand);
+      twins.set(t.id, { twin, before: await bystanderOf(seed, twin, [t]) });
+    }
 
     // All requests at once, then a second channel for some, which must join the first.
     const filed = await Promise.all(
@@ -454,10 +463,15 @@ describe('reliability: load with faults', () => {
       expect(((await res.json()) as { status: string }).status).toBe('completed');
     }
     // Nothing left of any deleted account, in any store.
-    await pool(targets, 8, async (t) => expectEmpty(await storesOf(seed, t)));
+    // A twin's rows hold a case variant of its target's email: that target is empty by the exact spelling.
+    await pool(targets, 8, async (t) => expectEmpty(await storesOf(seed, t, twins.has(t.id) ? { rule: 'exact' } : {})));
     // Nothing of anyone else touched.
     expect(await pool(bystanders, 8, (b) => fingerprint(seed, b))).toEqual(before);
-    process.stderr.write(`[reliability] held ${REQUESTS} requests (+20 duplicates); bystanders wrongly touched: 0; data left: 0\n`);
+    for (const [targetId, { twin, before: was }] of twins) {
+      const target = targets.find((t) => t.id === targetId)!;
+      expect([twin.id, await bystanderOf(seed, twin, [target])]).toEqual([twin.id, was]);
+    }
+    process.stderr.write(`[reliability] held ${REQUESTS} requests (+20 duplicates); bystanders wrongly touched: 0 (${twins.size} of them case twins); data left: 0\n`);
   });
 
   test('when a sweep is interrupted by a worker kill, then it finishes and deletes each eligible account exactly once', async () => {

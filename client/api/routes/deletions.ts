@@ -42,12 +42,12 @@ export function registerDeletionRoutes(
         tags: ['deletions'],
         summary: 'File a deletion request',
         description:
-          'Starts the deletion of one account (by id, or by email matched exactly and case-insensitively). A request for an account whose deletion is under way joins it and answers the same requestId (an earlier receivedAt moves the deadline earlier); one for an account Lethe already deleted answers 200 with the request that deleted it.',
+          'Starts the deletion of one account (by id, or by an email that names exactly one account when letter case is ignored, counting deletions under way and those completed within LETHE_TWIN_GUARD_DAYS; an email that names more than one is refused with 409: file by accountId). A request for an account whose deletion is under way joins it and answers the same requestId (an earlier receivedAt moves the deadline earlier); one for an account Lethe already deleted answers 200 with the request that deleted it.',
         body: deletionRequestBody,
         response: {
           202: { ...startedSchema, description: 'Accepted; Location names the status resource' },
           200: { ...startedSchema, description: 'The account was already deleted by this request' },
-          ...errorResponses(400, 401, 404, 413, 415, 429, 503),
+          ...errorResponses(400, 401, 404, 409, 413, 415, 429, 503),
         },
       },
     },
