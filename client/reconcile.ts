@@ -2,8 +2,10 @@
  * Keeps Lethe's stored requests in step with runs that ended without Lethe's code running: a
  * run an operator terminated, one that timed out, one whose history expired. Every outcome the
  * workflow reaches itself it records itself (receipt, failure, skip); these it cannot. The read
- * side reports what it sees (`note`), and a periodic pass looks at requests that have been
- * open a while, so lists and the overdue gauges agree with Temporal without anyone asking.
+ * side reports what it sees (`note`), and a periodic pass asks Temporal's visibility which
+ * deletion runs closed, so lists and the overdue gauges agree with Temporal without anyone
+ * asking. (A run whose history and visibility record expired before any pass saw it closed, an
+ * API down for the whole retention, is recorded when its status is read.)
  *
  * A deletion that ended that way leaves its captured subject (lethe.deletion_subjects: the
  * sealed email and vendor ids), which an operator's retry resumes from. When nobody retries,
@@ -13,18 +15,19 @@
 import type { Knex } from 'knex';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { deletionWorkflowId, FINISHED_STATUSES } from '../contract';
+import { accountDeletionWorkflow } from '../workflows/deletion';
 import type { AuditTrail } from './audit';
 import type { RequestReader } from './requests';
 
-/** Open requests younger than this are left alone: their first workflow task may not have run. */
-const SETTLE_MS = 60_000;
-const PASS_LIMIT = 100;
+/** How far a pass looks back past the last one: visibility (Elasticsearch) lags its runs by seconds. */
+const VISIBILITY_LAG_MS = 5 * 60_000;
 const OPEN_STATUSES = ['pending', 'running', 'blocked'];
 
 export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (line: string) => void }) {
   const { db } = deps;
   const pending = new Set<Promise<void>>();
-  let cursor: { createdAt: string; requestId: string } | undefined;
+  /** When the last complete pass began (ms): the next asks only for runs closed since then. */
+  let watermark: number | undefined;
 
   async function record(requestId: string, status: 'failed' | 'skipped'): Promise<void> {
     // Only an open request changes: a receipt or an earlier outcome always wins.
@@ -43,34 +46,37 @@ export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (lin
     },
 
     /**
-     * One look at the next `limit` open requests, oldest first, after where the last pass
-     * stopped; each read reports through `note`. The cursor walks all of them: with more open
-     * requests than one pass reads (a vendor outage leaves thousands open and blocked), a run
-     * terminated among the younger ones is still recorded, a few passes later. A pass that
-     * reaches the end starts again from the oldest.
+     * One visibility query for the deletion runs that closed since the last pass (the first pass
+     * looks back to the oldest open request), then the read side's look at each of those whose
+     * request is still open here: Temporal is asked once a pass, however many requests are open,
+     * plus once for each run that really ended outside Lethe. A run Lethe finished itself has its
+     * row finished already and costs nothing. Answers how many requests were looked at.
      */
-    async pass(reader: Pick<RequestReader, 'get'>, limit = PASS_LIMIT): Promise<number> {
-      const page = () =>
-        db('lethe.deletion_requests')
-          .whereIn('status', ['pending', 'running', 'blocked'])
-          .andWhere('created_at', '<', new Date(Date.now() - SETTLE_MS))
-          .modify((q) => {
-            // The cursor keeps PostgreSQL's own text of the timestamp: a JavaScript Date would
-            // drop its microseconds, and a row could be skipped.
-            if (cursor) q.andWhereRaw('(created_at, request_id) > (?::timestamptz, ?)', [cursor.createdAt, cursor.requestId]);
-          })
-          .orderBy([{ column: 'created_at' }, { column: 'request_id' }])
-          .limit(limit)
-          .select('request_id', db.raw('created_at::text as created_at')) as Promise<{ request_id: string; created_at: string }[]>;
-      let rows = await page();
-      if (rows.length === 0 && cursor) {
-        cursor = undefined;
-        rows = await page();
+    async pass(reader: Pick<RequestReader, 'get'>): Promise<number> {
+      const { temporal } = deps;
+      if (!temporal) throw new Error('pass needs the Temporal client: it asks Temporal which runs ended');
+      const startedAt = Date.now();
+      let since = watermark;
+      if (since === undefined) {
+        const oldest: { created_at?: Date | null } | undefined = await db('lethe.deletion_requests').whereIn('status', OPEN_STATUSES).min({ created_at: 'created_at' }).first();
+        // Nothing open: nothing to reconcile, and no question for Temporal.
+        if (!oldest?.created_at) return 0;
+        since = new Date(oldest.created_at).getTime();
       }
-      for (const r of rows) await reader.get(r.request_id);
-      const last = rows[rows.length - 1];
-      cursor = rows.length < limit || !last ? undefined : { createdAt: last.created_at, requestId: last.request_id };
-      return rows.length;
+      const closed = new Map<string, string>();
+      for await (const run of temporal.workflow.list({ query: endedRunsQuery(new Date(since - VISIBILITY_LAG_MS)), pageSize: 1000 })) {
+        const requestId = (run.memo as { requestId?: unknown } | undefined)?.requestId;
+        if (typeof requestId === 'string') closed.set(requestId, run.workflowId);
+      }
+      const open: { request_id: string }[] = closed.size
+        ? await db('lethe.deletion_requests')
+            .whereIn('request_id', [...closed.keys()])
+            .whereIn('status', OPEN_STATUSES)
+            .select('request_id')
+        : [];
+      for (const r of open) await reader.get(r.request_id);
+      watermark = startedAt;
+      return open.length;
     },
 
     /**
@@ -129,6 +135,15 @@ export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (lin
       await Promise.all([...pending]);
     },
   };
+}
+
+/**
+ * The deletion runs that closed at or after `since`, however they closed (Lethe's own outcomes
+ * are filtered out by their finished rows, not here: a completed run without a receipt is a skip).
+ * A run continued as new goes on in its next run.
+ */
+export function endedRunsQuery(since: Date): string {
+  return `WorkflowType = "${accountDeletionWorkflow.name}" AND ExecutionStatus != "Running" AND ExecutionStatus != "ContinuedAsNew" AND CloseTime >= "${since.toISOString()}"`;
 }
 
 export type Reconciler = ReturnType<typeof createReconciler>;

@@ -1,67 +1,93 @@
 /**
- * The reconciler's periodic pass reads a page of open requests at a time. It once read the same
- * oldest page every time: with more requests open than a page (an Auth0 outage leaves
- * thousands open), a run terminated among the younger ones was never recorded. A database of
- * its own, so the rows it plants (open, years past their deadline) do not show in the shared
- * stack's lists and overdue gauges.
+ * The reconciler's periodic pass finds the deletion runs that ended outside Lethe (terminated,
+ * timed out) with one visibility query, not a describe per open request: with 10,000 open, a
+ * pass of a call pair per row took 100 minutes in every API replica. A database of its own, so
+ * the rows it plants (open, years past their deadline) do not show in the shared stack's lists
+ * and overdue gauges; real runs on the shared Temporal, on a task queue no worker polls.
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import { Client, Connection } from '@temporalio/client';
 import { migrateLetheSchema } from '../../migrations';
 import { createReconciler } from '../../client/reconcile';
+import { createRequestReader } from '../../client/requests';
+import { temporalConnectionOptions } from '../../config';
+import { deletionWorkflowId } from '../../contract';
+import { getDataConverter } from '../../encryption';
 import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
+import { testConfig } from '../support/stack';
 
 describe('reconciler pass', () => {
+  const config = testConfig();
+  /** Every gRPC call the client makes to Temporal, by method. */
+  const calls: string[] = [];
+  const counting: Interceptor = (options, nextCall) => {
+    calls.push(options.method_definition.path.split('/').pop() ?? '');
+    return new InterceptingCall(nextCall(options));
+  };
   let fresh: FreshDatabase;
   let db: Knex;
+  let connection: Connection;
+  let temporal: Client;
 
   beforeAll(async () => {
     fresh = await freshDatabase('lethe_reconcile');
     db = fresh.db;
     await migrateLetheSchema(db);
+    connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), interceptors: [counting] });
+    temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
   });
-  afterAll(() => fresh?.drop());
+  afterAll(async () => {
+    await connection?.close();
+    await fresh?.drop();
+  });
 
-  test('when more requests are open than one pass reads, then successive passes read every one of them, and a request the read finds ended is recorded', async () => {
-    // 25 open requests, several in the same microsecond-precise second, plus finished ones the pass must skip.
-    const base = Date.parse('2024-03-01T00:00:00Z');
-    const open = Array.from({ length: 25 }, (_, i) => ({
-      request_id: randomUUID(),
-      created_at: new Date(base + Math.floor(i / 3) * 1000).toISOString().replace('Z', `${String(i).padStart(3, '0')}Z`),
-    }));
-    const rows = [...open.map((r) => ({ ...r, status: 'blocked' })), ...['completed', 'failed'].map((status) => ({ request_id: randomUUID(), created_at: new Date(base).toISOString(), status }))];
-    await db('lethe.deletion_requests').insert(rows.map((r) => ({ ...r, account_id: randomUUID(), channel: 'support', received_at: r.created_at, deadline_at: r.created_at })));
+  test('when 1,000 requests are open and one run among them was terminated, then a pass asks Temporal one question plus the look at that run, records it failed, and the next pass asks one question', async () => {
+    const created = new Date(Date.now() - 3_600_000);
+    const open = Array.from({ length: 1000 }, () => ({ request_id: randomUUID(), account_id: randomUUID() }));
+    await db('lethe.deletion_requests').insert(open.map((r) => ({ ...r, status: 'blocked', channel: 'support', created_at: created, received_at: created, deadline_at: created })));
+    // Two of them have runs: one still running, one an operator terminated (the youngest row's).
+    const taskQueue = `reconcile-nobody-${randomUUID()}`;
+    const [running, terminated] = [open[3], open[998]];
+    for (const r of [running, terminated]) {
+      await temporal.workflow.start('accountDeletionWorkflow', { taskQueue, workflowId: deletionWorkflowId(r.account_id), args: [], memo: { requestId: r.request_id } });
+    }
+    await temporal.workflow.getHandle(deletionWorkflowId(terminated.account_id)).terminate('an operator stopped it');
 
-    const reconciler = createReconciler({ db });
-    const seen: string[] = [];
-    const ended = open[17].request_id;
-    const reader = {
-      get: async (requestId: string) => {
-        seen.push(requestId);
-        // What the read side does when Temporal says the run was terminated.
-        if (requestId === ended) reconciler.note(requestId, 'failed');
-        return null;
-      },
-    };
-    const sizes: number[] = [];
-    const pass = async (limit: number) => {
-      sizes.push(await reconciler.pass(reader, limit));
+    const reconciler = createReconciler({ db, temporal });
+    const reader = createRequestReader({ config, db, temporal, onEnded: reconciler.note });
+    const pass = async () => {
+      calls.length = 0;
+      const looked = await reconciler.pass(reader);
       await reconciler.flush();
+      return { looked, calls: [...calls] };
     };
-    for (let i = 0; i < 4; i++) await pass(10);
-    await pass(30);
 
-    // Three passes read each open request once, oldest first (three share each millisecond);
-    // the fourth starts over, and the fifth goes on from there without the one recorded ended.
-    expect(sizes).toEqual([10, 10, 5, 10, 14]);
-    expect(seen.slice(0, 25)).toEqual(open.map((r) => r.request_id));
-    expect(seen.slice(25, 35)).toEqual(open.slice(0, 10).map((r) => r.request_id));
-    expect(seen.slice(35)).toEqual(
-      open
-        .slice(10)
-        .filter((r) => r.request_id !== ended)
-        .map((r) => r.request_id),
-    );
-    expect(await db('lethe.deletion_requests').where({ request_id: ended }).first()).toMatchObject({ status: 'failed' });
+    const first = await pass();
+    expect(first.looked).toBe(1);
+    expect(first.calls.filter((c) => c === 'ListWorkflowExecutions')).toHaveLength(1);
+    // The look at the one that ended (describe, its history, its result): a handful, not 1,000.
+    expect(first.calls.length).toBeLessThanOrEqual(6);
+    expect(await db('lethe.deletion_requests').where({ request_id: terminated.request_id }).first()).toMatchObject({ status: 'failed' });
+    expect(Number((await db('lethe.deletion_requests').where({ status: 'blocked' }).count({ n: '*' }).first())?.n)).toBe(999);
+
+    const second = await pass();
+    expect(second).toEqual({ looked: 0, calls: ['ListWorkflowExecutions'] });
+
+    await temporal.workflow.getHandle(deletionWorkflowId(running.account_id)).terminate('test over');
+  });
+
+  test('when nothing is open, then a pass asks Temporal nothing', async () => {
+    const empty = await freshDatabase('lethe_reconcile_empty');
+    try {
+      await migrateLetheSchema(empty.db);
+      const reconciler = createReconciler({ db: empty.db, temporal });
+      calls.length = 0;
+      expect(await reconciler.pass({ get: async () => null })).toBe(0);
+      expect(calls).toEqual([]);
+    } finally {
+      await empty.drop();
+    }
   });
 });
