@@ -23,7 +23,7 @@ import { Supervisor } from '../dev/stack/supervisor';
 import { azuriteSpec, ensureContainers } from '../dev/stack/azurite';
 import { ensureDatabase } from '../dev/stack/postgres';
 import { pool } from './support';
-import { azuriteConnectionString } from '../config';
+import { azuriteConnectionString, requireKeyRing } from '../config';
 import { freePort } from '../dev/stack/net';
 import { loadConfig, temporalConnectionOptions } from '../config';
 import { buildDeps } from '../worker/deps';
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   const { worker, connection: nc } = await createWorker(config, deps);
   const running = worker.run();
   const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
   const deletions = createIntake({ config, db: deps.db, temporal: client });
   const media = createMediaActivities({ blobs: deps.blobs, pageSize: config.blob.pageSize, concurrency: config.blob.batchConcurrency });
   const rows: string[] = [];

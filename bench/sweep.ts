@@ -23,7 +23,7 @@ import type { Knex } from 'knex';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
 import { freeStackPorts, startStack, RunningStack } from '../dev/stack/embedded';
-import { loadConfig, Config, temporalConnectionOptions } from '../config';
+import { loadConfig, Config, temporalConnectionOptions, requireKeyRing } from '../config';
 import { buildDeps } from '../worker/deps';
 import { createWorker } from '../worker/worker';
 import { getDataConverter } from '../encryption';
@@ -209,7 +209,7 @@ export async function runSweepBench(opts: SweepBenchOptions): Promise<string> {
       if (!opts.skipWorkflow) {
         log('the sweep workflow (dry run) on the dev server');
         const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
-        const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+        const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
         try {
           // The page size is the worker's setting: one worker per size, on a task queue of its own.
           for (const pageSize of [config.sweep.pageSize, 100]) {

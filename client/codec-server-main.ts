@@ -1,5 +1,5 @@
 /** The codec server process (see codec-server.ts): started by the embedded stack beside the Web UI. */
-import { loadConfig, ConfigError } from '../config';
+import { loadConfig, ConfigError, requireKeyRing } from '../config';
 import { getPayloadCodec } from '../encryption';
 import { assertCodecAuthenticated, startCodecServer } from './codec-server';
 import { credentialsOf } from './api/auth';
@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   assertCodecAuthenticated(config);
   const log = (line: string) => process.stderr.write(`lethe-codec: ${line}\n`);
   const running = await startCodecServer({
-    codec: getPayloadCodec(config),
+    codec: getPayloadCodec(requireKeyRing(config)),
     host: config.codec.host,
     port: config.codec.port,
     allowedOrigins: config.codec.allowedOrigins,

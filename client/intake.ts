@@ -25,6 +25,7 @@ import {
 import { accountDeletionWorkflow } from '../workflows/deletion';
 import { checkDeletionRequest, type DeletionRequestBody } from './validation';
 import { getFieldCipher, type FieldCipher } from '../encryption';
+import { requireKeyRing } from '../config';
 import { emailCandidates } from '../stores/subjects';
 import { firstTaskCompleted } from './temporal';
 
@@ -77,7 +78,7 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
       const row = await db('accounts').where({ id }).first('id');
       return { accountId: id, live: !!row };
     }
-    const found = await emailCandidates({ db, fields: (fields ??= getFieldCipher(config)) }, String(req.email), config.deletion.twinGuardDays);
+    const found = await emailCandidates({ db, fields: (fields ??= getFieldCipher(() => requireKeyRing(config))) }, String(req.email), config.deletion.twinGuardDays);
     const ids = [...new Set([...found.live, ...found.captured, ...found.recentlyDeleted])].sort();
     if (ids.length === 0) throw new DeletionRequestError('account_not_found', 'email', 'no account has this email');
     if (ids.length > 1) {

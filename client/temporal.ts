@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { ConfigError, connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, type Config } from '../config';
+import { ConfigError, connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, type Config, requireKeyRing } from '../config';
 import { getDataConverter } from '../encryption';
 
 /**
@@ -28,7 +28,7 @@ export function createTemporalClient(config: Config): Client {
   // TLS, client certificate and API key from the configuration (config/temporal-tls.ts).
   const connection = Connection.lazy({ ...temporalClientConnectionOptions(config.temporal), connectTimeout: 5_000 });
   // The shared converter: what the API and CLI start is encrypted like what the worker writes.
-  return new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+  return new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
 }
 
 /** Events read to find the first completed workflow task: signals may come before it. */

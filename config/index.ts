@@ -22,7 +22,7 @@ export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDD
 
 export type { Config, Mode, SweepConfig } from './types';
 export { connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, temporalConnectionOptions, type TemporalTls } from './temporal-tls';
-export { SECRET_FILE_VARIABLES, withSecretFiles } from './keys';
+export { requireKeyRing, SECRET_FILE_VARIABLES, withSecretFiles } from './keys';
 export { credentialEntry, ROLES, tokenDigest, type ApiCredential, type Role } from './tokens';
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { KeyRing, KeyRingError, parseKeyRing } from '../encryption/keys';
 import { ConfigError, type Env } from './env';
 import { EMBEDDED_KEYS_FILE } from './defaults';
-import type { Mode } from './types';
+import type { Config, Mode } from './types';
 
 /**
  * The payload keys: LETHE_ENCRYPTION_KEYS or the file LETHE_ENCRYPTION_KEYS_FILE names; in
@@ -84,4 +84,15 @@ export function withSecretFiles(env: Env): Env {
     }
   }
   return out;
+}
+
+/** The configured key ring, or the one-line error naming what to set. */
+export function requireKeyRing(config: Pick<Config, 'encryption' | 'stateDir'>): KeyRing {
+  if (!config.encryption.keys) {
+    throw new ConfigError(
+      'LETHE_ENCRYPTION_KEYS',
+      `no encryption key configured: set LETHE_ENCRYPTION_KEYS or LETHE_ENCRYPTION_KEYS_FILE (the embedded stack writes one to ${config.stateDir}/encryption-keys on start)`,
+    );
+  }
+  return config.encryption.keys;
 }

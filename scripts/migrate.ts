@@ -1,5 +1,5 @@
 /** `npm run migrate`: Lethe's own schema everywhere; the application schema outside production. */
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig, requireKeyRing } from '../config';
 import { createDb } from '../stores/db';
 import { migrateApplicationSchema, migrateLetheSchema } from '../migrations';
 import { getFieldCipher } from '../encryption';
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   try {
     if (config.mode !== 'production') await migrateApplicationSchema(db);
     // Migration 006 seals subjects captured before it in plain text, with the payload keys.
-    const fields = getFieldCipher(config);
+    const fields = getFieldCipher(() => requireKeyRing(config));
     await migrateLetheSchema(db, { sealSubject: (subject) => sealSubject(fields, subject) });
     process.stdout.write('migrations applied\n');
   } finally {

@@ -9,6 +9,7 @@ import type { ActivityDeps } from '../activities';
 import { createTemporalClient } from '../client/temporal';
 import { createIntake } from '../client/intake';
 import { getFieldCipher } from '../encryption';
+import { requireKeyRing } from '../config';
 
 export interface WorkerDeps extends ActivityDeps {
   /** A Temporal client with Lethe's data converter, made on first use. */
@@ -30,7 +31,7 @@ export function buildDeps(config: Config): WorkerDeps {
     auth0: createAuth0Client(config.auth0),
     recurly: createRecurlyClient(config.recurly),
     // The payload codec's keys, read on first use (a process that never seals needs none).
-    fields: getFieldCipher(config),
+    fields: getFieldCipher(() => requireKeyRing(config)),
     // The sweep files its requests through the intake every channel uses; injected here so
     // the activities never import the client side.
     startDeletion: (req) => (intake ??= createIntake({ config, db, temporal: temporalClient() })).startInactivity(req),

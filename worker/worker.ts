@@ -1,5 +1,5 @@
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
-import { connectingTo, temporalConnectionOptions, type Config } from '../config';
+import { connectingTo, temporalConnectionOptions, type Config, requireKeyRing } from '../config';
 import { createActivities, ActivityDeps } from '../activities';
 import { getDataConverter } from '../encryption';
 import { activityMetricsInterceptor } from './metrics';
@@ -24,7 +24,7 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
     namespace: config.temporal.namespace,
     // Encrypts every payload and failure message this worker writes to history. Built after
     // connecting, so an unreachable server is reported before a missing key.
-    dataConverter: getDataConverter(config),
+    dataConverter: getDataConverter(requireKeyRing(config)),
     activities: createActivities(deps),
     // A media deletion's cursor reaches the server about every second, so a worker that dies
     // costs its successor at most a second of re-listing.

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, DEFAULTS, azuriteConnectionString, credentialEntry, embeddedDatabaseUrl, loadConfig, withSecretFiles } from '../../config';
+import { ConfigError, DEFAULTS, azuriteConnectionString, credentialEntry, embeddedDatabaseUrl, loadConfig, withSecretFiles, requireKeyRing } from '../../config';
 import { createDb } from '../../stores/db';
 import { migrateApplicationSchema, migrateLetheSchema } from '../../migrations';
 import { getFieldCipher, type FieldCipher } from '../../encryption';
@@ -259,7 +259,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       // Migration 006 seals subjects an older checkout captured in plain text (a deletion paused
       // across the upgrade), with the keys the worker will use; read only if there are any.
       let fields: FieldCipher | undefined;
-      await migrateLetheSchema(db, { sealSubject: (subject) => sealSubject((fields ??= getFieldCipher(loadConfig({ ...env, ...childEnv }))), subject) });
+      await migrateLetheSchema(db, { sealSubject: (subject) => sealSubject((fields ??= getFieldCipher(() => requireKeyRing(loadConfig({ ...env, ...childEnv })))), subject) });
     } finally {
       await db.destroy();
     }

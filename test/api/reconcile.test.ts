@@ -12,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { migrateLetheSchema } from '../../migrations';
 import { createReconciler } from '../../client/reconcile';
 import { createRequestReader } from '../../client/requests';
-import { temporalConnectionOptions } from '../../config';
+import { temporalConnectionOptions, requireKeyRing } from '../../config';
 import { deletionWorkflowId } from '../../contract';
 import { getDataConverter } from '../../encryption';
 import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
@@ -36,7 +36,7 @@ describe('reconciler pass', () => {
     db = fresh.db;
     await migrateLetheSchema(db);
     connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), interceptors: [counting] });
-    temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+    temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
   });
   afterAll(async () => {
     await connection?.close();

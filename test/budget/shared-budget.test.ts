@@ -17,7 +17,7 @@ import { adminJson, stats } from '../sandboxes/helpers/sandboxAdmin';
 import { rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 import { createIntake } from '../../client/intake';
 import { getDataConverter } from '../../encryption';
-import { temporalClientConnectionOptions } from '../../config';
+import { temporalClientConnectionOptions, requireKeyRing } from '../../config';
 import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../../workflows/queues';
 import { until } from '../support/until';
 
@@ -39,7 +39,7 @@ describe('one vendor budget across worker processes', () => {
     const config = testConfig({ ...stores.env, ...budgetEnv, LETHE_TASK_QUEUE: `test-${randomUUID()}` });
     const deps = buildDeps(config);
     const connection = await Connection.connect(temporalClientConnectionOptions(config.temporal));
-    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
     const workerEnv = { ...process.env, ...stores.env, ...budgetEnv, LETHE_TASK_QUEUE: config.temporal.taskQueue, LETHE_WORKER_METRICS_PORT: '0' };
     const workers: ChildProcess[] = [1, 2].map(() => spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: ROOT, env: workerEnv, stdio: 'ignore' }));
     try {

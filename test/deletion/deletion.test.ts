@@ -7,6 +7,7 @@ import { DATA_MAP } from '../../activities/deletion/data-map';
 import { expectEmpty, storesOf } from '../support/stores';
 import { deletionWorkflowId, progressQuery, type Receipt } from '../../contract';
 import { ENCRYPTED_ENCODING, getDataConverter } from '../../encryption';
+import { requireKeyRing } from '../../config';
 import { Worker } from '@temporalio/worker';
 import { temporal as proto } from '@temporalio/proto';
 import { createWorker, WORKFLOWS_PATH } from '../../worker/worker';
@@ -181,6 +182,6 @@ describe('account deletion workflow', () => {
     const patchAt = (history.events ?? []).flatMap((e, i) => (e.markerRecordedEventAttributes?.markerName === 'core_patch' ? [i] : []));
     expect(patchAt.filter((i) => i > secondTask).map((i) => i + 1)).toEqual([]);
     expect(patchAt.length).toBe(5);
-    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, dataConverter: getDataConverter(world.config) }, history, 'signal-before-first-task');
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, dataConverter: getDataConverter(requireKeyRing(world.config)) }, history, 'signal-before-first-task');
   });
 });

@@ -18,7 +18,7 @@ import { createIntake } from '../../client/intake';
 import { getDataConverter, decodePayloads } from '../../encryption';
 import type { MediaCursor } from '../../activities/deletion/media';
 import type { Receipt } from '../../contract';
-import { temporalConnectionOptions } from '../../config';
+import { temporalConnectionOptions, requireKeyRing } from '../../config';
 import { sleep, until } from '../support/until';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -40,7 +40,7 @@ async function serverCursor(handle: Describable): Promise<{ cursor: MediaCursor;
   const payload = pending?.heartbeatDetails?.payloads?.[0];
   if (!payload) return undefined;
   // Heartbeat details are encrypted like every payload; decode as the SDK would.
-  const [decoded] = await decodePayloads(testConfig(), [payload as never]);
+  const [decoded] = await decodePayloads(requireKeyRing(testConfig()), [payload as never]);
   return { cursor: defaultPayloadConverter.fromPayload<MediaCursor>(decoded), attempt: pending?.attempt ?? 0 };
 }
 
@@ -115,7 +115,7 @@ describe('deletion under faults', () => {
       const config = testConfig({ ...stores.env, LETHE_TASK_QUEUE: `test-${randomUUID()}` });
       const deps = buildDeps(config);
       const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
-      const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+      const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
       const workerEnv = { ...process.env, ...stores.env, LETHE_TASK_QUEUE: config.temporal.taskQueue, LETHE_BLOB_PAGE_SIZE: '100', LETHE_BLOB_BATCH_CONCURRENCY: '1' };
       const startWorker = (): ChildProcess => spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: ROOT, env: workerEnv, stdio: 'ignore' });
       let worker = startWorker();

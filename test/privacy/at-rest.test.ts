@@ -28,7 +28,7 @@ import { deletionWorkflowId, retryStoresSignal, type Receipt } from '../../contr
 import type { Knex } from 'knex';
 import { createDb } from '../../stores/db';
 import * as lethe001 from '../../migrations/lethe/001_lethe_schema';
-import { temporalConnectionOptions } from '../../config';
+import { temporalConnectionOptions, requireKeyRing } from '../../config';
 import { sealedSubjects, SealSubjectsError } from '../../migrations/lethe/006_sealed_subjects';
 import { accountsWithSubjectEmail, loadSubject, sealSubject } from '../../activities/deletion/subject';
 
@@ -125,7 +125,7 @@ describe('personal data at rest in Lethe’s tables', () => {
     const deps = buildDeps(config);
     const { worker, connection: native } = await createWorker(config, deps);
     const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
-    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
     const running = worker.run();
     after = { worker, running: running.finally(() => native.close()), deps, client, connection };
 

@@ -9,7 +9,7 @@ import { inspect } from 'node:util';
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
 import { decodeOptionalFailureToOptionalError, encodeErrorToFailure } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
-import { ConfigError, loadConfig } from '../../config';
+import { ConfigError, loadConfig, requireKeyRing } from '../../config';
 import { createEncryptionCodec, ENCRYPTED_ENCODING, EncryptionError, getDataConverter, keyIdOf, parseKeyRing } from '../../encryption';
 
 const key = (fill: number) => Buffer.alloc(32, fill).toString('base64');
@@ -82,7 +82,7 @@ describe('payload encryption', () => {
   });
 
   test('when a failure quotes personal data, then its message and stack trace are stored encrypted, and decode for a holder of the key', async () => {
-    const converter = loadDataConverter(getDataConverter(loadConfig({ LETHE_ENCRYPTION_KEYS: K1 })));
+    const converter = loadDataConverter(getDataConverter(requireKeyRing(loadConfig({ LETHE_ENCRYPTION_KEYS: K1 }))));
     const failure = await encodeErrorToFailure(converter, ApplicationFailure.create({ type: 'InvalidInput', message: `no user ${PERSON.email} (${PERSON.fullName})`, nonRetryable: true }));
     expect(failure.message).toBe('Encoded failure');
     expect(failure.stackTrace).toBe('');
@@ -141,7 +141,7 @@ describe('encryption configuration', () => {
   test('when nothing is configured in embedded mode, then starting a worker or client names LETHE_ENCRYPTION_KEYS', () => {
     const c = loadConfig({ LETHE_STATE_DIR: path.join(dir, 'empty') });
     expect(c.encryption.keys).toBeUndefined();
-    expect(() => getDataConverter(c)).toThrow(/^LETHE_ENCRYPTION_KEYS: no encryption key configured/);
+    expect(() => getDataConverter(requireKeyRing(c))).toThrow(/^LETHE_ENCRYPTION_KEYS: no encryption key configured/);
   });
 
   test('when production mode has no keys, then it refuses to start naming LETHE_ENCRYPTION_KEYS', () => {

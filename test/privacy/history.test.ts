@@ -17,7 +17,7 @@ import { accountDeletionWorkflow } from '../../workflows/deletion';
 import { rng, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { storesOf } from '../support/stores';
-import { temporalConnectionOptions, type Config } from '../../config';
+import { temporalConnectionOptions, type Config, requireKeyRing } from '../../config';
 import { codecPayloads, encodingOf, found, haystack, isLocalActivityMarkerData, isPatchMarkerData, payloadsIn } from './support/scan';
 import { additionalRequestSignal, deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
 
@@ -43,7 +43,7 @@ describe('personal data in the orchestration layer', () => {
     config = testConfig({ LETHE_TASK_QUEUE: `test-${randomUUID()}` });
     deps = buildDeps(config);
     connection = await Connection.connect(temporalConnectionOptions(config.temporal));
-    lethe = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+    lethe = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
     raw = new Client({ connection, namespace: config.temporal.namespace });
     // The real worker process (worker/main.ts, its runtime logger included), output captured.
     worker = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {

@@ -11,7 +11,7 @@ import { seedDepsOf } from '../support/world-seed';
 import { rng, seedAccount } from '../../dev/seed/fixtures';
 import { createIntake } from '../../client/intake';
 import { EncryptionError, ENCRYPTED_ENCODING, getDataConverter, getPayloadCodec, keyIdOf } from '../../encryption';
-import { loadConfig } from '../../config';
+import { loadConfig, requireKeyRing } from '../../config';
 import { codecPayloads, encodingOf } from './support/scan';
 import type { Receipt } from '../../contract';
 
@@ -51,7 +51,7 @@ describe('key rotation', () => {
     const handle = after.client.workflow.getHandle(oldWorkflowId);
     expect(await handle.result()).toEqual(oldReceipt);
     expect((await handle.describe()).memo).toEqual({ requestId: oldReceipt.requestId });
-    const codec = getPayloadCodec(after.config);
+    const codec = getPayloadCodec(requireKeyRing(after.config));
     for (const { payload } of encryptedPayloads(await handle.fetchHistory())) {
       const [plain] = await codec.decode([payload]);
       expect(encodingOf(plain)).not.toBe(ENCRYPTED_ENCODING);
@@ -71,7 +71,7 @@ describe('key rotation', () => {
 
   test('when the old key is dropped too early, then reading the old history fails loudly, naming the missing key id', async () => {
     const config = loadConfig({ ...process.env, ...keys(NEW) });
-    const client = new Client({ connection: after.client.connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+    const client = new Client({ connection: after.client.connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
     const err = await client.workflow
       .getHandle(oldWorkflowId)
       .result()

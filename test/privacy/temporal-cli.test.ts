@@ -19,6 +19,7 @@ import type { RunningSandbox } from '../../dev/sandboxes/common/server';
 import { createIntake, StartedDeletion } from '../../client/intake';
 import { startCodecServer, RunningCodecServer } from '../../client/codec-server';
 import { getPayloadCodec } from '../../encryption';
+import { requireKeyRing } from '../../config';
 import { progressQuery, type DeletionProgress } from '../../contract';
 import { armFault } from '../sandboxes/helpers/sandboxAdmin';
 import { until } from '../support/until';
@@ -71,7 +72,7 @@ describe('Temporal CLI through the codec server', () => {
     recurly = await startRecurlySandbox({ port: 0, apiKey: process.env.RECURLY_API_KEY ?? 'lethe-dev-key', rateLimitPerMinute: 1_000_000 });
     world = await startWorld({ env: { RECURLY_BASE_URL: recurly.url } });
     seed = seedDepsOf(world);
-    codec = await startCodecServer({ codec: getPayloadCodec(world.config), allowedOrigins: [], token: TOKEN, host: '127.0.0.1', port: 0 });
+    codec = await startCodecServer({ codec: getPayloadCodec(requireKeyRing(world.config)), allowedOrigins: [], token: TOKEN, host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
     await codec?.close();

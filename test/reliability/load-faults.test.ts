@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freeStackPorts, startStack, RunningStack } from '../../dev/stack/embedded';
 import { waitFor } from '../../dev/stack/net';
-import { loadConfig } from '../../config';
+import { loadConfig, requireKeyRing } from '../../config';
 import { buildDeps } from '../../worker/deps';
 import { fingerprint, rng, seedAccount, SeedDeps, SeededAccount, SubState } from '../../dev/seed/fixtures';
 import { bystanderOf, expectEmpty, storesOf } from '../support/stores';
@@ -81,7 +81,7 @@ async function activitiesInFlight(client: Client, config: Config, workflowType: 
       if (p.state !== STARTED || (opts.types && !opts.types.includes(type))) continue;
       const payload = p.heartbeatDetails?.payloads?.[0];
       // Heartbeat details are encrypted like every payload; decoded as the SDK would.
-      const heartbeat = payload ? defaultPayloadConverter.fromPayload((await decodePayloads(config, [payload as never]))[0]) : undefined;
+      const heartbeat = payload ? defaultPayloadConverter.fromPayload((await decodePayloads(requireKeyRing(config), [payload as never]))[0]) : undefined;
       found.push({ workflowId: w.workflowId, runId: d.runId, activityId: p.activityId ?? '', activityType: type, attempt: p.attempt ?? 1, heartbeat });
     }
   });

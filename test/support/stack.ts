@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import { loadConfig, Config, temporalConnectionOptions } from '../../config';
+import { loadConfig, Config, temporalConnectionOptions, requireKeyRing } from '../../config';
 import { buildDeps, type WorkerDeps } from '../../worker/deps';
 import { createWorker } from '../../worker/worker';
 import { getDataConverter } from '../../encryption';
@@ -30,7 +30,7 @@ export async function startWorld(opts: { env?: Record<string, string>; deps?: (d
   const deps = opts.deps ? opts.deps(base) : base;
   const { worker, connection: nativeConnection } = await createWorker(config, deps);
   const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(config) });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
   const running = worker.run();
   running.catch(() => undefined);
   return {

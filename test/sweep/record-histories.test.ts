@@ -21,7 +21,7 @@ import { cutoffFor } from '../../activities/sweep/candidates';
 import { scopedSeeder, daysAfter, newScopePrefix } from './support';
 import { deletionWorkflowId } from '../../contract';
 import { getDataConverter } from '../../encryption';
-import { temporalConnectionOptions } from '../../config';
+import { temporalConnectionOptions, requireKeyRing } from '../../config';
 import { HISTORIES_DIR, HISTORY_RECORDING_ENV, HISTORY_TEST_KEY_ID } from '../support/histories';
 
 const SWEEP_HISTORIES = ['sweep-dry-run-first-run', 'sweep-dry-run-last-run', 'sweep-real-last-run', 'deletion-inactivity-completed', 'deletion-inactivity-skipped'];
@@ -50,7 +50,7 @@ if (process.env.LETHE_RECORD_HISTORIES) {
       ...HISTORY_RECORDING_ENV,
     });
     expect(config.encryption.keys?.currentKeyId).toBe(HISTORY_TEST_KEY_ID);
-    const dataConverter = getDataConverter(config);
+    const dataConverter = getDataConverter(requireKeyRing(config));
     const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
     const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
     const base = buildDeps(config);
