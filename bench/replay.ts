@@ -1,6 +1,6 @@
 /**
  * What a workflow-cache miss costs: a deletion that is not in the worker's cache when its next
- * task comes is replayed from its history first (LETHE_WORKER_MAX_CACHED_WORKFLOWS, README
+ * task comes is replayed from its history first (LETHE_WORKER_MAX_CACHED_WORKFLOWS, docs/operations.md
  * "Sizing the worker"). This replays the committed deletion histories (test/histories/, the
  * worker's own code and codec) many times in one replay worker and reports the time per whole
  * history: the upper bound of one miss, since a miss replays only the history so far.

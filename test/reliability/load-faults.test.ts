@@ -15,7 +15,7 @@
  * in flight is asserted (whether an activity failed on them is up to timing).
  *
  * LETHE_RELIABILITY_REQUESTS (default 200) and LETHE_RELIABILITY_AZURITE_OUTAGE_S (default 30)
- * size it; the nightly variant in the README uses 1000 requests.
+ * size it; the nightly variant in docs/operations.md uses 1000 requests.
  */
 import fs from 'node:fs';
 import os from 'node:os';

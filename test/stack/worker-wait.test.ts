@@ -69,7 +69,7 @@ describe('the worker waits for Temporal', () => {
     await waitFor('the worker to poll', async () => err.includes(`lethe-worker: polling task queue`) || child!.exitCode !== null, { timeoutMs: 120_000, intervalMs: 250 });
     expect(err).toMatch(new RegExp(`lethe-worker: TEMPORAL_ADDRESS: Temporal at 127\\.0\\.0\\.1:${port} is reachable after \\d+s`));
     expect(child.exitCode).toBeNull();
-    // The start line gives each vendor queue its own server-side rate: the on-call reading of a backlog (README).
+    // The start line gives each vendor queue its own server-side rate: the on-call reading of a backlog (docs/operations.md).
     const budget = vendorBudget(env);
     for (const v of ['auth0', 'recurly'] as const) {
       expect(err).toContain(`${env.LETHE_TASK_QUEUE}-${v} at ${budget[v].tasksPerSecond.toFixed(2)} tasks/s`);
