@@ -2,20 +2,32 @@
 # Installs the tools the embedded stack needs into the git-ignored .tools/ folder; each is
 # reused when the same version is already there. Temporal publishes no registry binary we can
 # fetch here, so its programs are built from source via the Go module proxy.
-#   bash scripts/install-tools.sh          the dev server's tools (the default)
+#   bash scripts/install-tools.sh          the dev server's tools (the default; all `npm start` needs)
+#   bash scripts/install-tools.sh test     also the tests' Java time-skipping server (`npm test`)
 #   bash scripts/install-tools.sh server   also the production-shaped mode's (LETHE_TEMPORAL=server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-v1.5.1}"
 TOOLS="$PWD/.tools"
 mkdir -p "$TOOLS/bin"
+want_test=false
+want_server=false
+[[ "${LETHE_TEMPORAL:-}" == server ]] && want_server=true
+for arg in "$@"; do
+  case "$arg" in
+    test) want_test=true ;;
+    server) want_server=true ;;
+    *) echo "install-tools: unknown argument $arg (expected: test, server)" >&2; exit 2 ;;
+  esac
+done
 
 # The Java time-skipping test server (Maven Central's io.temporal:temporal-test-server) runs
-# the fast workflow tests; Maven resolves it and its dependencies into ~/.m2 once, and a
-# wrapper in .tools/bin starts it (`temporal-test-server <port>`).
+# the fast workflow tests, and only they: `npm start` never needs Java, Maven or Maven Central.
+# Maven resolves it and its dependencies into ~/.m2 once, and a wrapper in .tools/bin starts it
+# (`temporal-test-server <port>`).
 TEST_SERVER_VERSION="${TEMPORAL_TEST_SERVER_VERSION:-1.31.0}"
 TS_DIR="$TOOLS/test-server"
-if [[ ! -x "$TOOLS/bin/temporal-test-server" || ! -f "$TS_DIR/version" || "$(cat "$TS_DIR/version")" != "$TEST_SERVER_VERSION" ]]; then
+if $want_test && [[ ! -x "$TOOLS/bin/temporal-test-server" || ! -f "$TS_DIR/version" || "$(cat "$TS_DIR/version")" != "$TEST_SERVER_VERSION" ]]; then
   for tool in java mvn; do
     if ! command -v "$tool" >/dev/null 2>&1; then
       echo "install-tools: $tool is required for the time-skipping test server (apt-get install default-jdk-headless maven)" >&2
@@ -84,7 +96,7 @@ go_tool github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" temporal 
 # or LETHE_TEMPORAL=server): the dev server is the default and needs none of them.
 # go.temporal.io/server v1.29.1 is the only v1.29.x the module proxy serves; its go.mod and
 # ui-server's have no `replace`.
-if [[ "${1:-}" == server || "${LETHE_TEMPORAL:-}" == server ]]; then
+if $want_server; then
   TEMPORAL_SERVER_VERSION="${TEMPORAL_SERVER_VERSION:-v1.29.1}"
   TEMPORAL_UI_VERSION="${TEMPORAL_UI_VERSION:-v2.42.1}"
   go_tool go.temporal.io/server/cmd/server "$TEMPORAL_SERVER_VERSION" temporal-server "the Temporal server" 8

@@ -9,6 +9,7 @@ bash scripts/ensure-deps.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 bash scripts/ensure-test-packages.sh
 bash scripts/check.sh
-# The production-shaped Temporal server, which test/secure/ runs with mutual TLS: built into .tools/bin on first use only.
-bash scripts/install-tools.sh server
+# The Java time-skipping test server (test/workflows/), and the production-shaped Temporal server, which
+# test/secure/ runs with mutual TLS: installed into .tools on first use only (`npm start` needs neither).
+bash scripts/install-tools.sh test server
 exec npx jest --ci --maxWorkers=2 "$@"

@@ -1,10 +1,12 @@
 /**
  * The time-skipping test environment on Temporal's Java test server (installed into .tools by
- * scripts/install-tools.sh). The SDK's own launcher gives a server 5 seconds to listen, which
- * a JVM on two busy cores does not always make; so the server is started here, given as long
- * as it needs, and the SDK connects to it as to an existing one with time skipping on.
+ * `scripts/install-tools.sh test`, which `npm test` runs and `npm start` does not). The SDK's
+ * own launcher gives a server 5 seconds to listen, which a JVM on two busy cores does not
+ * always make; so the server is started here, given as long as it needs, and the SDK connects
+ * to it as to an existing one with time skipping on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -23,6 +25,7 @@ export interface TimeSkipping {
 type CreateOptions = { server: { type: 'existing' }; supportsTimeSkipping: true; address: string; namespace: string };
 
 export async function startTimeSkipping(): Promise<TimeSkipping> {
+  if (!fs.existsSync(SERVER)) throw new Error(`${SERVER} is missing: run bash scripts/install-tools.sh test (npm test does)`);
   const port = await freePort();
   const child: ChildProcess = spawn(SERVER, [String(port)], { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
   let stderr = '';

@@ -1,0 +1,63 @@
+/**
+ * `npm start` installs the dev server's tools only: the Java time-skipping test server comes from
+ * Maven Central and only the tests need it, so a newcomer's first start must not need Java,
+ * Maven or Maven Central. The script runs in a copy of the project holding only itself and an
+ * installed Temporal CLI, with `java` and `mvn` on PATH as stubs that record being called.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+function project(): { dir: string; calls: string; run(...args: string[]): { status: number | null; stderr: string } } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-install-tools-'));
+  fs.mkdirSync(path.join(dir, 'scripts'));
+  fs.copyFileSync(path.join(ROOT, 'scripts', 'install-tools.sh'), path.join(dir, 'scripts', 'install-tools.sh'));
+  // The Temporal CLI, already built at the version the script asks for.
+  const cliVersion = /TEMPORAL_CLI_VERSION="\$\{TEMPORAL_CLI_VERSION:-(v[\d.]+)\}"/.exec(fs.readFileSync(path.join(ROOT, 'scripts', 'install-tools.sh'), 'utf8'))![1];
+  fs.mkdirSync(path.join(dir, '.tools', 'bin'), { recursive: true });
+  fs.writeFileSync(path.join(dir, '.tools', 'bin', 'temporal'), '#!/bin/sh\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, '.tools', 'temporal.version'), `${cliVersion}\n`);
+  const stubs = path.join(dir, 'stubs');
+  const calls = path.join(dir, 'calls');
+  fs.mkdirSync(stubs);
+  for (const tool of ['java', 'mvn']) fs.writeFileSync(path.join(stubs, tool), `#!/bin/sh\necho ${tool} >> '${calls}'\nexit 1\n`, { mode: 0o755 });
+  return {
+    dir,
+    calls,
+    run: (...args) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${stubs}:/usr/bin:/bin`, LETHE_TEMPORAL: '' };
+      const r = spawnSync('bash', [path.join(dir, 'scripts', 'install-tools.sh'), ...args], { env, encoding: 'utf8' });
+      return { status: r.status, stderr: r.stderr };
+    },
+  };
+}
+
+describe('install-tools.sh', () => {
+  test('when npm start installs the tools (no argument), then neither Java nor Maven is asked for anything', () => {
+    const p = project();
+    try {
+      const r = p.run();
+      expect(r.stderr).not.toMatch(/Maven|java/i);
+      expect(r.status).toBe(0);
+      expect(fs.existsSync(p.calls)).toBe(false);
+      expect(fs.existsSync(path.join(p.dir, '.tools', 'test-server'))).toBe(false);
+    } finally {
+      fs.rmSync(p.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('when the tests install theirs (test), then the time-skipping server is resolved with Maven', () => {
+    const p = project();
+    try {
+      const r = p.run('test');
+      expect(r.stderr).toMatch(/resolving the Temporal Java test server .* from Maven Central/);
+      expect(fs.readFileSync(p.calls, 'utf8')).toContain('mvn');
+      expect(r.status).not.toBe(0);
+    } finally {
+      fs.rmSync(p.dir, { recursive: true, force: true });
+    }
+  });
+});
