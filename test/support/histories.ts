@@ -12,10 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
-import * as proto from '@temporalio/proto';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
-import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
-import type * as protobuf from 'protobufjs';
 import { createEncryptionCodec, FAILURE_CONVERTER_PATH, parseKeyRing, type KeyRing } from '../../encryption';
 import { WORKFLOWS_PATH } from '../../worker/worker';
 import { isLocalActivityMarkerData, isPatchMarkerData } from '../privacy/support/scan';
@@ -60,70 +58,25 @@ export function historyFiles(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
-const root = patchProtobufRoot(proto as unknown as Record<string, unknown>) as unknown as protobuf.Root;
-const HistoryType = root.lookupType('temporal.api.history.v1.History');
-
 /**
  * Reads a history file in either form Lethe writes or an operator saves:
- * - protobufjs' toJSON of `handle.fetchHistory()` (timestamps as `{seconds, nanos}`), and
- * - proto3 JSON, what `temporal workflow show --output json` prints (timestamps as RFC 3339
- *   strings, durations as "10s", enums possibly in the short form "WorkflowExecutionStarted").
- * The SDK's own reader (historyFromJSON) cannot be used here: @temporalio/common and
- * @temporalio/proto each load their own copy of protobufjs, and its `fromJson` refuses the
- * other copy's types ("type must be a Type"), in and out of jest.
+ * - proto3 JSON, what `temporal workflow show --output json` prints and the deletion histories
+ *   are (timestamps as RFC 3339 strings, durations as "10s", enums possibly in the short form
+ *   "WorkflowExecutionStarted"): the SDK's own reader, historyFromJSON; and
+ * - protobufjs' toJSON of `handle.fetchHistory()`, what the sweep's recorder writes (timestamps
+ *   as `{seconds, nanos}`), which protobufjs reads back as it is.
+ * (historyFromJSON needs the one copy of protobufjs that package.json's direct dependency
+ * keeps: with a copy each under @temporalio/common and @temporalio/proto it refused every
+ * history, "type must be a Type".)
  */
 export function readHistory(file: string): temporal.api.history.v1.History {
   const json = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
   if (typeof json !== 'object' || json === null || !Array.isArray((json as { events?: unknown }).events)) {
     throw new Error(`${file}: not a workflow history (expected an object with an "events" array)`);
   }
-  return temporal.api.history.v1.History.fromObject(normalize(HistoryType, json) as Record<string, unknown>);
-}
-
-/** proto3 JSON values converted to what protobufjs' fromObject accepts, guided by the schema. */
-function normalize(type: protobuf.Type, value: unknown): unknown {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    const field = type.fields[key];
-    if (!field) {
-      out[key] = v;
-      continue;
-    }
-    field.resolve();
-    const convert = (x: unknown): unknown => normalizeField(field, x);
-    if (field.repeated && Array.isArray(v)) out[key] = v.map(convert);
-    else if ((field as unknown as protobuf.MapField).map && typeof v === 'object' && v !== null) {
-      out[key] = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, convert(x)]));
-    } else out[key] = convert(v);
-  }
-  return out;
-}
-
-function normalizeField(field: protobuf.Field, v: unknown): unknown {
-  const t = field.resolvedType;
-  if (!t) return v;
-  if ('values' in t) {
-    // An enum: the full name ("EVENT_TYPE_TIMER_FIRED") or the CLI's short form ("TimerFired").
-    const values = (t as protobuf.Enum).values;
-    if (typeof v !== 'string' || v in values) return v;
-    const constant = v.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-    return Object.keys(values).find((name) => name === constant || name.endsWith(`_${constant}`)) ?? v;
-  }
-  const name = (t as protobuf.Type).fullName;
-  if (name === '.google.protobuf.Timestamp' && typeof v === 'string') {
-    const ms = Date.parse(v);
-    if (Number.isNaN(ms)) throw new Error(`history: "${v}" is not an RFC 3339 time`);
-    const frac = /\.(\d+)/.exec(v)?.[1] ?? '';
-    return { seconds: String(Math.floor(ms / 1000)), nanos: Number(frac.padEnd(9, '0').slice(0, 9)) };
-  }
-  if (name === '.google.protobuf.Duration' && typeof v === 'string') {
-    const m = /^(-?)(\d+)(?:\.(\d{1,9}))?s$/.exec(v);
-    if (!m) throw new Error(`history: "${v}" is not a protobuf duration`);
-    const sign = m[1] === '-' ? -1 : 1;
-    return { seconds: String(sign * Number(m[2])), nanos: sign * Number((m[3] ?? '').padEnd(9, '0')) };
-  }
-  return normalize(t as protobuf.Type, v);
+  const [first] = (json as { events: { eventTime?: unknown }[] }).events;
+  if (typeof first?.eventTime === 'string') return temporal.api.history.v1.History.fromObject(historyFromJSON(json));
+  return temporal.api.history.v1.History.fromObject(json as Record<string, unknown>);
 }
 
 /** A payload found in a history file, with where it is (a JSON path). */
