@@ -114,6 +114,20 @@ export function isMediaCursor(x: unknown): x is MediaCursor {
   return !!c && typeof c === 'object' && typeof c.byContainer === 'object' && c.byContainer !== null && typeof c.listCalls === 'number' && typeof c.batchCalls === 'number';
 }
 
+/**
+ * What a failed Recurly activity had ended before it failed (its failure's details): the next
+ * attempt finds no live subscription to count, so the workflow adds these to the receipt.
+ */
+export interface RecurlyDone {
+  recurlyTerminated: number;
+  recurlyCanceled: number;
+}
+
+export function isRecurlyDone(x: unknown): x is RecurlyDone {
+  const d = x as RecurlyDone | undefined;
+  return !!d && typeof d === 'object' && typeof d.recurlyTerminated === 'number' && typeof d.recurlyCanceled === 'number';
+}
+
 export interface Verification {
   clean: boolean;
   blobsRemaining: number;
@@ -178,16 +192,23 @@ export interface StoreProgress {
   resolution?: { actionId: string; by: string; at: string };
 }
 
-/** CONTRACT §5: a store that refuses in a way only a person can fix; the others carry on. */
+/**
+ * The deletion's own steps that can wait on something only a person fixes (a revoked grant, a
+ * vendor key refused at the re-check): shown in `blocked[].store` like a store, past the same bound.
+ */
+export const WAITING_STEPS = ['freeze', 'recheck', 'verify', 'receipt'] as const;
+export type WaitingStep = (typeof WAITING_STEPS)[number];
+
+/** CONTRACT §5: a store (or one of the deletion's own steps) that refuses in a way only a person can fix; the others carry on. */
 export interface BlockedStore {
-  store: Store;
+  store: Store | WaitingStep;
   reason: string;
   since: string;
   action: string;
 }
 
 /** What reading one store back found; `clean` when every `remaining` count is zero. */
-export type StoreReading = Pick<StoreVerification, 'remaining' | 'pending' | 'notAvailable'>;
+export type StoreReading = Pick<StoreVerification, 'remaining' | 'pending' | 'notAvailable' | 'ambiguous'>;
 
 /** One store read back. */
 export interface StoreVerification {
@@ -203,6 +224,11 @@ export interface StoreVerification {
   pending?: { what: string; until?: string }[];
   /** Parts the tenant does not offer (e.g. Auth0's session layer on a non-Enterprise plan). */
   notAvailable?: string[];
+  /**
+   * Rows left because they match the person's email only in another letter case while another
+   * account holds a case variant of it (CONTRACT §2): whose they are cannot be told. Per table; counts only.
+   */
+  ambiguous?: Record<string, number>;
 }
 
 /** An operator asks for the blocked or failed stores (or the named ones) to be tried now. */

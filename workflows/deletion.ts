@@ -6,7 +6,9 @@
  *   3. the four stores, each deleted and read back on its own (workflows/stores.ts): a store only a
  *      person can unblock is shown `blocked` while the others finish;
  *   4. the receipt, once every store is verified empty or resolved outside Lethe by an operator.
- * The 48-hour warning and the 72-hour breach are timers beside all of it (`watchDeadline`).
+ * The 48-hour warning and the 72-hour breach are timers beside all of it (`watchDeadline`). Every
+ * wait is seen: a store, or a step of Lethe's own, failing for longer than the block policy's
+ * bound shows `blocked` with the reason and what to do, and keeps being retried (workflows/waits.ts).
  */
 import { ApplicationFailure, condition, log, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -19,7 +21,9 @@ import {
   LetheDeadlineWarning,
   LetheOverdue,
   LetheStatus,
+  NEEDS_PERSON,
   NON_RETRYABLE,
+  BLOCK_POLICY,
   progressQuery,
   resolveStoreSignal,
   retryStoresSignal,
@@ -30,14 +34,16 @@ import {
   type DeletionProgress,
   type Receipt,
   type SkippedDeletion,
-  type StepName,
+  type BlockPolicy,
   type StepProgress,
   type Store,
   type StoreCounts,
   type StoreVerification,
   type Verification,
+  type WaitingStep,
 } from '../contract';
 import { addCounts, blockedOf, initialStores, runStore, type StoreRun } from './stores';
+import { persist, stepRun, type StepRun } from './waits';
 
 const retry: RetryPolicy = {
   initialInterval: '1 second',
@@ -46,17 +52,28 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes: NON_RETRYABLE,
 };
 
+// Notices and status marks: retried until they go through, never holding up a step.
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
+
+/**
+ * The activities of the deletion's own steps (freeze, re-check, receipt). One call is one
+ * attempt: transient faults are retried inside it for at most the attempt budget, and failures
+ * only a person can fix come straight back, so the step's failing is seen (workflows/waits.ts).
+ */
 // The freeze is a few rows in Lethe's own database, run inside the workflow task that starts
 // the deletion: no activity task to queue behind a burst of other deletions' starts, and the
 // stores are scheduled in that same task. In a burst of 1,000 requests the vendors' queues
 // then start while the burst is still being started, not after every start has been through
-// the server twice (bench/RESULTS.md §3e). Same retry policy; once the wait between attempts passes a
-// minute (the SDK's local retry threshold), that wait is a workflow timer.
-const local = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
-
-/** The steps that are not a store: their progress is kept here, the stores' in their runs. */
-type OwnStep = Exclude<StepName, Store>;
+// the server twice (bench/RESULTS.md §3e). Once the wait between its attempts passes a minute
+// (the SDK's local retry threshold), that wait is a workflow timer.
+function stepActivities(policy: BlockPolicy) {
+  const attempt: RetryPolicy = { ...retry, nonRetryableErrorTypes: [...NON_RETRYABLE, ...NEEDS_PERSON] };
+  const budget = policy.attemptBudgetMs;
+  return {
+    local: proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: budget, retry: attempt }),
+    remote: proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 2 * 60_000), scheduleToCloseTimeout: budget, retry: attempt }),
+  };
+}
 
 /** What the progress query holds apart from the steps, which it derives when it is asked. */
 type DeletionState = Omit<DeletionProgress, 'steps' | 'stores' | 'blocked'>;
@@ -67,6 +84,8 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   if (problem) throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: problem, nonRetryable: true });
   // A sweep's deletion re-checks eligibility before anything is destroyed (CONTRACT §1).
   const recheck = input.channel === 'inactivity';
+  const policy = input.blockPolicy ?? BLOCK_POLICY;
+  const { local, remote } = stepActivities(policy);
   const state: DeletionState = {
     requestId: input.requestId,
     accountId: input.accountId,
@@ -80,14 +99,15 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     passes: 0,
   };
   const stores = initialStores();
-  const own: Partial<Record<OwnStep, StepProgress>> = {};
-  for (const name of ['freeze', ...(recheck ? ['recheck' as const] : []), 'verify', 'receipt'] as const) own[name] = { name, status: 'pending', runs: 0 };
+  const own: Partial<Record<WaitingStep, StepRun>> = {};
+  for (const name of ['freeze', ...(recheck ? ['recheck' as const] : []), 'verify', 'receipt'] as const) own[name] = stepRun(name);
+  const ownRuns = () => Object.values(own);
   const counts: StoreCounts = {};
   setHandler(progressQuery, (): DeletionProgress => ({
     ...state,
-    steps: stepsOf(own, stores, counts),
+    steps: stepsOf(own, stores, counts, state.status === 'skipped'),
     stores: STORES.map((s) => ({ ...stores[s].progress })),
-    blocked: blockedOf(stores),
+    blocked: blockedOf(stores, ownRuns()),
   }));
 
   let deadlineAt = Date.parse(input.deadlineAt);
@@ -113,6 +133,8 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
       const run = stores[s];
       if (run && run.progress.status !== 'verified' && run.progress.status !== 'resolved') run.retryNow = true;
     }
+    // Without named stores: the deletion's own waiting step too.
+    if (!req.stores) for (const r of ownRuns()) if (r.failingSince) r.retryNow = true;
   });
   setHandler(resolveStoreSignal, (req) => {
     const p = stores[req.store]?.progress;
@@ -123,7 +145,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   });
   /** The request turns `blocked` while anything waits for a person, and `running` again after. */
   const refreshBlocked = (): void => {
-    const blocked = blockedOf(stores);
+    const blocked = blockedOf(stores, ownRuns());
     const status = blocked.length > 0 ? 'blocked' : 'running';
     if (status === state.status) return;
     state.status = status;
@@ -141,21 +163,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     () => finished,
   );
 
-  const step = async <T>(name: OwnStep, run: () => Promise<T>, summarize?: (r: T) => string): Promise<T> => {
-    const s = own[name]!;
-    s.status = 'running';
-    s.runs++;
-    try {
-      const r = await run();
-      s.status = 'completed';
-      s.detail = summarize?.(r);
-      return r;
-    } catch (err) {
-      s.status = 'failed';
-      s.detail = failureText(err);
-      throw err;
-    }
-  };
+  const step = <T>(name: WaitingStep, attempt: () => Promise<T>, summarize?: (r: T) => string): Promise<T> => persist(own[name]!, attempt, policy, refreshBlocked, summarize);
 
   // Only the sweep asked: a person's own request (another channel joining) is never skipped.
   const onlyTheSweepAsked = () => state.channels.every((c) => c === 'inactivity');
@@ -168,11 +176,15 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     if (recheck) {
       const check = await step(
         'recheck',
-        () => quick.recheckEligibility({ accountId: input.accountId, selectedAt: input.selectedAt }),
+        () => remote.recheckEligibility({ accountId: input.accountId, selectedAt: input.selectedAt }),
         (r) => (r.eligible ? 'still eligible' : `no longer eligible: ${r.reason}`),
       );
       if (!check.eligible && onlyTheSweepAsked()) {
-        await quick.releaseAccount({ accountId: input.accountId, requestId: input.requestId });
+        await step(
+          'recheck',
+          () => remote.releaseAccount({ accountId: input.accountId, requestId: input.requestId }),
+          () => `no longer eligible: ${check.reason}; released`,
+        );
         // A request from a person that arrived during the release still stands: freeze again.
         if (onlyTheSweepAsked()) {
           finished = true;
@@ -180,7 +192,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
           state.status = 'skipped';
           state.reason = check.reason ?? 'no longer eligible';
           state.completedAt = skippedAt;
-          for (const s of Object.values(own)) if (s.status === 'pending') s.status = 'skipped';
+          for (const s of ownRuns()) if (s.progress.status === 'pending') s.progress.status = 'skipped';
           upsertSearchAttributes([{ key: LetheStatus, value: 'skipped' }]);
           log.info('inactivity deletion skipped: the account is no longer eligible', { requestId: input.requestId, reason: state.reason });
           await watcher;
@@ -192,7 +204,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
 
     // 3. The four stores, each deleted and read back on its own.
     const verifications: Partial<Record<Store, StoreVerification>> = {};
-    const verify = own.verify!;
+    const verify = own.verify!.progress;
     verify.status = 'running';
     await Promise.all(
       STORES.map((s) =>
@@ -204,7 +216,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
             verified: (store, v) => void (verifications[store] = v),
             blockedChanged: refreshBlocked,
           },
-          input.blockPolicy,
+          policy,
         ),
       ),
     );
@@ -249,7 +261,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
         ]),
       ) as Receipt['stores'],
     };
-    await step('receipt', () => quick.writeReceipt(receipt));
+    await step('receipt', () => remote.writeReceipt(receipt));
     finished = true;
     state.status = 'completed';
     state.completedAt = receipt.completedAt;
@@ -271,16 +283,15 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
  * The steps as the progress query lists them, derived from the stores' runs when it is asked
  * (never kept in step with them): a store's step is running until it is verified or resolved.
  */
-function stepsOf(own: Partial<Record<OwnStep, StepProgress>>, stores: Record<Store, StoreRun>, counts: StoreCounts): StepProgress[] {
+function stepsOf(own: Partial<Record<WaitingStep, StepRun>>, stores: Record<Store, StoreRun>, counts: StoreCounts, skipped: boolean): StepProgress[] {
   const ofStore = (s: Store): StepProgress => {
     const p = stores[s].progress;
     const done = p.status === 'verified' || p.status === 'resolved';
     const detail = p.status === 'verified' ? summaryOf(s, counts) : p.status === 'resolved' ? 'resolved outside Lethe by an operator' : p.reason ? `${p.status}: ${p.reason}` : undefined;
-    return { name: s, status: done ? 'completed' : p.status === 'pending' ? 'pending' : 'running', runs: p.attempts, ...(detail ? { detail } : {}) };
+    return { name: s, status: done ? 'completed' : p.status === 'pending' ? (skipped ? 'skipped' : 'pending') : 'running', runs: p.attempts, ...(detail ? { detail } : {}) };
   };
-  return [own.freeze!, ...(own.recheck ? [own.recheck] : []), ...STEP_NAMES.filter((n): n is Store => (STORES as readonly string[]).includes(n)).map(ofStore), own.verify!, own.receipt!].map((s) => ({
-    ...s,
-  }));
+  const mine = (r: StepRun | undefined): StepProgress[] => (r ? [{ ...r.progress }] : []);
+  return [...mine(own.freeze), ...mine(own.recheck), ...STEP_NAMES.filter((n): n is Store => (STORES as readonly string[]).includes(n)).map(ofStore), ...mine(own.verify), ...mine(own.receipt)];
 }
 
 function summaryOf(store: Store, counts: StoreCounts): string | undefined {

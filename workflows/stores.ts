@@ -7,8 +7,9 @@
  * the activity's backoff, then attempt after attempt; refusals only a person can fix (a
  * precondition, a permission, a hold) on a slow cadence. Past a bound the store shows as
  * `blocked`, with the vendor's reason and what to do, and waits for the vendor to recover, an
- * operator's retry, or an operator's resolution outside Lethe. Nothing fails terminally while
- * anything remains.
+ * operator's retry, or an operator's resolution outside Lethe. The bound is a timer from when
+ * the store began failing (workflows/waits.ts), whether an attempt is running or backing off.
+ * Nothing fails terminally while anything remains.
  *
  * Auth0's and Recurly's activities (the deletion and its read-back) run on the vendor's own task
  * queues (workflows/queues.ts), whose server-side rates are the deployment's budget of calls to
@@ -34,6 +35,7 @@ import {
   type StoreVerification,
 } from '../contract';
 import { vendorTaskQueue, type VendorStep } from './queues';
+import { backoffMs, blockWhenDue, type StepRun } from './waits';
 
 // Needs-a-person failures come straight back to the workflow, which owns their slow cadence;
 // transient ones are retried inside the attempt, for at most the attempt budget.
@@ -93,6 +95,8 @@ export interface StoreRun {
   progress: StoreProgress;
   /** An operator asked for an attempt now. */
   retryNow: boolean;
+  /** Its latest failure is one only a person can fix (the shorter bound). */
+  needsPerson?: boolean;
 }
 
 export interface StoresHooks {
@@ -109,13 +113,39 @@ export function initialStores(): Record<Store, StoreRun> {
   return { media: run('media'), auth0: run('auth0'), recurly: run('recurly'), database: run('database') };
 }
 
-export const blockedOf = (stores: Record<Store, StoreRun>): BlockedStore[] =>
-  Object.values(stores)
+/** What waits for a person: the blocked stores, then the deletion's own blocked steps. */
+export const blockedOf = (stores: Record<Store, StoreRun>, steps: StepRun[] = []): BlockedStore[] => [
+  ...Object.values(stores)
     .filter((s) => s.progress.status === 'blocked')
-    .map((s) => ({ store: s.progress.store, reason: s.progress.reason ?? 'refused', since: s.progress.failingSince ?? '', action: s.progress.action ?? '' }));
+    .map((s) => ({ store: s.progress.store, reason: s.progress.reason ?? 'refused', since: s.progress.failingSince ?? '', action: s.progress.action ?? '' })),
+  ...steps.filter((s) => s.blocked).map((s) => ({ store: s.progress.name, reason: s.reason ?? 'refused', since: s.failingSince ?? '', action: s.action ?? '' })),
+];
 
 /** Runs one store until it is verified empty or resolved by an operator. */
 export async function runStore(accountId: string, run: StoreRun, hooks: StoresHooks, policy: BlockPolicy = BLOCK_POLICY): Promise<void> {
+  const p = run.progress;
+  let settled = false;
+  void blockWhenDue(
+    {
+      since: () => p.failingSince,
+      needsPerson: () => run.needsPerson ?? false,
+      isBlocked: () => p.status === 'blocked',
+      settled: () => settled || p.status === 'resolved' || p.status === 'verified',
+      block: () => {
+        p.status = 'blocked';
+        hooks.blockedChanged();
+      },
+    },
+    policy,
+  );
+  try {
+    await attemptsOf(accountId, run, hooks, policy);
+  } finally {
+    settled = true;
+  }
+}
+
+async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, policy: BlockPolicy): Promise<void> {
   const p = run.progress;
   const { auth0, recurly, long, readBack } = activitiesFor(policy);
   const quick = readBack(p.store);
@@ -159,22 +189,15 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
       if (part) hooks.deleted('media', part);
     }
     if ((p.status as string) === 'resolved') return;
-    const now = Date.now();
     p.failingSince ??= attemptStartedAt;
     p.action = actionFor(p.store, type);
-    const needsPerson = type !== undefined && NEEDS_PERSON.includes(type);
-    const bound = needsPerson ? policy.needsPersonBlockAfterMs : policy.transientBlockAfterMs;
-    if (p.status !== 'blocked' && now - Date.parse(p.failingSince) >= bound) {
-      p.status = 'blocked';
-      hooks.blockedChanged();
-    } else if (p.status !== 'blocked') p.status = 'retrying';
+    // The timer in runStore turns it blocked once its bound has passed since failingSince.
+    run.needsPerson = type !== undefined && NEEDS_PERSON.includes(type);
+    if (p.status !== 'blocked') p.status = 'retrying';
     // Backing off from 30 s to the slow cadence: a refusal that a restart clears (a token the
     // vendor no longer knows, a permission just granted) is retried within a minute; one that
-    // only a person can clear settles on the slow cadence, and is shown blocked past its bound.
-    const backoff = Math.min(policy.retryEveryMs, 30_000 * 2 ** Math.min(p.attempts - 1, 5));
-    // From three quarters to the whole of the backoff, at random: never later than the cadence.
-    const wait = Math.round(backoff * (0.75 + Math.random() * 0.25));
-    await condition(() => run.retryNow || p.status === 'resolved', wait);
+    // only a person can clear settles on the slow cadence.
+    await condition(() => run.retryNow || p.status === 'resolved', backoffMs(p.attempts, policy));
     run.retryNow = false;
   }
 }

@@ -4,7 +4,7 @@
  * document at /openapi.json, so the document cannot drift from what the server does.
  */
 
-import { CHANNELS as ALL_CHANNELS, DELETION_STATUSES as STATUSES, STORES } from '../../contract';
+import { CHANNELS as ALL_CHANNELS, DELETION_STATUSES as STATUSES, STORES, WAITING_STEPS } from '../../contract';
 import { deletionRequestBody, identifierSchema, uuidSchema as uuid } from '../validation';
 
 export { ALL_CHANNELS, STATUSES, deletionRequestBody };
@@ -85,7 +85,12 @@ const blockedSchema = {
   type: 'object',
   required: ['store', 'reason', 'since'],
   properties: {
-    store: { type: 'string', enum: [...STORES] },
+    store: {
+      type: 'string',
+      enum: [...STORES, ...WAITING_STEPS],
+      description:
+        "A store, or one of the deletion's own steps that waits past the same bound (`freeze`, `recheck`: the sweep's re-check, `verify`: the final read-back, `receipt`); each keeps being retried, and `retry` without stores tries it at once",
+    },
     reason: { type: 'string', description: "The vendor's or the adapter's reason (ids and statuses only)" },
     since: time,
     action: { type: 'string', description: 'What an operator can do about it' },

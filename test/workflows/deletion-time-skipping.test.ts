@@ -15,6 +15,7 @@ import {
   progressQuery,
   resolveStoreSignal,
   retryStoresSignal,
+  type BlockPolicy,
   type DeletionInput,
   type DeletionProgress,
   type Receipt,
@@ -38,6 +39,8 @@ function stubs() {
   const marks: string[] = [];
   let receipt: Receipt | undefined;
   const remaining: Record<Store, number> = { media: 0, auth0: 0, recurly: 0, database: 0 };
+  // The deletion's own steps: attempts, and whether they refuse (as a revoked grant would).
+  const own = { freeze: 0, receipt: 0, refuse: { freeze: false, receipt: false } };
   const del = (store: Store, result: unknown) => async () => {
     deletes[store]++;
     const b = behaviour[store];
@@ -49,7 +52,11 @@ function stubs() {
     return result;
   };
   const activities = {
-    freezeAccount: async () => ({ auth0Users: 1, hasRecurlyAccount: true }),
+    freezeAccount: async () => {
+      own.freeze++;
+      if (own.refuse.freeze) throw ApplicationFailure.create({ type: 'Unauthorized', message: 'freeze: permission denied for table frozen_accounts' });
+      return { auth0Users: 1, hasRecurlyAccount: true };
+    },
     recheckEligibility: async () => ({ eligible: true, checkedAt: new Date().toISOString() }),
     releaseAccount: async () => undefined,
     deleteMediaBlobs: del('media', { blobsDeleted: 3, byContainer: { media: 3 }, listCalls: 1, batchCalls: 1, resumed: false }),
@@ -66,6 +73,8 @@ function stubs() {
       throw new Error('the stores-apart path verifies store by store');
     },
     writeReceipt: async (r: Receipt) => {
+      own.receipt++;
+      if (own.refuse.receipt) throw ApplicationFailure.create({ type: 'Unauthorized', message: 'receipt: permission denied for table receipts' });
       receipt = r;
     },
     markRequest: async (_id: string, status: string) => {
@@ -76,7 +85,7 @@ function stubs() {
       return { delivered: true };
     },
   };
-  return { activities, behaviour, deletes, notices, marks, receipt: () => receipt };
+  return { activities, behaviour, deletes, notices, marks, receipt: () => receipt, own };
 }
 
 describe('deletion workflow on the time-skipping server (stub activities)', () => {
@@ -89,8 +98,11 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
   async function run<T>(
     s: ReturnType<typeof stubs>,
     fn: (handle: ReturnType<TimeSkipping['env']['client']['workflow']['getHandle']>, input: DeletionInput) => Promise<T>,
-    receivedAt = new Date(),
+    at?: Date,
+    blockPolicy?: BlockPolicy,
   ): Promise<T> {
+    // The server's clock, which earlier tests' skips moved ahead of the wall clock.
+    const receivedAt = at ?? new Date(await ts.env.currentTimeMs());
     const taskQueue = `ts-${randomUUID()}`;
     const worker = await Worker.create({ connection: ts.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: s.activities });
     // Auth0's and Recurly's activities are scheduled on the vendors' own queues (workflows/queues.ts).
@@ -104,13 +116,20 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       receivedAt: receivedAt.toISOString(),
       deadlineAt: new Date(receivedAt.getTime() + 72 * HOUR).toISOString(),
       warningAt: new Date(receivedAt.getTime() + 48 * HOUR).toISOString(),
+      ...(blockPolicy ? { blockPolicy } : {}),
     };
     // Every vendor queue's worker runs for as long as the main one (each runUntil inside the next).
     const runAll = (ws: Worker[], inner: () => Promise<T>): Promise<T> => (ws.length ? ws[0].runUntil(() => runAll(ws.slice(1), inner)) : inner());
     return runAll(vendorWorkers, () =>
       worker.runUntil(async () => {
         const handle = await ts.env.client.workflow.start(accountDeletionWorkflow, { taskQueue, workflowId: `deletion-${input.accountId}`, args: [input] });
-        return fn(handle, input);
+        try {
+          return await fn(handle, input);
+        } catch (err) {
+          // A failed test's run must not stay open: the server skips time only while none waits.
+          await handle.terminate('test failed').catch(() => undefined);
+          throw err;
+        }
       }),
     );
   }
@@ -274,6 +293,59 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       await ts.env.sleep(49 * HOUR);
       expect((await progress(handle)).overdue).toBe(true);
       await handle.terminate('test done');
+    });
+  }, 120_000);
+
+  test('when a store refuses, then it turns blocked by a timer as the bound passes since it began failing, while it is still backing off', async () => {
+    // A bound that falls between attempts: attempts at about 0, 0.5, 1.5, 3.5 and 7.5 minutes,
+    // the next not before 11.6. Marked at the end of a failed attempt, it would still say retrying at 10.5.
+    const policy: BlockPolicy = { ...BLOCK_POLICY, needsPersonBlockAfterMs: 10 * 60_000, retryEveryMs: HOUR };
+    const s = stubs();
+    s.behaviour.recurly = { refuse: 'Precondition', message: 'recurly 422 cannot redact: 1 uninvoiced charge (line items)' };
+    await run(
+      s,
+      async (handle) => {
+        await ts.env.sleep(9.5 * 60_000);
+        let p = await progress(handle);
+        expect(store(p, 'recurly').status).toBe('retrying');
+        expect(p.status).toBe('running');
+        const attempts = store(p, 'recurly').attempts;
+        await ts.env.sleep(60_000);
+        p = await progress(handle);
+        expect({ status: p.status, store: store(p, 'recurly').status, attempts: store(p, 'recurly').attempts }).toEqual({ status: 'blocked', store: 'blocked', attempts });
+        expect(s.notices).toEqual(['blocked']);
+        s.behaviour.recurly = 'ok';
+        await handle.signal(retryStoresSignal, { by: 'ops-1', actionId: randomUUID() });
+        expect(((await handle.result()) as Receipt).verification.clean).toBe(true);
+      },
+      undefined,
+      policy,
+    );
+  }, 120_000);
+
+  test('when the receipt cannot be written, then the request shows blocked on the receipt within the bound, with the reason and what to do, and writes it once fixed', async () => {
+    const s = stubs();
+    s.own.refuse.receipt = true;
+    await run(s, async (handle) => {
+      await ts.env.sleep(BLOCK_POLICY.needsPersonBlockAfterMs / 2);
+      let p = await progress(handle);
+      expect(p.status).toBe('running');
+      expect(p.steps.find((x) => x.name === 'receipt')).toMatchObject({ status: 'running', detail: expect.stringMatching(/^retrying: Unauthorized: receipt: permission denied/) });
+      await ts.env.sleep(BLOCK_POLICY.needsPersonBlockAfterMs / 2 + 60_000);
+      p = await progress(handle);
+      expect(p.status).toBe('blocked');
+      expect(p.blocked).toEqual([{ store: 'receipt', reason: expect.stringContaining('permission denied for table receipts'), since: expect.any(String), action: expect.stringContaining('grants') }]);
+      expect(p.steps.find((x) => x.name === 'receipt')?.detail).toMatch(/^blocked: /);
+      expect(s.notices).toEqual(['blocked']);
+      expect(s.marks).toContain('blocked');
+      // Still retried on its own, on the slow cadence.
+      const tries = s.own.receipt;
+      await ts.env.sleep(BLOCK_POLICY.retryEveryMs + 60_000);
+      expect(s.own.receipt).toBeGreaterThan(tries);
+      s.own.refuse.receipt = false;
+      await handle.signal(retryStoresSignal, { by: 'ops-1', actionId: randomUUID() });
+      const receipt = (await handle.result()) as Receipt;
+      expect(s.receipt()).toEqual(receipt);
     });
   }, 120_000);
 });
