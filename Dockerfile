@@ -16,6 +16,11 @@ RUN node dist/worker/bundle.js dist/workflow-bundle.js
 FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production LETHE_MODE=production LETHE_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
+# The worker deployment's build id (docs/releasing.md), e.g.
+#   docker build --build-arg LETHE_BUILD_ID="$(node -p 'require("./package.json").version')-$(git rev-parse --short HEAD)" .
+# Without it the worker names its version after the package version and the bundle's digest.
+ARG LETHE_BUILD_ID=
+ENV LETHE_BUILD_ID=${LETHE_BUILD_ID}
 # Two malloc arenas and small V8 semi-spaces bound the worker's memory (worker/process.ts).
 ENV MALLOC_ARENA_MAX=2
 COPY package.json package-lock.json ./

@@ -16,6 +16,7 @@ import { assertProduction } from './production';
 import { apiCredentials } from './tokens';
 import { SWEEP_SCHEDULE_ID } from '../contract';
 import { vendorBudget } from './budget';
+import { workerDeployment } from './deployment';
 
 export { ConfigError, uiOrigins } from './env';
 export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDDED_KEYS_FILE, embeddedDatabaseUrl } from './defaults';
@@ -64,6 +65,7 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       metricsHost: env.LETHE_WORKER_METRICS_HOST || '127.0.0.1',
       metricsPort: port(env, 'LETHE_WORKER_METRICS_PORT', DEFAULTS.workerMetricsPort),
       workflowBundle: readableFile(env, 'LETHE_WORKFLOW_BUNDLE'),
+      deployment: workerDeployment(env, mode, env.LETHE_TASK_QUEUE || DEFAULTS.taskQueue),
     },
     temporal: {
       address: hostPort(env, 'TEMPORAL_ADDRESS', DEFAULTS.temporalAddress),

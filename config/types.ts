@@ -26,7 +26,7 @@ export interface Config {
    * `workflowBundle`: a workflow bundle built beforehand (LETHE_WORKFLOW_BUNDLE, worker/bundle.ts);
    * absent, the worker process builds one in a child process at start.
    */
-  worker: { metricsHost: string; metricsPort: number; workflowBundle?: string };
+  worker: { metricsHost: string; metricsPort: number; workflowBundle?: string; deployment?: WorkerDeploymentConfig };
   /** `tls`: TLS and API key of the connection (config/temporal-tls.ts); absent in hand-made test configs: plain. */
   temporal: { address: string; namespace: string; uiPort: number; taskQueue: string; retentionDays: number; tls?: TemporalTls };
   database: { url: string; embedded: boolean };
@@ -45,6 +45,20 @@ export interface Config {
   /** The codec server through which the Web UI shows decrypted payloads. */
   /** `auth`: `origin` (the allow-list, plus `token` if set) or `api-tokens` (a LETHE_API_TOKENS token of the operator role). */
   codec: { host: string; port: number; allowedOrigins: string[]; token?: string; auth?: 'origin' | 'api-tokens' };
+}
+
+/**
+ * The worker as a Temporal worker deployment version (worker/deployment.ts, docs/releasing.md);
+ * absent (hand-made test configs) or `versioning: false`: an unversioned worker.
+ */
+export interface WorkerDeploymentConfig {
+  versioning: boolean;
+  /** The deployment: every version of this Lethe, one per build. */
+  name: string;
+  /** LETHE_BUILD_ID; absent, the worker takes `<package version>-<commit>` at start. */
+  buildId?: string;
+  /** Whether a starting worker makes its version current: always, only when none is, or never. */
+  setCurrent: 'always' | 'if-unset' | 'never';
 }
 
 export interface SweepConfig {

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   // peak would otherwise stay in this process's memory high-water mark for good.
   const builtHere = config.worker.workflowBundle ? undefined : await bundleInChildProcess();
   const workerConfig = builtHere ? { ...config, worker: { ...config.worker, workflowBundle: builtHere } } : config;
-  const { worker, connection } = await assertTemporalReachable(config.temporal.address, () => createWorker(workerConfig, deps), {
+  const { worker, connection, deployment, whenCurrent } = await assertTemporalReachable(config.temporal.address, () => createWorker(workerConfig, deps), {
     ...wait,
     probe: () => connectingTo(config.temporal, () => NativeConnection.connect(temporalConnectionOptions(config.temporal))).then((c) => c.close()),
   }).finally(() => {
@@ -55,6 +55,22 @@ async function main(): Promise<void> {
   process.stderr.write(
     `lethe-worker: polling task queue ${config.temporal.taskQueue} (and, for the whole deployment, ${vendorRates(config.temporal.taskQueue, config.budget)}) on ${config.temporal.address}\n`,
   );
+  if (deployment) {
+    const { deploymentName, buildId } = deployment.version;
+    process.stderr.write(`lethe-worker: worker deployment ${deploymentName}, build ${buildId} (LETHE_DEPLOYMENT_SET_CURRENT=${deployment.setCurrent})\n`);
+    // Reported when it settles; deletions are routed by the server, not by this process.
+    void whenCurrent().then(
+      (outcome) =>
+        void process.stderr.write(
+          outcome === 'set' || outcome === 'already'
+            ? `lethe-worker: version ${deploymentName}.${buildId} is current\n`
+            : outcome === 'left'
+              ? `lethe-worker: version ${deploymentName}.${buildId} polls; it takes new deletions once made current (temporal worker deployment set-current-version, docs/releasing.md)\n`
+              : '',
+        ),
+      (err) => void process.stderr.write(`lethe-worker: WARNING version ${deploymentName}.${buildId} could not be made current (${err?.message ?? err}); see docs/releasing.md\n`),
+    );
+  } else process.stderr.write('lethe-worker: unversioned (LETHE_WORKER_VERSIONING=off)\n');
   await ensureSweepSchedule(config, deps.temporalClient());
   // Metrics matter less than deletions: a port in use is reported, and the worker runs on.
   const metrics = config.worker.metricsPort

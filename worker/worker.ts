@@ -5,6 +5,7 @@ import { getDataConverter } from '../encryption';
 import { activityMetricsInterceptor } from './metrics';
 import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue, type VendorQueueStore, type VendorStep } from '../workflows/queues';
 import { workflowCode } from './bundle';
+import { deploymentOf, makeCurrent, workerDeploymentOptions, type Deployment } from './deployment';
 
 export { WORKFLOWS_PATH } from './bundle';
 
@@ -12,8 +13,25 @@ export { WORKFLOWS_PATH } from './bundle';
 export const vendorQueueRate = (budget: Config['budget'], vendor: VendorQueueStore, step: VendorStep): number =>
   step === 'read-back' ? budget[vendor].readBackTasksPerSecond : budget[vendor].tasksPerSecond;
 
+/** What a started worker did about its version becoming current (worker/deployment.ts makeCurrent). */
+export type CurrentOutcome = Awaited<ReturnType<typeof makeCurrent>> | 'unversioned';
+
+export interface CreatedWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  /** The worker deployment version it polls as; undefined when unversioned (LETHE_WORKER_VERSIONING=off). */
+  deployment?: Deployment;
+  /**
+   * Settles once run() has started and the version is current (or left as it was, per
+   * LETHE_DEPLOYMENT_SET_CURRENT); rejects when the server refused to make it current.
+   */
+  whenCurrent(): Promise<CurrentOutcome>;
+}
+
 /** A worker over given dependencies: main() uses the real ones, tests may use their own queue. */
-export async function createWorker(config: Config, deps: ActivityDeps, overrides: Partial<WorkerOptions> = {}): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createWorker(config: Config, deps: ActivityDeps, overrides: Partial<WorkerOptions> = {}): Promise<CreatedWorker> {
+  // Resolved before connecting: a production worker without a build id stops on one line.
+  const deployment = deploymentOf(config);
   const connection = await connectingTo(config.temporal, () => NativeConnection.connect(temporalConnectionOptions(config.temporal)));
   const taskQueue = overrides.taskQueue ?? config.temporal.taskQueue;
   const { budget } = config;
@@ -32,6 +50,8 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
     defaultHeartbeatThrottleInterval: '1 second',
     // Steps, durations, failures and counts for /metrics, without metrics code in activities.
     interceptors: { activity: [activityMetricsInterceptor] },
+    // One version for every queue of the process (docs/releasing.md).
+    ...(deployment ? { workerDeploymentOptions: workerDeploymentOptions(deployment) } : {}),
   } satisfies Partial<WorkerOptions>;
   const worker = await Worker.create({
     ...common,
@@ -65,14 +85,30 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
       ),
     ),
   );
-  return { worker: alongside(worker, vendorWorkers), connection };
+  const queues = [{ name: worker.options.taskQueue, workflows: true }, ...vendorWorkers.map((w) => ({ name: w.options.taskQueue, workflows: false }))];
+  // Started once polling has begun, so the version can register its queues first.
+  let current: Promise<CurrentOutcome> | undefined;
+  let running: () => void = () => undefined;
+  const runStarted = new Promise<void>((resolve) => (running = resolve));
+  const main = alongside(worker, vendorWorkers, () => {
+    current = deployment
+      ? makeCurrent(connection.workflowService, config.temporal.namespace, deployment, queues, {
+          identity: overrides.identity,
+          stillRunning: () => ['INITIALIZED', 'RUNNING'].includes(worker.getState()),
+        })
+      : Promise.resolve('unversioned');
+    current.catch(() => undefined);
+    running();
+  });
+  const whenCurrent = () => runStarted.then(() => current!);
+  return { worker: main, connection, deployment, whenCurrent };
 }
 
 /**
  * The main worker, running and shutting down the vendor workers with it: callers (main(), the
  * tests' worlds) hold one Worker, and a deletion whose vendor queue nobody polls would wait forever.
  */
-function alongside(main: Worker, others: Worker[]): Worker {
+function alongside(main: Worker, others: Worker[], onRun: () => void): Worker {
   const run = main.run.bind(main);
   const shutdown = main.shutdown.bind(main);
   const stopAll = () => {
@@ -83,6 +119,8 @@ function alongside(main: Worker, others: Worker[]): Worker {
     shutdown: stopAll,
     run: async () => {
       const runs = [run(), ...others.map((w) => w.run())];
+      // Polling has begun: the version can register its queues and become current.
+      onRun();
       // One failing stops the rest, so the process ends instead of half-polling.
       for (const r of runs) r.catch(stopAll);
       const results = await Promise.allSettled(runs);

@@ -2,3 +2,5 @@
 export { stackCheckWorkflow } from './stack-check';
 export { accountDeletionWorkflow } from './deletion';
 export { inactivitySweepWorkflow } from './sweep';
+// Pins the deletion to the version that started it (before any worker registers it).
+import './versioning';

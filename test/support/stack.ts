@@ -28,11 +28,14 @@ export async function startWorld(opts: { env?: Record<string, string>; deps?: (d
   const config = testConfig({ ...opts.env, LETHE_TASK_QUEUE: taskQueue });
   const base = buildDeps(config);
   const deps = opts.deps ? opts.deps(base) : base;
-  const { worker, connection: nativeConnection } = await createWorker(config, deps);
+  const { worker, connection: nativeConnection, whenCurrent } = await createWorker(config, deps);
   const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
   const running = worker.run();
   running.catch(() => undefined);
+  // The world's deployment (one per task queue) has this worker's version current before the
+  // test starts anything, so no test waits on routing (worker/deployment.ts).
+  await Promise.race([whenCurrent(), running.then(() => Promise.reject(new Error('test worker stopped before its version became current')))]);
   return {
     config,
     deps,
