@@ -31,6 +31,10 @@ export function temporalSpec(opts: { port: number; uiPort?: number; dbFile: stri
   // unevenly and its tail runs at a quarter of the rate (bench/RESULTS.md §3c). The dev
   // server's dynamic config takes no per-queue constraint, so here it is every queue's.
   args.push(...Object.entries(SINGLE_PARTITION).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]));
+  // Every worker runs as a worker deployment (docs/releasing.md), and the test suite gives each
+  // test world a deployment of its own (its task queue's name): one run makes about 50, and the
+  // server's default cap is 100 a namespace (matching.maxDeployments, server 1.29).
+  args.push('--dynamic-config-value', 'matching.maxDeployments=1000');
   if (opts.headless || opts.uiPort === undefined) args.push('--headless');
   else args.push('--ui-ip', '127.0.0.1', '--ui-port', String(opts.uiPort));
   if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
