@@ -6,6 +6,8 @@ module.exports = {
   // The real stack is started once for the whole run, on free ports of its own.
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // Each file's worker, SDK and console logs go to a file; the summary reporter prints a failed file's.
+  setupFilesAfterEnv: ['<rootDir>/test/support/capture-logs.ts'],
   testTimeout: 120000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   modulePathIgnorePatterns: ['<rootDir>/.lethe/', '<rootDir>/.tools/', '<rootDir>/dist/'],

@@ -31,11 +31,29 @@ const STACK_VARS = [
   'LETHE_RETENTION_DAYS',
 ];
 
+/**
+ * The run's log folder (test-artifacts/logs/<start time>): the stack's log and one per test file
+ * (capture-logs.ts). Kept after the run for reading; folders of runs over two days old go.
+ */
+function testLogDir(): string {
+  const root = path.resolve(__dirname, '..', '..', 'test-artifacts', 'logs');
+  fs.mkdirSync(root, { recursive: true });
+  for (const old of fs.readdirSync(root)) {
+    const p = path.join(root, old);
+    if (Date.now() - fs.statSync(p).mtimeMs > 2 * 86_400_000) fs.rmSync(p, { recursive: true, force: true });
+  }
+  const dir = path.join(root, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
+  fs.mkdirSync(dir);
+  return dir;
+}
+
 export default async function globalSetup(): Promise<void> {
   // The tests own their stack: a developer's shell variables must not point them elsewhere.
   for (const v of STACK_VARS) delete process.env[v];
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-test-'));
   fs.chmodSync(stateDir, 0o755);
+  const logDir = testLogDir();
+  const stackLog = path.join(logDir, 'stack.log');
   const ports = await freeStackPorts();
   const started = Date.now();
   const stack = await startStack({
@@ -51,9 +69,13 @@ export default async function globalSetup(): Promise<void> {
     // run sandboxes of their own at the real limits.
     sandboxRateLimits: { auth0PerSecond: 10_000, recurlyPerMinute: 1_000_000 },
     env: {},
-    log: (l) => process.stderr.write(`[stack] ${l}\n`),
+    log: (l) => fs.appendFileSync(stackLog, `${new Date().toISOString()} ${l}\n`),
+  }).catch((err: unknown) => {
+    // The stack did not start: what it logged is the cause.
+    process.stderr.write(`[stack] did not start; its log (${stackLog}):\n${fs.existsSync(stackLog) ? fs.readFileSync(stackLog, 'utf8') : ''}`);
+    throw err;
   });
-  process.stderr.write(`[stack] up in ${Math.round((Date.now() - started) / 1000)}s at ${stateDir} (Temporal: ${stack.temporal})\n`);
+  process.stderr.write(`[stack] up in ${Math.round((Date.now() - started) / 1000)}s at ${stateDir} (Temporal: ${stack.temporal}); logs in ${logDir}\n`);
   Object.assign(process.env, stack.env, {
     // stack.env holds the token's digest; in-process APIs (test/support/api.ts) send
     // config.api.tokens[0], a plaintext token of the earlier format, served as admin.
@@ -61,6 +83,7 @@ export default async function globalSetup(): Promise<void> {
     // Workers spawned on the shared test stack never create the real daily Schedule.
     LETHE_SWEEP_SCHEDULE: 'off',
     LETHE_TEST_STATE_DIR: stateDir,
+    LETHE_TEST_LOG_DIR: logDir,
     LETHE_TEST_TEMPORAL: stack.temporal,
     LETHE_TEST_TEMPORAL_PORT: String(ports.temporal),
     LETHE_TEST_AZURITE_PORT: String(ports.azurite),

@@ -1,0 +1,1 @@
+export function logFileOf(testPath: string, env?: NodeJS.ProcessEnv): string | undefined;
