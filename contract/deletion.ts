@@ -73,6 +73,11 @@ export interface StoreCounts {
     softDeletedPurged?: number;
     /** Blob leases broken (Lease Blob `break`) so their blobs could be deleted. */
     leasesBroken?: number;
+    /**
+     * A worker died mid-deletion and the next attempt resumed from its last heartbeat: blobs it
+     * deleted after that heartbeat are counted by no one, so `blobsDeleted` is a lower bound.
+     */
+    atLeast?: boolean;
   };
   database?: Record<string, number>;
 }
@@ -135,7 +140,10 @@ export interface Verification {
   rowsRemaining: Record<string, number>;
   auth0UsersRemaining: number;
   recurly: 'absent' | 'redacted' | 'present' | 'none';
+  /** The oldest of the stores' last reads (the final read-back before the receipt); each store's own is `stores[s].verification.checkedAt`. */
   checkedAt: string;
+  /** Gone from the stores' live data, still held by the vendor until a date (soft-deleted blobs awaiting Azure's purge). */
+  pending?: { store: Store; what: string; until?: string }[];
 }
 
 /** What a completed deletion leaves behind: no personal data, only ids, times and counts. */
@@ -306,9 +314,14 @@ export const stepOfActivity = (activityType: string): string => STEP_OF_ACTIVITY
 export const stepSummary = {
   recurly: (r: NonNullable<StoreCounts['recurly']>): string => `${r.subscriptionsTerminated} subscriptions terminated, redacted: ${r.accountRedacted}`,
   auth0: (r: NonNullable<StoreCounts['auth0']>): string => `${r.usersDeleted} users deleted, ${r.alreadyGone} already gone`,
-  media: (r: NonNullable<StoreCounts['media']>): string => `${r.blobsDeleted} blobs deleted`,
+  media: (r: NonNullable<StoreCounts['media']>): string => `${r.atLeast ? 'at least ' : ''}${r.blobsDeleted} blobs deleted`,
   database: (r: NonNullable<StoreCounts['database']>): string => `${Object.values(r).reduce((a, b) => a + b, 0)} rows deleted`,
-  verify: (v: Verification): string => (v.clean ? 'every store is empty' : 'data remains; deleting again'),
+  verify: (v: Verification): string =>
+    !v.clean
+      ? 'data remains; deleting again'
+      : v.pending?.length
+        ? `no live data in any store; pending: ${v.pending.map((p) => `${p.what}${p.until ? ` (until ${p.until})` : ''}`).join('; ')}`
+        : 'every store is empty',
 };
 
 export interface StepProgress {

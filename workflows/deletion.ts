@@ -5,7 +5,11 @@
  *   2. for the sweep's deletions only, the re-check: an account used since it was selected is kept;
  *   3. the four stores, each deleted and read back on its own (workflows/stores.ts): a store only a
  *      person can unblock is shown `blocked` while the others finish;
- *   4. the receipt, once every store is verified empty or resolved outside Lethe by an operator.
+ *   4. the final read-back: every store not resolved is read once more right before the receipt
+ *      (a store blocked for a week must not leave the others last read a week earlier), and a
+ *      store where something reappeared (an upload through an issued URL, a new ticket) is
+ *      deleted and read back again;
+ *   5. the receipt, once every store is verified empty or resolved outside Lethe by an operator.
  * The 48-hour warning and the 72-hour breach are timers beside all of it (`watchDeadline`). Every
  * wait is seen: a store, or a step of Lethe's own, failing for longer than the block policy's
  * bound shows `blocked` with the reason and what to do, and keeps being retried (workflows/waits.ts).
@@ -42,7 +46,7 @@ import {
   type Verification,
   type WaitingStep,
 } from '../contract';
-import { addCounts, blockedOf, initialStores, runStore, type StoreRun } from './stores';
+import { addCounts, blockedOf, initialStores, readStore, runStore, type StoreRun } from './stores';
 import { persist, stepRun, type StepRun } from './waits';
 
 const retry: RetryPolicy = {
@@ -204,24 +208,37 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
 
     // 3. The four stores, each deleted and read back on its own.
     const verifications: Partial<Record<Store, StoreVerification>> = {};
-    const verify = own.verify!.progress;
-    verify.status = 'running';
-    await Promise.all(
-      STORES.map((s) =>
-        runStore(
-          input.accountId,
-          stores[s],
-          {
-            deleted: (store, c) => addCounts(counts, store, c),
-            verified: (store, v) => void (verifications[store] = v),
-            blockedChanged: refreshBlocked,
-          },
-          policy,
-        ),
-      ),
-    );
-    state.passes = 1;
+    const hooks = {
+      deleted: (store: Store, c: unknown) => addCounts(counts, store, c),
+      verified: (store: Store, v: StoreVerification) => void (verifications[store] = v),
+      blockedChanged: refreshBlocked,
+    };
+    await Promise.all(STORES.map((s) => runStore(input.accountId, stores[s], hooks, policy)));
+
+    // 4. The final read-back, right before the receipt; what reappeared is deleted again.
+    for (;;) {
+      state.passes++;
+      const read = STORES.filter((s) => stores[s].progress.status === 'verified');
+      const readings = await step(
+        'verify',
+        () => Promise.all(read.map((s) => readStore(input.accountId, s, policy))),
+        (rs) =>
+          rs.every((r) => r.clean)
+            ? 'read back once more before the receipt'
+            : `found again in ${rs
+                .filter((r) => !r.clean)
+                .map((r) => r.store)
+                .join(', ')}: deleting again`,
+      );
+      for (const r of readings) verifications[r.store] = r;
+      const reappeared = readings.filter((r) => !r.clean).map((r) => r.store);
+      if (reappeared.length === 0) break;
+      log.warn('the final read-back found data again; deleting it before the receipt', { requestId: input.requestId, stores: reappeared });
+      for (const s of reappeared) Object.assign(stores[s].progress, { status: 'running', detail: 'found again at the final read-back' });
+      await Promise.all(reappeared.map((s) => runStore(input.accountId, stores[s], hooks, policy)));
+    }
     const v = (s: Store) => verifications[s]?.remaining ?? {};
+    const readAt = STORES.flatMap((s) => (verifications[s] && stores[s].progress.status === 'verified' ? [verifications[s].checkedAt] : [])).sort();
     const verification: Verification = {
       clean: STORES.every((s) => stores[s].progress.status === 'verified'),
       blobsRemaining: v('media').blobs ?? 0,
@@ -229,11 +246,12 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
       rowsRemaining: verifications.database ? v('database') : {},
       auth0UsersRemaining: v('auth0').users ?? 0,
       recurly: stores.recurly.progress.status === 'resolved' ? 'present' : counts.recurly?.hadAccount ? 'redacted' : 'none',
-      checkedAt: new Date().toISOString(),
+      // The oldest of the stores' last reads (each store's own is in `stores[s].verification`).
+      checkedAt: readAt[0] ?? new Date().toISOString(),
     };
-    verify.status = 'completed';
-    verify.runs = 1;
-    verify.detail = verification.clean ? stepSummary.verify(verification) : 'verified, except the stores resolved outside Lethe';
+    const pending = STORES.flatMap((s) => (stores[s].progress.status === 'verified' ? (verifications[s]?.pending ?? []).map((x) => ({ store: s, ...x })) : []));
+    if (pending.length) verification.pending = pending;
+    own.verify!.progress.detail = verification.clean ? stepSummary.verify(verification) : 'verified, except the stores resolved outside Lethe';
     if (state.status !== 'running') {
       state.status = 'running';
       upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);

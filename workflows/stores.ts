@@ -24,6 +24,7 @@ import {
   failureTypeOf,
   FailureType,
   isMediaCursor,
+  isRecurlyDone,
   mediaCountsOf,
   NEEDS_PERSON,
   NON_RETRYABLE,
@@ -163,7 +164,9 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
     const attemptStartedAt = new Date().toISOString();
     let type: string | undefined;
     try {
-      hooks.deleted(p.store, await attempt[p.store]());
+      const done = await attempt[p.store]();
+      // Resumed from a dead attempt's last heartbeat: what it deleted after that is counted by no one.
+      hooks.deleted(p.store, p.store === 'media' ? { ...(done as object), atLeast: (done as { resumed?: boolean }).resumed === true } : done);
       const v = await quick.verifyStore({ accountId, store: p.store });
       if (v.clean) {
         if ((p.status as string) === 'resolved') return;
@@ -183,10 +186,11 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
       if (isCancellation(err)) throw err;
       type = failureTypeOf(err);
       p.reason = failureText(err);
-      // Blobs a failed media activity deleted (before a hold, or its timeout) are gone: the next
-      // activity will not find them to count, so the receipt counts them from the failure.
-      const part = p.store === 'media' ? mediaDoneBefore(err) : undefined;
-      if (part) hooks.deleted('media', part);
+      // Blobs a failed media activity deleted (before a hold, or its timeout), subscriptions a
+      // failed Recurly activity ended (before a refused redaction) are gone: the next activity
+      // will not find them to count, so the receipt counts them from the failure.
+      const part = p.store === 'media' ? mediaDoneBefore(err) : p.store === 'recurly' ? recurlyDoneBefore(err) : undefined;
+      if (part) hooks.deleted(p.store, part);
     }
     if ((p.status as string) === 'resolved') return;
     p.failingSince ??= attemptStartedAt;
@@ -207,8 +211,23 @@ function mediaDoneBefore(err: unknown): NonNullable<StoreCounts['media']> | unde
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
   const cursor = cause instanceof ApplicationFailure ? cause.details?.[0] : cause instanceof TimeoutFailure ? cause.lastHeartbeatDetails : undefined;
   if (!isMediaCursor(cursor)) return undefined;
-  const counts = mediaCountsOf(cursor, true);
+  // From a timeout's last heartbeat, blobs deleted after it are not counted: at least this many.
+  const counts = { ...mediaCountsOf(cursor, true), atLeast: cause instanceof TimeoutFailure };
   return counts.blobsDeleted + (counts.softDeletedPurged ?? 0) > 0 ? counts : undefined;
+}
+
+/** A failed Recurly activity's subscriptions ended: its failure's details, or the last heartbeat (its memo) before it timed out. */
+function recurlyDoneBefore(err: unknown): NonNullable<StoreCounts['recurly']> | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  const memo = cause instanceof TimeoutFailure ? (cause.lastHeartbeatDetails as { terminated?: unknown; canceled?: unknown } | undefined) : undefined;
+  const d = cause instanceof ApplicationFailure ? cause.details?.[0] : memo && { recurlyTerminated: memo.terminated ?? 0, recurlyCanceled: memo.canceled ?? 0 };
+  if (!isRecurlyDone(d) || d.recurlyTerminated + d.recurlyCanceled === 0) return undefined;
+  return { subscriptionsTerminated: d.recurlyTerminated, subscriptionsCanceled: d.recurlyCanceled, accountRedacted: false, hadAccount: true };
+}
+
+/** Reads one store back once more (the final read-back before the receipt): one attempt. */
+export function readStore(accountId: string, store: Store, policy: BlockPolicy = BLOCK_POLICY): Promise<StoreVerification> {
+  return activitiesFor(policy).readBack(store).verifyStore({ accountId, store });
 }
 
 /** Adds one attempt's counts to the totals (media and rows add up; vendors keep the latest). */
@@ -231,6 +250,7 @@ export function addCounts(counts: StoreCounts, store: Store, next: unknown): voi
       resumed: prev.resumed || n.resumed,
       softDeletedPurged: (prev.softDeletedPurged ?? 0) + (n.softDeletedPurged ?? 0),
       leasesBroken: (prev.leasesBroken ?? 0) + (n.leasesBroken ?? 0),
+      atLeast: !!(prev.atLeast || n.atLeast),
     };
   } else if (store === 'database') {
     const out = { ...(counts.database ?? {}) };
@@ -246,6 +266,7 @@ export function addCounts(counts: StoreCounts, store: Store, next: unknown): voi
       ? {
           ...n,
           subscriptionsTerminated: counts.recurly.subscriptionsTerminated + n.subscriptionsTerminated,
+          subscriptionsCanceled: (counts.recurly.subscriptionsCanceled ?? 0) + (n.subscriptionsCanceled ?? 0),
           accountRedacted: counts.recurly.accountRedacted || n.accountRedacted,
           hadAccount: counts.recurly.hadAccount || n.hadAccount,
         }

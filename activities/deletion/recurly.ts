@@ -28,6 +28,9 @@
  *   429 whose reset was too far to wait for, a 5xx, a worker that died) makes only the calls
  *   still to do. Recurly's rate limit counts every request of a sandbox site (api.yaml, "Rate
  *   Limits"), and a repeated terminate is answered 422 and costs a read to tell it from a refusal.
+ * - An attempt that ended subscriptions and then failed (Recurly refusing the redaction over an
+ *   open charge) says how many in its failure's details (`RecurlyDone`): the next attempt lists
+ *   no live subscription to count, so the workflow adds the failed attempt's to the receipt.
  */
 import type { Knex } from 'knex';
 import { activityInfo, heartbeat, sleep, type Info as ActivityInfo } from '@temporalio/activity';
@@ -37,7 +40,7 @@ import type { RecurlyClient } from '../../stores/recurly';
 import { isVendorError, VendorError } from '../../stores/errors';
 import { classified } from '../failures';
 import { requireSubject, type Subject, type SubjectDeps } from './subject';
-import { FailureType, type StoreCounts, type StoreReading } from '../../contract';
+import { FailureType, type RecurlyDone, type StoreCounts, type StoreReading } from '../../contract';
 
 export interface RecurlyDeps extends SubjectDeps {
   db: Knex;
@@ -71,94 +74,98 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
   async deleteRecurlyAccount(accountId: string): Promise<RecurlyCounts> {
     const startedAt = Date.now();
     const memo: RecurlyMemo = { ...(lastDetails<RecurlyMemo>() ?? {}) };
-    return classified('recurly', () =>
-      vendorAttempt(
-        'recurly',
-        () => memo,
-        async () => {
-          const subject = await requireSubject(deps, accountId);
-          const code = subject.recurlyAccountCode;
-          if (!code) return { subscriptionsTerminated: 0, accountRedacted: false, hadAccount: false };
-          if (!memo.accountSeen && !memo.redactionAcceptedAt) {
-            const account = await deps.recurly.getAccount(code);
-            if (!account) return { subscriptionsTerminated: memo.terminated ?? 0, accountRedacted: false, hadAccount: false };
-            if (account.redacted) return { subscriptionsTerminated: 0, accountRedacted: true, hadAccount: true };
-            memo.accountSeen = true;
-            heartbeat(memo);
-          }
-
-          let redactRequests = 0;
-          if (!memo.redactionAcceptedAt) {
-            // Recurly refuses to redact (422) while any subscription is live, so end them first.
-            memo.terminated ??= 0;
-            memo.canceled ??= 0;
-            if (!memo.live) {
-              memo.live = (await deps.recurly.listLiveSubscriptions(code, new Date())).map((sub) => ({ id: sub.id, state: sub.state }));
-              memo.ended = [];
+    const done = (): unknown[] | undefined => (memo.terminated || memo.canceled ? [{ recurlyTerminated: memo.terminated ?? 0, recurlyCanceled: memo.canceled ?? 0 } satisfies RecurlyDone] : undefined);
+    return classified(
+      'recurly',
+      () =>
+        vendorAttempt(
+          'recurly',
+          () => memo,
+          async () => {
+            const subject = await requireSubject(deps, accountId);
+            const code = subject.recurlyAccountCode;
+            if (!code) return { subscriptionsTerminated: 0, accountRedacted: false, hadAccount: false };
+            if (!memo.accountSeen && !memo.redactionAcceptedAt) {
+              const account = await deps.recurly.getAccount(code);
+              if (!account) return { subscriptionsTerminated: memo.terminated ?? 0, accountRedacted: false, hadAccount: false };
+              if (account.redacted) return { subscriptionsTerminated: 0, accountRedacted: true, hadAccount: true };
+              memo.accountSeen = true;
               heartbeat(memo);
             }
-            for (const sub of memo.live) {
-              if (memo.ended?.includes(sub.id)) continue;
-              if (sub.state === 'future') {
-                await deps.recurly.cancelSubscription(sub.id);
-                memo.canceled++;
-              } else {
-                await deps.recurly.terminateSubscription(sub.id, deps.refund);
-                memo.terminated++;
+
+            let redactRequests = 0;
+            if (!memo.redactionAcceptedAt) {
+              // Recurly refuses to redact (422) while any subscription is live, so end them first.
+              memo.terminated ??= 0;
+              memo.canceled ??= 0;
+              if (!memo.live) {
+                memo.live = (await deps.recurly.listLiveSubscriptions(code, new Date())).map((sub) => ({ id: sub.id, state: sub.state }));
+                memo.ended = [];
+                heartbeat(memo);
               }
-              (memo.ended ??= []).push(sub.id);
+              for (const sub of memo.live) {
+                if (memo.ended?.includes(sub.id)) continue;
+                if (sub.state === 'future') {
+                  await deps.recurly.cancelSubscription(sub.id);
+                  memo.canceled++;
+                } else {
+                  await deps.recurly.terminateSubscription(sub.id, deps.refund);
+                  memo.terminated++;
+                }
+                (memo.ended ??= []).push(sub.id);
+                heartbeat(memo);
+              }
+              let outcome: 'accepted' | 'already_gone';
+              try {
+                outcome = await deps.recurly.redactAccount(code);
+              } catch (err) {
+                if (isVendorError(err) && err.type === 'precondition') throw await namedRefusal(deps.recurly, code, err);
+                throw err;
+              }
+              if (outcome === 'already_gone') return { subscriptionsTerminated: memo.terminated, subscriptionsCanceled: memo.canceled, accountRedacted: false, hadAccount: false };
+              redactRequests = 1;
+              memo.redactionAcceptedAt = new Date().toISOString();
+              memo.checks = 0;
               heartbeat(memo);
             }
-            let outcome: 'accepted' | 'already_gone';
-            try {
-              outcome = await deps.recurly.redactAccount(code);
-            } catch (err) {
-              if (isVendorError(err) && err.type === 'precondition') throw await namedRefusal(deps.recurly, code, err);
-              throw err;
-            }
-            if (outcome === 'already_gone') return { subscriptionsTerminated: memo.terminated, subscriptionsCanceled: memo.canceled, accountRedacted: false, hadAccount: false };
-            redactRequests = 1;
-            memo.redactionAcceptedAt = new Date().toISOString();
-            memo.checks = 0;
-            heartbeat(memo);
-          }
 
-          // Accepted: wait for Recurly to carry it out, never asking again meanwhile. Each read
-          // spends a call of the per-minute budget, and the redaction is not done at once, so
-          // the first read comes a while after the acceptance (bench/RESULTS.md §3c: 9 calls a
-          // deletion, reading at once and from 250 ms, against 6).
-          const acceptedAt = Date.parse(memo.redactionAcceptedAt);
-          const deadline = Math.min(Date.now() + REDACTION_WAIT_PER_ATTEMPT_MS, thisAttemptDeadline(startedAt));
-          const firstRead = acceptedAt + REDACTION_FIRST_READ_MS - Date.now();
-          if (firstRead > 0) await sleep(Math.min(firstRead, Math.max(0, deadline - Date.now())));
-          let delay = REDACTION_FIRST_READ_MS;
-          for (;;) {
-            const now = await deps.recurly.getAccount(code);
-            if (!now || now.redacted) {
-              return {
-                subscriptionsTerminated: memo.terminated ?? 0,
-                subscriptionsCanceled: memo.canceled ?? 0,
-                accountRedacted: true,
-                hadAccount: true,
-                redactRequests,
-                redactionChecks: memo.checks ?? 0,
-                redactionWaitedMs: Math.max(0, Date.now() - acceptedAt),
-              };
+            // Accepted: wait for Recurly to carry it out, never asking again meanwhile. Each read
+            // spends a call of the per-minute budget, and the redaction is not done at once, so
+            // the first read comes a while after the acceptance (bench/RESULTS.md §3c: 9 calls a
+            // deletion, reading at once and from 250 ms, against 6).
+            const acceptedAt = Date.parse(memo.redactionAcceptedAt);
+            const deadline = Math.min(Date.now() + REDACTION_WAIT_PER_ATTEMPT_MS, thisAttemptDeadline(startedAt));
+            const firstRead = acceptedAt + REDACTION_FIRST_READ_MS - Date.now();
+            if (firstRead > 0) await sleep(Math.min(firstRead, Math.max(0, deadline - Date.now())));
+            let delay = REDACTION_FIRST_READ_MS;
+            for (;;) {
+              const now = await deps.recurly.getAccount(code);
+              if (!now || now.redacted) {
+                return {
+                  subscriptionsTerminated: memo.terminated ?? 0,
+                  subscriptionsCanceled: memo.canceled ?? 0,
+                  accountRedacted: true,
+                  hadAccount: true,
+                  redactRequests,
+                  redactionChecks: memo.checks ?? 0,
+                  redactionWaitedMs: Math.max(0, Date.now() - acceptedAt),
+                };
+              }
+              memo.checks = (memo.checks ?? 0) + 1;
+              heartbeat(memo);
+              if (Date.now() + delay > deadline) {
+                throw ApplicationFailure.create({
+                  type: FailureType.DataRemains,
+                  message: `recurly redaction of ${code} accepted at ${memo.redactionAcceptedAt} is still pending (${memo.checks} checks; still set: ${now.personalFields.join(', ')})`,
+                  nextRetryDelay: PENDING_RETRY_DELAY_MS,
+                });
+              }
+              await sleep(delay);
+              delay = Math.min(delay * 2, 8_000);
             }
-            memo.checks = (memo.checks ?? 0) + 1;
-            heartbeat(memo);
-            if (Date.now() + delay > deadline) {
-              throw ApplicationFailure.create({
-                type: FailureType.DataRemains,
-                message: `recurly redaction of ${code} accepted at ${memo.redactionAcceptedAt} is still pending (${memo.checks} checks; still set: ${now.personalFields.join(', ')})`,
-                nextRetryDelay: PENDING_RETRY_DELAY_MS,
-              });
-            }
-            await sleep(delay);
-            delay = Math.min(delay * 2, 8_000);
-          }
-        },
-      ),
+          },
+        ),
+      { details: done },
     );
   },
 });

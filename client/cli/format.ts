@@ -69,10 +69,10 @@ function receiptLines(r: Record<string, unknown>): string[] {
   const counts = (r.counts ?? {}) as Record<string, Record<string, unknown> | undefined>;
   const v = (r.verification ?? {}) as Record<string, unknown>;
   const out: string[] = [];
-  const media = counts.media as { blobsDeleted?: number; byContainer?: Record<string, number> } | undefined;
+  const media = counts.media as { blobsDeleted?: number; byContainer?: Record<string, number>; atLeast?: boolean } | undefined;
   if (media)
     out.push(
-      `  media     ${media.blobsDeleted ?? 0} blobs deleted${
+      `  media     ${media.atLeast ? 'at least ' : ''}${media.blobsDeleted ?? 0} blobs deleted${
         media.byContainer
           ? ` (${Object.entries(media.byContainer)
               .map(([k, n]) => `${k} ${n}`)
@@ -95,9 +95,12 @@ function receiptLines(r: Record<string, unknown>): string[] {
   for (const [store, o] of Object.entries((r.stores ?? {}) as Record<string, { outcome?: string; resolution?: { by?: string; actionId?: string } }>)) {
     if (o.outcome === 'resolved_outside_lethe') out.push(`  ${store.padEnd(9)} RESOLVED OUTSIDE LETHE by ${o.resolution?.by ?? '?'} (action ${o.resolution?.actionId ?? '?'}); not verified by Lethe`);
   }
+  const pending = (v.pending ?? []) as { store?: string; what?: string; until?: string }[];
   out.push(
-    `  verified  ${v.clean ? 'every store is empty' : 'DATA REMAINED'}${v.checkedAt ? ` at ${when(String(v.checkedAt))}` : ''}${r.passes && Number(r.passes) > 1 ? ` after ${r.passes} passes` : ''}`,
+    `  verified  ${v.clean ? (pending.length ? 'no live data in any store' : 'every store is empty') : 'DATA REMAINED'}${v.checkedAt ? ` (stores last read from ${when(String(v.checkedAt))})` : ''}${r.passes && Number(r.passes) > 1 ? ` after ${r.passes} passes` : ''}`,
   );
+  // Soft-deleted copies are gone from the live data but kept by the vendor until their purge.
+  for (const p of pending) out.push(`  pending   ${p.what ?? p.store}${p.until ? `, until ${when(p.until)}` : ''}`);
   return out;
 }
 

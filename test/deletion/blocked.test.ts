@@ -140,6 +140,43 @@ describe('a refusing store does not hold back the others', () => {
     );
   }, 240_000);
 
+  test('when a blob is uploaded under the account after media was verified, while Recurly is blocked, then the final read-back deletes it before the receipt, and the bystander is untouched', async () => {
+    const a = await seedAccount(seed, { media: 6, loginEvents: 1 }, rand);
+    const bystander = await seedAccount(seed, { media: 3, loginEvents: 1 }, rand);
+    const before = await fingerprint(seed, bystander);
+    const { intake, reader, operator } = services();
+    await armFault(stores.recurly.url, { mode: '500', count: 100_000 });
+    let uploadedAt = 0;
+    let mediaCount = 0;
+    try {
+      const started = await intake.start({ accountId: a.id, channel: 'support', requestedBy: 'blocked-test' });
+      const v = await waitForView(
+        reader,
+        started.requestId,
+        (x) => x.status === 'blocked' && (x.stores ?? []).every((st) => (st.store === 'recurly' ? st.status === 'blocked' : st.status === 'verified')),
+        'media, auth0 and the rows verified while Recurly is blocked',
+      );
+      mediaCount = Number(/(\d+) blobs deleted/.exec(v.steps.find((st) => st.name === 'media')?.detail ?? '')?.[1]);
+      expect(mediaCount).toBeGreaterThan(0);
+      // An upload through a URL issued before the freeze, landing after media was read back empty.
+      await seed.blobs.container('media').getBlockBlobClient(`accounts/${a.id}/cameras/late/upload.jpg`).upload('late', 4);
+      uploadedAt = Date.now();
+    } finally {
+      await clearFaults(stores.recurly.url);
+    }
+    const [listed] = (await reader.list({ status: 'blocked', limit: 200 })).items.filter((i) => i.accountId === a.id);
+    await operator.retry(listed!.requestId, 'ops-on-call');
+    const receipt = (await world.client.workflow.getHandle(deletionWorkflowId(a.id)).result()) as Receipt;
+    let left = 0;
+    for (const c of seed.blobs.containers) for await (const _ of seed.blobs.container(c).listBlobsFlat({ prefix: `accounts/${a.id}/`, includeSnapshots: true })) left++;
+    expect(left).toBe(0);
+    expect(receipt.counts.media?.blobsDeleted).toBe(mediaCount + 1);
+    expect(Date.parse(receipt.stores!.media.verification!.checkedAt)).toBeGreaterThan(uploadedAt);
+    expect(Date.parse(receipt.verification.checkedAt)).toBeGreaterThan(uploadedAt);
+    expect(receipt.verification.clean).toBe(true);
+    expect(await fingerprint(seed, bystander)).toBe(before);
+  }, 240_000);
+
   test('when Auth0 answers 500 to everything, then the other stores finish and Auth0 shows blocked until a retry after it recovers', async () => {
     await blockAndRecover(
       'auth0',

@@ -85,7 +85,7 @@ function stubs() {
       return { delivered: true };
     },
   };
-  return { activities, behaviour, deletes, notices, marks, receipt: () => receipt, own };
+  return { activities, behaviour, deletes, notices, marks, receipt: () => receipt, own, remaining };
 }
 
 describe('deletion workflow on the time-skipping server (stub activities)', () => {
@@ -160,7 +160,7 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
         ['auth0', 'completed'],
         ['media', 'completed'],
         ['database', 'completed'],
-        ['verify', 'running'],
+        ['verify', 'pending'],
         ['receipt', 'pending'],
       ]);
       expect(p.steps.find((x) => x.name === 'recurly')?.detail).toMatch(/^blocked: .*uninvoiced charges/);
@@ -293,6 +293,42 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       await ts.env.sleep(49 * HOUR);
       expect((await progress(handle)).overdue).toBe(true);
       await handle.terminate('test done');
+    });
+  }, 120_000);
+
+  test('when something reappears in a verified store while another is blocked, then the final read-back deletes it again before the receipt', async () => {
+    const s = stubs();
+    s.behaviour.recurly = { refuse: 'Precondition', message: 'recurly 422 cannot redact: 1 uninvoiced charge (line items)' };
+    await run(s, async (handle) => {
+      await ts.env.sleep(5 * 60_000);
+      expect(store(await progress(handle), 'media').status).toBe('verified');
+      expect(s.deletes.media).toBe(1);
+      // An upload through an already-issued URL, after media was read back empty.
+      s.remaining.media = 2;
+      s.behaviour.recurly = 'ok';
+      // The stubs' reads are stamped by the wall clock (the server's is skipped ahead).
+      const unblockedAt = Date.now();
+      await handle.signal(retryStoresSignal, { by: 'ops-1', actionId: randomUUID() });
+      const receipt = (await handle.result()) as Receipt;
+      expect(s.deletes.media).toBe(2);
+      expect(s.deletes.auth0).toBe(1);
+      expect(receipt.counts.media?.blobsDeleted).toBe(6);
+      expect(receipt.verification.clean).toBe(true);
+      // Each store's last read is the final read-back's, after Recurly was unblocked.
+      for (const x of ['media', 'auth0', 'recurly', 'database'] as const) expect({ x, late: Date.parse(receipt.stores![x].verification!.checkedAt) >= unblockedAt }).toEqual({ x, late: true });
+      expect(Date.parse(receipt.verification.checkedAt)).toBeGreaterThanOrEqual(unblockedAt);
+    });
+  }, 120_000);
+
+  test("when a Recurly attempt ended subscriptions and then was refused the redaction, then the receipt counts them with the next attempt's", async () => {
+    const s = stubs();
+    s.behaviour.recurly = { refuse: 'Precondition', message: 'recurly 422 cannot redact: 1 uninvoiced charge', details: [{ recurlyTerminated: 2, recurlyCanceled: 1 }] };
+    await run(s, async (handle) => {
+      await until('the first Recurly attempt', async () => s.deletes.recurly > 0 || undefined, 30_000, 100);
+      s.behaviour.recurly = 'ok';
+      await handle.signal(retryStoresSignal, { stores: ['recurly'], by: 'ops-1', actionId: randomUUID() });
+      const receipt = (await handle.result()) as Receipt;
+      expect(receipt.counts.recurly).toMatchObject({ subscriptionsTerminated: 3, subscriptionsCanceled: 1, accountRedacted: true, hadAccount: true });
     });
   }, 120_000);
 
