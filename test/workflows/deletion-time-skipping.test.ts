@@ -41,6 +41,8 @@ function stubs() {
   const remaining: Record<Store, number> = { media: 0, auth0: 0, recurly: 0, database: 0 };
   // The deletion's own steps: attempts, and whether they refuse (as a revoked grant would).
   const own = { freeze: 0, receipt: 0, refuse: { freeze: false, receipt: false } };
+  // What a store's read-back says is gone from the live data but still held by the vendor.
+  const pending: Partial<Record<Store, StoreVerification['pending']>> = {};
   const del = (store: Store, result: unknown) => async () => {
     deletes[store]++;
     const b = behaviour[store];
@@ -68,6 +70,7 @@ function stubs() {
       clean: remaining[input.store] === 0,
       remaining: { items: remaining[input.store] },
       checkedAt: new Date().toISOString(),
+      ...(pending[input.store] ? { pending: pending[input.store] } : {}),
     }),
     verifyDeletion: async () => {
       throw new Error('the stores-apart path verifies store by store');
@@ -85,7 +88,7 @@ function stubs() {
       return { delivered: true };
     },
   };
-  return { activities, behaviour, deletes, notices, marks, receipt: () => receipt, own, remaining };
+  return { activities, behaviour, deletes, notices, marks, receipt: () => receipt, own, remaining, pending };
 }
 
 describe('deletion workflow on the time-skipping server (stub activities)', () => {
@@ -317,6 +320,19 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       // Each store's last read is the final read-back's, after Recurly was unblocked.
       for (const x of ['media', 'auth0', 'recurly', 'database'] as const) expect({ x, late: Date.parse(receipt.stores![x].verification!.checkedAt) >= unblockedAt }).toEqual({ x, late: true });
       expect(Date.parse(receipt.verification.checkedAt)).toBeGreaterThanOrEqual(unblockedAt);
+    });
+  }, 120_000);
+
+  test('when soft-deleted blobs wait for the purge, then the receipt and the verify step say them pending with the date, never that every store is empty', async () => {
+    const s = stubs();
+    const what = 'media: 2 soft-deleted blobs, purged by Azure when the soft-delete retention ends';
+    s.pending.media = [{ what, until: '2026-12-20T00:00:00.000Z' }];
+    await run(s, async (handle) => {
+      const receipt = (await handle.result()) as Receipt;
+      expect(receipt.verification).toMatchObject({ clean: true, pending: [{ store: 'media', what, until: '2026-12-20T00:00:00.000Z' }] });
+      const verify = (await progress(handle)).steps.find((x) => x.name === 'verify')?.detail;
+      expect(verify).toContain(`pending: ${what} (until 2026-12-20T00:00:00.000Z)`);
+      expect(verify).not.toContain('every store is empty');
     });
   }, 120_000);
 
