@@ -14,7 +14,7 @@
  */
 import type { Knex } from 'knex';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { deletionWorkflowId, FINISHED_STATUSES } from '../contract';
+import { deletionWorkflowId, FINISHED_STATUSES, isUuid } from '../contract';
 import { accountDeletionWorkflow } from '../workflows/deletion';
 import type { AuditTrail } from './audit';
 import type { RequestReader } from './requests';
@@ -22,6 +22,8 @@ import type { RequestReader } from './requests';
 /** How far a pass looks back past the last one: visibility (Elasticsearch) lags its runs by seconds. */
 const VISIBILITY_LAG_MS = 5 * 60_000;
 const OPEN_STATUSES = ['pending', 'running', 'blocked'];
+/** `deletion-<accountId>` (contract/ids.ts). */
+const DELETION_PREFIX = deletionWorkflowId('');
 
 export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (line: string) => void }) {
   const { db } = deps;
@@ -63,14 +65,27 @@ export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (lin
         if (!oldest?.created_at) return 0;
         since = new Date(oldest.created_at).getTime();
       }
-      const closed = new Map<string, string>();
-      for await (const run of temporal.workflow.list({ query: endedRunsQuery(new Date(since - VISIBILITY_LAG_MS)), pageSize: 1000 })) {
-        const requestId = (run.memo as { requestId?: unknown } | undefined)?.requestId;
-        if (typeof requestId === 'string') closed.set(requestId, run.workflowId);
-      }
-      const open: { request_id: string }[] = closed.size
+      // The raw listing, not `workflow.list()`: that decodes every run's memo through the codec,
+      // and one run whose key left the ring (or another deployment's run in the namespace)
+      // would fail the whole pass. The workflow id names the account; nothing else is needed.
+      const accounts = new Set<string>();
+      let nextPageToken: Uint8Array | undefined;
+      do {
+        const page = await temporal.workflowService.listWorkflowExecutions({
+          namespace: temporal.options.namespace,
+          query: endedRunsQuery(new Date(since - VISIBILITY_LAG_MS)),
+          pageSize: 1000,
+          nextPageToken,
+        });
+        for (const e of page.executions ?? []) {
+          const id = e.execution?.workflowId ?? '';
+          if (id.startsWith(DELETION_PREFIX) && isUuid(id.slice(DELETION_PREFIX.length))) accounts.add(id.slice(DELETION_PREFIX.length));
+        }
+        nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+      } while (nextPageToken);
+      const open: { request_id: string }[] = accounts.size
         ? await db('lethe.deletion_requests')
-            .whereIn('request_id', [...closed.keys()])
+            .whereIn('account_id', [...accounts])
             .whereIn('status', OPEN_STATUSES)
             .select('request_id')
         : [];

@@ -5,7 +5,7 @@
  * the rows it plants (open, years past their deadline) do not show in the shared stack's lists
  * and overdue gauges; real runs on the shared Temporal, on a task queue no worker polls.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
@@ -14,7 +14,7 @@ import { createReconciler } from '../../client/reconcile';
 import { createRequestReader } from '../../client/requests';
 import { temporalConnectionOptions, requireKeyRing } from '../../config';
 import { deletionWorkflowId } from '../../contract';
-import { getDataConverter } from '../../encryption';
+import { getDataConverter, parseKeyRing } from '../../encryption';
 import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
 import { testConfig } from '../support/stack';
 
@@ -54,6 +54,11 @@ describe('reconciler pass', () => {
       await temporal.workflow.start('accountDeletionWorkflow', { taskQueue, workflowId: deletionWorkflowId(r.account_id), args: [], memo: { requestId: r.request_id } });
     }
     await temporal.workflow.getHandle(deletionWorkflowId(terminated.account_id)).terminate('an operator stopped it');
+    // A closed run whose memo was sealed with a key this ring does not hold (a retired key,
+    // another deployment in the namespace): the pass must not need to open it.
+    const foreign = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(parseKeyRing(`retired-key:${randomBytes(32).toString('base64')}`)) });
+    const retired = await foreign.workflow.start('accountDeletionWorkflow', { taskQueue, workflowId: deletionWorkflowId(randomUUID()), args: [], memo: { requestId: randomUUID() } });
+    await retired.terminate('retired');
 
     const reconciler = createReconciler({ db, temporal });
     const reader = createRequestReader({ config, db, temporal, onEnded: reconciler.note });
