@@ -14,6 +14,15 @@ export function invalidInput(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureType.InvalidInput, message, nonRetryable: true });
 }
 
+/**
+ * A throttled call's failure: retried after the vendor's reset plus a random point inside its
+ * next window, so attempts throttled together come back spread over it. The one place a
+ * rate-limited attempt's retry is computed (the vendor steps' attempts and `toFailure`).
+ */
+export function rateLimited(vendor: keyof typeof VENDOR_WINDOW_MS, message: string, retryAfterMs: number | undefined): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureType.RateLimited, message, nextRetryDelay: throttledRetryDelay(retryAfterMs, VENDOR_WINDOW_MS[vendor]) });
+}
+
 export function toFailure(err: unknown, step: string): Error {
   if (err instanceof ApplicationFailure) return err;
   if (isVendorError(err)) {
@@ -22,7 +31,7 @@ export function toFailure(err: unknown, step: string): Error {
       case 'rate_limited':
         // Attempts throttled together must not all come back in the same second: after the
         // vendor's reset, at a random point of its next window (as the vendor steps do).
-        return ApplicationFailure.create({ type: FailureType.RateLimited, message: `${where} rate limited`, nextRetryDelay: throttledRetryDelay(err.retryAfterMs, VENDOR_WINDOW_MS[err.vendor]) });
+        return rateLimited(err.vendor, `${where} rate limited`, err.retryAfterMs);
       case 'invalid_input':
         return ApplicationFailure.create({ type: FailureType.InvalidInput, message: `${where} rejected the request: ${err.message}`, nonRetryable: true });
       case 'unauthorized':

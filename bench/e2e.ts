@@ -14,18 +14,14 @@
  *   LETHE_TEMPORAL=server node --import tsx bench/e2e.ts ...   on the production-shaped Temporal
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freeStackPorts, startStack, workerService } from '../dev/stack/embedded';
-import { loadConfig } from '../config';
-import { buildDeps } from '../worker/deps';
+import { workerService } from '../dev/stack/embedded';
 import { rng, seedAccount, SeededAccount } from '../dev/seed/fixtures';
 import { Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { vendorTaskQueue } from '../workflows/queues';
 import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../worker/process';
-import { compileLikeTheImage, percentile, pool, rssMiB, sandboxAdmin } from './support';
+import { compileLikeTheImage, percentile, pool, rssMiB, sandboxAdmin, startBenchStack } from './support';
 
 const AUTH0_PER_SECOND = 16;
 const RECURLY_PER_MINUTE = 400;
@@ -77,31 +73,15 @@ async function vendorPollers(address: string, namespace: string, taskQueue: stri
 export async function runE2eBench(opts: { accounts: number; media: number; workers?: number; uncontended?: number }): Promise<string> {
   const workerCount = opts.workers ?? 1;
   const uncontendedCount = opts.uncontended ?? 20;
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-e2e-'));
-  fs.chmodSync(stateDir, 0o755);
-  const ports = await freeStackPorts();
-  const log = (l: string) => process.stderr.write(`[e2e] ${l}\n`);
   // The worker is measured as the image runs it: compiled, its workflows bundled ahead, with the
   // image's Node flags and environment (worker/process.ts).
-  log('compiling the worker as the Dockerfile does');
+  process.stderr.write('[e2e] compiling the worker as the Dockerfile does\n');
   const compiled = compileLikeTheImage();
-  const stack = await startStack({
+  const { stack, stateDir, log, config, deps, auth0Url, recurlyUrl, api } = await startBenchStack('e2e', {
     compiledWorker: compiled,
-    stateDir,
-    ports,
-    durable: false,
-    headless: true,
-    withWorker: true,
-    withApi: true,
     env: {},
     sandboxRateLimits: { auth0PerSecond: AUTH0_PER_SECOND, recurlyPerMinute: RECURLY_PER_MINUTE },
-    log,
   });
-  const config = loadConfig({ ...process.env, ...stack.env });
-  const deps = buildDeps(config);
-  const auth0Url = config.auth0.baseUrl!;
-  const recurlyUrl = config.recurly.baseUrl!;
-  const api = `http://127.0.0.1:${ports.api}`;
   let keepState = false;
   try {
     for (let i = 2; i <= workerCount; i++) {

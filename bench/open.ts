@@ -15,39 +15,18 @@
  *   LETHE_TEMPORAL=server node --import tsx bench/open.ts ...
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freeStackPorts, startStack } from '../dev/stack/embedded';
-import { loadConfig } from '../config';
-import { buildDeps } from '../worker/deps';
 import { rng, seedAccount } from '../dev/seed/fixtures';
-import { percentile, pool, rssMiB, sandboxAdmin } from './support';
+import { percentile, pool, rssMiB, sandboxAdmin, startBenchStack } from './support';
 
 /** Longer than the run: every deletion's Auth0 step waits for it once, and no more. */
 const RETRY_AFTER_SECONDS = 3600;
 
 export async function runOpenBench(opts: { accounts: number; waitMinutes: number }): Promise<string> {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-bench-open-'));
-  fs.chmodSync(stateDir, 0o755);
-  const ports = await freeStackPorts();
-  const log = (l: string) => process.stderr.write(`[open] ${l}\n`);
-  const stack = await startStack({
-    stateDir,
-    ports,
-    durable: false,
-    headless: true,
-    withWorker: true,
-    withApi: true,
+  const { stack, stateDir, log, deps, auth0Url, recurlyUrl, api } = await startBenchStack('open', {
     // The burst comes from one token; the API's per-token limit is not what is measured.
     env: { LETHE_API_RATE_LIMIT: String(opts.accounts * 10), LETHE_SWEEP_SCHEDULE: 'off' },
-    log,
   });
-  const config = loadConfig({ ...process.env, ...stack.env });
-  const deps = buildDeps(config);
-  const auth0Url = config.auth0.baseUrl!;
-  const recurlyUrl = config.recurly.baseUrl!;
-  const api = `http://127.0.0.1:${ports.api}`;
   const temporal = deps.temporalClient();
   try {
     // Capacity, not vendor pacing: the vendors' limits are lifted for the whole run.

@@ -1,7 +1,11 @@
 /** What the benches share: the sandboxes' admin API, a bounded pool, percentiles, process memory, the compiled build. */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { freeStackPorts, startStack, type StackOptions } from '../dev/stack/embedded';
+import { loadConfig } from '../config';
+import { buildDeps } from '../worker/deps';
 
 /** The vendor sandboxes' admin API (dev/sandboxes/README.md): not rate limited, no auth. */
 export async function sandboxAdmin(base: string, method: string, p: string, body?: unknown): Promise<unknown> {
@@ -51,4 +55,27 @@ export function compileLikeTheImage(): string {
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), ...tsc[1].split(' ')], { cwd: root, stdio: 'inherit' });
   execFileSync(process.execPath, [bundle[1], bundle[2]], { cwd: root, stdio: 'inherit' });
   return path.join(root, 'dist');
+}
+
+/**
+ * The whole embedded stack (worker and API) in a temporary folder on free ports, as the end-to-end
+ * benches run it, and what they read from it. The caller stops it and removes `stateDir`.
+ */
+export async function startBenchStack(name: string, opts: Omit<StackOptions, 'stateDir' | 'ports' | 'durable' | 'headless' | 'withWorker' | 'withApi' | 'log'> = {}) {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `lethe-bench-${name}-`));
+  fs.chmodSync(stateDir, 0o755);
+  const ports = await freeStackPorts();
+  const log = (l: string) => process.stderr.write(`[${name}] ${l}\n`);
+  const stack = await startStack({ stateDir, ports, durable: false, headless: true, withWorker: true, withApi: true, log, ...opts });
+  const config = loadConfig({ ...process.env, ...stack.env });
+  return {
+    stack,
+    stateDir,
+    log,
+    config,
+    deps: buildDeps(config),
+    auth0Url: config.auth0.baseUrl!,
+    recurlyUrl: config.recurly.baseUrl!,
+    api: `http://127.0.0.1:${ports.api}`,
+  };
 }

@@ -9,8 +9,15 @@
  */
 import { ConfigError, positiveInteger, positiveNumber, type Env } from './env';
 
+/**
+ * The vendors' rate windows: Auth0's Management API limits are per second, Recurly's per minute
+ * (api.yaml "Rate Limits"). The one place they are kept: the budget converts a limit with them,
+ * the pace (stores/vendorPace.ts) waits in them, a throttled attempt's retry spreads over them.
+ */
+export const VENDOR_WINDOW_MS = { auth0: 1_000, recurly: 60_000 } as const;
+
 export interface VendorBudget {
-  /** The vendor's documented limit, in calls per second (Recurly's per-minute limit / 60). */
+  /** The vendor's documented limit, in calls per second (Recurly's per-minute limit over its window). */
   callsPerSecond: number;
   /** Calls one deletion makes to the vendor, its deletion step and read-back together. */
   callsPerDeletion: number;
@@ -106,7 +113,7 @@ export function vendorBudget(env: Env): BudgetConfig {
   }
   return {
     auth0: vendor('AUTH0', positiveNumber(env, 'LETHE_AUTH0_RATE_PER_SECOND', 16), AUTH0_CALLS_PER_DELETION, AUTH0_HEADROOM_PERCENT),
-    recurly: vendor('RECURLY', positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', 400) / 60, RECURLY_CALLS_PER_DELETION, RECURLY_HEADROOM_PERCENT),
+    recurly: vendor('RECURLY', positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', 400) / (VENDOR_WINDOW_MS.recurly / 1_000), RECURLY_CALLS_PER_DELETION, RECURLY_HEADROOM_PERCENT),
     worker: {
       maxCachedWorkflows,
       maxConcurrentWorkflowTasks,

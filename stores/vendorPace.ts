@@ -27,6 +27,7 @@
  * (bench/RESULTS.md §3d: 0.79 429s a deletion). For a bucket the pace estimates what refilled
  * since the last answer and waits for one token, plus a random part of two more.
  */
+import { VENDOR_WINDOW_MS } from '../config/budget';
 
 export interface PaceOptions {
   /** The vendor's window: Auth0 limits per second, Recurly per minute. Jitter spreads over one window. */
@@ -238,8 +239,7 @@ export class VendorPace {
   }
 }
 
-/** The vendors' windows: Auth0's Management API limits are per second, Recurly's per minute (api.yaml). */
-export const VENDOR_WINDOW_MS = { auth0: 1_000, recurly: 60_000 } as const;
+export { VENDOR_WINDOW_MS };
 
 /**
  * How long a throttled call or attempt waits: until the vendor's reset (one window when it named

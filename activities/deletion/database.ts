@@ -9,11 +9,10 @@
  * read-back (and so in the receipt), never deleted on a guess.
  */
 import type { Knex } from 'knex';
-import { heartbeat } from '@temporalio/activity';
 import { classified } from '../failures';
 import { DATA_MAP, TableLink } from './data-map';
 import { caseTwinsOf, loadSubject, type SubjectDeps } from './subject';
-import { lastDetails } from './vendor-attempt';
+import { lastDetails, record } from './vendor-attempt';
 import type { StoreReading } from '../../contract';
 
 export const DELETE_BATCH = 2000;
@@ -98,7 +97,7 @@ export const createDatabaseActivities = (deps: SubjectDeps & { db: Knex; batchSi
               .limit(deps.batchSize ?? DELETE_BATCH);
             const n = await db(link.table).whereIn(link.key, batch).del();
             counts[link.table] += n;
-            heartbeat(counts);
+            record(counts);
             if (n === 0) break;
           }
         }

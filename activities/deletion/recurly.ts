@@ -33,8 +33,8 @@
  *   no live subscription to count, so the workflow adds the failed attempt's to the receipt.
  */
 import type { Knex } from 'knex';
-import { activityInfo, heartbeat, sleep, type Info as ActivityInfo } from '@temporalio/activity';
-import { lastDetails, vendorAttempt } from './vendor-attempt';
+import { activityInfo, sleep, type Info as ActivityInfo } from '@temporalio/activity';
+import { lastDetails, record, vendorAttempt } from './vendor-attempt';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecurlyClient } from '../../stores/recurly';
 import { isVendorError, VendorError } from '../../stores/errors';
@@ -90,7 +90,7 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
               if (!account) return { subscriptionsTerminated: memo.terminated ?? 0, accountRedacted: false, hadAccount: false };
               if (account.redacted) return { subscriptionsTerminated: 0, accountRedacted: true, hadAccount: true };
               memo.accountSeen = true;
-              heartbeat(memo);
+              record(memo);
             }
 
             let redactRequests = 0;
@@ -101,7 +101,7 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
               if (!memo.live) {
                 memo.live = (await deps.recurly.listLiveSubscriptions(code, new Date())).map((sub) => ({ id: sub.id, state: sub.state }));
                 memo.ended = [];
-                heartbeat(memo);
+                record(memo);
               }
               for (const sub of memo.live) {
                 if (memo.ended?.includes(sub.id)) continue;
@@ -113,7 +113,7 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
                   memo.terminated++;
                 }
                 (memo.ended ??= []).push(sub.id);
-                heartbeat(memo);
+                record(memo);
               }
               let outcome: 'accepted' | 'already_gone';
               try {
@@ -126,7 +126,7 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
               redactRequests = 1;
               memo.redactionAcceptedAt = new Date().toISOString();
               memo.checks = 0;
-              heartbeat(memo);
+              record(memo);
             }
 
             // Accepted: wait for Recurly to carry it out, never asking again meanwhile. Each read
@@ -152,7 +152,7 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
                 };
               }
               memo.checks = (memo.checks ?? 0) + 1;
-              heartbeat(memo);
+              record(memo);
               if (Date.now() + delay > deadline) {
                 throw ApplicationFailure.create({
                   type: FailureType.DataRemains,

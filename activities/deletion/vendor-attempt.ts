@@ -5,10 +5,9 @@
  * it, and a throttled attempt's retry spread over the vendor's window.
  */
 import { activityInfo, Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { isVendorError } from '../../stores/errors';
-import { FailureType } from '../../contract';
-import { throttledRetryDelay, VENDOR_WINDOW_MS } from '../../stores/vendorPace';
+import type { VENDOR_WINDOW_MS } from '../../stores/vendorPace';
+import { rateLimited } from '../failures';
 
 const HEARTBEAT_EVERY_MS = 10_000;
 
@@ -50,11 +49,7 @@ export async function vendorAttempt<T>(vendor: keyof typeof VENDOR_WINDOW_MS, de
   } catch (err) {
     if (isVendorError(err) && err.type === 'rate_limited') {
       record(details());
-      throw ApplicationFailure.create({
-        type: FailureType.RateLimited,
-        message: `${vendor} ${err.status ?? ''} rate limited (${err.operation})`,
-        nextRetryDelay: throttledRetryDelay(err.retryAfterMs, VENDOR_WINDOW_MS[vendor]),
-      });
+      throw rateLimited(vendor, `${vendor} ${err.status ?? ''} rate limited (${err.operation})`, err.retryAfterMs);
     }
     throw err;
   } finally {

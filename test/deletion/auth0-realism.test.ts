@@ -7,29 +7,17 @@
  * nobody whose email differs only in letter case (whom Auth0 would not match) loses anything.
  */
 import { randomUUID } from 'node:crypto';
-import { startWorld, type TestWorld } from '../support/stack';
-import { rngFor, seedDepsOf } from '../support/world-seed';
+import { deletionWorld } from '../support/deletions';
 import { expectEmpty, storesOf } from '../support/stores';
-import { fingerprint, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
-import { createIntake, type Intake } from '../../client/intake';
+import { fingerprint, seedAccount, type SeededAccount } from '../../dev/seed/fixtures';
 import { deletionWorkflowId, type Receipt } from '../../contract';
 
 describe('Auth0 as it really is', () => {
-  let world: TestWorld;
-  let seed: SeedDeps;
-  let deletions: Intake;
-  const rand = rngFor(__filename);
-
-  beforeAll(async () => {
-    world = await startWorld();
-    seed = seedDepsOf(world);
-    deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
-  });
-  afterAll(async () => world?.close());
+  const t = deletionWorld(__filename);
 
   /** A user as a login at a social provider leaves it: the email exactly as the provider sent it. */
   async function socialUser(connection: string, email: string): Promise<string> {
-    const res = await fetch(`${world.config.auth0.baseUrl}/__sandbox/users`, {
+    const res = await fetch(`${t.world.config.auth0.baseUrl}/__sandbox/users`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ connection, email }),
@@ -39,35 +27,35 @@ describe('Auth0 as it really is', () => {
   }
 
   async function deleteAccount(a: SeededAccount): Promise<Receipt> {
-    await deletions.start({ accountId: a.id, channel: 'support', requestedBy: 'auth0-realism' });
-    return world.withWorker(() => world.client.workflow.getHandle(deletionWorkflowId(a.id)).result());
+    await t.deletions.start({ accountId: a.id, channel: 'support', requestedBy: 'auth0-realism' });
+    return t.world.withWorker(() => t.world.client.workflow.getHandle(deletionWorkflowId(a.id)).result());
   }
 
   test('when the stored Auth0 id is a secondary identity linked into another user, then the primary user is deleted', async () => {
-    const a = await seedAccount(seed, { media: 2, loginEvents: 1, emailOnlySupportRequests: 0 }, rand);
-    const bystander = await seedAccount(seed, { media: 2, emailOnlySupportRequests: 0 }, rand);
-    const before = await fingerprint(seed, bystander);
+    const a = await seedAccount(t.seed, { media: 2, loginEvents: 1, emailOnlySupportRequests: 0 }, t.rand);
+    const bystander = await seedAccount(t.seed, { media: 2, emailOnlySupportRequests: 0 }, t.rand);
+    const before = await fingerprint(t.seed, bystander);
     // The person later signed in with Google and the app linked the old login into it.
     const primaryId = await socialUser('google-oauth2', `Linked.Primary.${a.id}@Gmail.test`);
-    await seed.auth0.linkUser(primaryId, a.auth0UserId!);
-    expect(await seed.auth0.getUser(a.auth0UserId!)).toBeNull();
-    expect(await seed.auth0.findPrimaryOf(a.auth0UserId!)).toMatchObject({ userId: primaryId });
+    await t.seed.auth0.linkUser(primaryId, a.auth0UserId!);
+    expect(await t.seed.auth0.getUser(a.auth0UserId!)).toBeNull();
+    expect(await t.seed.auth0.findPrimaryOf(a.auth0UserId!)).toMatchObject({ userId: primaryId });
 
     const receipt = await deleteAccount(a);
 
-    expect(await seed.auth0.getUser(primaryId)).toBeNull();
-    expect(await seed.auth0.findPrimaryOf(a.auth0UserId!)).toBeNull();
+    expect(await t.seed.auth0.getUser(primaryId)).toBeNull();
+    expect(await t.seed.auth0.findPrimaryOf(a.auth0UserId!)).toBeNull();
     expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 1, alreadyGone: 0, linkedPrimaries: 1 });
     expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified', verification: { clean: true, remaining: { users: 0 } } });
-    expectEmpty(await storesOf(seed, a));
-    expect(await fingerprint(seed, bystander)).toBe(before);
+    expectEmpty(await storesOf(t.seed, a));
+    expect(await fingerprint(t.seed, bystander)).toBe(before);
   });
 
   test('when the tenant has no session layer (not on an Enterprise plan), then the user is deleted anyway and the receipt says sessions and refresh tokens were not available', async () => {
-    const a = await seedAccount(seed, { media: 1, emailOnlySupportRequests: 0 }, rand);
+    const a = await seedAccount(t.seed, { media: 1, emailOnlySupportRequests: 0 }, t.rand);
     // Had the 403 been taken for a refusal that needs a person, this would never finish.
     const receipt = await deleteAccount(a);
-    expect(await seed.auth0.getUser(a.auth0UserId!)).toBeNull();
+    expect(await t.seed.auth0.getUser(a.auth0UserId!)).toBeNull();
     expect(receipt.verification.clean).toBe(true);
     expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 1, notAvailable: ['refresh_tokens', 'sessions'] });
     expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified', verification: { clean: true, notAvailable: ['sessions', 'refresh_tokens'] } });
@@ -80,7 +68,7 @@ describe('Auth0 as it really is', () => {
     const email = `Ann.Smith.${tag}@Example.test`;
     // Signed up with a password (Auth0 stored the email lower-cased), later also with Google,
     // which keeps the provider's case; the account knows the database user only.
-    const person = await seedAccount(seed, { email, media: 2, loginEvents: 1, emailOnlySupportRequests: 0 }, rand);
+    const person = await seedAccount(t.seed, { email, media: 2, loginEvents: 1, emailOnlySupportRequests: 0 }, t.rand);
     const socialId = await socialUser('google-oauth2', email);
     // Someone with no account here whose provider sent the upper-case spelling, and someone
     // whose provider sent the lower-case one: Auth0 matches neither to the person's email
@@ -91,18 +79,18 @@ describe('Auth0 as it really is', () => {
 
     const receipt = await deleteAccount(person);
 
-    expect(await seed.auth0.getUser(person.auth0UserId!)).toBeNull();
-    expect(await seed.auth0.getUser(socialId)).toBeNull();
+    expect(await t.seed.auth0.getUser(person.auth0UserId!)).toBeNull();
+    expect(await t.seed.auth0.getUser(socialId)).toBeNull();
     expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 2, foundByEmail: 1 });
     expect(receipt.verification.clean).toBe(true);
     expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified', verification: { clean: true, remaining: { users: 0 } } });
     // Through the stores' own paths but for the two strangers' logins, which keep a variant of the email.
-    const left = await storesOf(seed, person);
+    const left = await storesOf(t.seed, person);
     expect(left.auth0ById).toBeNull();
     expect(left.auth0ByEmail.sort()).toEqual([outsiderId, strangerId].sort());
     expectEmpty({ ...left, auth0ByEmail: left.auth0ByEmail.filter((id) => id !== outsiderId && id !== strangerId) });
 
-    expect(await seed.auth0.getUser(outsiderId)).toMatchObject({ userId: outsiderId, email: email.toUpperCase() });
-    expect(await seed.auth0.getUser(strangerId)).toMatchObject({ userId: strangerId, email: email.toLowerCase() });
+    expect(await t.seed.auth0.getUser(outsiderId)).toMatchObject({ userId: outsiderId, email: email.toUpperCase() });
+    expect(await t.seed.auth0.getUser(strangerId)).toMatchObject({ userId: strangerId, email: email.toLowerCase() });
   });
 });

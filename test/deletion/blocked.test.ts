@@ -14,13 +14,10 @@ import { startPrivateStores, type PrivateStores } from '../support/private-store
 import { armFault } from '../sandboxes/helpers/sandboxAdmin';
 import { storesOf } from '../support/stores';
 import { fingerprint, rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
-import { createIntake } from '../../client/intake';
-import { createRequestReader, type DeletionView } from '../../client/requests';
-import { createOperatorActions } from '../../client/operator';
+import type { DeletionView } from '../../client/requests';
+import { deletionServices, waitForView } from '../support/deletions';
 import { deletionWorkflowId, type Receipt, type Store } from '../../contract';
 import { until } from '../support/until';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a refusing store does not hold back the others', () => {
   let stores: PrivateStores;
@@ -40,22 +37,7 @@ describe('a refusing store does not hold back the others', () => {
     await stores?.close();
   });
 
-  const services = () => {
-    const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
-    const reader = createRequestReader({ config: world.config, db: world.deps.db, temporal: world.client });
-    return { intake, reader, operator: createOperatorActions({ db: world.deps.db, temporal: world.client, intake, requests: reader }) };
-  };
-
-  async function waitForView(reader: ReturnType<typeof createRequestReader>, requestId: string, ok: (v: DeletionView) => boolean, what: string, timeoutMs = 90_000): Promise<DeletionView> {
-    const end = Date.now() + timeoutMs;
-    let last: DeletionView | null = null;
-    for (;;) {
-      last = await reader.get(requestId).catch(() => null);
-      if (last && ok(last)) return last;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last view: ${JSON.stringify(last?.stores ?? last)}`);
-      await sleep(250);
-    }
-  }
+  const services = () => deletionServices({ config: world.config, db: world.deps.db, temporal: world.client });
 
   async function blockAndRecover(store: Store, refuse: (a: SeededAccount) => Promise<void>, recover: (a: SeededAccount) => Promise<void>, opts: { auth0?: 'legacy' } = {}): Promise<void> {
     const a = await seedAccount(seed, { media: 20, snapshots: 2, orphanBlobs: 1, loginEvents: 2, shares: 1, supportRequests: 1, ...opts }, rand);

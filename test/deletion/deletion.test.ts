@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { startWorld, TestWorld } from '../support/stack';
-import { rngFor, seedDepsOf } from '../support/world-seed';
-import { fingerprint, seedAccount, SeedDeps } from '../../dev/seed/fixtures';
-import { createIntake, DeletionRequestError, type Intake } from '../../client/intake';
+import { deletionWorld } from '../support/deletions';
+import { fingerprint, seedAccount } from '../../dev/seed/fixtures';
+import { createIntake, DeletionRequestError } from '../../client/intake';
 import { DATA_MAP } from '../../activities/deletion/data-map';
 import { expectEmpty, storesOf } from '../support/stores';
 import { deletionWorkflowId, progressQuery, type Receipt } from '../../contract';
@@ -13,64 +12,53 @@ import { temporal as proto } from '@temporalio/proto';
 import { createWorker, WORKFLOWS_PATH } from '../../worker/worker';
 
 describe('account deletion workflow', () => {
-  let world: TestWorld;
-  let seed: SeedDeps;
-  let deletions: Intake;
-  // A stream of this file's own (see rngFor): a fixed number shared the ids of another file's stream.
-  const rand = rngFor(__filename);
-
-  beforeAll(async () => {
-    world = await startWorld();
-    seed = seedDepsOf(world);
-    deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
-  });
-  afterAll(async () => world?.close());
+  const t = deletionWorld(__filename);
 
   test('when a large account is deleted, then every store is empty for it and its neighbours are untouched', async () => {
-    const target = await seedAccount(seed, { media: 1960, orphanBlobs: 40, snapshots: 60, loginEvents: 5, shares: 2, supportRequests: 2, emailOnlySupportRequests: 2 }, rand);
+    const target = await seedAccount(t.seed, { media: 1960, orphanBlobs: 40, snapshots: 60, loginEvents: 5, shares: 2, supportRequests: 2, emailOnlySupportRequests: 2 }, t.rand);
     expect(target.blobs).toBeGreaterThanOrEqual(2000);
     // Same id but the last character: a prefix without its trailing slash would match it.
     const twinId = target.id.slice(0, 35) + (target.id.endsWith('0') ? '1' : '0');
     const neighbours = [
-      await seedAccount(seed, { id: twinId, media: 20, snapshots: 2, orphanBlobs: 2 }, rand),
-      await seedAccount(seed, { media: 10, auth0: 'legacy', subscriptions: [{ state: 'active' }, { state: 'expired' }] }, rand),
+      await seedAccount(t.seed, { id: twinId, media: 20, snapshots: 2, orphanBlobs: 2 }, t.rand),
+      await seedAccount(t.seed, { media: 10, auth0: 'legacy', subscriptions: [{ state: 'active' }, { state: 'expired' }] }, t.rand),
     ];
-    const before = await Promise.all(neighbours.map((n) => fingerprint(seed, n)));
-    const pre = await storesOf(seed, target);
+    const before = await Promise.all(neighbours.map((n) => fingerprint(t.seed, n)));
+    const pre = await storesOf(t.seed, target);
     expect(pre.blobs).toBeGreaterThan(2000); // media blobs, orphans and snapshots
     for (const link of DATA_MAP) expect(pre.rows[link.table]).toBeGreaterThan(0);
     expect(pre.auth0ById).not.toBeNull();
     expect(pre.recurly).not.toBeNull();
-    expect(await seed.recurly.listLiveSubscriptions(target.recurlyAccountCode!, new Date())).toHaveLength(1);
+    expect(await t.seed.recurly.listLiveSubscriptions(target.recurlyAccountCode!, new Date())).toHaveLength(1);
 
-    const receipt: Receipt = await world.withWorker(async () => {
-      const started = await deletions.start({ accountId: target.id, channel: 'api', requestedBy: 'support-agent-17' });
-      return world.client.workflow.getHandle(started.workflowId).result();
+    const receipt: Receipt = await t.world.withWorker(async () => {
+      const started = await t.deletions.start({ accountId: target.id, channel: 'api', requestedBy: 'support-agent-17' });
+      return t.world.client.workflow.getHandle(started.workflowId).result();
     });
 
-    expectEmpty(await storesOf(seed, target));
+    expectEmpty(await storesOf(t.seed, target));
     expect(receipt.verification.clean).toBe(true);
     expect(receipt.counts.media!.blobsDeleted).toBeGreaterThanOrEqual(2000);
     expect(receipt.counts.database!.media).toBe(1960);
     expect(receipt.counts.database!.support_requests).toBe(4);
     expect(receipt.counts.recurly!.subscriptionsTerminated).toBe(1);
     // The receipt is the only trace left, and it holds no personal data.
-    const stored = await world.deps.db('lethe.receipts').where({ account_id: target.id });
+    const stored = await t.world.deps.db('lethe.receipts').where({ account_id: target.id });
     expect(stored).toHaveLength(1);
     expect(JSON.stringify(stored)).not.toContain(target.email.split('@')[0]);
-    expect(await world.deps.db('lethe.deletion_subjects').where({ account_id: target.id })).toEqual([]);
+    expect(await t.world.deps.db('lethe.deletion_subjects').where({ account_id: target.id })).toEqual([]);
 
-    const afterNeighbours = await Promise.all(neighbours.map((n) => fingerprint(seed, n)));
+    const afterNeighbours = await Promise.all(neighbours.map((n) => fingerprint(t.seed, n)));
     expect(afterNeighbours).toEqual(before);
   });
 
   test('when a deletion starts, then its freeze runs inside the workflow task that starts it, and that same task schedules the stores', async () => {
     // Why it matters: under a burst of requests an activity task for the freeze queued behind
     // every other deletion's start, and the vendors' queues sat idle meanwhile (RESULTS §3e).
-    const a = await seedAccount(seed, { media: 2, subscriptions: [{ state: 'active' }] }, rand);
-    const events = await world.withWorker(async () => {
-      const started = await deletions.start({ accountId: a.id, channel: 'api' });
-      const handle = world.client.workflow.getHandle(started.workflowId);
+    const a = await seedAccount(t.seed, { media: 2, subscriptions: [{ state: 'active' }] }, t.rand);
+    const events = await t.world.withWorker(async () => {
+      const started = await t.deletions.start({ accountId: a.id, channel: 'api' });
+      const handle = t.world.client.workflow.getHandle(started.workflowId);
       await handle.result();
       return (await handle.fetchHistory()).events ?? [];
     });
@@ -104,17 +92,17 @@ describe('account deletion workflow', () => {
   });
 
   test('when two channels ask for the same account, then there is one execution and one receipt', async () => {
-    const a = await seedAccount(seed, { media: 5 }, rand);
+    const a = await seedAccount(t.seed, { media: 5 }, t.rand);
     const [first, second] = await Promise.all([
-      deletions.start({ accountId: a.id, channel: 'email' }),
-      deletions.start({ email: a.email.toUpperCase(), channel: 'phone', receivedAt: new Date(Date.now() - 3_600_000).toISOString() }),
+      t.deletions.start({ accountId: a.id, channel: 'email' }),
+      t.deletions.start({ email: a.email.toUpperCase(), channel: 'phone', receivedAt: new Date(Date.now() - 3_600_000).toISOString() }),
     ]);
     expect(second.requestId).toBe(first.requestId);
     expect([first.existing, second.existing].sort()).toEqual([false, true]);
-    const receipt: Receipt = await world.withWorker(() => world.client.workflow.getHandle(deletionWorkflowId(a.id)).result());
+    const receipt: Receipt = await t.world.withWorker(() => t.world.client.workflow.getHandle(deletionWorkflowId(a.id)).result());
     expect(receipt.channels.sort()).toEqual(['email', 'phone']);
-    expect(await world.deps.db('lethe.receipts').where({ account_id: a.id })).toHaveLength(1);
-    const runs = world.client.workflow.list({ query: `WorkflowId = "${deletionWorkflowId(a.id)}"` });
+    expect(await t.world.deps.db('lethe.receipts').where({ account_id: a.id })).toHaveLength(1);
+    const runs = t.world.client.workflow.list({ query: `WorkflowId = "${deletionWorkflowId(a.id)}"` });
     let count = 0;
     for await (const _ of runs) count++;
     expect(count).toBe(1);
@@ -131,12 +119,12 @@ describe('account deletion workflow', () => {
     [{ accountId: randomUUID(), channel: 'api', receivedAt: new Date(Date.now() + 86_400_000).toISOString() }, 'receivedAt'],
     [{ accountId: randomUUID(), channel: 'api', receivedAt: 'yesterday' }, 'receivedAt'],
   ])('when the request is %j, then it is refused naming %s and nothing is deleted', async (req, field) => {
-    const bystander = await seedAccount(seed, { media: 2 }, rand);
-    const before = await fingerprint(seed, bystander);
-    const err = await deletions.start(req as never).catch((e) => e);
+    const bystander = await seedAccount(t.seed, { media: 2 }, t.rand);
+    const before = await fingerprint(t.seed, bystander);
+    const err = await t.deletions.start(req as never).catch((e) => e);
     expect(err).toBeInstanceOf(DeletionRequestError);
     expect((err as DeletionRequestError).field).toBe(field);
-    expect(await fingerprint(seed, bystander)).toBe(before);
+    expect(await fingerprint(t.seed, bystander)).toBe(before);
   });
   test("when another channel's request reaches a deletion before its first workflow task, then its history replays", async () => {
     // load-faults met this (2 of ~11 runs): an email request joined a phone request's deletion
@@ -145,10 +133,10 @@ describe('account deletion workflow', () => {
     // a task earlier, and the stores' patch markers were no longer where the replay looked for
     // them ([TMPRL1100] "patch marker ... vendor-task-queues, but there is no corresponding
     // change command"): its workflow task failed on every attempt, and the deletion never finished.
-    const a = await seedAccount(seed, { media: 2, subscriptions: [{ state: 'active' }] }, rand);
-    const config = { ...world.config, temporal: { ...world.config.temporal, taskQueue: `late-${randomUUID()}` } };
-    const intake = createIntake({ config, db: world.deps.db, temporal: world.client });
-    const { worker, connection } = await createWorker(config, world.deps);
+    const a = await seedAccount(t.seed, { media: 2, subscriptions: [{ state: 'active' }] }, t.rand);
+    const config = { ...t.world.config, temporal: { ...t.world.config.temporal, taskQueue: `late-${randomUUID()}` } };
+    const intake = createIntake({ config, db: t.world.deps.db, temporal: t.world.client });
+    const { worker, connection } = await createWorker(config, t.world.deps);
     // No worker polls this task queue yet: the request waits, and the second channel's signal
     // lands before its first workflow task. The join answers at once: it does not ask the
     // progress of a run before its first task (a query the server would hold for that task).
@@ -160,7 +148,7 @@ describe('account deletion workflow', () => {
     // An operator's query can still ride with the first task (`temporal workflow query`): one
     // is sent, and the worker starts while it waits, as a busy worker reached the join's query
     // in load-faults. The first task then ends early and the stores begin in the next.
-    const handle = world.client.workflow.getHandle(started.workflowId);
+    const handle = t.world.client.workflow.getHandle(started.workflowId);
     const asked = handle.query(progressQuery).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 300));
     const running = worker.run();
@@ -179,6 +167,6 @@ describe('account deletion workflow', () => {
     // Since 1.0 no patch is asked (worker versioning pins a deletion to its build: docs/releasing.md).
     const patches = (history.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
     expect(patches).toEqual([]);
-    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, dataConverter: getDataConverter(requireKeyRing(world.config)) }, history, 'signal-before-first-task');
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, dataConverter: getDataConverter(requireKeyRing(t.world.config)) }, history, 'signal-before-first-task');
   });
 });

@@ -13,13 +13,9 @@ import { startWorld, type TestWorld } from '../support/stack';
 import { storesOf, expectEmpty } from '../support/stores';
 import { fingerprint, rng, seedAccount, type SeedDeps } from '../../dev/seed/fixtures';
 import { adminJson } from '../sandboxes/helpers/sandboxAdmin';
-import { createIntake } from '../../client/intake';
-import { createRequestReader, type DeletionView } from '../../client/requests';
-import { createOperatorActions } from '../../client/operator';
+import { deletionServices, waitForView } from '../support/deletions';
 import { deletionWorkflowId, type Receipt } from '../../contract';
 import { REDACTION_FIRST_READ_MS } from '../../activities/deletion/recurly';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface SandboxAccountState {
   redactRequests: number;
@@ -53,24 +49,9 @@ describe('Recurly as documented: asynchronous redaction, open charges, charge=fa
     await world?.close();
   });
 
-  const services = () => {
-    const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
-    const reader = createRequestReader({ config: world.config, db: world.deps.db, temporal: world.client });
-    return { intake, reader, operator: createOperatorActions({ db: world.deps.db, temporal: world.client, intake, requests: reader }) };
-  };
+  const services = () => deletionServices({ config: world.config, db: world.deps.db, temporal: world.client });
   const accountState = (code: string) => adminJson<SandboxAccountState>(sandboxUrl, 'GET', `accounts/${code}`);
   const requestsFor = async (paths: (p: string) => boolean) => (await adminJson<{ requests: Recorded[] }>(sandboxUrl, 'GET', 'requests')).requests.filter((r) => paths(r.path));
-
-  async function waitForView(reader: ReturnType<typeof createRequestReader>, requestId: string, ok: (v: DeletionView) => boolean, what: string, timeoutMs = 90_000): Promise<DeletionView> {
-    const end = Date.now() + timeoutMs;
-    let last: DeletionView | null = null;
-    for (;;) {
-      last = await reader.get(requestId).catch(() => null);
-      if (last && ok(last)) return last;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last view: ${JSON.stringify(last?.stores ?? last)}`);
-      await sleep(250);
-    }
-  }
 
   test('when Recurly redacts seconds after accepting, then Lethe waits for it without asking again, terminates with charge=false, cancels the future subscription, and the receipt is verified', async () => {
     const a = await seedAccount(seed, { media: 3, loginEvents: 1, subscriptions: [{ state: 'active' }, { state: 'future' }] }, rand);

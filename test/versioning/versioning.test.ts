@@ -21,12 +21,10 @@ import { createWorker, type CreatedWorker } from '../../worker/worker';
 import { deploymentOf, gitCommit, packageVersion, resolveBuildId } from '../../worker/deployment';
 import type { Config } from '../../config';
 import { rng, seedAccount, type SeedDeps } from '../../dev/seed/fixtures';
-import { createIntake } from '../../client/intake';
-import { createRequestReader, type DeletionView } from '../../client/requests';
-import { createOperatorActions } from '../../client/operator';
+import type { DeletionView } from '../../client/requests';
+import { deletionServices, waitForView as waitForRequestView } from '../support/deletions';
 import { deletionWorkflowId, type Receipt } from '../../contract';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const EventType = temporal.api.enums.v1.EventType;
 
 /** Who ran each task of a run: the identity on every workflow and activity task started. */
@@ -80,23 +78,8 @@ describe('worker versioning: a deletion finishes on the version that started it'
     await deps?.close();
   });
 
-  const services = () => {
-    const intake = createIntake({ config, db: deps.db, temporal: client });
-    const reader = createRequestReader({ config, db: deps.db, temporal: client });
-    return { intake, reader, operator: createOperatorActions({ db: deps.db, temporal: client, intake, requests: reader }) };
-  };
-  async function waitForView(requestId: string, ok: (v: DeletionView) => boolean, what: string, timeoutMs = 90_000): Promise<DeletionView> {
-    const end = Date.now() + timeoutMs;
-    let last: DeletionView | null = null;
-    for (;;) {
-      last = await services()
-        .reader.get(requestId)
-        .catch(() => null);
-      if (last && ok(last)) return last;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last view: ${JSON.stringify(last?.stores ?? last)}`);
-      await sleep(250);
-    }
-  }
+  const services = () => deletionServices({ config, db: deps.db, temporal: client });
+  const waitForView = (requestId: string, ok: (v: DeletionView) => boolean, what: string) => waitForRequestView(services().reader, requestId, ok, what);
   const recurlyAttempts = (v: DeletionView) => v.stores?.find((s) => s.store === 'recurly')?.attempts ?? 0;
 
   test('when version N+1 becomes current while a deletion started on N is held mid-way, then N+1 takes the new deletion and the first one retries and finishes on N only', async () => {

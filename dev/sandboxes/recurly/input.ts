@@ -4,7 +4,7 @@
  * messages name the field but never repeat the value, which may be personal data.
  */
 import { isPlainObject } from '../common/body';
-import { INVOICE_STATES, SUBSCRIPTION_STATES, type Address, type CustomField, type InvoiceState, type SubscriptionState } from './store';
+import { INVOICE_STATES, SUBSCRIPTION_STATES, type Address, type CustomField, type InvoiceState, type ShippingAddressFields, type SubscriptionState } from './store';
 
 export interface ParamError {
   param: string;
@@ -40,21 +40,8 @@ export interface AccountInput {
   };
 }
 
-/** api.yaml `ShippingAddressCreate` (required: first_name, last_name, street1, city, postal_code, country). */
-export interface ShippingAddressInput {
-  nickname?: string;
-  first_name: string;
-  last_name: string;
-  company?: string;
-  email?: string;
-  phone?: string;
-  street1: string;
-  street2?: string;
-  city: string;
-  region?: string;
-  postal_code: string;
-  country: string;
-}
+/** api.yaml `ShippingAddressCreate`: the fields the store keeps (store.ts). */
+export type ShippingAddressInput = ShippingAddressFields;
 
 /** api.yaml `LineItemCreate` (required: currency, unit_amount, type). */
 export interface LineItemInput {

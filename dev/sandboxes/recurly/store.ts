@@ -44,9 +44,8 @@ export interface CustomField {
   value: string;
 }
 
-/** api.yaml `ShippingAddress` (the fields the sandbox keeps). */
-export interface StoredShippingAddress {
-  id: string;
+/** api.yaml `ShippingAddressCreate`'s fields (required: first_name, last_name, street1, city, postal_code, country), as taken and as kept. */
+export interface ShippingAddressFields {
   nickname?: string;
   first_name: string;
   last_name: string;
@@ -59,6 +58,11 @@ export interface StoredShippingAddress {
   region?: string;
   postal_code: string;
   country: string;
+}
+
+/** api.yaml `ShippingAddress` (the fields the sandbox keeps). */
+export interface StoredShippingAddress extends ShippingAddressFields {
+  id: string;
   created_at: Date;
   updated_at: Date;
 }
