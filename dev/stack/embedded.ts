@@ -21,6 +21,7 @@ import { freePort, isListening } from './net';
 import { Connection } from '@temporalio/client';
 import { codecPortOf, codecServerSpec, encryptionEnv, setNamespaceRetention } from './privacy';
 import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../worker/process';
+import { gitCommit, packageVersion } from '../../worker/deployment';
 
 export interface StackPorts {
   temporal: number;
@@ -332,6 +333,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     }
 
     if (opts.withWorker) {
+      // The build id is fixed when the stack starts, not when each worker process does: a worker
+      // the supervisor restarts (or a test kills) after a commit would otherwise come back as a
+      // new version, and the deletions pinned to the old one would wait for a worker that never
+      // returns (docs/releasing.md). The image does the same with its build argument.
+      const commit = serviceEnv.LETHE_BUILD_ID ? undefined : gitCommit();
+      const buildIdEnv = commit ? { LETHE_BUILD_ID: `${packageVersion()}-${commit}` } : {};
       // The production shape runs two, as operators scale: tasks are shared through the task
       // queue, and either carries on while the other restarts.
       const workers = mode === 'server' ? 2 : 1;
@@ -339,7 +346,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         const name = i === 1 ? 'worker' : `worker-${i}`;
         log(`starting Lethe ${name} (bundling workflows)`);
         const metricsPort = config.worker.metricsPort ? config.worker.metricsPort + i - 1 : 0;
-        const workerEnv = { LETHE_STARTUP_WAIT: WORKER_STARTUP_WAIT, ...serviceEnv, ...(i > 1 && metricsPort ? { LETHE_WORKER_METRICS_PORT: String(metricsPort) } : {}) };
+        const workerEnv = { LETHE_STARTUP_WAIT: WORKER_STARTUP_WAIT, ...serviceEnv, ...buildIdEnv, ...(i > 1 && metricsPort ? { LETHE_WORKER_METRICS_PORT: String(metricsPort) } : {}) };
         await sup.start(
           workerService(name, workerEnv, opts.compiledWorker, (pid) => hasWorkflowPoller(config.temporal.address, config.temporal.namespace, config.temporal.taskQueue, pid), {
             // The Auth0 SDK keeps its Management API token until it expires; a restarted sandbox no longer knows it.
