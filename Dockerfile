@@ -1,7 +1,7 @@
 # One image for the worker, the API and the codec server (the command picks which). It holds
 # compiled JavaScript and production dependencies only: .dockerignore keeps local state
 # (.lethe/: the embedded stack's token and keys), tests, benches and dev tooling out.
-# Production mode refuses sandboxes and requires real credentials (see README, Configuration).
+# Production mode refuses sandboxes and requires real credentials (see docs/configuration.md).
 # Node 24 LTS (package.json engines).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app

@@ -57,7 +57,7 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
     ...common,
     taskQueue: config.temporal.taskQueue,
     ...workflowCode(config.worker.workflowBundle),
-    // Bounded memory (README, "Sizing the worker"): the SDK sizes its workflow cache from the
+    // Bounded memory (docs/operations.md, "Sizing the worker"): the SDK sizes its workflow cache from the
     // machine's memory by default, about 1 MiB a cached deletion; past the cap a workflow is
     // replayed from its history (~50 events) when its next task comes.
     maxCachedWorkflows: budget.worker.maxCachedWorkflows,

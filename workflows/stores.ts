@@ -71,7 +71,7 @@ function activitiesFor(policy: BlockPolicy) {
   };
 }
 
-/** What an operator can do, per store and kind of refusal (the README's playbook has more). */
+/** What an operator can do, per store and kind of refusal (the playbook in docs/operations.md has more). */
 function actionFor(store: Store, type: string | undefined): string {
   if (type === FailureType.Unauthorized) {
     return store === 'auth0'

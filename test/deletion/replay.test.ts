@@ -7,7 +7,7 @@
  * The histories are stored as production stores them: every payload encrypted by Lethe's
  * codec, here with the committed TEST-ONLY key of test/support/histories.ts. They replay
  * through the same data converter the worker uses (codec and failure converter), which is
- * also how an operator replays a history saved from production (README, "Replay a
+ * also how an operator replays a history saved from production (docs/operations.md, "Replay a
  * workflow's history").
  *
  * To record new histories after an intended, patched change (with the test key, never the
@@ -48,10 +48,10 @@ const TEMPORAL = path.resolve(__dirname, '..', '..', '.tools', 'bin', 'temporal'
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
-/** `temporal workflow show --output json`, the command the README gives operators, without a codec. */
+/** `temporal workflow show --output json`, the command docs/operations.md gives operators, without a codec. */
 function showWithCli(address: string, namespace: string, workflowId: string): Promise<string> {
   const env: Record<string, string> = {};
-  // Its own TEMPORAL_* settings could point the CLI elsewhere or add a codec; the README's command has none.
+  // Its own TEMPORAL_* settings could point the CLI elsewhere or add a codec; the documented command has none.
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TEMPORAL_')) env[k] = v;
   return new Promise((resolve, reject) =>
     execFile(
@@ -91,7 +91,7 @@ async function decryptInPlace(json: unknown, codec: ReturnType<typeof replayCode
 
 describe('workflow replay', () => {
   if (process.env.LETHE_RECORD_HISTORIES) {
-    test('record: histories of a single-channel and a two-channel deletion, encrypted with the test key, saved by the CLI as the README says', async () => {
+    test('record: histories of a single-channel and a two-channel deletion, encrypted with the test key, saved by the CLI as docs/operations.md says', async () => {
       if (!fs.existsSync(TEMPORAL)) throw new Error(`${TEMPORAL} is missing: run bash scripts/install-tools.sh`);
       const world = await startWorld({ env: HISTORY_RECORDING_ENV });
       try {
@@ -206,7 +206,7 @@ describe('workflow replay', () => {
   });
 
   if (process.env.LETHE_REPLAY_HISTORY) {
-    // An operator's own history (README): replayed, never committed.
+    // An operator's own history (docs/operations.md): replayed, never committed.
     test.each(process.env.LETHE_REPLAY_HISTORY.split(',').filter(Boolean))('when %s (LETHE_REPLAY_HISTORY) is replayed through Lethe codec, then it is deterministic', async (file) => {
       await replayHistoryFile(path.resolve(file));
     });

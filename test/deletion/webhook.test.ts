@@ -3,7 +3,7 @@
  * t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`) and its delivery retried with backoff, a
  * bounded number of times, with the outcome in the worker's metrics.
  *
- * The receiver here verifies the way the README tells an operator to, written from the scheme
+ * The receiver here verifies the way docs/operations.md tells an operator to, written from the scheme
  * rather than imported from Lethe, so a signature Lethe computes any other way fails it. It
  * answers 503 to the first attempt of each delivery (the retry must come, with the same
  * delivery id and a fresh signature), and 500 to everything about one account (that notice's
@@ -30,7 +30,7 @@ import { deletionWorkflowId, retryStoresSignal, type Receipt } from '../../contr
 const SECRET = randomBytes(32).toString('hex');
 const TOLERANCE_S = 300;
 
-/** The README's verifier: raw body, header, secret, and the receiver's clock. */
+/** The verifier in docs/operations.md: raw body, header, secret, and the receiver's clock. */
 function verify(rawBody: string, header: string | undefined, secret: string, nowSeconds = Math.floor(Date.now() / 1000)): { ok: true } | { ok: false; why: string } {
   const parts = Object.fromEntries((header ?? '').split(',').map((kv) => kv.split('=', 2) as [string, string]));
   const t = Number(parts.t);
