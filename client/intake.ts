@@ -62,7 +62,7 @@ const HOUR_MS = 3_600_000;
 
 export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal' | 'encryption' | 'stateDir'>; db: Knex; temporal: Client }) {
   const { config, db, temporal } = deps;
-  // The payload keys, read only when a request by email finds no account row.
+  // The payload keys, read on the first request by email (its candidates include captured subjects).
   let fields: FieldCipher | undefined;
 
   /**

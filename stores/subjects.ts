@@ -77,6 +77,15 @@ export async function accountsWithSubjectEmail(deps: SubjectDeps, email: string)
     .map((r) => r.account_id);
 }
 
+/** Live accounts whose email is `email` when letter case is ignored (`=` on lower(): `%` and `_` are characters). */
+async function liveAccountsWithEmail(db: Knex, email: string): Promise<string[]> {
+  const rows: { id: string }[] = await db('accounts')
+    .whereRaw('lower(email) = ?', [emailLookupKey(email)])
+    .select('id')
+    .limit(10);
+  return rows.map((r) => r.id);
+}
+
 /**
  * Case twins (CONTRACT §2): the other accounts whose email equals this one when letter case is
  * ignored, as live rows and as deletions under way (a captured subject, whose row may be gone).
@@ -84,14 +93,26 @@ export async function accountsWithSubjectEmail(deps: SubjectDeps, email: string)
  * reaches a person through an email such a twin also holds in some case cannot be told apart.
  */
 export async function caseTwinsOf(deps: SubjectDeps, email: string, accountId: string): Promise<string[]> {
-  const live: { id: string }[] = await deps
-    .db('accounts')
-    .whereRaw('lower(email) = ?', [emailLookupKey(email)])
-    .whereNot('id', accountId)
-    .select('id')
-    .limit(10);
-  const captured = (await accountsWithSubjectEmail(deps, email)).filter((id) => id !== accountId);
-  return [...new Set([...live.map((r) => r.id), ...captured])].sort();
+  const ids = [...(await liveAccountsWithEmail(deps.db, email)), ...(await accountsWithSubjectEmail(deps, email))];
+  return [...new Set(ids)].filter((id) => id !== accountId).sort();
+}
+
+/**
+ * A deletion's email hash still guards its address: its deletion is under way, or completed
+ * within the guard (counted from its completion, not its capture: a deletion blocked for weeks
+ * is guarded for the whole window after it ends).
+ */
+function guardHolds(db: Knex, since: Date): (q: Knex.QueryBuilder) => void {
+  return (q) => {
+    q.where('h.captured_at', '>=', since).orWhereExists((r) => {
+      r.select(db.raw('1'))
+        .from('lethe.deletion_requests as r')
+        .whereRaw('r.account_id = h.account_id')
+        .andWhere((w) => {
+          w.whereIn('r.status', ['pending', 'running', 'blocked']).orWhere('r.completed_at', '>=', since);
+        });
+    });
+  };
 }
 
 /**
@@ -100,24 +121,21 @@ export async function caseTwinsOf(deps: SubjectDeps, email: string, accountId: s
  * erased, lethe.deleted_email_hashes). The intake acts on an email only when this is one account.
  */
 export async function emailCandidates(deps: SubjectDeps, email: string, recentDays: number, now = new Date()): Promise<{ live: string[]; captured: string[]; recentlyDeleted: string[] }> {
-  const key = emailLookupKey(email);
-  const live: { id: string }[] = await deps.db('accounts').whereRaw('lower(email) = ?', [key]).select('id').limit(10);
-  const captured = await accountsWithSubjectEmail(deps, email);
   const since = new Date(now.getTime() - recentDays * 86_400_000);
   const recent: { account_id: string }[] = await deps
-    .db('lethe.deleted_email_hashes')
-    .whereIn('email_hash', deps.fields.lookupHashes(key))
-    .where('captured_at', '>=', since)
-    .select('account_id')
+    .db('lethe.deleted_email_hashes as h')
+    .whereIn('h.email_hash', deps.fields.lookupHashes(emailLookupKey(email)))
+    .where(guardHolds(deps.db, since))
+    .select('h.account_id')
     .limit(10);
-  return { live: live.map((r) => r.id), captured, recentlyDeleted: recent.map((r) => r.account_id) };
+  return { live: await liveAccountsWithEmail(deps.db, email), captured: await accountsWithSubjectEmail(deps, email), recentlyDeleted: recent.map((r) => r.account_id) };
 }
 
-/** Drops the email hashes of deletions captured more than `days` ago whose subject is gone; answers how many. */
+/** Drops the email hashes whose guard has ended (see `guardHolds`) and whose subject is gone; answers how many. */
 export async function pruneDeletedEmailHashes(db: Knex, days: number, now = new Date()): Promise<number> {
   const cutoff = new Date(now.getTime() - days * 86_400_000);
   return db('lethe.deleted_email_hashes as h')
-    .where('h.captured_at', '<', cutoff)
+    .whereNot(guardHolds(db, cutoff))
     .whereNotExists((q) => {
       q.select(db.raw('1')).from('lethe.deletion_subjects as s').whereRaw('s.account_id = h.account_id');
     })

@@ -11,6 +11,7 @@ import { rngFor, seedDepsOf } from '../support/world-seed';
 import { startApi, waitForStatus, type TestApi } from '../support/api';
 import { auth0UserExists, auth0UsersUnder, bystanderOf, expectEmpty, sandboxUrls, storesOf } from '../support/stores';
 import { seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
+import { pruneDeletedEmailHashes } from '../../stores/subjects';
 import { deletionWorkflowId, type Receipt } from '../../contract';
 import { until } from '../support/until';
 
@@ -211,5 +212,12 @@ describe('case twins: deleting one person never touches another whose email diff
     const again = await api.request('POST', '/v1/deletion-requests', { body: { email: a.email, channel: 'email' } });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ requestId: filed.body.requestId, accountId: a.id, status: 'completed' });
+
+    // The hash that answered is kept for LETHE_TWIN_GUARD_DAYS after the completion, then pruned.
+    const hashOf = () => world.deps.db('lethe.deleted_email_hashes').where({ account_id: a.id }).first('account_id');
+    await pruneDeletedEmailHashes(world.deps.db, world.config.deletion.twinGuardDays);
+    expect(await hashOf()).toBeDefined();
+    await pruneDeletedEmailHashes(world.deps.db, world.config.deletion.twinGuardDays, new Date(Date.now() + (world.config.deletion.twinGuardDays + 1) * 86_400_000));
+    expect(await hashOf()).toBeUndefined();
   }, 180_000);
 });
