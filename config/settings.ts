@@ -59,7 +59,7 @@ export const SETTINGS: readonly Setting[] = [
     name: 'LETHE_TWIN_GUARD_DAYS',
     default: '90',
     meaning:
-      "how long a deleted person's email (a keyed hash in `lethe.deleted_email_hashes`) still counts when a request by email is resolved: within it, a case twin of that address is refused as ambiguous (409) instead of being taken for the deleted person; the API prunes older hashes every minute",
+      "how long, after a deletion completes, the deleted person's email (a keyed hash in `lethe.deleted_email_hashes`) still counts when a request by email is resolved: within it, a case twin of that address is refused as ambiguous (409) instead of being taken for the deleted person; the API prunes older hashes every minute",
   },
   {
     name: 'LETHE_ABANDONED_SUBJECT_DAYS',
