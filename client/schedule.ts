@@ -48,6 +48,17 @@ export class ScheduleMissingError extends Error {
   }
 }
 
+/** How long a change to the Schedule may take to show in describe before Lethe says so. */
+const SETTLE_MS = 10_000;
+
+export class ScheduleNotSettledError extends Error {
+  readonly type = 'unavailable';
+  constructor(scheduleId: string, what: 'update' | 'pause' | 'resume') {
+    super(`the ${what} of schedule ${scheduleId} was sent but did not show within ${SETTLE_MS / 1000} s ` + '(another change to it at the same moment, or a slow Temporal): describe it and try again');
+    this.name = 'ScheduleNotSettledError';
+  }
+}
+
 export interface ScheduleService {
   ensure(): Promise<EnsureOutcome>;
   pause(note?: string): Promise<void>;
@@ -149,6 +160,31 @@ export function createScheduleService(deps: { config: Pick<Config, 'sweep' | 'te
     }
   }
 
+  /**
+   * Waits until describe shows what was just asked. Temporal applies a Schedule's update, pause
+   * and unpause as signals to its scheduler workflow, and an update carries the whole state it
+   * was read with. In CI, `ensure()` followed at once by `resume()` ended paused: describe showed
+   * the update's new time with the old pause and note, so the update's state was applied after
+   * the unpause. Waiting for each change to show before returning keeps them in the order asked.
+   */
+  async function shows(test: (d: ScheduleDescription) => boolean): Promise<boolean> {
+    const until = Date.now() + SETTLE_MS;
+    for (;;) {
+      if (test(await describeRaw())) return true;
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Pause or unpause, confirmed; asked again once if a concurrent update put the old state back. */
+  async function setPaused(paused: boolean, note: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await named(paused ? handle().pause(note) : handle().unpause(note));
+      if (await shows((d) => d.state.paused === paused && d.state.note === note)) return;
+      if (attempt === 2) throw new ScheduleNotSettledError(scheduleId, paused ? 'pause' : 'resume');
+    }
+  }
+
   return {
     async ensure() {
       try {
@@ -167,11 +203,12 @@ export function createScheduleService(deps: { config: Pick<Config, 'sweep' | 'te
         policies: { ...wanted.policies, pauseOnFailure: prev.policies.pauseOnFailure },
         state: { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions },
       }));
+      if (!(await shows((d) => shapeOf(d) === wantedShape()))) throw new ScheduleNotSettledError(scheduleId, 'update');
       return 'updated';
     },
 
-    pause: (note) => named(handle().pause(note ?? 'paused by an operator')),
-    resume: (note) => named(handle().unpause(note ?? 'resumed by an operator')),
+    pause: (note) => setPaused(true, note ?? 'paused by an operator'),
+    resume: (note) => setPaused(false, note ?? 'resumed by an operator'),
     // SKIP, not the SDK's default ALLOW_ALL: never two sweeps at once, whoever asks.
     trigger: () => named(handle().trigger('SKIP')),
     async backfill(start, end) {

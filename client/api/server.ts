@@ -25,7 +25,7 @@ import { createReconciler } from '../reconcile';
 import { createOperatorActions, OperatorActionError } from '../operator';
 import { strictAjv } from '../validation';
 import { createSweepService, SweepRequestError, SweepService } from '../sweeps';
-import { createScheduleService, ScheduleMissingError, type ScheduleService } from '../schedule';
+import { createScheduleService, ScheduleMissingError, ScheduleNotSettledError, type ScheduleService } from '../schedule';
 import { createAuditTrail, type AuditTrail } from '../audit';
 import { createTokenAuthority, credentialsOf, forbiddenBody, hasRole, type Caller, type Role } from './auth';
 import { createRateLimiter } from './rate-limit';
@@ -231,6 +231,7 @@ function errorReply(err: FastifyError, req: FastifyRequest): { status: number; b
     return { status, body: { error: e.code, message: field ? `${field}: ${e.message}` : e.message, ...(field ? { field } : {}) } };
   }
   if (e instanceof ScheduleMissingError) return { status: 404, body: { error: 'not_found', message: e.message } };
+  if (e instanceof ScheduleNotSettledError) return { status: 503, body: { error: 'unavailable', message: e.message } };
   if (e instanceof SweepRequestError) {
     return { status: 400, body: { error: e.code, message: `querystring/${e.message}`, field: `querystring/${e.field}` } };
   }

@@ -127,6 +127,7 @@ function temporalError(err: unknown, address: string): unknown {
   const e = err as { name?: string; code?: number; message?: string; cause?: { code?: number } };
   if (e.name === 'ScheduleNotFoundError' || e.name === 'ScheduleMissingError') return new CliError(EXIT.notFound, 'the sweep schedule does not exist yet (a worker creates it when it starts)');
   if (err instanceof RangeError) return new CliError(EXIT.usage, err.message);
+  if (e.name === 'ScheduleNotSettledError') return new CliError(EXIT.unreachable, e.message ?? 'the schedule change did not show');
   if (e.code === 14 || e.cause?.code === 14 || e.code === 4 || /UNAVAILABLE|DEADLINE_EXCEEDED|connect/i.test(e.message ?? '')) {
     return new CliError(EXIT.unreachable, `cannot reach Temporal at ${address}; is it running (npm start)? Set TEMPORAL_ADDRESS if it is elsewhere`);
   }
