@@ -14,6 +14,7 @@ import * as lethe005 from './lethe/005_audit_log';
 import { sealedSubjects, type SubjectSealer } from './lethe/006_sealed_subjects';
 import * as lethe007 from './lethe/007_deleted_email_hashes';
 import * as lethe008 from './lethe/008_free_text_retention';
+import * as lethe009 from './lethe/009_front_door';
 
 type Migration = { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> };
 
@@ -70,6 +71,7 @@ export async function migrateLetheSchema(knex: Knex, opts: { sealSubject?: Subje
       '006_sealed_subjects': sealedSubjects(opts.sealSubject),
       '007_deleted_email_hashes': lethe007,
       '008_free_text_retention': lethe008,
+      '009_front_door': lethe009,
     }),
     schemaName: 'lethe',
     tableName: 'knex_migrations',
