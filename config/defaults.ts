@@ -19,6 +19,12 @@ export const DEFAULTS = {
   workerMetricsPort: 9464,
   apiRateLimitPerMinute: 6000,
   retentionDays: 3,
+  /** The embedded mail catcher (Mailpit, dev/stack/mailpit.ts): its SMTP port and its web page and API. */
+  mailSmtpPort: 1025,
+  mailHttpPort: 8025,
+  mailFrom: 'Lethe privacy team <privacy@lethe.test>',
+  privacyAddress: 'privacy@lethe.test',
+  inboundSmtpPort: 2525,
 } as const;
 
 /** Where the embedded stack keeps its generated development key list. */

@@ -26,6 +26,22 @@ export { connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, tem
 export { requireKeyRing, SECRET_FILE_VARIABLES, withSecretFiles } from './keys';
 export { credentialEntry, ROLES, tokenDigest, type ApiCredential, type Role } from './tokens';
 
+/** An address alone (`privacy@lethe.test`) or with a name (`Lethe privacy team <privacy@lethe.test>`). */
+const MAILBOX = /^(?:[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+|[^<>@]*<[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+>)$/;
+
+/** Outbound mail, the public URL its links start with, and the privacy address (CONTRACT §6). */
+function mailConfig(env: Env): Config['mail'] {
+  // Embedded: the stack's mail catcher (LETHE_MAILPIT_SMTP_PORT moves it); production requires SMTP_URL.
+  const smtpUrl = url(env, 'SMTP_URL', ['smtp:', 'smtps:']) ?? `smtp://127.0.0.1:${port(env, 'LETHE_MAILPIT_SMTP_PORT', DEFAULTS.mailSmtpPort)}`;
+  // The API's own URL unless the API sits behind a proxy or another name (production requires it).
+  const publicUrl = (url(env, 'LETHE_PUBLIC_URL', ['http:', 'https:']) ?? `http://127.0.0.1:${port(env, 'LETHE_API_PORT', DEFAULTS.apiPort)}`).replace(/\/+$/, '');
+  const from = (env.LETHE_MAIL_FROM || DEFAULTS.mailFrom).trim();
+  if (!MAILBOX.test(from)) throw new ConfigError('LETHE_MAIL_FROM', 'expected an address, or a name and an address: Name <privacy@example.com>');
+  const privacyAddress = (env.LETHE_PRIVACY_ADDRESS || DEFAULTS.privacyAddress).trim();
+  if (!MAILBOX.test(privacyAddress) || privacyAddress.includes('<')) throw new ConfigError('LETHE_PRIVACY_ADDRESS', 'expected an address: privacy@example.com');
+  return { smtpUrl, from, publicUrl, privacyAddress, inboundSmtpPort: port(env, 'LETHE_INBOUND_SMTP_PORT', DEFAULTS.inboundSmtpPort) };
+}
+
 /**
  * Reads and validates the configuration. Pure over `env` so tests can check each failure;
  * `apiTokensFallback` is how the embedded stack hands over its generated token.
@@ -145,6 +161,7 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       // A month for an operator to notice a terminated deletion and retry it from the capture.
       abandonedSubjectDays: positiveInteger(env, 'LETHE_ABANDONED_SUBJECT_DAYS', 30),
     },
+    mail: mailConfig(env),
     codec: {
       host: env.LETHE_CODEC_HOST || '127.0.0.1',
       port: port(env, 'LETHE_CODEC_PORT', DEFAULTS.codecPort),

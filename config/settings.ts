@@ -207,6 +207,24 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'LETHE_STORE_RETRY_EVERY', default: '15m', meaning: "slow cadence of a refusing store's attempts" },
   { name: 'LETHE_STORE_ATTEMPT_BUDGET', default: '30m', meaning: "how long one attempt retries transient faults (it includes the wait in the vendors' queues)" },
 
+  // Mail: the front door's verification mails and the person's notices (CONTRACT §6)
+  {
+    name: 'SMTP_URL',
+    default: 'the embedded mail catcher, smtp://127.0.0.1:1025',
+    meaning:
+      'where outbound mail goes: `smtp://host:587` (STARTTLS when the server offers it) or `smtps://host:465`, credentials as `smtp://user:pass@host:587`; set: no mail catcher; required in production',
+  },
+  { name: 'LETHE_MAIL_FROM', default: '`Lethe privacy team <privacy@lethe.test>`', meaning: 'the From of every mail Lethe sends' },
+  {
+    name: 'LETHE_PUBLIC_URL',
+    default: "http://127.0.0.1:8080 (the API's own address and `LETHE_API_PORT`)",
+    meaning: "the API's address as people reach it: links in mails start with it (`{LETHE_PUBLIC_URL}/privacy/confirm?token=…`); required in production",
+  },
+  { name: 'LETHE_PRIVACY_ADDRESS', default: 'privacy@lethe.test', meaning: "the address people write to; mail to it becomes a request for the sender's account" },
+  { name: 'LETHE_INBOUND_SMTP_PORT', default: '2525', meaning: 'port of the inbound SMTP listener for `LETHE_PRIVACY_ADDRESS`; `0` turns it off' },
+  { name: 'LETHE_MAILPIT_SMTP_PORT', default: '1025', meaning: "SMTP port of the embedded mail catcher (Mailpit), and of `SMTP_URL`'s default" },
+  { name: 'LETHE_MAILPIT_HTTP_PORT', default: '8025', meaning: "port of the mail catcher's web page and API v1 (`/api/v1/messages`), where the mail Lethe sent is read" },
+
   // Payload encryption and the codec server
   {
     name: 'LETHE_ENCRYPTION_KEYS',

@@ -45,6 +45,22 @@ export interface Config {
   /** The codec server through which the Web UI shows decrypted payloads. */
   /** `auth`: `origin` (the allow-list, plus `token` if set) or `api-tokens` (a LETHE_API_TOKENS token of the operator role). */
   codec: { host: string; port: number; allowedOrigins: string[]; token?: string; auth?: 'origin' | 'api-tokens' };
+  /** Mail to and from the people whose data it is (CONTRACT §6; mail/). */
+  mail: MailConfig;
+}
+
+/** Outbound mail over SMTP (mail/transport.ts), the links mails carry, and the inbound address. */
+export interface MailConfig {
+  /** `smtp://` or `smtps://` (credentials in the URL); embedded: the mail catcher, smtp://127.0.0.1:1025. */
+  smtpUrl: string;
+  /** The From of every mail Lethe sends, `Name <address>`. */
+  from: string;
+  /** The API's public base URL, no trailing slash: links in mails start with it (`{publicUrl}/privacy/confirm?token=…`). */
+  publicUrl: string;
+  /** The privacy address people write to; inbound mail to it becomes a request. */
+  privacyAddress: string;
+  /** The inbound SMTP listener's port; 0: no listener. */
+  inboundSmtpPort: number;
 }
 
 /**

@@ -89,6 +89,13 @@ go_tool() {
 # `go install pkg@version` refuses.
 go_tool github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" temporal "the Temporal CLI" 5
 
+# Mailpit, the embedded stack's mail catcher (dev/stack/mailpit.ts): Lethe's outbound mail goes
+# to its SMTP port and a person (or a test) reads it on its HTTP API. `npm start` runs it, so it
+# is one of the default tools. Its Go module lacks the web page's built assets (they need npm
+# packages); the SMTP server and the API v1 work without them.
+MAILPIT_VERSION="${MAILPIT_VERSION:-v1.33.1}"
+go_tool github.com/axllent/mailpit "$MAILPIT_VERSION" mailpit "Mailpit (the mail catcher)" 3
+
 # The production-shaped mode (LETHE_TEMPORAL=server, dev/stack/temporal-server.ts) runs what
 # docker-compose.yml runs, built from the same releases as its images: the Temporal server
 # (temporalio/auto-setup:1.29.1) with its SQL schema tool, and the Web UI server

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, DEFAULTS, loadConfig } from '../config';
 import { DEFAULT_PORTS, startStack, StackPorts } from '../dev/stack/embedded';
 import { isListening } from '../dev/stack/net';
 import { codecPortOf } from '../dev/stack/privacy';
@@ -19,6 +19,8 @@ function portsFromEnv(): StackPorts {
     auth0: num('LETHE_AUTH0_SANDBOX_PORT', DEFAULT_PORTS.auth0),
     recurly: num('LETHE_RECURLY_SANDBOX_PORT', DEFAULT_PORTS.recurly),
     api: num('LETHE_API_PORT', DEFAULT_PORTS.api),
+    mailSmtp: num('LETHE_MAILPIT_SMTP_PORT', DEFAULTS.mailSmtpPort),
+    mailHttp: num('LETHE_MAILPIT_HTTP_PORT', DEFAULTS.mailHttpPort),
   };
 }
 
@@ -40,6 +42,8 @@ function portsToClaim(ports: StackPorts, env: NodeJS.ProcessEnv): { what: string
     { what: 'Azurite', port: ports.azurite, moveWith: 'LETHE_AZURITE_PORT', replaceWith: 'AZURE_STORAGE_CONNECTION_STRING', skip: external('AZURE_STORAGE_CONNECTION_STRING') },
     { what: 'Auth0 sandbox', port: ports.auth0, moveWith: 'LETHE_AUTH0_SANDBOX_PORT', replaceWith: 'AUTH0_BASE_URL', skip: external('AUTH0_BASE_URL') },
     { what: 'Recurly sandbox', port: ports.recurly, moveWith: 'LETHE_RECURLY_SANDBOX_PORT', replaceWith: 'RECURLY_BASE_URL', skip: external('RECURLY_BASE_URL') },
+    { what: 'Mailpit (SMTP)', port: ports.mailSmtp ?? DEFAULTS.mailSmtpPort, moveWith: 'LETHE_MAILPIT_SMTP_PORT', replaceWith: 'SMTP_URL', skip: external('SMTP_URL') },
+    { what: 'Mailpit (web page and API)', port: ports.mailHttp ?? DEFAULTS.mailHttpPort, moveWith: 'LETHE_MAILPIT_HTTP_PORT', replaceWith: 'SMTP_URL', skip: external('SMTP_URL') },
     { what: 'Lethe API', port: ports.api, moveWith: 'LETHE_API_PORT' },
   ].filter((p) => !p.skip);
 }
@@ -59,6 +63,7 @@ const REMEDIES: Record<string, (state: string) => string> = {
   postgres: (state) => `if it says the cluster is damaged, move ${state}/postgres away to start a fresh one (its rows are lost), or set DATABASE_URL`,
   temporal: (state) => `if it says its database is damaged, move ${state}/temporal away (workflow histories are lost), or set TEMPORAL_ADDRESS`,
   azurite: () => 'or set AZURE_STORAGE_CONNECTION_STRING to use a storage account of your own',
+  mailpit: (state) => `if it says its database is damaged, move ${state}/mailpit away (the caught mail is lost), or set SMTP_URL to a mail server of your own`,
   worker: () => 'it names the variable or dependency it could not use',
   api: () => 'it names the variable or dependency it could not use',
 };

@@ -15,6 +15,7 @@ import { sealSubject } from '../../activities/deletion/subject';
 import { Supervisor, ServiceSpec } from './supervisor';
 import { ensureDatabase, initCluster, postgresSpec } from './postgres';
 import { azuriteSpec, ensureContainers } from './azurite';
+import { ensureMailpit, mailpitSpec } from './mailpit';
 import { ensureTemporalCli, temporalSpec, PROJECT_ROOT } from './temporal';
 import { ensureNamespace, ensureTemporalServer, serverPorts, setupTemporalDatabases, temporalModeOf, temporalServerSpec, temporalUiSpec, type TemporalMode } from './temporal-server';
 import { freePort, isListening } from './net';
@@ -33,11 +34,24 @@ export interface StackPorts {
   api: number;
   /** Codec server beside the Web UI; default LETHE_CODEC_PORT or 8089. */
   codec?: number;
+  /** The mail catcher's SMTP and its web page and API (Mailpit); default: free ports. */
+  mailSmtp?: number;
+  mailHttp?: number;
 }
 
 /** Free loopback ports for a stack of its own (tests and benches run beside `npm start`). */
 export async function freeStackPorts(): Promise<StackPorts> {
-  return { temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(), azurite: await freePort(), auth0: await freePort(), recurly: await freePort(), api: await freePort() };
+  return {
+    temporal: await freePort(),
+    temporalUi: await freePort(),
+    postgres: await freePort(),
+    azurite: await freePort(),
+    auth0: await freePort(),
+    recurly: await freePort(),
+    api: await freePort(),
+    mailSmtp: await freePort(),
+    mailHttp: await freePort(),
+  };
 }
 
 export const DEFAULT_PORTS: StackPorts = {
@@ -48,6 +62,8 @@ export const DEFAULT_PORTS: StackPorts = {
   auth0: DEFAULTS.auth0Port,
   recurly: DEFAULTS.recurlyPort,
   api: DEFAULTS.apiPort,
+  mailSmtp: DEFAULTS.mailSmtpPort,
+  mailHttp: DEFAULTS.mailHttpPort,
 };
 
 export interface StackOptions {
@@ -94,6 +110,8 @@ export interface RunningStack {
   apiToken: string;
   /** Which Temporal the stack started (`dev` also when TEMPORAL_ADDRESS named an external one). */
   temporal: TemporalMode;
+  /** The mail catcher's web page and API v1 (Mailpit); absent when SMTP_URL named a server of the caller's. */
+  mailCatcherUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -157,6 +175,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const sup = new Supervisor(path.join(opts.stateDir, 'logs'), log);
   const endpoints: Endpoint[] = [];
   const apiToken = apiTokenFor(opts.stateDir, env);
+  let mailCatcherUrl: string | undefined;
 
   const childEnv: Record<string, string> = {
     LETHE_STATE_DIR: opts.stateDir,
@@ -282,6 +301,22 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     }
     await ensureContainers(childEnv.AZURE_STORAGE_CONNECTION_STRING, containersOf(env));
 
+    // Outbound mail (mail/transport.ts) goes to the caller's SMTP server, or to the mail catcher,
+    // which keeps it for a person or a test to read and delivers none of it.
+    if (env.SMTP_URL) {
+      childEnv.SMTP_URL = env.SMTP_URL;
+      endpoints.push({ name: 'Mail (SMTP)', where: redactUrl(env.SMTP_URL), note: 'external (SMTP_URL)' });
+    } else {
+      ensureMailpit();
+      const smtpPort = opts.ports.mailSmtp ?? (await freePort());
+      const httpPort = opts.ports.mailHttp ?? (await freePort());
+      log('starting Mailpit (mail catcher)');
+      await sup.start(mailpitSpec({ smtpPort, httpPort, dir: path.join(opts.stateDir, 'mailpit') }));
+      childEnv.SMTP_URL = `smtp://127.0.0.1:${smtpPort}`;
+      mailCatcherUrl = `http://127.0.0.1:${httpPort}`;
+      endpoints.push({ name: 'Mail catcher', where: mailCatcherUrl, note: `Mailpit: SMTP ${childEnv.SMTP_URL}, API ${mailCatcherUrl}/api/v1/messages` });
+    }
+
     const auth0Id = env.AUTH0_CLIENT_ID || DEFAULTS.auth0ClientId;
     const auth0Secret = env.AUTH0_CLIENT_SECRET || DEFAULTS.auth0ClientSecret;
     if (env.AUTH0_BASE_URL) {
@@ -375,6 +410,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     endpoints,
     apiToken,
     temporal: mode,
+    mailCatcherUrl,
     stop: () => sup.stopAll(),
   };
 }

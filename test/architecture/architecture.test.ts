@@ -21,9 +21,11 @@ const MAY_IMPORT: Record<(typeof PRODUCT)[number], string[]> = {
   config: ['config', 'encryption', 'contract'],
   stores: ['stores', 'config', 'contract', 'logging'],
   migrations: ['migrations'],
-  activities: ['activities', 'stores', 'config', 'contract', 'logging'],
+  // Outbound mail (SMTP) is an outside system like the stores: activities and the API send through it.
+  mail: ['mail', 'config', 'contract', 'logging'],
+  activities: ['activities', 'stores', 'mail', 'config', 'contract', 'logging'],
   workflows: ['workflows', 'contract'],
-  client: ['client', 'contract', 'config', 'encryption', 'stores', 'migrations', 'logging', 'workflows'],
+  client: ['client', 'contract', 'config', 'encryption', 'stores', 'mail', 'migrations', 'logging', 'workflows'],
   worker: [...PRODUCT],
 };
 

@@ -10,7 +10,7 @@ import ts from 'typescript';
 export const ROOT = path.resolve(__dirname, '..', '..');
 
 /** What ships: the folders the production image runs. */
-export const PRODUCT = ['contract', 'logging', 'config', 'encryption', 'stores', 'migrations', 'activities', 'workflows', 'client', 'worker'] as const;
+export const PRODUCT = ['contract', 'logging', 'config', 'encryption', 'stores', 'migrations', 'mail', 'activities', 'workflows', 'client', 'worker'] as const;
 /** Development and test tooling: the product never imports these. */
 export const TOOLING = ['dev', 'test', 'bench', 'scripts'] as const;
 

@@ -1,8 +1,9 @@
 /**
- * Starts the real stack once for the test run: Temporal dev server, PostgreSQL, Azurite and
- * both vendor sandboxes, on free ports and in a folder of their own, so tests never collide
- * with a running `npm start`. Tests read the endpoints from process.env (inherited by jest's
- * workers) through the same loadConfig() as the service.
+ * Starts the real stack once for the test run: Temporal dev server, PostgreSQL, Azurite, both
+ * vendor sandboxes and the mail catcher (Mailpit), on free ports and in a folder of their own, so
+ * tests never collide with a running `npm start`. Tests read the endpoints from process.env
+ * (inherited by jest's workers) through the same loadConfig() as the service; the mail caught,
+ * through test/support/mailpit.ts (LETHE_TEST_MAILPIT_URL).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +30,8 @@ const STACK_VARS = [
   'LETHE_CODEC_TOKEN',
   'LETHE_CODEC_ALLOWED_ORIGINS',
   'LETHE_RETENTION_DAYS',
+  'SMTP_URL',
+  'LETHE_PUBLIC_URL',
 ];
 
 /**
@@ -87,6 +90,8 @@ export default async function globalSetup(): Promise<void> {
     LETHE_TEST_TEMPORAL: stack.temporal,
     LETHE_TEST_TEMPORAL_PORT: String(ports.temporal),
     LETHE_TEST_AZURITE_PORT: String(ports.azurite),
+    // Mailpit's web page and API v1, where test/support/mailpit.ts reads what Lethe sent.
+    LETHE_TEST_MAILPIT_URL: stack.mailCatcherUrl ?? '',
   });
   (globalThis as Record<string, unknown>).__LETHE_STACK__ = stack;
 }
