@@ -61,6 +61,10 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
   if (blobConnection !== undefined && !/(AccountName=|BlobEndpoint=|UseDevelopmentStorage=)/.test(blobConnection)) {
     throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is not an Azure Storage connection string');
   }
+  // Microsoft Entra ID (DefaultAzureCredential, worker/deps.ts) when no connection string is
+  // given: accounts with Shared Key disallowed refuse every key-signed request. HTTPS only: the
+  // SDK sends no bearer token over plain HTTP.
+  const blobAccountUrl = blobConnection === undefined ? url(env, 'AZURE_STORAGE_ACCOUNT_URL', ['https:']) : undefined;
   const auth0BaseUrl = url(env, 'AUTH0_BASE_URL', ['http:', 'https:']);
   const recurlyBaseUrl = url(env, 'RECURLY_BASE_URL', ['http:', 'https:']);
   const webhookUrl = url(env, 'LETHE_WEBHOOK_URL', ['http:', 'https:']);
@@ -96,8 +100,9 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       embedded: databaseUrl === undefined,
     },
     blob: {
-      connectionString: blobConnection ?? azuriteConnectionString(port(env, 'LETHE_AZURITE_PORT', DEFAULTS.azuritePort)),
-      embedded: blobConnection === undefined,
+      connectionString: blobConnection ?? (blobAccountUrl ? '' : azuriteConnectionString(port(env, 'LETHE_AZURITE_PORT', DEFAULTS.azuritePort))),
+      ...(blobAccountUrl ? { accountUrl: blobAccountUrl.replace(/\/+$/, '') } : {}),
+      embedded: blobConnection === undefined && blobAccountUrl === undefined,
       containers: (env.LETHE_BLOB_CONTAINERS || 'media,exports')
         .split(',')
         .map((c) => c.trim())

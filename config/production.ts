@@ -7,8 +7,8 @@ export function assertProduction(cfg: Config, env: Env, servesApi: boolean): voi
     throw new ConfigError('LETHE_API_TOKENS', 'is required in production mode (or LETHE_API_TOKENS_FILE)');
   }
   if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production mode (or DATABASE_URL_FILE)');
-  if (!env.AZURE_STORAGE_CONNECTION_STRING) {
-    throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required in production mode (or AZURE_STORAGE_CONNECTION_STRING_FILE)');
+  if (!env.AZURE_STORAGE_CONNECTION_STRING && !cfg.blob.accountUrl) {
+    throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'is required in production mode (or AZURE_STORAGE_CONNECTION_STRING_FILE, or AZURE_STORAGE_ACCOUNT_URL for Microsoft Entra ID)');
   }
   for (const name of ['AUTH0_DOMAIN', 'AUTH0_CLIENT_ID', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY']) {
     if (!env[name]) throw new ConfigError(name, `is required in production mode${name === 'AUTH0_CLIENT_ID' ? '' : ` (or ${name}_FILE)`}`);

@@ -147,7 +147,18 @@ export const SETTINGS: readonly Setting[] = [
     secret: true,
   },
   { name: 'LETHE_POSTGRES_PORT', default: '5433', meaning: 'port of the embedded PostgreSQL' },
-  { name: 'AZURE_STORAGE_CONNECTION_STRING', default: 'Azurite on 127.0.0.1:10000', meaning: 'it carries the account key; set: no Azurite; required in production', secret: true },
+  {
+    name: 'AZURE_STORAGE_CONNECTION_STRING',
+    default: 'Azurite on 127.0.0.1:10000',
+    meaning: 'it carries the account key; set: no Azurite; required in production unless `AZURE_STORAGE_ACCOUNT_URL` is set',
+    secret: true,
+  },
+  {
+    name: 'AZURE_STORAGE_ACCOUNT_URL',
+    default: 'unset',
+    meaning:
+      "used when `AZURE_STORAGE_CONNECTION_STRING` is unset: the account's blob endpoint (`https://<account>.blob.core.windows.net`), signed in with Microsoft Entra ID through `DefaultAzureCredential` (managed identity, workload identity, or `AZURE_CLIENT_ID`/`AZURE_TENANT_ID`/`AZURE_CLIENT_SECRET`); the identity needs Storage Blob Data Owner ([operations](operations.md#blob-storage-access)); the worker checks at start that it can delete a previous version",
+  },
   { name: 'LETHE_AZURITE_PORT', default: '10000', meaning: 'port of the embedded Azurite' },
   { name: 'LETHE_BLOB_CONTAINERS', default: 'media,exports', meaning: 'containers holding `accounts/{id}/` prefixes' },
   { name: 'LETHE_BLOB_PAGE_SIZE', default: '5000', meaning: 'listing page size (Azure caps it at 5000)' },

@@ -30,7 +30,8 @@ export interface Config {
   /** `tls`: TLS and API key of the connection (config/temporal-tls.ts); absent in hand-made test configs: plain. */
   temporal: { address: string; namespace: string; uiPort: number; taskQueue: string; retentionDays: number; tls?: TemporalTls };
   database: { url: string; embedded: boolean };
-  blob: { connectionString: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
+  /** `accountUrl` (AZURE_STORAGE_ACCOUNT_URL, Microsoft Entra ID): set only without a connection string, which is then ''. */
+  blob: { connectionString: string; accountUrl?: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
   recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full'; region: 'us' | 'eu' };
   /** `webhookSecret` signs every webhook delivery (LETHE_WEBHOOK_SECRET[_FILE]; activities/deletion/notify.ts). */

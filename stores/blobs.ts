@@ -20,7 +20,18 @@
  *   blob answers Delete Blob with 412 `LeaseIdMissing`; a broken lease no longer protects it.
  * - Blob Storage error codes: 409 `BlobImmutableDueToPolicy` / `BlobImmutableDueToLegalHold`
  *   (only a person can lift them), 409 `SnapshotsPresent`, 404 `BlobNotFound`, 503 `ServerBusy`.
+ * - Get Account Information (`restype=account&comp=properties`, learn.microsoft.com/rest/api/
+ *   storageservices/get-account-information): `x-ms-is-hns-enabled` (version 2019-07-07 and later).
+ *
+ * Two ways in: a connection string (Shared Key or SAS; Azurite's), or an account URL with a
+ * Microsoft Entra token credential (`DefaultAzureCredential` in production; "Authorize access to
+ * blobs using Microsoft Entra ID", learn.microsoft.com/azure/storage/blobs/
+ * authorize-access-azure-active-directory). An account with `AllowSharedKeyAccess=false` answers
+ * every key-signed request 403 `KeyBasedAuthenticationNotPermitted` ("Prevent Shared Key
+ * authorization", learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent).
  */
+import { randomUUID } from 'node:crypto';
+import type { TokenCredential } from '@azure/identity';
 import { BlobBatchClient, BlobClient, BlobItem, BlobServiceClient, ContainerClient, RestError, type StoragePipelineOptions } from '@azure/storage-blob';
 
 export interface BlobStore {
@@ -28,6 +39,13 @@ export interface BlobStore {
   readonly containers: string[];
   /** The embedded stack's emulator (Azurite): the only place the listing may fall back to less. */
   readonly emulator: boolean;
+  /** How requests are authorized: the account key (`shared-key`), a SAS, or a Microsoft Entra token (`entra`). */
+  readonly auth: BlobAuth;
+  /**
+   * The start-up check of the account: not a hierarchical namespace, and the credential can
+   * write, delete and delete a previous version of a probe blob of Lethe's own. Never throws.
+   */
+  checkAccess(): Promise<BlobAccessCheck>;
   container(name: string): ContainerClient;
   /** Fails unless every configured container is reachable. */
   ping(): Promise<void>;
@@ -38,6 +56,28 @@ export interface BlobStore {
   /** The account's blob soft-delete policy (Get Blob Service Properties), cached for a few minutes. */
   softDeletePolicy(): Promise<SoftDeletePolicy>;
 }
+
+export type BlobAuth = 'shared-key' | 'sas' | 'entra';
+
+/** Where the account is and how to sign in: a connection string, or an account URL and a token credential. */
+export type BlobAccount = { connectionString: string } | { accountUrl: string; credential: TokenCredential };
+
+export interface BlobAccessCheck {
+  ok: boolean;
+  /** Why not: the first thing found missing. */
+  problem?: 'shared-key-disabled' | 'hierarchical-namespace' | 'cannot-write' | 'cannot-delete' | 'cannot-delete-version' | 'unauthorized' | 'unavailable';
+  /** Get Account Information's `x-ms-is-hns-enabled` (undefined: not readable with this credential). */
+  hierarchicalNamespace?: boolean;
+  /** Whether writing the probe created a version (`x-ms-version-id`): versioning is on. */
+  versioning?: boolean;
+  /** One line: what was checked, or what is missing and what to do. */
+  message: string;
+}
+
+/** The data action a previous version's deletion needs ("Blob versioning", Azure RBAC action to delete a blob version). */
+export const DELETE_VERSION_ACTION = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/deleteBlobVersion/action';
+/** Where the start-up probe writes: a prefix of Lethe's own, outside every `accounts/{id}/`. */
+export const PROBE_PREFIX = 'lethe-probe/';
 
 export interface SoftDeletePolicy {
   /** False when the service properties could not be read (e.g. a container-scoped SAS). */
@@ -143,12 +183,18 @@ function isHeld(status: number | undefined, code: string | undefined): boolean {
   return (status === 409 && /^BlobImmutable/.test(code ?? '')) || (status === 412 && /^LeaseId(Missing|Mismatch)/.test(code ?? ''));
 }
 
+/** "Prevent Shared Key authorization": the account refuses every request signed with its key. */
+const SHARED_KEY_OFF = 'KeyBasedAuthenticationNotPermitted';
+
 function classify(err: unknown, what: string): BlobStoreError {
   if (err instanceof BlobStoreError) return err;
   const status = err instanceof RestError ? err.statusCode : undefined;
   const code = (err as { code?: string })?.code ?? '';
   if (isHeld(status, code)) return new BlobStoreError('held', `${what}: refused (${status} ${code}: a hold, an immutability policy or a lease)`, status);
-  if (status === 403 || status === 401) return new BlobStoreError('unauthorized', `${what}: access denied (${status})`, status);
+  if (status === 403 && code === SHARED_KEY_OFF) {
+    return new BlobStoreError('unauthorized', `${what}: access denied (403 ${SHARED_KEY_OFF}: the account disallows Shared Key authorization; use Microsoft Entra ID)`, status);
+  }
+  if (status === 403 || status === 401) return new BlobStoreError('unauthorized', `${what}: access denied (${status}${code ? ` ${code}` : ''})`, status);
   if (status === 400) return new BlobStoreError('invalid_input', `${what}: rejected (${code || status})`, status);
   return new BlobStoreError('unavailable', `${what}: ${status ? `HTTP ${status}${code ? ` ${code}` : ''}` : code || (err as Error)?.message || 'failed'}`, status);
 }
@@ -247,12 +293,14 @@ export interface BlobStoreOptions {
   policyTtlMs?: number;
 }
 
-export function createBlobStore(connectionString: string, containers: string[], opts: BlobStoreOptions = {}): BlobStore {
+/** `account`: a connection string (as a string, or `{ connectionString }`), or `{ accountUrl, credential }`. */
+export function createBlobStore(account: string | BlobAccount, containers: string[], opts: BlobStoreOptions = {}): BlobStore {
   const emulator = opts.emulator ?? false;
-  const service = BlobServiceClient.fromConnectionString(connectionString, {
-    // Retries belong to Temporal (with backoff and a visible attempt count), not hidden here.
-    retryOptions: opts.retryOptions ?? { maxTries: 2, tryTimeoutInMs: 60_000 },
-  });
+  const source: BlobAccount = typeof account === 'string' ? { connectionString: account } : account;
+  // Retries belong to Temporal (with backoff and a visible attempt count), not hidden here.
+  const pipeline = { retryOptions: opts.retryOptions ?? { maxTries: 2, tryTimeoutInMs: 60_000 } };
+  const service = 'connectionString' in source ? BlobServiceClient.fromConnectionString(source.connectionString, pipeline) : new BlobServiceClient(source.accountUrl, source.credential, pipeline);
+  const auth: BlobAuth = !('connectionString' in source) ? 'entra' : /(^|;)\s*SharedAccessSignature=/i.test(source.connectionString) ? 'sas' : 'shared-key';
   // Emulator only: whether the service accepted the full listing, learned once per container.
   const fullListing = new Map<string, boolean>();
   let policy: { at: number; value: SoftDeletePolicy } | undefined;
@@ -373,10 +421,105 @@ export function createBlobStore(connectionString: string, containers: string[], 
     }
   }
 
+  /** The remedy for a missing permission, in this credential's terms. */
+  const grant = (what: string) =>
+    auth === 'sas'
+      ? `give the SAS the permission ${what}`
+      : `assign the worker's identity ${what} on the account (with AZURE_STORAGE_ACCOUNT_URL; Storage Blob Data Owner has every action Lethe needs)`;
+
+  async function checkAccess(): Promise<BlobAccessCheck> {
+    const how = auth === 'entra' ? 'Microsoft Entra ID' : auth === 'sas' ? 'a SAS' : 'Shared Key';
+    const fail = (problem: NonNullable<BlobAccessCheck['problem']>, message: string, extra: Partial<BlobAccessCheck> = {}): BlobAccessCheck => ({ ok: false, problem, message, ...extra });
+    const refused = (err: unknown, what: string): BlobAccessCheck => {
+      const e = classify(err, what);
+      const code = (err as { code?: string })?.code;
+      if (code === SHARED_KEY_OFF) {
+        return fail(
+          'shared-key-disabled',
+          `the storage account disallows Shared Key authorization (AllowSharedKeyAccess=false: ${what} answered 403 ${SHARED_KEY_OFF}); unset AZURE_STORAGE_CONNECTION_STRING and set AZURE_STORAGE_ACCOUNT_URL so the worker signs in with Microsoft Entra ID (DefaultAzureCredential), its identity holding Storage Blob Data Owner`,
+        );
+      }
+      return fail(e.type === 'unauthorized' ? 'unauthorized' : 'unavailable', `${e.message} (signed with ${how})`);
+    };
+
+    // Get Account Information: a hierarchical namespace means no blob versioning and a different
+    // deletion model (directories), which Lethe does not implement: refuse it, and say so.
+    let hierarchicalNamespace: boolean | undefined;
+    try {
+      hierarchicalNamespace = !!(await service.getAccountInfo()).isHierarchicalNamespaceEnabled;
+    } catch (err) {
+      // The REST page lists Shared Key and SAS for this operation: an Entra token it refuses
+      // leaves the namespace unknown (the probe below still runs); anything else is the answer.
+      const status = err instanceof RestError ? err.statusCode : undefined;
+      if (!(auth === 'entra' && status === 403)) return refused(err, 'Get Account Information');
+    }
+    if (hierarchicalNamespace) {
+      return fail(
+        'hierarchical-namespace',
+        'the storage account has a hierarchical namespace (Data Lake Storage Gen2, x-ms-is-hns-enabled: true), which does not support blob versioning and which Lethe does not delete from: use an account without a hierarchical namespace for the containers Lethe deletes in',
+        { hierarchicalNamespace },
+      );
+    }
+
+    // The probe: what a deletion does to a versioned blob. Deleting the base blob needs
+    // `…/blobs/delete`; it leaves the current version as a previous version, whose deletion by
+    // `versionid` needs `deleteBlobVersion/action` (SAS permission `x`).
+    const container = containers[0];
+    const name = `${PROBE_PREFIX}${randomUUID()}`;
+    const blob = service.getContainerClient(container).getBlockBlobClient(name);
+    const where = `probe blob ${container}/${name}`;
+    let versionId: string | undefined;
+    try {
+      const body = 'Lethe start-up probe: safe to delete';
+      versionId = (await blob.upload(body, Buffer.byteLength(body))).versionId;
+    } catch (err) {
+      const r = refused(err, `writing the ${where}`);
+      return r.problem === 'unauthorized'
+        ? { ...r, problem: 'cannot-write', message: `${r.message}: ${grant(auth === 'sas' ? 'c and w' : 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write')}` }
+        : { ...r, hierarchicalNamespace };
+    }
+    const versioning = versionId !== undefined;
+    try {
+      await blob.delete();
+    } catch (err) {
+      const r = refused(err, `deleting the ${where}`);
+      return r.problem === 'unauthorized'
+        ? { ...r, problem: 'cannot-delete', message: `${r.message}: ${grant(auth === 'sas' ? 'd' : 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete')}`, versioning }
+        : { ...r, versioning };
+    }
+    if (versionId) {
+      try {
+        await blob.withVersion(versionId).delete();
+      } catch (err) {
+        const r = refused(err, `deleting a previous version of the ${where}`);
+        return r.problem === 'unauthorized'
+          ? {
+              ...r,
+              problem: 'cannot-delete-version',
+              message: `cannot delete previous blob versions: ${r.message}: ${grant(auth === 'sas' ? 'x' : DELETE_VERSION_ACTION)}`,
+              hierarchicalNamespace,
+              versioning,
+            }
+          : { ...r, hierarchicalNamespace, versioning };
+      }
+    }
+    return {
+      ok: true,
+      hierarchicalNamespace,
+      versioning,
+      message:
+        `blob account signed in with ${how}: a probe blob was written and deleted` +
+        (versioning ? ', its previous version too (versioning on)' : ' (versioning off: no version to delete)') +
+        (hierarchicalNamespace === undefined ? '; hierarchical namespace unknown (Get Account Information refused this credential)' : '; no hierarchical namespace'),
+    };
+  }
+
   return {
     service,
     containers,
     emulator,
+    auth,
+    checkAccess,
     container: (name) => service.getContainerClient(name),
     softDeletePolicy,
 

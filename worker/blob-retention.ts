@@ -6,7 +6,36 @@
  * said loudly here; each deletion still completes and its media verification lists the
  * soft-deleted blobs as `pending` with the date Azure purges them.
  */
-import type { BlobStore } from '../stores/blobs';
+import { ConfigError } from '../config';
+import type { BlobAccessCheck, BlobStore } from '../stores/blobs';
+
+/**
+ * The account cannot be used as configured: Shared Key disallowed, a hierarchical namespace, or
+ * a credential that cannot delete a previous version. A ConfigError, so the worker's last words
+ * are this one line naming the variable (worker/main.ts), not a stack.
+ */
+export class BlobAccessError extends ConfigError {
+  constructor(
+    variable: 'AZURE_STORAGE_CONNECTION_STRING' | 'AZURE_STORAGE_ACCOUNT_URL',
+    readonly check: BlobAccessCheck,
+  ) {
+    super(variable, check.message);
+    this.name = 'BlobAccessError';
+  }
+}
+
+/**
+ * Before any deletion can fail halfway on it: the account has no hierarchical namespace, and the
+ * worker's credential can write, delete, and delete a previous version of a probe blob of its own
+ * (stores/blobs.ts, checkAccess). The emulator is not probed (Azurite has no versions). Throws
+ * BlobAccessError with one line saying what is missing.
+ */
+export async function assertBlobAccess(blobs: BlobStore): Promise<BlobAccessCheck | undefined> {
+  if (blobs.emulator) return undefined;
+  const check = await blobs.checkAccess();
+  if (!check.ok) throw new BlobAccessError(blobs.auth === 'entra' ? 'AZURE_STORAGE_ACCOUNT_URL' : 'AZURE_STORAGE_CONNECTION_STRING', check);
+  return check;
+}
 
 export interface BlobRetentionCheck {
   checkedAt: string;
@@ -20,12 +49,20 @@ export interface BlobRetentionCheck {
   outlivesDeadline: boolean;
   /** One line for logs, /healthz and the metrics' help text. */
   message: string;
+  /** The access check that ran first (absent on the emulator, or with `access: false`). */
+  access?: BlobAccessCheck;
 }
 
-/** Never throws: an account Lethe cannot read the properties of is `unknown`, not a reason to stop. */
-export async function checkBlobRetention(blobs: BlobStore, opts: { deadlineHours: number; log?: (line: string) => void }): Promise<BlobRetentionCheck> {
+/**
+ * First the access check (assertBlobAccess, which throws BlobAccessError: a worker that cannot
+ * delete versions, or an account Lethe cannot delete from, must not start; `access: false` skips
+ * it), then the retention, which never throws: an account Lethe cannot read the properties of is
+ * `unknown`, not a reason to stop.
+ */
+export async function checkBlobRetention(blobs: BlobStore, opts: { deadlineHours: number; log?: (line: string) => void; access?: boolean }): Promise<BlobRetentionCheck> {
+  const access = opts.access === false ? undefined : await assertBlobAccess(blobs);
   const checkedAt = new Date().toISOString();
-  const base = { checkedAt, deadlineHours: opts.deadlineHours };
+  const base = { checkedAt, deadlineHours: opts.deadlineHours, ...(access ? { access } : {}) };
   let result: BlobRetentionCheck;
   if (blobs.emulator) {
     result = { ...base, status: 'ok', softDelete: null, outlivesDeadline: false, message: 'blob storage is the emulator (Azurite): no soft delete' };

@@ -2,7 +2,8 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { createDb } from '../stores/db';
-import { createBlobStore, isEmulatorConnectionString } from '../stores/blobs';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { createBlobStore, isEmulatorConnectionString, type BlobStore } from '../stores/blobs';
 import { createAuth0Client } from '../stores/auth0';
 import { createRecurlyClient } from '../stores/recurly';
 import type { ActivityDeps } from '../activities';
@@ -17,6 +18,19 @@ export interface WorkerDeps extends ActivityDeps {
   close(): Promise<void>;
 }
 
+/**
+ * The blob store for the configuration: its connection string, or, with AZURE_STORAGE_ACCOUNT_URL,
+ * the account URL and Microsoft Entra ID through DefaultAzureCredential (managed identity,
+ * workload identity, or a service principal from the environment; learn.microsoft.com/azure/
+ * storage/blobs/authorize-access-azure-active-directory). `credential` is for tests, which
+ * cannot reach Entra. Only the emulator (the embedded stack's Azurite) may list without versions
+ * and soft-deleted blobs.
+ */
+export function blobStoreFor(blob: Config['blob'], credential: () => TokenCredential = () => new DefaultAzureCredential()): BlobStore {
+  if (blob.accountUrl && !blob.connectionString) return createBlobStore({ accountUrl: blob.accountUrl, credential: credential() }, blob.containers);
+  return createBlobStore(blob.connectionString, blob.containers, { emulator: blob.embedded || isEmulatorConnectionString(blob.connectionString) });
+}
+
 export function buildDeps(config: Config): WorkerDeps {
   const db = createDb(config.database.url);
   // Made on first use: only the sweep's activities (and the Schedule's set-up) need it.
@@ -26,8 +40,7 @@ export function buildDeps(config: Config): WorkerDeps {
   return {
     config,
     db,
-    // Only the emulator (the embedded stack's Azurite) may list without versions and soft-deleted blobs.
-    blobs: createBlobStore(config.blob.connectionString, config.blob.containers, { emulator: config.blob.embedded || isEmulatorConnectionString(config.blob.connectionString) }),
+    blobs: blobStoreFor(config.blob),
     auth0: createAuth0Client(config.auth0),
     recurly: createRecurlyClient(config.recurly),
     // The payload codec's keys, read on first use (a process that never seals needs none).

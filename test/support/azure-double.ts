@@ -21,9 +21,31 @@
  * - Get Blob Service Properties: `StorageServiceProperties` with `DeleteRetentionPolicy`
  *   (`Enabled`, `Days`, `AllowPermanentDelete`).
  * - Errors: the status, `x-ms-error-code` and an `<Error><Code>…</Code></Error>` body, e.g. 503 `ServerBusy`.
- * Authentication is not checked.
+ * - Put Blob (`PUT`, `x-ms-blob-type: BlockBlob`): 201, with `x-ms-version-id` when versioning is on
+ *   (the start-up probe writes a blob of its own).
+ * - Get Account Information (`?restype=account&comp=properties`, learn.microsoft.com/rest/api/
+ *   storageservices/get-account-information): `x-ms-sku-name`, `x-ms-account-kind` and, from
+ *   version 2019-07-07, `x-ms-is-hns-enabled`.
+ * - Hierarchical namespace (`hierarchicalNamespace`, Data Lake Storage Gen2): "Storage accounts
+ *   with a hierarchical namespace enabled for use with Azure Data Lake Storage Gen2 are not
+ *   currently supported" by blob versioning (learn.microsoft.com/azure/storage/blobs/
+ *   versioning-overview), so such an account cannot also have `versioning`.
+ * Authorization (signatures are not verified, only the scheme and who signs):
+ * - `SharedKey` (and a SAS, signed with the account key too): every permission, unless
+ *   `allowSharedKeyAccess` is false, when "making a request to the storage account with Shared Key
+ *   authorization will fail with error code 403 (Forbidden)", `KeyBasedAuthenticationNotPermitted`
+ *   (learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent).
+ * - `Bearer <token>` (Microsoft Entra ID, learn.microsoft.com/azure/storage/blobs/
+ *   authorize-access-azure-active-directory): a token listed in `principals`, with the data actions
+ *   of its built-in role; another token is 401 `InvalidAuthenticationInfo`. Per the versioning
+ *   doc's "Azure RBAC action to delete a blob version", deleting a previous version (`versionid`)
+ *   needs `…/blobs/deleteBlobVersion/action`, which Storage Blob Data Owner has and Storage Blob
+ *   Data Contributor lacks; a missing data action is 403 `AuthorizationPermissionMismatch`.
+ *   Blob Batch sub-requests are authorized one by one.
+ * - No `Authorization` and no SAS: accepted, as before (anonymous access is not modelled).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export const DOUBLE_ACCOUNT = 'lethedouble';
@@ -50,6 +72,26 @@ export interface BlobAttributes {
 export interface AccountSettings {
   softDelete?: { days: number; allowPermanentDelete?: boolean };
   versioning?: boolean;
+  /** `AllowSharedKeyAccess` (unset: allowed). False: every Shared Key or key-signed SAS request is 403 `KeyBasedAuthenticationNotPermitted`. */
+  allowSharedKeyAccess?: boolean;
+  /** Microsoft Entra bearer tokens the account accepts, each with its role assignment. */
+  principals?: Record<string, DataRole>;
+  /** Data Lake Storage Gen2 (`x-ms-is-hns-enabled: true`); excludes `versioning`. */
+  hierarchicalNamespace?: boolean;
+}
+
+/** The built-in data roles (learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage). */
+export type DataRole = 'Storage Blob Data Owner' | 'Storage Blob Data Contributor' | 'Storage Blob Data Reader';
+type DataAction = 'read' | 'write' | 'delete' | 'deleteBlobVersion' | 'permanentDelete';
+const ROLE_ACTIONS: Record<DataRole, DataAction[]> = {
+  'Storage Blob Data Owner': ['read', 'write', 'delete', 'deleteBlobVersion', 'permanentDelete'],
+  'Storage Blob Data Contributor': ['read', 'write', 'delete'],
+  'Storage Blob Data Reader': ['read'],
+};
+
+export interface DoubleOptions {
+  /** Serve HTTPS with this certificate (PEM): the SDK sends a bearer token over HTTPS only. */
+  tls?: { cert: string; key: string };
 }
 
 export interface Fault {
@@ -98,7 +140,8 @@ function errorBody(code: string): string {
   return `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${code} (azure double)</Message></Error>`;
 }
 
-export async function startAzureDouble(settings: AccountSettings = {}, containers: string[] = ['media', 'exports']): Promise<AzureDouble> {
+export async function startAzureDouble(settings: AccountSettings = {}, containers: string[] = ['media', 'exports'], options: DoubleOptions = {}): Promise<AzureDouble> {
+  if (settings.hierarchicalNamespace && settings.versioning) throw new Error('azure double: blob versioning is not supported on an account with a hierarchical namespace');
   const entries: DoubleEntry[] = [];
   const attributes = new Map<string, BlobAttributes>();
   const faults: Fault[] = [];
@@ -161,6 +204,25 @@ export async function startAzureDouble(settings: AccountSettings = {}, container
       e.current = false;
     } else entries.splice(entries.indexOf(e), 1);
   };
+
+  /**
+   * Who signed the request, and whether that identity may do `action`: undefined when it may,
+   * else the status and error code Azure answers.
+   */
+  function denied(h: Record<string, string>, q: Record<string, string>, action: DataAction): { status: number; code: string } | undefined {
+    const auth = h['authorization'] ?? '';
+    if (/^SharedKey(Lite)? /i.test(auth) || (!auth && q.sig)) {
+      return settings.allowSharedKeyAccess === false ? { status: 403, code: 'KeyBasedAuthenticationNotPermitted' } : undefined;
+    }
+    if (/^Bearer /i.test(auth)) {
+      const role = settings.principals?.[auth.slice('Bearer '.length).trim()];
+      if (!role) return { status: 401, code: 'InvalidAuthenticationInfo' };
+      return ROLE_ACTIONS[role].includes(action) ? undefined : { status: 403, code: 'AuthorizationPermissionMismatch' };
+    }
+    return undefined;
+  }
+  /** The data action a Delete Blob needs: a version by id needs `deleteBlobVersion/action`. */
+  const deleteAction = (q: Record<string, string>): DataAction => (q.deletetype === 'permanent' ? 'permanentDelete' : q.versionid ? 'deleteBlobVersion' : 'delete');
 
   /** Delete Blob, as the REST docs describe it. Returns the status and error code. */
   function deleteBlob(container: string, name: string, q: Record<string, string>, h: Record<string, string>): { status: number; code?: string } {
@@ -289,7 +351,7 @@ export async function startAzureDouble(settings: AccountSettings = {}, container
   };
   const sendError = (res: http.ServerResponse, status: number, code: string) => send(res, status, errorBody(code), { 'x-ms-error-code': code });
 
-  const server = http.createServer((req, res) => {
+  const listener: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => void handle());
@@ -300,6 +362,17 @@ export async function startAzureDouble(settings: AccountSettings = {}, container
       const log: RequestLog = { method: req.method ?? '', path: `${container ?? ''}/${name ?? ''}`, query, headers: h };
       requests.push(log);
       try {
+        const action: DataAction = req.method === 'DELETE' ? deleteAction(query) : req.method === 'PUT' ? 'write' : 'read';
+        // Blob Batch: the sub-requests carry their own authorization, checked one by one.
+        const refused = denied(h, query, query.comp === 'batch' ? 'read' : action);
+        if (refused) return sendError(res, refused.status, refused.code);
+        if (query.restype === 'account' && query.comp === 'properties' && (req.method === 'GET' || req.method === 'HEAD')) {
+          return send(res, 200, '', {
+            'x-ms-sku-name': 'Standard_LRS',
+            'x-ms-account-kind': 'StorageV2',
+            'x-ms-is-hns-enabled': String(!!settings.hierarchicalNamespace),
+          });
+        }
         if (!container && query.restype === 'service' && query.comp === 'properties') {
           const f = fault('properties');
           if (f) return sendError(res, f.status, f.code);
@@ -327,6 +400,17 @@ export async function startAzureDouble(settings: AccountSettings = {}, container
           a.leased = false;
           return send(res, 202, '', { 'x-ms-lease-time': '0', etag: '"0x1"', 'last-modified': 'Sun, 01 Nov 2026 00:00:00 GMT' });
         }
+        if (container && name && req.method === 'PUT' && !query.comp) {
+          if (!containers.includes(container)) return sendError(res, 404, 'ContainerNotFound');
+          if ((h['x-ms-blob-type'] ?? '') !== 'BlockBlob') return sendError(res, 400, 'InvalidHeaderValue');
+          const versionId = double.put(container, name);
+          return send(res, 201, '', {
+            etag: '"0x1"',
+            'last-modified': 'Sun, 01 Nov 2026 00:00:00 GMT',
+            'x-ms-request-server-encrypted': 'true',
+            ...(versionId ? { 'x-ms-version-id': versionId } : {}),
+          });
+        }
         if (container && name && req.method === 'DELETE') {
           const f = fault('delete');
           if (f) return sendError(res, f.status, f.code);
@@ -338,7 +422,8 @@ export async function startAzureDouble(settings: AccountSettings = {}, container
         return sendError(res, 500, `InternalError ${(err as Error).message}`.slice(0, 60));
       }
     };
-  });
+  };
+  const server = options.tls ? https.createServer(options.tls, listener) : http.createServer(listener);
 
   /** Blob Batch: the request's multipart/mixed parts, each an HTTP request; the answer likewise. */
   function batch(res: http.ServerResponse, contentType: string, body: string, log: RequestLog) {
@@ -368,7 +453,10 @@ export async function startAzureDouble(settings: AccountSettings = {}, container
       }
       log.sub!.push(`${method} ${target}`);
       const p = parsePath(target);
-      const r = method === 'DELETE' && p.container && p.name ? deleteBlob(p.container, p.name, p.query, headers) : { status: 400, code: 'UnsupportedHttpVerb' };
+      const r =
+        method === 'DELETE' && p.container && p.name
+          ? (denied(headers, p.query, deleteAction(p.query)) ?? deleteBlob(p.container, p.name, p.query, headers))
+          : { status: 400, code: 'UnsupportedHttpVerb' };
       const head = `--${out}\r\nContent-Type: application/http\r\nContent-ID: ${contentId}\r\n\r\n`;
       return r.code
         ? `${head}HTTP/1.1 ${r.status} ${r.code}\r\nx-ms-error-code: ${r.code}\r\nx-ms-request-id: sub-${contentId}\r\nx-ms-version: 2026-04-06\r\nContent-Type: application/xml\r\n\r\n${errorBody(r.code)}\r\n`
@@ -379,7 +467,8 @@ export async function startAzureDouble(settings: AccountSettings = {}, container
 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
-  double.url = `http://127.0.0.1:${port}/${DOUBLE_ACCOUNT}`;
-  double.connectionString = `DefaultEndpointsProtocol=http;AccountName=${DOUBLE_ACCOUNT};AccountKey=${KEY};BlobEndpoint=${double.url};`;
+  const scheme = options.tls ? 'https' : 'http';
+  double.url = `${scheme}://127.0.0.1:${port}/${DOUBLE_ACCOUNT}`;
+  double.connectionString = `DefaultEndpointsProtocol=${scheme};AccountName=${DOUBLE_ACCOUNT};AccountKey=${KEY};BlobEndpoint=${double.url};`;
   return double;
 }
