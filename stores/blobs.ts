@@ -443,15 +443,18 @@ export function createBlobStore(account: string | BlobAccount, containers: strin
     };
 
     // Get Account Information: a hierarchical namespace means no blob versioning and a different
-    // deletion model (directories), which Lethe does not implement: refuse it, and say so.
+    // deletion model (directories), which Lethe does not implement: refuse it, and say so. Asked
+    // on the container's URL, which a container-scoped SAS may call too.
     let hierarchicalNamespace: boolean | undefined;
     try {
-      hierarchicalNamespace = !!(await service.getAccountInfo()).isHierarchicalNamespaceEnabled;
+      hierarchicalNamespace = !!(await service.getContainerClient(containers[0]).getAccountInfo()).isHierarchicalNamespaceEnabled;
     } catch (err) {
-      // The REST page lists Shared Key and SAS for this operation: an Entra token it refuses
-      // leaves the namespace unknown (the probe below still runs); anything else is the answer.
+      // The REST page lists Shared Key and SAS for this operation: an Entra token, or a SAS
+      // without the rights, it refuses leaves the namespace unknown (the probe below still runs);
+      // Shared Key disallowed, or anything else, is the answer.
       const status = err instanceof RestError ? err.statusCode : undefined;
-      if (!(auth === 'entra' && status === 403)) return refused(err, 'Get Account Information');
+      const code = (err as { code?: string })?.code;
+      if (!(auth !== 'shared-key' && status === 403 && code !== SHARED_KEY_OFF)) return refused(err, 'Get Account Information');
     }
     if (hierarchicalNamespace) {
       return fail(

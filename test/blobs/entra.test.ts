@@ -91,6 +91,22 @@ describe('blob account access at worker start (issue 36 items 10 and 11, HTTP do
     await expect(blobs.countPrefix('media', accountPrefix(randomUUID()))).rejects.toThrow(/403 KeyBasedAuthenticationNotPermitted: the account disallows Shared Key authorization/);
   });
 
+  test('Shared Key disallowed, SAS connection strings: a SAS signed with the account key is refused at start naming KeyBasedAuthenticationNotPermitted; a user delegation SAS (skoid) passes the probe', async () => {
+    const d = await start({ allowSharedKeyAccess: false, versioning: true });
+    const sas = (extra: string) => `BlobEndpoint=${d.url};SharedAccessSignature=sv=2025-01-05&ss=b&srt=sco&sp=rwdxlc&se=2030-01-01T00%3A00%3A00Z${extra}&sig=not-verified`;
+    const keySigned = createBlobStore(sas(''), CONTAINERS, { retryOptions: { maxTries: 1 } });
+    expect(keySigned.auth).toBe('sas');
+    const err = await startupError(keySigned);
+    expect(err.message).toMatch(
+      /^AZURE_STORAGE_CONNECTION_STRING: the storage account disallows Shared Key authorization \(AllowSharedKeyAccess=false: Get Account Information answered 403 KeyBasedAuthenticationNotPermitted\)/,
+    );
+    // "Prevent Shared Key authorization": a user delegation SAS is authorized with Microsoft Entra ID and permitted.
+    const delegated = createBlobStore(sas('&skoid=00000000-0000-0000-0000-000000000001&sktid=00000000-0000-0000-0000-000000000002'), CONTAINERS, { retryOptions: { maxTries: 1 } });
+    const check = await checkBlobRetention(delegated, { deadlineHours: 72 });
+    expect(check.access).toMatchObject({ ok: true, versioning: true });
+    expect(check.access!.message).toMatch(/^blob account signed in with a SAS: /);
+  });
+
   test('Entra ID (a token credential, Storage Blob Data Owner) on an account without Shared Key: the probe deletes a previous version, and a deletion of blobs and their versions verifies clean, every request a bearer token', async () => {
     const d = await start({ allowSharedKeyAccess: false, versioning: true, principals: PRINCIPALS }, { https: true });
     const blobs = entraStore(d, OWNER);

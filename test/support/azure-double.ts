@@ -31,7 +31,8 @@
  *   currently supported" by blob versioning (learn.microsoft.com/azure/storage/blobs/
  *   versioning-overview), so such an account cannot also have `versioning`.
  * Authorization (signatures are not verified, only the scheme and who signs):
- * - `SharedKey` (and a SAS, signed with the account key too): every permission, unless
+ * - `SharedKey` (and a service or account SAS, signed with the account key too; a user
+ *   delegation SAS, `skoid`, is signed with an Entra-issued key and is not): every permission, unless
  *   `allowSharedKeyAccess` is false, when "making a request to the storage account with Shared Key
  *   authorization will fail with error code 403 (Forbidden)", `KeyBasedAuthenticationNotPermitted`
  *   (learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent).
@@ -211,7 +212,8 @@ export async function startAzureDouble(settings: AccountSettings = {}, container
    */
   function denied(h: Record<string, string>, q: Record<string, string>, action: DataAction): { status: number; code: string } | undefined {
     const auth = h['authorization'] ?? '';
-    if (/^SharedKey(Lite)? /i.test(auth) || (!auth && q.sig)) {
+    // A user delegation SAS (`skoid`, signed with a key Entra issued) is not key-based.
+    if (/^SharedKey(Lite)? /i.test(auth) || (!auth && q.sig && !q.skoid)) {
       return settings.allowSharedKeyAccess === false ? { status: 403, code: 'KeyBasedAuthenticationNotPermitted' } : undefined;
     }
     if (/^Bearer /i.test(auth)) {
