@@ -19,6 +19,10 @@ export const AUDIT_ACTIONS = [
   'schedule.resumed',
   'schedule.triggered',
   'schedule.backfilled',
+  // The privacy console (client/console): sessions, and an operator shown a person's email.
+  'console.signed_in',
+  'console.signed_out',
+  'deletion_subject.email_revealed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

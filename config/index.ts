@@ -167,6 +167,11 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       abandonedSubjectDays: positiveInteger(env, 'LETHE_ABANDONED_SUBJECT_DAYS', 30),
     },
     mail: mailConfig(env),
+    console: {
+      dueSoonHours: positiveNumber(env, 'LETHE_CONSOLE_DUE_SOON', 24),
+      sessionHours: positiveNumber(env, 'LETHE_CONSOLE_SESSION_HOURS', 8),
+      secureCookie: oneOf(env, 'LETHE_CONSOLE_SECURE_COOKIE', ['auto', 'always'] as const, 'auto'),
+    },
     codec: {
       host: env.LETHE_CODEC_HOST || '127.0.0.1',
       port: port(env, 'LETHE_CODEC_PORT', DEFAULTS.codecPort),

@@ -67,6 +67,15 @@ export const SETTINGS: readonly Setting[] = [
     meaning: "how long the sealed subject of a deletion that ended unfinished (terminated, failed) and was not resumed is kept for a retry; the API's maintenance pass erases it after that",
   },
 
+  // The privacy console (docs/console.md)
+  { name: 'LETHE_CONSOLE_DUE_SOON', default: '24', meaning: 'hours left before the deadline under which the console counts an open request as *due soon*' },
+  { name: 'LETHE_CONSOLE_SESSION_HOURS', default: '8', meaning: 'how long a console session lasts after sign-in (the token is exchanged once; sign-out ends it sooner)' },
+  {
+    name: 'LETHE_CONSOLE_SECURE_COOKIE',
+    default: '`auto`',
+    meaning: "`auto`: the console's session cookie is `Secure` when the request came over TLS; `always`: always (set it behind a proxy that terminates TLS)",
+  },
+
   // The CLI
   { name: 'LETHE_API_URL', default: 'http://127.0.0.1:8080', meaning: 'CLI only: the API it calls' },
   { name: 'LETHE_API_TOKEN', default: '`.lethe/api-token` of this checkout', meaning: 'CLI only: the token it sends', secret: true },

@@ -48,6 +48,8 @@ export interface Config {
   codec: { host: string; port: number; allowedOrigins: string[]; token?: string; auth?: 'origin' | 'api-tokens' };
   /** Mail to and from the people whose data it is (CONTRACT §6; mail/). */
   mail: MailConfig;
+  /** The privacy console (client/console): `dueSoonHours` (LETHE_CONSOLE_DUE_SOON), its sessions' life, whether its cookie is always `Secure`. Absent in hand-made test configs: the defaults. */
+  console?: { dueSoonHours: number; sessionHours: number; secureCookie: 'auto' | 'always' };
 }
 
 /** Outbound mail over SMTP (mail/transport.ts), the links mails carry, and the inbound address. */

@@ -15,6 +15,7 @@ import { sealedSubjects, type SubjectSealer } from './lethe/006_sealed_subjects'
 import * as lethe007 from './lethe/007_deleted_email_hashes';
 import * as lethe008 from './lethe/008_free_text_retention';
 import * as lethe009 from './lethe/009_front_door';
+import * as lethe010 from './lethe/010_console';
 
 type Migration = { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> };
 
@@ -72,6 +73,7 @@ export async function migrateLetheSchema(knex: Knex, opts: { sealSubject?: Subje
       '007_deleted_email_hashes': lethe007,
       '008_free_text_retention': lethe008,
       '009_front_door': lethe009,
+      '010_console': lethe010,
     }),
     schemaName: 'lethe',
     tableName: 'knex_migrations',

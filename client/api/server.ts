@@ -37,6 +37,7 @@ import { registerSweepRoutes } from './routes/sweeps';
 import { registerOperationRoutes } from './routes/operations';
 import { registerAuditRoutes, registerScheduleRoutes } from './routes/admin';
 import { forbiddenSchema } from './schemas';
+import { createConsole } from '../console/plugin';
 
 export interface ApiDeps {
   config: Config;
@@ -189,6 +190,8 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     registerAuditRoutes(api, { audit });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
   });
+  // The privacy console (client/console): its own session gate, form parser and error pages.
+  void app.register(createConsole({ config, db: deps.db, identify, requests, operator, audit }));
 
   // Requests whose run ended outside Lethe's code (terminated, timed out) are recorded as such
   // within a minute even if nobody reads them, so lists and gauges agree with Temporal.

@@ -1,0 +1,104 @@
+/**
+ * What the console tests share: a world with short block bounds (a refusal shows blocked in
+ * 2 s, as test/api/operator-actions.test.ts), the API on port 0 with an operator and a requester
+ * token, Debian's chromium, rows planted with known deadlines under a channel of the file's own
+ * (so another file's requests never change this file's counts), and screenshots.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startWorld, type TestWorld } from '../support/stack';
+import { startApi, type TestApi } from '../support/api';
+import { requireChromium } from '../privacy/support/chromium';
+import { tokenDigest } from '../../config';
+import { newScopePrefix } from '../sweep/support';
+
+export const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'test-artifacts', 'screenshots');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export const OPERATOR_TOKEN = `op-${randomUUID()}`;
+export const REQUESTER_TOKEN = `rq-${randomUUID()}`;
+
+export interface ConsoleRig {
+  world: TestWorld;
+  api: TestApi;
+  browser: Browser;
+}
+
+export async function startConsoleRig(opts: { browser?: boolean } = {}): Promise<ConsoleRig> {
+  const executablePath = opts.browser === false ? undefined : requireChromium();
+  const world = await startWorld({
+    env: {
+      LETHE_STORE_ATTEMPT_BUDGET: '30s',
+      LETHE_BLOCK_AFTER: '2s',
+      LETHE_BLOCK_AFTER_TRANSIENT: '2s',
+      LETHE_STORE_RETRY_EVERY: '3s',
+      LETHE_SWEEP_SCOPE: newScopePrefix(),
+    },
+  });
+  const api = await startApi(world, {
+    config: {
+      credentials: [
+        ...(world.config.api.credentials ?? []),
+        { name: 'privacy-officer', role: 'operator', digest: tokenDigest(OPERATOR_TOKEN) },
+        { name: 'help-desk', role: 'requester', digest: tokenDigest(REQUESTER_TOKEN) },
+      ],
+    },
+  });
+  const browser = executablePath ? await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS }) : (undefined as unknown as Browser);
+  return { world, api, browser };
+}
+
+export async function stopConsoleRig(rig: Partial<ConsoleRig>): Promise<void> {
+  await rig.browser?.close();
+  await rig.api?.close();
+  await rig.world?.close();
+}
+
+/** Signs in through the form with `token`; answers the page. */
+export async function signIn(page: Page, url: string, token = OPERATOR_TOKEN): Promise<void> {
+  await page.goto(`${url}/console/sign-in`);
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForLoadState('domcontentloaded');
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+const HOUR = 3_600_000;
+
+/** A request row as the intake writes it, with its deadline `leftHours` from now. */
+export async function plantRequest(db: Knex, channel: string, o: { leftHours: number; status: string; completedHoursAgo?: number; receivedHoursAgo?: number }): Promise<string> {
+  const id = randomUUID();
+  const now = Date.now();
+  const received = new Date(now - (o.receivedHoursAgo ?? 72 - o.leftHours) * HOUR);
+  await db('lethe.deletion_requests').insert({
+    request_id: id,
+    account_id: randomUUID(),
+    channel,
+    received_at: received,
+    deadline_at: new Date(now + o.leftHours * HOUR),
+    status: o.status,
+    completed_at: o.completedHoursAgo !== undefined ? new Date(now - o.completedHoursAgo * HOUR) : null,
+    created_at: received,
+  });
+  return id;
+}
+
+export async function plantVerification(db: Knex, channel: string, status = 'awaiting_confirmation', firstContactHoursAgo = 1): Promise<string> {
+  const id = randomUUID();
+  await db('lethe.verifications').insert({
+    verification_id: id,
+    kind: 'deletion',
+    channel,
+    status,
+    first_contact_at: new Date(Date.now() - firstContactHoursAgo * HOUR),
+    expires_at: new Date(Date.now() + 24 * HOUR),
+  });
+  return id;
+}
