@@ -19,15 +19,20 @@ import { createReceiptActivities } from './deletion/receipt';
 import { createNotifyActivities } from './deletion/notify';
 import { createSweepActivities, type StartDeletion } from './sweep/sweep';
 import { createRecheckActivities } from './sweep/recheck';
+import { createVerificationActivities } from './front-door/verification';
+import { createNoticeActivities } from './front-door/notices';
+import type { Mailer } from '../mail/transport';
 
 export interface ActivityDeps {
-  config: Pick<Config, 'recurly' | 'blob' | 'deletion' | 'sweep'>;
+  config: Pick<Config, 'recurly' | 'blob' | 'deletion' | 'sweep' | 'mail' | 'frontDoor'>;
   db: Knex;
   blobs: BlobStore;
   auth0: Auth0Client;
   recurly: RecurlyClient;
   /** Seals the personal data Lethe keeps while a deletion runs (lethe.deletion_subjects). */
   fields: FieldCipher;
+  /** Mail to the people whose data it is (mail/transport.ts), connected on first use. */
+  mailer: () => Mailer;
   /** How the sweep starts deletions: the intake every channel uses, injected by the worker. */
   startDeletion?: StartDeletion;
 }
@@ -46,10 +51,12 @@ export const createActivities = (deps: ActivityDeps) => ({
   }),
   ...createDatabaseActivities({ db: deps.db, fields: deps.fields, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
   ...createVerifyActivities(deps),
-  ...createReceiptActivities(deps),
+  ...createReceiptActivities({ db: deps.db, fields: deps.fields, notices: true }),
   ...createNotifyActivities({ webhookUrl: deps.config.deletion.webhookUrl, webhookSecret: deps.config.deletion.webhookSecret }),
   ...createSweepActivities({ sweep: deps.config.sweep, db: deps.db, startDeletion: deps.startDeletion }),
   ...createRecheckActivities({ sweep: deps.config.sweep, db: deps.db, recurly: deps.recurly }),
+  ...createVerificationActivities({ db: deps.db, fields: deps.fields, mailer: deps.mailer, config: deps.config }),
+  ...createNoticeActivities({ db: deps.db, fields: deps.fields, mailer: deps.mailer, publicUrl: deps.config.mail.publicUrl }),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -10,6 +10,9 @@ import type { Store } from '../contract';
 
 export const AUDIT_ACTIONS = [
   'deletion_request.filed',
+  // The front door (client/front-door.ts): a link mailed to the account, and the person's confirmation.
+  'deletion_request.verification_sent',
+  'deletion_request.confirmed',
   'deletion_request.retried',
   'deletion_request.resolved',
   'deletion_requests.bulk_retried',
@@ -39,6 +42,10 @@ export interface AuditDetails {
   retried?: number;
   from?: string;
   to?: string;
+  /** How the requester was verified: `staff` (the caller vouched) or `email` (a mailed link). */
+  verification?: 'staff' | 'email';
+  /** Who at the company vouched (an identifier: requestedBy's pattern). */
+  requestedBy?: string;
 }
 
 export interface AuditEntry {

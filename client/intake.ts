@@ -92,16 +92,22 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
   }
 
   /** Starts the account's deletion, or joins the one under way (one execution per account). */
-  async function startOrJoin(accountId: string, channel: Channel, receivedAt: Date, extra: Pick<DeletionInput, 'requestedBy' | 'selectedAt'>): Promise<StartedDeletion> {
+  async function startOrJoin(
+    accountId: string,
+    channel: Channel,
+    receivedAt: Date,
+    extra: Pick<DeletionInput, 'requestedBy' | 'selectedAt' | 'firstContactAt'> & { requestId?: string },
+  ): Promise<StartedDeletion> {
+    const { requestId, ...rest } = extra;
     return startInput({
-      requestId: randomUUID(),
+      requestId: requestId ?? randomUUID(),
       accountId,
       channel,
       receivedAt: receivedAt.toISOString(),
       deadlineAt: new Date(receivedAt.getTime() + config.deletion.deadlineHours * HOUR_MS).toISOString(),
       warningAt: new Date(receivedAt.getTime() + config.deletion.warningHours * HOUR_MS).toISOString(),
       blockPolicy: config.deletion.blockPolicy,
-      ...extra,
+      ...rest,
     });
   }
 
@@ -167,12 +173,22 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
    */
   async function recordRequest(input: DeletionInput, status: 'pending' | 'running'): Promise<void> {
     await db.raw(
-      `insert into lethe.deletion_requests (request_id, account_id, channel, received_at, deadline_at, requested_by, status)
-       values (?, ?, ?, ?, ?, ?, ?)
+      `insert into lethe.deletion_requests (request_id, account_id, channel, received_at, deadline_at, requested_by, status, first_contact_at, verification)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?)
        on conflict (request_id) do update set
          received_at = least(lethe.deletion_requests.received_at, excluded.received_at),
          deadline_at = least(lethe.deletion_requests.deadline_at, excluded.deadline_at)`,
-      [input.requestId, input.accountId, input.channel, input.receivedAt, input.deadlineAt, input.requestedBy ?? null, status],
+      [
+        input.requestId,
+        input.accountId,
+        input.channel,
+        input.receivedAt,
+        input.deadlineAt,
+        input.requestedBy ?? null,
+        status,
+        input.firstContactAt ?? null,
+        input.firstContactAt ? 'email' : input.channel === 'inactivity' ? null : 'staff',
+      ],
     );
   }
 
@@ -248,6 +264,37 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
     async resume(requestId: string): Promise<StartedDeletion | undefined> {
       const input = await resumable({ request_id: requestId });
       return input ? startInput(input) : undefined;
+    },
+
+    /**
+     * A request the person confirmed by mail (client/front-door.ts): its id is the
+     * verification's, its 72 hours count from the confirmation, its first contact is kept.
+     */
+    async startVerified(req: { requestId: string; accountId: string; channel: Channel; confirmedAt: Date; firstContactAt: string; requestedBy?: string }): Promise<StartedDeletion> {
+      const row = await db('accounts').where({ id: req.accountId }).first('id');
+      if (!row) {
+        // Its rows already went with a deletion that is still running (joined) or finished (answered).
+        const done = await completedRequestFor(req.accountId);
+        if (done) return done;
+        const resume = await resumable({ account_id: req.accountId });
+        if (resume) return startInput(resume);
+        throw new DeletionRequestError('account_not_found', 'accountId', 'the account was deleted since the request was made');
+      }
+      return startOrJoin(req.accountId, req.channel, req.confirmedAt, { requestId: req.requestId, firstContactAt: req.firstContactAt, requestedBy: req.requestedBy });
+    },
+
+    /** The account a staff request names (by id or email), for a request that waits for the person's confirmation. */
+    async accountFor(req: DeletionRequest): Promise<string> {
+      const problem = checkDeletionRequest(req);
+      if (problem) throw new DeletionRequestError('invalid_input', problem.field.replace(/^body\//, ''), problem.message.replace(/^body\//, ''));
+      const { accountId, live } = await resolveAccount(req);
+      if (!live)
+        throw new DeletionRequestError(
+          'account_not_found',
+          req.accountId !== undefined ? 'accountId' : 'email',
+          'the account is being deleted or was deleted: file without verification to see that request',
+        );
+      return accountId;
     },
 
     /** The inactivity sweep's request: `account_gone` when the account was deleted since it was read. */

@@ -105,6 +105,7 @@ export function createRequestReader(deps: {
         receivedAt,
         deadlineAt,
         ...(completedAt ? { completedAt } : {}),
+        ...(row.first_contact_at ? { firstContactAt: iso(row.first_contact_at), verification: 'email' as const } : row.verification ? { verification: row.verification as 'staff' } : {}),
         overdue: (p?.overdue ?? false) || (receipt?.overdue ?? false) || computedOverdue,
         warning: (p?.warning ?? false) || (!finished && now >= deadline - warningSpan),
         steps: p ? stepsFromProgress(p, live.pending, status) : receipt ? stepsFromReceipt(receipt) : STEP_NAMES.map((name) => ({ name, status: 'pending' as const })),
@@ -231,6 +232,10 @@ export interface DeletionView extends Omit<DeletionProgress, 'steps' | 'passes'>
   source: 'workflow' | 'records';
   /** The run's workflow task keeps failing: it makes no progress until a person fixes the worker. */
   stalled?: StalledTask;
+  /** A request the person confirmed by mail: when they first asked (the deadline counts from the confirmation, `receivedAt`). */
+  firstContactAt?: string;
+  /** How the requester was verified: `email` (the person confirmed a link) or `staff` (the caller vouched). */
+  verification?: 'staff' | 'email';
 }
 
 export interface DeletionSummary {
@@ -260,6 +265,8 @@ interface RequestRow {
   received_at: Date | string;
   deadline_at: Date | string;
   completed_at: Date | string | null;
+  first_contact_at?: Date | string | null;
+  verification?: string | null;
 }
 
 interface PendingStep {

@@ -32,7 +32,12 @@ export interface DeletionRequestBody {
   channel: RequestChannel;
   receivedAt?: string;
   requestedBy?: string;
+  /** `staff` (default): the caller vouches for the person; `email`: Lethe mails the account a link and waits (CONTRACT §6). */
+  verification?: 'staff' | 'email';
 }
+
+/** An email address as a request may give it: no whitespace or control characters (PostgreSQL refuses NUL, and no address holds one). */
+export const EMAIL_PATTERN = '^[^@\\s\\u0000-\\u001f\\u007f]+@[^@\\s\\u0000-\\u001f\\u007f]+$';
 
 export const deletionRequestBody = {
   type: 'object',
@@ -45,13 +50,18 @@ export const deletionRequestBody = {
       type: 'string',
       minLength: 3,
       maxLength: 320,
-      // No whitespace or control characters: PostgreSQL refuses NUL, and no address holds one.
-      pattern: '^[^@\\s\\u0000-\\u001f\\u007f]+@[^@\\s\\u0000-\\u001f\\u007f]+$',
+      pattern: EMAIL_PATTERN,
       description: 'Matched exactly and case-insensitively; `%` and `_` are characters, not patterns',
     },
     channel: { type: 'string', enum: [...REQUEST_CHANNELS], description: 'Where the request reached the company' },
     receivedAt: { ...time, description: 'When the request reached the company (default now, never in the future); the deadline counts from it' },
     requestedBy: identifierSchema('Who filed it (a staff id or service name)'),
+    verification: {
+      type: 'string',
+      enum: ['staff', 'email'],
+      description:
+        '`staff` (default): the caller vouches that the person asked, recorded with the token in the audit trail; `email`: Lethe mails the account’s address on file a link and files the deletion only when the person confirms (status `awaiting_confirmation` until then)',
+    },
   },
   anyOf: [{ required: ['accountId'] }, { required: ['email'] }],
   not: { required: ['accountId', 'email'] },

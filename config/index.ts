@@ -6,7 +6,7 @@
  * product receives only the slice it uses.
  */
 import path from 'node:path';
-import type { Config } from './types';
+import type { Config, FrontDoorConfig } from './types';
 import { ConfigError, duration, hexPrefix, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, readableFile, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
 import { azuriteConnectionString, DEFAULTS, embeddedDatabaseUrl } from './defaults';
 import { keyRing, secretOrFile, withSecretFiles } from './keys';
@@ -21,7 +21,7 @@ import { workerDeployment } from './deployment';
 export { ConfigError, uiOrigins } from './env';
 export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDDED_KEYS_FILE, embeddedDatabaseUrl } from './defaults';
 
-export type { Config, Mode, SweepConfig } from './types';
+export type { Config, FrontDoorConfig, Mode, SweepConfig } from './types';
 export { connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, temporalConnectionOptions, type TemporalTls } from './temporal-tls';
 export { requireKeyRing, SECRET_FILE_VARIABLES, withSecretFiles } from './keys';
 export { credentialEntry, ROLES, tokenDigest, type ApiCredential, type Role } from './tokens';
@@ -118,6 +118,8 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       // Embedded mode always talks to a sandbox (the local one unless AUTH0_BASE_URL names
       // another); production always to the real tenant.
       baseUrl: auth0BaseUrl ?? (mode === 'embedded' ? `http://127.0.0.1:${port(env, 'LETHE_AUTH0_SANDBOX_PORT', DEFAULTS.auth0Port)}` : undefined),
+      searchLagMs: positiveInteger(env, 'LETHE_AUTH0_SEARCH_LAG_MS', 2_000),
+      logRetentionDays: positiveInteger(env, 'LETHE_AUTH0_LOG_RETENTION_DAYS', 30),
     },
     recurly: {
       apiKey: env.RECURLY_API_KEY || (mode === 'embedded' ? DEFAULTS.recurlyApiKey : ''),
@@ -141,6 +143,7 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       // them: a repeat request by email within it is refused as ambiguous (client/intake.ts).
       twinGuardDays: positiveInteger(env, 'LETHE_TWIN_GUARD_DAYS', 90),
     },
+    frontDoor: frontDoorOf(env),
     sweep: {
       ...timeOfDay(env, 'LETHE_SWEEP_TIME', '03:00'),
       timezone: timeZone(env, 'LETHE_SWEEP_TIMEZONE', 'UTC'),
@@ -204,4 +207,21 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
   // a production worker is not refused for lacking a secret it never uses.
   if (mode === 'production') assertProduction(cfg, env, opts.servesApi ?? true);
   return cfg;
+}
+
+function frontDoorOf(env: Env): FrontDoorConfig {
+  const verificationTtlMs = duration(env, 'LETHE_VERIFICATION_TTL', '24h', 60_000);
+  const reminder = env.LETHE_VERIFICATION_REMINDER?.trim().toLowerCase();
+  const reminderBeforeMs = reminder === 'off' ? 0 : duration(env, 'LETHE_VERIFICATION_REMINDER', '6h', 1_000);
+  if (reminderBeforeMs >= verificationTtlMs)
+    throw new ConfigError('LETHE_VERIFICATION_REMINDER', `must be shorter than LETHE_VERIFICATION_TTL (the reminder goes that long before the link expires), or off`);
+  return {
+    verificationTtlMs,
+    reminderBeforeMs,
+    maxWrongAttempts: positiveInteger(env, 'LETHE_VERIFICATION_MAX_ATTEMPTS', 5),
+    publicPerClientPerMinute: positiveInteger(env, 'LETHE_PUBLIC_RATE_LIMIT', 10),
+    publicPerAddressPerHour: positiveInteger(env, 'LETHE_PUBLIC_ADDRESS_LIMIT', 3),
+    addressChangeHoldMs: duration(env, 'LETHE_ADDRESS_CHANGE_HOLD', '72h', 0),
+    addressWatchEveryMs: duration(env, 'LETHE_ADDRESS_WATCH_EVERY', '1h', 1_000),
+  };
 }

@@ -61,6 +61,28 @@ export const SETTINGS: readonly Setting[] = [
     meaning:
       "how long, after a deletion completes, the deleted person's email (a keyed hash in `lethe.deleted_email_hashes`) still counts when a request by email is resolved: within it, a case twin of that address is refused as ambiguous (409) instead of being taken for the deleted person; the API prunes older hashes every minute",
   },
+  // The front door: requests from the person, confirmed by a mailed link (CONTRACT §6)
+  { name: 'LETHE_VERIFICATION_TTL', default: '24h', meaning: 'how long the link mailed to confirm a request from the person works; an unconfirmed request then expires and is counted' },
+  { name: 'LETHE_VERIFICATION_REMINDER', default: '6h', meaning: 'how long before the link expires its one reminder is mailed, if it is still unused; `off`: no reminder' },
+  { name: 'LETHE_VERIFICATION_MAX_ATTEMPTS', default: '5', meaning: 'wrong or tampered links for one request before it locks (the person then asks again)' },
+  {
+    name: 'LETHE_PUBLIC_RATE_LIMIT',
+    default: '10',
+    meaning: 'requests a minute each client address may make to the public routes (`/privacy`, `/v1/public/requests`); beyond it `429` with `Retry-After`',
+  },
+  { name: 'LETHE_PUBLIC_ADDRESS_LIMIT', default: '3', meaning: 'public requests an hour for one email address, whoever sends them; beyond it `429` with `Retry-After`' },
+  {
+    name: 'LETHE_ADDRESS_CHANGE_HOLD',
+    default: '72h',
+    meaning:
+      'a request from the person for an account whose address changed this recently waits for an operator instead of mailing a link (a changed address is how account takeovers end in deletions); `0s` turns it off',
+  },
+  {
+    name: 'LETHE_ADDRESS_WATCH_EVERY',
+    default: '1h',
+    meaning:
+      "how often the API reads every account's address into `lethe.address_watch` (a keyed hash and since when), which is how Lethe sees an address change; a change before its first read is not seen",
+  },
   {
     name: 'LETHE_ABANDONED_SUBJECT_DAYS',
     default: '30',
@@ -179,6 +201,17 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'AUTH0_CLIENT_SECRET', default: 'lethe-dev-secret', meaning: "that client's secret", secret: true },
   { name: 'AUTH0_BASE_URL', default: 'http://127.0.0.1:4010', meaning: "sandbox only (refused in production): where the SDK's requests go" },
   { name: 'LETHE_AUTH0_SANDBOX_PORT', default: '4010', meaning: 'port of the local Auth0 sandbox' },
+  {
+    name: 'LETHE_AUTH0_SEARCH_LAG_MS',
+    default: '2000',
+    meaning:
+      "how long after a write Auth0's user search may still not show it (Auth0 documents search as eventually consistent, without a figure): a search that may prove an absence is made this long after the look began",
+  },
+  {
+    name: 'LETHE_AUTH0_LOG_RETENTION_DAYS',
+    default: '30',
+    meaning: "the tenant's log retention (Free 1, Essentials 5, Professional 10, Enterprise 30 days): the receipt says by when the tenant logs, which the API cannot delete, have expired",
+  },
   { name: 'RECURLY_API_KEY', default: 'lethe-dev-key', meaning: 'Recurly v3 API key', secret: true },
   { name: 'RECURLY_BASE_URL', default: 'http://127.0.0.1:4011', meaning: 'sandbox only (refused in production)' },
   { name: 'LETHE_RECURLY_SANDBOX_PORT', default: '4011', meaning: 'port of the local Recurly sandbox' },

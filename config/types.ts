@@ -32,11 +32,19 @@ export interface Config {
   database: { url: string; embedded: boolean };
   /** `accountUrl` (AZURE_STORAGE_ACCOUNT_URL, Microsoft Entra ID): set only without a connection string, which is then ''. */
   blob: { connectionString: string; accountUrl?: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
-  auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string };
+  /** `searchLagMs`: how long Auth0's user search may lag a write; `logRetentionDays`: the tenant's log retention (receipts say when the logs expire). */
+  auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string; searchLagMs?: number; logRetentionDays?: number };
   recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full'; region: 'us' | 'eu' };
   /** `webhookSecret` signs every webhook delivery (LETHE_WEBHOOK_SECRET[_FILE]; activities/deletion/notify.ts). */
   /** `twinGuardDays`: how long a deleted person's email hash keeps a case twin from being resolved by that email (LETHE_TWIN_GUARD_DAYS). */
   deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string; webhookSecret?: string; blockPolicy: BlockPolicy; twinGuardDays: number };
+  /**
+   * The front door (CONTRACT §6): how long a mailed link works, when its one reminder goes
+   * (`reminderBeforeMs` before it expires; 0: none), wrong tries before a request locks, the
+   * public routes' limits per client (a minute) and per address (an hour), and how recently an
+   * account's address may have changed before a request from the person waits for an operator.
+   */
+  frontDoor: FrontDoorConfig;
   /** The inactivity sweep (issue 4): its daily Schedule, its pace, and the policy's 24 months. */
   sweep: SweepConfig;
   /** Payload encryption keys (encryption/): required in production, written by the embedded stack. */
@@ -124,4 +132,15 @@ export interface TemporalTls {
   /** The key itself (TEMPORAL_API_KEY) or where it is (TEMPORAL_API_KEY_FILE): one of the two. */
   apiKey?: string;
   apiKeyFile?: string;
+}
+
+export interface FrontDoorConfig {
+  verificationTtlMs: number;
+  reminderBeforeMs: number;
+  maxWrongAttempts: number;
+  publicPerClientPerMinute: number;
+  publicPerAddressPerHour: number;
+  addressChangeHoldMs: number;
+  /** How often the API's maintenance pass reads every account's address into lethe.address_watch. */
+  addressWatchEveryMs: number;
 }

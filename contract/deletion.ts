@@ -6,7 +6,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { isUuid } from './ids';
 
 /** Where a request reached the company; `inactivity` is the sweep's own. */
-export const CHANNELS = ['api', 'email', 'phone', 'support', 'in_app', 'inactivity'] as const;
+export const CHANNELS = ['api', 'email', 'phone', 'support', 'in_app', 'web', 'inactivity'] as const;
 export type Channel = (typeof CHANNELS)[number];
 /** The channels a caller may name (the API, the CLI); `inactivity` is refused from callers. */
 export const REQUEST_CHANNELS = ['api', 'email', 'phone', 'support', 'in_app'] as const satisfies readonly Channel[];
@@ -25,6 +25,11 @@ export interface DeletionInput {
   selectedAt?: string;
   /** The deployment's bounds for refusing stores (LETHE_BLOCK_*); BLOCK_POLICY when absent. */
   blockPolicy?: BlockPolicy;
+  /**
+   * A request the person confirmed by mail (CONTRACT §6): when they first asked. `receivedAt` is
+   * the confirmation, from which the deadline counts; this is kept for reports.
+   */
+  firstContactAt?: string;
 }
 
 /**
@@ -59,8 +64,26 @@ export interface StoreCounts {
     redactRequests?: number;
     redactionChecks?: number;
     redactionWaitedMs?: number;
+    /** Fields outside redaction's documented scope that Lethe cleared first (`cc_emails`, `custom_fields`). */
+    fieldsCleared?: string[];
+    /** Account notes removed (`remove_account_note`). */
+    notesRemoved?: number;
+    /** A wallet's billing methods removed (`remove_a_billing_info`). */
+    billingInfosRemoved?: number;
   };
-  auth0?: { usersDeleted: number; alreadyGone: number; linkedPrimaries?: number; foundByEmail?: number; notAvailable?: string[] };
+  auth0?: {
+    usersDeleted: number;
+    alreadyGone: number;
+    linkedPrimaries?: number;
+    foundByEmail?: number;
+    notAvailable?: string[];
+    /** Every Auth0 user id this run deleted (linked secondaries, unlinked first, included); ids only. */
+    userIds?: string[];
+    /** Secondary identities unlinked from their primary, each then deleted as its own user. */
+    identitiesUnlinked?: number;
+    /** Auth0's tenant logs cannot be deleted through the API; the date (UTC) by which the plan's retention has removed them. */
+    tenantLogsExpireBy?: string;
+  };
   media?: {
     blobsDeleted: number;
     byContainer: Record<string, number>;

@@ -9,3 +9,4 @@ export * from './failures';
 export * from './deletion';
 export * from './sweep';
 export * from './search-attributes';
+export * from './front-door';

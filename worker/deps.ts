@@ -11,6 +11,7 @@ import { createTemporalClient } from '../client/temporal';
 import { createIntake } from '../client/intake';
 import { getFieldCipher } from '../encryption';
 import { requireKeyRing } from '../config';
+import { createMailer, type Mailer } from '../mail/transport';
 
 export interface WorkerDeps extends ActivityDeps {
   /** A Temporal client with Lethe's data converter, made on first use. */
@@ -37,6 +38,7 @@ export function buildDeps(config: Config): WorkerDeps {
   let temporal: Client | undefined;
   const temporalClient = () => (temporal ??= createTemporalClient(config));
   let intake: ReturnType<typeof createIntake> | undefined;
+  let mailer: Mailer | undefined;
   return {
     config,
     db,
@@ -48,8 +50,10 @@ export function buildDeps(config: Config): WorkerDeps {
     // The sweep files its requests through the intake every channel uses; injected here so
     // the activities never import the client side.
     startDeletion: (req) => (intake ??= createIntake({ config, db, temporal: temporalClient() })).startInactivity(req),
+    mailer: () => (mailer ??= createMailer(config.mail)),
     temporalClient,
     close: async () => {
+      mailer?.close();
       await temporal?.connection.close();
       await db.destroy();
     },

@@ -27,6 +27,7 @@ import {
   LetheStatus,
   NEEDS_PERSON,
   NON_RETRYABLE,
+  NOTICE_ATTEMPTS,
   BLOCK_POLICY,
   progressQuery,
   resolveStoreSignal,
@@ -58,6 +59,12 @@ const retry: RetryPolicy = {
 
 // Notices and status marks: retried until they go through, never holding up a step.
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
+// Mail to the person: retried for a few hours, then given up (the activity records it and
+// erases the address on its last attempt), so a dead mail server never keeps a deletion open.
+const mail = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '30 seconds', backoffCoefficient: 2, maximumInterval: '1 hour', maximumAttempts: NOTICE_ATTEMPTS, nonRetryableErrorTypes: NON_RETRYABLE },
+});
 
 /**
  * The activities of the deletion's own steps (freeze, re-check, receipt). One call is one
@@ -175,6 +182,14 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   try {
     // 1. The freeze.
     await step('freeze', () => local.freezeAccount(input));
+    // The person hears that their request was accepted (the sweep's own deletions were announced by its notices).
+    const acknowledged =
+      input.channel === 'inactivity'
+        ? Promise.resolve()
+        : mail
+            .notifyPerson({ kind: 'acknowledgement', requestId: input.requestId, accountId: input.accountId, deadlineAt: input.deadlineAt })
+            .then(() => undefined)
+            .catch((e) => log.warn('the acknowledgement to the person was not sent', { requestId: input.requestId, error: failureText(e) }));
 
     // 2. The sweep's re-check: an account used since it was selected is released, not deleted.
     if (recheck) {
@@ -285,6 +300,17 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     state.completedAt = receipt.completedAt;
     state.receipt = receipt;
     upsertSearchAttributes([{ key: LetheStatus, value: 'completed' }]);
+    // The completion notice, after the acknowledgement: per store, what was done; nothing else.
+    await acknowledged;
+    await mail
+      .notifyPerson({
+        kind: 'completion',
+        requestId: input.requestId,
+        accountId: input.accountId,
+        completedAt: receipt.completedAt,
+        stores: STORES.map((s) => ({ name: s, outcome: stores[s].progress.status === 'resolved' ? 'resolved_outside_lethe' : 'verified' })),
+      })
+      .catch((e) => log.warn('the completion notice to the person was not sent', { requestId: input.requestId, error: failureText(e) }));
     await watcher;
     return receipt;
   } catch (err) {

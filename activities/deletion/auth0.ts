@@ -11,7 +11,8 @@
  * free: each call spends the tenant's rate limit, shared with every other deletion.
  */
 import type { Knex } from 'knex';
-import type { Auth0Client, Auth0UserProgress } from '../../stores/auth0';
+import { AUTH0_SCOPES, AUTH0_SESSION_SCOPES, type Auth0Client, type Auth0User, type Auth0UserProgress } from '../../stores/auth0';
+import { isVendorError } from '../../stores/errors';
 import { classified } from '../failures';
 import { caseTwinsOf, emailLookupKey, requireSubject, type Subject, type SubjectDeps } from './subject';
 import { ApplicationFailure } from '@temporalio/common';
@@ -28,11 +29,18 @@ export interface PersonUser {
   userId: string;
   /**
    * How it was found: a captured id; the primary user a captured (linked, secondary) id now
-   * lives in; the email as stored; or the email's lower-case form (a database user).
+   * lives in; the email as stored; the email's lower-case form (a database user); or the email
+   * in any other letter case (user search, e.g. a social login stored as `John@x` for `john@x`).
    */
-  via: 'captured' | 'linked' | 'email' | 'email_lower_case';
+  via: 'captured' | 'linked' | 'email' | 'email_lower_case' | 'email_any_case';
   /** For `linked`: the captured id the primary carries. */
   capturedId?: string;
+  /**
+   * The user ids of the secondary identities linked into this one (`provider|user_id`). Each is
+   * unlinked and then deleted as the standalone user the unlink creates: deleting the primary
+   * alone leaves them ("Unlink User Accounts").
+   */
+  linked?: string[];
 }
 
 export interface PersonUsers {
@@ -42,30 +50,78 @@ export interface PersonUsers {
   gone: string[];
 }
 
+/** How Lethe reads Auth0's user search, which lags the writes (stores/auth0.ts `searchByEmail`). */
+export interface SearchOptions {
+  /** How long after a write user search may still not show it (LETHE_AUTH0_SEARCH_LAG_MS). */
+  searchLagMs: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The secondaries linked into a user: every identity but its own (the one its user_id names). */
+function linkedOf(user: Auth0User): string[] {
+  const ids = (user.identities ?? []).map((i) => `${i.provider}|${i.userId}`);
+  const own = ids.includes(user.userId) ? user.userId : ids[0];
+  return ids.filter((id) => id !== own);
+}
+
 /**
  * The person's users at Auth0 (CONTRACT §4): each id captured at the freeze, or, when Auth0
  * answers 404 for it, the primary user it was linked into (a linked secondary stops existing
- * on its own and lives on in the primary's `identities`); and every user found by the email
- * (`Auth0Client.findUsersByEmail`: the email as given, and its lower-case form for database
- * users, the spellings Auth0 may have stored), since a user under the same email is this person.
+ * on its own and lives on in the primary's `identities`); and every user under the email in
+ * any letter case, since a user under the same address is this person (whether it may be
+ * acted on is `refuseOtherAccounts`'s question).
+ *
+ * Consistent reads first (Auth0, "User Search Best Practices": get-by-id and users-by-email are
+ * immediately consistent; user search is eventually consistent and not for critical
+ * operations). Search is used only where it is the only way: a captured id's primary that no
+ * user found by email carries, and the email in another letter case (users-by-email is
+ * case-sensitive). Since a search answer may miss what was written shortly before it, the
+ * search is made no sooner than `searchLagMs` after this look began: it then reflects every
+ * write before the look (the links behind the 404s included), and its miss may count as
+ * absence. Users it shows are confirmed by id, as it may still show users deleted shortly before.
  */
-export async function findPersonUsers(auth0: Auth0Client, subject: Subject): Promise<PersonUsers> {
+export async function findPersonUsers(auth0: Auth0Client, subject: Subject, opts: SearchOptions): Promise<PersonUsers> {
+  const started = Date.now();
   const users = new Map<string, PersonUser>();
-  const gone: string[] = [];
+  const add = (u: Auth0User, via: PersonUser['via'], capturedId?: string) => {
+    if (users.has(u.userId)) return;
+    const linked = linkedOf(u);
+    users.set(u.userId, { userId: u.userId, via, ...(capturedId ? { capturedId } : {}), ...(linked.length ? { linked } : {}) });
+  };
+  const missing: string[] = [];
   for (const id of subject.auth0UserIds) {
     const user = await auth0.getUser(id);
-    if (user) {
-      if (!users.has(user.userId)) users.set(user.userId, { userId: user.userId, via: 'captured' });
-      continue;
-    }
-    const primary = await auth0.findPrimaryOf(id);
-    if (primary) {
-      if (!users.has(primary.userId)) users.set(primary.userId, { userId: primary.userId, via: 'linked', capturedId: id });
-    } else gone.push(id);
+    if (user) add(user, 'captured');
+    else missing.push(id);
   }
   if (subject.email) {
-    for (const u of await auth0.findUsersByEmail(subject.email)) {
-      if (!users.has(u.userId)) users.set(u.userId, { userId: u.userId, via: u.matched === 'as_given' ? 'email' : 'email_lower_case' });
+    for (const u of await auth0.findUsersByEmail(subject.email)) add(u.user, u.matched === 'as_given' ? 'email' : 'email_lower_case');
+  }
+  // A captured id that a user found so far carries as a linked identity: resolved consistently.
+  const unresolved = missing.filter((id) => {
+    const primary = [...users.values()].find((u) => u.linked?.includes(id));
+    if (primary && !primary.capturedId) primary.capturedId = id;
+    return !primary;
+  });
+  const gone: string[] = [];
+  if (unresolved.length || subject.email) {
+    const wait = started + opts.searchLagMs - Date.now();
+    if (wait > 0) await (opts.sleep ?? sleep)(wait);
+    for (const id of unresolved) {
+      const candidate = await auth0.findPrimaryOf(id);
+      // By id: the index may still show a primary deleted since.
+      const primary = candidate ? (users.has(candidate.userId) ? candidate : await auth0.getUser(candidate.userId)) : null;
+      if (primary) add(primary, 'linked', id);
+      else gone.push(id);
+    }
+    if (subject.email) {
+      for (const hit of await auth0.searchByEmail(subject.email)) {
+        if (users.has(hit.userId)) continue;
+        const user = await auth0.getUser(hit.userId);
+        if (user) add(user, 'email_any_case');
+      }
     }
   }
   return { users: [...users.values()], gone };
@@ -82,7 +138,8 @@ export async function findPersonUsers(auth0: Auth0Client, subject: Subject): Pro
  */
 async function refuseOtherAccounts(deps: Auth0Deps, accountId: string, subject: Subject, found: PersonUsers): Promise<void> {
   const { db } = deps;
-  const ids = found.users.map((u) => u.userId);
+  // Linked secondaries too: they are deleted on their own once unlinked.
+  const ids = found.users.flatMap((u) => [u.userId, ...(u.linked ?? [])]);
   if (ids.length) {
     const claimed = await db('accounts').whereIn('auth0_user_id', ids).whereNot('id', accountId).first('id', 'auth0_user_id');
     if (claimed) {
@@ -91,7 +148,7 @@ async function refuseOtherAccounts(deps: Auth0Deps, accountId: string, subject: 
       );
     }
   }
-  const byEmail = found.users.filter((u) => u.via === 'email' || u.via === 'email_lower_case');
+  const byEmail = found.users.filter(isByEmail);
   if (byEmail.length && subject.email) {
     const twins = await caseTwinsOf(deps, subject.email, accountId);
     if (twins.length) {
@@ -120,67 +177,140 @@ function otherAccountsLogin(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: FailureType.Precondition, message: `auth0: ${message}` });
 }
 
+const isByEmail = (u: PersonUser) => u.via === 'email' || u.via === 'email_lower_case' || u.via === 'email_any_case';
+
+/**
+ * A refused scope names every scope Lethe needs, not only the one that call lacked (Auth0's
+ * 403 says "Insufficient scope, expected any of: …" for that call alone): an operator fixing
+ * the grant one refusal at a time would meet the next one on the next deletion.
+ */
+function withScopes<T>(fn: () => Promise<T>): Promise<T> {
+  return fn().catch((err: unknown) => {
+    if (isVendorError(err) && err.type === 'unauthorized' && err.status === 403) {
+      throw ApplicationFailure.create({
+        type: FailureType.Unauthorized,
+        message: `auth0 403 (${err.operation}${err.vendorCode ? `, ${err.vendorCode}` : ''}): the Management API client grant lacks a scope Lethe needs. Grant all of ${AUTH0_SCOPES.join(', ')} (and, on an Enterprise plan, ${AUTH0_SESSION_SCOPES.join(', ')}), then retry`,
+      });
+    }
+    throw err;
+  });
+}
+
 /** What an attempt hands to the next (ids and call names only, never an email). */
 interface Auth0Memo {
   found?: PersonUsers;
   /** Per user id: how far its deletion has come. */
   users: Record<string, Auth0UserProgress>;
+  /** Secondary ids already unlinked from their primary. */
+  unlinked?: string[];
+  /** The email's brute-force blocks were removed. */
+  unblocked?: boolean;
 }
 
 export const createAuth0Activities = (deps: Auth0Deps) => ({
   async deleteAuth0User(accountId: string): Promise<NonNullable<StoreCounts['auth0']>> {
     const memo: Auth0Memo = { users: {}, ...(lastDetails<Auth0Memo>() ?? {}) };
+    const settings = deps.auth0.settings;
     return classified('auth0', () =>
       vendorAttempt(
         'auth0',
         () => memo,
-        async () => {
-          const subject = await requireSubject(deps, accountId);
-          if (!memo.found) {
-            memo.found = await findPersonUsers(deps.auth0, subject);
-            record(memo);
-          }
-          const found = memo.found;
-          // Every attempt: the database may have changed since the users were found.
-          await refuseOtherAccounts(deps, accountId, subject, found);
-          const progressOf = (id: string) => (memo.users[id] ??= { done: [], notAvailable: [] });
-          let usersDeleted = 0;
-          let alreadyGone = 0;
-          const notAvailable = new Set<string>();
-          for (const u of found.users) {
-            const done = await deps.auth0.deleteUser(u.userId, progressOf(u.userId), () => record(memo));
-            if (done.outcome === 'deleted') usersDeleted++;
-            else alreadyGone++;
-            for (const part of done.notAvailable) notAvailable.add(part);
-          }
-          // Gone ids, and linked secondaries (gone on their own), may still hold grants: revoke them.
-          for (const id of [...found.gone, ...found.users.flatMap((u) => (u.capturedId ? [u.capturedId] : []))]) {
-            await deps.auth0.deleteUser(id, progressOf(`revoke:${id}`), () => record(memo));
-          }
-          alreadyGone += found.gone.length;
-          const linked = found.users.filter((u) => u.via === 'linked').length;
-          const byEmail = found.users.filter((u) => u.via === 'email' || u.via === 'email_lower_case').length;
-          return {
-            usersDeleted,
-            alreadyGone,
-            ...(linked ? { linkedPrimaries: linked } : {}),
-            ...(byEmail ? { foundByEmail: byEmail } : {}),
-            ...(notAvailable.size ? { notAvailable: [...notAvailable].sort() } : {}),
-          };
-        },
+        () =>
+          withScopes(async () => {
+            const subject = await requireSubject(deps, accountId);
+            if (!memo.found) {
+              memo.found = await findPersonUsers(deps.auth0, subject, { searchLagMs: settings.searchLagMs });
+              record(memo);
+            }
+            const found = memo.found;
+            // Every attempt: the database may have changed since the users were found.
+            await refuseOtherAccounts(deps, accountId, subject, found);
+            const progressOf = (id: string) => (memo.users[id] ??= { done: [], notAvailable: [] });
+            const unlinked = (memo.unlinked ??= []);
+            // Unlink every secondary first: each becomes a standalone user again, deleted below
+            // with its sessions and grants. Deleting the primary alone would leave them
+            // ("Unlink User Accounts": to delete a secondary identity entirely, unlink it, then
+            // delete the user the unlink creates).
+            for (const u of found.users) {
+              for (const secondary of u.linked ?? []) {
+                if (unlinked.includes(secondary)) continue;
+                const cut = secondary.indexOf('|');
+                await deps.auth0.unlinkIdentity(u.userId, secondary.slice(0, cut), secondary.slice(cut + 1));
+                unlinked.push(secondary);
+                record(memo);
+              }
+            }
+            let usersDeleted = 0;
+            let alreadyGone = 0;
+            const userIds: string[] = [];
+            const notAvailable = new Set<string>();
+            const order = [...found.users.flatMap((u) => u.linked ?? []), ...found.users.map((u) => u.userId)];
+            for (const id of order) {
+              const done = await deps.auth0.deleteUser(id, progressOf(id), () => record(memo));
+              if (done.outcome === 'deleted') {
+                usersDeleted++;
+                userIds.push(id);
+              } else alreadyGone++;
+              for (const part of done.notAvailable) notAvailable.add(part);
+            }
+            // Gone ids may still hold grants: revoke them (the call is idempotent).
+            for (const id of found.gone) {
+              await deps.auth0.deleteUser(id, progressOf(`revoke:${id}`), () => record(memo));
+            }
+            alreadyGone += found.gone.length;
+            // Brute-force blocks are kept per identifier (the email a login was tried with) and
+            // IP, not per user: nothing documents that deleting the user removes them, so they
+            // are removed by the identifier, as given ("Unblock by identifier"; Management API v2).
+            if (subject.email && !memo.unblocked) {
+              await deps.auth0.unblock(subject.email);
+              memo.unblocked = true;
+              record(memo);
+            }
+            const linked = found.users.filter((u) => u.via === 'linked').length;
+            const byEmail = found.users.filter(isByEmail).length;
+            return {
+              usersDeleted,
+              alreadyGone,
+              userIds: userIds.sort(),
+              ...(unlinked.length ? { identitiesUnlinked: unlinked.length } : {}),
+              ...(linked ? { linkedPrimaries: linked } : {}),
+              ...(byEmail ? { foundByEmail: byEmail } : {}),
+              ...(notAvailable.size ? { notAvailable: [...notAvailable].sort() } : {}),
+              tenantLogsExpireBy: tenantLogsExpireBy(settings.logRetentionDays),
+            };
+          }),
       ),
     );
   },
 });
 
 /**
- * The person's users still at Auth0, by the deletion's own rule, and which parts of the session
- * layer this tenant does not offer Lethe (a 403 to a read of them: not an Enterprise plan, or
- * the grant lacks read:sessions / read:refresh_tokens), so a receipt says what was not revoked.
+ * Auth0's tenant logs name users (ids, and emails in some events) and cannot be deleted through
+ * the API; they expire after the plan's retention ("Log Data Retention", auth0.com/docs/
+ * deploy-monitor/logs/log-data-retention: 1 day on Free up to 30 on Enterprise). The date by
+ * which the last of this deletion's entries is gone: the end of today (UTC) plus the retention.
+ */
+export function tenantLogsExpireBy(retentionDays: number, now = new Date()): string {
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1 + retentionDays));
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * The person's users still at Auth0, by the deletion's own rule, the brute-force blocks still on
+ * the email, and which parts of the session layer this tenant does not offer Lethe (a 403 to a
+ * read of them: not an Enterprise plan, or the grant lacks read:sessions / read:refresh_tokens),
+ * so a receipt says what was not revoked.
  */
 export async function readAuth0(auth0: Auth0Client, subject: Subject): Promise<StoreReading> {
-  const found = await findPersonUsers(auth0, subject);
-  const probe = subject.auth0UserIds[0] ?? found.users[0]?.userId;
-  const notAvailable = probe ? await auth0.sessionLayerNotAvailable(probe) : [];
-  return { remaining: { users: found.users.length }, ...(notAvailable.length ? { notAvailable } : {}) };
+  return withScopes(async () => {
+    const found = await findPersonUsers(auth0, subject, { searchLagMs: auth0.settings.searchLagMs });
+    const remaining: Record<string, number> = { users: found.users.reduce((n, u) => n + 1 + (u.linked?.length ?? 0), 0) };
+    if (subject.email) remaining.userBlocks = await auth0.blocksOf(subject.email);
+    const probe = subject.auth0UserIds[0] ?? found.users[0]?.userId;
+    const notAvailable = probe ? await auth0.sessionLayerNotAvailable(probe) : [];
+    return {
+      remaining,
+      ...(notAvailable.length ? { notAvailable } : {}),
+    };
+  });
 }

@@ -6,6 +6,9 @@ import type { Knex } from 'knex';
 import { ApplicationFailure } from '@temporalio/common';
 import { classified } from '../failures';
 import { FailureType, type Receipt } from '../../contract';
+import type { FieldCipher } from '../../encryption/fields';
+import { loadSubject } from '../../stores/subjects';
+import { keepNoticeAddress } from '../front-door/notices';
 
 /**
  * PostgreSQL refusing Lethe a grant on its own tables (SQLSTATE 42501) is for a person to fix,
@@ -23,7 +26,8 @@ export async function refusedGrant<T>(step: string, fn: () => Promise<T>): Promi
   }
 }
 
-export const createReceiptActivities = (deps: { db: Knex }) => ({
+/** `notices`: a completion notice goes to the person, so the receipt keeps its address (sealed) for it. */
+export const createReceiptActivities = (deps: { db: Knex; fields: FieldCipher; notices: boolean }) => ({
   async writeReceipt(receipt: Receipt): Promise<void> {
     return classified('receipt', () =>
       refusedGrant('receipt', async () => {
@@ -43,6 +47,10 @@ export const createReceiptActivities = (deps: { db: Knex }) => ({
             .ignore();
           await trx('lethe.deletion_requests').where({ request_id: receipt.requestId }).update({ status: 'completed', completed_at: receipt.completedAt });
           await trx('lethe.frozen_accounts').where({ account_id: receipt.accountId }).update({ state: 'deleted', deleted_at: receipt.completedAt });
+          if (deps.notices) {
+            const subject = await loadSubject({ db: trx, fields: deps.fields }, receipt.accountId);
+            await keepNoticeAddress(trx, deps.fields, receipt.requestId, receipt.accountId, subject?.email ?? null);
+          }
           await trx('lethe.deletion_subjects').where({ account_id: receipt.accountId }).del();
         });
       }),

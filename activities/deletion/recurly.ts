@@ -31,12 +31,33 @@
  * - An attempt that ended subscriptions and then failed (Recurly refusing the redaction over an
  *   open charge) says how many in its failure's details (`RecurlyDone`): the next attempt lists
  *   no live subscription to count, so the workflow adds the failed attempt's to the receipt.
+ * - Redaction's documented scope (`redact_account`: "billing information, shipping addresses,
+ *   and transaction details such as names, email addresses, and payment card data") names
+ *   neither `cc_emails`, custom fields, account notes nor a wallet's other billing methods. Lethe
+ *   clears those itself, after the subscriptions end (a billing method removed under a live
+ *   subscription sends its renewal into dunning, `remove_a_billing_info`) and before the
+ *   redaction: `update_account` for `cc_emails` and the custom fields holding a value (only when
+ *   the account's own read shows one), `list_account_notes` then `remove_account_note` for each,
+ *   and, when the account shows a billing method, `list_billing_infos` then
+ *   `remove_a_billing_info` for each when there is more than one (the primary last: Recurly
+ *   refuses it while others remain). The read-back then judges the account by what redaction
+ *   documents and what Lethe cleared (stores/recurly.ts `personalFieldsOf`).
+ * - Account hierarchy (`parent_account_id`, `bill_to`, `list_child_accounts`): a child billed to
+ *   its parent has its charges and invoices on the parent, which is someone else's billing
+ *   record. Seen in the account's own read, it stops the step before any change, with a reason
+ *   naming the parent and what to do. A parent's children are not in its read; when Recurly
+ *   refuses the redaction, the refusal is explained by listing them (with the open charges).
+ * - Every write carries an `Idempotency-Key` from the request and this step (the workflow run
+ *   and the activity, which the activity's retries share): a write whose answer was lost is
+ *   replayed by Recurly when the retry sends it again, never applied twice ("Idempotent
+ *   Requests"). The workflow's next scheduling of the step is a new step, so a redaction asked
+ *   for again after the whole attempt budget is a new request.
  */
 import type { Knex } from 'knex';
 import { activityInfo, sleep, type Info as ActivityInfo } from '@temporalio/activity';
 import { lastDetails, record, vendorAttempt } from './vendor-attempt';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RecurlyClient } from '../../stores/recurly';
+import type { RecurlyClient, WriteOptions } from '../../stores/recurly';
 import { isVendorError, VendorError } from '../../stores/errors';
 import { classified } from '../failures';
 import { requireSubject, type Subject, type SubjectDeps } from './subject';
@@ -66,6 +87,15 @@ interface RecurlyMemo {
   /** The live subscriptions listed (ids and states), and those already ended. */
   live?: { id: string; state: string }[];
   ended?: string[];
+  /** What the account's read showed outside redaction's scope (names, never values). */
+  extras?: { ccEmails: boolean; customFields: string[]; hasBillingInfo: boolean };
+  fieldsCleared?: boolean;
+  /** Note ids listed, and those removed. */
+  notes?: string[];
+  notesRemoved?: string[];
+  /** A wallet's billing methods to remove (the primary last), and those removed. */
+  billing?: string[];
+  billingRemoved?: string[];
 }
 
 type RecurlyCounts = NonNullable<StoreCounts['recurly']>;
@@ -85,11 +115,15 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
             const subject = await requireSubject(deps, accountId);
             const code = subject.recurlyAccountCode;
             if (!code) return { subscriptionsTerminated: 0, accountRedacted: false, hadAccount: false };
+            const writes = { idempotencyScope: stepScope() };
             if (!memo.accountSeen && !memo.redactionAcceptedAt) {
               const account = await deps.recurly.getAccount(code);
               if (!account) return { subscriptionsTerminated: memo.terminated ?? 0, accountRedacted: false, hadAccount: false };
               if (account.redacted) return { subscriptionsTerminated: 0, accountRedacted: true, hadAccount: true };
+              // Before any change: a person decides what becomes of a billing relationship with a parent.
+              if (account.parentAccountId && account.billTo === 'parent') throw billedToParent(code);
               memo.accountSeen = true;
+              memo.extras = { ccEmails: account.ccEmails, customFields: account.customFields, hasBillingInfo: account.hasBillingInfo };
               record(memo);
             }
 
@@ -106,18 +140,19 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
               for (const sub of memo.live) {
                 if (memo.ended?.includes(sub.id)) continue;
                 if (sub.state === 'future') {
-                  await deps.recurly.cancelSubscription(sub.id);
+                  await deps.recurly.cancelSubscription(sub.id, writes);
                   memo.canceled++;
                 } else {
-                  await deps.recurly.terminateSubscription(sub.id, deps.refund);
+                  await deps.recurly.terminateSubscription(sub.id, deps.refund, writes);
                   memo.terminated++;
                 }
                 (memo.ended ??= []).push(sub.id);
                 record(memo);
               }
+              await clearOutsideRedaction(deps.recurly, code, memo, writes);
               let outcome: 'accepted' | 'already_gone';
               try {
-                outcome = await deps.recurly.redactAccount(code);
+                outcome = await deps.recurly.redactAccount(code, writes);
               } catch (err) {
                 if (isVendorError(err) && err.type === 'precondition') throw await namedRefusal(deps.recurly, code, err);
                 throw err;
@@ -149,6 +184,7 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
                   redactRequests,
                   redactionChecks: memo.checks ?? 0,
                   redactionWaitedMs: Math.max(0, Date.now() - acceptedAt),
+                  ...clearedCounts(memo),
                 };
               }
               memo.checks = (memo.checks ?? 0) + 1;
@@ -194,18 +230,109 @@ function thisAttemptDeadline(startedAt: number): number {
   }
 }
 
+/** The step's name for Idempotency-Keys: the workflow run and the activity (shared by its retries). */
+function stepScope(): string | undefined {
+  try {
+    const i = activityInfo();
+    const run = i.workflowExecution;
+    return run ? `${run.workflowId}/${run.runId}/${i.activityId}` : undefined;
+  } catch {
+    return undefined; // outside an activity (a direct call in a test): a random key per request
+  }
+}
+
+/**
+ * What Recurly's redaction does not clear (the module comment says why each, and when each call
+ * is made). Each removal is remembered, so a retried attempt makes only the calls still to do.
+ */
+async function clearOutsideRedaction(recurly: RecurlyClient, code: string, memo: RecurlyMemo, writes: WriteOptions): Promise<void> {
+  const extras = memo.extras ?? { ccEmails: false, customFields: [], hasBillingInfo: false };
+  // The account's read showed them: one update_account for both, none when neither is set.
+  if (!memo.fieldsCleared && (extras.ccEmails || extras.customFields.length)) {
+    await recurly.clearAccountFields(code, { ccEmails: extras.ccEmails, customFields: extras.customFields }, writes);
+    memo.fieldsCleared = true;
+    record(memo);
+  }
+  // api.yaml's Account carries no sign of notes (no count, no flag): list_account_notes is the
+  // only way to know, so it is one GET a deletion.
+  if (!memo.notes) {
+    memo.notes = await recurly.listAccountNotes(code);
+    memo.notesRemoved = [];
+    record(memo);
+  }
+  for (const id of memo.notes) {
+    if (memo.notesRemoved?.includes(id)) continue;
+    await recurly.removeAccountNote(code, id, writes);
+    (memo.notesRemoved ??= []).push(id);
+    record(memo);
+  }
+  // The Account shows its primary billing method (`billing_info`); a wallet's others only
+  // list_billing_infos does. No billing_info, no wallet: the call is made only when one shows.
+  // One method alone is redaction's ("billing information"); a wallet's are all removed here,
+  // the primary last ("Please set a new primary billing info before deleting this billing info").
+  if (!memo.billing) {
+    const infos = extras.hasBillingInfo ? await recurly.listBillingInfos(code) : [];
+    memo.billing = infos.length > 1 ? [...infos.filter((b) => !b.primary), ...infos.filter((b) => b.primary)].map((b) => b.id) : [];
+    memo.billingRemoved = [];
+    record(memo);
+  }
+  for (const id of memo.billing) {
+    if (memo.billingRemoved?.includes(id)) continue;
+    await recurly.removeBillingInfo(code, id, writes);
+    (memo.billingRemoved ??= []).push(id);
+    record(memo);
+  }
+}
+
+/** What the step cleared beside the redaction, for the receipt (counts only). */
+function clearedCounts(memo: RecurlyMemo): Partial<RecurlyCounts> {
+  const fields = memo.fieldsCleared && memo.extras ? [...(memo.extras.ccEmails ? ['cc_emails'] : []), ...(memo.extras.customFields.length ? ['custom_fields'] : [])] : [];
+  return {
+    ...(fields.length ? { fieldsCleared: fields } : {}),
+    ...(memo.notesRemoved?.length ? { notesRemoved: memo.notesRemoved.length } : {}),
+    ...(memo.billingRemoved?.length ? { billingInfosRemoved: memo.billingRemoved.length } : {}),
+  };
+}
+
+/** At most this many account codes are named in a reason; the rest are counted. */
+const NAMED_CODES = 3;
+
+/**
+ * A child billed to its parent: its charges and invoices are the parent's record (docs.recurly.com
+ * "Account hierarchy"), and only a person may decide to bill it to itself or detach it.
+ */
+function billedToParent(code: string): VendorError {
+  return new VendorError({
+    vendor: 'recurly',
+    type: 'precondition',
+    operation: 'redactAccount',
+    subject: code,
+    vendorCode:
+      'the account is a child billed to its parent account (bill_to=parent): its charges and invoices are on the parent. In Recurly, set it to bill itself (bill_to=self) or remove its parent, after settling what the parent owes for it; then retry',
+  });
+}
+
 /**
  * Recurly's 422 names no reason Lethe can act on; count what the documentation says refuses
- * a redaction, so the operator's `blocked` reason says what to settle.
+ * a redaction, and the account's open child accounts, so the operator's `blocked` reason says
+ * what to settle. Made only on a refusal: a deletion Recurly accepts spends none of these calls.
  */
 async function namedRefusal(recurly: RecurlyClient, code: string, err: VendorError): Promise<VendorError> {
+  const children = (await recurly.listChildAccounts(code)).filter((c) => c.state === 'active' && !c.redacted);
   const open = await recurly.openCharges(code);
   const live = (await recurly.listLiveSubscriptions(code, new Date())).length;
-  const parts = [
-    `${open.lineItems} uninvoiced charge${open.lineItems === 1 ? '' : 's'} (line items)`,
-    `${open.invoices} open or partially paid invoice${open.invoices === 1 ? '' : 's'}`,
-    ...(live ? [`${live} live subscription${live === 1 ? '' : 's'}`] : []),
-  ];
+  const parts: string[] = [];
+  if (children.length) {
+    const named = children.slice(0, NAMED_CODES).map((c) => c.code);
+    const more = children.length - named.length;
+    parts.push(
+      `${children.length} open child account${children.length === 1 ? '' : 's'} (${named.join(', ')}${more ? ` and ${more} more` : ''}) billed through this parent: in Recurly, remove this account as their parent (or close them) first`,
+    );
+  }
+  if (!children.length || open.lineItems || open.invoices) {
+    parts.push(`${open.lineItems} uninvoiced charge${open.lineItems === 1 ? '' : 's'} (line items)`, `${open.invoices} open or partially paid invoice${open.invoices === 1 ? '' : 's'}`);
+  }
+  if (live) parts.push(`${live} live subscription${live === 1 ? '' : 's'}`);
   return new VendorError({ vendor: 'recurly', type: 'precondition', operation: 'redactAccount', subject: code, status: err.status, vendorCode: `refused with ${parts.join(', ')}` });
 }
 

@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { RequestReader } from '../requests';
 import { ALL_CHANNELS } from './schemas';
 
-export type RequestOutcome = 'accepted' | 'joined' | 'already_completed' | 'not_found' | 'invalid';
+export type RequestOutcome = 'accepted' | 'joined' | 'already_completed' | 'not_found' | 'invalid' | 'awaiting_confirmation';
 
 export function createApiMetrics(deletions: Pick<RequestReader, 'openCounts'>) {
   const registry = new Registry();

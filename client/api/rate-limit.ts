@@ -11,8 +11,9 @@ export interface RateDecision {
   resetSeconds: number;
 }
 
-export function createRateLimiter(opts: { perMinute: number; now?: () => number }) {
-  const windowMs = 60_000;
+/** `perMinute` requests per window (`windowMs`, default a minute: the front door counts addresses per hour). */
+export function createRateLimiter(opts: { perMinute: number; windowMs?: number; now?: () => number }) {
+  const windowMs = opts.windowMs ?? 60_000;
   const now = opts.now ?? Date.now;
   const windows = new Map<string, { start: number; count: number }>();
   let lastSweep = now();

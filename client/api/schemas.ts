@@ -4,7 +4,7 @@
  * document at /openapi.json, so the document cannot drift from what the server does.
  */
 
-import { CHANNELS as ALL_CHANNELS, DELETION_STATUSES as STATUSES, STORES, WAITING_STEPS } from '../../contract';
+import { CHANNELS as ALL_CHANNELS, DELETION_STATUSES, REQUEST_STATUSES as STATUSES, STORES, WAITING_STEPS } from '../../contract';
 import { deletionRequestBody, identifierSchema, uuidSchema as uuid } from '../validation';
 
 export { ALL_CHANNELS, STATUSES, deletionRequestBody };
@@ -38,7 +38,7 @@ const ERROR_TEXT: Record<number, string> = {
 
 export const startedSchema = {
   type: 'object',
-  required: ['requestId', 'accountId', 'status', 'receivedAt', 'deadlineAt'],
+  required: ['requestId', 'accountId', 'status', 'receivedAt'],
   properties: {
     requestId: uuid,
     accountId: uuid,
@@ -46,6 +46,7 @@ export const startedSchema = {
     receivedAt: time,
     deadlineAt: time,
     existing: { type: 'boolean', description: 'True when this joined a deletion already under way (or finished) for the account: same requestId' },
+    confirmBy: { ...time, description: 'With verification `email`: when the link mailed to the account expires; the deadline is set when the person confirms' },
   },
 } as const;
 
@@ -113,7 +114,8 @@ const storeSchema = {
 
 export const deletionViewSchema = {
   type: 'object',
-  required: ['requestId', 'accountId', 'channel', 'status', 'receivedAt', 'deadlineAt', 'overdue', 'steps'],
+  // deadlineAt is absent only while the person has not confirmed (the deadline counts from the confirmation).
+  required: ['requestId', 'accountId', 'channel', 'status', 'receivedAt', 'overdue', 'steps'],
   properties: {
     requestId: uuid,
     accountId: uuid,
@@ -130,6 +132,9 @@ export const deletionViewSchema = {
     blocked: { type: 'array', items: blockedSchema, description: 'Stores that refuse in a way only a person can fix; the others carry on' },
     stores: { type: 'array', items: storeSchema, description: 'Each store on its own: attempts, the current reason, what to do' },
     reason: { type: 'string', description: 'Why a failed deletion failed (failure type and ids only)' },
+    firstContactAt: { ...time, description: 'A request the person confirmed by mail: when they first asked; the deadline counts from the confirmation (receivedAt)' },
+    verification: { type: 'string', enum: ['staff', 'email'], description: '`email`: the person confirmed a mailed link; `staff`: the caller vouched' },
+    confirmBy: { ...time, description: 'While awaiting_confirmation: when the mailed link expires' },
     source: { type: 'string', enum: ['workflow', 'records'], description: "`records` when only Lethe's tables answer (the workflow history has expired, or Temporal cannot be reached)" },
     stalled: {
       type: 'object',
@@ -159,7 +164,7 @@ export const listQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    status: { type: 'string', enum: [...STATUSES] },
+    status: { type: 'string', enum: [...DELETION_STATUSES] },
     channel: { type: 'string', enum: [...ALL_CHANNELS] },
     overdue: { type: 'boolean', description: 'true: past the deadline before finishing (open ones, and completed late)' },
     limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
@@ -168,7 +173,7 @@ export const listQuery = {
 } as const;
 
 export interface ListQuery {
-  status?: (typeof STATUSES)[number];
+  status?: (typeof DELETION_STATUSES)[number];
   channel?: (typeof ALL_CHANNELS)[number];
   overdue?: boolean;
   limit?: number;

@@ -19,6 +19,8 @@ import type pino from 'pino';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../config';
 import { createIntake, DeletionRequestError, type Intake } from '../intake';
+import { createFrontDoor, type FrontDoor } from '../front-door';
+import { registerPrivacyRoutes } from './routes/privacy';
 import { pruneDeletedEmailHashes } from '../../stores/subjects';
 import { createRequestReader, type RequestReader } from '../requests';
 import { createReconciler } from '../reconcile';
@@ -79,6 +81,7 @@ declare module 'fastify' {
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
   const intake = deps.intake ?? createIntake(deps);
+  const frontDoor: FrontDoor = createFrontDoor({ config, db: deps.db, temporal: deps.temporal, intake });
   const reconciler = createReconciler({ db: deps.db, temporal: deps.temporal });
   const requests = deps.requests ?? createRequestReader({ ...deps, onEnded: reconciler.note });
   const sweeps = deps.sweeps ?? createSweepService(deps);
@@ -174,6 +177,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
         { name: 'deletions', description: 'Deletion requests from every channel' },
         { name: 'sweeps', description: 'The inactivity sweep and its daily Schedule' },
         { name: 'audit', description: 'Who changed what' },
+        { name: 'public', description: 'Requests from the person, without a token (confirmed by a mailed link)' },
         { name: 'operations', description: 'Health, metrics, documentation' },
       ],
       components: {
@@ -184,11 +188,13 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   });
   // Registered after the OpenAPI plugin, so it sees every route.
   void app.register(async (api) => {
-    registerDeletionRoutes(api, { intake, requests, operator, metrics, audit, caller: callerName });
+    registerDeletionRoutes(api, { intake, frontDoor, requests, operator, metrics, audit, caller: callerName });
     registerSweepRoutes(api, { sweeps, metrics, audit, caller: callerName });
     registerScheduleRoutes(api, { schedules, audit, scheduleId: config.sweep.scheduleId, caller: callerName });
     registerAuditRoutes(api, { audit });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
+    // The front door (CONTRACT §6): the privacy page and public requests, no token.
+    registerPrivacyRoutes(api, { config, frontDoor, audit });
   });
   // The privacy console (client/console): its own session gate, form parser and error pages.
   void app.register(createConsole({ config, db: deps.db, identify, requests, operator, audit }));

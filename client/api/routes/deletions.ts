@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Intake } from '../../intake';
+import type { FrontDoor, VerificationView } from '../../front-door';
 import type { RequestReader } from '../../requests';
 import type { OperatorActions } from '../../operator';
 import type { Store } from '../../../contract';
@@ -29,9 +30,23 @@ import {
 
 export function registerDeletionRoutes(
   app: FastifyInstance,
-  deps: { intake: Intake; requests: RequestReader; operator: OperatorActions; metrics: ApiMetrics; audit: AuditTrail; caller: (req: FastifyRequest) => string },
+  deps: { intake: Intake; frontDoor: FrontDoor; requests: RequestReader; operator: OperatorActions; metrics: ApiMetrics; audit: AuditTrail; caller: (req: FastifyRequest) => string },
 ): void {
-  const { intake, requests, operator, metrics, audit } = deps;
+  const { intake, frontDoor, requests, operator, metrics, audit } = deps;
+
+  /** A request still waiting for the person (or refused before), shaped like a deletion's view. */
+  const waiting = (v: VerificationView) => ({
+    requestId: v.requestId,
+    accountId: v.accountId,
+    channel: v.channel,
+    status: v.status,
+    receivedAt: v.firstContactAt,
+    firstContactAt: v.firstContactAt,
+    verification: 'email',
+    ...(v.status === 'awaiting_confirmation' && v.expiresAt ? { confirmBy: v.expiresAt } : {}),
+    overdue: false,
+    steps: [],
+  });
 
   app.post<{ Body: DeletionRequestBody }>(
     '/v1/deletion-requests',
@@ -53,6 +68,24 @@ export function registerDeletionRoutes(
     },
     async (req, reply) => {
       const body = req.body;
+      if (body.verification === 'email') {
+        // The person confirms by the link mailed to the account's address; nothing starts before.
+        const accountId = await intake.accountFor({ ...body });
+        const v = await frontDoor.fileForAccount({ accountId, channel: body.channel, requestedBy: body.requestedBy });
+        await audit.record({
+          actor: deps.caller(req),
+          via: 'api',
+          action: 'deletion_request.verification_sent',
+          requestId: v.requestId,
+          accountId,
+          details: { channel: body.channel, verification: 'email' },
+        });
+        metrics.deletionRequest(body.channel, 'awaiting_confirmation');
+        return reply
+          .code(202)
+          .header('location', `/v1/deletion-requests/${v.requestId}`)
+          .send({ requestId: v.requestId, accountId, status: 'awaiting_confirmation', receivedAt: v.firstContactAt, ...(v.expiresAt ? { confirmBy: v.expiresAt } : {}), existing: false });
+      }
       let started;
       try {
         started = await intake.start({ ...body });
@@ -69,7 +102,8 @@ export function registerDeletionRoutes(
         action: 'deletion_request.filed',
         requestId: started.requestId,
         accountId: started.accountId,
-        details: { channel: body.channel, existing: started.existing === true },
+        // `staff`: the caller (this token, and requestedBy) vouches that the person asked.
+        details: { channel: body.channel, existing: started.existing === true, verification: 'staff', ...(body.requestedBy ? { requestedBy: body.requestedBy } : {}) },
       });
       metrics.deletionRequest(body.channel, done ? 'already_completed' : started.existing ? 'joined' : 'accepted');
       return reply
@@ -102,6 +136,12 @@ export function registerDeletionRoutes(
     },
     async (req) => {
       const view = await requests.get(req.params.requestId);
+      if (view) return view;
+      const v = await frontDoor.view(req.params.requestId);
+      // Confirmed into a deletion already under way for the account: that deletion answers.
+      const joined = v?.deletionRequestId ? await requests.get(v.deletionRequestId) : null;
+      if (joined) return joined;
+      if (v?.accountId) return waiting(v);
       if (!view) throw new ApiError(404, 'not_found', `no deletion request has id ${req.params.requestId}`, 'params/requestId');
       return view;
     },
