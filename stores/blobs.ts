@@ -425,7 +425,10 @@ export function createBlobStore(account: string | BlobAccount, containers: strin
   const grant = (what: string) =>
     auth === 'sas'
       ? `give the SAS the permission ${what}`
-      : `assign the worker's identity ${what} on the account (with AZURE_STORAGE_ACCOUNT_URL; Storage Blob Data Owner has every action Lethe needs)`;
+      : auth === 'shared-key'
+        ? // The account key carries every permission: a 403 to it is a firewall or network rule (AuthorizationFailure).
+          "the account key carries every permission: check the account's firewall and network rules for the worker's address"
+        : `assign the worker's identity ${what} on the account (with AZURE_STORAGE_ACCOUNT_URL; Storage Blob Data Owner has every action Lethe needs)`;
 
   async function checkAccess(): Promise<BlobAccessCheck> {
     const how = auth === 'entra' ? 'Microsoft Entra ID' : auth === 'sas' ? 'a SAS' : 'Shared Key';
