@@ -18,7 +18,20 @@ export interface Auth0Config {
   timeoutMs?: number;
   /** Pacing by Auth0's rate-limit headers (stores/vendorPace.ts); one per process by default. */
   pace?: VendorPace;
+  /** How long after a write user search may still not show it (LETHE_AUTH0_SEARCH_LAG_MS; default DEFAULT_AUTH0_SEARCH_LAG_MS). */
+  searchLagMs?: number;
+  /** The tenant's log retention in days (LETHE_AUTH0_LOG_RETENTION_DAYS; default 30, Enterprise's). */
+  logRetentionDays?: number;
 }
+
+/**
+ * Auth0 says only that search may not reflect "a recently-completed write operation" and is
+ * up to date "after a short period of time" (auth0.com/docs/manage-users/user-search); two
+ * seconds, above the sandbox's one (dev/sandboxes/auth0/server.ts DEFAULT_SEARCH_LAG_MS).
+ */
+export const DEFAULT_AUTH0_SEARCH_LAG_MS = 2_000;
+/** Enterprise's 30 days, the longest a plan keeps them ("Log Data Retention"): never a date too early. */
+export const DEFAULT_AUTH0_LOG_RETENTION_DAYS = 30;
 
 /** One identity of a user (its own, and any linked secondary one): the SDK's `UserIdentitySchema`. */
 export interface Auth0Identity {
@@ -58,13 +71,25 @@ export interface Auth0UserProgress {
 /** The session layer's parts, as `notAvailable` names them. */
 export const SESSION_LAYER = ['sessions', 'refresh_tokens'] as const;
 
+/**
+ * Every Management API scope Lethe's client grant needs, each for a call this module makes
+ * (Management API v2 reference, each endpoint's "Scopes"): read:users (get-by-id,
+ * users-by-email, search, user blocks), delete:users, update:users (unlink an identity, unblock
+ * by identifier), read:grants / delete:grants (revoke the user's grants). On an Enterprise plan
+ * the session layer's four too (AUTH0_SESSION_SCOPES); without them it is reported as not available.
+ */
+export const AUTH0_SCOPES = ['read:users', 'delete:users', 'update:users', 'read:grants', 'delete:grants'] as const;
+export const AUTH0_SESSION_SCOPES = ['read:sessions', 'delete:sessions', 'read:refresh_tokens', 'delete:refresh_tokens'] as const;
+
 export interface Auth0Client {
+  /** What the activities need to know about the tenant beside its API. */
+  readonly settings: { searchLagMs: number; logRetentionDays: number };
   getUser(userId: string): Promise<Auth0User | null>;
   /**
    * The users Auth0 holds under this email, as Auth0 stores it: users-by-email matches exactly,
    * so the email as given and, for database users only, its lower-case form (see below).
    */
-  findUsersByEmail(email: string): Promise<{ userId: string; matched: 'as_given' | 'lower_case' }[]>;
+  findUsersByEmail(email: string): Promise<{ userId: string; matched: 'as_given' | 'lower_case'; user: Auth0User }[]>;
   /**
    * The primary user that carries `userId` as a linked (secondary) identity, or null. A linked
    * secondary no longer exists on its own: `GET /users/{id}` answers 404 for it.
@@ -78,6 +103,24 @@ export interface Auth0Client {
    * happens, and the calls it records as done are not made again.
    */
   deleteUser(userId: string, progress?: Auth0UserProgress, onProgress?: () => void): Promise<Auth0Deletion>;
+  /**
+   * Users whose email equals `email` in any letter case, by user search (`email:` is not
+   * case-sensitive, unlike users-by-email). Search is eventually consistent (Auth0, "User Search
+   * Best Practices"): an answer may miss users written shortly before and still show users
+   * deleted shortly before; callers decide what a miss or a hit proves.
+   */
+  searchByEmail(email: string): Promise<Auth0User[]>;
+  /**
+   * Unlinks the secondary identity `provider|localId` from `primaryId`
+   * (`DELETE /api/v2/users/{id}/identities/{provider}/{user_id}`): Auth0 then creates it anew as
+   * a standalone user, which must be deleted on its own ("Unlink User Accounts"). A missing
+   * primary is success (nothing is linked into it any more).
+   */
+  unlinkIdentity(primaryId: string, provider: string, localId: string): Promise<void>;
+  /** Brute-force blocks on an identifier (`GET /api/v2/user-blocks?identifier=`): how many. */
+  blocksOf(identifier: string): Promise<number>;
+  /** Removes every brute-force block on an identifier (`DELETE /api/v2/user-blocks?identifier=`). */
+  unblock(identifier: string): Promise<void>;
   /** The parts of the session layer this tenant refuses Lethe (403), probed with a read about `userId`. */
   sessionLayerNotAvailable(userId: string): Promise<string[]>;
   /** For seeding and tests. */
@@ -158,6 +201,7 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
   };
 
   return {
+    settings: { searchLagMs: cfg.searchLagMs ?? DEFAULT_AUTH0_SEARCH_LAG_MS, logRetentionDays: cfg.logRetentionDays ?? DEFAULT_AUTH0_LOG_RETENTION_DAYS },
     getUser,
 
     async findUsersByEmail(email) {
@@ -171,19 +215,19 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
       // lower-case spelling is someone Auth0 itself does not match to this email, and may be
       // another person. Each user is checked against the spelling asked for, so a vendor (or a
       // sandbox) that matched loosely still could not hand over another person's account.
-      const found = new Map<string, 'as_given' | 'lower_case'>();
+      const found = new Map<string, { matched: 'as_given' | 'lower_case'; user: Auth0User }>();
       const ask = async (spelling: string, matched: 'as_given' | 'lower_case', accept: (u: Auth0User) => boolean) => {
         const users = await call('findUsersByEmail', undefined, () => mgmt.users.listUsersByEmail({ email: spelling }));
         for (const raw of users) {
           if (!raw.user_id || raw.email !== spelling) continue;
           const u = toUser(raw, raw.user_id);
-          if (accept(u) && !found.has(u.userId)) found.set(u.userId, matched);
+          if (accept(u) && !found.has(u.userId)) found.set(u.userId, { matched, user: u });
         }
       };
       await ask(email, 'as_given', () => true);
       const lower = email.toLowerCase();
       if (lower !== email) await ask(lower, 'lower_case', isDatabaseUser);
-      return [...found].map(([userId, matched]) => ({ userId, matched }));
+      return [...found].map(([userId, f]) => ({ userId, ...f }));
     },
 
     async findPrimaryOf(userId) {
@@ -204,6 +248,27 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
         throw new VendorError({ vendor: 'auth0', type: 'precondition', operation: 'findPrimaryOf', subject: userId, vendorCode: 'ambiguous_linked_identity' });
       }
       return primaries[0] ?? null;
+    },
+
+    async searchByEmail(email) {
+      const q = `email:"${luceneQuoted(email)}"`;
+      const page = await call('searchByEmail', undefined, () => mgmt.users.list({ q, search_engine: 'v3', per_page: 100 }));
+      // Checked here too: a vendor (or sandbox) matching loosely must not hand over another address.
+      const wanted = email.toLowerCase();
+      return page.data.filter((u) => u.user_id && u.email?.toLowerCase() === wanted).map((u) => toUser(u, u.user_id ?? ''));
+    },
+
+    async unlinkIdentity(primaryId, provider, localId) {
+      await unlessGone('unlinkIdentity', primaryId, () => mgmt.users.identities.delete(primaryId, provider as Management.UserIdentityProviderEnum, localId));
+    },
+
+    async blocksOf(identifier) {
+      const res = await call('blocksOf', undefined, () => mgmt.userBlocks.listByIdentifier({ identifier }));
+      return (res.blocked_for ?? []).length;
+    },
+
+    async unblock(identifier) {
+      await call('unblock', undefined, () => mgmt.userBlocks.deleteByIdentifier({ identifier }));
     },
 
     async deleteUser(userId, progress = { done: [], notAvailable: [] }, onProgress = () => undefined) {

@@ -64,6 +64,15 @@ export class VendorPace {
   /** A bucket's tokens as of `tokensAt`, less this process's calls sent since (refill: 'bucket'). */
   private tokens?: number;
   private tokensAt = 0;
+  /**
+   * A bucket's refill, in tokens a millisecond, as the vendor's headers tell it. Auth0's plans
+   * name a burst beside the sustained rate (Free 2/s burst 2, Enterprise production 16/s burst
+   * 50; "Rate limit configurations"), and `x-ratelimit-limit` is the bucket's size, the burst:
+   * refilling at limit/window would overspend a bucket larger than its rate. The reset (when the
+   * bucket is full again) over the tokens missing gives the rate; the reset is in whole seconds,
+   * so each figure errs low (slower, never into a 429), and the highest seen is the closest.
+   */
+  private refillPerMs?: number;
   readonly counts: PaceCounts = { waits: 0, waitedMs: 0, throttled: 0, resent: 0 };
 
   constructor(readonly opts: PaceOptions) {}
@@ -93,8 +102,12 @@ export class VendorPace {
     const random = this.opts.random ?? Math.random;
     await this.waitWhile(
       () => {
+        // Nothing heard from the vendor yet: one call at a time until the first answer's headers
+        // say what the tenant's plan allows (a Free tenant's bucket holds 2; calls started
+        // together at a worker's start would otherwise meet 429s).
+        if (this.tokens === undefined && this.inFlight > 0) return FIRST_ANSWER_POLL_MS;
         if (this.tokens === undefined || this.limit === undefined) return undefined;
-        const msPerToken = this.opts.windowMs / this.limit;
+        const msPerToken = this.refillPerMs ? 1 / this.refillPerMs : this.opts.windowMs / this.limit;
         const now = Date.now();
         // Refilled since the last answer, never past what the bucket holds less the calls still in flight.
         this.tokens = Math.min(this.limit - this.inFlight, this.tokens + (now - this.tokensAt) / msPerToken);
@@ -161,6 +174,11 @@ export class VendorPace {
       // The latest answer is the freshest count of the bucket; calls sent since are not in it yet.
       this.tokens = remaining - this.inFlight;
       this.tokensAt = Date.now();
+      // `remaining` is rounded down, so more than missing - 1 tokens are short of full; the reset
+      // is rounded up. Each figure is then a lower bound: keep the highest seen, until a 429 says otherwise.
+      const missing = (this.limit ?? remaining) - remaining;
+      const untilFull = resetAtMs - this.tokensAt;
+      if (missing > 1 && untilFull > 0) this.refillPerMs = Math.max(this.refillPerMs ?? 0, (missing - 1) / untilFull);
       return;
     }
     // What the vendor counted when it answered, less this process's calls sent since and not yet answered.
@@ -198,6 +216,9 @@ export class VendorPace {
       this.afterCall(get);
       if (status(res) !== 429) return res;
       this.counts.throttled++;
+      // The bucket refills slower than estimated (or the plan changed): halve the estimate, and
+      // let the headers raise it again.
+      if (this.bucket && this.refillPerMs) this.refillPerMs /= 2;
       if (this.bucket && this.tokens !== undefined) {
         // The 429 said the bucket is empty: the next beforeCall waits for a token (bounded by
         // maxWaitMs). A Retry-After the vendor named is kept to; one past maxWaitMs goes back
@@ -257,6 +278,9 @@ export const auth0Pace = (random?: () => number): VendorPace =>
 
 /** Recurly's limit is per minute (api.yaml); a throttled call waits for the next minute rather than failing the attempt. */
 export const recurlyPace = (random?: () => number): VendorPace => new VendorPace({ windowMs: VENDOR_WINDOW_MS.recurly, reserve: 4, maxWaitMs: 125_000, resends: 2, random });
+
+/** How often a call waiting for the vendor's first answer looks again. */
+const FIRST_ANSWER_POLL_MS = 20;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

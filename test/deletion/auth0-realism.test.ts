@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { deletionWorld } from '../support/deletions';
-import { expectEmpty, storesOf } from '../support/stores';
+import { auth0UsersUnder, expectEmpty, storesOf } from '../support/stores';
 import { fingerprint, seedAccount, type SeededAccount } from '../../dev/seed/fixtures';
 import { deletionWorkflowId, type Receipt } from '../../contract';
 
@@ -31,21 +31,25 @@ describe('Auth0 as it really is', () => {
     return t.world.withWorker(() => t.world.client.workflow.getHandle(deletionWorkflowId(a.id)).result());
   }
 
-  test('when the stored Auth0 id is a secondary identity linked into another user, then the primary user is deleted', async () => {
+  test('when the stored Auth0 id is a secondary identity linked into another user, then it is unlinked and deleted on its own, the primary is deleted, and the receipt lists both', async () => {
     const a = await seedAccount(t.seed, { media: 2, loginEvents: 1, emailOnlySupportRequests: 0 }, t.rand);
     const bystander = await seedAccount(t.seed, { media: 2, emailOnlySupportRequests: 0 }, t.rand);
     const before = await fingerprint(t.seed, bystander);
     // The person later signed in with Google and the app linked the old login into it.
-    const primaryId = await socialUser('google-oauth2', `Linked.Primary.${a.id}@Gmail.test`);
+    const primaryEmail = `Linked.Primary.${a.id}@Gmail.test`;
+    const primaryId = await socialUser('google-oauth2', primaryEmail);
     await t.seed.auth0.linkUser(primaryId, a.auth0UserId!);
     expect(await t.seed.auth0.getUser(a.auth0UserId!)).toBeNull();
-    expect(await t.seed.auth0.findPrimaryOf(a.auth0UserId!)).toMatchObject({ userId: primaryId });
 
     const receipt = await deleteAccount(a);
 
+    // Through the sandbox's own endpoints: no user, and no orphaned database identity (which
+    // deleting the primary alone leaves, and which a new sign-up with the email would meet).
     expect(await t.seed.auth0.getUser(primaryId)).toBeNull();
-    expect(await t.seed.auth0.findPrimaryOf(a.auth0UserId!)).toBeNull();
-    expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 1, alreadyGone: 0, linkedPrimaries: 1 });
+    expect(await t.seed.auth0.getUser(a.auth0UserId!)).toBeNull();
+    expect(await auth0UsersUnder(t.world.config.auth0.baseUrl!, primaryEmail)).toEqual([]);
+    expect(await auth0UsersUnder(t.world.config.auth0.baseUrl!, a.email)).toEqual([]);
+    expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 2, alreadyGone: 0, linkedPrimaries: 1, identitiesUnlinked: 1, userIds: [a.auth0UserId!, primaryId].sort() });
     expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified', verification: { clean: true, remaining: { users: 0 } } });
     expectEmpty(await storesOf(t.seed, a));
     expect(await fingerprint(t.seed, bystander)).toBe(before);
@@ -62,35 +66,28 @@ describe('Auth0 as it really is', () => {
   });
 
   // With another account holding the email in another letter case, a login found by the email is
-  // not deleted at all: the Auth0 store blocks for a person (test/deletion/case-twins.test.ts).
-  test('when a person has a social login with a mixed-case email and a database login under the same email, then both are deleted and the receipt is verified; users Auth0 would not match to that email are untouched', async () => {
+  // not deleted at all: the Auth0 store blocks for a person (test/deletion/case-twins.test.ts,
+  // test/deletion/auth0-case.test.ts).
+  test('when a person has a social login with a mixed-case email and a database login under the same email, and other logins hold the address in other letter cases, then all are deleted (no other account holds the address) and the receipt is verified', async () => {
     const tag = randomUUID().replace(/-/g, '').slice(0, 12);
     const email = `Ann.Smith.${tag}@Example.test`;
     // Signed up with a password (Auth0 stored the email lower-cased), later also with Google,
     // which keeps the provider's case; the account knows the database user only.
     const person = await seedAccount(t.seed, { email, media: 2, loginEvents: 1, emailOnlySupportRequests: 0 }, t.rand);
     const socialId = await socialUser('google-oauth2', email);
-    // Someone with no account here whose provider sent the upper-case spelling, and someone
-    // whose provider sent the lower-case one: Auth0 matches neither to the person's email
-    // (users-by-email is exact; only database users are stored lower-cased), and Lethe must
-    // not take them for the person.
-    const outsiderId = await socialUser('github', email.toUpperCase());
-    const strangerId = await socialUser('github', email.toLowerCase());
+    // Logins whose providers sent the address in other cases: users-by-email (exact) does not
+    // match them, user search's email term does (issue 36 item 4); no other account holds the
+    // address in any case, so they are this person's.
+    const upperId = await socialUser('github', email.toUpperCase());
+    const lowerId = await socialUser('github', email.toLowerCase());
 
     const receipt = await deleteAccount(person);
 
-    expect(await t.seed.auth0.getUser(person.auth0UserId!)).toBeNull();
-    expect(await t.seed.auth0.getUser(socialId)).toBeNull();
-    expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 2, foundByEmail: 1 });
+    for (const id of [person.auth0UserId!, socialId, upperId, lowerId]) expect(await t.seed.auth0.getUser(id)).toBeNull();
+    expect(receipt.counts.auth0).toMatchObject({ usersDeleted: 4, foundByEmail: 3 });
     expect(receipt.verification.clean).toBe(true);
     expect(receipt.stores?.auth0).toMatchObject({ outcome: 'verified', verification: { clean: true, remaining: { users: 0 } } });
-    // Through the stores' own paths but for the two strangers' logins, which keep a variant of the email.
-    const left = await storesOf(t.seed, person);
-    expect(left.auth0ById).toBeNull();
-    expect(left.auth0ByEmail.sort()).toEqual([outsiderId, strangerId].sort());
-    expectEmpty({ ...left, auth0ByEmail: left.auth0ByEmail.filter((id) => id !== outsiderId && id !== strangerId) });
-
-    expect(await t.seed.auth0.getUser(outsiderId)).toMatchObject({ userId: outsiderId, email: email.toUpperCase() });
-    expect(await t.seed.auth0.getUser(strangerId)).toMatchObject({ userId: strangerId, email: email.toLowerCase() });
+    // Through the stores' own paths: every user under the address in any case is gone.
+    expectEmpty(await storesOf(t.seed, person));
   });
 });

@@ -67,6 +67,11 @@ const SUCCESS_STATUS: Record<string, number> = {
   'users.refreshToken.list': 200,
   'users.refreshToken.delete': 202,
   'users.identities.link': 201,
+  // delete-user-identity-by-user-id: 200 with the primary's remaining identities.
+  'users.identities.delete': 200,
+  // get-user-blocks: 200 `{ blocked_for }`; delete-user-blocks: 204.
+  'userBlocks.listByIdentifier': 200,
+  'userBlocks.deleteByIdentifier': 204,
   'userGrants.deleteByUserId': 204,
 };
 
@@ -158,6 +163,11 @@ describe('Auth0 traffic conforms to the Management API as the auth0 SDK defines 
     await b.auth0.findUsersByEmail(`Ada.${stamp}@Example.test`);
     await b.auth0.linkUser(ada.userId, grace.userId);
     await b.auth0.findPrimaryOf(grace.userId);
+    await b.auth0.unlinkIdentity(ada.userId, 'auth0', grace.userId.slice('auth0|'.length));
+    await b.auth0.searchByEmail(`ADA.${stamp}@example.test`);
+    await adminJson(b.sandbox.url, 'POST', 'user-blocks', { identifier: `Ada.${stamp}@Example.test` });
+    await b.auth0.blocksOf(`Ada.${stamp}@Example.test`);
+    await b.auth0.unblock(`Ada.${stamp}@Example.test`);
     await b.auth0.sessionLayerNotAvailable(ada.userId);
     await b.auth0.deleteUser(ada.userId);
     await b.auth0.deleteUser(ada.userId);
@@ -243,6 +253,9 @@ describe('Auth0 traffic conforms to the Management API as the auth0 SDK defines 
       'users.listUsersByEmail 200',
       'users.list 200',
       'users.identities.link 201',
+      'users.identities.delete 200',
+      'userBlocks.listByIdentifier 200',
+      'userBlocks.deleteByIdentifier 204',
       'users.sessions.list 200',
       'users.sessions.list 403',
       'users.sessions.delete 202',

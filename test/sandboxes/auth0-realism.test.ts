@@ -1,11 +1,13 @@
 /**
  * The Auth0 sandbox behaves like Auth0 where it makes deletion hard (issue 15), and
  * stores/auth0 copes: scopes checked against the token, the session layer refused on a tenant
- * that is not on an Enterprise plan, linked accounts, exact-match users-by-email.
+ * that is not on an Enterprise plan, linked accounts, exact-match users-by-email (issue 36:
+ * unlinking, a primary deleted without unlinking, the lagging search index, brute-force
+ * blocks, the plans' rate-limit buckets).
  */
 import { createAuth0Client, type Auth0Client } from '../../stores/auth0';
 import { isVendorError, type VendorError } from '../../stores/errors';
-import { DEFAULT_GRANT_SCOPES, startAuth0Sandbox, type Auth0SandboxOptions } from '../../dev/sandboxes/auth0/server';
+import { AUTH0_PLANS, DEFAULT_GRANT_SCOPES, startAuth0Sandbox, type Auth0SandboxOptions } from '../../dev/sandboxes/auth0/server';
 import type { RunningSandbox } from '../../dev/sandboxes/common/server';
 import { adminJson, caught } from './helpers/sandboxAdmin';
 
@@ -17,8 +19,10 @@ let seq = 0;
 const unique = () => `${process.pid}.${Date.now()}.${seq++}`;
 
 const open: RunningSandbox[] = [];
+/** The sandbox's default search lag, waited out where a test is not about it. */
+const LAG_MS = 1_000;
 async function sandboxWith(opts: Partial<Auth0SandboxOptions> = {}): Promise<{ sandbox: RunningSandbox; auth0: Auth0Client }> {
-  const sandbox = await startAuth0Sandbox({ port: 0, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, rateLimitPerSecond: 10_000, ...opts });
+  const sandbox = await startAuth0Sandbox({ port: 0, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, ...(opts.plan ? {} : { rateLimitPerSecond: 10_000 }), ...opts });
   open.push(sandbox);
   return { sandbox, auth0: createAuth0Client({ domain: DOMAIN, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, baseUrl: sandbox.url }) };
 }
@@ -120,6 +124,7 @@ describe('linked accounts', () => {
     expect(identities[1]).toMatchObject({ user_id: local, profileData: { email: secondary.email } });
 
     expect(await auth0.getUser(secondary.userId)).toBeNull();
+    await new Promise((r) => setTimeout(r, LAG_MS + 50)); // search shows the link once the index has it
     const search = await fetch(`${sandbox.url}/api/v2/users?q=${encodeURIComponent(`identities.user_id:"${local}"`)}&search_engine=v3&include_totals=true`, {
       headers: { authorization: `Bearer ${token}` },
     });
@@ -135,6 +140,7 @@ describe('linked accounts', () => {
     await auth0.linkUser(primaryId, `github|${local}`);
     // A twitter user with the same digits was never linked anywhere.
     await adminJson(sandbox.url, 'POST', 'users', { connection: 'twitter', email: `twitter.${unique()}@example.test`, user_id: local });
+    await new Promise((r) => setTimeout(r, LAG_MS + 50));
     expect(await auth0.findPrimaryOf(`github|${local}`)).toMatchObject({ userId: primaryId });
     expect(await auth0.findPrimaryOf(`facebook|${local}`)).toBeNull();
   });
@@ -163,7 +169,7 @@ describe('users-by-email matches exactly', () => {
     expect(await byEmail(email)).toEqual([socialId]);
     expect(await byEmail(email.toLowerCase())).toEqual([db.userId]);
     expect(await byEmail(email.toUpperCase())).toEqual([]);
-    expect((await auth0.findUsersByEmail(email)).sort((a, b) => a.userId.localeCompare(b.userId))).toEqual(
+    expect((await auth0.findUsersByEmail(email)).map(({ userId, matched }) => ({ userId, matched })).sort((a, b) => a.userId.localeCompare(b.userId))).toEqual(
       [
         { userId: socialId, matched: 'as_given' },
         { userId: db.userId, matched: 'lower_case' },
@@ -183,6 +189,74 @@ describe('users-by-email matches exactly', () => {
     const email = `Cy.Young.${unique()}@Example.test`;
     const mine = await idpUser(sandbox, 'google-oauth2', email);
     await idpUser(sandbox, 'github', email.toUpperCase());
-    expect(await auth0.findUsersByEmail(email)).toEqual([{ userId: mine, matched: 'as_given' }]);
+    expect((await auth0.findUsersByEmail(email)).map(({ userId, matched }) => ({ userId, matched }))).toEqual([{ userId: mine, matched: 'as_given' }]);
+  });
+});
+
+describe('issue 36: what Auth0 documents about linking, search, blocks and rate limits', () => {
+  test('when a linked secondary is unlinked, then it is a standalone user again (no metadata) and the primary no longer lists it', async () => {
+    const { sandbox, auth0 } = await sandboxWith();
+    const primaryId = await idpUser(sandbox, 'google-oauth2', `p.${unique()}@example.test`);
+    const secondary = await auth0.createUser({ email: `s.${unique()}@example.test`, name: 'S' });
+    await auth0.linkUser(primaryId, secondary.userId);
+    expect(await auth0.getUser(secondary.userId)).toBeNull();
+    await auth0.unlinkIdentity(primaryId, 'auth0', secondary.userId.slice('auth0|'.length));
+    expect(await auth0.getUser(secondary.userId)).toMatchObject({ userId: secondary.userId, email: secondary.email });
+    expect((await auth0.getUser(primaryId))?.identities?.map((i) => i.provider)).toEqual(['google-oauth2']);
+  });
+
+  test('when a primary is deleted without unlinking its database identity, then that identity survives: the sandbox lists it and a new sign-up with its email conflicts', async () => {
+    const { sandbox, auth0 } = await sandboxWith();
+    const primaryId = await idpUser(sandbox, 'google-oauth2', `p.${unique()}@example.test`);
+    const email = `orphan.${unique()}@example.test`;
+    const secondary = await auth0.createUser({ email, name: 'S' });
+    await auth0.linkUser(primaryId, secondary.userId);
+    await auth0.deleteUser(primaryId);
+    expect(await adminJson<{ user_id: string; orphanOf?: string }[]>(sandbox.url, 'GET', `users?email=${encodeURIComponent(email)}`)).toEqual([
+      expect.objectContaining({ user_id: secondary.userId, orphanOf: primaryId }),
+    ]);
+    expect(await caught(() => auth0.createUser({ email, name: 'again' }))).toMatchObject({ status: 409 });
+  });
+
+  test('when a user is written, then search shows it only after the index lag, while get-by-id and users-by-email show it at once', async () => {
+    const { sandbox, auth0 } = await sandboxWith({ searchLagMs: 800 });
+    const email = `Lag.${unique()}@Example.test`;
+    const id = await idpUser(sandbox, 'google-oauth2', email);
+    expect(await auth0.getUser(id)).toMatchObject({ userId: id });
+    expect((await auth0.findUsersByEmail(email)).map((u) => u.userId)).toEqual([id]);
+    expect(await auth0.searchByEmail(email.toLowerCase())).toEqual([]);
+    await new Promise((r) => setTimeout(r, 850));
+    expect((await auth0.searchByEmail(email.toLowerCase())).map((u) => u.userId)).toEqual([id]);
+    // Deleted: gone by id at once, still found by search until the index catches up.
+    await auth0.deleteUser(id);
+    expect(await auth0.getUser(id)).toBeNull();
+    expect((await auth0.searchByEmail(email)).map((u) => u.userId)).toEqual([id]);
+  });
+
+  test('when a user with brute-force blocks on its email is deleted, then the blocks remain until unblocked by identifier', async () => {
+    const { sandbox, auth0 } = await sandboxWith();
+    const email = `blocked.${unique()}@example.test`;
+    const user = await auth0.createUser({ email, name: 'B' });
+    await adminJson(sandbox.url, 'POST', 'user-blocks', { identifier: email, ip: '10.1.2.3' });
+    await auth0.deleteUser(user.userId);
+    expect(await auth0.blocksOf(email)).toBe(1);
+    await auth0.unblock(email);
+    expect(await auth0.blocksOf(email)).toBe(0);
+  });
+
+  test.each(Object.entries(AUTH0_PLANS))('when the tenant is on the %s plan, then its bucket holds the burst and refills at the sustained rate', async (plan, { perSecond, burst }) => {
+    const { sandbox } = await sandboxWith({ plan: plan as keyof typeof AUTH0_PLANS });
+    const { token } = await bearer(sandbox);
+    const get = () => fetch(`${sandbox.url}/api/v2/users/none`, { headers: { authorization: `Bearer ${token}` } });
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: burst + perSecond }, get));
+    const elapsed = Date.now() - started;
+    const served = answers.filter((r) => r.status !== 429).length;
+    // The whole burst at once, and no more than what refilled at the sustained rate meanwhile.
+    expect(served).toBeGreaterThanOrEqual(burst);
+    expect(served).toBeLessThanOrEqual(burst + Math.ceil((elapsed * perSecond) / 1000) + 1);
+    expect(answers[0].headers.get('x-ratelimit-limit')).toBe(String(burst));
+    await new Promise((r) => setTimeout(r, Math.ceil(1000 / perSecond) + 30));
+    expect((await get()).status).toBe(404);
   });
 });

@@ -14,13 +14,39 @@ import type { Route } from '../common/router';
 import { sendEmpty, sendJson, startSandboxShell, type ErrorKind, type Handler, type RunningSandbox, type SandboxContext } from '../common/server';
 import { Auth0Store, DEFAULT_CONNECTION, type Auth0User, type NewIdpUser, type NewUser } from './store';
 
+/**
+ * The Management API's rate limit per subscription ("Rate limit configurations",
+ * auth0.com/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy/
+ * rate-limit-configurations, the Management API table of each plan): a token bucket of `burst`
+ * requests refilled at `perSecond`. Free: 2/s, burst 2; Enterprise production: 16/s, burst 50;
+ * a non-production tenant: 2/s, burst 10.
+ */
+export const AUTH0_PLANS = {
+  free: { perSecond: 2, burst: 2 },
+  'enterprise-production': { perSecond: 16, burst: 50 },
+  'non-production': { perSecond: 2, burst: 10 },
+} as const;
+export type Auth0Plan = keyof typeof AUTH0_PLANS;
+
+/** How far the search index lags the writes by default: Auth0 names no figure ("a short period of time"). */
+export const DEFAULT_SEARCH_LAG_MS = 1_000;
+
 export interface Auth0SandboxOptions {
   port?: number;
   host?: string;
   clientId: string;
   clientSecret: string;
-  /** Auth0's Management API allows 16 requests per second on most plans. */
+  /**
+   * The Management API's sustained rate (requests per second); with `plan`, the plan's. Unset
+   * with no plan: 16/s with a bucket of 16 (the sandbox's old default).
+   */
   rateLimitPerSecond?: number;
+  /** The subscription whose documented bucket (rate and burst) the sandbox keeps (AUTH0_PLANS). */
+  plan?: Auth0Plan;
+  /** The bucket's size; the plan's burst by default, else the rate. */
+  rateBurst?: number;
+  /** How long user search (`GET /api/v2/users?q=`) lags the writes (default DEFAULT_SEARCH_LAG_MS; 0: none). */
+  searchLagMs?: number;
   tokenTtlSeconds?: number;
   /** The scopes of the client's grant, which every token it gets carries (default DEFAULT_GRANT_SCOPES). */
   scopes?: readonly string[];
@@ -67,6 +93,9 @@ const SCOPES = {
   deleteRefreshTokens: ['delete:refresh_tokens'],
   readGrants: ['read:grants'],
   deleteGrants: ['delete:grants'],
+  // "Get blocks by identifier" and "Unblock by identifier": read:users / update:users (Management API v2 reference).
+  readBlocks: ['read:users'],
+  deleteBlocks: ['update:users'],
 } as const;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -112,6 +141,10 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
   const checkScopes = opts.checkScopes ?? true;
   const enterprise = opts.enterprise ?? false;
   const exactEmailMatch = opts.exactEmailMatch ?? true;
+  const searchLagMs = opts.searchLagMs ?? DEFAULT_SEARCH_LAG_MS;
+  const plan = opts.plan ? AUTH0_PLANS[opts.plan] : undefined;
+  const ratePerSecond = opts.rateLimitPerSecond ?? plan?.perSecond ?? 16;
+  const rateBurst = opts.rateBurst ?? (opts.rateLimitPerSecond === undefined ? plan?.burst : undefined) ?? ratePerSecond;
 
   /**
    * A valid token first (401), then its scopes (403 `insufficient_scope`, Auth0's body:
@@ -217,7 +250,11 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
     }
     const perPage = clampInt(sp.get('per_page'), 50, 1, 100);
     const page = clampInt(sp.get('page'), 0, 0, 1000);
-    const all = [...store.users.values()].filter(filter).sort((a, b) => a.created_at.localeCompare(b.created_at));
+    // Search reads the lagging index, never the users themselves (see Auth0Store.searchable).
+    const all = store
+      .searchable(searchLagMs)
+      .filter(filter)
+      .sort((a, b) => a.created_at.localeCompare(b.created_at));
     const users = all.slice(page * perPage, page * perPage + perPage).map((u) => project(renderUser(u), ctx.url));
     if (sp.get('include_totals') === 'true') {
       return sendJson(ctx.res, 200, { start: page * perPage, limit: perPage, length: users.length, total: all.length, users });
@@ -270,6 +307,30 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
     return auth0Error(ctx.res, 400, message, { errorCode: 'invalid_body' });
   };
 
+  const unlinkIdentity: Handler = (ctx) => {
+    const result = store.unlinkUser(ctx.params.id, ctx.params.provider, ctx.params.userId);
+    if (!result.ok) return auth0Error(ctx.res, 404, 'The user does not exist.', { errorCode: 'inexistent_user' });
+    sendJson(ctx.res, 200, JSON.parse(JSON.stringify(result.identities)));
+  };
+
+  const identifierOf = (ctx: SandboxContext): string | undefined => {
+    const identifier = ctx.url.searchParams.get('identifier');
+    if (!identifier) auth0Error(ctx.res, 400, "Query validation error: 'Missing required property: identifier'.", { errorCode: 'invalid_query_string' });
+    return identifier ?? undefined;
+  };
+
+  const listBlocks: Handler = (ctx) => {
+    const identifier = identifierOf(ctx);
+    if (identifier !== undefined) sendJson(ctx.res, 200, { blocked_for: store.blocksFor(identifier) });
+  };
+
+  const deleteBlocks: Handler = (ctx) => {
+    const identifier = identifierOf(ctx);
+    if (identifier === undefined) return;
+    store.unblock(identifier);
+    sendEmpty(ctx.res, 204);
+  };
+
   const listGrants: Handler = (ctx) => {
     const userId = ctx.url.searchParams.get('user_id');
     sendJson(ctx.res, 200, userId ? store.grantsOf(userId) : store.allGrants());
@@ -297,6 +358,9 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
     { method: 'DELETE', pattern: '/api/v2/users/{id}', handler: authed(SCOPES.deleteUser, deleteUser) },
     { method: 'GET', pattern: '/api/v2/users-by-email', handler: authed(SCOPES.readUsers, usersByEmail) },
     { method: 'POST', pattern: '/api/v2/users/{id}/identities', handler: authed(SCOPES.updateUser, linkIdentity) },
+    { method: 'DELETE', pattern: '/api/v2/users/{id}/identities/{provider}/{userId}', handler: authed(SCOPES.updateUser, unlinkIdentity) },
+    { method: 'GET', pattern: '/api/v2/user-blocks', handler: authed(SCOPES.readBlocks, listBlocks) },
+    { method: 'DELETE', pattern: '/api/v2/user-blocks', handler: authed(SCOPES.deleteBlocks, deleteBlocks) },
     { method: 'GET', pattern: '/api/v2/users/{id}/sessions', handler: authed(SCOPES.readSessions, listSessions, { sessionLayer: true }) },
     { method: 'DELETE', pattern: '/api/v2/users/{id}/sessions', handler: authed(SCOPES.deleteSessions, deleteSessions, { sessionLayer: true }) },
     { method: 'GET', pattern: '/api/v2/users/{id}/refresh-tokens', handler: authed(SCOPES.readRefreshTokens, listRefreshTokens, { sessionLayer: true }) },
@@ -343,11 +407,9 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
         const found = [...store.users.values()].filter(
           (u) => u.email?.toLowerCase() === email || u.identities.some((i) => typeof i.profileData?.email === 'string' && i.profileData.email.toLowerCase() === email),
         );
-        sendJson(
-          ctx.res,
-          200,
-          found.map((u) => renderUser(u)),
-        );
+        // Orphaned linked database identities too (a primary deleted without unlinking them).
+        const orphans = store.orphansWithEmail(email).map((o) => ({ user_id: o.user_id, email: o.email, orphanOf: o.orphanOf, identities: [] }));
+        sendJson(ctx.res, 200, [...found.map((u) => renderUser(u)), ...orphans]);
       },
     },
     {
@@ -361,6 +423,25 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
         store.recordLogin(ctx.params.id, clientId);
         sendJson(ctx.res, 201, artifactCounts(store, ctx.params.id));
       },
+    },
+    {
+      // Brute-force blocks on an identifier (failed logins from an IP), as Attack Protection leaves them.
+      method: 'POST',
+      pattern: '/__sandbox/user-blocks',
+      handler: async (ctx) => {
+        const body = await ctx.readJson();
+        if (!isPlainObject(body) || typeof body.identifier !== 'string' || body.identifier === '') {
+          return sendJson(ctx.res, 400, { error: { type: 'invalid', message: 'identifier: required' } });
+        }
+        store.addBlock({ identifier: body.identifier, ip: typeof body.ip === 'string' ? body.ip : '10.0.0.1', connection: typeof body.connection === 'string' ? body.connection : DEFAULT_CONNECTION });
+        sendJson(ctx.res, 201, { blocked_for: store.blocksFor(body.identifier) });
+      },
+    },
+    {
+      // Blocks on an identifier in any letter case: what a test checks emptiness with.
+      method: 'GET',
+      pattern: '/__sandbox/user-blocks',
+      handler: (ctx) => sendJson(ctx.res, 200, { blocked_for: store.blocksFor(ctx.url.searchParams.get('identifier') ?? '') }),
     },
     {
       // Readable after the user is gone, which the Management API cannot offer.
@@ -379,7 +460,7 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
       sendError: (res, status, kind) => auth0Error(res, status, shellMessage(kind), shellErrorCode(kind)),
       resetState: () => store.reset(),
     },
-    { port: opts.port, host: opts.host, rateLimit: opts.rateLimitPerSecond ?? 16, rateWindowMs: 1000, rateModel: 'token-bucket' },
+    { port: opts.port, host: opts.host, rateLimit: ratePerSecond, rateBurst, rateWindowMs: 1000, rateModel: 'token-bucket' },
   );
 }
 

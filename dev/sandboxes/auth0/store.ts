@@ -7,7 +7,12 @@
  * Users come two ways, as at Auth0: database users through the Management API (their email
  * stored in lower case), and social/enterprise users through a login at their identity
  * provider (their email kept as the provider sent it). Linking moves a secondary user into a
- * primary one's `identities`; the secondary then stops existing on its own.
+ * primary one's `identities`; the secondary then stops existing on its own. Unlinking gives it
+ * back as a new standalone user without metadata; deleting a primary without unlinking leaves
+ * its linked database identities behind as orphans (see `deleteUser`).
+ *
+ * User search (`GET /api/v2/users?q=`) reads an index that lags the writes by `searchLagMs`
+ * (see `searchable`); get-by-id and users-by-email read the users themselves.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
@@ -98,8 +103,32 @@ export interface NewIdpUser {
 
 export type LinkResult = { ok: true; identities: Auth0Identity[] } | { ok: false; reason: 'primary_missing' | 'secondary_missing' | 'same_user' | 'secondary_has_links' };
 
+export type UnlinkResult = { ok: true; identities: Auth0Identity[] } | { ok: false; reason: 'primary_missing' };
+
+/** A linked database identity whose primary was deleted without unlinking it first (see `deleteUser`). */
+export interface OrphanIdentity {
+  user_id: string;
+  connection: string;
+  email?: string;
+  /** The primary it was linked into. */
+  orphanOf: string;
+}
+
+/** A Brute-force Protection block (`GET /api/v2/user-blocks?identifier=`: `blocked_for[]`). */
+export interface UserBlock {
+  identifier: string;
+  ip: string;
+  connection: string;
+}
+
 export class Auth0Store {
   readonly users = new Map<string, Auth0User>();
+  /** Linked database identities left behind by a primary deleted without unlinking them. */
+  readonly orphans: OrphanIdentity[] = [];
+  /** Brute-force blocks, keyed by the identifier the login was tried with (an email), not by user. */
+  readonly blocks: UserBlock[] = [];
+  /** The search index's writes, oldest first: each user's state (null: deleted) as of `at`. */
+  private indexLog: { at: number; userId: string; doc: Auth0User | null }[] = [];
   private readonly sessions = new Map<string, Auth0Session[]>();
   private readonly refreshTokens = new Map<string, Auth0RefreshToken[]>();
   private readonly grants = new Map<string, Auth0Grant[]>();
@@ -107,6 +136,9 @@ export class Auth0Store {
 
   reset(): void {
     this.users.clear();
+    this.orphans.length = 0;
+    this.blocks.length = 0;
+    this.indexLog = [];
     this.sessions.clear();
     this.refreshTokens.clear();
     this.grants.clear();
@@ -141,6 +173,8 @@ export class Auth0Store {
           return { ok: false, reason: 'conflict' };
         }
       }
+      // An orphaned linked identity still holds its email in its connection.
+      if (this.orphans.some((o) => o.email === email && o.connection === input.connection)) return { ok: false, reason: 'conflict' };
     }
     const now = new Date().toISOString();
     const user: Auth0User = {
@@ -159,6 +193,7 @@ export class Auth0Store {
       updated_at: now,
     };
     this.users.set(userId, user);
+    this.indexed(userId);
     this.recordLogin(userId, seedLoginForClient);
     return { ok: true, user };
   }
@@ -181,8 +216,37 @@ export class Auth0Store {
       updated_at: now,
     };
     this.users.set(userId, user);
+    this.indexed(userId);
     this.recordLogin(userId, seedLoginForClient);
     return { ok: true, user };
+  }
+
+  /**
+   * Records a user's current state (or its deletion) for the search index. Auth0: user search
+   * is "eventually consistent: search results may not reflect a recently-completed write
+   * operation" while get-by-id and users-by-email are "immediately consistent"
+   * (auth0.com/docs/manage-users/user-search, "Search Result Terminology"; "User Search Best
+   * Practices").
+   */
+  private indexed(userId: string): void {
+    const u = this.users.get(userId);
+    this.indexLog.push({ at: Date.now(), userId, doc: u ? (JSON.parse(JSON.stringify(u)) as Auth0User) : null });
+  }
+
+  /**
+   * The users as the search index holds them `lagMs` after the fact: each user's last state
+   * written at least `lagMs` ago. A user created or linked more recently is not found yet; one
+   * deleted more recently is still found, as it was.
+   */
+  searchable(lagMs: number): Auth0User[] {
+    if (lagMs <= 0) return [...this.users.values()];
+    const cutoff = Date.now() - lagMs;
+    const state = new Map<string, Auth0User | null>();
+    for (const e of this.indexLog) {
+      if (e.at > cutoff) break;
+      state.set(e.userId, e.doc);
+    }
+    return [...state.values()].filter((u): u is Auth0User => u !== null);
   }
 
   /**
@@ -214,6 +278,43 @@ export class Auth0Store {
     primary.identities.push({ ...own, profileData: Object.fromEntries(Object.entries(profileData).filter(([, v]) => v !== undefined)) });
     primary.updated_at = new Date().toISOString();
     this.users.delete(secondaryId);
+    this.indexed(primaryId);
+    this.indexed(secondaryId);
+    return { ok: true, identities: primary.identities };
+  }
+
+  /**
+   * `DELETE /api/v2/users/{primary}/identities/{provider}/{user_id}` ("Unlink User Accounts",
+   * auth0.com/docs/manage-users/user-accounts/user-account-linking/unlink-user-accounts): the
+   * identity leaves the primary's `identities`, and "a new secondary user account is created"
+   * with "no metadata"; "if your goal is to delete the secondary identity entirely, you must
+   * first unlink the accounts, and then delete the newly created secondary account". Answers
+   * the primary's remaining identities. An identity not linked there changes nothing (Auth0
+   * does not document that case; the sandbox answers as if it had been unlinked before).
+   */
+  unlinkUser(primaryId: string, provider: string, secondaryLocalId: string): UnlinkResult {
+    const primary = this.users.get(primaryId);
+    if (!primary) return { ok: false, reason: 'primary_missing' };
+    const at = primary.identities.findIndex((i, n) => n > 0 && i.provider === provider && String(i.user_id) === secondaryLocalId);
+    if (at < 0) return { ok: true, identities: primary.identities };
+    const [identity] = primary.identities.splice(at, 1);
+    const { profileData, ...own } = identity;
+    const email = typeof profileData?.email === 'string' ? profileData.email : undefined;
+    const now = new Date().toISOString();
+    const secondaryId = `${provider}|${secondaryLocalId}`;
+    this.users.set(secondaryId, {
+      user_id: secondaryId,
+      email,
+      email_verified: profileData?.email_verified === true,
+      name: typeof profileData?.name === 'string' ? profileData.name : (email ?? secondaryLocalId),
+      nickname: email ? email.split('@')[0] : secondaryLocalId,
+      identities: [own],
+      created_at: now,
+      updated_at: now,
+    });
+    primary.updated_at = now;
+    this.indexed(primaryId);
+    this.indexed(secondaryId);
     return { ok: true, identities: primary.identities };
   }
 
@@ -287,8 +388,47 @@ export class Auth0Store {
     }
   }
 
+  /**
+   * Deletes the user. Its linked database identities are not deleted with it: Auth0 says to
+   * delete a secondary identity entirely you "must first unlink the accounts, and then delete
+   * the newly created secondary account" ("Unlink User Accounts"). The sandbox keeps each as an
+   * orphan that still holds its email in its connection (a new sign-up with it conflicts) and
+   * that `GET /__sandbox/users?email=` shows, so a client that deletes only the primary is caught.
+   */
   deleteUser(userId: string): boolean {
-    return this.users.delete(userId);
+    const user = this.users.get(userId);
+    if (!user) return false;
+    for (const i of user.identities.slice(1)) {
+      if (i.provider !== 'auth0') continue;
+      const email = typeof i.profileData?.email === 'string' ? i.profileData.email : undefined;
+      this.orphans.push({ user_id: `${i.provider}|${i.user_id}`, connection: i.connection, email, orphanOf: userId });
+    }
+    this.users.delete(userId);
+    this.indexed(userId);
+    return true;
+  }
+
+  /** Orphaned database identities holding this email, in any letter case. */
+  orphansWithEmail(email: string): OrphanIdentity[] {
+    const wanted = email.toLowerCase();
+    return this.orphans.filter((o) => o.email?.toLowerCase() === wanted);
+  }
+
+  /** A failed-login block on an identifier (what Brute-force Protection leaves; the test's way to make one). */
+  addBlock(block: UserBlock): void {
+    this.blocks.push(block);
+  }
+
+  /** `GET /api/v2/user-blocks?identifier=`: Auth0 matches the identifier as the login was typed; the sandbox in any case. */
+  blocksFor(identifier: string): UserBlock[] {
+    const wanted = identifier.toLowerCase();
+    return this.blocks.filter((b) => b.identifier.toLowerCase() === wanted);
+  }
+
+  /** `DELETE /api/v2/user-blocks?identifier=`. */
+  unblock(identifier: string): void {
+    const wanted = identifier.toLowerCase();
+    for (let i = this.blocks.length - 1; i >= 0; i--) if (this.blocks[i].identifier.toLowerCase() === wanted) this.blocks.splice(i, 1);
   }
 }
 

@@ -44,6 +44,8 @@ export interface ShellOptions {
   port?: number;
   host?: string;
   rateLimit: number;
+  /** A token bucket's size when it differs from `rateLimit` (Auth0's plans name a burst); the limit by default. */
+  rateBurst?: number;
   rateWindowMs: number;
   /** How the vendor counts (dev/sandboxes/common/rateLimiter.ts): Recurly by window, Auth0 by bucket. */
   rateModel: 'fixed-window' | 'token-bucket';
@@ -83,7 +85,8 @@ class AdminInputError extends Error {
 export async function startSandboxShell(app: VendorApp, opts: ShellOptions): Promise<RunningSandbox> {
   const faults = new FaultInjector();
   const stats = new RequestStats();
-  const limiter: RateLimiter = opts.rateModel === 'token-bucket' ? new TokenBucketRateLimiter(opts.rateLimit, opts.rateWindowMs) : new FixedWindowRateLimiter(opts.rateLimit, opts.rateWindowMs);
+  const limiter: RateLimiter =
+    opts.rateModel === 'token-bucket' ? new TokenBucketRateLimiter(opts.rateLimit, opts.rateWindowMs, Date.now, opts.rateBurst) : new FixedWindowRateLimiter(opts.rateLimit, opts.rateWindowMs);
   const bodyLimit = app.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const shutdown = new AbortController();
 
@@ -131,7 +134,8 @@ export async function startSandboxShell(app: VendorApp, opts: ShellOptions): Pro
         const keepData = isPlainObject(body) && body.keepData === true;
         faults.reset();
         stats.reset();
-        limiter.setLimit(opts.rateLimit);
+        if (limiter instanceof TokenBucketRateLimiter) limiter.setLimit(opts.rateLimit, opts.rateBurst);
+        else limiter.setLimit(opts.rateLimit);
         limiter.reset();
         if (!keepData) app.resetState();
         sendEmpty(ctx.res, 204);
