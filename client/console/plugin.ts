@@ -26,7 +26,7 @@ import type { AuditTrail } from '../audit';
 import type { OperatorActions } from '../operator';
 import { OperatorActionError, type RetryOutcome } from '../operator';
 import type { RequestReader, DeletionView } from '../requests';
-import { hasRole, type Caller } from '../api/auth';
+import { credentialsOf, hasRole, type Caller } from '../api/auth';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets';
 import { BUCKETS, bucketOf, PERIODS, type BucketContext } from './buckets';
 import { createConsoleData, type ListQuery, type ReportRow } from './data';
@@ -74,6 +74,7 @@ export function createConsole(deps: ConsoleDeps) {
   const dueSoonMs = settings.dueSoonHours * HOUR;
   const sessions = createSessionStore({ db, sessionHours: settings.sessionHours });
   const data = createConsoleData({ db });
+  const configured = new Map(credentialsOf(config.api).map((c) => [c.name, c.role]));
   let fields = deps.fields;
   const cipher = (): FieldCipher => (fields ??= getFieldCipher(() => requireKeyRing(config)));
 
@@ -84,8 +85,11 @@ export function createConsole(deps: ConsoleDeps) {
     app.addHook('preHandler', async (req, reply) => {
       void reply.headers(SECURITY_HEADERS);
       if (req.routeOptions.config?.consoleOpen) return;
-      const session = await sessions.find(cookieValue(req.headers.cookie, SESSION_COOKIE));
-      if (!session || !hasRole(session, 'operator')) {
+      const found = await sessions.find(cookieValue(req.headers.cookie, SESSION_COOKIE));
+      // A token taken out of LETHE_API_TOKENS (or lowered below operator) ends its sessions too.
+      const role = found && configured.get(found.tokenName);
+      const session = found && role && hasRole({ role }, 'operator') ? found : undefined;
+      if (!session) {
         if (req.method === 'GET') return reply.code(303).header('location', '/console/sign-in').send();
         return reply.code(401).type('text/html').send(errorPage(401, 'Your console session has ended or is missing. Sign in again.'));
       }
