@@ -36,6 +36,8 @@ function stubs() {
   const behaviour: Record<Store, Behaviour> = { media: 'ok', auth0: 'ok', recurly: 'ok', database: 'ok' };
   const deletes: Record<Store, number> = { media: 0, auth0: 0, recurly: 0, database: 0 };
   const notices: string[] = [];
+  // What the person was told (acknowledgement, completion), apart from the operators' notices.
+  const told: string[] = [];
   const marks: string[] = [];
   let receipt: Receipt | undefined;
   const remaining: Record<Store, number> = { media: 0, auth0: 0, recurly: 0, database: 0 };
@@ -87,8 +89,13 @@ function stubs() {
       notices.push(n.kind);
       return { delivered: true };
     },
+    // Notices to the person (activities/front-door/notices.ts): recorded with the operators'.
+    notifyPerson: async (n: { kind: string }) => {
+      told.push(n.kind);
+      return 'sent';
+    },
   };
-  return { activities, behaviour, deletes, notices, marks, receipt: () => receipt, own, remaining, pending };
+  return { activities, behaviour, deletes, notices, told, marks, receipt: () => receipt, own, remaining, pending };
 }
 
 describe('deletion workflow on the time-skipping server (stub activities)', () => {
@@ -189,6 +196,8 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       expect(receipt.verification.clean).toBe(true);
       expect(receipt.stores?.recurly).toMatchObject({ outcome: 'verified' });
       expect(s.receipt()).toEqual(receipt);
+      // The person heard twice: when it started, and once the receipt was written.
+      expect(s.told).toEqual(['acknowledgement', 'completion']);
     });
   }, 120_000);
 
