@@ -21,4 +21,10 @@ export function assertProduction(cfg: Config, env: Env, servesApi: boolean): voi
   if (/devstoreaccount1|UseDevelopmentStorage/.test(cfg.blob.connectionString)) {
     throw new ConfigError('AZURE_STORAGE_CONNECTION_STRING', 'points at the Azurite emulator and is refused in production mode');
   }
+  // The person's mail (CONTRACT §6): without these, verification links and notices would go to
+  // the embedded stack's loopback mail catcher, which no one reads, and point at 127.0.0.1.
+  if (!env.SMTP_URL) throw new ConfigError('SMTP_URL', 'is required in production mode: the mail server Lethe sends through (smtp://user:pass@host:587 or smtps://user:pass@host:465)');
+  if (!env.LETHE_PUBLIC_URL) throw new ConfigError('LETHE_PUBLIC_URL', "is required in production mode: the API's address as people reach it (https://privacy.example.com)");
+  // Mailed links carry a single-use secret: never in clear over the network.
+  if (!cfg.mail.publicUrl.startsWith('https://')) throw new ConfigError('LETHE_PUBLIC_URL', 'must be an https: URL in production mode (mailed links carry a secret)');
 }

@@ -10,6 +10,8 @@ const prodEnv = {
   AUTH0_CLIENT_SECRET: 'secret',
   RECURLY_API_KEY: 'key',
   LETHE_ENCRYPTION_KEYS: `prod-1:${Buffer.alloc(32, 7).toString('base64')}`,
+  SMTP_URL: 'smtps://lethe:pw@mail.example.com:465',
+  LETHE_PUBLIC_URL: 'https://privacy.example.com',
 };
 
 function errorOf(env: Record<string, string>): ConfigError {

@@ -154,6 +154,8 @@ describe('encryption configuration', () => {
       AUTH0_CLIENT_ID: 'id',
       AUTH0_CLIENT_SECRET: 'secret',
       RECURLY_API_KEY: 'key',
+      SMTP_URL: 'smtps://mail.example.com:465',
+      LETHE_PUBLIC_URL: 'https://privacy.example.com',
     };
     expect(configError(prod).variable).toBe('LETHE_ENCRYPTION_KEYS');
     expect(loadConfig({ ...prod, LETHE_ENCRYPTION_KEYS: K1 }).encryption.keys!.currentKeyId).toBe('k1');

@@ -108,6 +108,8 @@ describe('secrets from files', () => {
       AUTH0_CLIENT_SECRET_FILE: secretFile('auth0-secret'),
       RECURLY_API_KEY_FILE: secretFile('recurly-key'),
       LETHE_ENCRYPTION_KEYS_FILE: secretFile(ENCRYPTION_KEYS),
+      SMTP_URL: 'smtps://mail.example.com:465',
+      LETHE_PUBLIC_URL: 'https://privacy.example.com',
     };
     const config = loadConfig(env);
     expect([config.database.url, config.auth0.clientSecret, config.recurly.apiKey]).toEqual(['postgres://app:s3cret-db-pw@db.example:5432/app?sslmode=verify-full', 'auth0-secret', 'recurly-key']);

@@ -17,6 +17,8 @@ export const REQUIRED_ENV: Record<string, string> = {
   RECURLY_API_KEY: 'key',
   LETHE_ENCRYPTION_KEYS: 'k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
   LETHE_API_TOKENS: 'a-long-enough-production-token',
+  SMTP_URL: 'smtps://lethe:pw@mail.example.com:465',
+  LETHE_PUBLIC_URL: 'https://privacy.example.com',
 };
 
 /** Fails (never skips) when docker-compose is missing, naming the package that provides it. */
