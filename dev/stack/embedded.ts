@@ -314,7 +314,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       await sup.start(mailpitSpec({ smtpPort, httpPort, dir: path.join(opts.stateDir, 'mailpit') }));
       childEnv.SMTP_URL = `smtp://127.0.0.1:${smtpPort}`;
       mailCatcherUrl = `http://127.0.0.1:${httpPort}`;
-      endpoints.push({ name: 'Mail catcher', where: mailCatcherUrl, note: `Mailpit: SMTP ${childEnv.SMTP_URL}, API ${mailCatcherUrl}/api/v1/messages` });
+      // Its web page is blank (the module lacks its built assets, docs/development.md): the newest mail's own page is not.
+      endpoints.push({ name: 'Mail catcher', where: mailCatcherUrl, note: `Mailpit, SMTP 127.0.0.1:${smtpPort}; newest mail: /view/latest.html` });
     }
 
     const auth0Id = env.AUTH0_CLIENT_ID || DEFAULTS.auth0ClientId;
