@@ -127,6 +127,8 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       refund: oneOf(env, 'LETHE_RECURLY_REFUND', ['none', 'partial', 'full'] as const, 'none'),
       // The site's data centre: an EU site answers 401 on the US host (the SDK's `region`).
       region: oneOf(env, 'RECURLY_REGION', ['us', 'eu'] as const, 'us'),
+      // Which requests the site's rate limit counts (stores/recurlyHttpAdapter.ts).
+      site: oneOf(env, 'RECURLY_SITE_KIND', ['sandbox', 'production'] as const, 'sandbox'),
     },
     deletion: {
       deadlineHours: positiveNumber(env, 'LETHE_DEADLINE_HOURS', 72),

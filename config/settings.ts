@@ -222,6 +222,12 @@ export const SETTINGS: readonly Setting[] = [
       "the Recurly site's region, `us` or `eu` (the SDK's `region`: v3.recurly.com or v3.eu.recurly.com); an EU site's key is refused (401, `Unauthorized`, the store shows blocked) on the US host",
   },
   { name: 'LETHE_RECURLY_REFUND', default: 'none', meaning: 'refund for terminated subscriptions: none, partial, full' },
+  {
+    name: 'RECURLY_SITE_KIND',
+    default: 'sandbox',
+    meaning:
+      "the Recurly site's kind, `sandbox` or `production`: a sandbox site's rate limit counts every request, a production site's only GETs, so there Lethe's writes are not paced (api.yaml \"Rate Limits\"); `sandbox` is the safe side",
+  },
 
   // The vendors' rate budget (docs/architecture.md, "Vendor rate budget")
   { name: 'LETHE_AUTH0_RATE_PER_SECOND', default: '16', meaning: "the Auth0 tenant's Management API limit, for the whole deployment ([rate budget](architecture.md#vendor-rate-budget))" },

@@ -34,7 +34,7 @@ export interface Config {
   blob: { connectionString: string; accountUrl?: string; embedded: boolean; containers: string[]; pageSize: number; batchConcurrency: number };
   /** `searchLagMs`: how long Auth0's user search may lag a write; `logRetentionDays`: the tenant's log retention (receipts say when the logs expire). */
   auth0: { domain: string; clientId: string; clientSecret: string; baseUrl?: string; searchLagMs?: number; logRetentionDays?: number };
-  recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full'; region: 'us' | 'eu' };
+  recurly: { apiKey: string; baseUrl?: string; refund: 'none' | 'partial' | 'full'; region: 'us' | 'eu'; site: 'sandbox' | 'production' };
   /** `webhookSecret` signs every webhook delivery (LETHE_WEBHOOK_SECRET[_FILE]; activities/deletion/notify.ts). */
   /** `twinGuardDays`: how long a deleted person's email hash keeps a case twin from being resolved by that email (LETHE_TWIN_GUARD_DAYS). */
   deletion: { deadlineHours: number; warningHours: number; webhookUrl?: string; webhookSecret?: string; blockPolicy: BlockPolicy; twinGuardDays: number };

@@ -2,6 +2,7 @@
  * Lethe's one module over Recurly (API v3): the real `recurly` SDK behind the few operations
  * deletion needs. Every failure leaves here as a VendorError with a `type`.
  */
+import { createHash } from 'node:crypto';
 import { Client, type Account, type Invoice, type LineItem, type Subscription } from 'recurly';
 import { isVendorError, typeForStatus, VendorError, type VendorErrorType } from './errors';
 import { FetchHttpAdapter, RecurlyTransportError } from './recurlyHttpAdapter';
@@ -19,6 +20,21 @@ export interface RecurlyConfig {
   region?: 'us' | 'eu';
   /** Pacing by Recurly's rate-limit headers (stores/vendorPace.ts); one per process by default. */
   pace?: VendorPace;
+  /**
+   * The site's kind (api.yaml "Rate Limits"): a sandbox site counts every request against its
+   * 400 a minute, a production site only GETs. On production, writes are not paced.
+   */
+  site?: 'sandbox' | 'production';
+}
+
+/**
+ * Options of a write. `idempotencyScope` names the step making it (Lethe: the workflow run and
+ * the activity, which a retried attempt shares and the workflow's next scheduling does not), so
+ * the `Idempotency-Key` is the same for the same request of the same step: a retry after a lost
+ * answer is replayed by Recurly rather than applied again (api.yaml "Idempotent Requests").
+ */
+export interface WriteOptions {
+  idempotencyScope?: string;
 }
 
 export interface RecurlyAccount {
@@ -32,6 +48,31 @@ export interface RecurlyAccount {
   redacted: boolean;
   /** The names (never the values) of the personal fields still set; empty when redacted. */
   personalFields: string[];
+  /**
+   * What Recurly's redaction does not clear and Lethe must: `cc_emails` set, and the names of
+   * the custom fields holding a value (api.yaml `redact_account` names neither).
+   */
+  ccEmails: boolean;
+  customFields: string[];
+  /** The account shows a billing method (its primary `billing_info`); a wallet may hold more. */
+  hasBillingInfo: boolean;
+  /** Account hierarchy: its parent's id, and who pays (`bill_to`: self or parent). */
+  parentAccountId?: string;
+  billTo?: string;
+}
+
+/** A child account (`list_child_accounts`), by code. */
+export interface RecurlyChildAccount {
+  code: string;
+  state: string;
+  /** It holds no personal field (redacted, or never had any). */
+  redacted: boolean;
+}
+
+/** A stored billing method (`list_billing_infos`). */
+export interface RecurlyBillingInfo {
+  id: string;
+  primary: boolean;
 }
 
 /** What keeps Recurly from redacting besides subscriptions (`redact_account` 422). */
@@ -61,16 +102,31 @@ export interface RecurlyClient {
    * `terminate_subscription` with `charge=false`: unbilled usage is zeroed rather than billed on
    * a final invoice, which would itself be an open invoice blocking the redaction.
    */
-  terminateSubscription(id: string, refund: RefundType): Promise<'terminated' | 'already_expired' | 'already_gone'>;
+  terminateSubscription(id: string, refund: RefundType, opts?: WriteOptions): Promise<'terminated' | 'already_expired' | 'already_gone'>;
   /** `cancel_subscription`: the documented end of a `future` subscription (it becomes `failed`). */
-  cancelSubscription(id: string): Promise<'canceled' | 'already_ended' | 'already_gone'>;
+  cancelSubscription(id: string, opts?: WriteOptions): Promise<'canceled' | 'already_ended' | 'already_gone'>;
+  /**
+   * `update_account`: empties `cc_emails` and the named custom fields ("To remove a field send
+   * the name with a null or empty value", api.yaml `CustomFields`).
+   */
+  clearAccountFields(code: string, fields: { ccEmails: boolean; customFields: string[] }, opts?: WriteOptions): Promise<'cleared' | 'already_gone'>;
+  /** `list_account_notes`: the notes' ids. */
+  listAccountNotes(code: string): Promise<string[]>;
+  /** `remove_account_note`. */
+  removeAccountNote(code: string, noteId: string, opts?: WriteOptions): Promise<'removed' | 'already_gone'>;
+  /** `list_billing_infos`: every stored billing method (a wallet's, with its primary). */
+  listBillingInfos(code: string): Promise<RecurlyBillingInfo[]>;
+  /** `remove_a_billing_info` (422 for the primary while others remain: remove those first). */
+  removeBillingInfo(code: string, billingInfoId: string, opts?: WriteOptions): Promise<'removed' | 'already_gone'>;
+  /** `list_child_accounts`. */
+  listChildAccounts(code: string): Promise<RecurlyChildAccount[]>;
   /** Uninvoiced charges and open invoices; zero for an account that does not exist. */
   openCharges(code: string): Promise<OpenCharges>;
   /**
    * `redact_account`: 'accepted' means Recurly took the request; the redaction itself happens
    * later ("processed asynchronously"). Throws VendorError 'precondition' on Recurly's 422.
    */
-  redactAccount(code: string): Promise<'accepted' | 'already_gone'>;
+  redactAccount(code: string, opts?: WriteOptions): Promise<'accepted' | 'already_gone'>;
   /** For seeding and tests. */
   createAccount(input: NewAccount): Promise<{ id: string; code: string }>;
   /** For seeding and tests: an active subscription, creating the account if it is missing. */
@@ -89,6 +145,9 @@ export interface NewAccount {
   company?: string;
   ccEmails?: string;
   customFields?: { name: string; value: string }[];
+  /** Account hierarchy: the parent's code, and whether the child bills to it. */
+  parentAccountCode?: string;
+  billTo?: 'self' | 'parent';
   shippingAddresses?: { firstName: string; lastName: string; street1: string; city: string; postalCode: string; country: string; email?: string; phone?: string }[];
   address?: { street1?: string; street2?: string; city?: string; region?: string; postalCode?: string; country?: string; phone?: string };
 }
@@ -108,8 +167,19 @@ export const RECURLY_TIMEOUT_MS = 15_000;
 export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
   const client = new Client(cfg.apiKey, {
     region: cfg.region ?? 'us',
-    httpAdapter: new FetchHttpAdapter({ baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs ?? RECURLY_TIMEOUT_MS, pace: cfg.pace ?? recurlyPace() }),
+    httpAdapter: new FetchHttpAdapter({ baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs ?? RECURLY_TIMEOUT_MS, pace: cfg.pace ?? recurlyPace(), site: cfg.site ?? 'sandbox' }),
   });
+  // The SDK takes `{ headers }` on every call (BaseClient ALLOWED_OPTIONS) though its types name
+  // options only where a call has parameters: the same methods, typed with them.
+  const withOptions = client as unknown as {
+    updateAccount(id: string, body: object, o: object): Promise<Account>;
+    redactAccount(id: string, o: object): Promise<Account>;
+    removeAccountNote(id: string, noteId: string, o: object): Promise<unknown>;
+    removeABillingInfo(id: string, billingInfoId: string, o: object): Promise<unknown>;
+  };
+  /** The SDK's per-call options carrying a write's Idempotency-Key (the adapter adds a random one where none is given). */
+  const write = (opts: WriteOptions | undefined, request: string): { headers?: Record<string, string> } =>
+    opts?.idempotencyScope ? { headers: { 'Idempotency-Key': idempotencyKey(opts.idempotencyScope, request) } } : {};
   const pageSize = cfg.pageSize ?? 200;
 
   async function call<T>(operation: string, subject: string, fn: () => Promise<T>): Promise<T> {
@@ -125,7 +195,18 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
       try {
         const a = await call('getAccount', code, () => client.getAccount(`code-${code}`));
         const personalFields = personalFieldsOf(a);
-        return { id: a.id ?? '', code: a.code ?? code, state: a.state ?? 'unknown', redacted: personalFields.length === 0, personalFields };
+        return compact({
+          id: a.id ?? '',
+          code: a.code ?? code,
+          state: a.state ?? 'unknown',
+          redacted: personalFields.length === 0,
+          personalFields,
+          ccEmails: personalFields.includes('cc_emails'),
+          customFields: (a.customFields ?? []).filter((f) => f?.name && f.value !== undefined && f.value !== null && f.value !== '').map((f) => f.name!),
+          hasBillingInfo: personalFields.includes('billing_info'),
+          parentAccountId: a.parentAccountId || undefined,
+          billTo: a.billTo || undefined,
+        });
       } catch (err) {
         if (isVendorError(err) && err.type === 'not_found') return null;
         throw err;
@@ -151,9 +232,9 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
       return live;
     },
 
-    async terminateSubscription(id, refund) {
+    async terminateSubscription(id, refund, opts) {
       try {
-        await call('terminateSubscription', id, () => client.terminateSubscription(id, { params: { refund, charge: false } }));
+        await call('terminateSubscription', id, () => client.terminateSubscription(id, { params: { refund, charge: false }, ...write(opts, `terminate ${id} ${refund}`) }));
         return 'terminated';
       } catch (err) {
         if (!isVendorError(err)) throw err;
@@ -167,9 +248,9 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
       }
     },
 
-    async cancelSubscription(id) {
+    async cancelSubscription(id, opts) {
       try {
-        await call('cancelSubscription', id, () => client.cancelSubscription(id, { body: {} }));
+        await call('cancelSubscription', id, () => client.cancelSubscription(id, { body: {}, ...write(opts, `cancel ${id}`) }));
         return 'canceled';
       } catch (err) {
         if (!isVendorError(err)) throw err;
@@ -201,9 +282,9 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
       return out;
     },
 
-    async redactAccount(code) {
+    async redactAccount(code, opts) {
       try {
-        await call('redactAccount', code, () => client.redactAccount(`code-${code}`));
+        await call('redactAccount', code, () => withOptions.redactAccount(`code-${code}`, write(opts, `redact ${code}`)));
         return 'accepted';
       } catch (err) {
         if (!isVendorError(err)) throw err;
@@ -213,6 +294,82 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
         }
         throw err;
       }
+    },
+
+    async clearAccountFields(code, fields, opts) {
+      const body = compact({
+        ccEmails: fields.ccEmails ? '' : undefined,
+        customFields: fields.customFields.length ? fields.customFields.map((name) => ({ name, value: '' })) : undefined,
+      });
+      try {
+        await call('clearAccountFields', code, () => withOptions.updateAccount(`code-${code}`, body, write(opts, `update ${code} ${JSON.stringify(body)}`)));
+        return 'cleared';
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return 'already_gone';
+        throw err;
+      }
+    },
+
+    async listAccountNotes(code) {
+      const ids: string[] = [];
+      try {
+        // list_account_notes takes no `limit` (api.yaml): Recurly's default page, then `next`.
+        await call('listAccountNotes', code, async () => {
+          for await (const n of client.listAccountNotes(`code-${code}`).each()) if (n.id) ids.push(n.id);
+        });
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return [];
+        throw err;
+      }
+      return ids;
+    },
+
+    async removeAccountNote(code, noteId, opts) {
+      try {
+        await call('removeAccountNote', code, () => withOptions.removeAccountNote(`code-${code}`, noteId, write(opts, `remove note ${code} ${noteId}`)));
+        return 'removed';
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return 'already_gone';
+        throw err;
+      }
+    },
+
+    async listBillingInfos(code) {
+      const out: RecurlyBillingInfo[] = [];
+      try {
+        await call('listBillingInfos', code, async () => {
+          for await (const b of client.listBillingInfos(`code-${code}`).each()) if (b.id) out.push({ id: b.id, primary: b.primaryPaymentMethod === true });
+        });
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return [];
+        throw err;
+      }
+      return out;
+    },
+
+    async removeBillingInfo(code, billingInfoId, opts) {
+      try {
+        await call('removeBillingInfo', code, () => withOptions.removeABillingInfo(`code-${code}`, billingInfoId, write(opts, `remove billing info ${code} ${billingInfoId}`)));
+        return 'removed';
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return 'already_gone';
+        throw err;
+      }
+    },
+
+    async listChildAccounts(code) {
+      const out: RecurlyChildAccount[] = [];
+      try {
+        await call('listChildAccounts', code, async () => {
+          for await (const c of client.listChildAccounts(`code-${code}`, { params: { limit: pageSize } }).each()) {
+            out.push({ code: c.code ?? '', state: c.state ?? 'unknown', redacted: personalFieldsOf(c).length === 0 });
+          }
+        });
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return [];
+        throw err;
+      }
+      return out;
     },
 
     async createCharge(input) {
@@ -238,6 +395,8 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
             company: input.company,
             ccEmails: input.ccEmails,
             customFields: input.customFields,
+            parentAccountCode: input.parentAccountCode,
+            billTo: input.billTo,
             shippingAddresses: input.shippingAddresses?.map((a) => compact(a)),
             address: input.address ? compact(input.address) : undefined,
           }),
@@ -320,6 +479,14 @@ function isOpenCharge(li: LineItem): boolean {
 function isOpenInvoice(inv: Invoice): boolean {
   const collecting = inv.state === 'pending' || inv.state === 'processing' || inv.state === 'past_due' || inv.state === 'open';
   return collecting && (inv.balance === undefined || inv.balance === null || inv.balance > 0);
+}
+
+/**
+ * A write's `Idempotency-Key`: the same for the same request of the same step, 64 hex characters
+ * (api.yaml: 255 at most). Hashed, so no account code or id is readable in it.
+ */
+export function idempotencyKey(scope: string, request: string): string {
+  return createHash('sha256').update(`${scope}\n${request}`).digest('hex');
 }
 
 function compact<T extends object>(obj: T): T {

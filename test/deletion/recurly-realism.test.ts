@@ -42,7 +42,14 @@ describe('Recurly as documented: asynchronous redaction, open charges, charge=fa
     seed = { ...world.deps, recurlySandboxUrl: sandboxUrl };
     // The shared sandbox runs as the stack started it: faithful, with its default delay.
     const behaviour = await adminJson<Record<string, unknown>>(sandboxUrl, 'GET', 'behaviour');
-    expect(behaviour).toEqual({ redactionDelayMs: expect.any(Number), openChargesBlockRedaction: true, futureNotTerminable: true, chargeBillsUnbilledUsage: true });
+    expect(behaviour).toEqual({
+      redactionDelayMs: expect.any(Number),
+      openChargesBlockRedaction: true,
+      futureNotTerminable: true,
+      chargeBillsUnbilledUsage: true,
+      redactionDocumentedScopeOnly: true,
+      hierarchyBlocksRedaction: true,
+    });
     expect(behaviour.redactionDelayMs).toBeGreaterThanOrEqual(1000);
   }, 120_000);
   afterAll(async () => {

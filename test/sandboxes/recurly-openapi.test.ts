@@ -25,6 +25,13 @@ const LETHE_OPERATIONS = [
   'redact_account',
   'list_account_line_items',
   'list_account_invoices',
+  // What redaction does not clear, and the account hierarchy (issue 36 items 7, 8).
+  'update_account',
+  'list_account_notes',
+  'remove_account_note',
+  'list_billing_infos',
+  'remove_a_billing_info',
+  'list_child_accounts',
   // For tests and seeding (CONTRACT §4): an uninvoiced charge, and its removal.
   'create_line_item',
   'remove_line_item',
@@ -92,6 +99,32 @@ describe('Recurly traffic conforms to the OpenAPI document', () => {
     await recurly.listLiveSubscriptions(`${code}-missing`, new Date());
     await recurly.openCharges(`${code}-missing`);
     await caught(() => createRecurlyClient({ apiKey: 'wrong-key', baseUrl: proxy.url }).getAccount(code));
+
+    // What redaction leaves: cc_emails and custom fields (update_account), notes, a wallet; and a
+    // hierarchy. Notes and wallet methods are seeded beside the proxy (Lethe never creates them).
+    const other = `${code}-other`;
+    await recurly.createAccount({ code: other, email: 'other@example.test', ccEmails: 'cc@example.test', customFields: [{ name: 'favourite_spec', value: 'YAML' }] });
+    await recurly.createAccount({ code: `${other}-child`, firstName: 'Kid', parentAccountCode: other, billTo: 'parent' });
+    const seedNote = (message: string) =>
+      fetch(`${sandbox.url}/accounts/code-${other}/notes`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${API_KEY}:`).toString('base64')}`, accept: 'application/vnd.recurly.v2021-02-25', 'content-type': 'application/json' },
+        body: JSON.stringify({ message }),
+      });
+    for (const m of ['one', 'two', 'three']) await seedNote(`note ${m}`);
+    for (const lastFour of ['4242', '0005']) await adminJson(sandbox.url, 'POST', `accounts/${other}/billing_infos`, { firstName: 'Wal', lastName: 'Let', lastFour });
+    await recurly.clearAccountFields(other, { ccEmails: true, customFields: ['favourite_spec'] });
+    await recurly.clearAccountFields(`${other}-missing`, { ccEmails: true, customFields: [] });
+    const notes = await recurly.listAccountNotes(other);
+    for (const id of notes) await recurly.removeAccountNote(other, id);
+    await recurly.removeAccountNote(other, notes[0]);
+    await recurly.listAccountNotes(`${other}-missing`);
+    const wallet = await recurly.listBillingInfos(other);
+    await caught(() => recurly.removeBillingInfo(other, wallet.find((b) => b.primary)!.id));
+    for (const b of [...wallet.filter((w) => !w.primary), ...wallet.filter((w) => w.primary)]) await recurly.removeBillingInfo(other, b.id);
+    await recurly.removeBillingInfo(other, wallet[0].id);
+    await recurly.listChildAccounts(other);
+    await recurly.listChildAccounts(`${other}-missing`);
   });
 
   afterAll(async () => {
@@ -153,6 +186,18 @@ describe('Recurly traffic conforms to the OpenAPI document', () => {
       'list_account_line_items 200',
       'list_account_line_items 404',
       'list_account_invoices 200',
+      'update_account 200',
+      'update_account 404',
+      'list_account_notes 200',
+      'list_account_notes 404',
+      'remove_account_note 204',
+      'remove_account_note 404',
+      'list_billing_infos 200',
+      'remove_a_billing_info 204',
+      'remove_a_billing_info 422',
+      'remove_a_billing_info 404',
+      'list_child_accounts 200',
+      'list_child_accounts 404',
     ]) {
       expect(statuses).toContain(s);
     }

@@ -72,7 +72,17 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
     const code = uniqueCode();
     const created = await recurly.createAccount({ code, email: 'x@example.test', firstName: 'X', lastName: 'Y' });
     expect(created.id).toMatch(/^[0-9a-z]{13}$/);
-    expect(await recurly.getAccount(code)).toEqual({ id: created.id, code, state: 'active', redacted: false, personalFields: ['email', 'first_name', 'last_name'] });
+    expect(await recurly.getAccount(code)).toEqual({
+      id: created.id,
+      code,
+      state: 'active',
+      redacted: false,
+      personalFields: ['email', 'first_name', 'last_name'],
+      ccEmails: false,
+      customFields: [],
+      hasBillingInfo: false,
+      billTo: 'self',
+    });
 
     const res = await raw(sandbox, 'GET', `/accounts/${created.id}`);
     expect(res.status).toBe(200);
@@ -235,7 +245,7 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
     expect(await recurly.cancelSubscription(future.id)).toBe('already_ended');
   });
 
-  test('when the account has cc_emails, custom fields and shipping addresses, then it is not redacted until redaction clears them too', async () => {
+  test('when the account has cc_emails, custom fields and shipping addresses, then redaction clears only the documented ones, and update_account clears the rest', async () => {
     const code = uniqueCode();
     await recurly.createAccount({
       code,
@@ -243,7 +253,7 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
       customFields: [{ name: 'nickname', value: 'Countess' }],
       shippingAddresses: [{ firstName: 'Ada', lastName: 'Lovelace', street1: '1 Ship St', city: 'Dover', postalCode: 'CT1', country: 'GB' }],
     });
-    expect(await recurly.getAccount(code)).toMatchObject({ redacted: false, personalFields: ['cc_emails', 'shipping_addresses', 'custom_fields'] });
+    expect(await recurly.getAccount(code)).toMatchObject({ redacted: false, personalFields: ['cc_emails', 'shipping_addresses', 'custom_fields'], ccEmails: true, customFields: ['nickname'] });
     const shown = (await (await raw(sandbox, 'GET', `/accounts/code-${code}`)).json()) as Record<string, unknown>;
     expect(shown).toMatchObject({
       cc_emails: 'partner@example.test',
@@ -252,6 +262,9 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
     });
     expect(await recurly.redactAccount(code)).toBe('accepted');
     await sleep(REDACTION_DELAY_MS + 100);
+    // api.yaml redact_account names shipping addresses, not cc_emails or custom fields.
+    expect(await recurly.getAccount(code)).toMatchObject({ redacted: false, personalFields: ['cc_emails', 'custom_fields'] });
+    expect(await recurly.clearAccountFields(code, { ccEmails: true, customFields: ['nickname'] })).toBe('cleared');
     expect(await recurly.getAccount(code)).toMatchObject({ redacted: true, personalFields: [] });
     const after = (await (await raw(sandbox, 'GET', `/accounts/code-${code}`)).json()) as Record<string, unknown>;
     expect(after).toMatchObject({ custom_fields: [], shipping_addresses: [] });

@@ -27,6 +27,10 @@ export interface AccountInput {
   tax_exempt?: boolean;
   address?: Address;
   custom_fields?: CustomField[];
+  /** Account hierarchy (api.yaml `AccountCreate`): the parent by code or id, and who pays. */
+  parent_account_code?: string;
+  parent_account_id?: string;
+  bill_to?: 'self' | 'parent';
   shipping_addresses?: ShippingAddressInput[];
   billing_info?: {
     first_name?: string;
@@ -175,10 +179,81 @@ export function parseAccountCreate(body: unknown, prefix = ''): Parsed<AccountIn
     tax_exempt: c.bool(body, 'tax_exempt'),
     address: c.address(body, 'address'),
     custom_fields: customFields(c, body.custom_fields),
+    parent_account_code: c.str(body, 'parent_account_code', 50),
+    parent_account_id: c.str(body, 'parent_account_id', 13),
+    bill_to: billTo(c, body.bill_to),
     shipping_addresses: shippingAddresses(c, body.shipping_addresses),
     billing_info: billing,
   });
   return c.errors.length ? { ok: false, errors: c.errors } : { ok: true, value };
+}
+
+/** api.yaml `BillToEnum`. */
+function billTo(c: Collector, v: unknown): 'self' | 'parent' | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (v !== 'self' && v !== 'parent') return c.fail('bill_to', 'is not included in the list');
+  return v;
+}
+
+/**
+ * api.yaml `AccountUpdate`, the fields the sandbox keeps. Custom fields keep their removals:
+ * "To remove a field send the name with a null or empty value" (`CustomFields`), and an empty
+ * `cc_emails` clears it.
+ */
+export interface AccountUpdateInput {
+  email?: string;
+  first_name?: string;
+  last_name?: string;
+  company?: string;
+  cc_emails?: string;
+  custom_fields?: { name: string; value: string | null }[];
+  bill_to?: 'self' | 'parent';
+  parent_account_code?: string;
+}
+
+export function parseAccountUpdate(body: unknown): Parsed<AccountUpdateInput> {
+  const c = new Collector('');
+  if (!isPlainObject(body)) {
+    c.fail('account', 'must be an object');
+    return { ok: false, errors: c.errors };
+  }
+  const email = c.str(body, 'email', 255);
+  if (email !== undefined && email !== '' && !EMAIL_RE.test(email)) c.fail('email', 'is invalid');
+  let custom: AccountUpdateInput['custom_fields'];
+  if (body.custom_fields !== undefined && body.custom_fields !== null) {
+    if (!Array.isArray(body.custom_fields)) c.fail('custom_fields', 'must be an array');
+    else {
+      custom = [];
+      body.custom_fields.forEach((f, i) => {
+        if (!isPlainObject(f) || typeof f.name !== 'string' || !/^[a-z0-9_-]{1,50}$/i.test(f.name)) return void c.fail(`custom_fields.${i}.name`, 'is invalid');
+        if (f.value !== null && f.value !== undefined && (typeof f.value !== 'string' || f.value.length > 255)) return void c.fail(`custom_fields.${i}.value`, 'is invalid');
+        custom!.push({ name: f.name, value: typeof f.value === 'string' && f.value !== '' ? f.value : null });
+      });
+    }
+  }
+  const value: AccountUpdateInput = dropUndefined({
+    email,
+    first_name: c.str(body, 'first_name', 255),
+    last_name: c.str(body, 'last_name', 255),
+    company: c.str(body, 'company', 100),
+    cc_emails: c.str(body, 'cc_emails', 255),
+    custom_fields: custom,
+    bill_to: billTo(c, body.bill_to),
+    parent_account_code: c.str(body, 'parent_account_code', 50),
+  });
+  return c.errors.length ? { ok: false, errors: c.errors } : { ok: true, value };
+}
+
+/** api.yaml `AccountNoteCreate` (required: message). */
+export function parseNoteCreate(body: unknown): Parsed<{ message: string }> {
+  const c = new Collector('');
+  if (!isPlainObject(body)) {
+    c.fail('note', 'must be an object');
+    return { ok: false, errors: c.errors };
+  }
+  const message = c.str(body, 'message', 2048);
+  if (message === undefined || message.trim() === '') c.fail('message', "can't be blank");
+  return c.errors.length ? { ok: false, errors: c.errors } : { ok: true, value: { message: message! } };
 }
 
 /** api.yaml `CustomFields`: name matching /^[a-z0-9_-]+$/i (≤ 50), value ≤ 255. */

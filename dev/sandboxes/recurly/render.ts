@@ -3,7 +3,7 @@
  * sent as null, because api.yaml declares none of these properties nullable.
  */
 import { createHash } from 'node:crypto';
-import { isLive, type StoredAccount, type StoredBillingInfo, type StoredInvoice, type StoredLineItem, type StoredShippingAddress, type StoredSubscription } from './store';
+import { isLive, type StoredAccount, type StoredBillingInfo, type StoredNote, type StoredInvoice, type StoredLineItem, type StoredShippingAddress, type StoredSubscription } from './store';
 
 /** Recurly timestamps carry seconds, not milliseconds. */
 export function recurlyTime(d: Date): string {
@@ -22,7 +22,13 @@ function time(d: Date | undefined): string | undefined {
   return d ? recurlyTime(d) : undefined;
 }
 
-function renderBillingInfo(b: StoredBillingInfo, accountId: string): Record<string, unknown> {
+/** api.yaml `AccountNote`. */
+export function renderNote(n: StoredNote): Record<string, unknown> {
+  return { id: n.id, object: 'account_note', account_id: n.account_id, message: n.message, created_at: recurlyTime(n.created_at) };
+}
+
+/** api.yaml `BillingInfo`; the account's own `billing_info` is its primary payment method. */
+export function renderBillingInfo(b: StoredBillingInfo, accountId: string, primary = true): Record<string, unknown> {
   return defined({
     id: b.id,
     object: 'billing_info',
@@ -34,7 +40,7 @@ function renderBillingInfo(b: StoredBillingInfo, accountId: string): Record<stri
     vat_number: b.vat_number,
     valid: true,
     payment_method: b.last_four ? defined({ object: 'credit_card', card_type: b.card_type, last_four: b.last_four, exp_month: b.exp_month, exp_year: b.exp_year }) : undefined,
-    primary_payment_method: true,
+    primary_payment_method: primary,
     backup_payment_method: false,
     created_at: recurlyTime(b.created_at),
     updated_at: recurlyTime(b.updated_at),
@@ -91,7 +97,8 @@ export function renderAccount(a: StoredAccount, subs: StoredSubscription[], now:
     company: a.company,
     vat_number: a.vat_number,
     tax_exempt: a.tax_exempt,
-    bill_to: 'self',
+    parent_account_id: a.parent_account_id,
+    bill_to: a.bill_to,
     address: a.address,
     billing_info: a.billing_info ? renderBillingInfo(a.billing_info, a.id) : undefined,
     custom_fields: (a.custom_fields ?? []).map((f) => ({ name: f.name, value: f.value })),
@@ -163,7 +170,8 @@ export function renderAccountMini(a: StoredAccount): Record<string, unknown> {
     first_name: a.first_name,
     last_name: a.last_name,
     company: a.company,
-    bill_to: 'self',
+    parent_account_id: a.parent_account_id,
+    bill_to: a.bill_to,
   });
 }
 

@@ -8,20 +8,37 @@
  * subscription cannot be terminated. Each behaviour can be switched off (`behaviour` option,
  * `PUT /__sandbox/behaviour`) for a test about something else; see dev/sandboxes/README.md.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Route } from '../common/router';
-import { sendEmpty, sendJson, startSandboxShell, type ErrorKind, type Handler, type RunningSandbox, type SandboxContext } from '../common/server';
-import { parseAccountCreate, parseAdminInvoice, parseAdminSubscription, parseLineItemCreate, parseSubscriptionCreate, type AccountInput, type ParamError } from './input';
-import { renderAccount, renderInvoice, renderLineItem, renderSubscription } from './render';
-import { addMonths, isLive, recurlyId, RecurlyStore, type StoredAccount, type StoredSubscription, type SubscriptionState } from './store';
+import { sendEmpty, sendJson, setRateHeaders, startSandboxShell, type ErrorKind, type Handler, type RunningSandbox, type SandboxContext } from '../common/server';
+import {
+  parseAccountCreate,
+  parseAccountUpdate,
+  parseAdminInvoice,
+  parseAdminSubscription,
+  parseLineItemCreate,
+  parseNoteCreate,
+  parseSubscriptionCreate,
+  type AccountInput,
+  type ParamError,
+} from './input';
+import { renderAccount, renderBillingInfo, renderInvoice, renderLineItem, renderNote, renderSubscription } from './render';
+import { ACCOUNT_PII_FIELDS, addMonths, isLive, recurlyId, RecurlyStore, type StoredAccount, type StoredSubscription, type SubscriptionState } from './store';
+import { IdempotencyCache, SlidingWindowLimiter } from './idempotency';
 
 export interface RecurlySandboxOptions {
   port?: number;
   host?: string;
   apiKey: string;
-  /** Recurly sandbox sites allow 400 requests per minute, all methods counted. */
+  /**
+   * api.yaml "Rate Limits": "Sandbox sites: 400 requests/min. All requests count towards the
+   * rate limit. Production sites: 1,000 requests/min. Only GET requests count", "calculated over
+   * a sliding 5 minute window". Default per kind: 400 sandbox, 1,000 production.
+   */
   rateLimitPerMinute?: number;
+  /** Which kind of Recurly site this stands in for (default `sandbox`). */
+  siteKind?: 'sandbox' | 'production';
   /** Departures from the faithful defaults, for focused tests. */
   behaviour?: Partial<RecurlyBehaviour>;
 }
@@ -48,6 +65,20 @@ export interface RecurlyBehaviour {
    * billed on the final invoice". Off: unbilled usage is dropped whatever `charge` says.
    */
   chargeBillsUnbilledUsage: boolean;
+  /**
+   * `redact_account` clears what it documents ("billing information, shipping addresses, and
+   * transaction details such as names, email addresses, and payment card data") and nothing
+   * more: `cc_emails`, custom fields, account notes and a wallet's other billing methods stay.
+   * Off: redaction clears those too.
+   */
+  redactionDocumentedScopeOnly: boolean;
+  /**
+   * Account hierarchy (docs.recurly.com "Account hierarchy": a child billed to its parent has its
+   * charges and invoices on the parent): `redact_account` answers 422 for a parent with open
+   * (active, unredacted) child accounts and for a child with `bill_to=parent`. api.yaml's 422
+   * lists "common reasons", not all; this is the sandbox's reading. Off: hierarchy is ignored.
+   */
+  hierarchyBlocksRedaction: boolean;
 }
 
 /** Small enough to keep every deletion test quick, long enough that a read-back sees it pending. */
@@ -58,6 +89,8 @@ export const DEFAULT_RECURLY_BEHAVIOUR: RecurlyBehaviour = {
   openChargesBlockRedaction: true,
   futureNotTerminable: true,
   chargeBillsUnbilledUsage: true,
+  redactionDocumentedScopeOnly: true,
+  hierarchyBlocksRedaction: true,
 };
 
 /** One API request as the sandbox received it (admin calls excluded). */
@@ -67,6 +100,8 @@ export interface RecordedRequest {
   path: string;
   query: Record<string, string>;
   at: string;
+  /** Whether it carried an `Idempotency-Key` (never the key itself). */
+  idempotencyKey?: boolean;
 }
 
 export const API_VERSION = 'v2021-02-25';
@@ -77,13 +112,21 @@ export const API_VERSION = 'v2021-02-25';
 const CONTENT_TYPE = 'application/json; charset=utf-8';
 const SUPPORTED_ACCEPT = [`application/vnd.recurly.${API_VERSION}`, 'application/vnd.recurly.latest'];
 
-type RecurlyErrorType = 'bad_request' | 'internal_server_error' | 'invalid_api_version' | 'not_found' | 'rate_limited' | 'unauthorized' | 'validation';
+type RecurlyErrorType = 'bad_request' | 'simultaneous_request' | 'internal_server_error' | 'invalid_api_version' | 'not_found' | 'rate_limited' | 'unauthorized' | 'validation';
 
 export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<RunningSandbox> {
   const store = new RecurlyStore();
   const initialBehaviour: RecurlyBehaviour = { ...DEFAULT_RECURLY_BEHAVIOUR, ...opts.behaviour };
   let behaviour: RecurlyBehaviour = { ...initialBehaviour };
   const requests: RecordedRequest[] = [];
+  const siteKind = opts.siteKind ?? 'sandbox';
+  const perMinute = opts.rateLimitPerMinute ?? (siteKind === 'production' ? 1_000 : 400);
+  // A production site counts GETs only, over a sliding five-minute window (api.yaml "Rate
+  // Limits"); a sandbox site counts everything, which the shell's limiter does.
+  const getLimiter = new SlidingWindowLimiter(perMinute * 5, 5 * 60_000);
+  const idempotency = new IdempotencyCache();
+  /** Writes whose response is to be lost after they are applied (admin `lose-responses`). */
+  let lose: { pathPrefix: string; count: number } | undefined;
 
   const send = (res: ServerResponse, status: number, body: unknown) => sendJson(res, status, body, CONTENT_TYPE);
   const accountJson = (a: StoredAccount) => renderAccount(a, store.subscriptionsOf(a.id), new Date(), store.invoicesOf(a.id));
@@ -93,9 +136,16 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
     (handler: Handler, route: string): Handler =>
     (ctx) => {
       decorate(ctx.res);
-      store.settle(new Date());
+      store.settle(new Date(), behaviour.redactionDocumentedScopeOnly);
       if (requests.length >= 10_000) requests.shift();
-      requests.push({ method: ctx.method, route, path: ctx.path, query: Object.fromEntries(ctx.url.searchParams), at: new Date().toISOString() });
+      requests.push({
+        method: ctx.method,
+        route,
+        path: ctx.path,
+        query: Object.fromEntries(ctx.url.searchParams),
+        at: new Date().toISOString(),
+        ...(ctx.method === 'GET' ? {} : { idempotencyKey: typeof ctx.req.headers['idempotency-key'] === 'string' }),
+      });
       const accept = String(ctx.req.headers.accept ?? '');
       // A Recurly media type naming another version is refused, as Recurly does; plain JSON or
       // no Accept is let through so outside tests can use a bare fetch.
@@ -114,8 +164,57 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
         return recurlyError(ctx.res, 401, 'unauthorized', 'Please use an API key to authenticate (HTTP Basic, key as user name).');
       }
       if (key !== opts.apiKey) return recurlyError(ctx.res, 401, 'unauthorized', 'The API key provided is not valid.');
-      return handler(ctx);
+      if (siteKind === 'production') {
+        const rate = ctx.method === 'GET' ? getLimiter.take() : getLimiter.peek();
+        setRateHeaders(ctx.res, rate);
+        if (!rate.allowed) {
+          ctx.res.setHeader('retry-after', String(rate.retryAfterSeconds));
+          return recurlyError(ctx.res, 429, 'rate_limited', 'You made too many API requests in the current window. Retry after the rate limit resets.');
+        }
+      }
+      const run = () => {
+        loseResponseIfArmed(ctx);
+        return handler(ctx);
+      };
+      const idemKey = ctx.req.headers['idempotency-key'];
+      if (ctx.method === 'GET' || typeof idemKey !== 'string') return run();
+      // api.yaml "Idempotent Requests": keys of 255 characters or fewer; an identical request
+      // (same key, method, path and API key) within an hour replays the first response with
+      // `Idempotency-Prior: true`; one still in flight is answered 409 with
+      // `Recurly-Should-Retry: true` and a `Retry-After`.
+      if (idemKey.length > 255) return recurlyError(ctx.res, 400, 'bad_request', 'Idempotency-Key must be 255 characters or fewer.');
+      const cacheKey = createHash('sha256').update(`${key}\n${ctx.method}\n${ctx.path}\n${idemKey}`).digest('hex');
+      const prior = idempotency.lookup(cacheKey, Date.now());
+      if (prior === 'in_flight') {
+        ctx.res.setHeader('recurly-should-retry', 'true');
+        ctx.res.setHeader('retry-after', '1');
+        return recurlyError(ctx.res, 409, 'simultaneous_request', 'A request with the same Idempotency-Key is already in progress.');
+      }
+      if (prior) {
+        idempotency.replays += 1;
+        ctx.res.statusCode = prior.status;
+        ctx.res.setHeader('idempotency-prior', 'true');
+        if (prior.contentType) ctx.res.setHeader('content-type', prior.contentType);
+        ctx.res.setHeader('content-length', Buffer.byteLength(prior.body));
+        ctx.res.end(prior.body);
+        return;
+      }
+      return idempotency.record(cacheKey, ctx.res, run);
     };
+
+  /** Applies the request, then drops the connection instead of answering (a response lost on the way back). */
+  const loseResponseIfArmed = (ctx: SandboxContext) => {
+    if (!lose || lose.count <= 0 || ctx.method === 'GET' || !ctx.path.startsWith(lose.pathPrefix)) return;
+    lose.count -= 1;
+    // Recurly keeps what it did (and, under an Idempotency-Key, the response to replay): only the
+    // client is left without an answer.
+    const inner = ctx.res.end.bind(ctx.res) as (...args: unknown[]) => unknown;
+    ctx.res.end = ((...args: unknown[]) => {
+      ctx.res.destroy();
+      inner(...args);
+      return ctx.res;
+    }) as typeof ctx.res.end;
+  };
 
   const requireAccount = (ctx: SandboxContext): StoredAccount | undefined => {
     const accountId = ctx.params.account_id;
@@ -137,10 +236,22 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
     return sub;
   };
 
-  const newAccount = (input: AccountInput): StoredAccount => {
+  /** The parent named on create (by id or code), or a validation error: one level only (api.yaml `AccountCreate.parent_account_id`). */
+  const parentFor = (input: { parent_account_id?: string; parent_account_code?: string }): StoredAccount | ParamError | undefined => {
+    const ref = input.parent_account_id ? input.parent_account_id : input.parent_account_code ? `code-${input.parent_account_code}` : undefined;
+    if (!ref) return undefined;
+    const parent = store.findAccount(ref);
+    if (!parent) return { param: input.parent_account_id ? 'parent_account_id' : 'parent_account_code', message: 'is invalid' };
+    if (parent.parent_account_id) return { param: 'parent_account_id', message: 'cannot be an account that itself has a parent' };
+    return parent;
+  };
+
+  const newAccount = (input: AccountInput, parent?: StoredAccount): StoredAccount => {
     const now = new Date();
     const b = input.billing_info;
     return store.addAccount({
+      parent_account_id: parent?.id,
+      bill_to: parent ? (input.bill_to ?? 'self') : 'self',
       code: input.code,
       email: input.email,
       username: input.username,
@@ -180,7 +291,130 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
     if (store.findAccountByCode(parsed.value.code)) {
       return validationError(ctx.res, [{ param: 'code', message: 'has already been taken' }]);
     }
-    send(ctx.res, 201, accountJson(newAccount(parsed.value)));
+    const parent = parentFor(parsed.value);
+    if (parent && !('id' in parent)) return validationError(ctx.res, [parent]);
+    send(ctx.res, 201, accountJson(newAccount(parsed.value, parent)));
+  };
+
+  /**
+   * `update_account` (api.yaml `AccountUpdate`): the fields Lethe clears before redaction. Custom
+   * fields change only when named; "To remove a field send the name with a null or empty value".
+   */
+  const updateAccount: Handler = async (ctx) => {
+    const account = requireAccount(ctx);
+    if (!account) return;
+    const parsed = parseAccountUpdate(await ctx.readJson());
+    if (!parsed.ok) return validationError(ctx.res, parsed.errors);
+    const u = parsed.value;
+    const set = (field: 'email' | 'first_name' | 'last_name' | 'company' | 'cc_emails', v: string | undefined) => {
+      if (v === undefined) return;
+      if (v === '') delete account[field];
+      else account[field] = v;
+    };
+    set('email', u.email);
+    set('first_name', u.first_name);
+    set('last_name', u.last_name);
+    set('company', u.company);
+    set('cc_emails', u.cc_emails);
+    if (u.custom_fields) {
+      const fields = new Map((account.custom_fields ?? []).map((f) => [f.name, f.value]));
+      for (const f of u.custom_fields) {
+        if (f.value === null) fields.delete(f.name);
+        else fields.set(f.name, f.value);
+      }
+      account.custom_fields = fields.size ? [...fields].map(([name, value]) => ({ name, value })) : undefined;
+    }
+    if (u.parent_account_code !== undefined) {
+      if (u.parent_account_code === '') {
+        delete account.parent_account_id;
+        account.bill_to = 'self';
+      } else {
+        const parent = parentFor({ parent_account_code: u.parent_account_code });
+        if (parent && !('id' in parent)) return validationError(ctx.res, [parent]);
+        account.parent_account_id = parent?.id;
+      }
+    }
+    if (u.bill_to !== undefined) account.bill_to = account.parent_account_id ? u.bill_to : 'self';
+    account.updated_at = new Date();
+    send(ctx.res, 200, accountJson(account));
+  };
+
+  /** `list_child_accounts`: the accounts whose parent this is. */
+  const listChildAccounts: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (account) listPage(ctx, store.childrenOf(account.id), accountJson);
+  };
+
+  const listAccountNotes: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (account)
+      listPage(
+        ctx,
+        store.notesOf(account.id).map((n) => ({ ...n, updated_at: n.created_at })),
+        renderNote,
+      );
+  };
+
+  const createAccountNote: Handler = async (ctx) => {
+    const account = requireAccount(ctx);
+    if (!account) return;
+    const parsed = parseNoteCreate(await ctx.readJson());
+    if (!parsed.ok) return validationError(ctx.res, parsed.errors);
+    send(ctx.res, 201, renderNote(store.addNote(account.id, parsed.value.message)));
+  };
+
+  /** `remove_account_note`: 204, or 404 "Incorrect site, account or note ID". */
+  const removeAccountNote: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (!account) return;
+    const note = store.notes.get(ctx.params.account_note_id);
+    if (!note || note.account_id !== account.id) return recurlyError(ctx.res, 404, 'not_found', `Couldn't find AccountNote with id = ${ctx.params.account_note_id}`);
+    store.notes.delete(note.id);
+    sendEmpty(ctx.res, 204);
+  };
+
+  /** `list_billing_infos`: the primary payment method and the wallet's others. */
+  const listBillingInfos: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (!account) return;
+    const all = store.billingInfosOf(account).map((b, i) => ({ ...b, seq: i }));
+    listPage(ctx, all, (b) => renderBillingInfo(b, account.id, b.id === account.billing_info?.id));
+  };
+
+  /**
+   * `remove_a_billing_info`: 204; 404 for one the account does not hold; 422 "Billing info cannot
+   * be deleted. Please set a new primary billing info before deleting this billing info" for the
+   * primary while the wallet holds others.
+   */
+  const removeABillingInfo: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (!account) return;
+    const id = ctx.params.billing_info_id;
+    if (account.billing_info?.id === id) {
+      if ((account.wallet ?? []).length > 0) {
+        return recurlyError(ctx.res, 422, 'validation', 'Billing info cannot be deleted. Please set a new primary billing info before deleting this billing info', [
+          { param: 'primary_payment_method', message: 'is the primary payment method' },
+        ]);
+      }
+      delete account.billing_info;
+    } else {
+      const i = (account.wallet ?? []).findIndex((b) => b.id === id);
+      if (i < 0) return recurlyError(ctx.res, 404, 'not_found', `Couldn't find BillingInfo with id = ${id}`);
+      account.wallet!.splice(i, 1);
+      if (!account.wallet!.length) delete account.wallet;
+    }
+    account.updated_at = new Date();
+    sendEmpty(ctx.res, 204);
+  };
+
+  /** `remove_billing_info`: the account's (primary) billing info; 404 "Account has no billing information". */
+  const removeBillingInfo: Handler = (ctx) => {
+    const account = requireAccount(ctx);
+    if (!account) return;
+    if (!account.billing_info) return recurlyError(ctx.res, 404, 'not_found', "Couldn't find BillingInfo for this account");
+    delete account.billing_info;
+    account.updated_at = new Date();
+    sendEmpty(ctx.res, 204);
   };
 
   const getAccount: Handler = (ctx) => {
@@ -236,6 +470,13 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
         { param: 'subscriptions', message: 'has live subscriptions' },
       ]);
     }
+    if (behaviour.hierarchyBlocksRedaction) {
+      const children = store.openChildrenOf(account.id);
+      const params: ParamError[] = [];
+      if (children.length) params.push({ param: 'child_accounts', message: `has ${children.length} open child account${children.length === 1 ? '' : 's'}` });
+      if (account.parent_account_id && account.bill_to === 'parent') params.push({ param: 'bill_to', message: 'is parent: its charges and invoices are the parent account' + "'s" });
+      if (params.length) return recurlyError(ctx.res, 422, 'validation', 'Account cannot be redacted while it is part of an account hierarchy.', params);
+    }
     const open = store.openCharges(account.id);
     if (behaviour.openChargesBlockRedaction && (open.lineItems > 0 || open.invoices > 0)) {
       const params: ParamError[] = [];
@@ -245,7 +486,7 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
     }
     account.redact_requests += 1;
     if (!account.redaction_due_at) {
-      if (behaviour.redactionDelayMs <= 0) store.redact(account, now);
+      if (behaviour.redactionDelayMs <= 0) store.redact(account, now, behaviour.redactionDocumentedScopeOnly);
       else account.redaction_due_at = new Date(now.getTime() + behaviour.redactionDelayMs);
     }
     // "Account has been accepted for redaction and will be processed asynchronously": the body
@@ -512,7 +753,7 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
 
   /** Where an account's redaction stands, which the API does not say (ids and counts only). */
   const adminAccountState: Handler = (ctx) => {
-    store.settle(new Date());
+    store.settle(new Date(), behaviour.redactionDocumentedScopeOnly);
     const account = store.findAccountByCode(ctx.params.code);
     if (!account) return sendJson(ctx.res, 404, { error: { type: 'not_found', message: 'no such account' } });
     sendJson(ctx.res, 200, {
@@ -524,7 +765,49 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
       redactedAt: account.redacted_at && !account.redaction_due_at ? account.redacted_at.toISOString() : null,
       openCharges: store.openCharges(account.id),
       subscriptions: store.subscriptionsOf(account.id).map((s) => ({ id: s.id, state: s.state, unbilledUsage: s.unbilled_usage ?? 0 })),
+      // What personal data the account still holds, by name: the fields, its notes and billing methods.
+      personalFields: ACCOUNT_PII_FIELDS.filter((f) => {
+        const v = account[f];
+        return v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0);
+      }),
+      notes: store.notesOf(account.id).length,
+      billingInfos: store.billingInfosOf(account).length,
+      parentAccountCode: account.parent_account_id ? (store.accounts.get(account.parent_account_id)?.code ?? null) : null,
+      billTo: account.bill_to,
+      childAccounts: store.childrenOf(account.id).map((c) => c.code),
     });
+  };
+
+  /** Adds a billing method to an account's wallet (the sandbox takes no card data through the API). */
+  const adminAddBillingInfo: Handler = async (ctx) => {
+    const account = store.findAccountByCode(ctx.params.code);
+    if (!account) return sendJson(ctx.res, 404, { error: { type: 'not_found', message: 'no such account' } });
+    const body = ((await ctx.readJson()) ?? {}) as { firstName?: unknown; lastName?: unknown; lastFour?: unknown };
+    const now = new Date();
+    const b = {
+      id: recurlyId(),
+      first_name: typeof body.firstName === 'string' ? body.firstName : undefined,
+      last_name: typeof body.lastName === 'string' ? body.lastName : undefined,
+      card_type: 'Visa',
+      last_four: typeof body.lastFour === 'string' ? body.lastFour : '1111',
+      exp_month: 12,
+      exp_year: 2030,
+      created_at: now,
+      updated_at: now,
+    };
+    // The first becomes the account's (primary) billing_info, the rest the wallet's others.
+    if (!account.billing_info) account.billing_info = b;
+    else (account.wallet ??= []).push(b);
+    sendJson(ctx.res, 201, renderBillingInfo(b, account.id, account.billing_info.id === b.id), CONTENT_TYPE);
+  };
+
+  const adminLoseResponses: Handler = async (ctx) => {
+    const body = (await ctx.readJson()) as { pathPrefix?: unknown; count?: unknown } | undefined;
+    if (typeof body?.pathPrefix !== 'string' || typeof body.count !== 'number' || !Number.isInteger(body.count) || body.count < 0) {
+      return sendJson(ctx.res, 400, { error: { type: 'invalid_request', message: 'expected { pathPrefix: string, count: integer }' } });
+    }
+    lose = { pathPrefix: body.pathPrefix, count: body.count };
+    sendJson(ctx.res, 201, lose);
   };
 
   const adminGetBehaviour: Handler = (ctx) => sendJson(ctx.res, 200, behaviour);
@@ -576,6 +859,14 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
   const api: [string, string, Handler][] = [
     ['POST', '/accounts', createAccount],
     ['GET', '/accounts/{account_id}', getAccount],
+    ['PUT', '/accounts/{account_id}', updateAccount],
+    ['GET', '/accounts/{account_id}/accounts', listChildAccounts],
+    ['GET', '/accounts/{account_id}/notes', listAccountNotes],
+    ['POST', '/accounts/{account_id}/notes', createAccountNote],
+    ['DELETE', '/accounts/{account_id}/notes/{account_note_id}', removeAccountNote],
+    ['GET', '/accounts/{account_id}/billing_infos', listBillingInfos],
+    ['DELETE', '/accounts/{account_id}/billing_infos/{billing_info_id}', removeABillingInfo],
+    ['DELETE', '/accounts/{account_id}/billing_info', removeBillingInfo],
     ['DELETE', '/accounts/{account_id}', deactivateAccount],
     ['PUT', '/accounts/{account_id}/redact', redactAccount],
     ['GET', '/accounts/{account_id}/subscriptions', listAccountSubscriptions],
@@ -600,6 +891,9 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
         { method: 'POST', pattern: '/__sandbox/invoices', handler: adminCreateInvoice },
         { method: 'PUT', pattern: '/__sandbox/invoices/{invoice_id}', handler: adminUpdateInvoice },
         { method: 'GET', pattern: '/__sandbox/accounts/{code}', handler: adminAccountState },
+        { method: 'POST', pattern: '/__sandbox/accounts/{code}/billing_infos', handler: adminAddBillingInfo },
+        { method: 'POST', pattern: '/__sandbox/lose-responses', handler: adminLoseResponses },
+        { method: 'GET', pattern: '/__sandbox/idempotency', handler: ({ res }) => sendJson(res, 200, { replays: idempotency.replays }) },
         { method: 'GET', pattern: '/__sandbox/behaviour', handler: adminGetBehaviour },
         { method: 'PUT', pattern: '/__sandbox/behaviour', handler: adminPutBehaviour },
         { method: 'GET', pattern: '/__sandbox/requests', handler: ({ res }) => sendJson(res, 200, { requests }) },
@@ -612,7 +906,7 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
           },
         },
       ],
-      isRateLimited: () => true,
+      isRateLimited: () => siteKind === 'sandbox',
       sendError: (res, status, kind, message) => {
         decorate(res);
         recurlyError(res, status, shellErrorType(kind), shellMessage(kind, message));
@@ -621,9 +915,12 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
         store.reset();
         behaviour = { ...initialBehaviour };
         requests.length = 0;
+        idempotency.clear();
+        getLimiter.reset();
+        lose = undefined;
       },
     },
-    { port: opts.port, host: opts.host, rateLimit: opts.rateLimitPerMinute ?? 400, rateWindowMs: 60_000, rateModel: 'fixed-window' },
+    { port: opts.port, host: opts.host, rateLimit: perMinute, rateWindowMs: 60_000, rateModel: 'fixed-window' },
   );
 }
 

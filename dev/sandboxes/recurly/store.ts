@@ -35,8 +35,26 @@ export interface StoredBillingInfo {
   updated_at: Date;
 }
 
-/** The account fields that identify a person; redaction removes every one of them. */
-export const ACCOUNT_PII_FIELDS = ['email', 'username', 'first_name', 'last_name', 'company', 'cc_emails', 'vat_number', 'address', 'billing_info', 'custom_fields', 'shipping_addresses'] as const;
+/**
+ * The account fields `redact_account` documents it clears (api.yaml: "billing information,
+ * shipping addresses, and transaction details such as names, email addresses, and payment card
+ * data"). What the scope does not name stays by default (`RecurlyBehaviour.redactionDocumentedScopeOnly`):
+ * `cc_emails`, custom fields, account notes and a wallet's other billing methods.
+ */
+export const REDACTION_CLEARS = ['email', 'username', 'first_name', 'last_name', 'company', 'vat_number', 'address', 'billing_info', 'shipping_addresses'] as const;
+/** Personal data outside the documented scope, on the account itself. */
+export const REDACTION_KEEPS = ['cc_emails', 'custom_fields'] as const;
+/** Every personal field of the account (for the admin view: names, never values). */
+export const ACCOUNT_PII_FIELDS = [...REDACTION_CLEARS, ...REDACTION_KEEPS] as const;
+
+/** api.yaml `AccountNote` (notes are free text a merchant's staff write about the customer). */
+export interface StoredNote {
+  id: string;
+  account_id: string;
+  message: string;
+  created_at: Date;
+  seq: number;
+}
 
 /** api.yaml `CustomField`. */
 export interface CustomField {
@@ -81,6 +99,9 @@ export interface AccountPii {
   shipping_addresses?: StoredShippingAddress[];
 }
 
+/** api.yaml `BillToEnum`: a child account pays for itself or relies on its parent. */
+export type BillTo = 'self' | 'parent';
+
 export interface StoredAccount extends AccountPii {
   id: string;
   code: string;
@@ -89,6 +110,17 @@ export interface StoredAccount extends AccountPii {
   preferred_locale?: string;
   preferred_time_zone?: string;
   tax_exempt: boolean;
+  /**
+   * Account hierarchy (api.yaml `AccountCreate.parent_account_id`, `bill_to`): one level only,
+   * "You cannot assign a parent account that itself has a parent account".
+   */
+  parent_account_id?: string;
+  bill_to: BillTo;
+  /**
+   * A wallet's billing methods besides the primary one (`billing_info`, which the Account shows):
+   * api.yaml `list_billing_infos`, `remove_a_billing_info`.
+   */
+  wallet?: StoredBillingInfo[];
   created_at: Date;
   updated_at: Date;
   deleted_at?: Date;
@@ -199,9 +231,11 @@ export class RecurlyStore {
   readonly subscriptions = new Map<string, StoredSubscription>();
   readonly lineItems = new Map<string, StoredLineItem>();
   readonly invoices = new Map<string, StoredInvoice>();
+  readonly notes = new Map<string, StoredNote>();
   private invoiceNumber = 1000;
 
   reset(): void {
+    this.notes.clear();
     this.accounts.clear();
     this.subscriptions.clear();
     this.lineItems.clear();
@@ -242,6 +276,31 @@ export class RecurlyStore {
     return [...this.lineItems.values()].filter((l) => l.account_id === accountId);
   }
 
+  notesOf(accountId: string): StoredNote[] {
+    return [...this.notes.values()].filter((n) => n.account_id === accountId);
+  }
+
+  addNote(accountId: string, message: string): StoredNote {
+    const note: StoredNote = { id: recurlyId(), account_id: accountId, message, created_at: new Date(), seq: this.nextSeq() };
+    this.notes.set(note.id, note);
+    return note;
+  }
+
+  /** The account's children (`list_child_accounts`). */
+  childrenOf(accountId: string): StoredAccount[] {
+    return [...this.accounts.values()].filter((a) => a.parent_account_id === accountId);
+  }
+
+  /** Children still holding a billing relationship with the parent: active and not redacted. */
+  openChildrenOf(accountId: string): StoredAccount[] {
+    return this.childrenOf(accountId).filter((c) => c.state === 'active' && !c.redacted_at);
+  }
+
+  /** The primary billing method first, then the wallet's others (`list_billing_infos`). */
+  billingInfosOf(account: StoredAccount): StoredBillingInfo[] {
+    return [...(account.billing_info ? [account.billing_info] : []), ...(account.wallet ?? [])];
+  }
+
   invoicesOf(accountId: string): StoredInvoice[] {
     return [...this.invoices.values()].filter((i) => i.account_id === accountId);
   }
@@ -277,17 +336,21 @@ export class RecurlyStore {
     return inv;
   }
 
-  /** Carries out the redactions whose time has come (Recurly's asynchronous processing). */
-  settle(now: Date): void {
+  /**
+   * Carries out the redactions whose time has come (Recurly's asynchronous processing).
+   * `documentedScopeOnly`: clear what `redact_account` documents and nothing more.
+   */
+  settle(now: Date, documentedScopeOnly = true): void {
     for (const a of this.accounts.values()) {
-      if (a.redaction_due_at && a.redaction_due_at.getTime() <= now.getTime()) this.redact(a, a.redaction_due_at);
+      if (a.redaction_due_at && a.redaction_due_at.getTime() <= now.getTime()) this.redact(a, a.redaction_due_at, documentedScopeOnly);
     }
   }
 
-  addAccount(fields: Omit<StoredAccount, 'id' | 'state' | 'hosted_login_token' | 'created_at' | 'updated_at' | 'seq' | 'redact_requests'>): StoredAccount {
+  addAccount(fields: Omit<StoredAccount, 'id' | 'state' | 'hosted_login_token' | 'created_at' | 'updated_at' | 'seq' | 'redact_requests' | 'bill_to'> & { bill_to?: BillTo }): StoredAccount {
     const now = new Date();
     const account: StoredAccount = {
       ...fields,
+      bill_to: fields.bill_to ?? 'self',
       id: recurlyId(),
       state: 'active',
       hosted_login_token: randomBytes(16).toString('hex'),
@@ -314,8 +377,13 @@ export class RecurlyStore {
     return sub;
   }
 
-  redact(account: StoredAccount, now: Date): void {
-    for (const field of ACCOUNT_PII_FIELDS) delete account[field];
+  redact(account: StoredAccount, now: Date, documentedScopeOnly = true): void {
+    for (const field of REDACTION_CLEARS) delete account[field];
+    if (!documentedScopeOnly) {
+      for (const field of REDACTION_KEEPS) delete account[field];
+      delete account.wallet;
+      for (const n of this.notesOf(account.id)) this.notes.delete(n.id);
+    }
     account.redacted_at = account.redacted_at ?? now;
     account.redaction_due_at = undefined;
     account.updated_at = now;
