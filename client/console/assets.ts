@@ -64,6 +64,8 @@ dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; 
 dl.kv dt { color: var(--muted); }
 .signin { max-width: 420px; margin: 4rem auto; }
 .spaced { margin-top: .9rem; }
+.skip { position: absolute; left: -999px; top: 0; background: #fff; color: var(--accent); padding: .4rem .8rem; z-index: 10; }
+.skip:focus { left: .5rem; top: .5rem; }
 form.inline { display: inline; }
 label.inline { flex-direction: row; align-items: center; gap: .5rem; color: inherit; font-size: inherit; }
 .card > h2:first-child { margin-top: 0; }

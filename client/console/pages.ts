@@ -20,6 +20,7 @@ export function layout(opts: { title: string; nav?: string; session?: ConsoleSes
         ${(opts.scripts ?? []).includes('uplot') ? html`<link rel="stylesheet" href="/console/assets/uPlot.min.css" />` : ''}
       </head>
       <body data-due-soon-ms="${opts.dueSoonMs ?? 0}">
+        <a class="skip" href="#main">Skip to content</a>
         <header class="top">
           <span class="brand">Lethe · privacy console</span>
           ${

@@ -149,7 +149,8 @@ export function createConsole(deps: ConsoleDeps) {
         if (!hasRole(caller, 'operator')) {
           return sendPage(reply, signInPage(`The token "${caller.name}" has the ${caller.role} role; the console needs an operator or admin token.`), 403);
         }
-        const { id, expiresAt } = await sessions.create(caller);
+        // hasRole above: an operator or admin (never `inbound`).
+        const { id, expiresAt } = await sessions.create({ name: caller.name, role: caller.role as 'operator' | 'admin' });
         const secure = settings.secureCookie === 'always' || req.protocol === 'https';
         reply.header(
           'set-cookie',

@@ -10,11 +10,12 @@
  *
  * The blocked request is blocked the way a real one is: an uninvoiced Recurly charge.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Knex } from 'knex';
 import type { BrowserContext, Page } from 'playwright-core';
 import { seedDepsOf } from '../support/world-seed';
+import { createApiServer } from '../../client/api/server';
 import { until } from '../support/until';
 import { rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 import { type ConsoleRig, OPERATOR_TOKEN, plantRequest, plantVerification, REQUESTER_TOKEN, screenshot, signIn, startConsoleRig, stopConsoleRig } from './support';
@@ -45,6 +46,7 @@ describe('the privacy console', () => {
     return { context, page: await context.newPage() };
   }
   const countOf = async (q: Knex.QueryBuilder): Promise<number> => Number(((await q.count({ n: '*' })) as { n: string }[])[0].n);
+  const openWith = async (base: string, cookie: string): Promise<number> => (await fetch(`${base}/console`, { headers: { cookie: `lethe_console=${cookie}` }, redirect: 'manual' })).status;
   const bucketCounts = async (page: Page): Promise<Record<string, number>> =>
     page.evaluate(() => {
       const out: Record<string, number> = {};
@@ -105,6 +107,36 @@ describe('the privacy console', () => {
       const audit: { action: string; actor: string }[] = await db()('lethe.audit_log').whereIn('action', ['console.signed_in', 'console.signed_out']).where({ actor: 'privacy-officer' });
       expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['console.signed_in', 'console.signed_out']));
       expect(await db()('lethe.audit_log').where({ actor: 'help-desk', action: 'console.signed_in' }).first()).toBeUndefined();
+
+      // An expired session opens nothing.
+      await signIn(page, url(), OPERATOR_TOKEN);
+      const expiring = (await context.cookies())[0].value;
+      const hashOf = (id: string) => createHash('sha256').update(id).digest('hex');
+      expect(await openWith(url(), expiring)).toBe(200);
+      await db()('lethe.console_sessions')
+        .where({ session_hash: hashOf(expiring) })
+        .update({ expires_at: new Date(Date.now() - 1000) });
+      expect(await openWith(url(), expiring)).toBe(303);
+
+      // A token taken out of the configuration ends its sessions: the same cookie, to an API started without that token
+      // (the world's own configuration: the operator token is added only for the API under test).
+      await signIn(page, url(), OPERATOR_TOKEN);
+      const live = (await context.cookies())[0].value;
+      expect(await openWith(url(), live)).toBe(200);
+      const without = createApiServer({
+        config: { ...rig.world!.config, api: { ...rig.world!.config.api, credentials: rig.world!.config.api.credentials ?? [] } },
+        db: db(),
+        temporal: rig.world!.client,
+      });
+      try {
+        await without.listen({ host: '127.0.0.1', port: 0 });
+        const port = (without.server.address() as { port: number }).port;
+        const r = await fetch(`http://127.0.0.1:${port}/console`, { headers: { cookie: `lethe_console=${live}` }, redirect: 'manual' });
+        expect(r.status).toBe(303);
+        expect(r.headers.get('location')).toBe('/console/sign-in');
+      } finally {
+        await without.close();
+      }
     } finally {
       await context.close();
     }
@@ -146,6 +178,19 @@ describe('the privacy console', () => {
       await screenshot(page, 'console-requests-phone');
     } finally {
       await context.close();
+    }
+
+    // Every value is escaped: a channel that looks like markup shows as text, and no element comes of it.
+    const markup = `<img src=x id=injected>${ch}`;
+    await plantRequest(db(), markup, { leftHours: 10, status: 'running' });
+    const escaped = await newPage();
+    try {
+      await signIn(escaped.page, url());
+      await escaped.page.goto(`${url()}/console?channel=${encodeURIComponent(markup)}`);
+      expect(await escaped.page.locator('#requests tbody td[data-label=Channel]').allTextContents()).toEqual([markup]);
+      expect(await escaped.page.locator('#injected').count()).toBe(0);
+    } finally {
+      await escaped.context.close();
     }
 
     // Without JavaScript the time left is there, as rendered.
