@@ -68,7 +68,7 @@ export function secretOrFile(env: Env, name: string): string | undefined {
  * (LETHE_API_TOKENS_FILE, one entry a line), the encryption keys (LETHE_ENCRYPTION_KEYS_FILE)
  * and TEMPORAL_API_KEY_FILE (re-read when it changes) have readers of their own.
  */
-export const SECRET_FILE_VARIABLES = ['DATABASE_URL', 'AZURE_STORAGE_CONNECTION_STRING', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY', 'LETHE_WEBHOOK_SECRET', 'LETHE_CODEC_TOKEN'] as const;
+export const SECRET_FILE_VARIABLES = ['DATABASE_URL', 'AZURE_STORAGE_CONNECTION_STRING', 'AUTH0_CLIENT_SECRET', 'RECURLY_API_KEY', 'LETHE_WEBHOOK_SECRET', 'LETHE_CODEC_TOKEN', 'SMTP_URL'] as const;
 
 /**
  * `env` with each `<NAME>_FILE` of SECRET_FILE_VARIABLES read into `NAME`, so every later check

@@ -272,6 +272,7 @@ export const SETTINGS: readonly Setting[] = [
     default: 'the embedded mail catcher, smtp://127.0.0.1:1025',
     meaning:
       'where outbound mail goes: `smtp://host:587` (STARTTLS when the server offers it) or `smtps://host:465`, credentials as `smtp://user:pass@host:587`; set: no mail catcher; required in production',
+    secret: true,
   },
   { name: 'LETHE_MAIL_FROM', default: '`Lethe privacy team <privacy@lethe.test>`', meaning: 'the From of every mail Lethe sends' },
   {

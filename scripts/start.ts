@@ -42,8 +42,14 @@ function portsToClaim(ports: StackPorts, env: NodeJS.ProcessEnv): { what: string
     { what: 'Azurite', port: ports.azurite, moveWith: 'LETHE_AZURITE_PORT', replaceWith: 'AZURE_STORAGE_CONNECTION_STRING', skip: external('AZURE_STORAGE_CONNECTION_STRING') },
     { what: 'Auth0 sandbox', port: ports.auth0, moveWith: 'LETHE_AUTH0_SANDBOX_PORT', replaceWith: 'AUTH0_BASE_URL', skip: external('AUTH0_BASE_URL') },
     { what: 'Recurly sandbox', port: ports.recurly, moveWith: 'LETHE_RECURLY_SANDBOX_PORT', replaceWith: 'RECURLY_BASE_URL', skip: external('RECURLY_BASE_URL') },
-    { what: 'Mailpit (SMTP)', port: ports.mailSmtp ?? DEFAULTS.mailSmtpPort, moveWith: 'LETHE_MAILPIT_SMTP_PORT', replaceWith: 'SMTP_URL', skip: external('SMTP_URL') },
-    { what: 'Mailpit (web page and API)', port: ports.mailHttp ?? DEFAULTS.mailHttpPort, moveWith: 'LETHE_MAILPIT_HTTP_PORT', replaceWith: 'SMTP_URL', skip: external('SMTP_URL') },
+    { what: 'Mailpit (SMTP)', port: ports.mailSmtp ?? DEFAULTS.mailSmtpPort, moveWith: 'LETHE_MAILPIT_SMTP_PORT', replaceWith: 'SMTP_URL', skip: external('SMTP_URL') || external('SMTP_URL_FILE') },
+    {
+      what: 'Mailpit (web page and API)',
+      port: ports.mailHttp ?? DEFAULTS.mailHttpPort,
+      moveWith: 'LETHE_MAILPIT_HTTP_PORT',
+      replaceWith: 'SMTP_URL',
+      skip: external('SMTP_URL') || external('SMTP_URL_FILE'),
+    },
     { what: 'Lethe API', port: ports.api, moveWith: 'LETHE_API_PORT' },
   ].filter((p) => !p.skip);
 }

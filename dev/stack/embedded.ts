@@ -303,9 +303,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
 
     // Outbound mail (mail/transport.ts) goes to the caller's SMTP server, or to the mail catcher,
     // which keeps it for a person or a test to read and delivers none of it.
-    if (env.SMTP_URL) {
-      childEnv.SMTP_URL = env.SMTP_URL;
-      endpoints.push({ name: 'Mail (SMTP)', where: redactUrl(env.SMTP_URL), note: 'external (SMTP_URL)' });
+    // It may carry the server's password: from SMTP_URL_FILE, the children read the file themselves.
+    const smtpUrl = withSecretFiles(env).SMTP_URL;
+    if (smtpUrl) {
+      if (env.SMTP_URL_FILE) childEnv.SMTP_URL_FILE = env.SMTP_URL_FILE;
+      else childEnv.SMTP_URL = smtpUrl;
+      endpoints.push({ name: 'Mail (SMTP)', where: redactUrl(smtpUrl), note: `external (${env.SMTP_URL_FILE ? 'SMTP_URL_FILE' : 'SMTP_URL'})` });
     } else {
       ensureMailpit();
       const smtpPort = opts.ports.mailSmtp ?? (await freePort());

@@ -50,6 +50,7 @@ const ROWS: Row[] = [
   { name: 'RECURLY_API_KEY', value: 'recurly-key-from-file', read: (e) => cfg(e).recurly.apiKey },
   { name: 'LETHE_WEBHOOK_SECRET', value: 'webhook-secret-0123456789', read: (e) => cfg(e).deletion.webhookSecret },
   { name: 'LETHE_CODEC_TOKEN', value: 'codec-token-0123456789', read: (e) => cfg(e).codec.token },
+  { name: 'SMTP_URL', value: 'smtps://lethe:s3cret-mail-pw@mail.example.com:465', read: (e) => cfg(e).mail.smtpUrl },
   { name: 'TEMPORAL_API_KEY', value: 'temporal-api-key-from-file', read: (e) => temporalConnectionOptions(cfg(e).temporal).apiKey },
   { name: 'LETHE_ENCRYPTION_KEYS', value: ENCRYPTION_KEYS, read: (e) => cfg(e).encryption.keys?.keyIds, expected: ['k1'] },
   {
