@@ -24,7 +24,7 @@ export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDD
 export type { Config, FrontDoorConfig, Mode, SweepConfig } from './types';
 export { connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, temporalConnectionOptions, type TemporalTls } from './temporal-tls';
 export { requireKeyRing, SECRET_FILE_VARIABLES, withSecretFiles } from './keys';
-export { credentialEntry, ROLES, tokenDigest, type ApiCredential, type Role } from './tokens';
+export { credentialEntry, ROLES, TOKEN_ROLES, tokenDigest, type ApiCredential, type Role, type TokenRole } from './tokens';
 
 /** An address alone (`privacy@lethe.test`) or with a name (`Lethe privacy team <privacy@lethe.test>`). */
 const MAILBOX = /^(?:[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+|[^<>@]*<[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+>)$/;

@@ -2,7 +2,8 @@
  * Who may call the API: named tokens with a role, configured as SHA-256 digests so that the
  * environment, the mounted file and a leaked copy of either never hold a usable secret.
  *
- * Entry: `name:role:sha256:<64 hex>` (role requester, operator or admin), comma- or
+ * Entry: `name:role:sha256:<64 hex>` (role requester, operator or admin; or `inbound`, which may
+ * only post inbound mail: the token a mail provider's inbound hook holds), comma- or
  * newline-separated in LETHE_API_TOKENS, one a line in LETHE_API_TOKENS_FILE (`#` starts a
  * comment). A plain digest suffices because the tokens are generated (32 random bytes): there is
  * no dictionary to try, unlike passwords, which need a slow hash.
@@ -17,11 +18,14 @@ import { ConfigError, type Env } from './env';
 
 export const ROLES = ['requester', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
+/** Every role a token may have: the ranked ones, and `inbound`, outside the ranking (it may do one thing). */
+export const TOKEN_ROLES = [...ROLES, 'inbound'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
 
 export interface ApiCredential {
   /** Who holds it: shown in the audit trail, the logs' rate-limit keys and 403 messages. */
   name: string;
-  role: Role;
+  role: TokenRole;
   /** SHA-256 of the token, 32 bytes. */
   digest: Buffer;
 }
@@ -35,17 +39,17 @@ const looksHashed = (entry: string): boolean => entry.includes(':sha256:');
 export const tokenDigest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
 /** The configuration line for a token: what `lethe token new` prints and the embedded stack writes. */
-export const credentialEntry = (name: string, role: Role, token: string): string => `${name}:${role}:sha256:${tokenDigest(token).toString('hex')}`;
+export const credentialEntry = (name: string, role: TokenRole, token: string): string => `${name}:${role}:sha256:${tokenDigest(token).toString('hex')}`;
 
 function parseEntry(entry: string, where: string, variable: string): ApiCredential {
   const m = ENTRY.exec(entry);
   if (!m) throw new ConfigError(variable, `${where}: expected name:role:sha256:<64 hex digits>`);
   const [, name, role, hex] = m;
   if (!NAME.test(name)) throw new ConfigError(variable, `${where}: the name must be 1-64 letters, digits, ".", "_" or "-", got "${name}"`);
-  if (!(ROLES as readonly string[]).includes(role)) throw new ConfigError(variable, `${where} (${name}): role must be one of ${ROLES.join(', ')}, got "${role}"`);
+  if (!(TOKEN_ROLES as readonly string[]).includes(role)) throw new ConfigError(variable, `${where} (${name}): role must be one of ${TOKEN_ROLES.join(', ')}, got "${role}"`);
   // Never echo what was given: someone may have pasted the token itself here.
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new ConfigError(variable, `${where} (${name}): expected the token's SHA-256 as 64 hex digits after "sha256:"`);
-  return { name, role: role as Role, digest: Buffer.from(hex, 'hex') };
+  return { name, role: role as TokenRole, digest: Buffer.from(hex, 'hex') };
 }
 
 /**

@@ -1,16 +1,19 @@
 import { timingSafeEqual } from 'node:crypto';
-import { ROLES, tokenDigest, type ApiCredential, type Role } from '../../config';
+import { ROLES, tokenDigest, type ApiCredential, type Role, type TokenRole } from '../../config';
 
 export { ROLES, type Role };
 
 /** The holder of a valid token: its name (never the token) and its role. */
 export interface Caller {
   name: string;
-  role: Role;
+  role: TokenRole;
 }
 
-/** Each role may do what the roles before it may: requester < operator < admin. */
-export const hasRole = (caller: Pick<Caller, 'role'>, needed: Role): boolean => ROLES.indexOf(caller.role) >= ROLES.indexOf(needed);
+/**
+ * Each role may do what the roles before it may: requester < operator < admin. `inbound` is
+ * outside the ranking: it passes only where a route names it (`config.alsoRole`), never here.
+ */
+export const hasRole = (caller: Pick<Caller, 'role'>, needed: Role): boolean => caller.role !== 'inbound' && ROLES.indexOf(caller.role) >= ROLES.indexOf(needed);
 
 /**
  * Turns configured credentials (and plaintext tokens of the earlier format, served as `admin`
@@ -42,7 +45,7 @@ export function createTokenAuthority(credentials: ApiCredential[]): (header: str
 }
 
 /** The 403 body: the role the call needs, the one the token has, and the token's name. */
-export function forbiddenBody(caller: Caller, needed: Role, what: string): { error: 'forbidden'; message: string; requiredRole: Role; role: Role; tokenName: string } {
+export function forbiddenBody(caller: Caller, needed: Role, what: string): { error: 'forbidden'; message: string; requiredRole: Role; role: TokenRole; tokenName: string } {
   return {
     error: 'forbidden',
     message: `${what} needs the ${needed} role; the token "${caller.name}" has the ${caller.role} role`,

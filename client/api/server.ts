@@ -21,6 +21,8 @@ import type { Config } from '../../config';
 import { createIntake, DeletionRequestError, type Intake } from '../intake';
 import { createFrontDoor, type FrontDoor } from '../front-door';
 import { registerPrivacyRoutes } from './routes/privacy';
+import { registerInboundRoutes } from './routes/inbound';
+import { createInbound } from '../inbound';
 import { pruneDeletedEmailHashes } from '../../stores/subjects';
 import { createRequestReader, type RequestReader } from '../requests';
 import { createReconciler } from '../reconcile';
@@ -47,6 +49,8 @@ export interface ApiDeps {
   temporal: Client;
   /** Defaults to the service over `db` and `temporal`. */
   intake?: Intake;
+  /** Defaults to the front door over `intake` (the API process shares its own with the SMTP listener). */
+  frontDoor?: FrontDoor;
   requests?: RequestReader;
   /** Defaults to the sweep service over `db` and `temporal`. */
   sweeps?: SweepService;
@@ -69,6 +73,8 @@ declare module 'fastify' {
     countsDeletionRequests?: boolean;
     /** The least role that may call the route; every non-public route must say. */
     role?: Role;
+    /** A role outside the ranking that may also call this route (`inbound` on the inbound-mail hook). */
+    alsoRole?: 'inbound';
     /** A higher role the call needs given its validated input (a real sweep, not a dry run). */
     roleFor?: (req: FastifyRequest) => { role: Role; what: string } | undefined;
   }
@@ -81,7 +87,7 @@ declare module 'fastify' {
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
   const intake = deps.intake ?? createIntake(deps);
-  const frontDoor: FrontDoor = createFrontDoor({ config, db: deps.db, temporal: deps.temporal, intake });
+  const frontDoor: FrontDoor = deps.frontDoor ?? createFrontDoor({ config, db: deps.db, temporal: deps.temporal, intake });
   const reconciler = createReconciler({ db: deps.db, temporal: deps.temporal });
   const requests = deps.requests ?? createRequestReader({ ...deps, onEnded: reconciler.note });
   const sweeps = deps.sweeps ?? createSweepService(deps);
@@ -138,7 +144,8 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     // A route whose role depends on its input is judged once that input is validated (below),
     // so the 403 names the role this very call needs (a real sweep: admin, not operator).
     const needed = req.routeOptions.config?.role;
-    if (needed && !req.routeOptions.config?.roleFor && !hasRole(caller, needed)) return reply.code(403).send(forbiddenBody(caller, needed, `${req.method} ${routeOf(req)}`));
+    if (needed && !req.routeOptions.config?.roleFor && !hasRole(caller, needed) && caller.role !== req.routeOptions.config?.alsoRole)
+      return reply.code(403).send(forbiddenBody(caller, needed, `${req.method} ${routeOf(req)}`));
   });
   app.addHook('preHandler', async (req, reply) => {
     const cfg = req.routeOptions.config;
@@ -195,6 +202,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
     // The front door (CONTRACT §6): the privacy page and public requests, no token.
     registerPrivacyRoutes(api, { config, frontDoor, audit });
+    registerInboundRoutes(api, { inbound: createInbound({ frontDoor, log: (msg, fields) => app.log.info(fields, msg) }) });
   });
   // The privacy console (client/console): its own session gate, form parser and error pages.
   void app.register(createConsole({ config, db: deps.db, identify, requests, operator, audit }));

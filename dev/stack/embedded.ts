@@ -37,6 +37,8 @@ export interface StackPorts {
   /** The mail catcher's SMTP and its web page and API (Mailpit); default: free ports. */
   mailSmtp?: number;
   mailHttp?: number;
+  /** The API's SMTP listener for mail to the privacy address (LETHE_INBOUND_SMTP_PORT); default: a free port. */
+  inboundSmtp?: number;
 }
 
 /** Free loopback ports for a stack of its own (tests and benches run beside `npm start`). */
@@ -51,6 +53,7 @@ export async function freeStackPorts(): Promise<StackPorts> {
     api: await freePort(),
     mailSmtp: await freePort(),
     mailHttp: await freePort(),
+    inboundSmtp: await freePort(),
   };
 }
 
@@ -64,6 +67,7 @@ export const DEFAULT_PORTS: StackPorts = {
   api: DEFAULTS.apiPort,
   mailSmtp: DEFAULTS.mailSmtpPort,
   mailHttp: DEFAULTS.mailHttpPort,
+  inboundSmtp: DEFAULTS.inboundSmtpPort,
 };
 
 export interface StackOptions {
@@ -399,9 +403,13 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     }
     if (opts.withApi) {
       const base = `http://127.0.0.1:${opts.ports.api}`;
+      const inboundSmtp = env.LETHE_INBOUND_SMTP_PORT || String(opts.ports.inboundSmtp ?? (await freePort()));
       // Up once it answers: 200, or 503 naming a dependency that is down (it waits for it).
-      await sup.start(nodeService('api', 'client/api/main.ts', serviceEnv, async () => [200, 503].includes((await fetch(`${base}/healthz`)).status)));
+      await sup.start(nodeService('api', 'client/api/main.ts', { ...serviceEnv, LETHE_INBOUND_SMTP_PORT: inboundSmtp }, async () => [200, 503].includes((await fetch(`${base}/healthz`)).status)));
       endpoints.push({ name: 'Lethe API', where: base });
+      endpoints.push({ name: 'Privacy page', where: `${base}/privacy`, note: 'people ask for deletion here (no token)' });
+      if (inboundSmtp !== '0')
+        endpoints.push({ name: 'Privacy mail (SMTP)', where: `smtp://127.0.0.1:${inboundSmtp}`, note: `mail to ${env.LETHE_PRIVACY_ADDRESS || DEFAULTS.privacyAddress} becomes a request` });
     }
   } catch (err) {
     await sup.stopAll();
