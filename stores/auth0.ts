@@ -214,7 +214,9 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
       // database user Auth0 lower-cased, and only that: a social user whose provider sent the
       // lower-case spelling is someone Auth0 itself does not match to this email, and may be
       // another person. Each user is checked against the spelling asked for, so a vendor (or a
-      // sandbox) that matched loosely still could not hand over another person's account.
+      // sandbox) that matched loosely still could not hand over another person's account. Users
+      // under the address in other letter cases are `searchByEmail`'s, and whether they are the
+      // person's is the activity's decision (activities/deletion/auth0.ts, refuseOtherAccounts).
       const found = new Map<string, { matched: 'as_given' | 'lower_case'; user: Auth0User }>();
       const ask = async (spelling: string, matched: 'as_given' | 'lower_case', accept: (u: Auth0User) => boolean) => {
         const users = await call('findUsersByEmail', undefined, () => mgmt.users.listUsersByEmail({ email: spelling }));

@@ -4,6 +4,13 @@
  * as remaining is exactly what the deletion deletes. Idempotent: a user already gone counts as
  * deleted.
  *
+ * Why each call beyond "delete the user" is made (issue 37 counts them): get-by-id and
+ * users-by-email find the users consistently; user search only where nothing else can tell (a
+ * linked secondary's primary under another address, the email in another letter case); one
+ * unlink per linked secondary (deleting a primary leaves them); the session layer and grants
+ * (they outlive the user at Auth0); one unblock by the email (brute-force blocks are kept per
+ * identifier, not per user). Nothing is called for tenant logs: the API cannot delete them.
+ *
  * Resumable at the call level: what an attempt found and which calls it finished travel in its
  * heartbeat details (which Temporal hands to the activity's next attempt, also after a worker
  * died), so a retry makes only the calls still to do. Auth0's DELETE answers 204 whether or not
