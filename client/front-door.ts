@@ -18,7 +18,7 @@ import { getFieldCipher, type FieldCipher } from '../encryption';
 import { emailLookupKey } from '../stores/subjects';
 import { verificationConfirmedSignal, verificationWorkflowId, type Channel, type VerificationChannel, type VerificationInput, type VerificationStatus } from '../contract';
 import { requestVerificationWorkflow } from '../workflows/verification';
-import { tokenHash, verificationContext } from '../activities/front-door/verification';
+import { tokenHash, verificationContext } from '../stores/verifications';
 import type { Intake, StartedDeletion } from './intake';
 
 /** Why a link does not confirm: each answers its own page. */

@@ -5,7 +5,7 @@
  * again cannot help.
  */
 import type { Knex } from 'knex';
-import { MailError, type Mailer } from '../../mail/transport';
+import { isMailError, type Mailer } from '../../mail/transport';
 
 export interface OutgoingMail {
   kind: string;
@@ -14,13 +14,15 @@ export interface OutgoingMail {
   subject: string;
   text: string;
   html: string;
+  /** The template's (`Auto-Submitted: auto-replied` for an answer to a person's mail). */
+  headers?: Record<string, string>;
 }
 
 export async function deliver(deps: { db: Knex; mailer: Mailer }, m: OutgoingMail, opts: { lastAttempt?: boolean } = {}): Promise<'sent' | 'failed'> {
   try {
-    await deps.mailer.send({ to: m.to, subject: m.subject, text: m.text, html: m.html });
+    await deps.mailer.send({ to: m.to, subject: m.subject, text: m.text, html: m.html, ...(m.headers ? { headers: m.headers } : {}) });
   } catch (err) {
-    const transient = !(err instanceof MailError) || err.transient;
+    const transient = !isMailError(err) || err.transient;
     const reason = (err as Error).message.slice(0, 300);
     if (transient && !opts.lastAttempt) {
       await record(deps.db, m, 'retrying', reason);

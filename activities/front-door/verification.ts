@@ -10,48 +10,18 @@
  * account, or more than one in any letter case (CONTRACT §2: never guessed), and an account whose
  * address changed within LETHE_ADDRESS_CHANGE_HOLD (a takeover changes the address, then asks).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { log } from '@temporalio/activity';
 import type { Config } from '../../config';
 import type { FieldCipher } from '../../encryption/fields';
-import { emailCandidates, emailLookupKey } from '../../stores/subjects';
+import { emailCandidates } from '../../stores/subjects';
+import { confirmLink, newToken, verificationContext, watchAddress } from '../../stores/verifications';
 import type { VerificationStatus } from '../../contract';
 import { noAccountMail, refusedMail, verificationMail, verificationReminder } from '../../mail/templates';
 import type { Mailer } from '../../mail/transport';
 import { deliver } from './deliver';
 
 export type FrontDoorActivityConfig = Pick<Config, 'frontDoor' | 'mail'> & { deletion: Pick<Config['deletion'], 'twinGuardDays'> };
-
-/** The sealed typed address is bound to its row: a copy in another row does not open. */
-export const verificationContext = (verificationId: string): string => `lethe.verifications:${verificationId}`;
-
-export const tokenHash = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
-
-/** `<verificationId>.<secret>`: the id says which request a wrong secret counts against. */
-export function newToken(verificationId: string): { token: string; hash: string } {
-  const secret = randomBytes(32).toString('base64url');
-  return { token: `${verificationId}.${secret}`, hash: tokenHash(secret) };
-}
-
-export const confirmLink = (publicUrl: string, token: string): string => `${publicUrl.replace(/\/+$/, '')}/privacy/confirm?token=${encodeURIComponent(token)}`;
-
-/** Where an account's address stands in lethe.address_watch: first seen now, unchanged, or changed since `changedAt`. */
-export async function watchAddress(db: Knex, fields: FieldCipher, accountId: string, email: string, now = new Date()): Promise<{ changedAt: Date | null }> {
-  const hash = fields.lookupHash(emailLookupKey(email));
-  const row = await db('lethe.address_watch').where({ account_id: accountId }).first('email_hash', 'changed_at');
-  if (!row) {
-    await db('lethe.address_watch').insert({ account_id: accountId, email_hash: hash, seen_at: now }).onConflict('account_id').ignore();
-    return { changedAt: null };
-  }
-  // Exact, not lower-cased, would miss nothing a person cares about and flag case edits; the key is lower-cased like every lookup.
-  if (!fields.lookupHashes(emailLookupKey(email)).includes(row.email_hash)) {
-    await db('lethe.address_watch').where({ account_id: accountId }).update({ email_hash: hash, changed_at: now, seen_at: now });
-    return { changedAt: now };
-  }
-  await db('lethe.address_watch').where({ account_id: accountId }).update({ seen_at: now });
-  return { changedAt: row.changed_at ? new Date(row.changed_at) : null };
-}
 
 export function createVerificationActivities(deps: { db: Knex; fields: FieldCipher; mailer: () => Mailer; config: FrontDoorActivityConfig }) {
   const { db, fields, config } = deps;
