@@ -16,6 +16,7 @@ import type { Knex } from 'knex';
 import type { BrowserContext, Page } from 'playwright-core';
 import { seedDepsOf } from '../support/world-seed';
 import { createApiServer } from '../../client/api/server';
+import { createConsoleData } from '../../client/console/data';
 import { until } from '../support/until';
 import { rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 import { type ConsoleRig, OPERATOR_TOKEN, plantRequest, plantVerification, REQUESTER_TOKEN, screenshot, signIn, startConsoleRig, stopConsoleRig } from './support';
@@ -221,6 +222,37 @@ describe('the privacy console', () => {
     } finally {
       await paged.context.close();
     }
+  });
+
+  test('when request records are older than 24 months, then the pruning removes finished requests, their receipts and unconfirmed public requests, and keeps newer and open ones', async () => {
+    const ch = `${channel}-old`;
+    const months = (n: number) => n * 30.5 * 24;
+    const oldDone = await plantRequest(db(), ch, { leftHours: -months(25), status: 'completed', receivedHoursAgo: months(25) + 72, completedHoursAgo: months(25) });
+    const oldOpen = await plantRequest(db(), ch, { leftHours: -months(25), status: 'blocked', receivedHoursAgo: months(25) + 72 });
+    const recentDone = await plantRequest(db(), ch, { leftHours: -months(23), status: 'completed', receivedHoursAgo: months(23) + 72, completedHoursAgo: months(23) });
+    for (const id of [oldDone, recentDone]) {
+      const r = await db()('lethe.deletion_requests').where({ request_id: id }).first();
+      await db()('lethe.receipts').insert({
+        request_id: id,
+        account_id: r.account_id,
+        channel: ch,
+        received_at: r.received_at,
+        deadline_at: r.deadline_at,
+        completed_at: r.completed_at,
+        counts: '{}',
+        verification: '{}',
+      });
+    }
+    const oldExpired = await plantVerification(db(), ch, 'expired', months(25));
+    const oldAwaiting = await plantVerification(db(), ch, 'awaiting_confirmation', months(25));
+
+    expect(await createConsoleData({ db: db() }).pruneRequestRecords()).toBeGreaterThanOrEqual(3);
+
+    const left: string[] = await db()('lethe.deletion_requests').where({ channel: ch }).pluck('request_id');
+    expect(left.sort()).toEqual([oldOpen, recentDone].sort());
+    expect(await db()('lethe.receipts').where({ channel: ch }).pluck('request_id')).toEqual([recentDone]);
+    expect(await db()('lethe.verifications').where({ channel: ch }).pluck('verification_id')).toEqual([oldAwaiting]);
+    expect(oldExpired).toBeDefined();
   });
 
   /** A deletion filed through the API whose Recurly store stays blocked (an open charge). */
