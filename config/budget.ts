@@ -60,6 +60,11 @@ export interface BudgetConfig {
  */
 const AUTH0_CALLS_PER_DELETION = 12;
 const RECURLY_CALLS_PER_DELETION = 6;
+/**
+ * The GETs among them, which are all a production site counts: the account, its subscriptions,
+ * its notes (issue 36 item 7) and the redaction read once, then the read-back's one.
+ */
+const RECURLY_GETS_PER_DELETION = 5;
 
 function percent(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -103,6 +108,9 @@ export function vendorBudget(env: Env): BudgetConfig {
       concurrency: positiveInteger(env, `LETHE_${name}_CONCURRENCY`, 10),
     };
   };
+  // A production Recurly site limits GETs only, at 1,000 a minute (api.yaml "Rate Limits"): the
+  // budget there counts a deletion's GETs against that limit (RECURLY_SITE_KIND).
+  const recurlyProduction = env.RECURLY_SITE_KIND === 'production';
   const maxCachedWorkflows = nonNegativeInteger(env, 'LETHE_WORKER_MAX_CACHED_WORKFLOWS', 100);
   const maxConcurrentWorkflowTasks = positiveInteger(env, 'LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 10);
   // The SDK refuses fewer than 2 workflow task slots with a cache, and more slots than cached workflows.
@@ -113,7 +121,12 @@ export function vendorBudget(env: Env): BudgetConfig {
   }
   return {
     auth0: vendor('AUTH0', positiveNumber(env, 'LETHE_AUTH0_RATE_PER_SECOND', 16), AUTH0_CALLS_PER_DELETION, AUTH0_HEADROOM_PERCENT),
-    recurly: vendor('RECURLY', positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', 400) / (VENDOR_WINDOW_MS.recurly / 1_000), RECURLY_CALLS_PER_DELETION, RECURLY_HEADROOM_PERCENT),
+    recurly: vendor(
+      'RECURLY',
+      positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', recurlyProduction ? 1_000 : 400) / (VENDOR_WINDOW_MS.recurly / 1_000),
+      recurlyProduction ? RECURLY_GETS_PER_DELETION : RECURLY_CALLS_PER_DELETION,
+      RECURLY_HEADROOM_PERCENT,
+    ),
     worker: {
       maxCachedWorkflows,
       maxConcurrentWorkflowTasks,

@@ -231,7 +231,11 @@ export const SETTINGS: readonly Setting[] = [
 
   // The vendors' rate budget (docs/architecture.md, "Vendor rate budget")
   { name: 'LETHE_AUTH0_RATE_PER_SECOND', default: '16', meaning: "the Auth0 tenant's Management API limit, for the whole deployment ([rate budget](architecture.md#vendor-rate-budget))" },
-  { name: 'LETHE_RECURLY_RATE_PER_MINUTE', default: '400', meaning: "the Recurly site's limit (400 sandbox, 1,000 production GETs), for the whole deployment" },
+  {
+    name: 'LETHE_RECURLY_RATE_PER_MINUTE',
+    default: '400',
+    meaning: "the Recurly site's limit (400 sandbox, 1,000 production GETs; 1,000 by default when `RECURLY_SITE_KIND` is `production`), for the whole deployment",
+  },
   {
     name: 'LETHE_AUTH0_RATE_HEADROOM',
     default: '10',
@@ -243,7 +247,11 @@ export const SETTINGS: readonly Setting[] = [
     default: '12',
     meaning: 'mean calls one deletion makes to Auth0, its deletion step and read-back together (raise for accounts with many linked logins)',
   },
-  { name: 'LETHE_RECURLY_CALLS_PER_DELETION', default: '6', meaning: 'the same for Recurly (raise for accounts with many subscriptions)' },
+  {
+    name: 'LETHE_RECURLY_CALLS_PER_DELETION',
+    default: '6',
+    meaning: 'the same for Recurly (raise for accounts with many subscriptions); on a production site only GETs count, 5 by default',
+  },
   { name: 'LETHE_AUTH0_CONCURRENCY', default: '10', meaning: "Auth0 activities at once per worker process, on each of the vendor's two queues" },
   { name: 'LETHE_RECURLY_CONCURRENCY', default: '10', meaning: "Recurly activities at once per worker process, on each of the vendor's two queues" },
 

@@ -96,6 +96,8 @@ interface RecurlyMemo {
   /** A wallet's billing methods to remove (the primary last), and those removed. */
   billing?: string[];
   billingRemoved?: string[];
+  /** The account was found already redacted: what remains of its billing methods is all beyond redaction. */
+  alreadyRedacted?: boolean;
 }
 
 type RecurlyCounts = NonNullable<StoreCounts['recurly']>;
@@ -119,7 +121,15 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
             if (!memo.accountSeen && !memo.redactionAcceptedAt) {
               const account = await deps.recurly.getAccount(code);
               if (!account) return { subscriptionsTerminated: memo.terminated ?? 0, accountRedacted: false, hadAccount: false };
-              if (account.redacted) return { subscriptionsTerminated: 0, accountRedacted: true, hadAccount: true };
+              if (account.redacted) {
+                // Redacted before (outside Lethe, or by an earlier deletion): redaction left the
+                // notes and a wallet's other billing methods, and the read no longer shows a
+                // billing method to say whether a wallet remains, so both are listed.
+                memo.extras = { ccEmails: false, customFields: [], hasBillingInfo: true };
+                memo.alreadyRedacted = true;
+                await clearOutsideRedaction(deps.recurly, code, memo, writes);
+                return { subscriptionsTerminated: 0, accountRedacted: true, hadAccount: true, ...clearedCounts(memo) };
+              }
               // Before any change: a person decides what becomes of a billing relationship with a parent.
               if (account.parentAccountId && account.billTo === 'parent') throw billedToParent(code);
               memo.accountSeen = true;
@@ -272,7 +282,10 @@ async function clearOutsideRedaction(recurly: RecurlyClient, code: string, memo:
   // the primary last ("Please set a new primary billing info before deleting this billing info").
   if (!memo.billing) {
     const infos = extras.hasBillingInfo ? await recurly.listBillingInfos(code) : [];
-    memo.billing = infos.length > 1 ? [...infos.filter((b) => !b.primary), ...infos.filter((b) => b.primary)].map((b) => b.id) : [];
+    // After a redaction (memo.redactionAcceptedAt unset but the account already redacted) any
+    // method left is beyond its scope: all of them go.
+    const all = infos.length > 1 || memo.alreadyRedacted;
+    memo.billing = all ? [...infos.filter((b) => !b.primary), ...infos.filter((b) => b.primary)].map((b) => b.id) : [];
     memo.billingRemoved = [];
     record(memo);
   }

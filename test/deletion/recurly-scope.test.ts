@@ -107,6 +107,27 @@ describe('Recurly beyond the common case: redaction scope, account hierarchy, id
     expect(await account(bystander.recurlyAccountCode!)).toEqual(bystanderBefore);
   }, 120_000);
 
+  test('when the account was already redacted outside Lethe, then the notes and billing methods redaction left are removed all the same', async () => {
+    // No subscription: Recurly would refuse the redaction over a live one.
+    const a = await seedAccount(seed, { media: 1, subscriptions: [] }, rand);
+    const code = a.recurlyAccountCode!;
+    await api('POST', `/accounts/code-${code}/notes`, { message: 'Asked us to forget them.' });
+    await adminJson(sandboxUrl, 'POST', `accounts/${code}/billing_infos`, { firstName: 'Ada', lastName: 'Lovelace', lastFour: '4242' });
+    await adminJson(sandboxUrl, 'POST', `accounts/${code}/billing_infos`, { firstName: 'Ada', lastName: 'Lovelace', lastFour: '0005' });
+    await api('PUT', `/accounts/code-${code}/redact`);
+    for (let i = 0; i < 40 && !(await account(code)).redactedAt; i++) await new Promise((r) => setTimeout(r, 250));
+    expect(await account(code)).toMatchObject({ redactedAt: expect.any(String), personalFields: [], notes: 1, billingInfos: 1 });
+    const { intake } = services();
+
+    await intake.start({ accountId: a.id, channel: 'support', requestedBy: 'recurly-scope-test' });
+    const receipt = (await world.client.workflow.getHandle(deletionWorkflowId(a.id)).result()) as Receipt;
+
+    expect(receipt.verification.clean).toBe(true);
+    expect(receipt.counts.recurly).toMatchObject({ accountRedacted: true, notesRemoved: 1, billingInfosRemoved: 1 });
+    expect(await account(code)).toMatchObject({ redactRequests: 1, personalFields: [], notes: 0, billingInfos: 0 });
+    expectEmpty(await storesOf(seed, a));
+  }, 120_000);
+
   test('when the account is a child billed to its parent, then Recurly shows blocked naming that and what to do, and nothing at Recurly was changed', async () => {
     const a = await seedAccount(seed, { media: 1, subscriptions: [{ state: 'active' }] }, rand);
     const code = a.recurlyAccountCode!;

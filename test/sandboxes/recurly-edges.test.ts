@@ -10,6 +10,7 @@ import type { RunningSandbox } from '../../dev/sandboxes/common/server';
 import { VendorPace } from '../../stores/vendorPace';
 import { adminJson, caught } from './helpers/sandboxAdmin';
 import { isVendorError, type VendorError } from '../../stores/errors';
+import { vendorBudget } from '../../config/budget';
 
 const API_KEY = 'lethe-edges-key';
 const ACCEPT = 'application/vnd.recurly.v2021-02-25';
@@ -132,6 +133,12 @@ describe('Recurly sandbox: redaction scope, hierarchy, idempotency (a sandbox si
 describe('Recurly rate limits by the kind of site (api.yaml "Rate Limits")', () => {
   const closing: RunningSandbox[] = [];
   afterAll(async () => Promise.all(closing.map((s) => s.close())));
+
+  test("when the site is a production site, then Lethe's budget spends 1,000 GETs a minute at a deletion's GETs", () => {
+    expect(vendorBudget({}).recurly).toMatchObject({ callsPerSecond: 400 / 60, callsPerDeletion: 6 });
+    expect(vendorBudget({ RECURLY_SITE_KIND: 'production' }).recurly).toMatchObject({ callsPerSecond: 1_000 / 60, callsPerDeletion: 5 });
+    expect(vendorBudget({ RECURLY_SITE_KIND: 'production', LETHE_RECURLY_RATE_PER_MINUTE: '2000' }).recurly.callsPerSecond).toBeCloseTo(2_000 / 60, 6);
+  });
 
   test('when the site is a sandbox site, then writes count toward the limit like reads', async () => {
     const sandbox = await startRecurlySandbox({ port: 0, apiKey: API_KEY, rateLimitPerMinute: 50, siteKind: 'sandbox' });
