@@ -52,6 +52,8 @@ export const createReceiptActivities = (deps: { db: Knex; fields: FieldCipher; n
             await keepNoticeAddress(trx, deps.fields, receipt.requestId, receipt.accountId, subject?.email ?? null);
           }
           await trx('lethe.deletion_subjects').where({ account_id: receipt.accountId }).del();
+          // The front door's hash of the account's address (stores/verifications.ts) goes with it.
+          await trx('lethe.address_watch').where({ account_id: receipt.accountId }).del();
         });
       }),
     );

@@ -24,6 +24,9 @@ import { registerPrivacyRoutes } from './routes/privacy';
 import { registerInboundRoutes } from './routes/inbound';
 import { createInbound } from '../inbound';
 import { pruneDeletedEmailHashes } from '../../stores/subjects';
+import { pruneVerifications, watchAllAddresses } from '../../stores/verifications';
+import { getFieldCipher } from '../../encryption';
+import { requireKeyRing } from '../../config';
 import { createRequestReader, type RequestReader } from '../requests';
 import { createReconciler } from '../reconcile';
 import { createOperatorActions, OperatorActionError } from '../operator';
@@ -212,7 +215,25 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   // The same pass prunes the audit trail past LETHE_AUDIT_RETENTION_DAYS (an indexed delete),
   // the operator actions (justifications, who) with it, and erases the captured subject of a
   // deletion that ended unfinished and was not resumed within LETHE_ABANDONED_SUBJECT_DAYS.
+  // The front door's address watch (stores/verifications.ts), at most every LETHE_ADDRESS_WATCH_EVERY.
+  let watchedAt = 0;
+  let watching = false;
+  const watchAddresses = async () => {
+    if (watching || Date.now() - watchedAt < config.frontDoor.addressWatchEveryMs) return;
+    watching = true;
+    try {
+      await watchAllAddresses(
+        deps.db,
+        getFieldCipher(() => requireKeyRing(config)),
+      );
+      watchedAt = Date.now();
+    } finally {
+      watching = false;
+    }
+  };
   const reconcileTimer = setInterval(() => {
+    void watchAddresses().catch(() => undefined);
+    void pruneVerifications(deps.db, { sealedDays: config.audit.abandonedSubjectDays, recordDays: 730 }).catch(() => undefined);
     void reconciler.pass(requests).catch(() => undefined);
     void audit.prune(config.audit.retentionDays).catch(() => undefined);
     void operator.prune(config.audit.retentionDays).catch(() => undefined);
