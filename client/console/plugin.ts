@@ -84,6 +84,11 @@ export function createConsole(deps: ConsoleDeps) {
     // The one gate: every route in this scope passes it unless it says `consoleOpen`.
     app.addHook('preHandler', async (req, reply) => {
       void reply.headers(SECURITY_HEADERS);
+      // A form posted from another site is refused before anything else, the sign-in form too
+      // (SameSite keeps the cookie from being sent, not a cross-site sign-in from being set).
+      if (req.method === 'POST' && !sameOrigin(req)) {
+        return reply.code(403).type('text/html').send(errorPage(403, 'This form was sent from another site.'));
+      }
       if (req.routeOptions.config?.consoleOpen) return;
       const found = await sessions.find(cookieValue(req.headers.cookie, SESSION_COOKIE));
       // A token taken out of LETHE_API_TOKENS (or lowered below operator) ends its sessions too.
@@ -781,6 +786,17 @@ export function createConsole(deps: ConsoleDeps) {
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
+
+/** The browser's `Origin` (or, without it, `Referer`) names this host; a client that sends neither (curl, the bench) passes. */
+function sameOrigin(req: FastifyRequest): boolean {
+  const from = req.headers.origin ?? req.headers.referer;
+  if (!from) return true;
+  try {
+    return new URL(from).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
 
 function dateOf(text: string | undefined): Date | undefined {
   if (!text || !/^\d{4}-\d\d-\d\d$/.test(text)) return undefined;

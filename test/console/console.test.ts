@@ -109,6 +109,16 @@ describe('the privacy console', () => {
       expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['console.signed_in', 'console.signed_out']));
       expect(await db()('lethe.audit_log').where({ actor: 'help-desk', action: 'console.signed_in' }).first()).toBeUndefined();
 
+      // A form from another site is refused, sign-in included (no login into someone else's session).
+      const crossSite = await fetch(`${url()}/console/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://attacker.example' },
+        body: `token=${OPERATOR_TOKEN}`,
+        redirect: 'manual',
+      });
+      expect(crossSite.status).toBe(403);
+      expect(crossSite.headers.get('set-cookie')).toBeNull();
+
       // An expired session opens nothing.
       await signIn(page, url(), OPERATOR_TOKEN);
       const expiring = (await context.cookies())[0].value;
