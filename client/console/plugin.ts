@@ -21,14 +21,15 @@ import { requireKeyRing } from '../../config';
 import { getFieldCipher } from '../../encryption';
 import type { FieldCipher } from '../../encryption/fields';
 import { deletionWorkflowId, FINISHED_STATUSES, isUuid, STORES, type DeletionStatus, type Store } from '../../contract';
-import { emailCandidates, loadSubject } from '../../stores/subjects';
+import { emailCandidates, emailLookupKey, loadSubject } from '../../stores/subjects';
+import { verificationContext } from '../../stores/verifications';
 import type { AuditTrail } from '../audit';
 import type { OperatorActions } from '../operator';
 import { OperatorActionError, type RetryOutcome } from '../operator';
 import type { RequestReader, DeletionView } from '../requests';
 import { credentialsOf, hasRole, type Caller } from '../api/auth';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets';
-import { BUCKETS, bucketOf, PERIODS, type BucketContext } from './buckets';
+import { BUCKETS, bucketOf, PERIODS, type Bucket, type BucketContext } from './buckets';
 import { createConsoleData, type ListQuery, type ReportRow } from './data';
 import { html, Html, jsonScript, timeLeft, when } from './html';
 import { chip, csrfField, layout, leftCell } from './pages';
@@ -176,7 +177,7 @@ export function createConsole(deps: ConsoleDeps) {
     // ---- Requests ----
     const bucketContext = (periodDays: number): BucketContext => ({ dueSoonSecs: settings.dueSoonHours * 3600, periodStart: new Date(Date.now() - periodDays * DAY) });
 
-    async function requestsPage(req: FastifyRequest, reply: FastifyReply, search?: { label: string; accountIds: string[] }) {
+    async function requestsPage(req: FastifyRequest, reply: FastifyReply, search?: { label: string; accountIds: string[]; verificationIds?: string[] }) {
       const q = req.query as Record<string, string | undefined>;
       const period = PERIODS.includes(Number(q.period) as (typeof PERIODS)[number]) ? Number(q.period) : 30;
       const ctx = bucketContext(period);
@@ -191,6 +192,8 @@ export function createConsole(deps: ConsoleDeps) {
         ...(q.cursor ? { cursor: q.cursor } : {}),
       };
       const [counts, page, channels] = await Promise.all([data.counts(ctx, q.channel || undefined), data.list(list, ctx), data.channels()]);
+      // Public requests found by the address (not yet requests of their own, or never confirmed).
+      const pending = search?.verificationIds?.length ? (await data.list({ bucket: VERIFICATIONS, ids: search.verificationIds }, ctx)).rows : [];
       const session = sessionOf(req);
       const keep = (extra: Record<string, string | undefined>) => {
         const p = new URLSearchParams();
@@ -242,6 +245,12 @@ export function createConsole(deps: ConsoleDeps) {
         </div>
         ${search ? html`<p class="muted">Requests for ${search.label}: ${page.rows.length}.</p>` : idQuery ? html`<p class="muted">Requests matching ${idQuery}.</p>` : ''}
         ${requestsTable(page.rows, dueSoonMs)}
+        ${
+          pending.length
+            ? html`<h2>Public requests from this address</h2>
+                ${requestsTable(pending, dueSoonMs, 'public-requests')}`
+            : ''
+        }
         <nav class="pager" aria-label="Pages">
           ${q.cursor ? html`<a class="button secondary" href="${keep({ cursor: undefined })}">First page</a>` : ''}${page.nextCursor ? html`<a class="button secondary" rel="next" href="${keep({ cursor: page.nextCursor })}">Next page</a>` : ''}
         </nav>
@@ -289,7 +298,14 @@ export function createConsole(deps: ConsoleDeps) {
         const captured: string[] = [];
         for (const accountId of found.captured) if ((await loadSubject({ db, fields: cipher() }, accountId))?.email === text) captured.push(accountId);
         const accountIds = [...new Set([...live, ...captured])];
-        return requestsPage(req, reply, { label: 'the email given', accountIds });
+        // Public requests typed with this address: by the keyed hash, then opened and compared as spelt.
+        const typed: { verification_id: string; email_sealed: string | null }[] = await db('lethe.verifications')
+          .whereIn('email_hash', cipher().lookupHashes(emailLookupKey(text)))
+          .whereNotNull('email_sealed')
+          .select('verification_id', 'email_sealed')
+          .limit(50);
+        const verificationIds = typed.filter((v) => cipher().open(v.email_sealed!, verificationContext(v.verification_id)) === text).map((v) => v.verification_id);
+        return requestsPage(req, reply, { label: 'the email given', accountIds, verificationIds });
       }
       return sendPage(reply, errorPage(400, 'Give a request id, an account id (both UUIDs) or an email address.', sessionOf(req)), 400);
     });
@@ -828,10 +844,13 @@ function errorPage(status: number, message: string, session?: ConsoleSession): s
   return layout({ title: 'Error', session, body });
 }
 
-function requestsTable(rows: Awaited<ReturnType<ReturnType<typeof createConsoleData>['list']>>['rows'], dueSoonMs: number): Html {
+/** Every public request (a search names which). */
+const VERIFICATIONS: Bucket = { key: 'public', label: 'Public requests', hint: '', source: 'verifications', where: () => ['true', []] };
+
+function requestsTable(rows: Awaited<ReturnType<ReturnType<typeof createConsoleData>['list']>>['rows'], dueSoonMs: number, id = 'requests'): Html {
   if (!rows.length) return html`<p class="card muted">No requests match.</p>`;
   return html`<div class="table-wrap">
-    <table class="responsive" id="requests">
+    <table class="responsive" id="${id}">
       <thead>
         <tr>
           <th>Reference</th>

@@ -17,6 +17,10 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { seedDepsOf } from '../support/world-seed';
 import { createApiServer } from '../../client/api/server';
 import { createConsoleData } from '../../client/console/data';
+import { getFieldCipher } from '../../encryption';
+import { requireKeyRing } from '../../config';
+import { verificationContext } from '../../stores/verifications';
+import { emailLookupKey } from '../../stores/subjects';
 import { until } from '../support/until';
 import { rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 import { type ConsoleRig, OPERATOR_TOKEN, plantRequest, plantVerification, REQUESTER_TOKEN, screenshot, signIn, startConsoleRig, stopConsoleRig } from './support';
@@ -305,6 +309,24 @@ describe('the privacy console', () => {
       await page.getByRole('button', { name: 'Find' }).click();
       expect(await page.locator('#requests').count()).toBe(0);
       expect(await page.textContent('main')).toMatch(/No requests match/);
+      // Public requests typed with an address: the one as spelt, never its case twin's.
+      const cipher = getFieldCipher(() => requireKeyRing(rig.world!.config));
+      const typed: Record<string, string> = {};
+      for (const email of [a.email, twin.email]) {
+        const id = await plantVerification(db(), `${channel}-v`);
+        await db()('lethe.verifications')
+          .where({ verification_id: id })
+          .update({ email_sealed: cipher.seal(email, verificationContext(id)), email_hash: cipher.lookupHash(emailLookupKey(email)) });
+        typed[email] = id;
+      }
+      for (const email of [a.email, twin.email]) {
+        await page.getByLabel('Find by request id, account id or email').fill(email);
+        await page.getByRole('button', { name: 'Find' }).click();
+        expect(await page.locator('#public-requests tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as { getAttribute(n: string): string }).getAttribute('data-ref')))).toEqual([
+          typed[email],
+        ]);
+      }
+
       // By request id and by account id.
       for (const q of [requestId, a.id]) {
         await page.getByLabel('Find by request id, account id or email').fill(q);
