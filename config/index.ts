@@ -225,5 +225,9 @@ function frontDoorOf(env: Env): FrontDoorConfig {
     publicPerAddressPerHour: positiveInteger(env, 'LETHE_PUBLIC_ADDRESS_LIMIT', 3),
     addressChangeHoldMs: duration(env, 'LETHE_ADDRESS_CHANGE_HOLD', '72h', 0),
     addressWatchEveryMs: duration(env, 'LETHE_ADDRESS_WATCH_EVERY', '1h', 1_000),
+    emailVerifiedTokens: (env.LETHE_EMAIL_VERIFIED_TOKENS ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
   };
 }

@@ -78,6 +78,12 @@ export const SETTINGS: readonly Setting[] = [
       'a request from the person for an account whose address changed this recently waits for an operator instead of mailing a link (a changed address is how account takeovers end in deletions); `0s` turns it off',
   },
   {
+    name: 'LETHE_EMAIL_VERIFIED_TOKENS',
+    default: 'none',
+    meaning:
+      'names of API tokens (comma-separated) whose deletion requests are always verified by a link mailed to the account (`verification: "email"`); such a token asking for `"staff"` gets `400`. For a support desk whose callers are not checked otherwise',
+  },
+  {
     name: 'LETHE_ADDRESS_WATCH_EVERY',
     default: '1h',
     meaning:

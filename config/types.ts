@@ -143,4 +143,6 @@ export interface FrontDoorConfig {
   addressChangeHoldMs: number;
   /** How often the API's maintenance pass reads every account's address into lethe.address_watch. */
   addressWatchEveryMs: number;
+  /** Token names whose deletion requests are always verified by mail (LETHE_EMAIL_VERIFIED_TOKENS). */
+  emailVerifiedTokens: string[];
 }

@@ -4,12 +4,13 @@
  * several in one process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Knex } from 'knex';
 import type { RequestReader } from '../requests';
 import { ALL_CHANNELS } from './schemas';
 
 export type RequestOutcome = 'accepted' | 'joined' | 'already_completed' | 'not_found' | 'invalid' | 'awaiting_confirmation';
 
-export function createApiMetrics(deletions: Pick<RequestReader, 'openCounts'>) {
+export function createApiMetrics(deletions: Pick<RequestReader, 'openCounts'>, db?: Knex) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -74,6 +75,32 @@ export function createApiMetrics(deletions: Pick<RequestReader, 'openCounts'>) {
   gauge('lethe_deletions_near_deadline', 'Deletion requests pending or running past their warning time, before the deadline', (c) => c.nearDeadline);
   gauge('lethe_deletions_blocked', "Deletion requests with a store waiting for a person (see the request view's `blocked`), by channel", (c) => c.blocked);
   gauge('lethe_deletions_overdue', 'Deletion requests past their deadline and not completed (running or failed), by channel', (c) => c.overdue);
+
+  // The front door (docs/front-door.md): requests waiting for the person or refused before a
+  // link, and what was mailed, read from Lethe's tables at each scrape (grouped counts only).
+  if (db) {
+    const grouped = (name: string, help: string, labels: [string, string], query: () => Promise<Record<string, string | number>[]>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: labels,
+        registers: [registry],
+        async collect() {
+          const rows = await query().catch(() => undefined);
+          this.reset();
+          for (const r of rows ?? []) this.set({ [labels[0]]: String(r[labels[0]]), [labels[1]]: String(r[labels[1]]) }, Number(r.n));
+        },
+      });
+    grouped(
+      'lethe_public_requests',
+      'Requests from the person (and staff requests verified by mail) in the last 24 months, by status (awaiting_confirmation, confirmed, expired, locked, no_account, ambiguous, needs_operator) and channel',
+      ['status', 'channel'],
+      () => db('lethe.verifications').select('status', 'channel').count({ n: '*' }).groupBy('status', 'channel'),
+    );
+    grouped('lethe_person_mails', 'Mails to people (verification, reminder, acknowledgement, completion, no_account, refused) by kind and outcome (sent, retrying, failed)', ['kind', 'status'], () =>
+      db('lethe.outbound_mail').select('kind', 'status').count({ n: '*' }).groupBy('kind', 'status'),
+    );
+  }
 
   return {
     registry,

@@ -43,6 +43,7 @@ import { registerDeletionRoutes } from './routes/deletions';
 import { registerSweepRoutes } from './routes/sweeps';
 import { registerOperationRoutes } from './routes/operations';
 import { registerAuditRoutes, registerScheduleRoutes } from './routes/admin';
+import { registerHoldRoutes } from './routes/holds';
 import { forbiddenSchema } from './schemas';
 import { createConsole } from '../console/plugin';
 
@@ -97,7 +98,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   const operator = createOperatorActions({ db: deps.db, temporal: deps.temporal, intake, requests });
   const schedules = deps.schedules ?? createScheduleService({ config, temporal: deps.temporal });
   const audit = deps.audit ?? createAuditTrail({ db: deps.db });
-  const metrics = createApiMetrics(requests);
+  const metrics = createApiMetrics(requests, deps.db);
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     loggerInstance: (deps.logger ?? createApiLogger()) as FastifyBaseLogger,
@@ -187,6 +188,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
         { name: 'deletions', description: 'Deletion requests from every channel' },
         { name: 'sweeps', description: 'The inactivity sweep and its daily Schedule' },
         { name: 'audit', description: 'Who changed what' },
+        { name: 'holds', description: 'Legal holds: accounts whose deletion waits for the law' },
         { name: 'public', description: 'Requests from the person, without a token (confirmed by a mailed link)' },
         { name: 'operations', description: 'Health, metrics, documentation' },
       ],
@@ -198,10 +200,11 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   });
   // Registered after the OpenAPI plugin, so it sees every route.
   void app.register(async (api) => {
-    registerDeletionRoutes(api, { intake, frontDoor, requests, operator, metrics, audit, caller: callerName });
+    registerDeletionRoutes(api, { emailVerifiedTokens: config.frontDoor.emailVerifiedTokens, intake, frontDoor, requests, operator, metrics, audit, caller: callerName });
     registerSweepRoutes(api, { sweeps, metrics, audit, caller: callerName });
     registerScheduleRoutes(api, { schedules, audit, scheduleId: config.sweep.scheduleId, caller: callerName });
     registerAuditRoutes(api, { audit });
+    registerHoldRoutes(api, { db: deps.db, fields: () => getFieldCipher(() => requireKeyRing(config)), intake, audit, registry: metrics.registry, caller: callerName });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
     // The front door (CONTRACT §6): the privacy page and public requests, no token.
     registerPrivacyRoutes(api, { config, frontDoor, audit });

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chromium, type Browser } from 'playwright-core';
 import { startWorld, type TestWorld } from '../support/stack';
 import { rngFor, seedDepsOf } from '../support/world-seed';
@@ -19,7 +19,7 @@ import { requireChromium } from '../privacy/support/chromium';
 import { until } from '../support/until';
 import { watchAllAddresses } from '../../stores/verifications';
 import { getFieldCipher } from '../../encryption';
-import { requireKeyRing } from '../../config';
+import { requireKeyRing, tokenDigest } from '../../config';
 
 /** Waits until `fn` says true. */
 const eventually = (what: string, fn: () => Promise<boolean>) => until(what, async () => ((await fn()) ? true : undefined));
@@ -300,6 +300,28 @@ describe('the privacy page: a person asks, proves it is them by mail, and hears 
     expect(done).toMatchObject({ status: 'completed', channel: 'phone', verification: 'email' });
     const audit = await api.request('GET', `/v1/audit?requestId=${filed.body.requestId}`);
     expect(audit.status).toBe(200);
+  });
+
+  test('when a token is configured to verify by email, then its requests wait for the person, and it cannot vouch itself; the metrics count the waiting and the mail', async () => {
+    const desk = randomBytes(32).toString('base64url');
+    const api2 = { ...world.config.api, credentials: [...(world.config.api.credentials ?? []), { name: 'support-desk', role: 'requester' as const, digest: tokenDigest(desk) }] };
+    const strict = await startApi(world, { config: api2, deps: { config: { ...world.config, api: api2, frontDoor: { ...world.config.frontDoor, emailVerifiedTokens: ['support-desk'] } } } });
+    try {
+      const a = await person({ media: 0 });
+      const vouch = await strict.request('POST', '/v1/deletion-requests', { body: { accountId: a.id, channel: 'phone', verification: 'staff' }, token: desk });
+      expect(vouch.status).toBe(400);
+      expect(vouch.body.field).toBe('body/verification');
+      const filed = await strict.request('POST', '/v1/deletion-requests', { body: { accountId: a.id, channel: 'phone' }, token: desk });
+      expect(filed.status).toBe(202);
+      expect(filed.body.status).toBe('awaiting_confirmation');
+      expect(await deletionRows(a.id)).toHaveLength(0);
+      await waitForMail({ to: a.email, subject: /confirm/i });
+      const metrics = await strict.request('GET', '/metrics');
+      expect(metrics.text).toMatch(/lethe_public_requests\{status="awaiting_confirmation",channel="phone"\} [1-9]/);
+      expect(metrics.text).toMatch(/lethe_person_mails\{kind="verification",status="sent"\} [1-9]/);
+    } finally {
+      await strict.close();
+    }
   });
 
   test('when the account’s address changed within 72 hours, then no link is mailed and the request waits for an operator', async () => {

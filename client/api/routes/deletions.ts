@@ -30,7 +30,16 @@ import {
 
 export function registerDeletionRoutes(
   app: FastifyInstance,
-  deps: { intake: Intake; frontDoor: FrontDoor; requests: RequestReader; operator: OperatorActions; metrics: ApiMetrics; audit: AuditTrail; caller: (req: FastifyRequest) => string },
+  deps: {
+    emailVerifiedTokens?: string[];
+    intake: Intake;
+    frontDoor: FrontDoor;
+    requests: RequestReader;
+    operator: OperatorActions;
+    metrics: ApiMetrics;
+    audit: AuditTrail;
+    caller: (req: FastifyRequest) => string;
+  },
 ): void {
   const { intake, frontDoor, requests, operator, metrics, audit } = deps;
 
@@ -68,6 +77,13 @@ export function registerDeletionRoutes(
     },
     async (req, reply) => {
       const body = req.body;
+      // A token configured to verify by mail never vouches for the person itself.
+      if (deps.emailVerifiedTokens?.includes(deps.caller(req))) {
+        if (body.verification === 'staff') {
+          throw new ApiError(400, 'invalid_input', `body/verification: the token "${deps.caller(req)}" files requests verified by email only (LETHE_EMAIL_VERIFIED_TOKENS)`, 'body/verification');
+        }
+        body.verification = 'email';
+      }
       if (body.verification === 'email') {
         // The person confirms by the link mailed to the account's address; nothing starts before.
         const accountId = await intake.accountFor({ ...body });
