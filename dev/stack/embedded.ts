@@ -409,7 +409,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       endpoints.push({ name: 'Lethe API', where: base });
       endpoints.push({ name: 'Privacy page', where: `${base}/privacy`, note: 'people ask for deletion here (no token)' });
       if (inboundSmtp !== '0')
-        endpoints.push({ name: 'Privacy mail (SMTP)', where: `smtp://127.0.0.1:${inboundSmtp}`, note: `mail to ${env.LETHE_PRIVACY_ADDRESS || DEFAULTS.privacyAddress} becomes a request` });
+        endpoints.push({ name: 'Privacy mail', where: `smtp://127.0.0.1:${inboundSmtp}`, note: `mail to ${env.LETHE_PRIVACY_ADDRESS || DEFAULTS.privacyAddress} becomes a request` });
     }
   } catch (err) {
     await sup.stopAll();
