@@ -7,5 +7,9 @@
  */
 import { setWorkflowOptions } from '@temporalio/workflow';
 import { accountDeletionWorkflow } from './deletion';
+import { requestVerificationWorkflow } from './verification';
 
 setWorkflowOptions({ versioningBehavior: 'PINNED' }, accountDeletionWorkflow);
+// A request waiting for the person lives at most LETHE_VERIFICATION_TTL (a day): pinned too, so a
+// change to it needs no patch, and an old version drains within that time.
+setWorkflowOptions({ versioningBehavior: 'PINNED' }, requestVerificationWorkflow);
