@@ -12,7 +12,7 @@
  *   page (double submit), so another site cannot post them in a visitor's browser.
  * - `GET /privacy/confirm` only shows a button: mail scanners open links on their own.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import type { Config } from '../../../config';
@@ -55,7 +55,8 @@ export function registerPrivacyRoutes(app: FastifyInstance, deps: { config: Pick
     /** 429 with Retry-After when over a limit; each key is counted whatever the outcome. */
     const limited = (reply: FastifyReply, keys: { client: string; email?: string }): { retryAfter: number } | undefined => {
       const c = perClient.hit(`client:${keys.client}`);
-      const a = keys.email ? perAddress.hit(`email:${emailLookupKey(keys.email)}`) : undefined;
+      // Keyed by a digest: the limiter's memory holds no address.
+      const a = keys.email ? perAddress.hit(`email:${createHash('sha256').update(emailLookupKey(keys.email)).digest('base64url')}`) : undefined;
       const over = [c, a].filter((d) => d && !d.allowed);
       if (!over.length) return undefined;
       const retryAfter = Math.max(...over.map((d) => d!.resetSeconds));
