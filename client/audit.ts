@@ -26,6 +26,9 @@ export const AUDIT_ACTIONS = [
   'console.signed_in',
   'console.signed_out',
   'deletion_subject.email_revealed',
+  // Legal holds (stores/holds.ts): the hold's id in details; its reason and justification stay sealed in lethe.holds.
+  'hold.placed',
+  'hold.released',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -44,6 +47,8 @@ export interface AuditDetails {
   to?: string;
   /** How the requester was verified: `staff` (the caller vouched) or `email` (a mailed link). */
   verification?: 'staff' | 'email';
+  /** A legal hold's id (lethe.holds). */
+  holdId?: string;
   /** Who at the company vouched (an identifier: requestedBy's pattern). */
   requestedBy?: string;
 }

@@ -28,6 +28,10 @@ import { getFieldCipher, type FieldCipher } from '../encryption';
 import { requireKeyRing } from '../config';
 import { emailCandidates } from '../stores/subjects';
 import { firstTaskCompleted } from './temporal';
+import { isHeld } from '../stores/holds';
+import { deliver } from '../mail/deliver';
+import { createMailer, type Mailer } from '../mail/transport';
+import { deletionHeldMail } from '../mail/templates';
 
 /** A request Lethe refuses: `code` is the API's error code, `field` the offending field. */
 export class DeletionRequestError extends Error {
@@ -60,8 +64,10 @@ const CLOCK_SKEW_MS = 60_000;
 const START_DEADLINE_MS = 20_000;
 const HOUR_MS = 3_600_000;
 
-export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal' | 'encryption' | 'stateDir'>; db: Knex; temporal: Client }) {
+export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal' | 'encryption' | 'stateDir' | 'mail'>; db: Knex; temporal: Client; mailer?: Mailer }) {
   const { config, db, temporal } = deps;
+  // Only a request for a held account mails from here (the deletion's own notices are the worker's).
+  let mailer: Mailer | undefined = deps.mailer;
   // The payload keys, read on the first request by email (its candidates include captured subjects).
   let fields: FieldCipher | undefined;
 
@@ -198,7 +204,8 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
    * so a new run with the same requestId, receipt time and deadline carries it to the end.
    */
   async function resumable(where: { account_id: string } | { request_id: string }): Promise<DeletionInput | undefined> {
-    const row = await db('lethe.deletion_requests').where(where).whereNotIn('status', ['completed', 'skipped']).orderBy('created_at', 'desc').first();
+    // A held request never ran: it starts on the hold's release (startReleased), not here.
+    const row = await db('lethe.deletion_requests').where(where).whereNotIn('status', ['completed', 'skipped', 'held']).orderBy('created_at', 'desc').first();
     if (!row) return undefined;
     const captured = await db('lethe.deletion_subjects').where({ account_id: row.account_id }).first('account_id');
     const account = await db('accounts').where({ id: row.account_id }).first('id');
@@ -232,7 +239,79 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
     };
   }
 
+  /**
+   * A request for an account under a legal hold (CONTRACT §7): recorded with status `held`,
+   * no workflow started, no store touched, and the person told the deletion is deferred under
+   * a legal obligation (GDPR Art. 12(4)). A second request while held joins the first.
+   * The stored deadline is a placeholder: the 72 hours count from the release (startReleased).
+   */
+  async function fileHeld(r: { accountId: string; channel: Channel; receivedAt: Date; requestedBy?: string; requestId?: string; firstContactAt?: string }): Promise<StartedDeletion> {
+    const existing = await db('lethe.deletion_requests').where({ account_id: r.accountId, status: 'held' }).orderBy('created_at').first();
+    if (existing) {
+      return {
+        requestId: existing.request_id,
+        accountId: r.accountId,
+        workflowId: deletionWorkflowId(r.accountId),
+        status: 'held',
+        receivedAt: new Date(existing.received_at).toISOString(),
+        deadlineAt: new Date(existing.deadline_at).toISOString(),
+        existing: true,
+      };
+    }
+    const requestId = r.requestId ?? randomUUID();
+    const receivedAt = r.receivedAt.toISOString();
+    const deadlineAt = new Date(r.receivedAt.getTime() + config.deletion.deadlineHours * HOUR_MS).toISOString();
+    await db('lethe.deletion_requests').insert({
+      request_id: requestId,
+      account_id: r.accountId,
+      channel: r.channel,
+      received_at: receivedAt,
+      deadline_at: deadlineAt,
+      requested_by: r.requestedBy ?? null,
+      status: 'held',
+      first_contact_at: r.firstContactAt ?? null,
+      verification: r.firstContactAt ? 'email' : r.channel === 'inactivity' ? null : 'staff',
+    });
+    const account = await db('accounts').where({ id: r.accountId }).first('email');
+    if (account?.email) {
+      // A mail server away must not lose the request: the row says `retrying`, staff can follow up.
+      await deliver(
+        { db, mailer: (mailer ??= createMailer(config.mail)) },
+        { kind: 'deletion_held', ref: requestId, to: account.email, ...deletionHeldMail({ publicUrl: config.mail.publicUrl, requestId, receivedAt }) },
+      ).catch(() => undefined);
+    }
+    return { requestId, accountId: r.accountId, workflowId: deletionWorkflowId(r.accountId), status: 'held', receivedAt, deadlineAt, existing: false };
+  }
+
   return {
+    /**
+     * A hold was released and the account is under no other: each of its held requests starts
+     * now, with a fresh 72 hours from the release (CONTRACT §7); its receipt time is kept.
+     */
+    async startReleased(accountId: string, releasedAt: Date): Promise<StartedDeletion[]> {
+      const rows = await db('lethe.deletion_requests').where({ account_id: accountId.toLowerCase(), status: 'held' }).orderBy('created_at');
+      const out: StartedDeletion[] = [];
+      for (const row of rows) {
+        const deadlineAt = new Date(releasedAt.getTime() + config.deletion.deadlineHours * HOUR_MS).toISOString();
+        // The row's deadline first: recordRequest keeps the earlier of two deadlines.
+        await db('lethe.deletion_requests').where({ request_id: row.request_id }).update({ deadline_at: deadlineAt, status: 'pending' });
+        out.push(
+          await startInput({
+            requestId: row.request_id,
+            accountId: row.account_id,
+            channel: row.channel as Channel,
+            receivedAt: new Date(row.received_at).toISOString(),
+            deadlineAt,
+            warningAt: new Date(releasedAt.getTime() + config.deletion.warningHours * HOUR_MS).toISOString(),
+            blockPolicy: config.deletion.blockPolicy,
+            ...(row.requested_by ? { requestedBy: row.requested_by } : {}),
+            ...(row.first_contact_at ? { firstContactAt: new Date(row.first_contact_at).toISOString() } : {}),
+          }),
+        );
+      }
+      return out;
+    },
+
     /** A request from a person, through any channel but the sweep's. */
     async start(req: DeletionRequest): Promise<StartedDeletion> {
       const problem = checkDeletionRequest(req);
@@ -253,6 +332,7 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
           ? new DeletionRequestError('account_not_found', 'accountId', 'no account has this id')
           : new DeletionRequestError('account_not_found', 'email', 'no account has this email');
       }
+      if (await isHeld(db, accountId)) return fileHeld({ accountId, channel: req.channel, receivedAt, requestedBy: req.requestedBy });
       return startOrJoin(accountId, req.channel, receivedAt, { requestedBy: req.requestedBy });
     },
 
@@ -280,6 +360,8 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
         if (resume) return startInput(resume);
         throw new DeletionRequestError('account_not_found', 'accountId', 'the account was deleted since the request was made');
       }
+      if (await isHeld(db, req.accountId))
+        return fileHeld({ accountId: req.accountId, channel: req.channel, receivedAt: req.confirmedAt, requestedBy: req.requestedBy, requestId: req.requestId, firstContactAt: req.firstContactAt });
       return startOrJoin(req.accountId, req.channel, req.confirmedAt, { requestId: req.requestId, firstContactAt: req.firstContactAt, requestedBy: req.requestedBy });
     },
 
@@ -298,10 +380,12 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
     },
 
     /** The inactivity sweep's request: `account_gone` when the account was deleted since it was read. */
-    async startInactivity(req: { accountId: string; selectedAt: string; requestedBy: string }): Promise<'started' | 'account_gone'> {
+    async startInactivity(req: { accountId: string; selectedAt: string; requestedBy: string }): Promise<'started' | 'account_gone' | 'held'> {
       if (!isUuid(req.accountId)) throw new DeletionRequestError('invalid_input', 'accountId', 'accountId must be a UUID');
       const row = await db('accounts').where({ id: req.accountId.toLowerCase() }).first('id');
       if (!row) return 'account_gone';
+      // Held since the sweep's page read it (the page's query leaves held accounts out): no request at all.
+      if (await isHeld(db, row.id)) return 'held';
       await startOrJoin(row.id, 'inactivity', new Date(), { requestedBy: req.requestedBy, selectedAt: req.selectedAt });
       return 'started';
     },

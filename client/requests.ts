@@ -80,7 +80,8 @@ export function createRequestReader(deps: {
         if (live.closedStatus !== 'COMPLETED') status = 'failed';
         else status = p && FINISHED_STATUSES.includes(p.status) ? p.status : FINISHED_STATUSES.includes(row.status as DeletionStatus) ? (row.status as DeletionStatus) : 'skipped';
       } else if (p) status = p.status;
-      else if (live.kind === 'gone' && !FINISHED_STATUSES.includes(row.status as DeletionStatus)) {
+      // Held (a legal hold, CONTRACT §7): no run was started; the record is the whole answer.
+      else if (live.kind === 'gone' && row.status !== 'held' && !FINISHED_STATUSES.includes(row.status as DeletionStatus)) {
         status = 'failed';
         reason = 'the workflow ended and its history expired before its outcome was recorded';
       }
@@ -94,7 +95,7 @@ export function createRequestReader(deps: {
       const now = Date.now();
       const deadline = Date.parse(deadlineAt);
       const finished = status === 'completed' || status === 'skipped';
-      const computedOverdue = status !== 'skipped' && deadline < (completedAt ? Date.parse(completedAt) : now);
+      const computedOverdue = status !== 'skipped' && (status as string) !== 'held' && deadline < (completedAt ? Date.parse(completedAt) : now);
       const warningSpan = (config.deletion.deadlineHours - config.deletion.warningHours) * 3_600_000;
       return {
         requestId: row.request_id,
@@ -315,7 +316,7 @@ function stalledTask(desc: WorkflowExecutionDescription): StalledTask | undefine
 }
 
 /** Past the deadline before finishing: a completed request that finished late stays overdue. */
-const OVERDUE_SQL = "(status <> 'skipped' and deadline_at < coalesce(completed_at, now()))";
+const OVERDUE_SQL = "(status not in ('skipped', 'held') and deadline_at < coalesce(completed_at, now()))";
 
 const iso = (t: Date | string): string => new Date(t).toISOString();
 

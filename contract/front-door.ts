@@ -53,4 +53,4 @@ export type PersonNotice =
 export const NOTICE_ATTEMPTS = 8;
 
 /** A request's status as the API shows it: a deletion's, or one still waiting for the person. */
-export const REQUEST_STATUSES = ['pending', 'running', 'blocked', 'completed', 'failed', 'skipped', 'awaiting_confirmation', 'needs_operator', 'expired', 'locked'] as const;
+export const REQUEST_STATUSES = ['pending', 'running', 'blocked', 'completed', 'failed', 'skipped', 'awaiting_confirmation', 'needs_operator', 'expired', 'locked', 'held'] as const;

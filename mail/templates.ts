@@ -215,3 +215,45 @@ export function refusedMail(opts: MailContext & { reason: 'ambiguous' | 'needs_o
     opts.channel === 'email' ? 'auto-replied' : 'auto-generated',
   );
 }
+
+/**
+ * A deletion request we cannot carry out now because the law obliges us to keep the account's
+ * records (GDPR Art. 17(3)(b) and (e)); Art. 12(4) requires saying so and why. The hold's own
+ * text (a matter, an authority) is staff's and never goes into a mail.
+ */
+export function deletionHeldMail(opts: MailContext & { requestId: string; receivedAt: Date | string }): RenderedMail {
+  return render(
+    opts,
+    `Your deletion request is deferred under a legal obligation (reference ${opts.requestId})`,
+    [
+      { p: `We received your request to delete your account on ${readableUtc(opts.receivedAt)}.` },
+      {
+        p: 'The deletion is deferred under a legal obligation: we are required by law to keep the records of this account for now (for example for legal proceedings, an audit or an order from an authority). Nothing has been deleted.',
+      },
+      { p: 'Your request is kept. When the obligation ends we carry out the deletion, within 72 hours, and write to you.' },
+      { p: `Your reference is ${opts.requestId}. Please quote it if you contact us about this request.` },
+    ],
+    'You get this mail because a deletion was requested for the account with this address.',
+    'auto-generated',
+  );
+}
+
+/**
+ * An inactivity notice (CONTRACT §7): the account becomes eligible for deletion on `eligibleAt`
+ * unless the person signs in or keeps a live subscription.
+ */
+export function inactivityNoticeMail(opts: MailContext & { eligibleAt: Date | string }): RenderedMail {
+  return render(
+    opts,
+    'Your account will be deleted for inactivity unless you sign in',
+    [
+      {
+        p: `Your account has not been used for a long time. Under our privacy policy we delete accounts that are inactive for over 24 months; yours will be deleted from ${readableUtc(opts.eligibleAt)}.`,
+      },
+      { p: 'Sign in or keep a live subscription to keep the account. Either one is enough; nothing else is needed.' },
+      { p: 'If you no longer want the account, you need not do anything.' },
+    ],
+    'You get this mail because the account with this address has been inactive for a long time.',
+    'auto-generated',
+  );
+}

@@ -16,6 +16,7 @@ import * as lethe007 from './lethe/007_deleted_email_hashes';
 import * as lethe008 from './lethe/008_free_text_retention';
 import * as lethe009 from './lethe/009_front_door';
 import * as lethe010 from './lethe/010_console';
+import * as lethe011 from './lethe/011_holds';
 
 type Migration = { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> };
 
@@ -74,6 +75,7 @@ export async function migrateLetheSchema(knex: Knex, opts: { sealSubject?: Subje
       '008_free_text_retention': lethe008,
       '009_front_door': lethe009,
       '010_console': lethe010,
+      '011_holds': lethe011,
     }),
     schemaName: 'lethe',
     tableName: 'knex_migrations',

@@ -88,6 +88,8 @@ export function candidatePageSql(q: CandidatePageQuery): { sql: string; bindings
   if (q.after && !UUID.test(q.after.accountId)) throw new SweepInputError('cursor.accountId is not a uuid');
   const bindings: Record<string, unknown> = { cutoff: q.cutoff, referenceTime: q.referenceTime, limit: q.limit };
   const where = [`${INACTIVE_SINCE} < :cutoff::timestamptz`];
+  // Never an account under a legal hold (CONTRACT §7): one probe of lethe.holds(account_id) per row.
+  where.push('not exists (select 1 from lethe.holds h where h.account_id = a.id and h.released_at is null and (h.until is null or h.until > now()))');
   if (q.after) {
     // A row comparison the btree index can start from: the next page begins right after the
     // previous page's last key, without an OFFSET that would re-read what came before.

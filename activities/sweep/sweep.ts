@@ -25,9 +25,9 @@ interface PageHeartbeat {
 
 /**
  * Starts (or joins) the deletion of one account for a sweep: `account_gone` when the account
- * was deleted since the page read it. The worker injects the intake every channel uses.
+ * was deleted since the page read it, `held` when a legal hold was placed since. The worker injects the intake every channel uses.
  */
-export type StartDeletion = (req: { accountId: string; selectedAt: string; requestedBy: string }) => Promise<'started' | 'account_gone'>;
+export type StartDeletion = (req: { accountId: string; selectedAt: string; requestedBy: string }) => Promise<'started' | 'account_gone' | 'held'>;
 
 export interface SweepActivityDeps {
   sweep: SweepConfig;
@@ -201,8 +201,8 @@ export const createSweepActivities = (deps: SweepActivityDeps) => {
   async function startOne(accountId: string, sweepId: string, selectedAt: string): Promise<boolean> {
     if (!deps.startDeletion) throw new Error('this worker was built without a deletion intake; it can run dry sweeps only');
     const outcome = await deps.startDeletion({ accountId, selectedAt, requestedBy: sweepId });
-    // Deleted since it was read (by another channel): nothing left for the sweep to do.
-    if (outcome === 'account_gone') await markStarting(sweepId, accountId, false);
+    // Deleted since it was read (by another channel), or held since: nothing for the sweep to do.
+    if (outcome !== 'started') await markStarting(sweepId, accountId, false);
     return outcome === 'started';
   }
 };

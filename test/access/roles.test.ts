@@ -46,12 +46,16 @@ const MATRIX: Record<string, Probe[]> = {
   'POST /v1/schedule/trigger': [{ body: {}, needs: 'admin', allowed: [404] }],
   'POST /v1/schedule/backfill': [{ body: window, needs: 'admin', allowed: [404] }],
   'GET /v1/audit': [{ needs: 'operator', allowed: [200] }],
+  // Legal holds: a hold on an account nobody has, a release of a hold that does not exist.
+  'POST /v1/holds': [{ body: { accountId: ID, reason: 'access test' }, needs: 'admin', allowed: [201] }],
+  'POST /v1/holds/{holdId}/release': [{ body: { justification: 'access test' }, needs: 'admin', allowed: [404] }],
+  'GET /v1/holds': [{ needs: 'admin', allowed: [200] }],
   'GET /metrics': [{ needs: 'operator', allowed: [200] }],
   'GET /openapi.json': [{ needs: 'requester', allowed: [200] }],
   'GET /docs': [{ needs: 'requester', allowed: [200] }],
 };
 
-const pathOf = (route: string): string => route.split(' ')[1].replace('{requestId}', ID).replace('{sweepId}', `no-such-sweep-${ID}`);
+const pathOf = (route: string): string => route.split(' ')[1].replace('{requestId}', ID).replace('{sweepId}', `no-such-sweep-${ID}`).replace('{holdId}', ID);
 
 describe('access by role', () => {
   let world: TestWorld;

@@ -1,0 +1,163 @@
+/**
+ * `/v1/holds`: legal holds (CONTRACT §7, docs/holds.md), admin only. A hold keeps an account
+ * out of the sweep and makes its deletion requests wait (status `held`); releasing the last
+ * hold on an account starts its held requests with 72 hours from the release. Each change is
+ * audited by id; the reason, matter and justification (staff's free text) are sealed in
+ * lethe.holds and never reach the audit trail, a log line or Temporal.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Knex } from 'knex';
+import { Gauge, type Registry } from 'prom-client';
+import type { Intake } from '../../intake';
+import type { AuditTrail } from '../../audit';
+import type { FieldCipher } from '../../../encryption';
+import { countActiveHolds, HoldError, listHolds, placeHold, releaseHold } from '../../../stores/holds';
+import { ApiError } from '../errors';
+import { errorResponses } from '../schemas';
+import { uuidSchema as uuid } from '../../validation';
+
+const time = { type: 'string', format: 'date-time' } as const;
+/** Free text by staff: bounded, and never empty. */
+const text = (description: string) => ({ type: 'string', minLength: 1, maxLength: 2000, description }) as const;
+
+const placeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['accountId', 'reason'],
+  properties: {
+    accountId: uuid,
+    reason: text('Why the records must be kept (a legal obligation); sealed at rest, never mailed to the person'),
+    matter: text('The case, audit or order it is for'),
+    until: { ...time, description: 'When the hold ends by itself; absent: until released' },
+  },
+} as const;
+
+const placedSchema = {
+  type: 'object',
+  required: ['holdId', 'accountId', 'placedAt'],
+  properties: { holdId: uuid, accountId: uuid, placedAt: time, until: time },
+} as const;
+
+const holdSchema = {
+  type: 'object',
+  required: ['holdId', 'accountId', 'reason', 'placedAt', 'placedBy', 'active'],
+  properties: {
+    holdId: uuid,
+    accountId: uuid,
+    reason: { type: 'string' },
+    matter: { type: 'string' },
+    until: time,
+    placedAt: time,
+    placedBy: { type: 'string' },
+    releasedAt: time,
+    releasedBy: { type: 'string' },
+    justification: { type: 'string' },
+    active: { type: 'boolean' },
+  },
+} as const;
+
+export function registerHoldRoutes(
+  app: FastifyInstance,
+  deps: { db: Knex; fields: () => FieldCipher; intake: Intake; audit: AuditTrail; registry: Registry; caller: (req: FastifyRequest) => string },
+): void {
+  const { db, intake, audit } = deps;
+  const store = () => ({ db, fields: deps.fields() });
+
+  // Read from the table at each scrape: how many accounts are under a hold now.
+  new Gauge({
+    name: 'lethe_holds_active',
+    help: 'Accounts under a legal hold now (released or expired holds not counted)',
+    registers: [deps.registry],
+    async collect() {
+      const n = await countActiveHolds(db).catch(() => undefined);
+      if (n !== undefined) this.set(n);
+    },
+  });
+
+  app.post<{ Body: { accountId: string; reason: string; matter?: string; until?: string } }>(
+    '/v1/holds',
+    {
+      config: { role: 'admin' },
+      schema: {
+        operationId: 'placeHold',
+        tags: ['holds'],
+        summary: 'Place a legal hold on an account',
+        description: 'The account is not swept and its deletion requests wait with status `held` until the hold is released (or its `until` passes).',
+        body: placeBody,
+        response: { 201: placedSchema, ...errorResponses(400, 401, 429, 503) },
+      },
+    },
+    async (req, reply) => {
+      const { accountId, reason, matter, until } = req.body;
+      if (until !== undefined && Date.parse(until) <= Date.now()) throw new ApiError(400, 'invalid_input', 'body/until must be in the future', 'body/until');
+      const placed = await placeHold(store(), { accountId, reason, matter, until, placedBy: deps.caller(req) });
+      await audit.record({ actor: deps.caller(req), via: 'api', action: 'hold.placed', accountId: placed.accountId, details: { holdId: placed.holdId } });
+      return reply.code(201).send(placed);
+    },
+  );
+
+  app.post<{ Params: { holdId: string }; Body: { justification: string } }>(
+    '/v1/holds/:holdId/release',
+    {
+      config: { role: 'admin' },
+      schema: {
+        operationId: 'releaseHold',
+        tags: ['holds'],
+        summary: 'Release a legal hold',
+        description: 'With the account under no other hold, its held deletion requests start now, with 72 hours from the release; `started` lists them.',
+        params: { type: 'object', required: ['holdId'], properties: { holdId: uuid } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['justification'],
+          properties: { justification: text('Why the hold ends (the matter closed, the order lifted); sealed at rest') },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['holdId', 'accountId', 'releasedAt', 'started'],
+            properties: {
+              holdId: uuid,
+              accountId: uuid,
+              releasedAt: time,
+              started: { type: 'array', items: { type: 'object', properties: { requestId: uuid, deadlineAt: time } } },
+            },
+          },
+          ...errorResponses(400, 401, 404, 409, 429, 503),
+        },
+      },
+    },
+    async (req) => {
+      let released;
+      try {
+        released = await releaseHold(store(), { holdId: req.params.holdId.toLowerCase(), justification: req.body.justification, releasedBy: deps.caller(req) });
+      } catch (err) {
+        if (err instanceof HoldError) throw new ApiError(err.code === 'hold_not_found' ? 404 : 409, err.code, err.message);
+        throw err;
+      }
+      await audit.record({ actor: deps.caller(req), via: 'api', action: 'hold.released', accountId: released.accountId, details: { holdId: req.params.holdId.toLowerCase() } });
+      const started = released.stillHeld ? [] : await intake.startReleased(released.accountId, new Date(released.releasedAt));
+      return {
+        holdId: req.params.holdId.toLowerCase(),
+        accountId: released.accountId,
+        releasedAt: released.releasedAt,
+        started: started.map((s) => ({ requestId: s.requestId, deadlineAt: s.deadlineAt })),
+      };
+    },
+  );
+
+  app.get<{ Querystring: { accountId?: string } }>(
+    '/v1/holds',
+    {
+      config: { role: 'admin' },
+      schema: {
+        operationId: 'listHolds',
+        tags: ['holds'],
+        summary: 'Legal holds, newest first (with their reasons, decrypted)',
+        querystring: { type: 'object', additionalProperties: false, properties: { accountId: uuid } },
+        response: { 200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: holdSchema } } }, ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (req) => ({ items: await listHolds(store(), { accountId: req.query.accountId }) }),
+  );
+}
