@@ -50,6 +50,9 @@ const MATRIX: Record<string, Probe[]> = {
   'POST /v1/holds': [{ body: { accountId: ID, reason: 'access test' }, needs: 'admin', allowed: [201] }],
   'POST /v1/holds/{holdId}/release': [{ body: { justification: 'access test' }, needs: 'admin', allowed: [404] }],
   'GET /v1/holds': [{ needs: 'admin', allowed: [200] }],
+  // The front door: no token needed (an address nobody has: the same 202 as any); inbound mail for admin or the `inbound` role (JSON is not a mail: 415).
+  'POST /v1/public/requests': [{ body: { email: `nobody-${ID}@example.test`, type: 'deletion' }, needs: 'public', allowed: [202] }],
+  'POST /v1/inbound-email': [{ body: { from: 'x' }, needs: 'admin', allowed: [415] }],
   'GET /metrics': [{ needs: 'operator', allowed: [200] }],
   'GET /openapi.json': [{ needs: 'requester', allowed: [200] }],
   'GET /docs': [{ needs: 'requester', allowed: [200] }],

@@ -38,6 +38,8 @@ export async function startApi(world: TestWorld, opts: { config?: Partial<Config
   const app = createApiServer({ config, db: world.deps.db, temporal: world.client, logger: createApiLogger({ level: 'info', destination }), ...opts.deps });
   const routes: string[] = [];
   app.addHook('onRoute', (r) => {
+    // Pages (the privacy page, the console) are hidden from the API's reference, and from this list.
+    if ((r.schema as { hide?: boolean } | undefined)?.hide) return;
     for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push(`${m} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
