@@ -256,6 +256,7 @@ describe('the privacy page: a person asks, proves it is them by mail, and hears 
     const a = await person({ media: 20 });
     const one = await askByApi(a);
     const two = await askByApi(a);
+    const late = await askByApi(a);
     const confirm = async (link: string) => {
       const visit = await fetch(`${api.url}${link}`);
       const cookie = visit.headers.get('set-cookie')!.split(';')[0];
@@ -273,6 +274,9 @@ describe('the privacy page: a person asks, proves it is them by mail, and hears 
     expect(x.ref).toBeDefined();
     expect(y.ref).toBe(x.ref);
     await waitForStatus(api, x.ref!);
+    // A link confirmed after the account is gone answers with the request that deleted it.
+    const z = await confirm(late.path);
+    expect(z).toEqual({ status: 200, ref: x.ref });
     expect(await deletionRows(a.id)).toHaveLength(1);
   });
 
