@@ -34,6 +34,7 @@ describe('legal holds', () => {
   let heldBefore: string;
   let holdId: string;
   let requestId: string;
+  let receivedAt: string;
   const suffix = randomBytes(3).toString('hex');
   const tokens = Object.fromEntries(ROLES.map((r) => [r, randomBytes(32).toString('base64url')])) as Record<Role, string>;
   // Staff's text carries its own marker (the token names carry `suffix`): it must not show at rest, in the trail or in a mail.
@@ -102,9 +103,11 @@ describe('legal holds', () => {
 
   test('when a deletion is requested for the held account, then it is recorded held, nothing runs or changes, and the person is told why', async () => {
     const asked = new Date(Date.now() - 1000);
-    const res = await api.request('POST', '/v1/deletion-requests', { token: tokens.requester, body: { accountId: held.id, channel: 'support' } });
+    // Received two hours ago: the release's fresh 72 hours must not count from here.
+    receivedAt = new Date(Date.now() - 2 * HOUR).toISOString();
+    const res = await api.request('POST', '/v1/deletion-requests', { token: tokens.requester, body: { accountId: held.id, channel: 'support', receivedAt } });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ accountId: held.id, status: 'held' });
+    expect(res.body).toMatchObject({ accountId: held.id, status: 'held', receivedAt });
     requestId = res.body.requestId;
 
     const view = await api.request('GET', `/v1/deletion-requests/${requestId}`, { token: tokens.requester });
@@ -141,6 +144,7 @@ describe('legal holds', () => {
     const done = await waitForView(reader, requestId, (v) => v.status === 'completed', 'the released deletion to complete', 120_000);
     expect(done.deadlineAt).toBe(new Date(releasedAt + 72 * HOUR).toISOString());
     expect(done.receipt?.deadlineAt).toBe(new Date(releasedAt + 72 * HOUR).toISOString());
+    expect(done.receipt?.receivedAt).toBe(receivedAt);
     expect(done.overdue).toBe(false);
     expectEmpty(await storesOf(seed, held));
 
