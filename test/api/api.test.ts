@@ -345,7 +345,8 @@ describe('HTTP API', () => {
       const routes: [string, string][] = [];
       for (const [p, item] of Object.entries(doc.paths as Record<string, Record<string, { security?: unknown[] }>>)) {
         // The front door's public request (`security: []` in the document) takes no token by design.
-        for (const [m, op] of Object.entries(item)) if (!(Array.isArray(op.security) && op.security.length === 0)) routes.push([m.toUpperCase(), p.replace('{requestId}', randomUUID()).replace('{sweepId}', 'sweep-1')]);
+        for (const [m, op] of Object.entries(item))
+          if (!(Array.isArray(op.security) && op.security.length === 0)) routes.push([m.toUpperCase(), p.replace('{requestId}', randomUUID()).replace('{sweepId}', 'sweep-1')]);
       }
       expect(routes.length).toBeGreaterThanOrEqual(9);
       for (const [method, p] of routes) {
