@@ -5,12 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { Config } from '../config';
 import {
   additionalRequestSignal,
   deletionWorkflowId,
+  legalHoldSignal,
   isUuid,
   LetheAccountId,
   LetheChannel,
@@ -283,14 +284,67 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
     return { requestId, accountId: r.accountId, workflowId: deletionWorkflowId(r.accountId), status: 'held', receivedAt, deadlineAt, existing: false };
   }
 
+  /** The account's deletion run, when one is running now (its request id from the memo). */
+  async function runningDeletion(accountId: string) {
+    const handle = temporal.workflow.getHandle(deletionWorkflowId(accountId.toLowerCase()));
+    const desc = await temporal
+      .withDeadline(Date.now() + 5_000, () => handle.describe())
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+    if (!desc || desc.status.name !== 'RUNNING') return undefined;
+    return { handle, requestId: (desc.memo as { requestId?: string } | undefined)?.requestId };
+  }
+
   return {
     /**
-     * A hold was released and the account is under no other: each of its held requests starts
-     * now, with a fresh 72 hours from the release (CONTRACT §7); its receipt time is kept.
+     * A hold was placed: a deletion already running for the account stops every store not yet
+     * verified and pauses its clock (the workflow marks its request `held`). The signal carries
+     * no hold text. Answers whether a running deletion was held.
+     */
+    async holdRunning(accountId: string, at: Date): Promise<boolean> {
+      const run = await runningDeletion(accountId);
+      if (!run) return false;
+      await run.handle.signal(legalHoldSignal, { held: true, at: at.toISOString() });
+      return true;
+    },
+
+    /**
+     * A hold was released and the account is under no other: a running deletion held by it goes
+     * on, and each held request that never ran starts now, each with a fresh 72 hours from the
+     * release (CONTRACT §7); a request's receipt time is kept.
      */
     async startReleased(accountId: string, releasedAt: Date): Promise<StartedDeletion[]> {
-      const rows = await db('lethe.deletion_requests').where({ account_id: accountId.toLowerCase(), status: 'held' }).orderBy('created_at');
       const out: StartedDeletion[] = [];
+      const fresh = {
+        deadlineAt: new Date(releasedAt.getTime() + config.deletion.deadlineHours * HOUR_MS).toISOString(),
+        warningAt: new Date(releasedAt.getTime() + config.deletion.warningHours * HOUR_MS).toISOString(),
+      };
+      const run = await runningDeletion(accountId);
+      if (run) {
+        await run.handle.signal(legalHoldSignal, { held: false, at: releasedAt.toISOString(), ...fresh });
+        if (run.requestId) {
+          await db('lethe.deletion_requests').where({ request_id: run.requestId }).update({ deadline_at: fresh.deadlineAt });
+          const row = await db('lethe.deletion_requests').where({ request_id: run.requestId }).first();
+          if (row)
+            out.push({
+              requestId: row.request_id,
+              accountId: row.account_id,
+              workflowId: deletionWorkflowId(row.account_id),
+              status: 'running',
+              receivedAt: new Date(row.received_at).toISOString(),
+              deadlineAt: fresh.deadlineAt,
+              existing: true,
+            });
+        }
+      }
+      const rows = await db('lethe.deletion_requests')
+        .where({ account_id: accountId.toLowerCase(), status: 'held' })
+        .modify((q) => {
+          if (run?.requestId) q.whereNot({ request_id: run.requestId });
+        })
+        .orderBy('created_at');
       for (const row of rows) {
         const deadlineAt = new Date(releasedAt.getTime() + config.deletion.deadlineHours * HOUR_MS).toISOString();
         // The row's deadline first: recordRequest keeps the earlier of two deadlines.

@@ -280,6 +280,14 @@ export const retryStoresSignal = defineSignal<[RetryStoresRequest]>('retryStores
 export const resolveStoreSignal = defineSignal<[ResolveStoreRequest]>('resolveStore');
 
 /**
+ * A legal hold placed on (`held: true`) or released from an account whose deletion runs
+ * (CONTRACT §7): while held, no store not yet verified is called and the deadline clock is
+ * paused; the release brings a fresh deadline (72 hours from the release). No hold text here.
+ */
+export type LegalHoldChange = { held: true; at: string } | { held: false; at: string; deadlineAt: string; warningAt: string };
+export const legalHoldSignal = defineSignal<[LegalHoldChange]>('legalHold');
+
+/**
  * How long a refusing store is retried before the request shows it `blocked`, and how often it
  * is tried again after that (an operator's retry tries at once). The defaults; a deployment
  * sets its own (LETHE_BLOCK_AFTER, LETHE_BLOCK_AFTER_TRANSIENT, LETHE_STORE_RETRY_EVERY,
@@ -303,7 +311,7 @@ export const BLOCK_POLICY: BlockPolicy = {
   attemptBudgetMs: 30 * 60_000,
 };
 
-export const DELETION_STATUSES = ['pending', 'running', 'blocked', 'completed', 'failed', 'skipped'] as const;
+export const DELETION_STATUSES = ['pending', 'running', 'blocked', 'completed', 'failed', 'skipped', 'held'] as const;
 export type DeletionStatus = (typeof DELETION_STATUSES)[number];
 /** A request in one of these has ended; the others are still being worked on. */
 export const FINISHED_STATUSES: readonly DeletionStatus[] = ['completed', 'failed', 'skipped'];
@@ -372,6 +380,8 @@ export interface DeletionProgress {
   stores?: StoreProgress[];
   /** The stores waiting for a person. */
   blocked?: BlockedStore[];
+  /** Under a legal hold (CONTRACT §7): since when, and the stores already done when it was placed. */
+  hold?: { since: string; done: Store[] };
   receipt?: Receipt;
   reason?: string;
 }

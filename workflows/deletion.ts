@@ -19,6 +19,7 @@ import type { Activities } from '../activities';
 import {
   additionalRequestSignal,
   failureText,
+  legalHoldSignal,
   deletionInputProblems,
   FailureType,
   LetheDeadline,
@@ -154,8 +155,38 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     Object.assign(p, { status: 'resolved', resolution: { actionId: req.actionId, by: req.by, at: new Date().toISOString() }, detail: 'resolved outside Lethe by an operator' });
     if (wasBlocked) refreshBlocked();
   });
+  // A legal hold placed while the deletion runs (CONTRACT §7): every store not yet verified
+  // waits before its next call, the deadline clock stops, and the status shows which stores
+  // were already done. The release brings a fresh deadline (72 hours from the release).
+  let held = false;
+  let finished = false;
+  const unheld = (): Promise<void> => (held ? condition(() => !held) : Promise.resolve());
+  setHandler(legalHoldSignal, (change) => {
+    if (change.held) {
+      if (held || finished) return;
+      held = true;
+      state.hold = { since: change.at, done: STORES.filter((s) => stores[s].progress.status === 'verified' || stores[s].progress.status === 'resolved') };
+      state.status = 'held';
+      upsertSearchAttributes([{ key: LetheStatus, value: 'held' }]);
+      void quick.markRequest(input.requestId, 'held').catch((e) => log.error('recording the status failed', { error: failureText(e) }));
+      return;
+    }
+    if (!held) return;
+    held = false;
+    state.hold = undefined;
+    deadlineAt = Date.parse(change.deadlineAt);
+    warningAt = Date.parse(change.warningAt);
+    state.deadlineAt = change.deadlineAt;
+    upsertSearchAttributes([{ key: LetheDeadline, value: new Date(deadlineAt) }]);
+    state.status = 'running';
+    upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
+    void quick.markRequest(input.requestId, 'running').catch((e) => log.error('recording the status failed', { error: failureText(e) }));
+    refreshBlocked();
+  });
   /** The request turns `blocked` while anything waits for a person, and `running` again after. */
   const refreshBlocked = (): void => {
+    // Held: the hold's status stands; the release refreshes it.
+    if (held) return;
     const blocked = blockedOf(stores, ownRuns());
     const status = blocked.length > 0 ? 'blocked' : 'running';
     if (status === state.status) return;
@@ -166,12 +197,12 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   };
   upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
 
-  let finished = false;
   const watcher = watchDeadline(
     state,
     () => warningAt,
     () => deadlineAt,
     () => finished,
+    () => held,
   );
 
   const step = <T>(name: WaitingStep, attempt: () => Promise<T>, summarize?: (r: T) => string): Promise<T> => persist(own[name]!, attempt, policy, refreshBlocked, summarize);
@@ -181,6 +212,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
 
   try {
     // 1. The freeze.
+    await unheld();
     await step('freeze', () => local.freezeAccount(input));
     // The person hears that their request was accepted (the sweep's own deletions were announced by its notices).
     const acknowledged =
@@ -227,11 +259,13 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
       deleted: (store: Store, c: unknown) => addCounts(counts, store, c),
       verified: (store: Store, v: StoreVerification) => void (verifications[store] = v),
       blockedChanged: refreshBlocked,
+      unheld,
     };
     await Promise.all(STORES.map((s) => runStore(input.accountId, stores[s], hooks, policy)));
 
     // 4. The final read-back, right before the receipt; what reappeared is deleted again.
     for (;;) {
+      await unheld();
       state.passes++;
       const read = STORES.filter((s) => stores[s].progress.status === 'verified');
       const readings = await step(
@@ -267,6 +301,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     const pending = STORES.flatMap((s) => (stores[s].progress.status === 'verified' ? (verifications[s]?.pending ?? []).map((x) => ({ store: s, ...x })) : []));
     if (pending.length) verification.pending = pending;
     own.verify!.progress.detail = verification.clean ? stepSummary.verify(verification) : 'verified, except the stores resolved outside Lethe';
+    await unheld();
     if (state.status !== 'running') {
       state.status = 'running';
       upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
@@ -365,12 +400,18 @@ function notify(state: DeletionState, kind: 'warning' | 'overdue' | 'blocked', b
 }
 
 /** Durable timers for the warning and the breach; deletion keeps going either way. */
-async function watchDeadline(state: DeletionState, warningAt: () => number, deadlineAt: () => number, finished: () => boolean): Promise<void> {
+async function watchDeadline(state: DeletionState, warningAt: () => number, deadlineAt: () => number, finished: () => boolean, held: () => boolean): Promise<void> {
   // Re-armed when a signal moves the deadline earlier: condition() wakes on state changes.
+  // Stopped while a legal hold is in force; the release sets a fresh deadline.
   let w = warningAt();
   while (!finished() && !state.warning) {
+    if (held()) {
+      await condition(() => finished() || !held());
+      w = warningAt();
+      continue;
+    }
     const wait = w - Date.now();
-    if (wait > 0 && (await condition(() => finished() || warningAt() !== w, wait))) {
+    if (wait > 0 && (await condition(() => finished() || warningAt() !== w || held(), wait))) {
       w = warningAt();
       continue;
     }
@@ -382,8 +423,13 @@ async function watchDeadline(state: DeletionState, warningAt: () => number, dead
   }
   let d = deadlineAt();
   while (!finished() && !state.overdue) {
+    if (held()) {
+      await condition(() => finished() || !held());
+      d = deadlineAt();
+      continue;
+    }
     const wait = d - Date.now();
-    if (wait > 0 && (await condition(() => finished() || deadlineAt() !== d, wait))) {
+    if (wait > 0 && (await condition(() => finished() || deadlineAt() !== d || held(), wait))) {
       d = deadlineAt();
       continue;
     }

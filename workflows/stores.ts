@@ -106,6 +106,8 @@ export interface StoresHooks {
   /** A store turned blocked (once per episode) or stopped being blocked. */
   blockedChanged(): void;
   verified(store: Store, v: StoreVerification): void;
+  /** Resolves at once unless a legal hold is in force; then when it is released (no store is called while held). */
+  unheld?(): Promise<void>;
 }
 
 /** Fresh state for every store. */
@@ -158,6 +160,8 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
   };
   for (;;) {
     if (p.status === 'resolved') return;
+    await hooks.unheld?.();
+    if ((p.status as string) === 'resolved') return;
     if (p.status !== 'blocked') p.status = p.failingSince ? 'retrying' : 'running';
     p.attempts++;
     // A failing attempt has been failing since it began: its transient retries spanned it.
@@ -167,6 +171,8 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
       const done = await attempt[p.store]();
       // Resumed from a dead attempt's last heartbeat: what it deleted after that is counted by no one.
       hooks.deleted(p.store, p.store === 'media' ? { ...(done as object), atLeast: (done as { resumed?: boolean }).resumed === true } : done);
+      // A hold placed while the deletion ran: the store is not read back (nor called) until released.
+      await hooks.unheld?.();
       const v = await quick.verifyStore({ accountId, store: p.store });
       if (v.clean) {
         if ((p.status as string) === 'resolved') return;

@@ -59,7 +59,7 @@ export const createReceiptActivities = (deps: { db: Knex; fields: FieldCipher; n
     );
   },
 
-  async markRequest(requestId: string, status: 'failed' | 'skipped' | 'running' | 'blocked'): Promise<void> {
+  async markRequest(requestId: string, status: 'failed' | 'skipped' | 'running' | 'blocked' | 'held'): Promise<void> {
     await deps.db('lethe.deletion_requests').where({ request_id: requestId }).update({ status });
   },
 });

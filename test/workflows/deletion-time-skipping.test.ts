@@ -11,6 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   additionalRequestSignal,
   BLOCK_POLICY,
+  legalHoldSignal,
   LetheDeadline,
   progressQuery,
   resolveStoreSignal,
@@ -407,6 +408,40 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       await handle.signal(retryStoresSignal, { by: 'ops-1', actionId: randomUUID() });
       const receipt = (await handle.result()) as Receipt;
       expect(s.receipt()).toEqual(receipt);
+    });
+  }, 120_000);
+
+  test('when a legal hold is placed while Recurly still refuses, then the verified stores stay done, no store is called while held, the clock stops, and the release goes on with a fresh deadline', async () => {
+    const s = stubs();
+    s.behaviour.recurly = { refuse: 'Precondition', message: 'recurly 422 cannot redact: uninvoiced charges' };
+    await run(s, async (handle) => {
+      await ts.env.sleep(BLOCK_POLICY.needsPersonBlockAfterMs / 2);
+      let p = await progress(handle);
+      for (const x of ['media', 'auth0', 'database'] as const) expect(store(p, x).status).toBe('verified');
+      const at = new Date(await ts.env.currentTimeMs()).toISOString();
+      await handle.signal(legalHoldSignal, { held: true, at });
+      p = await progress(handle);
+      expect(p.status).toBe('held');
+      expect(p.hold).toEqual({ since: at, done: ['media', 'auth0', 'database'] });
+
+      // Recurly would now succeed: while held it is not called, and the 72 hours do not run out.
+      s.behaviour.recurly = 'ok';
+      const calls = { ...s.deletes };
+      await ts.env.sleep(100 * HOUR);
+      p = await progress(handle);
+      expect(s.deletes).toEqual(calls);
+      expect([p.status, p.warning, p.overdue]).toEqual(['held', false, false]);
+      expect(s.marks).toContain('held');
+      expect(s.notices).toEqual([]);
+
+      const releasedAt = await ts.env.currentTimeMs();
+      const deadlineAt = new Date(releasedAt + 72 * HOUR).toISOString();
+      await handle.signal(legalHoldSignal, { held: false, at: new Date(releasedAt).toISOString(), deadlineAt, warningAt: new Date(releasedAt + 48 * HOUR).toISOString() });
+      const receipt = (await handle.result()) as Receipt;
+      expect(receipt.deadlineAt).toBe(deadlineAt);
+      expect(receipt.overdue).toBe(false);
+      expect(receipt.verification.clean).toBe(true);
+      expect(s.deletes).toEqual({ ...calls, recurly: calls.recurly + 1 });
     });
   }, 120_000);
 });

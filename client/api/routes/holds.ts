@@ -92,6 +92,8 @@ export function registerHoldRoutes(
       if (until !== undefined && Date.parse(until) <= Date.now()) throw new ApiError(400, 'invalid_input', 'body/until must be in the future', 'body/until');
       const placed = await placeHold(store(), { accountId, reason, matter, until, placedBy: deps.caller(req) });
       await audit.record({ actor: deps.caller(req), via: 'api', action: 'hold.placed', accountId: placed.accountId, details: { holdId: placed.holdId } });
+      // A deletion already running stops before its next store call (the workflow's hold signal).
+      await intake.holdRunning(placed.accountId, new Date(placed.placedAt));
       return reply.code(201).send(placed);
     },
   );
