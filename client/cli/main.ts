@@ -13,8 +13,9 @@ import { seedCommand } from './commands/seed';
 import { resolveCommand, retryCommand } from './commands/retry';
 import { auditCommand } from './commands/audit';
 import { tokenCommand } from './commands/token';
+import { holdCommand } from './commands/hold';
 
-const COMMANDS: Command[] = [requestCommand, statusCommand, listCommand, retryCommand, resolveCommand, sweepCommand, scheduleCommand, auditCommand, tokenCommand, seedCommand];
+const COMMANDS: Command[] = [requestCommand, statusCommand, listCommand, retryCommand, resolveCommand, sweepCommand, scheduleCommand, auditCommand, holdCommand, tokenCommand, seedCommand];
 
 const USAGE = `Usage: lethe COMMAND [options]
 
