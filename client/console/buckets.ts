@@ -56,6 +56,7 @@ export const BUCKETS: readonly Bucket[] = [
     where: () => ["status in ('pending', 'running', 'blocked', 'failed') and deadline_at < now()", []],
   },
   { key: 'blocked', label: 'Blocked', hint: 'a store waits for a person', source: 'requests', where: () => ["status = 'blocked'", []] },
+  { key: 'held', label: 'Held', hint: 'deferred under a legal hold (clock paused)', source: 'requests', where: () => ["status = 'held'", []] },
   { key: 'completed', label: 'Completed', hint: 'receipt written in the period', source: 'requests', where: (c) => ["status = 'completed' and completed_at >= ?", [c.periodStart]] },
 ];
 
