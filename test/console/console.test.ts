@@ -165,13 +165,14 @@ describe('the privacy console', () => {
     await plantRequest(db(), ch, { leftHours: 3, status: 'running' }); // due soon
     await plantRequest(db(), ch, { leftHours: 20, status: 'pending' }); // due soon (24 h margin)
     await plantRequest(db(), ch, { leftHours: -2, status: 'running' }); // past due
+    await plantRequest(db(), ch, { leftHours: -5, status: 'held' }); // held: its clock paused, never past due
     await plantRequest(db(), ch, { leftHours: 40, status: 'completed', completedHoursAgo: 24 }); // completed in the period
     await plantRequest(db(), ch, { leftHours: -24 * 60, status: 'completed', completedHoursAgo: 24 * 60, receivedHoursAgo: 24 * 63 }); // completed, before the 30 d period
     const { context, page } = await newPage();
     try {
       await signIn(page, url());
       await page.goto(`${url()}/console?channel=${ch}`);
-      expect(await bucketCounts(page)).toEqual({ awaiting_confirmation: 1, on_time: 2, due_soon: 2, past_due: 1, blocked: 1, completed: 1 });
+      expect(await bucketCounts(page)).toEqual({ awaiting_confirmation: 1, on_time: 2, due_soon: 2, past_due: 1, blocked: 1, held: 1, completed: 1 });
       await page.goto(`${url()}/console?channel=${ch}&period=90`);
       expect((await bucketCounts(page)).completed).toBe(2);
       await page.goto(`${url()}/console?channel=${ch}`);
