@@ -82,7 +82,7 @@ describe('audit trail', () => {
       .reverse()
       .map((e) => ({ actor: e.actor.startsWith('cli:') ? 'cli' : e.actor, via: e.via, action: e.action, id: e.requestId ?? e.sweepId ?? e.scheduleId, details: e.details }));
     expect(mine).toEqual([
-      { actor: nameOf('requester'), via: 'api', action: 'deletion_request.filed', id: requestId, details: { channel: 'email', existing: false } },
+      { actor: nameOf('requester'), via: 'api', action: 'deletion_request.filed', id: requestId, details: { channel: 'email', existing: false, verification: 'staff', requestedBy: 'desk-7' } },
       { actor: nameOf('operator'), via: 'api', action: 'deletion_request.retried', id: requestId, details: expect.objectContaining({ outcome: 'signalled' }) },
       { actor: nameOf('operator'), via: 'api', action: 'sweep.started', id: dry.body.sweepId, details: { dryRun: true } },
       { actor: nameOf('admin'), via: 'api', action: 'sweep.started', id: real.body.sweepId, details: { dryRun: false } },

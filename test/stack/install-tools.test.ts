@@ -1,8 +1,8 @@
 /**
  * `npm start` installs the dev server's tools only: the Java time-skipping test server comes from
  * Maven Central and only the tests need it, so a newcomer's first start must not need Java,
- * Maven or Maven Central. The script runs in a copy of the project holding only itself and an
- * installed Temporal CLI, with `java` and `mvn` on PATH as stubs that record being called.
+ * Maven or Maven Central. The script runs in a copy of the project holding only itself, an
+ * installed Temporal CLI and Mailpit, with `java` and `mvn` on PATH as stubs that record being called.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,6 +20,10 @@ function project(): { dir: string; calls: string; run(...args: string[]): { stat
   fs.mkdirSync(path.join(dir, '.tools', 'bin'), { recursive: true });
   fs.writeFileSync(path.join(dir, '.tools', 'bin', 'temporal'), '#!/bin/sh\n', { mode: 0o755 });
   fs.writeFileSync(path.join(dir, '.tools', 'temporal.version'), `${cliVersion}\n`);
+  // And the mail catcher, also built with Go (the test's PATH has no Go: nothing may be built).
+  const mailpitVersion = /MAILPIT_VERSION="\$\{MAILPIT_VERSION:-(v[\d.]+)\}"/.exec(fs.readFileSync(path.join(ROOT, 'scripts', 'install-tools.sh'), 'utf8'))![1];
+  fs.writeFileSync(path.join(dir, '.tools', 'bin', 'mailpit'), '#!/bin/sh\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, '.tools', 'mailpit.version'), `${mailpitVersion}\n`);
   const stubs = path.join(dir, 'stubs');
   const calls = path.join(dir, 'calls');
   fs.mkdirSync(stubs);
