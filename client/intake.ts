@@ -185,17 +185,7 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
        on conflict (request_id) do update set
          received_at = least(lethe.deletion_requests.received_at, excluded.received_at),
          deadline_at = least(lethe.deletion_requests.deadline_at, excluded.deadline_at)`,
-      [
-        input.requestId,
-        input.accountId,
-        input.channel,
-        input.receivedAt,
-        input.deadlineAt,
-        input.requestedBy ?? null,
-        status,
-        input.firstContactAt ?? null,
-        input.firstContactAt ? 'email' : input.channel === 'inactivity' ? null : 'staff',
-      ],
+      [input.requestId, input.accountId, input.channel, input.receivedAt, input.deadlineAt, input.requestedBy ?? null, status, input.firstContactAt ?? null, verificationOf(input)],
     );
   }
 
@@ -228,16 +218,7 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
   /** The request that deleted this account, when Lethe completed one. */
   async function completedRequestFor(accountId: string): Promise<StartedDeletion | undefined> {
     const row = await db('lethe.deletion_requests').where({ account_id: accountId.toLowerCase(), status: 'completed' }).orderBy('completed_at', 'desc').first();
-    if (!row) return undefined;
-    return {
-      requestId: row.request_id,
-      accountId: row.account_id,
-      workflowId: deletionWorkflowId(row.account_id),
-      status: 'completed',
-      receivedAt: new Date(row.received_at).toISOString(),
-      deadlineAt: new Date(row.deadline_at).toISOString(),
-      existing: true,
-    };
+    return row ? existingRequest(row) : undefined;
   }
 
   /**
@@ -248,17 +229,7 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
    */
   async function fileHeld(r: { accountId: string; channel: Channel; receivedAt: Date; requestedBy?: string; requestId?: string; firstContactAt?: string }): Promise<StartedDeletion> {
     const existing = await db('lethe.deletion_requests').where({ account_id: r.accountId, status: 'held' }).orderBy('created_at').first();
-    if (existing) {
-      return {
-        requestId: existing.request_id,
-        accountId: r.accountId,
-        workflowId: deletionWorkflowId(r.accountId),
-        status: 'held',
-        receivedAt: new Date(existing.received_at).toISOString(),
-        deadlineAt: new Date(existing.deadline_at).toISOString(),
-        existing: true,
-      };
-    }
+    if (existing) return existingRequest(existing);
     const requestId = r.requestId ?? randomUUID();
     const receivedAt = r.receivedAt.toISOString();
     const deadlineAt = new Date(r.receivedAt.getTime() + config.deletion.deadlineHours * HOUR_MS).toISOString();
@@ -271,7 +242,7 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
       requested_by: r.requestedBy ?? null,
       status: 'held',
       first_contact_at: r.firstContactAt ?? null,
-      verification: r.firstContactAt ? 'email' : r.channel === 'inactivity' ? null : 'staff',
+      verification: verificationOf(r),
     });
     const account = await db('accounts').where({ id: r.accountId }).first('email');
     if (account?.email) {
@@ -447,3 +418,19 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
 }
 
 export type Intake = ReturnType<typeof createIntake>;
+
+/** A stored request as the intake answers it: one already filed (completed, or held), joined. */
+function existingRequest(row: { request_id: string; account_id: string; status: string; received_at: Date | string; deadline_at: Date | string }): StartedDeletion {
+  return {
+    requestId: row.request_id,
+    accountId: row.account_id,
+    workflowId: deletionWorkflowId(row.account_id),
+    status: row.status,
+    receivedAt: new Date(row.received_at).toISOString(),
+    deadlineAt: new Date(row.deadline_at).toISOString(),
+    existing: true,
+  };
+}
+
+/** How the requester was verified (lethe.deletion_requests.verification): a confirmed link, staff vouching, or none (the sweep). */
+const verificationOf = (r: { firstContactAt?: string; channel: Channel }): 'email' | 'staff' | null => (r.firstContactAt ? 'email' : r.channel === 'inactivity' ? null : 'staff');

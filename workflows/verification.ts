@@ -13,7 +13,10 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE, verificationConfirmedSignal, verificationStatusQuery, type VerificationInput, type VerificationOutcome } from '../contract';
 
 const retry: RetryPolicy = { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: NON_RETRYABLE };
+// Lethe's own table only: retried until PostgreSQL answers.
 const act = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+/** Mailing activities, retried no longer than the link lives: a mail that only arrives after it expired is no use. */
+const mailingUntil = (at: string) => proxyActivities<Activities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: Math.max(1_000, Date.parse(at) - Date.now()), retry });
 
 export async function requestVerificationWorkflow(input: VerificationInput): Promise<VerificationOutcome> {
   const outcome: VerificationOutcome = { verificationId: input.verificationId, status: 'received', reminded: false };
@@ -24,13 +27,18 @@ export async function requestVerificationWorkflow(input: VerificationInput): Pro
   });
 
   // Resolves the address to one account, checks it, and mails the link (or refuses, recorded).
-  const prepared = await act.prepareVerification(input.verificationId);
-  if (outcome.status !== 'confirmed') outcome.status = prepared;
-  if (outcome.status !== 'awaiting_confirmation') return outcome;
+  // A mail server away until the link's end leaves nothing to confirm: the request expires.
+  const prepared = await mailingUntil(input.expiresAt)
+    .prepareVerification(input.verificationId)
+    .catch(() => undefined);
+  if (outcome.status !== 'confirmed' && prepared) outcome.status = prepared;
+  if (outcome.status !== 'awaiting_confirmation' && prepared) return outcome;
 
   const left = (at: string) => Math.max(0, Date.parse(at) - Date.now());
-  if (input.reminderAt && !(await condition(() => outcome.status === 'confirmed', left(input.reminderAt)))) {
-    outcome.reminded = await act.remindVerification(input.verificationId);
+  if (prepared && input.reminderAt && !(await condition(() => outcome.status === 'confirmed', left(input.reminderAt)))) {
+    outcome.reminded = await mailingUntil(input.expiresAt)
+      .remindVerification(input.verificationId)
+      .catch(() => false);
   }
   if (await condition(() => outcome.status === 'confirmed', left(input.expiresAt))) return outcome;
   // The database decides a race between a confirmation and the expiry: whichever wrote first.

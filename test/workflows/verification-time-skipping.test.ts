@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
+import { ApplicationFailure } from '@temporalio/common';
 import { requestVerificationWorkflow } from '../../workflows/verification';
 import { verificationConfirmedSignal, verificationStatusQuery, verificationWorkflowId, type VerificationInput, type VerificationStatus } from '../../contract';
 import { startTimeSkipping, workflowBundle, type TimeSkipping } from '../support/time-skipping';
@@ -18,13 +19,17 @@ describe('a request waiting for the person, on the time-skipping server (stub ac
   }, 120_000);
   afterAll(async () => ts?.close());
 
-  async function run<T>(fn: (h: ReturnType<TimeSkipping['env']['client']['workflow']['getHandle']>, calls: { at: number; name: string }[], start: number) => Promise<T>) {
+  async function run<T>(
+    fn: (h: ReturnType<TimeSkipping['env']['client']['workflow']['getHandle']>, calls: { at: number; name: string }[], start: number) => Promise<T>,
+    opts: { mailServerAway?: boolean } = {},
+  ) {
     const calls: { at: number; name: string }[] = [];
     const now = async () => ts.env.currentTimeMs();
     let dbStatus: VerificationStatus = 'received';
     const activities = {
       prepareVerification: async () => {
         calls.push({ at: await now(), name: 'prepare' });
+        if (opts.mailServerAway) throw ApplicationFailure.create({ type: 'Unavailable', message: 'connect ECONNREFUSED 127.0.0.1:1025' });
         dbStatus = 'awaiting_confirmation';
         return dbStatus;
       },
@@ -34,7 +39,8 @@ describe('a request waiting for the person, on the time-skipping server (stub ac
       },
       expireVerification: async () => {
         calls.push({ at: await now(), name: 'expire' });
-        if (dbStatus === 'awaiting_confirmation') dbStatus = 'expired';
+        // As the real one: a request still received or awaiting expires; a confirmed one stays.
+        if (dbStatus === 'received' || dbStatus === 'awaiting_confirmation') dbStatus = 'expired';
         return { status: dbStatus };
       },
     };
@@ -80,5 +86,19 @@ describe('a request waiting for the person, on the time-skipping server (stub ac
       expect(await handle.result()).toMatchObject({ status: 'confirmed', requestId, reminded: false });
       expect(calls.map((c) => c.name)).toEqual(['prepare']);
     });
+  }, 120_000);
+
+  test('when the mail server is away for the link’s whole life, then the mailing stops at its end and the request expires, counted', async () => {
+    await run(
+      async (handle, calls, start) => {
+        const outcome = await handle.result();
+        expect(outcome).toMatchObject({ status: 'expired', reminded: false });
+        expect(calls.filter((c) => c.name === 'prepare').length).toBeGreaterThan(1);
+        const expire = calls.find((c) => c.name === 'expire')!;
+        expect(expire.at - start).toBeGreaterThanOrEqual(24 * HOUR - 60_000);
+        expect(expire.at - start).toBeLessThan(24 * HOUR + 60_000);
+      },
+      { mailServerAway: true },
+    );
   }, 120_000);
 });
