@@ -106,7 +106,9 @@ describe('Temporal CLI through the codec server', () => {
       const step = p.steps.find((s) => s.name === 'recurly');
       const pending = (await handle.describe()).raw.pendingActivities ?? [];
       // The other stores done (Auth0 waits out its search lag), Recurly's alone and retrying.
-      return step?.status === 'running' && pending.length === 1 && pending.some((a) => (a.attempt ?? 0) >= 2) ? p : undefined;
+      // Every other store read back verified: nothing but Recurly's step is left to schedule.
+      const othersDone = (p.stores ?? []).filter((x) => x.store !== 'recurly').every((x) => x.status === 'verified');
+      return step?.status === 'running' && othersDone && pending.length === 1 && pending.some((a) => (a.attempt ?? 0) >= 2) ? p : undefined;
     });
 
     // query --type progress: the progress object, decoded.
