@@ -33,6 +33,15 @@ export function createApiMetrics(deletions: Pick<RequestReader, 'openCounts'>, d
     labelNames: ['channel', 'outcome'] as const,
     registers: [registry],
   });
+  // Requests filed, by type (issue 35): `deletion` (counted with lethe_deletion_requests_total's
+  // accepted and awaiting_confirmation), `access`, `correction`. One counter for all three: each
+  // type's route calls requestFiled(type).
+  const requestsFiled = new Counter({
+    name: 'lethe_requests_total',
+    help: 'Requests filed through the API, by type (deletion, access, correction); refused ones are not counted',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
   const sweepsStarted = new Counter({
     name: 'lethe_sweeps_started_total',
     help: 'Inactivity sweeps started through the API',
@@ -111,6 +120,11 @@ export function createApiMetrics(deletions: Pick<RequestReader, 'openCounts'>, d
     deletionRequest(channel: string, outcome: RequestOutcome) {
       // Only the listed channels become label values; anything a caller invents is "invalid".
       deletionRequests.inc({ channel: (ALL_CHANNELS as readonly string[]).includes(channel) ? channel : 'invalid', outcome });
+      if (outcome === 'accepted' || outcome === 'awaiting_confirmation') requestsFiled.inc({ type: 'deletion' });
+    },
+    /** A request of `type` was filed (a new one, not one joined or refused). */
+    requestFiled(type: 'deletion' | 'access' | 'correction') {
+      requestsFiled.inc({ type });
     },
     sweepStarted(dryRun: boolean) {
       sweepsStarted.inc({ dry_run: String(dryRun) });
