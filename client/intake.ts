@@ -20,6 +20,7 @@ import {
   LetheOverdue,
   LetheStatus,
   progressQuery,
+  deletionPriorityKey,
   type Channel,
   type DeletionInput,
 } from '../contract';
@@ -33,6 +34,7 @@ import { isHeld } from '../stores/holds';
 import { deliver } from '../mail/deliver';
 import { createMailer, type Mailer } from '../mail/transport';
 import { deletionHeldMail } from '../mail/templates';
+import { cancelAccessExports } from './access';
 
 /** A request Lethe refuses: `code` is the API's error code, `field` the offending field. */
 export class DeletionRequestError extends Error {
@@ -130,6 +132,8 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
           args: [input],
           // Requests from every channel for one account meet in one execution.
           workflowIdConflictPolicy: 'FAIL',
+          // People's requests ahead of the sweep's on every queue (contract DELETION_PRIORITY).
+          priority: { priorityKey: deletionPriorityKey(channel) },
           memo: { requestId: input.requestId },
           typedSearchAttributes: new TypedSearchAttributes([
             { key: LetheAccountId, value: accountId },
@@ -146,6 +150,10 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
       return join(input);
     }
     await recordRequest(input, 'pending');
+    // Any access archive of the account still waiting is the person's data too: deleted now
+    // (client/access.ts). Never holds up the deletion: a request it misses ends when its gathering
+    // finds the account gone, or at its link's expiry.
+    await cancelAccessExports({ db, temporal }, accountId).catch(() => undefined);
     return { requestId: input.requestId, accountId, workflowId, status: 'pending', receivedAt: input.receivedAt, deadlineAt: input.deadlineAt, existing: false };
   }
 
@@ -269,6 +277,9 @@ export function createIntake(deps: { config: Pick<Config, 'deletion' | 'temporal
   }
 
   return {
+    /** The account a request names, by the rule above (access requests resolve through it too: client/access.ts). */
+    resolveAccount,
+
     /**
      * A hold was placed: a deletion already running for the account stops every store not yet
      * verified and pauses its clock (the workflow marks its request `held`). The signal carries

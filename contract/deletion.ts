@@ -12,6 +12,17 @@ export type Channel = (typeof CHANNELS)[number];
 export const REQUEST_CHANNELS = ['api', 'email', 'phone', 'support', 'in_app'] as const satisfies readonly Channel[];
 export type RequestChannel = (typeof REQUEST_CHANNELS)[number];
 
+/**
+ * Temporal task-queue priority keys (1 runs first; the server's default is 3). A person's request
+ * must not queue behind the sweep: a first sweep can select hundreds of thousands of accounts,
+ * and its deletions' tasks would otherwise sit ahead of a request filed after them on the same
+ * rate-limited vendor queues. Activities inherit their workflow's key. Server 1.29 orders by it
+ * only with `matching.useNewMatcher` (dev/stack/temporal.ts, docs/temporal-dynamicconfig.yaml).
+ */
+export const DELETION_PRIORITY = { request: 1, sweep: 4 } as const;
+
+export const deletionPriorityKey = (channel: Channel): number => (channel === 'inactivity' ? DELETION_PRIORITY.sweep : DELETION_PRIORITY.request);
+
 export interface DeletionInput {
   requestId: string;
   accountId: string;

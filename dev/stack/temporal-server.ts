@@ -24,7 +24,7 @@ import { SEARCH_ATTRIBUTES } from '../../contract';
 import type { ServiceSpec } from './supervisor';
 import { PG_PASSWORD, PG_USER } from './postgres';
 import { waitFor } from './net';
-import { PROJECT_ROOT, SINGLE_PARTITION } from './temporal';
+import { PRIORITY_MATCHER, PROJECT_ROOT, SINGLE_PARTITION } from './temporal';
 import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../../workflows/queues';
 
 const run = promisify(execFile);
@@ -280,6 +280,7 @@ export function vendorQueuesDynamicConfig(taskQueue: string): string {
     lines.push(`${key}:`);
     for (const q of queues) lines.push(`  - value: ${value}`, '    constraints:', `      taskQueueName: ${q}`);
   }
+  lines.push("# Lethe: people's requests ahead of the sweep's (task-queue priority needs the priority matcher).", `${PRIORITY_MATCHER.key}:`, `  - value: ${PRIORITY_MATCHER.value}`);
   return `${lines.join('\n')}\n`;
 }
 

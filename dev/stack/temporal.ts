@@ -12,6 +12,9 @@ import { SEARCH_ATTRIBUTES } from '../../contract';
 /** Dynamic config for a task queue of one partition (read and write). */
 export const SINGLE_PARTITION = { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 } as const;
 
+/** The server's priority-aware task matcher (dynamicconfig/constants.go, server 1.29: default false). */
+export const PRIORITY_MATCHER = { key: 'matching.useNewMatcher', value: true } as const;
+
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const TEMPORAL_BIN = path.join(PROJECT_ROOT, '.tools', 'bin', 'temporal');
 
@@ -35,6 +38,9 @@ export function temporalSpec(opts: { port: number; uiPort?: number; dbFile: stri
   // test world a deployment of its own (its task queue's name): one run makes about 50, and the
   // server's default cap is 100 a namespace (matching.maxDeployments, server 1.29).
   args.push('--dynamic-config-value', 'matching.maxDeployments=1000');
+  // Task-queue priority (people's requests ahead of the sweep's, contract DELETION_PRIORITY) is
+  // honoured only by the priority matcher, off by default in server 1.29.
+  args.push('--dynamic-config-value', `${PRIORITY_MATCHER.key}=${PRIORITY_MATCHER.value}`);
   if (opts.headless || opts.uiPort === undefined) args.push('--headless');
   else args.push('--ui-ip', '127.0.0.1', '--ui-port', String(opts.uiPort));
   if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);

@@ -1,0 +1,94 @@
+/**
+ * People's requests do not queue behind the sweep (issue 37 item 3). A sweep's deletions fill a
+ * rate-limited vendor queue; a person's request filed after them must have its vendor task taken
+ * next, not after the backlog. Temporal's task-queue priority does this (contract
+ * DELETION_PRIORITY, activities inherit their workflow's key) once the server runs its priority
+ * matcher (dev/stack/temporal.ts). Read from the histories: when each deletion's Recurly task
+ * was scheduled and when a worker took it.
+ */
+import { deletionServices } from '../support/deletions';
+import { startWorld, type TestWorld } from '../support/stack';
+import { rngFor, seedDepsOf } from '../support/world-seed';
+import { seedAccount, type SeededAccount } from '../../dev/seed/fixtures';
+import { vendorTaskQueue } from '../../workflows/queues';
+import { sleep, until } from '../support/until';
+
+const SWEEP_DELETIONS = 12;
+// One Recurly deletion task about every 2 s (180/min x 0.97 / 6 calls): the sweep's twelve queue.
+const BUDGET = { LETHE_RECURLY_RATE_PER_MINUTE: '180', LETHE_RECURLY_CALLS_PER_DELETION: '6', LETHE_RECURLY_RATE_HEADROOM: '3' };
+const YEAR_MS = 365 * 24 * 3600_000;
+
+interface VendorTask {
+  workflowId: string;
+  scheduledAt: number;
+  startedAt: number;
+}
+
+const ms = (t?: { seconds?: unknown; nanos?: number | null } | null) => Number(t?.seconds ?? 0) * 1000 + Math.round((t?.nanos ?? 0) / 1e6);
+
+/** The first Recurly deletion task of the run: when it was scheduled and when a worker took it. */
+async function recurlyTask(world: TestWorld, workflowId: string): Promise<VendorTask | undefined> {
+  const queue = vendorTaskQueue(world.taskQueue, 'recurly');
+  const history = await world.client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<string, number>();
+  for (const e of history.events ?? []) {
+    if (e.activityTaskScheduledEventAttributes?.taskQueue?.name === queue) scheduled.set(String(e.eventId), ms(e.eventTime));
+    const st = e.activityTaskStartedEventAttributes;
+    const at = st ? scheduled.get(String(st.scheduledEventId)) : undefined;
+    if (at !== undefined) return { workflowId, scheduledAt: at, startedAt: ms(e.eventTime) };
+  }
+  return undefined;
+}
+
+describe("a person's request and the sweep's deletions on one vendor queue", () => {
+  let world: TestWorld;
+  beforeAll(async () => {
+    world = await startWorld({ env: BUDGET });
+  }, 180_000);
+  afterAll(async () => world?.close());
+
+  test("when the sweep's deletions have filled Recurly's queue and a person files a request, then the person's Recurly task is taken next, ahead of the sweep's backlog", async () => {
+    const rand = rngFor(__filename);
+    const seed = seedDepsOf(world);
+    // Inactive: no login for three years, a subscription long expired, so the sweep's re-check keeps them.
+    const inactive = {
+      lastLoginAt: new Date(Date.now() - 3 * YEAR_MS),
+      createdAt: new Date(Date.now() - 4 * YEAR_MS),
+      auth0: 'none' as const,
+      media: 0,
+      subscriptions: [{ state: 'expired' as const }],
+    };
+    const swept: SeededAccount[] = [];
+    for (let i = 0; i < SWEEP_DELETIONS; i++) swept.push(await seedAccount(seed, inactive, rand));
+    const person = await seedAccount(seed, { auth0: 'none', media: 0, subscriptions: [{ state: 'expired' }] }, rand);
+    const { intake } = deletionServices({ config: world.config, db: world.deps.db, temporal: world.client });
+
+    const selectedAt = new Date().toISOString();
+    for (const a of swept) expect(await intake.startInactivity({ accountId: a.id, selectedAt, requestedBy: 'sweep-priority-test' })).toBe('started');
+    // Let the sweep's tasks reach the queue and its rate start to hold them back.
+    await sleep(4_000);
+    const request = await intake.start({ accountId: person.id, channel: 'support', requestedBy: 'agent-7' });
+
+    const all = [...swept.map((a) => `deletion-${a.id}`), request.workflowId];
+    await Promise.all(all.map((id) => world.client.workflow.getHandle(id).result()));
+    const tasks = await until(
+      'every Recurly task in the histories',
+      async () => {
+        const found = await Promise.all(all.map((id) => recurlyTask(world, id)));
+        return found.every(Boolean) ? (found as VendorTask[]) : undefined;
+      },
+      30_000,
+      500,
+    );
+    const mine = tasks.find((t) => t.workflowId === request.workflowId)!;
+    const sweeps = tasks.filter((t) => t !== mine);
+    // The sweep's backlog when the person's task was scheduled: scheduled before it, taken after.
+    const waiting = sweeps.filter((t) => t.scheduledAt < mine.scheduledAt && t.startedAt > mine.scheduledAt);
+    // Of those, the ones taken before the person's: at most the one the limiter was already
+    // releasing when it arrived (and one for the clock's grain).
+    const overtook = waiting.filter((t) => t.startedAt < mine.startedAt);
+    // A backlog there was, or the test shows nothing.
+    expect({ backlog: waiting.length >= 4 }).toEqual({ backlog: true });
+    expect({ fewOvertook: overtook.length <= 2, overtook: overtook.length, backlog: waiting.length }).toEqual({ fewOvertook: true, overtook: overtook.length, backlog: waiting.length });
+  }, 300_000);
+});
