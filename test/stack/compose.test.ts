@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { compose, envOf, REQUIRED_ENV as required, requireCompose, resolvedServices, ROOT } from './compose-file';
 import { vendorQueuesDynamicConfig } from '../../dev/stack/temporal-server';
-import { DEFAULTS } from '../../config';
+import { DEFAULTS, loadConfig } from '../../config';
 import { SEARCH_ATTRIBUTES } from '../../contract';
 
 /** Services that run once and exit: restarting them would run them in a loop. */
@@ -57,6 +57,16 @@ describe('docker-compose.yml', () => {
     // The worker's task queue decides the vendor queues' names.
     const taskQueue = envOf(services['lethe-worker']).LETHE_TASK_QUEUE || DEFAULTS.taskQueue;
     expect(fs.readFileSync(path.resolve(ROOT, source), 'utf8')).toBe(vendorQueuesDynamicConfig(taskQueue));
+  });
+
+  test("when the storage account is given by URL for Microsoft Entra ID instead of a connection string, then the worker's resolved environment loads in production mode; with neither, the worker refuses naming both", () => {
+    const { AZURE_STORAGE_CONNECTION_STRING: _key, ...withoutKey } = required;
+    const entra = envOf(resolvedServices({ ...withoutKey, AZURE_STORAGE_ACCOUNT_URL: 'https://example.blob.core.windows.net', AZURE_CLIENT_ID: 'uami-client' })['lethe-worker']);
+    expect(loadConfig(entra, { servesApi: false }).blob).toMatchObject({ connectionString: '', accountUrl: 'https://example.blob.core.windows.net', embedded: false });
+    // DefaultAzureCredential reads the user-assigned identity's id from the environment.
+    expect(entra.AZURE_CLIENT_ID).toBe('uami-client');
+    const neither = envOf(resolvedServices(withoutKey)['lethe-worker']);
+    expect(() => loadConfig(neither, { servesApi: false })).toThrow(/^AZURE_STORAGE_CONNECTION_STRING: .*AZURE_STORAGE_ACCOUNT_URL/);
   });
 
   test('when a secret is missing, then compose refuses and names it', () => {
