@@ -26,13 +26,13 @@ import { compileLikeTheImage, percentile, pool, rssMiB, sandboxAdmin, startBench
 const AUTH0_PER_SECOND = 16;
 const RECURLY_PER_MINUTE = 400;
 
-interface Stats {
+export interface Stats {
   total: number;
   statuses: Record<string, Record<string, number>>;
 }
 
 /** Calls that did work: 429 answers are the limiter pushing back, not part of a deletion. */
-function callsExcept429(s: Stats): { calls: number; throttled: number; throttledBy: Record<string, number> } {
+export function callsExcept429(s: Stats): { calls: number; throttled: number; throttledBy: Record<string, number> } {
   let calls = 0;
   let throttled = 0;
   const throttledBy: Record<string, number> = {};
