@@ -16,6 +16,7 @@ import { createMediaActivities } from './deletion/media';
 import { createDatabaseActivities } from './deletion/database';
 import { createVerifyActivities } from './deletion/verify';
 import { createReceiptActivities } from './deletion/receipt';
+import { createStateActivities } from './deletion/state';
 import { createNotifyActivities } from './deletion/notify';
 import { createSweepActivities, type StartDeletion } from './sweep/sweep';
 import { createRecheckActivities } from './sweep/recheck';
@@ -52,6 +53,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createDatabaseActivities({ db: deps.db, fields: deps.fields, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
   ...createVerifyActivities(deps),
   ...createReceiptActivities({ db: deps.db, fields: deps.fields, notices: true }),
+  ...createStateActivities({ db: deps.db }),
   ...createNotifyActivities({ webhookUrl: deps.config.deletion.webhookUrl, webhookSecret: deps.config.deletion.webhookSecret }),
   ...createSweepActivities({ sweep: deps.config.sweep, db: deps.db, startDeletion: deps.startDeletion }),
   ...createRecheckActivities({ sweep: deps.config.sweep, db: deps.db, recurly: deps.recurly }),

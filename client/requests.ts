@@ -1,7 +1,14 @@
 /**
- * Reading deletion requests back: one request's status view (the workflow's live progress
- * joined with Lethe's own records), lists and the gauges' counts. It never writes: the stored
- * request changes where its state changes (the intake, the workflow's activities).
+ * Reading deletion requests back: one request's status view, lists and the gauges' counts. It
+ * never writes: the stored request changes where its state changes (the intake, the workflow's
+ * activities).
+ *
+ * A running deletion's stores are read from Lethe's own tables (lethe.deletion_store_states,
+ * kept current by the workflow: activities/deletion/state.ts), with one describe of the run
+ * (is it still running, is its workflow task stuck). The workflow's progress query, which needs
+ * a worker to answer and took seconds with thousands open (bench/RESULTS.md), is asked only for
+ * live detail (`live`), and for what only the workflow knows: a blocked store's reason in the
+ * vendor's words (the tables keep its failure type), and a closed run without a receipt.
  */
 import type { Knex } from 'knex';
 import { Client, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
@@ -15,6 +22,7 @@ import {
   isUuid,
   progressQuery,
   STEP_NAMES,
+  STORES,
   stepOfActivity,
   stepSummary,
   type Channel,
@@ -22,7 +30,10 @@ import {
   type DeletionStatus,
   type Receipt,
   type StepProgress,
+  type Store,
   type StoreCounts,
+  type StoreProgress,
+  type StoreStatus,
   type Verification,
 } from '../contract';
 import { DeletionRequestError } from './intake';
@@ -62,14 +73,21 @@ export function createRequestReader(deps: {
      * history is retained), joined with the stored receipt; from Lethe's own records once the
      * history is gone. Null when Lethe never saw this request.
      */
-    async get(requestId: string): Promise<DeletionView | null> {
+    async get(requestId: string, opts: { live?: boolean } = {}): Promise<DeletionView | null> {
       if (!isUuid(requestId)) return null;
       const row: RequestRow | undefined = await db('lethe.deletion_requests').where({ request_id: requestId.toLowerCase() }).first();
       if (!row) return null;
-      const receiptRow = await db('lethe.receipts').where({ request_id: row.request_id }).first();
+      const [receiptRow, stateRows] = await Promise.all([
+        db('lethe.receipts').where({ request_id: row.request_id }).first(),
+        db('lethe.deletion_store_states').where({ request_id: row.request_id }).select<StoreStateRow[]>('store', 'state', 'attempts', 'reason_code', 'action', 'since'),
+      ]);
       const receipt = receiptRow ? receiptOf(receiptRow) : undefined;
-      const live = await liveState(row, receipt !== undefined);
-      const p = live.progress;
+      // The tables answer for a running deletion unless live detail is asked for, or the
+      // request is blocked (the vendor's reason is in the workflow only), or nothing was recorded.
+      const fromTables = !opts.live && stateRows.length > 0 && row.status !== 'blocked';
+      const live = await liveState(row, receipt !== undefined, !fromTables);
+      const recorded = stateRows.length > 0 ? progressFromTables(row, stateRows) : undefined;
+      const p = live.progress ?? (live.kind === 'running' && fromTables ? recorded : undefined);
 
       let status: DeletionStatus = row.status as DeletionStatus;
       let reason = live.reason ?? p?.reason;
@@ -110,7 +128,8 @@ export function createRequestReader(deps: {
         overdue: (p?.overdue ?? false) || (receipt?.overdue ?? false) || computedOverdue,
         warning: (p?.warning ?? false) || (!finished && now >= deadline - warningSpan),
         steps: p ? stepsFromProgress(p, live.pending, status) : receipt ? stepsFromReceipt(receipt) : STEP_NAMES.map((name) => ({ name, status: 'pending' as const })),
-        ...(p?.stores ? { stores: p.stores } : {}),
+        // A closed run's stores (not asked for, or its history gone): as its workflow last recorded them.
+        ...(p?.stores ? { stores: p.stores } : recorded ? { stores: recorded.stores } : {}),
         ...(status === 'blocked' && p?.blocked?.length ? { blocked: p.blocked } : {}),
         ...((receipt ?? p?.receipt) ? { receipt: receipt ?? p!.receipt } : {}),
         ...(reason && status !== 'completed' ? { reason } : {}),
@@ -173,8 +192,12 @@ export function createRequestReader(deps: {
     },
   };
 
-  /** What Temporal knows about the request's run; never throws (the records answer instead). */
-  async function liveState(row: RequestRow, hasReceipt: boolean): Promise<LiveState> {
+  /**
+   * What Temporal knows about the request's run; never throws (the records answer instead).
+   * `ask`: the running workflow is queried for its progress and its pending activities' failures;
+   * without it, a running run is only described (Lethe's tables have its stores).
+   */
+  async function liveState(row: RequestRow, hasReceipt: boolean, askRunning = true): Promise<LiveState> {
     const handle = temporal.workflow.getHandle(deletionWorkflowId(row.account_id));
     let desc: WorkflowExecutionDescription;
     try {
@@ -192,11 +215,11 @@ export function createRequestReader(deps: {
     // query would only wait for a worker.
     // (The history is read only when the progress would be asked: a closed run with its receipt is not.)
     const ask =
-      (running || !hasReceipt) &&
+      (running ? askRunning : !hasReceipt) &&
       (await firstTaskCompleted(temporal, { workflowId: desc.workflowId, runId: desc.runId }, Number(desc.raw.workflowExecutionInfo?.historyLength ?? 0)).catch(() => false));
     const progress = ask ? await temporal.withDeadline(Date.now() + (running ? 5_000 : 2_000), () => run.query(progressQuery)).catch(() => undefined) : undefined;
     const pending: PendingStep[] = [];
-    for (const pa of desc.raw.pendingActivities ?? []) {
+    for (const pa of running && !askRunning ? [] : (desc.raw.pendingActivities ?? [])) {
       const failure = pa.lastFailure ? await decodeFailure(temporal.options.loadedDataConverter, pa.lastFailure).catch(() => undefined) : undefined;
       pending.push({ step: stepOfActivity(pa.activityType?.name ?? ''), attempt: pa.attempt ?? 1, lastFailure: failure ? failureText(failure) : undefined });
     }
@@ -380,6 +403,62 @@ function stepsFromProgress(p: DeletionProgress, pending: PendingStep[], status: 
     }
     return view;
   });
+}
+
+/** A row of lethe.deletion_store_states (migrations/lethe/012_store_state.ts). */
+interface StoreStateRow {
+  store: Store;
+  state: StoreStatus;
+  attempts: number;
+  reason_code: string | null;
+  action: string | null;
+  since: Date | string | null;
+}
+
+/**
+ * A running deletion's progress as its workflow recorded it in Lethe's tables: the stores as
+ * they are, the freeze done once any store began, the final read-back and the receipt still to
+ * come. A failing store's reason is its failure's type (the vendor's words are in the live view).
+ */
+function progressFromTables(row: RequestRow, states: StoreStateRow[]): DeletionProgress {
+  const byStore = new Map(states.map((s) => [s.store, s]));
+  const stores: StoreProgress[] = STORES.map((store) => {
+    const s = byStore.get(store);
+    if (!s) return { store, status: 'pending', attempts: 0 };
+    return {
+      store,
+      status: s.state,
+      attempts: s.attempts,
+      ...(s.since ? { failingSince: iso(s.since) } : {}),
+      ...(s.reason_code ? { reason: s.reason_code } : {}),
+      ...(s.action ? { action: s.action } : {}),
+    };
+  });
+  const storeStep = (name: Store): StepProgress => {
+    const s = stores.find((x) => x.store === name)!;
+    const done = s.status === 'verified' || s.status === 'resolved';
+    const detail = s.status === 'resolved' ? 'resolved outside Lethe by an operator' : s.reason ? `${s.status}: ${s.reason}` : s.status === 'verified' ? 'read back empty' : undefined;
+    return { name, status: done ? 'completed' : s.status === 'pending' ? 'pending' : 'running', runs: s.attempts, ...(detail ? { detail } : {}) };
+  };
+  const steps: StepProgress[] = STEP_NAMES.map((name) =>
+    name === 'freeze' ? { name, status: 'completed', runs: 1 } : (STORES as readonly string[]).includes(name) ? storeStep(name as Store) : { name, status: 'pending', runs: 0 },
+  );
+  const status = (row.status === 'pending' ? 'running' : row.status) as DeletionStatus;
+  return {
+    requestId: row.request_id,
+    accountId: row.account_id,
+    channel: row.channel as Channel,
+    channels: [row.channel as Channel],
+    status,
+    receivedAt: iso(row.received_at),
+    deadlineAt: iso(row.deadline_at),
+    warning: false,
+    overdue: false,
+    passes: 0,
+    steps,
+    stores,
+    blocked: stores.filter((s) => s.status === 'blocked').map((s) => ({ store: s.store, reason: s.reason ?? 'refused', since: s.failingSince ?? '', action: s.action ?? '' })),
+  };
 }
 
 /** Once the history is gone, the receipt still says what each step did. */

@@ -16,6 +16,7 @@
  */
 import { ApplicationFailure, condition, log, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { DeletionStateRecord } from '../activities/deletion/state';
 import {
   additionalRequestSignal,
   failureText,
@@ -65,6 +66,15 @@ const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', re
 const mail = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '30 seconds', backoffCoefficient: 2, maximumInterval: '1 hour', maximumAttempts: NOTICE_ATTEMPTS, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+// Each store's state and the request's status, into Lethe's own tables (activities/deletion/state.ts):
+// a local activity, so a record costs one marker in the history, not three events and a task on
+// the queue. Its retries are few and quick: a record that fails is healed by the next one, which
+// carries the whole state. (A worker without it, as in tests with stub activities, is not retried.)
+const tables = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE, 'NotFoundError'] },
 });
 
 /**
@@ -197,6 +207,49 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
   };
   upsertSearchAttributes([{ key: LetheStatus, value: 'running' }]);
 
+  // Lethe's tables follow the stores and the status: on each change, coalesced (a change made
+  // while a record is on its way goes in the next, whole), so the status route, the list and
+  // the console read PostgreSQL and no one asks this workflow per row (issues 33 and 37).
+  const snapshot = (): Pick<DeletionStateRecord, 'status' | 'stores'> => ({
+    status: state.status,
+    stores: STORES.map((s) => {
+      const { progress: p, reasonCode } = stores[s];
+      const failing = p.status === 'retrying' || p.status === 'blocked';
+      return {
+        store: s,
+        state: p.status,
+        attempts: p.attempts,
+        ...(failing && reasonCode ? { reasonCode } : {}),
+        ...(failing && p.action ? { action: p.action } : {}),
+        ...(failing && p.failingSince ? { since: p.failingSince } : {}),
+      };
+    }),
+  });
+  let recorded = JSON.stringify(snapshot());
+  let seq = 0;
+  let lastRecord = false;
+  const recording = (async () => {
+    for (;;) {
+      await condition(() => lastRecord || JSON.stringify(snapshot()) !== recorded);
+      const next = snapshot();
+      const key = JSON.stringify(next);
+      if (key === recorded) return;
+      // Workflow time in microseconds: a later run of the same request (a resume) records above this one.
+      seq = Math.max(seq + 1, Date.now() * 1000);
+      try {
+        await tables.recordDeletionState({ requestId: input.requestId, seq, at: new Date().toISOString(), ...next });
+      } catch (e) {
+        log.warn('recording the deletion state failed; the next change records it whole', { requestId: input.requestId, error: failureText(e) });
+      }
+      recorded = key;
+    }
+  })();
+  /** The last state into the tables before the run ends. */
+  const recordLast = (): Promise<void> => {
+    lastRecord = true;
+    return recording;
+  };
+
   const watcher = watchDeadline(
     state,
     () => warningAt,
@@ -246,6 +299,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
           for (const s of ownRuns()) if (s.progress.status === 'pending') s.progress.status = 'skipped';
           upsertSearchAttributes([{ key: LetheStatus, value: 'skipped' }]);
           log.info('inactivity deletion skipped: the account is no longer eligible', { requestId: input.requestId, reason: state.reason });
+          await recordLast();
           await watcher;
           return { requestId: input.requestId, accountId: input.accountId, skipped: true, reason: state.reason, skippedAt };
         }
@@ -335,6 +389,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     state.completedAt = receipt.completedAt;
     state.receipt = receipt;
     upsertSearchAttributes([{ key: LetheStatus, value: 'completed' }]);
+    await recordLast();
     // The completion notice, after the acknowledgement: per store, what was done; nothing else.
     await acknowledged;
     await mail
@@ -354,6 +409,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     state.reason = failureText(err);
     upsertSearchAttributes([{ key: LetheStatus, value: 'failed' }]);
     await quick.markRequest(input.requestId, 'failed').catch(() => undefined);
+    await recordLast();
     throw err;
   }
 }

@@ -98,6 +98,8 @@ export interface StoreRun {
   retryNow: boolean;
   /** Its latest failure is one only a person can fix (the shorter bound). */
   needsPerson?: boolean;
+  /** Its latest failure's type, while it fails: what Lethe's tables keep instead of the vendor's text (activities/deletion/state.ts). */
+  reasonCode?: string;
 }
 
 export interface StoresHooks {
@@ -178,6 +180,7 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
         if ((p.status as string) === 'resolved') return;
         const wasBlocked = p.status === 'blocked';
         Object.assign(p, { status: 'verified', failingSince: undefined, reason: undefined, action: undefined, detail: 'read back empty' });
+        run.reasonCode = undefined;
         hooks.verified(p.store, v);
         if (wasBlocked) hooks.blockedChanged();
         return;
@@ -201,6 +204,7 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
     if ((p.status as string) === 'resolved') return;
     p.failingSince ??= attemptStartedAt;
     p.action = actionFor(p.store, type);
+    run.reasonCode = type ?? 'Unknown';
     // The timer in runStore turns it blocked once its bound has passed since failingSince.
     run.needsPerson = type !== undefined && NEEDS_PERSON.includes(type);
     if (p.status !== 'blocked') p.status = 'retrying';

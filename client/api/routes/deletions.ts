@@ -136,7 +136,7 @@ export function registerDeletionRoutes(
     },
   );
 
-  app.get<{ Params: { requestId: string } }>(
+  app.get<{ Params: { requestId: string }; Querystring: { live?: boolean } }>(
     '/v1/deletion-requests/:requestId',
     {
       config: { role: 'requester' },
@@ -145,13 +145,17 @@ export function registerDeletionRoutes(
         tags: ['deletions'],
         summary: 'Status of one deletion request',
         description:
-          "The workflow's live progress (steps, attempts of a step being retried, deadline flags) joined with the PII-free receipt once completed; from Lethe's records alone once the workflow history has expired.",
+          "A running deletion's stores as its workflow recorded them in Lethe's tables (a failing store's reason is its failure type), joined with the PII-free receipt once completed; `live=true` asks the workflow itself (the vendor's reason, the attempts of a step being retried), as does a blocked request. From Lethe's records alone once the workflow history has expired.",
         params: requestIdParams,
+        querystring: {
+          type: 'object',
+          properties: { live: { type: 'boolean', default: false, description: "Ask the running workflow for its live progress instead of Lethe's tables (slower: a worker answers)" } },
+        },
         response: { 200: { ...deletionViewSchema, description: 'The request' }, ...errorResponses(400, 401, 404, 429) },
       },
     },
     async (req) => {
-      const view = await requests.get(req.params.requestId);
+      const view = await requests.get(req.params.requestId, { live: req.query.live === true });
       if (view) return view;
       const v = await frontDoor.view(req.params.requestId);
       // Confirmed into a deletion already under way for the account: that deletion answers.
