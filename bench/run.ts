@@ -15,6 +15,8 @@ const BENCHES: Record<string, { script: string; full: string[]; quick: string[] 
   e2e: { script: 'bench/e2e.ts', full: ['--accounts', '1000'], quick: ['--accounts', '100'] },
   // The same burst with a second worker process on the same queues: one vendor budget for both.
   'e2e-2-workers': { script: 'bench/e2e.ts', full: ['--accounts', '1000', '--workers', '2'], quick: ['--accounts', '100', '--workers', '2'] },
+  // A real sweep through the vendor sandboxes with people's requests arriving during it (RESULTS §3f).
+  'sweep-e2e': { script: 'bench/sweep-e2e.ts', full: ['--accounts', '10000', '--requests', '50'], quick: ['--accounts', '300', '--requests', '10'] },
   // Capacity: deletions held open at once behind an Auth0 outage (section 4b of RESULTS.md).
   open: { script: 'bench/open.ts', full: ['--accounts', '10000'], quick: ['--accounts', '500', '--wait', '5'] },
   // What a workflow-cache miss costs: a whole deletion history replayed (section 5 of RESULTS.md).
