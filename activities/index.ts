@@ -22,10 +22,11 @@ import { createSweepActivities, type StartDeletion } from './sweep/sweep';
 import { createRecheckActivities } from './sweep/recheck';
 import { createVerificationActivities } from './front-door/verification';
 import { createNoticeActivities } from './front-door/notices';
+import { createAccessActivities } from './access';
 import type { Mailer } from '../mail/transport';
 
 export interface ActivityDeps {
-  config: Pick<Config, 'recurly' | 'blob' | 'deletion' | 'sweep' | 'mail' | 'frontDoor'>;
+  config: Pick<Config, 'recurly' | 'blob' | 'deletion' | 'sweep' | 'mail' | 'frontDoor' | 'access'>;
   db: Knex;
   blobs: BlobStore;
   auth0: Auth0Client;
@@ -59,6 +60,8 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createRecheckActivities({ sweep: deps.config.sweep, db: deps.db, recurly: deps.recurly }),
   ...createVerificationActivities({ db: deps.db, fields: deps.fields, mailer: deps.mailer, config: deps.config }),
   ...createNoticeActivities({ db: deps.db, fields: deps.fields, mailer: deps.mailer, publicUrl: deps.config.mail.publicUrl }),
+  // Access requests (docs/access.md): read-only over the same stores, writing to Lethe's own container.
+  ...createAccessActivities({ ...deps, publicUrl: deps.config.mail.publicUrl, access: deps.config.access, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

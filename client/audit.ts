@@ -29,6 +29,8 @@ export const AUDIT_ACTIONS = [
   // Legal holds (stores/holds.ts): the hold's id in details; its reason and justification stay sealed in lethe.holds.
   'hold.placed',
   'hold.released',
+  // Access requests (client/access.ts): ids and the channel only.
+  'access_request.filed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

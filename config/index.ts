@@ -172,6 +172,12 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       abandonedSubjectDays: positiveInteger(env, 'LETHE_ABANDONED_SUBJECT_DAYS', 30),
     },
     mail: mailConfig(env),
+    // Access requests (docs/access.md): a container of Lethe's own, never one of the person's.
+    access: {
+      container: env.LETHE_ACCESS_CONTAINER || 'lethe-access',
+      partBytes: Math.floor(positiveNumber(env, 'LETHE_ACCESS_PART_MB', 2048) * 1024 * 1024),
+      linkTtlMs: duration(env, 'LETHE_ACCESS_LINK_TTL', '7d', 1_000),
+    },
     console: {
       dueSoonHours: positiveNumber(env, 'LETHE_CONSOLE_DUE_SOON', 24),
       sessionHours: positiveNumber(env, 'LETHE_CONSOLE_SESSION_HOURS', 8),
@@ -204,6 +210,10 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
   }
   if (cfg.blob.containers.some((c) => !/^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/.test(c))) {
     throw new ConfigError('LETHE_BLOB_CONTAINERS', 'each container name must be 3-63 lowercase letters, digits or hyphens');
+  }
+  // The archives are Lethe's, not the person's: a person's container would be deleted and counted with their media.
+  if (cfg.access && (!/^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/.test(cfg.access.container) || cfg.blob.containers.includes(cfg.access.container))) {
+    throw new ConfigError('LETHE_ACCESS_CONTAINER', 'must be a container name (3-63 lowercase letters, digits or hyphens) and not one of LETHE_BLOB_CONTAINERS');
   }
   // Only a process that answers HTTP callers needs tokens: the worker and the tools do not, so
   // a production worker is not refused for lacking a secret it never uses.

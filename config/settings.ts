@@ -200,6 +200,22 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'LETHE_BLOB_CONTAINERS', default: 'media,exports', meaning: 'containers holding `accounts/{id}/` prefixes' },
   { name: 'LETHE_BLOB_PAGE_SIZE', default: '5000', meaning: 'listing page size (Azure caps it at 5000)' },
   { name: 'LETHE_BLOB_BATCH_CONCURRENCY', default: '8', meaning: 'Blob Batch requests in flight per deletion' },
+  // Access requests (CONTRACT §8, docs/access.md)
+  {
+    name: 'LETHE_ACCESS_CONTAINER',
+    default: '`lethe-access`',
+    meaning: "the private container of Lethe's own where access archives are written (never one of `LETHE_BLOB_CONTAINERS`); created on first use",
+  },
+  {
+    name: 'LETHE_ACCESS_PART_MB',
+    default: '2048',
+    meaning: 'the size in MiB past which an access archive starts a new part (a ZIP of its own); a single media file larger than it gets a part to itself',
+  },
+  {
+    name: 'LETHE_ACCESS_LINK_TTL',
+    default: '7d',
+    meaning: "how long the read-only link to an access archive (a SAS URL, mailed to the account's address) works; the workflow deletes the archive when it expires",
+  },
 
   // Auth0 and Recurly
   { name: 'AUTH0_DOMAIN', default: 'the sandbox', meaning: "the tenant's domain for the Management API; required in production" },

@@ -56,6 +56,12 @@ export interface Config {
   codec: { host: string; port: number; allowedOrigins: string[]; token?: string; auth?: 'origin' | 'api-tokens' };
   /** Mail to and from the people whose data it is (CONTRACT §6; mail/). */
   mail: MailConfig;
+  /**
+   * Access requests (CONTRACT §8, docs/access.md): the private container of Lethe's own the
+   * archives are written to, the size of an archive's parts, how long the mailed link works.
+   * Absent in hand-made test configs: the defaults (ACCESS_DEFAULTS in activities/access/types.ts).
+   */
+  access?: { container: string; partBytes: number; linkTtlMs: number };
   /** The privacy console (client/console): `dueSoonHours` (LETHE_CONSOLE_DUE_SOON), its sessions' life, whether its cookie is always `Secure`. Absent in hand-made test configs: the defaults. */
   console?: { dueSoonHours: number; sessionHours: number; secureCookie: 'auto' | 'always' };
 }

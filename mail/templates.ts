@@ -257,3 +257,35 @@ export function inactivityNoticeMail(opts: MailContext & { eligibleAt: Date | st
     'auto-generated',
   );
 }
+
+/**
+ * The copy a person asked for is ready (CONTRACT §8): read-only links to the archive's parts.
+ * The one template whose links lead outside publicUrl: each is a SAS URL to Lethe's own archive
+ * container (stores/archive.ts), read-only and expiring at `expiresAt`. It is a secret: it is
+ * made inside the mailing activity and goes only into this mail, never into a log or history.
+ */
+export function accessReadyMail(opts: MailContext & { requestId: string; links: string[]; expiresAt: Date | string; bytes: number }): RenderedMail {
+  for (const l of opts.links) {
+    const u = new URL(l);
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.searchParams.get('sp') !== 'r' || !u.searchParams.get('sig'))
+      throw new Error('mail templates: an archive link must be a read-only SAS URL');
+  }
+  const many = opts.links.length > 1;
+  const mib = Math.max(1, Math.round(opts.bytes / (1024 * 1024)));
+  return render(
+    opts,
+    `A copy of your data is ready (reference ${opts.requestId})`,
+    [
+      { p: `You asked for a copy of the data we hold about you. It is ready: ${many ? `${opts.links.length} ZIP files` : 'one ZIP file'}, about ${mib} MiB in all.` },
+      ...opts.links.map((link, i) => ({ link, label: many ? `Download part ${i + 1} of ${opts.links.length}` : 'Download your data' })),
+      {
+        p: `The ${many ? 'links work' : 'link works'} until ${readableUtc(opts.expiresAt)}. Then we delete the copy; you can ask for a new one at any time.`,
+      },
+      { p: 'Inside: data.json (everything, for other programs), a CSV file per table, index.html (open it in a browser to read it), and your images and videos in their folders.' },
+      { p: 'Anyone with the link can download the copy: keep this mail to yourself.' },
+      { p: `Your reference is ${opts.requestId}. Please quote it if you contact us about this request.` },
+    ],
+    'You get this mail because a copy of the data of the account with this address was requested.',
+    'auto-generated',
+  );
+}

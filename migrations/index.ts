@@ -18,6 +18,7 @@ import * as lethe009 from './lethe/009_front_door';
 import * as lethe010 from './lethe/010_console';
 import * as lethe011 from './lethe/011_holds';
 import * as lethe012 from './lethe/012_store_state';
+import * as lethe014 from './lethe/014_access_requests';
 
 type Migration = { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> };
 
@@ -78,6 +79,7 @@ export async function migrateLetheSchema(knex: Knex, opts: { sealSubject?: Subje
       '010_console': lethe010,
       '011_holds': lethe011,
       '012_store_state': lethe012,
+      '014_access_requests': lethe014,
     }),
     schemaName: 'lethe',
     tableName: 'knex_migrations',

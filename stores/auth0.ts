@@ -123,6 +123,14 @@ export interface Auth0Client {
   unblock(identifier: string): Promise<void>;
   /** The parts of the session layer this tenant refuses Lethe (403), probed with a read about `userId`. */
   sessionLayerNotAvailable(userId: string): Promise<string[]>;
+  /**
+   * Access requests (docs/access.md), read only: the user's profile as Auth0 holds it (names,
+   * email, phone, identities with their linked profiles, logins, last login and IP, user
+   * metadata), without secrets: identity provider tokens are never exported, and `app_metadata`
+   * (the company's own settings for the user, which may hold credentials) is left out. Null when
+   * the user does not exist.
+   */
+  exportUser(userId: string): Promise<Record<string, unknown> | null>;
   /** For seeding and tests. */
   createUser(input: { email: string; name: string; connection?: string }): Promise<{ userId: string; email: string }>;
   /** For seeding and tests: links `secondaryId` into `primaryId` (`POST /api/v2/users/{id}/identities`). */
@@ -309,6 +317,16 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
       return out;
     },
 
+    async exportUser(userId) {
+      try {
+        const raw = (await call('exportUser', userId, () => mgmt.users.get(userId))) as unknown as Record<string, unknown>;
+        return JSON.parse(JSON.stringify({ ...raw, app_metadata: undefined }, (key, value: unknown) => (AUTH0_SECRETS.has(key) ? undefined : value))) as Record<string, unknown>;
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return null;
+        throw err;
+      }
+    },
+
     async linkUser(primaryId, secondaryId) {
       const cut = secondaryId.indexOf('|');
       const provider = secondaryId.slice(0, cut) as Management.UserIdentityProviderEnum;
@@ -330,6 +348,9 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
     },
   };
 }
+
+/** Keys of a user profile that are secrets (identity provider tokens: "Identity Provider Access Tokens"): never exported. */
+const AUTH0_SECRETS = new Set(['access_token', 'access_token_secret', 'refresh_token', 'id_token', 'password', 'password_hash']);
 
 type SdkUser = { user_id?: string; email?: string; identities?: { provider?: string; user_id?: string | number; connection?: string; isSocial?: boolean }[] };
 

@@ -127,6 +127,13 @@ export interface RecurlyClient {
    * later ("processed asynchronously"). Throws VendorError 'precondition' on Recurly's 422.
    */
   redactAccount(code: string, opts?: WriteOptions): Promise<'accepted' | 'already_gone'>;
+  /**
+   * Access requests (docs/access.md), read only: the account as Recurly answers it, all its
+   * subscriptions and invoices, as plain JSON (Recurly's names in the SDK's camelCase), without
+   * payment tokens. Recurly returns a card's brand and last digits only, never its number.
+   * Null when the account does not exist.
+   */
+  exportAccount(code: string): Promise<{ account: Record<string, unknown>; subscriptions: Record<string, unknown>[]; invoices: Record<string, unknown>[] } | null>;
   /** For seeding and tests. */
   createAccount(input: NewAccount): Promise<{ id: string; code: string }>;
   /** For seeding and tests: an active subscription, creating the account if it is missing. */
@@ -372,6 +379,22 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
       return out;
     },
 
+    async exportAccount(code) {
+      try {
+        return await call('exportAccount', code, async () => {
+          const account = plainJson(await client.getAccount(`code-${code}`));
+          const subscriptions: Record<string, unknown>[] = [];
+          for await (const sub of client.listAccountSubscriptions(`code-${code}`, { params: { limit: pageSize } }).each()) subscriptions.push(plainJson(sub));
+          const invoices: Record<string, unknown>[] = [];
+          for await (const inv of client.listAccountInvoices(`code-${code}`, { params: { limit: pageSize } }).each()) invoices.push(plainJson(inv));
+          return { account, subscriptions, invoices };
+        });
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return null;
+        throw err;
+      }
+    },
+
     async createCharge(input) {
       const li = await call('createCharge', input.accountCode, () =>
         client.createLineItem(`code-${input.accountCode}`, compact({ currency: input.currency ?? 'USD', unitAmount: input.amount, type: 'charge', description: input.description })),
@@ -479,6 +502,14 @@ function isOpenCharge(li: LineItem): boolean {
 function isOpenInvoice(inv: Invoice): boolean {
   const collecting = inv.state === 'pending' || inv.state === 'processing' || inv.state === 'past_due' || inv.state === 'open';
   return collecting && (inv.balance === undefined || inv.balance === null || inv.balance > 0);
+}
+
+/** Fields of Recurly's answers that are payment plumbing, not the person's data: never exported. */
+const NOT_EXPORTED = new Set(['gatewayToken', 'gatewayCode', 'gatewayAttributes', 'billingAgreementId', 'firstSix', 'fraud', 'threeDSecureActionResultTokenId']);
+
+/** An SDK resource as plain JSON, payment plumbing left out (exportAccount). */
+function plainJson(resource: unknown): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(resource, (key, value: unknown) => (NOT_EXPORTED.has(key) ? undefined : value))) as Record<string, unknown>;
 }
 
 /**

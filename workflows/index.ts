@@ -3,5 +3,6 @@ export { stackCheckWorkflow } from './stack-check';
 export { accountDeletionWorkflow } from './deletion';
 export { inactivitySweepWorkflow } from './sweep';
 export { requestVerificationWorkflow } from './verification';
+export { accessRequestWorkflow } from './access';
 // Pins the deletion to the version that started it (before any worker registers it).
 import './versioning';

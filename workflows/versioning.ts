@@ -8,8 +8,12 @@
 import { setWorkflowOptions } from '@temporalio/workflow';
 import { accountDeletionWorkflow } from './deletion';
 import { requestVerificationWorkflow } from './verification';
+import { accessRequestWorkflow } from './access';
 
 setWorkflowOptions({ versioningBehavior: 'PINNED' }, accountDeletionWorkflow);
 // A request waiting for the person lives at most LETHE_VERIFICATION_TTL (a day): pinned too, so a
 // change to it needs no patch, and an old version drains within that time.
 setWorkflowOptions({ versioningBehavior: 'PINNED' }, requestVerificationWorkflow);
+// An access request lives until its archive's link expires (LETHE_ACCESS_LINK_TTL, a week):
+// pinned like a deletion, so a change to it needs no patch; an old version drains within that.
+setWorkflowOptions({ versioningBehavior: 'PINNED' }, accessRequestWorkflow);

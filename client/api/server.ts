@@ -44,6 +44,8 @@ import { registerSweepRoutes } from './routes/sweeps';
 import { registerOperationRoutes } from './routes/operations';
 import { registerAuditRoutes, registerScheduleRoutes } from './routes/admin';
 import { registerHoldRoutes } from './routes/holds';
+import { registerAccessRoutes } from './routes/access';
+import { createAccessService } from '../access';
 import { forbiddenSchema } from './schemas';
 import { createConsole } from '../console/plugin';
 
@@ -189,6 +191,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
         { name: 'sweeps', description: 'The inactivity sweep and its daily Schedule' },
         { name: 'audit', description: 'Who changed what' },
         { name: 'holds', description: 'Legal holds: accounts whose deletion waits for the law' },
+        { name: 'access', description: 'Access requests: a copy of a person’s data, mailed as a link to the address on file' },
         { name: 'public', description: 'Requests from the person, without a token (confirmed by a mailed link)' },
         { name: 'operations', description: 'Health, metrics, documentation' },
       ],
@@ -204,6 +207,8 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     registerSweepRoutes(api, { sweeps, metrics, audit, caller: callerName });
     registerScheduleRoutes(api, { schedules, audit, scheduleId: config.sweep.scheduleId, caller: callerName });
     registerAuditRoutes(api, { audit });
+    // Access requests (CONTRACT §8), resolved by the deletion intake's own rule.
+    registerAccessRoutes(api, { access: createAccessService({ config, db: deps.db, temporal: deps.temporal, resolve: intake.resolveAccount }), metrics, audit, caller: callerName });
     registerHoldRoutes(api, { db: deps.db, fields: () => getFieldCipher(() => requireKeyRing(config)), intake, audit, registry: metrics.registry, caller: callerName });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
     // The front door (CONTRACT §6): the privacy page and public requests, no token.

@@ -53,6 +53,9 @@ const MATRIX: Record<string, Probe[]> = {
   // The front door: no token needed (an address nobody has: the same 202 as any); inbound mail for admin or the `inbound` role (JSON is not a mail: 415).
   'POST /v1/public/requests': [{ body: { email: `nobody-${ID}@example.test`, type: 'deletion' }, needs: 'public', allowed: [202] }],
   'POST /v1/inbound-email': [{ body: { from: 'x' }, needs: 'admin', allowed: [415] }],
+  // Access requests (CONTRACT §8): as the deletion routes; an account nobody has, a request that does not exist.
+  'POST /v1/access-requests': [{ body: { accountId: ID, channel: 'support' }, needs: 'requester', allowed: [404] }],
+  'GET /v1/access-requests/{requestId}': [{ needs: 'requester', allowed: [404] }],
   'GET /metrics': [{ needs: 'operator', allowed: [200] }],
   'GET /openapi.json': [{ needs: 'requester', allowed: [200] }],
   'GET /docs': [{ needs: 'requester', allowed: [200] }],
