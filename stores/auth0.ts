@@ -33,6 +33,16 @@ export const DEFAULT_AUTH0_SEARCH_LAG_MS = 2_000;
 /** Enterprise's 30 days, the longest a plan keeps them ("Log Data Retention"): never a date too early. */
 export const DEFAULT_AUTH0_LOG_RETENTION_DAYS = 30;
 
+/** The fields of a user a correction changes (docs/correction.md), as Auth0 holds them. */
+export interface Auth0Profile {
+  userId: string;
+  name?: string;
+  email?: string;
+  phoneNumber?: string;
+  /** Its own identity is an Auth0 database one, whose email Auth0 keeps lower-cased. */
+  databaseUser: boolean;
+}
+
 /** One identity of a user (its own, and any linked secondary one): the SDK's `UserIdentitySchema`. */
 export interface Auth0Identity {
   provider: string;
@@ -121,8 +131,14 @@ export interface Auth0Client {
   blocksOf(identifier: string): Promise<number>;
   /** Removes every brute-force block on an identifier (`DELETE /api/v2/user-blocks?identifier=`). */
   unblock(identifier: string): Promise<void>;
-  /** The parts of the session layer this tenant refuses Lethe (403), probed with a read about `userId`. */
-  sessionLayerNotAvailable(userId: string): Promise<string[]>;
+  /**
+   * The parts of the session layer this tenant refuses Lethe (403). What a tenant offers does not
+   * change per deletion (it is the plan and the grant's scopes), so it is learned from the
+   * answers of this client's session-layer calls and kept for TENANT_RECHECK_MS; a read about
+   * `userId` probes only a part not known (a new process, or the re-check due); with no user to
+   * ask about, a part not known is not reported.
+   */
+  sessionLayerNotAvailable(userId?: string): Promise<string[]>;
   /**
    * Access requests (docs/access.md), read only: the user's profile as Auth0 holds it (names,
    * email, phone, identities with their linked profiles, logins, last login and IP, user
@@ -131,6 +147,18 @@ export interface Auth0Client {
    * the user does not exist.
    */
   exportUser(userId: string): Promise<Record<string, unknown> | null>;
+  /**
+   * Corrections (docs/correction.md): the profile fields a correction may change, as Auth0 holds
+   * them (read back after `updateProfile`). Null when the user does not exist.
+   */
+  getProfile(userId: string): Promise<Auth0Profile | null>;
+  /**
+   * Corrections: `PATCH /api/v2/users/{id}` (Management API "Update a user", reference.md
+   * users.update, scope update:users) with `name`, `phone_number` (E.164; null unsets) and
+   * `email`. A new email is sent with `email_verified: true`: Lethe changes it only after the
+   * person confirmed a link mailed to it. Throws VendorError `not_found` for a missing user.
+   */
+  updateProfile(userId: string, patch: { name?: string; phoneNumber?: string | null; email?: string }): Promise<void>;
   /** For seeding and tests. */
   createUser(input: { email: string; name: string; connection?: string }): Promise<{ userId: string; email: string }>;
   /** For seeding and tests: links `secondaryId` into `primaryId` (`POST /api/v2/users/{id}/identities`). */
@@ -138,6 +166,14 @@ export interface Auth0Client {
 }
 
 const DEFAULT_CONNECTION = 'Username-Password-Authentication';
+
+/**
+ * How long what a tenant offers (the session layer: an Enterprise plan and its four scopes) is
+ * taken as known. A plan or a grant changes rarely and by a person; a tenant upgraded meanwhile
+ * has its sessions revoked from the next re-check on, and one downgraded answers 403 to the next
+ * call, which is learned at once (issue 37: not two calls and two probes in every deletion).
+ */
+export const TENANT_RECHECK_MS = 60 * 60_000;
 
 export function createAuth0Client(cfg: Auth0Config): Auth0Client {
   const pace = cfg.pace ?? auth0Pace();
@@ -188,13 +224,24 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
     }
   }
 
-  /** Runs a session-layer call; a 403 (plan or scope) means the tenant does not offer it to Lethe. */
+  /** What this tenant offers of the session layer, as its answers told it, and when (TENANT_RECHECK_MS). */
+  const offered = new Map<(typeof SESSION_LAYER)[number], { available: boolean; at: number }>();
+  const known = (part: (typeof SESSION_LAYER)[number]): boolean | undefined => {
+    const o = offered.get(part);
+    return o && Date.now() - o.at < TENANT_RECHECK_MS ? o.available : undefined;
+  };
+
+  /** Runs a session-layer call; a 403 (plan or scope) means the tenant does not offer it to Lethe. Either answer is learned. */
   async function sessionLayer(part: (typeof SESSION_LAYER)[number], operation: string, userId: string, fn: () => Promise<unknown>): Promise<'done' | 'not_available'> {
     try {
       await unlessGone(operation, userId, fn);
+      offered.set(part, { available: true, at: Date.now() });
       return 'done';
     } catch (err) {
-      if (isVendorError(err) && err.status === 403) return 'not_available';
+      if (isVendorError(err) && err.status === 403) {
+        offered.set(part, { available: false, at: Date.now() });
+        return 'not_available';
+      }
       throw err;
     }
   }
@@ -289,7 +336,8 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
         p.done.push(part);
         onProgress();
       };
-      // Auth0 answers 204 to a DELETE whether or not the user existed, so look first.
+      // Auth0 answers 204 to a DELETE whether or not the user existed, so look first (unless
+      // the caller just read it: the activity's consistent find sets `existed`).
       if (p.existed === undefined) {
         p.existed = (await getUser(userId)) !== null;
         onProgress();
@@ -297,11 +345,14 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
       if (p.existed) {
         // The session layer is an Enterprise-plan feature with scopes of its own; a tenant
         // without it answers 403. Deleting the user is what matters: carry on and say so.
+        // A part the tenant is known not to offer is not asked again (TENANT_RECHECK_MS).
         await once('sessions', async () => {
-          if ((await sessionLayer('sessions', 'deleteUser.sessions', userId, () => mgmt.users.sessions.delete(userId))) === 'not_available') p.notAvailable.push('sessions');
+          if (known('sessions') === false || (await sessionLayer('sessions', 'deleteUser.sessions', userId, () => mgmt.users.sessions.delete(userId))) === 'not_available')
+            p.notAvailable.push('sessions');
         });
         await once('refresh_tokens', async () => {
-          if ((await sessionLayer('refresh_tokens', 'deleteUser.refreshTokens', userId, () => mgmt.users.refreshToken.delete(userId))) === 'not_available') p.notAvailable.push('refresh_tokens');
+          if (known('refresh_tokens') === false || (await sessionLayer('refresh_tokens', 'deleteUser.refreshTokens', userId, () => mgmt.users.refreshToken.delete(userId))) === 'not_available')
+            p.notAvailable.push('refresh_tokens');
         });
       }
       // Grants can outlive a user deleted elsewhere, and this call is idempotent: always make it.
@@ -312,8 +363,13 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
 
     async sessionLayerNotAvailable(userId) {
       const out: string[] = [];
-      if ((await sessionLayer('sessions', 'probe.sessions', userId, () => mgmt.users.sessions.list(userId))) === 'not_available') out.push('sessions');
-      if ((await sessionLayer('refresh_tokens', 'probe.refreshTokens', userId, () => mgmt.users.refreshToken.list(userId))) === 'not_available') out.push('refresh_tokens');
+      const refused = async (part: (typeof SESSION_LAYER)[number], probe: (id: string) => Promise<unknown>) => {
+        const k = known(part);
+        if (k !== undefined || !userId) return k === false;
+        return (await sessionLayer(part, `probe.${part}`, userId, () => probe(userId))) === 'not_available';
+      };
+      if (await refused('sessions', (id) => mgmt.users.sessions.list(id))) out.push('sessions');
+      if (await refused('refresh_tokens', (id) => mgmt.users.refreshToken.list(id))) out.push('refresh_tokens');
       return out;
     },
 
@@ -325,6 +381,30 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
         if (isVendorError(err) && err.type === 'not_found') return null;
         throw err;
       }
+    },
+
+    async getProfile(userId) {
+      try {
+        const u = (await call('getProfile', userId, () => mgmt.users.get(userId))) as { user_id?: string; name?: string; email?: string; phone_number?: string; identities?: { provider?: string }[] };
+        return {
+          userId: u.user_id ?? userId,
+          ...(u.name !== undefined ? { name: u.name } : {}),
+          ...(u.email !== undefined ? { email: u.email } : {}),
+          ...(u.phone_number !== undefined ? { phoneNumber: u.phone_number } : {}),
+          databaseUser: u.identities?.[0]?.provider === 'auth0',
+        };
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return null;
+        throw err;
+      }
+    },
+
+    async updateProfile(userId, patch) {
+      const body: Management.UpdateUserRequestContent = {};
+      if (patch.name !== undefined) body.name = patch.name;
+      if (patch.phoneNumber !== undefined) body.phone_number = patch.phoneNumber;
+      if (patch.email !== undefined) Object.assign(body, { email: patch.email, email_verified: true });
+      await call('updateProfile', userId, () => mgmt.users.update(userId, body));
     },
 
     async linkUser(primaryId, secondaryId) {

@@ -21,9 +21,10 @@ import type { Knex } from 'knex';
 import { AUTH0_SCOPES, AUTH0_SESSION_SCOPES, type Auth0Client, type Auth0User, type Auth0UserProgress } from '../../stores/auth0';
 import { isVendorError } from '../../stores/errors';
 import { classified } from '../failures';
-import { caseTwinsOf, emailLookupKey, requireSubject, type Subject, type SubjectDeps } from './subject';
+import { caseTwinsOf, emailLookupKey, requireSubject, saveSubject, type Subject, type SubjectDeps } from './subject';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../contract';
+import { activityInfo } from '@temporalio/activity';
 import { lastDetails, record, vendorAttempt } from './vendor-attempt';
 import type { StoreCounts, StoreReading } from '../../contract';
 
@@ -42,6 +43,8 @@ export interface PersonUser {
   via: 'captured' | 'linked' | 'email' | 'email_lower_case' | 'email_any_case';
   /** For `linked`: the captured id the primary carries. */
   capturedId?: string;
+  /** Found by users-by-email (the address as given, or its lower-case form): reading the address back reaches it. */
+  byAddress?: boolean;
   /**
    * The user ids of the secondary identities linked into this one (`provider|user_id`). Each is
    * unlinked and then deleted as the standalone user the unlink creates: deleting the primary
@@ -62,6 +65,18 @@ export interface SearchOptions {
   /** How long after a write user search may still not show it (LETHE_AUTH0_SEARCH_LAG_MS). */
   searchLagMs: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * A read-back after this subject's deletion succeeded (`readAuth0`'s `afterDeletion`): a
+   * captured id answering 404 counts as gone without a search for a primary, and the email is
+   * not searched in other letter cases (see `readAuth0`).
+   */
+  afterDeletion?: boolean;
+  /**
+   * The search by email shows every user written before this time (ms): it is made no sooner than
+   * `searchLagMs` after it. The deletion passes when its activity was first scheduled (the
+   * request had reached Auth0's step); by default, when the look began.
+   */
+  writtenBefore?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -82,39 +97,54 @@ function linkedOf(user: Auth0User): string[] {
  *
  * Consistent reads first (Auth0, "User Search Best Practices": get-by-id and users-by-email are
  * immediately consistent; user search is eventually consistent and not for critical
- * operations). Search is used only where it is the only way: a captured id's primary that no
- * user found by email carries, and the email in another letter case (users-by-email is
- * case-sensitive). Since a search answer may miss what was written shortly before it, the
- * search is made no sooner than `searchLagMs` after this look began: it then reflects every
- * write before the look (the links behind the 404s included), and its miss may count as
- * absence. Users it shows are confirmed by id, as it may still show users deleted shortly before.
+ * operations). users-by-email comes first: it answers the users with their identities, so a
+ * captured id among them (the common case: the account's own login under its own address)
+ * costs no get-by-id of its own. Search is used only where it is the only way: a captured id's
+ * primary that no user found by email carries, and the email in another letter case
+ * (users-by-email is case-sensitive). A search answer may miss what was written shortly before
+ * it, so the search for a primary is made no sooner than `searchLagMs` after this look began: it
+ * then reflects every write before the look (the links behind the 404s), and its miss may count
+ * as absence. The search by email must show every user written before the deletion reached
+ * Auth0's step (`writtenBefore`: when its activity was first scheduled), so it waits only for
+ * what is left of the lag since then (issue 37): a deletion that queued on the vendor's task
+ * queue for longer than the lag (any burst, any sweep) waits for nothing. No write of Lethe's
+ * needs more: a retry carries the find in its heartbeat, and the workflow's next attempt comes
+ * 30 s or more after the last one's writes. Users a search shows are confirmed by id, as it may
+ * still show users deleted shortly before.
  */
 export async function findPersonUsers(auth0: Auth0Client, subject: Subject, opts: SearchOptions): Promise<PersonUsers> {
   const started = Date.now();
   const users = new Map<string, PersonUser>();
-  const add = (u: Auth0User, via: PersonUser['via'], capturedId?: string) => {
+  const add = (u: Auth0User, via: PersonUser['via'], capturedId?: string, byAddress?: boolean) => {
     if (users.has(u.userId)) return;
     const linked = linkedOf(u);
-    users.set(u.userId, { userId: u.userId, via, ...(capturedId ? { capturedId } : {}), ...(linked.length ? { linked } : {}) });
+    users.set(u.userId, { userId: u.userId, via, ...(capturedId ? { capturedId } : {}), ...(linked.length ? { linked } : {}), ...(byAddress ? { byAddress } : {}) });
   };
+  const captured = new Set(subject.auth0UserIds);
+  if (subject.email) {
+    for (const u of await auth0.findUsersByEmail(subject.email)) add(u.user, captured.has(u.userId) ? 'captured' : u.matched === 'as_given' ? 'email' : 'email_lower_case', undefined, true);
+  }
+  const linkedInto = (id: string) => [...users.values()].find((u) => u.linked?.includes(id));
   const missing: string[] = [];
   for (const id of subject.auth0UserIds) {
+    // Found by email already, or carried as a linked identity by a user found so far: no call.
+    if (users.has(id) || linkedInto(id)) continue;
     const user = await auth0.getUser(id);
     if (user) add(user, 'captured');
     else missing.push(id);
   }
-  if (subject.email) {
-    for (const u of await auth0.findUsersByEmail(subject.email)) add(u.user, u.matched === 'as_given' ? 'email' : 'email_lower_case');
-  }
   // A captured id that a user found so far carries as a linked identity: resolved consistently.
-  const unresolved = missing.filter((id) => {
-    const primary = [...users.values()].find((u) => u.linked?.includes(id));
+  for (const id of subject.auth0UserIds) {
+    const primary = linkedInto(id);
     if (primary && !primary.capturedId) primary.capturedId = id;
-    return !primary;
-  });
+  }
+  const unresolved = missing.filter((id) => !linkedInto(id));
   const gone: string[] = [];
+  if (opts.afterDeletion) return { users: [...users.values()], gone: unresolved };
   if (unresolved.length || subject.email) {
-    const wait = started + opts.searchLagMs - Date.now();
+    // The links behind this look's 404s: from the look's start. The email: from `writtenBefore`.
+    const from = Math.max(unresolved.length ? started : 0, subject.email ? (opts.writtenBefore ?? started) : 0);
+    const wait = from + opts.searchLagMs - Date.now();
     if (wait > 0) await (opts.sleep ?? sleep)(wait);
     for (const id of unresolved) {
       const candidate = await auth0.findPrimaryOf(id);
@@ -203,6 +233,15 @@ function withScopes<T>(fn: () => Promise<T>): Promise<T> {
   });
 }
 
+/** When this activity was first scheduled (ms), or undefined outside an activity (a direct call in a test). */
+function firstScheduled(): number | undefined {
+  try {
+    return activityInfo().scheduledTimestampMs;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What an attempt hands to the next (ids and call names only, never an email). */
 interface Auth0Memo {
   found?: PersonUsers;
@@ -226,7 +265,10 @@ export const createAuth0Activities = (deps: Auth0Deps) => ({
           withScopes(async () => {
             const subject = await requireSubject(deps, accountId);
             if (!memo.found) {
-              memo.found = await findPersonUsers(deps.auth0, subject, { searchLagMs: settings.searchLagMs });
+              memo.found = await findPersonUsers(deps.auth0, subject, { searchLagMs: settings.searchLagMs, writtenBefore: firstScheduled() });
+              // Each was just read, consistently (by id or by email, or a search hit confirmed by
+              // id): deleting it needs no look of its own first.
+              for (const u of memo.found.users) memo.users[u.userId] ??= { existed: true, done: [], notAvailable: [] };
               record(memo);
             }
             const found = memo.found;
@@ -273,6 +315,7 @@ export const createAuth0Activities = (deps: Auth0Deps) => ({
               memo.unblocked = true;
               record(memo);
             }
+            await rememberForReadBack(deps, subject, found, order);
             const linked = found.users.filter((u) => u.via === 'linked').length;
             const byEmail = found.users.filter(isByEmail).length;
             return {
@@ -292,6 +335,24 @@ export const createAuth0Activities = (deps: Auth0Deps) => ({
 });
 
 /**
+ * What the read-back reads, once the users are deleted: the subject's ids become those that one
+ * users-by-email of the address cannot reach (issue 37). A user the deletion found under the
+ * address (the common case: the account's own login) is read back by that one call, which
+ * answers every user stored under the address, consistently; its id leaves the list, since a
+ * deleted user cannot take another address ("Delete a user": "This action cannot be undone").
+ * Users reached any other way (by search in another letter case, through a link, a captured id
+ * under another address) join or stay, and the read-back reads each by id instead of searching
+ * (`readAuth0`). Written once, after every delete succeeded; nothing is written when the list is
+ * unchanged.
+ */
+async function rememberForReadBack(deps: Auth0Deps, subject: Subject, found: PersonUsers, deleted: string[]): Promise<void> {
+  const byAddress = new Set(found.users.filter((u) => u.byAddress).map((u) => u.userId));
+  const ids = [...new Set([...subject.auth0UserIds, ...deleted])].filter((id) => !byAddress.has(id));
+  if (ids.length === subject.auth0UserIds.length && ids.every((id, i) => id === subject.auth0UserIds[i])) return;
+  await saveSubject(deps, { ...subject, auth0UserIds: ids });
+}
+
+/**
  * Auth0's tenant logs name users (ids, and emails in some events) and cannot be deleted through
  * the API; they expire after the plan's retention ("Log Data Retention", auth0.com/docs/
  * deploy-monitor/logs/log-data-retention: 1 day on Free up to 30 on Enterprise). The date by
@@ -307,14 +368,26 @@ export function tenantLogsExpireBy(retentionDays: number, now = new Date()): str
  * the email, and which parts of the session layer this tenant does not offer Lethe (a 403 to a
  * read of them: not an Enterprise plan, or the grant lacks read:sessions / read:refresh_tokens),
  * so a receipt says what was not revoked.
+ *
+ * `afterDeletion` (the workflow's read-backs, which run only after the store's deletion
+ * succeeded: workflows/stores.ts) reads with consistent calls only (issue 37): users-by-email for
+ * the address, get-by-id for every id the subject holds (the captured ones, and those the
+ * deletion reached by search or through a link, `rememberForReadBack`), the blocks by the
+ * address. A captured id answering 404 is then the deletion's doing, not a link made since: the
+ * deletion resolved it (its primary searched for after the lag), and a deleted user cannot be
+ * linked ("Link User Accounts" needs both users). No search: Auth0 documents it as eventually
+ * consistent and not for critical operations ("User Search Best Practices"), so a read-back could
+ * not conclude absence from it anyway. Without `afterDeletion` (a read with no deletion before
+ * it) the deletion's whole rule applies, searches and the lag wait included.
  */
-export async function readAuth0(auth0: Auth0Client, subject: Subject): Promise<StoreReading> {
+export async function readAuth0(auth0: Auth0Client, subject: Subject, opts: { afterDeletion?: boolean } = {}): Promise<StoreReading> {
   return withScopes(async () => {
-    const found = await findPersonUsers(auth0, subject, { searchLagMs: auth0.settings.searchLagMs });
+    const found = await findPersonUsers(auth0, subject, { searchLagMs: auth0.settings.searchLagMs, afterDeletion: opts.afterDeletion });
     const remaining: Record<string, number> = { users: found.users.reduce((n, u) => n + 1 + (u.linked?.length ?? 0), 0) };
     if (subject.email) remaining.userBlocks = await auth0.blocksOf(subject.email);
-    const probe = subject.auth0UserIds[0] ?? found.users[0]?.userId;
-    const notAvailable = probe ? await auth0.sessionLayerNotAvailable(probe) : [];
+    // What the tenant offers is known from the deletion's own calls (stores/auth0.ts
+    // TENANT_RECHECK_MS): a probe is made only when this process has not learned it yet.
+    const notAvailable = await auth0.sessionLayerNotAvailable(subject.auth0UserIds[0] ?? found.users[0]?.userId);
     return {
       remaining,
       ...(notAvailable.length ? { notAvailable } : {}),

@@ -21,7 +21,8 @@ export const createVerifyActivities = (deps: Deps) => {
   const read: Record<Store, (accountId: string, subject: Subject) => Promise<StoreReading>> = {
     media: (accountId) => readMedia(deps.blobs, accountId),
     database: (accountId, subject) => readRows(deps, accountId, subject.email),
-    auth0: (_accountId, subject) => readAuth0(deps.auth0, subject),
+    // The workflow reads a store back only after its deletion succeeded (workflows/stores.ts).
+    auth0: (_accountId, subject) => readAuth0(deps.auth0, subject, { afterDeletion: true }),
     recurly: (_accountId, subject) => readRecurly(deps.recurly, subject),
   };
 
