@@ -14,8 +14,22 @@ import { resolveCommand, retryCommand } from './commands/retry';
 import { auditCommand } from './commands/audit';
 import { tokenCommand } from './commands/token';
 import { holdCommand } from './commands/hold';
+import { accessCommand } from './commands/access';
 
-const COMMANDS: Command[] = [requestCommand, statusCommand, listCommand, retryCommand, resolveCommand, sweepCommand, scheduleCommand, auditCommand, holdCommand, tokenCommand, seedCommand];
+const COMMANDS: Command[] = [
+  requestCommand,
+  statusCommand,
+  listCommand,
+  retryCommand,
+  resolveCommand,
+  sweepCommand,
+  scheduleCommand,
+  auditCommand,
+  holdCommand,
+  accessCommand,
+  tokenCommand,
+  seedCommand,
+];
 
 const USAGE = `Usage: lethe COMMAND [options]
 
