@@ -16,7 +16,14 @@ export interface RequestRowView {
   receivedAt: Date;
   deadlineAt: Date | null;
   completedAt: Date | null;
+  /** Each store's state as the deletion's workflow recorded it (lethe.deletion_store_states); empty before the freeze. */
+  stores: { store: string; state: string }[];
 }
+
+/** The stores a request's table row shows a chip for, in this order. */
+export const STORE_NAMES = ['media', 'auth0', 'recurly', 'database'] as const;
+/** The states a store filter offers (those the deletion's progress reports). */
+export const STORE_STATES = ['pending', 'running', 'retrying', 'blocked', 'verified', 'resolved'] as const;
 
 export interface ListQuery {
   bucket?: Bucket;
@@ -27,6 +34,8 @@ export interface ListQuery {
   /** Exactly these requests or accounts (a search). */
   ids?: string[];
   accountIds?: string[];
+  /** Requests with this store in this state (e.g. blocked at Recurly), from lethe.deletion_store_states. */
+  store?: { name: string; state: string };
   cursor?: string;
   limit?: number;
 }
@@ -103,6 +112,17 @@ export function createConsoleData(deps: { db: Knex }) {
         query.whereRaw(sql, bindings as Knex.RawBinding[]);
       }
       if (q.channel) query.where('channel', q.channel);
+      // The store filter: an index lookup on (store, state, request_id) per row (migration 012).
+      if (q.store && !verifications) {
+        query.whereExists(
+          (e) =>
+            void e
+              .select(db.raw('1'))
+              .from('lethe.deletion_store_states as s')
+              .whereRaw('s.request_id = lethe.deletion_requests.request_id')
+              .where({ 's.store': q.store!.name, 's.state': q.store!.state }),
+        );
+      }
       if (q.from) query.where(receivedCol, '>=', q.from);
       if (q.to) query.where(receivedCol, '<', q.to);
       if (q.ids || q.accountIds) {
@@ -118,6 +138,21 @@ export function createConsoleData(deps: { db: Knex }) {
         await query;
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
+      // The page's store chips: one primary-key range read for the page's requests.
+      const states: { request_id: string; store: string; state: string }[] =
+        !verifications && page.length
+          ? await db('lethe.deletion_store_states')
+              .whereIn(
+                'request_id',
+                page.map((r) => r.ref),
+              )
+              .select('request_id', 'store', 'state')
+          : [];
+      const storesOf = (ref: string) =>
+        states
+          .filter((x) => x.request_id === ref)
+          .map(({ store, state }) => ({ store, state }))
+          .sort((a, b) => STORE_NAMES.indexOf(a.store as (typeof STORE_NAMES)[number]) - STORE_NAMES.indexOf(b.store as (typeof STORE_NAMES)[number]));
       return {
         rows: page.map((r) => ({
           ref: r.ref,
@@ -128,6 +163,7 @@ export function createConsoleData(deps: { db: Knex }) {
           receivedAt: new Date(r.received_at),
           deadlineAt: r.deadline_at ? new Date(r.deadline_at) : null,
           completedAt: r.completed_at ? new Date(r.completed_at) : null,
+          stores: storesOf(r.ref),
         })),
         ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.received_key, last.ref) } : {}),
       };
@@ -157,6 +193,17 @@ export function createConsoleData(deps: { db: Knex }) {
           group by 1 order by 1`,
         [weeks * 7],
       );
+      // Requests with a store blocked at some time of each day, per store: the episodes of
+      // lethe.deletion_store_blocks (migration 012) that overlap the day, by their start index.
+      const blockedPerDay = await db.raw(
+        `select to_char(d.day, 'YYYY-MM-DD') as day, b.store, count(distinct b.request_id)::int as n
+           from generate_series(date_trunc('day', now() at time zone 'UTC') - make_interval(days => ?), date_trunc('day', now() at time zone 'UTC'), interval '1 day') as d(day)
+           join lethe.deletion_store_blocks b
+             on b.since < (d.day + interval '1 day') at time zone 'UTC' and coalesce(b.ended_at, now()) >= d.day at time zone 'UTC'
+          where b.since < now() and coalesce(b.ended_at, now()) >= now() - make_interval(days => ?)
+          group by 1, 2 order by 1`,
+        [days - 1, days],
+      );
       const sweeps = await db('lethe.sweeps').orderBy('started_at', 'desc').limit(30).select('sweep_id', 'dry_run', 'status', 'scanned', 'eligible', 'started', 'started_at');
       // The sweep's own rule (activities/sweep/candidates.ts INACTIVE_SINCE), over its index
       // (accounts_inactive_since_idx): inactive since a time that passes the cutoff within 30 days.
@@ -172,6 +219,7 @@ export function createConsoleData(deps: { db: Knex }) {
         .catch(() => null);
       return {
         perDay: perDay.rows as { day: string; channel: string; n: number }[],
+        blockedPerDay: blockedPerDay.rows as { day: string; store: string; n: number }[],
         perWeek: (perWeek.rows as { week: string; n: number; median_h: number; p95_h: number }[]).map((r) => ({ week: r.week, n: r.n, medianH: Number(r.median_h), p95H: Number(r.p95_h) })),
         sweeps: (sweeps as { sweep_id: string; dry_run: boolean; status: string; scanned: string; eligible: string; started: string; started_at: Date }[])
           .map((s) => ({

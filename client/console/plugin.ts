@@ -30,7 +30,7 @@ import type { RequestReader, DeletionView } from '../requests';
 import { credentialsOf, hasRole, type Caller } from '../api/auth';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets';
 import { BUCKETS, bucketOf, PERIODS, type Bucket, type BucketContext } from './buckets';
-import { createConsoleData, type ListQuery, type ReportRow } from './data';
+import { createConsoleData, STORE_NAMES, STORE_STATES, type ListQuery, type ReportRow } from './data';
 import { html, Html, jsonScript, timeLeft, when } from './html';
 import { chip, csrfField, layout, leftCell } from './pages';
 import { cookieValue, createSessionStore, csrfMatches, SESSION_COOKIE, type ConsoleSession } from './sessions';
@@ -183,10 +183,15 @@ export function createConsole(deps: ConsoleDeps) {
       const ctx = bucketContext(period);
       const bucket = bucketOf(q.bucket);
       const idQuery = q.q && isUuid(q.q) ? q.q.toLowerCase() : undefined;
+      // "Blocked at Recurly": a store and its state (blocked unless another is chosen), from lethe.deletion_store_states.
+      const storeName = (STORE_NAMES as readonly string[]).includes(q.store ?? '') ? q.store! : undefined;
+      const storeState = (STORE_STATES as readonly string[]).includes(q.store_state ?? '') ? q.store_state! : 'blocked';
+      const storeFilter = storeName ? { name: storeName, state: storeState } : undefined;
       const list: ListQuery = {
         ...(search ? { accountIds: search.accountIds } : idQuery ? { ids: [idQuery], accountIds: [idQuery] } : {}),
         ...(!search && !idQuery && bucket ? { bucket } : {}),
         ...(q.channel ? { channel: q.channel } : {}),
+        ...(storeFilter ? { store: storeFilter } : {}),
         ...(dateOf(q.from) ? { from: dateOf(q.from) } : {}),
         ...(dateOf(q.to) ? { to: new Date(dateOf(q.to)!.getTime() + DAY) } : {}),
         ...(q.cursor ? { cursor: q.cursor } : {}),
@@ -197,7 +202,18 @@ export function createConsole(deps: ConsoleDeps) {
       const session = sessionOf(req);
       const keep = (extra: Record<string, string | undefined>) => {
         const p = new URLSearchParams();
-        for (const [k, v] of Object.entries({ bucket: q.bucket, channel: q.channel, from: q.from, to: q.to, period: q.period, q: idQuery, ...extra })) if (v) p.set(k, v);
+        for (const [k, v] of Object.entries({
+          bucket: q.bucket,
+          channel: q.channel,
+          store: storeName,
+          store_state: storeName ? storeState : undefined,
+          from: q.from,
+          to: q.to,
+          period: q.period,
+          q: idQuery,
+          ...extra,
+        }))
+          if (v) p.set(k, v);
         const s = p.toString();
         return `/console${s ? `?${s}` : ''}`;
       };
@@ -225,6 +241,19 @@ export function createConsole(deps: ConsoleDeps) {
               <select name="channel">
                 <option value="">any</option>
                 ${channels.map((c) => html`<option${q.channel === c ? html` selected` : ''}>${c}</option>`)}
+              </select></label
+            >
+            <label
+              >Store
+              <select name="store">
+                <option value="">any</option>
+                ${STORE_NAMES.map((n) => html`<option value="${n}" ${storeName === n ? html` selected` : ''}>${n}</option>`)}
+              </select></label
+            >
+            <label
+              >Store state
+              <select name="store_state">
+                ${STORE_STATES.map((st) => html`<option value="${st}" ${storeState === st ? html` selected` : ''}>${st}</option>`)}
               </select></label
             >
             <label>Received from <input type="date" name="from" value="${q.from ?? ''}" /></label>
@@ -668,6 +697,8 @@ export function createConsole(deps: ConsoleDeps) {
       const channels = [...new Set(o.perDay.map((r) => r.channel))].sort();
       const perDay = (c: string) => days.map((d) => o.perDay.find((r) => r.day === d && r.channel === c)?.n ?? 0);
       const t = (d: string) => Date.parse(`${d}T00:00:00Z`) / 1000;
+      const blockedStores = STORE_NAMES.filter((st) => o.blockedPerDay.some((r) => r.store === st));
+      const blockedOn = (st: string) => days.map((d) => o.blockedPerDay.find((r) => r.day === d && r.store === st)?.n ?? 0);
       const deadlineH = config.deletion.deadlineHours;
       const charts = {
         'chart-per-day': { x: days.map(t), yLabel: 'requests', series: channels.map((c) => ({ label: c, values: perDay(c) })) },
@@ -680,6 +711,7 @@ export function createConsole(deps: ConsoleDeps) {
             { label: `${deadlineH} h deadline`, values: o.perWeek.map(() => deadlineH), color: '#b3261e', dash: [6, 4] },
           ],
         },
+        'chart-blocked': { x: days.map(t), yLabel: 'blocked requests', series: blockedStores.map((st) => ({ label: st, values: blockedOn(st) })) },
         'chart-sweeps': {
           x: o.sweeps.map((s) => Math.floor(s.startedAt.getTime() / 1000)),
           yLabel: 'accounts',
@@ -736,11 +768,15 @@ export function createConsole(deps: ConsoleDeps) {
             </details>
           </section>
           <section class="card">
-            <h2>Blocked requests by store</h2>
-            <p class="muted">
-              Which store blocks each open request is known only to its run (the one-request page shows it); Lethe's tables do not yet record it per store, so there is no history to chart. Blocked
-              now: ${counts.blocked ?? 0}.
-            </p>
+            <h2>Blocked requests by store (last ${o.days} days)</h2>
+            <div class="chart" id="chart-blocked" role="img" aria-label="Requests blocked by each store per day">${noScript(o.blockedPerDay.length)}</div>
+            <details>
+              <summary>Numbers</summary>
+              ${seriesTable(
+                ['day', ...blockedStores],
+                days.map((d, i) => [d, ...blockedStores.map((st) => blockedOn(st)[i])]),
+              )}
+            </details>
           </section>
         </div>
         ${jsonScript('chart-data', charts)}`;
@@ -858,6 +894,7 @@ function requestsTable(rows: Awaited<ReturnType<ReturnType<typeof createConsoleD
           <th>Received</th>
           <th>Time left</th>
           <th>Status</th>
+          <th>Stores</th>
         </tr>
       </thead>
       <tbody>
@@ -869,6 +906,7 @@ function requestsTable(rows: Awaited<ReturnType<ReturnType<typeof createConsoleD
             <td data-label="Received">${when(r.receivedAt)}</td>
             <td data-label="Time left">${leftCell(r.deadlineAt, finished, dueSoonMs)}</td>
             <td data-label="Status">${chip(r.status)}</td>
+            <td data-label="Stores" class="stores">${r.stores.length ? r.stores.map((x) => chip(x.state, `${x.store}: ${x.state}`)) : html`<span class="muted">—</span>`}</td>
           </tr>`;
         })}
       </tbody>

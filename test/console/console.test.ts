@@ -23,7 +23,7 @@ import { verificationContext } from '../../stores/verifications';
 import { emailLookupKey } from '../../stores/subjects';
 import { until } from '../support/until';
 import { rng, seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
-import { type ConsoleRig, OPERATOR_TOKEN, plantRequest, plantVerification, REQUESTER_TOKEN, screenshot, signIn, startConsoleRig, stopConsoleRig } from './support';
+import { type ConsoleRig, OPERATOR_TOKEN, plantRequest, plantStoreStates, plantVerification, REQUESTER_TOKEN, screenshot, signIn, startConsoleRig, stopConsoleRig } from './support';
 
 // Runs in the page; the project compiles without the DOM lib.
 type Doc = { document: { querySelectorAll(s: string): { length: number } & Iterable<{ textContent: string | null; getAttribute(n: string): string | null }> } };
@@ -402,6 +402,54 @@ describe('the privacy console', () => {
       await context.close();
     }
   }, 300_000);
+
+  test('when stores have recorded states, then each row shows a chip per store, the store filter finds the requests blocked at Recurly, and the overview charts blocked requests by store', async () => {
+    const ch = `${channel}-s`;
+    const atRecurly = await plantRequest(db(), ch, { leftHours: 40, status: 'blocked' });
+    await plantStoreStates(db(), atRecurly, { media: 'verified', auth0: 'verified', recurly: 'blocked', database: 'verified' }, 50);
+    const atAuth0 = await plantRequest(db(), ch, { leftHours: 30, status: 'blocked' });
+    await plantStoreStates(db(), atAuth0, { media: 'verified', auth0: 'blocked', recurly: 'retrying', database: 'running' });
+    const fresh = await plantRequest(db(), ch, { leftHours: 60, status: 'pending' });
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, url());
+      await page.goto(`${url()}/console?channel=${ch}`);
+      const chips = async (id: string) => page.locator(`#requests tr[data-ref="${id}"] td.stores .chip`).allTextContents();
+      expect(await chips(atRecurly)).toEqual(['media: verified', 'auth0: verified', 'recurly: blocked', 'database: verified']);
+      expect(await chips(atAuth0)).toEqual(['media: verified', 'auth0: blocked', 'recurly: retrying', 'database: running']);
+      expect(await chips(fresh)).toEqual([]);
+      expect(await page.locator(`#requests tr[data-ref="${atRecurly}"] td.stores .chip.blocked`).count()).toBe(1);
+
+      // "Blocked at Recurly", through the filter form.
+      await page.locator('form[aria-label="Filter requests"] select[name=store]').selectOption('recurly');
+      await page.locator('form[aria-label="Filter requests"] select[name=store_state]').selectOption('blocked');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      expect(new URL(page.url()).searchParams.get('store')).toBe('recurly');
+      const refs = await page.locator('#requests tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as { getAttribute(n: string): string }).getAttribute('data-ref')));
+      expect(refs).toEqual([atRecurly]);
+      await screenshot(page, 'console-requests-blocked-at-recurly');
+      await page.goto(`${url()}/console?channel=${ch}&store=recurly&store_state=retrying`);
+      expect(await page.locator('#requests tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as { getAttribute(n: string): string }).getAttribute('data-ref')))).toEqual([atAuth0]);
+
+      // The chart: the Recurly episode began two days ago and goes on, Auth0's an hour ago.
+      await page.getByRole('link', { name: 'Overview' }).click();
+      await page.waitForSelector('#chart-blocked canvas');
+      const legend = await page.locator('#chart-blocked .u-legend').textContent();
+      expect(legend).toContain('recurly');
+      expect(legend).toContain('auth0');
+      const numbers = page.locator('section', { has: page.locator('#chart-blocked') }).locator('table');
+      const header = await numbers.locator('thead th').allTextContents();
+      const rowOf = async (day: string) => numbers.locator('tbody tr', { hasText: day }).first().locator('td').allTextContents();
+      const day = (ago: number) => new Date(Date.now() - ago * 86_400_000).toISOString().slice(0, 10);
+      const at = (cells: string[], store: string) => Number(cells[header.indexOf(store)]);
+      expect(at(await rowOf(day(0)), 'recurly')).toBeGreaterThanOrEqual(1);
+      expect(at(await rowOf(day(2)), 'recurly')).toBeGreaterThanOrEqual(1);
+      expect(at(await rowOf(day(0)), 'auth0')).toBeGreaterThanOrEqual(1);
+      await screenshot(page, 'console-overview-blocked-by-store');
+    } finally {
+      await context.close();
+    }
+  });
 
   test('when the overview and the compliance report are opened, then the charts draw from Lethe’s tables and the report counts the period’s requests, as a page and as CSV', async () => {
     const ch = `${channel}-r`;

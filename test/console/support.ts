@@ -102,3 +102,21 @@ export async function plantVerification(db: Knex, channel: string, status = 'awa
   });
   return id;
 }
+
+/** Each store's state of a planted request, as the deletion workflow records it (activities/deletion/state.ts); a blocked store's episode too. */
+export async function plantStoreStates(db: Knex, requestId: string, states: Record<string, string>, blockedSinceHoursAgo = 1): Promise<void> {
+  const since = new Date(Date.now() - blockedSinceHoursAgo * HOUR);
+  for (const [store, state] of Object.entries(states)) {
+    const blocked = state === 'blocked';
+    await db('lethe.deletion_store_states').insert({
+      request_id: requestId,
+      store,
+      state,
+      attempts: 1,
+      reason_code: blocked ? 'Precondition' : null,
+      since: blocked ? since : null,
+      seq: Date.now() * 1000,
+    });
+    if (blocked) await db('lethe.deletion_store_blocks').insert({ request_id: requestId, store, since, reason_code: 'Precondition' });
+  }
+}
