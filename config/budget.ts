@@ -2,10 +2,11 @@
  * The vendors' rate budget and the worker's memory caps (issue 18). The vendor limits are the
  * whole deployment's: every worker process sets the same server-side rate on the vendor's own
  * task queues (worker/worker.ts), so Temporal's matching service, not Lethe, holds the budget.
- * That rate counts activity tasks. A deletion makes one task on each of the vendor's two queues
- * (the deletion and its read-back, workflows/queues.ts), so each queue runs at the deletions per
- * second that the limit allows at the calls one deletion makes there (measured, see
- * bench/RESULTS.md §3c).
+ * That rate counts activity tasks. A deletion makes one task on the vendor's deletion queue and
+ * two on its read-back queue (the read-back right after the deletion, and the final one before
+ * the receipt: workflows/queues.ts, workflows/deletion.ts), so the deletion queue runs at the
+ * deletions per second that the limit allows at the calls one whole deletion makes (counted by
+ * the sandboxes, test/budget/call-counts.test.ts) and the read-back queue at twice that.
  */
 import { ConfigError, positiveInteger, positiveNumber, type Env } from './env';
 
@@ -26,13 +27,13 @@ export interface VendorBudget {
   /** What Lethe spends: deletions per second at the limit less the headroom, i.e. tasks per second on the vendor's deletion queue. */
   tasksPerSecond: number;
   /**
-   * Tasks per second on the vendor's read-back queue. Recurly's is a quarter above the
-   * deletions', so the read-backs drain as fast as deletions feed them even when they arrive
-   * bunched: at the same rate the queue is a random walk that builds a backlog, and the last
-   * deletions' read-backs wait behind it (bench/RESULTS.md §3c). In steady state it carries
-   * exactly the deletions' rate, so the calls stay the budget, and a backlog draining (1 call a
-   * task) fits in Recurly's minute window. Auth0's stays at the deletions' rate: a read-back is 5
-   * calls, its window is a second, and with two workers the faster queue met 429s (§3c).
+   * Tasks per second on the vendor's read-back queue: two a deletion (see the module comment).
+   * Recurly's is a further quarter above that, so the read-backs drain as fast as deletions feed
+   * them even when they arrive bunched: at exactly the feeding rate the queue is a random walk
+   * that builds a backlog, and the last deletions' read-backs wait behind it (bench/RESULTS.md
+   * §3c). In steady state it carries exactly the deletions' read-backs, so the calls stay the
+   * budget, and a backlog draining (1 call a task) fits in Recurly's minute window. Auth0's has
+   * no quarter to spare: its window is a second, and with two workers the faster queue met 429s (§3c).
    */
   readBackTasksPerSecond: number;
   /** Activity slots per worker process on each of the vendor's queues. */
@@ -53,18 +54,22 @@ export interface BudgetConfig {
 }
 
 /**
- * Calls per deletion, from the uncontended pass of bench/e2e.ts (bench/RESULTS.md §3c), for an
- * account with one login and one subscription: Auth0 7 in the deletion (find the user, delete
- * its sessions, grants and the user) and 5 in the read-back; Recurly 5 (account, subscriptions,
- * terminate, redact, the redaction read once) and 1.
+ * Calls per deletion for an account with one login and one live subscription, as the sandboxes
+ * count them (test/budget/call-counts.test.ts pins each call; activities/deletion/auth0.ts and
+ * recurly.ts say why each is made). Auth0 9: 5 in the deletion (users-by-email, the search by
+ * email in other letter cases, the grants, the user, the address's brute-force blocks) and 2 in
+ * each of the two read-backs (users-by-email and the blocks); a tenant with the Enterprise
+ * session layer adds 2 (its sessions and refresh tokens). Recurly 8: 6 in the deletion (the
+ * account, its live subscriptions, the terminate, its notes, the redaction, the redaction read
+ * once) and 1 in each read-back.
  */
-const AUTH0_CALLS_PER_DELETION = 12;
-const RECURLY_CALLS_PER_DELETION = 6;
+const AUTH0_CALLS_PER_DELETION = 9;
+const RECURLY_CALLS_PER_DELETION = 8;
 /**
- * The GETs among them, which are all a production site counts: the account, its subscriptions,
- * its notes (issue 36 item 7) and the redaction read once, then the read-back's one.
+ * The GETs among them, which are all a production site counts (api.yaml "Rate Limits"): the
+ * account, its subscriptions, its notes and the redaction read once, then the two read-backs.
  */
-const RECURLY_GETS_PER_DELETION = 5;
+const RECURLY_GETS_PER_DELETION = 6;
 
 function percent(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -83,8 +88,8 @@ function percent(env: Env, name: string, fallback: number): number {
 const AUTH0_HEADROOM_PERCENT = 10;
 const RECURLY_HEADROOM_PERCENT = 3;
 
-/** The read-back queue's rate over the deletion queue's (why, on `VendorBudget.readBackTasksPerSecond`). */
-const READ_BACK_RATE_FACTOR = { AUTH0: 1, RECURLY: 1.25 } as const;
+/** The read-back queue's rate over the deletion queue's: two read-backs a deletion, Recurly's with a quarter to spare (`VendorBudget.readBackTasksPerSecond`). */
+const READ_BACK_RATE_FACTOR = { AUTH0: 2, RECURLY: 2 * 1.25 } as const;
 
 /** Settings of an earlier release that mean something else now: refused, naming what replaced them. */
 const REPLACED: Record<string, string> = {

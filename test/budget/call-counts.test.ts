@@ -96,6 +96,18 @@ describe('calls per deletion, pinned', () => {
     expect(second.receipt.counts.auth0).toMatchObject({ usersDeleted: 1, notAvailable: ['refresh_tokens', 'sessions'] });
     expect(second.receipt.stores?.auth0).toMatchObject({ outcome: 'verified', verification: { clean: true, remaining: { users: 0, userBlocks: 0 }, notAvailable: ['sessions', 'refresh_tokens'] } });
 
-    console.log(JSON.stringify({ recurly: second.recurly }));
+    // Recurly, a sandbox site (every request counts): the account read once for what it holds and
+    // what blocks its redaction, the live subscriptions listed (the account says it has one) and
+    // ended, its notes listed (nothing in the account says whether it has any), the redaction
+    // asked for, and read once after it was accepted; then each read-back reads the account.
+    const recurly = {
+      'GET /accounts/{account_id}': 1 + 1 + 2,
+      'GET /accounts/{account_id}/subscriptions': 1,
+      'DELETE /subscriptions/{subscription_id}': 1,
+      'GET /accounts/{account_id}/notes': 1,
+      'PUT /accounts/{account_id}/redact': 1,
+    };
+    for (const d of [first, second]) expect(d.recurly).toEqual(Object.fromEntries(Object.entries(recurly).sort(([a], [b]) => a.localeCompare(b))));
+    expect(total(second.recurly)).toBe(8);
   }, 300_000);
 });
