@@ -56,7 +56,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createReceiptActivities({ db: deps.db, fields: deps.fields, notices: true }),
   ...createStateActivities({ db: deps.db }),
   ...createNotifyActivities({ webhookUrl: deps.config.deletion.webhookUrl, webhookSecret: deps.config.deletion.webhookSecret }),
-  ...createSweepActivities({ sweep: deps.config.sweep, db: deps.db, startDeletion: deps.startDeletion }),
+  ...createSweepActivities({ sweep: deps.config.sweep, db: deps.db, startDeletion: deps.startDeletion, mailer: deps.mailer, publicUrl: deps.config.mail.publicUrl }),
   ...createRecheckActivities({ sweep: deps.config.sweep, db: deps.db, recurly: deps.recurly }),
   ...createVerificationActivities({ db: deps.db, fields: deps.fields, mailer: deps.mailer, config: deps.config }),
   ...createNoticeActivities({ db: deps.db, fields: deps.fields, mailer: deps.mailer, publicUrl: deps.config.mail.publicUrl }),

@@ -26,6 +26,12 @@ export interface SweepView {
   /** Dry runs: the eligible account ids, a page at a time in id order. */
   accountIds?: string[];
   nextPageToken?: string;
+  /** Inactivity notices mailed (a dry run: that it would mail); CONTRACT §7, docs/notices.md. */
+  noticesSent: number;
+  /** Eligible accounts waiting for their last notice's lead time. */
+  deferred: number;
+  /** Dry runs: the notices it would mail, the first MAX_ID_PAGE_SIZE in account id order. */
+  notices?: { accountId: string; rung: string; deleteFrom: string }[];
 }
 
 export interface SweepService {
@@ -84,6 +90,8 @@ export function createSweepService(deps: { config: Config; temporal: Client; db:
         scanned: Number(row.scanned),
         eligible: Number(row.eligible),
         started: Number(row.started),
+        noticesSent: Number(row.notices_sent ?? 0),
+        deferred: Number(row.deferred ?? 0),
         startedAt: iso(row.started_at),
         ...(row.finished_at ? { finishedAt: iso(row.finished_at) } : {}),
       };
@@ -97,6 +105,8 @@ export function createSweepService(deps: { config: Config; temporal: Client; db:
         const ids: string[] = await q;
         view.accountIds = ids.slice(0, pageSize);
         if (ids.length > pageSize) view.nextPageToken = encodePageToken(view.accountIds[view.accountIds.length - 1]);
+        const notices = await db('lethe.sweep_notices').where({ sweep_id: sweepId, outcome: 'would_send' }).orderBy('account_id').limit(MAX_ID_PAGE_SIZE).select('account_id', 'rung', 'delete_from');
+        view.notices = notices.map((n: { account_id: string; rung: string; delete_from: Date }) => ({ accountId: n.account_id, rung: n.rung, deleteFrom: iso(n.delete_from) }));
       }
       return view;
     },
@@ -115,6 +125,8 @@ export function createSweepService(deps: { config: Config; temporal: Client; db:
         scanned: 0,
         eligible: 0,
         started: 0,
+        noticesSent: 0,
+        deferred: 0,
         startedAt: d.startTime.toISOString(),
         ...(d.closeTime ? { finishedAt: d.closeTime.toISOString() } : {}),
       };
@@ -147,6 +159,8 @@ interface SweepRow {
   scanned: number | string;
   eligible: number | string;
   started: number | string;
+  notices_sent?: number | string;
+  deferred?: number | string;
   started_at: Date | string;
   finished_at: Date | string | null;
 }

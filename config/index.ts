@@ -6,7 +6,7 @@
  * product receives only the slice it uses.
  */
 import path from 'node:path';
-import type { Config, FrontDoorConfig } from './types';
+import type { Config, FrontDoorConfig, NoticeRung } from './types';
 import { ConfigError, duration, hexPrefix, hostPort, oneOf, origins, port, positiveInteger, positiveNumber, readableFile, timeOfDay, timeZone, uiOrigins, url, type Env } from './env';
 import { azuriteConnectionString, DEFAULTS, embeddedDatabaseUrl } from './defaults';
 import { keyRing, secretOrFile, withSecretFiles } from './keys';
@@ -21,10 +21,27 @@ import { workerDeployment } from './deployment';
 export { ConfigError, uiOrigins } from './env';
 export { AZURITE_ACCOUNT, AZURITE_KEY, azuriteConnectionString, DEFAULTS, EMBEDDED_KEYS_FILE, embeddedDatabaseUrl } from './defaults';
 
-export type { Config, FrontDoorConfig, Mode, SweepConfig } from './types';
+export type { Config, FrontDoorConfig, Mode, NoticeRung, SweepConfig } from './types';
 export { connectingTo, diagnoseTemporalTls, temporalClientConnectionOptions, temporalConnectionOptions, type TemporalTls } from './temporal-tls';
 export { requireKeyRing, SECRET_FILE_VARIABLES, withSecretFiles } from './keys';
 export { credentialEntry, ROLES, TOKEN_ROLES, tokenDigest, type ApiCredential, type Role, type TokenRole } from './tokens';
+
+/**
+ * The notice ladder: `off`, or lead times such as `30d,7d` (days or hours), each given once;
+ * longest first, whatever order they were written in.
+ */
+function noticeLadder(env: Env, name: string, fallback: string): NoticeRung[] {
+  const raw = (env[name] || fallback).trim();
+  if (raw.toLowerCase() === 'off') return [];
+  const rungs = raw.split(',').map((part) => {
+    const m = /^(\d+)\s*(d|h)$/i.exec(part.trim());
+    if (!m || Number(m[1]) < 1) throw new ConfigError(name, `expected \`off\` or lead times such as 30d,7d (whole days or hours, at least 1), got "${raw}"`);
+    const unit = m[2].toLowerCase();
+    return { name: `${Number(m[1])}${unit}`, leadMs: Number(m[1]) * (unit === 'd' ? 86_400_000 : 3_600_000) };
+  });
+  if (new Set(rungs.map((r) => r.leadMs)).size !== rungs.length) throw new ConfigError(name, `each lead time may be given once, got "${raw}"`);
+  return rungs.sort((a, b) => b.leadMs - a.leadMs);
+}
 
 /** An address alone (`privacy@lethe.test`) or with a name (`Lethe privacy team <privacy@lethe.test>`). */
 const MAILBOX = /^(?:[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+|[^<>@]*<[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+>)$/;
@@ -159,6 +176,7 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       pagesPerRun: positiveInteger(env, 'LETHE_SWEEP_PAGES_PER_RUN', 100),
       pageTimeBudgetMs: duration(env, 'LETHE_SWEEP_PAGE_BUDGET', '5m', 1_000),
       inactivityMonths: positiveInteger(env, 'LETHE_INACTIVITY_MONTHS', 24),
+      notices: noticeLadder(env, 'LETHE_INACTIVITY_NOTICES', '30d,7d'),
       schedule: oneOf(env, 'LETHE_SWEEP_SCHEDULE', ['on', 'dry-run', 'off'] as const, 'on'),
       scheduleId: env.LETHE_SWEEP_SCHEDULE_ID || SWEEP_SCHEDULE_ID,
       scopePrefix: hexPrefix(env, 'LETHE_SWEEP_SCOPE'),

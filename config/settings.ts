@@ -356,4 +356,10 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'LETHE_SWEEP_SCHEDULE_ID', default: 'lethe-inactivity-sweep', meaning: "the Schedule's id" },
   { name: 'LETHE_SWEEP_SCOPE', default: 'none', meaning: "tests only, refused in production: this worker's sweeps see only account ids starting with this hex prefix" },
   { name: 'LETHE_INACTIVITY_MONTHS', default: '24', meaning: 'calendar months without a login after which an account is deleted' },
+  {
+    name: 'LETHE_INACTIVITY_NOTICES',
+    default: '30d,7d',
+    meaning:
+      "lead times before an account becomes eligible at which the sweep mails it a notice (`d` or `h`, comma separated); an eligible account is deleted once the last rung's notice is that old (docs/notices.md); `off`: no notices, deletion on eligibility",
+  },
 ];

@@ -125,6 +125,17 @@ export interface SweepConfig {
   scopePrefix?: string;
   /** Months of inactivity after which an account is deleted (CONTRACT §1: 24). */
   inactivityMonths: number;
+  /**
+   * The inactivity notice ladder (LETHE_INACTIVITY_NOTICES, docs/notices.md), longest lead
+   * first; empty when `off`. Absent in hand-made test configs: no notices, as `off`.
+   */
+  notices?: NoticeRung[];
+}
+
+/** One rung of the notice ladder: its name as configured (`30d`) and its lead time. */
+export interface NoticeRung {
+  name: string;
+  leadMs: number;
 }
 
 /** How Temporal is reached beyond plain text (config/temporal-tls.ts reads and checks it). */

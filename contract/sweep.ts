@@ -32,6 +32,8 @@ export interface BeginSweepResult {
   referenceTime: string;
   /** Pages before the run continues as new (the worker's LETHE_SWEEP_PAGES_PER_RUN). */
   pagesPerRun?: number;
+  /** Notice ladders cancelled by a sign-in since their notice (the ladder starts over). */
+  kept?: number;
 }
 
 export interface SweepPageInput {
@@ -51,9 +53,38 @@ export interface SweepPageResult extends SweepCounts {
   nextCursor?: SweepCursor;
   /**
    * The whole sweep's eligible and started counts so far, counted from lethe.sweep_candidates
-   * (exact through retried pages, unlike a sum of the pages' own counts).
+   * (exact through retried pages, unlike a sum of the pages' own counts); with the notice
+   * ladder's `noticesSent` and `deferred` (absent from pages recorded before it).
    */
-  sweepTotals?: Pick<SweepCounts, 'eligible' | 'started'>;
+  sweepTotals?: Pick<SweepCounts, 'eligible' | 'started'> & NoticeTotals;
+  /** What this page did about the notice ladder (docs/notices.md); absent before it existed. */
+  notices?: NoticeCounts;
+}
+
+/** The sweep's notice counts as the API shows them (CONTRACT §7). */
+export interface NoticeTotals {
+  /** Notices mailed (in a dry run: that it would mail). */
+  noticesSent?: number;
+  /** Eligible accounts waiting for their last notice's lead time. */
+  deferred?: number;
+}
+
+/** One page's notice ladder, for the worker's metrics and the sweep's row. */
+export interface NoticeCounts {
+  /** Notices mailed (in a dry run: that would be), by rung as configured (`30d`). */
+  sent: Record<string, number>;
+  /** Refused for good by the mail server (no such mailbox, no valid address). */
+  bounced: number;
+  /** Not sent because the mail server was away: the next sweep tries again. */
+  failed: number;
+  /** Eligible but waiting for the last notice's lead time. */
+  deferred: number;
+  /** Ladders cancelled by a live subscription after a notice (sign-ins: BeginSweepResult.kept). */
+  kept: number;
+  /** Eligible accounts deleted on eligibility because their notice bounced. */
+  undeliverable: number;
+  /** Eligible accounts whose deletion a legal hold placed since the read deferred. */
+  held: number;
 }
 
 export type SweepStatus = 'running' | 'completed' | 'failed';
@@ -89,7 +120,7 @@ export interface SweepCarried {
   startedAt: string;
 }
 
-export interface SweepProgress extends SweepCounts {
+export interface SweepProgress extends SweepCounts, NoticeTotals {
   sweepId: string;
   dryRun: boolean;
   status: SweepStatus;
@@ -102,7 +133,7 @@ export interface SweepProgress extends SweepCounts {
   finishedAt?: string;
 }
 
-export interface SweepResult extends SweepCounts {
+export interface SweepResult extends SweepCounts, NoticeTotals {
   sweepId: string;
   dryRun: boolean;
   pages: number;

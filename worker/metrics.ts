@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
-import { stepOfActivity } from '../contract';
+import { stepOfActivity, type NoticeCounts } from '../contract';
 
 /** The outside system a step talks to, for vendor error counts. */
 const VENDOR_OF_STEP: Readonly<Record<string, string>> = { recurly: 'recurly', auth0: 'auth0', media: 'azure_blob' };
@@ -92,6 +92,29 @@ const webhookRetries = new Counter({
   labelNames: ['kind'] as const,
   registers: [workerRegistry],
 });
+// The inactivity notice ladder (docs/notices.md), from real sweeps' page results (dry runs send nothing).
+const inactivityNotices = new Counter({
+  name: 'lethe_inactivity_notices_total',
+  help: 'Inactivity notices by rung (as configured: 30d, 7d) and outcome: sent, bounced (refused for good), failed (mail server away; tried again by the next sweep)',
+  labelNames: ['rung', 'outcome'] as const,
+  registers: [workerRegistry],
+});
+const sweepKept = new Counter({
+  name: 'lethe_sweep_accounts_kept_total',
+  help: 'Accounts whose notice ladder a sign-in or a live subscription after a notice cancelled (the ladder starts over)',
+  registers: [workerRegistry],
+});
+const sweepDeferred = new Counter({
+  name: 'lethe_sweep_deletions_deferred_total',
+  help: "Eligible accounts a sweep page did not delete, by reason: notice (the last notice younger than its rung's lead time), hold (a legal hold placed since the read)",
+  labelNames: ['reason'] as const,
+  registers: [workerRegistry],
+});
+const sweepUndeliverable = new Counter({
+  name: 'lethe_sweep_undeliverable_total',
+  help: 'Eligible accounts deleted on eligibility because their inactivity notice bounced',
+  registers: [workerRegistry],
+});
 const sdkUp = new Gauge({
   name: 'lethe_worker_sdk_metrics_up',
   help: "1 when this scrape includes the Temporal SDK's own metrics",
@@ -120,6 +143,23 @@ function countResult(step: string, args: unknown[], result: unknown): void {
   } else if (step === 'markRequest') {
     const status = args[1];
     if (status === 'failed' || status === 'skipped') deletionsFinished.inc({ status });
+  } else if (step === 'sweepPage' || step === 'beginSweep') {
+    if ((args[0] as { dryRun?: boolean } | undefined)?.dryRun) return;
+    const r = result as { kept?: number; notices?: NoticeCounts } | undefined;
+    if (step === 'beginSweep') {
+      if (r?.kept) sweepKept.inc(r.kept);
+      return;
+    }
+    const n = r?.notices;
+    if (!n) return;
+    for (const [rung, count] of Object.entries(n.sent)) if (count > 0) inactivityNotices.inc({ rung: label(rung, 'other'), outcome: 'sent' }, count);
+    // A bounce or failure is not split by rung in the page's counts: 'any'.
+    if (n.bounced) inactivityNotices.inc({ rung: 'any', outcome: 'bounced' }, n.bounced);
+    if (n.failed) inactivityNotices.inc({ rung: 'any', outcome: 'failed' }, n.failed);
+    if (n.kept) sweepKept.inc(n.kept);
+    if (n.deferred) sweepDeferred.inc({ reason: 'notice' }, n.deferred);
+    if (n.held) sweepDeferred.inc({ reason: 'hold' }, n.held);
+    if (n.undeliverable) sweepUndeliverable.inc(n.undeliverable);
   } else if (step === 'notifyOperators') {
     const kind = (args[0] as { kind?: string } | undefined)?.kind;
     if (kind === 'warning' || kind === 'overdue') notifications.inc({ kind });

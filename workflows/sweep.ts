@@ -73,6 +73,9 @@ export async function inactivitySweepWorkflow(input: LegacySweepInput = {}): Pro
       // The recorded counts when the activity has them: exact through a retried page.
       progress.eligible = page.sweepTotals?.eligible ?? progress.eligible + page.eligible;
       progress.started = page.sweepTotals?.started ?? progress.started + page.started;
+      // The notice ladder's counts (docs/notices.md), from pages that have them: no new command.
+      if (page.sweepTotals?.noticesSent !== undefined) progress.noticesSent = page.sweepTotals.noticesSent;
+      if (page.sweepTotals?.deferred !== undefined) progress.deferred = page.sweepTotals.deferred;
       cursor = page.nextCursor;
       if (!cursor) break;
       if (++pagesThisRun >= perRun || workflowInfo().continueAsNewSuggested) {
@@ -86,7 +89,8 @@ export async function inactivitySweepWorkflow(input: LegacySweepInput = {}): Pro
     await quick.finishSweep({ sweepId, status: 'completed', totals: totals(), pages: progress.pages });
     progress.status = 'completed';
     progress.finishedAt = new Date().toISOString();
-    return { sweepId, dryRun, ...totals(), pages: progress.pages, runs: progress.run, cutoff: carried.cutoff, referenceTime: carried.referenceTime };
+    const notices = progress.noticesSent !== undefined ? { noticesSent: progress.noticesSent, deferred: progress.deferred ?? 0 } : {};
+    return { sweepId, dryRun, ...totals(), ...notices, pages: progress.pages, runs: progress.run, cutoff: carried.cutoff, referenceTime: carried.referenceTime };
   } catch (err) {
     // continueAsNew() ends this run by throwing: that is not a failure.
     if (err instanceof ContinueAsNew) throw err;

@@ -101,6 +101,10 @@ export const createDatabaseActivities = (deps: SubjectDeps & { db: Knex; batchSi
             if (n === 0) break;
           }
         }
+        // Lethe's own record of the inactivity notices mailed to the account (ids, rungs and
+        // times: docs/notices.md) goes with it, whichever channel deleted it. Not a table of the
+        // application's, so not in the counts.
+        await db('lethe.inactivity_notices').where({ account_id: accountId }).del();
         return counts;
       },
       { budgetMs: deps.attemptBudgetMs },

@@ -59,10 +59,20 @@ export interface Candidate {
   inactiveSince: string;
   /** A live subscription in the local copy: not eligible (scanned, not counted eligible). */
   live: boolean;
+  /**
+   * Inactive since before the cut-off. False only for the rows a read past the cut-off
+   * (`readUntil`) adds: accounts approaching eligibility, read for the notice ladder.
+   */
+  pastCutoff: boolean;
 }
 
 export interface CandidatePageQuery {
   cutoff: string;
+  /**
+   * Read on past the cut-off to here (the notice ladder's longest lead ahead): the same index
+   * range, longer; rows after the cut-off come back with `pastCutoff` false. Default: the cut-off.
+   */
+  readUntil?: string;
   referenceTime: string;
   after?: SweepCursor;
   limit: number;
@@ -86,8 +96,8 @@ export function scopeRange(scope: SweepScope): [string, string] {
 export function candidatePageSql(q: CandidatePageQuery): { sql: string; bindings: Record<string, unknown> } {
   if (!Number.isInteger(q.limit) || q.limit < 1) throw new SweepInputError(`page size must be a whole number of at least 1, got ${q.limit}`);
   if (q.after && !UUID.test(q.after.accountId)) throw new SweepInputError('cursor.accountId is not a uuid');
-  const bindings: Record<string, unknown> = { cutoff: q.cutoff, referenceTime: q.referenceTime, limit: q.limit };
-  const where = [`${INACTIVE_SINCE} < :cutoff::timestamptz`];
+  const bindings: Record<string, unknown> = { cutoff: q.cutoff, readUntil: q.readUntil ?? q.cutoff, referenceTime: q.referenceTime, limit: q.limit };
+  const where = [`${INACTIVE_SINCE} < :readUntil::timestamptz`];
   // Never an account under a legal hold (CONTRACT §7): one probe of lethe.holds(account_id) per row.
   where.push('not exists (select 1 from lethe.holds h where h.account_id = a.id and h.released_at is null and (h.until is null or h.until > now()))');
   if (q.after) {
@@ -106,7 +116,7 @@ export function candidatePageSql(q: CandidatePageQuery): { sql: string; bindings
   // The page first (an index range scan), then one probe of subscriptions(account_id) per
   // row of it: a LATERAL with LIMIT 1 rather than EXISTS, which the planner may turn into a
   // hash of every live subscription, a cost that grows with all accounts, not with the page.
-  const sql = `select p.account_id, p.inactive_since, l.live is not null as live
+  const sql = `select p.account_id, p.inactive_since, l.live is not null as live, p.k < :cutoff::timestamptz as past_cutoff
 from (
   select a.id as account_id, ${KEY_TEXT} as inactive_since, ${INACTIVE_SINCE} as k
   from accounts a
@@ -128,10 +138,11 @@ order by p.k, p.account_id`;
 export async function candidatePage(db: Knex, q: CandidatePageQuery): Promise<Candidate[]> {
   const { sql, bindings } = candidatePageSql(q);
   const { rows } = await db.raw(sql, bindings);
-  return (rows as { account_id: string; inactive_since: string; live: boolean }[]).map((r) => ({
+  return (rows as { account_id: string; inactive_since: string; live: boolean; past_cutoff: boolean }[]).map((r) => ({
     accountId: r.account_id,
     inactiveSince: r.inactive_since,
     live: r.live,
+    pastCutoff: r.past_cutoff,
   }));
 }
 

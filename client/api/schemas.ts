@@ -236,6 +236,13 @@ export const sweepViewSchema = {
     finishedAt: time,
     accountIds: { type: 'array', items: uuid, description: 'Eligible accounts, a page at a time' },
     nextPageToken: { type: 'string' },
+    noticesSent: { type: 'integer', description: 'Inactivity notices mailed (in a dry run: that it would mail); docs/notices.md' },
+    deferred: { type: 'integer', description: "Eligible accounts not deleted yet: their last notice is younger than its rung's lead time" },
+    notices: {
+      type: 'array',
+      description: 'Dry runs: the notices it would mail, in account id order (the first 1000)',
+      items: { type: 'object', properties: { accountId: uuid, rung: { type: 'string' }, deleteFrom: time } },
+    },
   },
 } as const;
 

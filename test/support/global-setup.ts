@@ -86,6 +86,9 @@ export default async function globalSetup(): Promise<void> {
     LETHE_API_TOKENS: stack.apiToken,
     // Workers spawned on the shared test stack never create the real daily Schedule.
     LETHE_SWEEP_SCHEDULE: 'off',
+    // The sweep tests written before the notice ladder expect deletion on eligibility; the
+    // ladder's own tests (test/sweep/notices*.test.ts) turn it on in their worlds.
+    LETHE_INACTIVITY_NOTICES: 'off',
     LETHE_TEST_STATE_DIR: stateDir,
     LETHE_TEST_LOG_DIR: logDir,
     LETHE_TEST_TEMPORAL: stack.temporal,

@@ -74,6 +74,21 @@ export function registerHoldRoutes(
     },
   });
 
+  // Deletions deferred by a hold: requests waiting with status `held`, their 72-hour clock
+  // paused (it starts at the release). Read at each scrape, as the gauge above.
+  new Gauge({
+    name: 'lethe_deletion_requests_held',
+    help: 'Deletion requests deferred by a legal hold now (status held; their deadline clock is paused until the release)',
+    registers: [deps.registry],
+    async collect() {
+      const row = await db('lethe.deletion_requests')
+        .where({ status: 'held' })
+        .first(db.raw('count(*)::int as n'))
+        .catch(() => undefined);
+      if (row) this.set(Number(row.n));
+    },
+  });
+
   app.post<{ Body: { accountId: string; reason: string; matter?: string; until?: string } }>(
     '/v1/holds',
     {
