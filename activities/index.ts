@@ -22,6 +22,7 @@ import { createSweepActivities, type StartDeletion } from './sweep/sweep';
 import { createRecheckActivities } from './sweep/recheck';
 import { createVerificationActivities } from './front-door/verification';
 import { createNoticeActivities } from './front-door/notices';
+import { createCorrectionActivities } from './correction';
 import { createAccessActivities } from './access';
 import type { Mailer } from '../mail/transport';
 
@@ -60,6 +61,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createRecheckActivities({ sweep: deps.config.sweep, db: deps.db, recurly: deps.recurly }),
   ...createVerificationActivities({ db: deps.db, fields: deps.fields, mailer: deps.mailer, config: deps.config }),
   ...createNoticeActivities({ db: deps.db, fields: deps.fields, mailer: deps.mailer, publicUrl: deps.config.mail.publicUrl }),
+  ...createCorrectionActivities({ db: deps.db, fields: deps.fields, auth0: deps.auth0, recurly: deps.recurly, mailer: deps.mailer, config: deps.config }),
   // Access requests (docs/access.md): read-only over the same stores, writing to Lethe's own container.
   ...createAccessActivities({ ...deps, publicUrl: deps.config.mail.publicUrl, access: deps.config.access, attemptBudgetMs: deps.config.deletion.blockPolicy.attemptBudgetMs }),
 });

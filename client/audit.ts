@@ -31,6 +31,10 @@ export const AUDIT_ACTIONS = [
   'hold.released',
   // Access requests (client/access.ts): ids and the channel only.
   'access_request.filed',
+  // Correction requests (client/corrections.ts): field names in details, never values.
+  'correction_request.filed',
+  'correction_request.email_confirmed',
+  'correction_request.retried',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -51,6 +55,8 @@ export interface AuditDetails {
   verification?: 'staff' | 'email';
   /** A legal hold's id (lethe.holds). */
   holdId?: string;
+  /** A correction's fields, by name (never their values). */
+  fields?: string[];
   /** Who at the company vouched (an identifier: requestedBy's pattern). */
   requestedBy?: string;
 }

@@ -289,3 +289,25 @@ export function accessReadyMail(opts: MailContext & { requestId: string; links: 
     'auto-generated',
   );
 }
+
+/**
+ * A correction request changes the account's email to this address (docs/correction.md): the
+ * link proves the new address reaches the person before it is applied anywhere. Sent to the new
+ * address only; says nothing of the account beyond that a change was asked for.
+ */
+export function correctionEmailMail(opts: MailContext & { link: string; expiresAt: Date | string }): RenderedMail {
+  const link = ownLink(opts.publicUrl, opts.link);
+  return render(
+    opts,
+    'Confirm your new email address',
+    [
+      { p: 'You asked our support team to change the email address of your account to this address.' },
+      { p: 'To make the change, open this link and confirm:' },
+      { link, label: 'Review and confirm the new address' },
+      { p: `The link works once, and only until ${readableUtc(opts.expiresAt)}. Until you confirm, your account keeps its current address.` },
+      { p: 'If you did not ask for this, ignore this mail: nothing changes.' },
+    ],
+    'You get this mail because a change of an account’s email address to this address was requested; we ask the new address itself, to make sure it is yours.',
+    'auto-generated',
+  );
+}

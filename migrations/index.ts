@@ -17,6 +17,7 @@ import * as lethe008 from './lethe/008_free_text_retention';
 import * as lethe009 from './lethe/009_front_door';
 import * as lethe010 from './lethe/010_console';
 import * as lethe011 from './lethe/011_holds';
+import * as lethe015 from './lethe/015_correction_requests';
 import * as lethe013 from './lethe/013_inactivity_notices';
 import * as lethe012 from './lethe/012_store_state';
 import * as lethe014 from './lethe/014_access_requests';
@@ -79,6 +80,7 @@ export async function migrateLetheSchema(knex: Knex, opts: { sealSubject?: Subje
       '009_front_door': lethe009,
       '010_console': lethe010,
       '011_holds': lethe011,
+      '015_correction_requests': lethe015,
       '013_inactivity_notices': lethe013,
       '012_store_state': lethe012,
       '014_access_requests': lethe014,

@@ -134,6 +134,18 @@ export interface RecurlyClient {
    * Null when the account does not exist.
    */
   exportAccount(code: string): Promise<{ account: Record<string, unknown>; subscriptions: Record<string, unknown>[]; invoices: Record<string, unknown>[] } | null>;
+  /**
+   * Corrections (docs/correction.md): the fields a correction may change, as Recurly holds them
+   * (`get_account`), read back after `correctAccount`. Null when the account does not exist.
+   */
+  getProfile(code: string): Promise<RecurlyProfile | null>;
+  /**
+   * Corrections: `update_account` (api.yaml `AccountUpdate`) with `first_name`, `last_name`,
+   * `email` and `address` (`Address`: street1, street2, city, region, postal_code, country,
+   * phone). Fields not given are not sent; an empty string clears one. Throws VendorError
+   * `not_found` for a missing account.
+   */
+  correctAccount(code: string, changes: Partial<Omit<RecurlyProfile, 'address'>> & { address?: RecurlyProfile['address'] }, opts?: WriteOptions): Promise<void>;
   /** For seeding and tests. */
   createAccount(input: NewAccount): Promise<{ id: string; code: string }>;
   /** For seeding and tests: an active subscription, creating the account if it is missing. */
@@ -157,6 +169,14 @@ export interface NewAccount {
   billTo?: 'self' | 'parent';
   shippingAddresses?: { firstName: string; lastName: string; street1: string; city: string; postalCode: string; country: string; email?: string; phone?: string }[];
   address?: { street1?: string; street2?: string; city?: string; region?: string; postalCode?: string; country?: string; phone?: string };
+}
+
+/** The fields of an account a correction changes (docs/correction.md), as Recurly holds them ('' when unset). */
+export interface RecurlyProfile {
+  firstName: string;
+  lastName: string;
+  email: string;
+  address: { street1: string; street2: string; city: string; region: string; postalCode: string; country: string; phone: string };
 }
 
 /** Response metadata the SDK attaches to its errors (lib/recurly/Http.js). */
@@ -393,6 +413,35 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
         if (isVendorError(err) && err.type === 'not_found') return null;
         throw err;
       }
+    },
+
+    async getProfile(code) {
+      try {
+        const a = await call('getProfile', code, () => client.getAccount(`code-${code}`));
+        const ad = a.address ?? {};
+        return {
+          firstName: a.firstName ?? '',
+          lastName: a.lastName ?? '',
+          email: a.email ?? '',
+          address: {
+            street1: ad.street1 ?? '',
+            street2: ad.street2 ?? '',
+            city: ad.city ?? '',
+            region: ad.region ?? '',
+            postalCode: ad.postalCode ?? '',
+            country: ad.country ?? '',
+            phone: ad.phone ?? '',
+          },
+        };
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return null;
+        throw err;
+      }
+    },
+
+    async correctAccount(code, changes, opts) {
+      const body = compact({ firstName: changes.firstName, lastName: changes.lastName, email: changes.email, address: changes.address ? { ...changes.address } : undefined });
+      await call('correctAccount', code, () => withOptions.updateAccount(`code-${code}`, body, write(opts, `correct ${code} ${JSON.stringify(body)}`)));
     },
 
     async createCharge(input) {

@@ -8,6 +8,7 @@
 import { setWorkflowOptions } from '@temporalio/workflow';
 import { accountDeletionWorkflow } from './deletion';
 import { requestVerificationWorkflow } from './verification';
+import { accountCorrectionWorkflow } from './correction';
 import { accessRequestWorkflow } from './access';
 
 setWorkflowOptions({ versioningBehavior: 'PINNED' }, accountDeletionWorkflow);
@@ -17,3 +18,6 @@ setWorkflowOptions({ versioningBehavior: 'PINNED' }, requestVerificationWorkflow
 // An access request lives until its archive's link expires (LETHE_ACCESS_LINK_TTL, a week):
 // pinned like a deletion, so a change to it needs no patch; an old version drains within that.
 setWorkflowOptions({ versioningBehavior: 'PINNED' }, accessRequestWorkflow);
+// A correction waits at most for its email link (LETHE_VERIFICATION_TTL) and its stores: pinned like a
+// deletion, so a change to it needs no patch.
+setWorkflowOptions({ versioningBehavior: 'PINNED' }, accountCorrectionWorkflow);

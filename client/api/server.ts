@@ -44,6 +44,8 @@ import { registerSweepRoutes } from './routes/sweeps';
 import { registerOperationRoutes } from './routes/operations';
 import { registerAuditRoutes, registerScheduleRoutes } from './routes/admin';
 import { registerHoldRoutes } from './routes/holds';
+import { registerCorrectionRoutes } from './routes/corrections';
+import { createCorrectionService } from '../corrections';
 import { registerAccessRoutes } from './routes/access';
 import { createAccessService } from '../access';
 import { forbiddenSchema } from './schemas';
@@ -192,6 +194,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
         { name: 'audit', description: 'Who changed what' },
         { name: 'holds', description: 'Legal holds: accounts whose deletion waits for the law' },
         { name: 'access', description: 'Access requests: a copy of a person’s data, mailed as a link to the address on file' },
+        { name: 'corrections', description: 'Correction requests: a person’s name, phone, address or email put right in every store' },
         { name: 'public', description: 'Requests from the person, without a token (confirmed by a mailed link)' },
         { name: 'operations', description: 'Health, metrics, documentation' },
       ],
@@ -209,6 +212,14 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     registerAuditRoutes(api, { audit });
     // Access requests (CONTRACT §8), resolved by the deletion intake's own rule.
     registerAccessRoutes(api, { access: createAccessService({ config, db: deps.db, temporal: deps.temporal, resolve: intake.resolveAccount }), metrics, audit, caller: callerName });
+    // Correction requests (CONTRACT §8): operators file them; the new address's link pages need no token.
+    registerCorrectionRoutes(api, {
+      corrections: createCorrectionService({ config, db: deps.db, temporal: deps.temporal }),
+      audit,
+      metrics,
+      caller: callerName,
+      publicPerClientPerMinute: config.frontDoor.publicPerClientPerMinute,
+    });
     registerHoldRoutes(api, { db: deps.db, fields: () => getFieldCipher(() => requireKeyRing(config)), intake, audit, registry: metrics.registry, caller: callerName });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
     // The front door (CONTRACT §6): the privacy page and public requests, no token.

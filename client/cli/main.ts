@@ -15,6 +15,7 @@ import { auditCommand } from './commands/audit';
 import { tokenCommand } from './commands/token';
 import { holdCommand } from './commands/hold';
 import { accessCommand } from './commands/access';
+import { correctCommand } from './commands/correct';
 
 const COMMANDS: Command[] = [
   requestCommand,
@@ -27,6 +28,7 @@ const COMMANDS: Command[] = [
   auditCommand,
   holdCommand,
   accessCommand,
+  correctCommand,
   tokenCommand,
   seedCommand,
 ];

@@ -62,6 +62,8 @@ const SUCCESS_STATUS: Record<string, number> = {
   'users.listUsersByEmail': 200,
   'users.create': 201,
   'users.delete': 204,
+  // patch-users-by-id: 200 with the user (corrections, docs/correction.md).
+  'users.update': 200,
   'users.sessions.list': 200,
   'users.sessions.delete': 202,
   'users.refreshToken.list': 200,
@@ -161,6 +163,9 @@ describe('Auth0 traffic conforms to the Management API as the auth0 SDK defines 
     await b.auth0.getUser(ada.userId);
     await b.auth0.getUser('auth0|000000000000000000000000');
     await b.auth0.findUsersByEmail(`Ada.${stamp}@Example.test`);
+    await b.auth0.updateProfile(grace.userId, { name: 'Grace B. Hopper', phoneNumber: '+15555550100', email: `grace.b.${stamp}@example.test` });
+    await b.auth0.getProfile(grace.userId);
+    await caught(() => b.auth0.updateProfile(grace.userId, { email: `Ada.${stamp}@Example.test` }));
     await b.auth0.linkUser(ada.userId, grace.userId);
     await b.auth0.findPrimaryOf(grace.userId);
     await b.auth0.unlinkIdentity(ada.userId, 'auth0', grace.userId.slice('auth0|'.length));

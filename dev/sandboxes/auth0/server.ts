@@ -12,7 +12,7 @@ import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { isPlainObject, readFormOrJsonBody, RequestBodyError } from '../common/body';
 import type { Route } from '../common/router';
 import { sendEmpty, sendJson, startSandboxShell, type ErrorKind, type Handler, type RunningSandbox, type SandboxContext } from '../common/server';
-import { Auth0Store, DEFAULT_CONNECTION, type Auth0User, type NewIdpUser, type NewUser } from './store';
+import { Auth0Store, DEFAULT_CONNECTION, type Auth0User, type NewIdpUser, type NewUser, type UserPatch } from './store';
 
 /**
  * The Management API's rate limit per subscription ("Rate limit configurations",
@@ -126,6 +126,35 @@ export const CREATE_USER_PROPERTIES: readonly string[] = [
   'verify_email',
   'username',
 ];
+/**
+ * The properties `PATCH /api/v2/users/{id}` accepts: the auth0 SDK's `UpdateUserRequestContent`
+ * (reference.md, users.update: "These are the attributes that can be updated at the root
+ * level"), refused otherwise like the create's. The sandbox keeps the profile fields among
+ * them (email, email_verified, name, nickname, given_name, family_name, phone_number) and
+ * accepts the rest without keeping them.
+ */
+export const UPDATE_USER_PROPERTIES: readonly string[] = [
+  'blocked',
+  'email_verified',
+  'email',
+  'phone_number',
+  'phone_verified',
+  'user_metadata',
+  'app_metadata',
+  'given_name',
+  'family_name',
+  'name',
+  'nickname',
+  'picture',
+  'verify_email',
+  'verify_phone_number',
+  'password',
+  'connection',
+  'client_id',
+  'username',
+];
+/** E.164 as the SDK's `phone_number` asks ("following the E.164 recommendation"): a plus and at most 15 digits. */
+const E164_RE = /^\+[1-9][0-9]{1,14}$/;
 export const LINK_IDENTITY_PROPERTIES: readonly string[] = ['provider', 'connection_id', 'user_id', 'link_with'];
 
 /** Auth0's answer to a body property its schema does not declare; undefined when there is none. */
@@ -216,6 +245,15 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
   const getUser: Handler = (ctx) => {
     const user = requireUser(ctx);
     if (user) sendJson(ctx.res, 200, project(renderUser(user), ctx.url));
+  };
+
+  const updateUser: Handler = async (ctx) => {
+    const parsed = parseUserPatch(await ctx.readJson());
+    if (typeof parsed === 'string') return auth0Error(ctx.res, 400, parsed, { errorCode: 'invalid_body' });
+    const result = store.updateUser(ctx.params.id, parsed);
+    if (result.ok) return sendJson(ctx.res, 200, renderUser(result.user));
+    if (result.reason === 'not_found') return auth0Error(ctx.res, 404, 'The user does not exist.', { errorCode: 'inexistent_user' });
+    return auth0Error(ctx.res, 400, 'The specified new email already exists');
   };
 
   const deleteUser: Handler = (ctx) => {
@@ -356,6 +394,7 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
     { method: 'GET', pattern: '/api/v2/users', handler: authed(SCOPES.readUsers, listUsers) },
     { method: 'GET', pattern: '/api/v2/users/{id}', handler: authed(SCOPES.readUsers, getUser) },
     { method: 'DELETE', pattern: '/api/v2/users/{id}', handler: authed(SCOPES.deleteUser, deleteUser) },
+    { method: 'PATCH', pattern: '/api/v2/users/{id}', handler: authed(SCOPES.updateUser, updateUser) },
     { method: 'GET', pattern: '/api/v2/users-by-email', handler: authed(SCOPES.readUsers, usersByEmail) },
     { method: 'POST', pattern: '/api/v2/users/{id}/identities', handler: authed(SCOPES.updateUser, linkIdentity) },
     { method: 'DELETE', pattern: '/api/v2/users/{id}/identities/{provider}/{userId}', handler: authed(SCOPES.updateUser, unlinkIdentity) },
@@ -563,6 +602,28 @@ function parseNewUser(body: unknown): NewUser | string {
     app_metadata: body.app_metadata as Record<string, unknown> | undefined,
     user_metadata: body.user_metadata as Record<string, unknown> | undefined,
   };
+}
+
+/** The changes of a `PATCH /api/v2/users/{id}`, or Auth0's validation message (never echoing a value). */
+function parseUserPatch(body: unknown): UserPatch | string {
+  if (!isPlainObject(body)) return "Payload validation error: 'Expected type object but found type array or null'.";
+  const extra = additionalProperty(body, UPDATE_USER_PROPERTIES);
+  if (extra) return extra;
+  const nullableStrings = ['email', 'name', 'nickname', 'given_name', 'family_name', 'phone_number'] as const;
+  for (const key of nullableStrings) {
+    if (body[key] !== undefined && body[key] !== null && typeof body[key] !== 'string') return `Payload validation error: 'Expected type string' on property ${key}.`;
+  }
+  if (typeof body.email === 'string' && !EMAIL_RE.test(body.email)) {
+    return "Payload validation error: 'Object didn't pass validation for format email' on property email (Email address of this user).";
+  }
+  if (typeof body.phone_number === 'string' && !E164_RE.test(body.phone_number)) {
+    return "Payload validation error: 'String does not match pattern' on property phone_number (The user's phone number (following the E.164 recommendation)).";
+  }
+  if (body.email_verified !== undefined && typeof body.email_verified !== 'boolean') return "Payload validation error: 'Expected type boolean' on property email_verified.";
+  const patch: UserPatch = {};
+  for (const key of nullableStrings) if (body[key] !== undefined) patch[key] = body[key] as string | null;
+  if (typeof body.email_verified === 'boolean') patch.email_verified = body.email_verified;
+  return patch;
 }
 
 /**

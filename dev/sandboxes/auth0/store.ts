@@ -33,6 +33,8 @@ export interface Auth0User {
   email_verified: boolean;
   name: string;
   nickname: string;
+  /** Set by `PATCH /api/v2/users/{id}` (E.164); the SDK's `UpdateUserRequestContent.phone_number`. */
+  phone_number?: string;
   given_name?: string;
   family_name?: string;
   blocked?: boolean;
@@ -83,6 +85,17 @@ export interface NewUser {
   user_id?: string;
   app_metadata?: Record<string, unknown>;
   user_metadata?: Record<string, unknown>;
+}
+
+/** What `PATCH /api/v2/users/{id}` changes here: a value sets, `null` unsets, absent leaves as is. */
+export interface UserPatch {
+  email?: string | null;
+  email_verified?: boolean;
+  name?: string | null;
+  nickname?: string | null;
+  given_name?: string | null;
+  family_name?: string | null;
+  phone_number?: string | null;
 }
 
 export type CreateUserResult = { ok: true; user: Auth0User } | { ok: false; reason: 'conflict' };
@@ -195,6 +208,44 @@ export class Auth0Store {
     this.users.set(userId, user);
     this.indexed(userId);
     this.recordLogin(userId, seedLoginForClient);
+    return { ok: true, user };
+  }
+
+  /**
+   * `PATCH /api/v2/users/{id}` (reference.md, users.update): "The properties of the new object
+   * will replace the old ones", and "Supported attributes can be unset by supplying `null`". A
+   * database user's new email is stored lower-cased like a new one (users.listUsersByEmail), and
+   * another user of the connection holding it is refused ("The specified new email already
+   * exists", Auth0's answer to a taken address). Changing the email of a database user without
+   * `email_verified` marks it unverified, as Auth0 does.
+   */
+  updateUser(userId: string, patch: UserPatch): { ok: true; user: Auth0User } | { ok: false; reason: 'not_found' | 'email_taken' } {
+    const user = this.users.get(userId);
+    if (!user) return { ok: false, reason: 'not_found' };
+    const own = user.identities[0];
+    if (patch.email !== undefined && patch.email !== null) {
+      const email = own?.provider === 'auth0' ? patch.email.toLowerCase() : patch.email;
+      const taken =
+        [...this.users.values()].some((u) => u.user_id !== userId && u.email === email && u.identities.some((i) => i.connection === own?.connection)) ||
+        this.orphans.some((o) => o.email === email && o.connection === own?.connection);
+      if (taken) return { ok: false, reason: 'email_taken' };
+      if (email !== user.email) user.email_verified = patch.email_verified ?? false;
+      user.email = email;
+    } else if (patch.email === null) delete user.email;
+    if (patch.email_verified !== undefined && patch.email === undefined) user.email_verified = patch.email_verified;
+    if (patch.name !== undefined) user.name = patch.name ?? user.email ?? own?.user_id ?? userId;
+    if (patch.phone_number !== undefined) {
+      if (patch.phone_number === null) delete user.phone_number;
+      else user.phone_number = patch.phone_number;
+    }
+    if (patch.nickname !== undefined) user.nickname = patch.nickname ?? (user.email ? user.email.split('@')[0] : userId);
+    for (const k of ['given_name', 'family_name'] as const) {
+      if (patch[k] === undefined) continue;
+      if (patch[k] === null) delete user[k];
+      else user[k] = patch[k];
+    }
+    user.updated_at = new Date().toISOString();
+    this.indexed(userId);
     return { ok: true, user };
   }
 

@@ -209,6 +209,13 @@ export interface AccountUpdateInput {
   custom_fields?: { name: string; value: string | null }[];
   bill_to?: 'self' | 'parent';
   parent_account_code?: string;
+  /**
+   * api.yaml `AccountUpdate.address` (`Address`): the sandbox changes only the fields sent, an
+   * empty string clearing one. The document does not say whether an update replaces the whole
+   * address or merges it; Lethe's corrections send the whole address (docs/correction.md), so
+   * either reading gives the same account.
+   */
+  address?: Address;
 }
 
 export function parseAccountUpdate(body: unknown): Parsed<AccountUpdateInput> {
@@ -240,6 +247,7 @@ export function parseAccountUpdate(body: unknown): Parsed<AccountUpdateInput> {
     custom_fields: custom,
     bill_to: billTo(c, body.bill_to),
     parent_account_code: c.str(body, 'parent_account_code', 50),
+    address: c.address(body, 'address'),
   });
   return c.errors.length ? { ok: false, errors: c.errors } : { ok: true, value };
 }

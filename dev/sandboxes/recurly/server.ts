@@ -297,7 +297,8 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
   };
 
   /**
-   * `update_account` (api.yaml `AccountUpdate`): the fields Lethe clears before redaction. Custom
+   * `update_account` (api.yaml `AccountUpdate`): the fields Lethe clears before redaction, and the
+   * name, email and address (with its phone) a correction changes (docs/correction.md). Custom
    * fields change only when named; "To remove a field send the name with a null or empty value".
    */
   const updateAccount: Handler = async (ctx) => {
@@ -335,6 +336,15 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
       }
     }
     if (u.bill_to !== undefined) account.bill_to = account.parent_account_id ? u.bill_to : 'self';
+    if (u.address) {
+      // Only the fields sent change; an empty one is cleared (see AccountUpdateInput.address).
+      const address: Record<string, string> = { ...(account.address ?? {}) };
+      for (const [k, v] of Object.entries(u.address)) {
+        if (v === '') delete address[k];
+        else if (typeof v === 'string') address[k] = v;
+      }
+      account.address = Object.keys(address).length ? address : undefined;
+    }
     account.updated_at = new Date();
     send(ctx.res, 200, accountJson(account));
   };
