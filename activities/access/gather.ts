@@ -183,8 +183,8 @@ export const createGatherActivities = (deps: GatherDeps) => {
               const row = byName.get(`${container}\u0000${b.name}`);
               files.push({
                 ...b,
-                // Their folder structure, below the account's own prefix, per container.
-                path: `media/${container}/${b.name.slice(prefix.length)}`,
+                // Their blob names, whole (their folder structure), per container: the same name may be in two.
+                path: `media/${container}/${b.name}`,
                 ...(row ? { kind: row.kind, cameraId: row.camera_id, capturedAt: new Date(row.captured_at).toISOString() } : { capturedAt: null }),
               });
             }
