@@ -68,13 +68,16 @@ const mail = proxyActivities<Activities>({
   retry: { initialInterval: '30 seconds', backoffCoefficient: 2, maximumInterval: '1 hour', maximumAttempts: NOTICE_ATTEMPTS, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-// Each store's state and the request's status, into Lethe's own tables (activities/deletion/state.ts):
-// a local activity, so a record costs one marker in the history, not three events and a task on
-// the queue. Its retries are few and quick: a record that fails is healed by the next one, which
-// carries the whole state. (A worker without it, as in tests with stub activities, is not retried.)
-const tables = proxyLocalActivities<Activities>({
+// Each store's state and the request's status, into Lethe's own tables (activities/deletion/state.ts).
+// An activity, not a local one: with local records, a replay of a finished run (a query after
+// completion, on the time-skipping server) scheduled the stores' activities in another order than
+// the history and failed as nondeterministic; activity events replay in their order. Coalescing
+// keeps them few (about six records a deletion). Its retries are few: a record that fails is
+// healed by the next one, which carries the whole state. A worker without it (tests with stub
+// activities) fails it at once (NotFoundError), and the deletion goes on.
+const tables = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE, 'NotFoundError'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: [...NON_RETRYABLE, 'NotFoundError'] },
 });
 
 /**
