@@ -72,22 +72,26 @@ function activitiesFor(policy: BlockPolicy) {
 }
 
 /** What an operator can do, per store and kind of refusal (the playbook in docs/operations.md has more). */
-function actionFor(store: Store, type: string | undefined): string {
+function actionFor(store: Store, type: string | undefined, reason = ''): string {
   if (type === FailureType.Unauthorized) {
     return store === 'auth0'
-      ? 'Lethe lacks an Auth0 Management API scope or its credentials were refused: fix the client grant (delete:users, read:users), then retry'
+      ? 'Lethe lacks an Auth0 Management API scope or its credentials were refused: grant the client read:users, delete:users, update:users, read:grants and delete:grants (on an Enterprise plan also read:sessions, delete:sessions, read:refresh_tokens and delete:refresh_tokens), then retry'
       : store === 'recurly'
         ? 'Recurly refused the API key: check RECURLY_API_KEY and its site, then retry'
         : store === 'media'
-          ? 'Blob Storage refused the credentials: check AZURE_STORAGE_CONNECTION_STRING, then retry'
+          ? 'Blob Storage refused the credentials: check AZURE_STORAGE_CONNECTION_STRING, or with Entra ID AZURE_STORAGE_ACCOUNT_URL and the role of its identity (Storage Blob Data Owner, for deleting versions), then retry'
           : 'PostgreSQL refused Lethe: check DATABASE_URL and its grants, then retry';
   }
   if (type === FailureType.Held)
     return 'blobs are under a legal hold, an immutability policy or a lease: release them at the storage account (or record the deletion as resolved outside Lethe with a justification), then retry';
   if (type === FailureType.Precondition) {
-    return store === 'recurly'
-      ? 'Recurly refuses the redaction while charges or invoices are open: settle or void them in Recurly, then retry'
-      : 'the store refused a precondition: see the reason, fix it, then retry';
+    if (store !== 'recurly') return 'the store refused a precondition: see the reason, fix it, then retry';
+    // The cause is in the reason (activities/deletion/recurly.ts): name the one that applies.
+    if (reason.includes('bill_to=parent'))
+      return 'the account is billed to its parent in Recurly: set it to bill itself (bill_to=self) or remove its parent, after settling what the parent owes for it, then retry';
+    if (reason.includes('child account'))
+      return 'Recurly refuses to redact a parent with open child accounts: remove this account as their parent (or close them) in Recurly, settle any open charges or invoices, then retry';
+    return 'Recurly refuses the redaction while charges or invoices are open: settle or void them in Recurly, then retry';
   }
   return 'Lethe keeps retrying on its own; check the vendor status page, or retry once it recovers';
 }
@@ -203,7 +207,7 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
     }
     if ((p.status as string) === 'resolved') return;
     p.failingSince ??= attemptStartedAt;
-    p.action = actionFor(p.store, type);
+    p.action = actionFor(p.store, type, p.reason);
     run.reasonCode = type ?? 'Unknown';
     // The timer in runStore turns it blocked once its bound has passed since failingSince.
     run.needsPerson = type !== undefined && NEEDS_PERSON.includes(type);

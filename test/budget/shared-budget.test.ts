@@ -114,7 +114,12 @@ describe('one vendor budget across worker processes', () => {
       // Recurly's window is a minute: the pace on its headers keeps every process under it. Auth0's
       // is a second, and two processes' tasks can meet inside one before either sees the other in
       // x-ratelimit-remaining (bench/RESULTS.md 3b: 0.05-0.1 per deletion); each such call is
-      // waited out and sent again in place, so a few are allowed, never one per call.
+      // waited out and sent again in place, so a few are allowed, never one per call. A run that
+      // nears the bound means the queues' rates overspend the bucket: the calls per deletion in
+      // config/budget.ts no longer match what a deletion makes (test/budget/call-counts.test.ts;
+      // 18 were seen when the budget assumed 12 calls and one read-back task a deletion, while a
+      // deletion made 24 calls and two read-back tasks; none since).
+      console.log(`429s during the burst: ${JSON.stringify(overrun)}`);
       const sum = (prefix: string) => Object.entries(overrun).reduce((n, [route, k]) => (route.startsWith(prefix) ? n + k : n), 0);
       expect({ recurly429s: sum('recurly ') }).toEqual({ recurly429s: 0 });
       expect(sum('auth0 ')).toBeLessThanOrEqual(DELETIONS);

@@ -12,7 +12,7 @@ import { auth0UserExists } from '../support/stores';
 import { seedAccount } from '../../dev/seed/fixtures';
 import { DEFAULT_GRANT_SCOPES, startAuth0Sandbox } from '../../dev/sandboxes/auth0/server';
 import type { RunningSandbox } from '../../dev/sandboxes/common/server';
-import { AUTH0_SCOPES } from '../../stores/auth0';
+import { AUTH0_SCOPES, AUTH0_SESSION_SCOPES } from '../../stores/auth0';
 import { until } from '../support/until';
 
 describe('Auth0 client grant without delete:grants', () => {
@@ -53,6 +53,8 @@ describe('Auth0 client grant without delete:grants', () => {
     );
     const entry = blocked.blocked.find((x: { store: string }) => x.store === 'auth0');
     for (const scope of AUTH0_SCOPES) expect(entry.reason).toContain(scope);
+    // The action names them too, the session layer's included (workflows/stores.ts actionFor).
+    for (const scope of [...AUTH0_SCOPES, ...AUTH0_SESSION_SCOPES]) expect(entry.action).toContain(scope);
     expect(entry.reason).toContain('insufficient_scope');
     // Grants are revoked before the user is deleted: the refusal came first, the user stays.
     expect(await auth0UserExists(sandbox.url, a.auth0UserId!)).toBe(true);

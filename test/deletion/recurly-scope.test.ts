@@ -143,6 +143,10 @@ describe('Recurly beyond the common case: redaction scope, account hierarchy, id
     expect(reason).toMatch(/child billed to its parent account \(bill_to=parent\)/);
     expect(reason).toMatch(/bill itself \(bill_to=self\) or remove its parent/);
     expect(reason).not.toMatch(/uninvoiced/);
+    // The action says the same cause, not the open charges of every other precondition.
+    const action = blocked.blocked!.find((b) => b.store === 'recurly')!.action;
+    expect(action).toMatch(/bill_to=self/);
+    expect(action).not.toMatch(/charges or invoices are open/);
     // Stopped before any change: the subscription runs on, no redaction was asked for.
     const state = await account(code);
     expect(state).toMatchObject({ redactRequests: 0, redactedAt: null });
@@ -162,6 +166,7 @@ describe('Recurly beyond the common case: redaction scope, account hierarchy, id
     const reason = blocked.blocked!.find((b) => b.store === 'recurly')!.reason;
     expect(reason).toMatch(new RegExp(`1 open child account \\(${child}\\) billed through this parent: in Recurly, remove this account as their parent`));
     expect(reason).not.toMatch(/0 uninvoiced charges/);
+    expect(blocked.blocked!.find((b) => b.store === 'recurly')!.action).toMatch(/open child accounts: remove this account as their parent/);
     expect(await account(code)).toMatchObject({ redactRequests: 0, redactedAt: null });
 
     // Someone at the company detaches the child in Recurly, then retries.
