@@ -77,6 +77,18 @@ export async function releaseHold(deps: HoldDeps, r: { holdId: string; justifica
   return { accountId: row.account_id, releasedAt: iso(done.released_at), stillHeld: await isHeld(deps.db, row.account_id) };
 }
 
+/**
+ * A hold released earlier whose account is under no hold now but still has requests waiting
+ * `held`: the release's start did not happen (Temporal unreachable then), so releasing it again
+ * starts them, with the 72 hours counted from the first release. Undefined otherwise.
+ */
+export async function unfinishedRelease(db: Knex, holdId: string): Promise<{ accountId: string; releasedAt: string } | undefined> {
+  const row = await db('lethe.holds').where({ hold_id: holdId }).whereNotNull('released_at').first('account_id', 'released_at');
+  if (!row || (await isHeld(db, row.account_id))) return undefined;
+  const waiting = await db('lethe.deletion_requests').where({ account_id: row.account_id, status: 'held' }).first('request_id');
+  return waiting ? { accountId: row.account_id, releasedAt: iso(row.released_at) } : undefined;
+}
+
 export async function isHeld(db: Knex, accountId: string): Promise<boolean> {
   const row = await db('lethe.holds').where({ account_id: accountId.toLowerCase() }).whereRaw(ACTIVE_HOLD_SQL).first('hold_id');
   return !!row;

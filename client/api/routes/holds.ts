@@ -11,7 +11,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Intake } from '../../intake';
 import type { AuditTrail } from '../../audit';
 import type { FieldCipher } from '../../../encryption';
-import { countActiveHolds, HoldError, listHolds, placeHold, releaseHold } from '../../../stores/holds';
+import { countActiveHolds, HoldError, listHolds, placeHold, releaseHold, unfinishedRelease } from '../../../stores/holds';
 import { ApiError } from '../errors';
 import { errorResponses } from '../schemas';
 import { uuidSchema as uuid } from '../../validation';
@@ -121,7 +121,8 @@ export function registerHoldRoutes(
         operationId: 'releaseHold',
         tags: ['holds'],
         summary: 'Release a legal hold',
-        description: 'With the account under no other hold, its held deletion requests start now, with 72 hours from the release; `started` lists them.',
+        description:
+          'With the account under no other hold, its held deletion requests start now, with 72 hours from the release; `started` lists them. When they could not be started (503), sending the same release again starts them (200) instead of answering 409.',
         params: { type: 'object', required: ['holdId'], properties: { holdId: uuid } },
         body: {
           type: 'object',
@@ -145,17 +146,32 @@ export function registerHoldRoutes(
       },
     },
     async (req) => {
-      let released;
+      const holdId = req.params.holdId.toLowerCase();
+      let released: { accountId: string; releasedAt: string; stillHeld: boolean };
+      let again = false;
       try {
-        released = await releaseHold(store(), { holdId: req.params.holdId.toLowerCase(), justification: req.body.justification, releasedBy: deps.caller(req) });
+        released = await releaseHold(store(), { holdId, justification: req.body.justification, releasedBy: deps.caller(req) });
       } catch (err) {
-        if (err instanceof HoldError) throw new ApiError(err.code === 'hold_not_found' ? 404 : 409, err.code, err.message);
-        throw err;
+        if (!(err instanceof HoldError)) throw err;
+        // Released before, but what it held never started (Temporal was away): this call starts
+        // it, from the first release's time; the first justification stands.
+        const unfinished = err.code === 'hold_released' ? await unfinishedRelease(db, holdId) : undefined;
+        if (!unfinished) throw new ApiError(err.code === 'hold_not_found' ? 404 : 409, err.code, err.message);
+        released = { ...unfinished, stillHeld: false };
+        again = true;
       }
-      await audit.record({ actor: deps.caller(req), via: 'api', action: 'hold.released', accountId: released.accountId, details: { holdId: req.params.holdId.toLowerCase() } });
-      const started = released.stillHeld ? [] : await intake.startReleased(released.accountId, new Date(released.releasedAt));
+      if (!again) await audit.record({ actor: deps.caller(req), via: 'api', action: 'hold.released', accountId: released.accountId, details: { holdId } });
+      let started: Awaited<ReturnType<Intake['startReleased']>> = [];
+      if (!released.stillHeld) {
+        try {
+          started = await intake.startReleased(released.accountId, new Date(released.releasedAt));
+        } catch (err) {
+          req.log.warn({ err, holdId }, 'hold released; its held requests did not start');
+          throw new ApiError(503, 'unavailable', 'the hold is released, but the deletions it held could not be started now; send this release again to start them');
+        }
+      }
       return {
-        holdId: req.params.holdId.toLowerCase(),
+        holdId,
         accountId: released.accountId,
         releasedAt: released.releasedAt,
         started: started.map((s) => ({ requestId: s.requestId, deadlineAt: s.deadlineAt })),

@@ -1,0 +1,70 @@
+/**
+ * A release whose start fails (Temporal unreachable at that moment) on the real stack: the API
+ * answers 503 saying the hold is released but what it held did not start; the held request stays
+ * `held`; the same release sent again starts it (200), with 72 hours from the first release, and
+ * a release with nothing left to start is 409 as before. The first API's intake fails its one
+ * `startReleased` call as a client would with Temporal away; the second is the real one.
+ */
+import { startWorld, TestWorld } from '../support/stack';
+import { startApi, TestApi } from '../support/api';
+import { seedDepsOf } from '../support/world-seed';
+import type { SeededAccount } from '../../dev/seed/fixtures';
+import { createIntake } from '../../client/intake';
+import { newScopePrefix, scopedSeeder } from '../sweep/support';
+import { deletionWorkflowId } from '../../contract';
+
+const HOUR = 3_600_000;
+
+describe('legal holds: a release retried after Temporal was away', () => {
+  let world: TestWorld;
+  let away: TestApi;
+  let back: TestApi;
+  let account: SeededAccount;
+
+  beforeAll(async () => {
+    world = await startWorld();
+    const seeder = scopedSeeder(seedDepsOf(world), 34_2027, newScopePrefix());
+    account = await seeder.account({ media: 1, orphanBlobs: 0, snapshots: 0, auth0: 'none', subscriptions: null });
+    const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
+    away = await startApi(world, {
+      deps: {
+        intake: {
+          ...intake,
+          startReleased: async () => {
+            throw new Error('14 UNAVAILABLE: No connection established');
+          },
+        },
+      },
+    });
+    back = await startApi(world);
+  }, 180_000);
+  afterAll(async () => {
+    await away?.close();
+    await back?.close();
+    await world?.close();
+  });
+
+  test('when the release cannot start the held request, then it says so (503), the request stays held, and the same release again starts it with 72 hours from the first release', async () => {
+    const placed = await away.request('POST', '/v1/holds', { body: { accountId: account.id, reason: 'tax audit 2026' } });
+    expect(placed.status).toBe(201);
+    const filed = await away.request('POST', '/v1/deletion-requests', { body: { accountId: account.id, channel: 'support', requestedBy: 'agent-34' } });
+    expect(filed.body).toMatchObject({ status: 'held' });
+    const requestId = filed.body.requestId as string;
+
+    const first = await away.request('POST', `/v1/holds/${placed.body.holdId}/release`, { body: { justification: 'audit closed' } });
+    expect(first.status).toBe(503);
+    expect(first.body.message).toContain('send this release again');
+    const hold = await world.deps.db('lethe.holds').where({ hold_id: placed.body.holdId }).first('released_at');
+    expect(hold.released_at).not.toBeNull();
+    expect(await world.deps.db('lethe.deletion_requests').where({ request_id: requestId }).first('status')).toEqual({ status: 'held' });
+
+    const again = await back.request('POST', `/v1/holds/${placed.body.holdId}/release`, { body: { justification: 'audit closed (again)' } });
+    expect(again.status).toBe(200);
+    expect(again.body.started).toEqual([{ requestId, deadlineAt: new Date(new Date(hold.released_at).getTime() + 72 * HOUR).toISOString() }]);
+    const result = await world.client.workflow.getHandle(deletionWorkflowId(account.id)).result();
+    expect(result).toMatchObject({ requestId });
+
+    // Nothing left to start: a third release is refused as before.
+    expect((await back.request('POST', `/v1/holds/${placed.body.holdId}/release`, { body: { justification: 'once more' } })).status).toBe(409);
+  }, 180_000);
+});
