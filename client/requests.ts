@@ -87,7 +87,8 @@ export function createRequestReader(deps: {
       const fromTables = !opts.live && stateRows.length > 0 && row.status !== 'blocked';
       const live = await liveState(row, receipt !== undefined, !fromTables);
       const recorded = stateRows.length > 0 ? progressFromTables(row, stateRows) : undefined;
-      const p = live.progress ?? (live.kind === 'running' && fromTables ? recorded : undefined);
+      // With its receipt written (a run still sending the completion notice), the receipt says the steps.
+      const p = live.progress ?? (live.kind === 'running' && fromTables && !receipt ? recorded : undefined);
 
       let status: DeletionStatus = row.status as DeletionStatus;
       let reason = live.reason ?? p?.reason;
