@@ -39,7 +39,6 @@ describe('lethe access', () => {
     const { requestId } = JSON.parse(filed.stdout) as { requestId: string };
     expect(await world.deps.db('lethe.access_requests').where({ request_id: requestId, account_id: a.id }).first('requested_by')).toEqual({ requested_by: 'agent-7' });
 
-
     const waited = await lethe(['access', 'status', requestId, '--wait', '--timeout', '120']);
     expect(waited.code).toBe(0);
     expect(waited.stdout).toMatch(/status\s+ready/);
