@@ -59,6 +59,12 @@ export interface RecurlyAccount {
   /** Account hierarchy: its parent's id, and who pays (`bill_to`: self or parent). */
   parentAccountId?: string;
   billTo?: string;
+  /**
+   * api.yaml `has_live_subscription`: "a subscription that is either active, canceled, future, or
+   * paused". Every subscription Lethe ends is in one of those states (`isLive`), so false means
+   * there is none to list. Unset when the answer did not say.
+   */
+  hasLiveSubscription?: boolean;
 }
 
 /** A child account (`list_child_accounts`), by code. */
@@ -233,6 +239,7 @@ export function createRecurlyClient(cfg: RecurlyConfig): RecurlyClient {
           hasBillingInfo: personalFields.includes('billing_info'),
           parentAccountId: a.parentAccountId || undefined,
           billTo: a.billTo || undefined,
+          hasLiveSubscription: typeof a.hasLiveSubscription === 'boolean' ? a.hasLiveSubscription : undefined,
         });
       } catch (err) {
         if (isVendorError(err) && err.type === 'not_found') return null;

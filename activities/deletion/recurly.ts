@@ -23,6 +23,10 @@
  *   `DataRemains`, "redaction pending"), for as long as the store's attempt budget lasts
  *   (LETHE_STORE_ATTEMPT_BUDGET). Only a redaction still invisible after that whole budget is
  *   requested again by the workflow's next attempt, which starts without the memory.
+ * - The live subscriptions are listed only when the account's read says it has one
+ *   (`has_live_subscription`: "active, canceled, future, or paused", every state Lethe ends), so
+ *   an account whose subscriptions all ended costs no listing (issue 37; the calls of a common
+ *   deletion are pinned in test/budget/call-counts.test.ts).
  * - Every other call is resumable the same way: the account seen, the live subscriptions
  *   listed, and each one ended are in the heartbeat details, so a retried attempt (after a
  *   429 whose reset was too far to wait for, a 5xx, a worker that died) makes only the calls
@@ -87,6 +91,8 @@ interface RecurlyMemo {
   /** The live subscriptions listed (ids and states), and those already ended. */
   live?: { id: string; state: string }[];
   ended?: string[];
+  /** The account's read said it has no live subscription (api.yaml `has_live_subscription`): none to list. */
+  noLiveSubscription?: boolean;
   /** What the account's read showed outside redaction's scope (names, never values). */
   extras?: { ccEmails: boolean; customFields: string[]; hasBillingInfo: boolean };
   fieldsCleared?: boolean;
@@ -133,6 +139,7 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
               // Before any change: a person decides what becomes of a billing relationship with a parent.
               if (account.parentAccountId && account.billTo === 'parent') throw billedToParent(code);
               memo.accountSeen = true;
+              if (account.hasLiveSubscription === false) memo.noLiveSubscription = true;
               memo.extras = { ccEmails: account.ccEmails, customFields: account.customFields, hasBillingInfo: account.hasBillingInfo };
               record(memo);
             }
@@ -143,7 +150,8 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
               memo.terminated ??= 0;
               memo.canceled ??= 0;
               if (!memo.live) {
-                memo.live = (await deps.recurly.listLiveSubscriptions(code, new Date())).map((sub) => ({ id: sub.id, state: sub.state }));
+                // The account's own read says whether there is any (issue 37: no listing then).
+                memo.live = memo.noLiveSubscription ? [] : (await deps.recurly.listLiveSubscriptions(code, new Date())).map((sub) => ({ id: sub.id, state: sub.state }));
                 memo.ended = [];
                 record(memo);
               }

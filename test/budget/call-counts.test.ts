@@ -53,8 +53,8 @@ describe('calls per deletion, pinned', () => {
     await stores?.close();
   });
 
-  async function deleteAndCount(seedNo: number) {
-    const a = await seedAccount(seed, { media: 1, auth0: 'linked', subscriptions: [{ state: 'active' }] }, rng(seedNo));
+  async function deleteAndCount(seedNo: number, subscriptions: { state: 'active' | 'expired' }[] = [{ state: 'active' }]) {
+    const a = await seedAccount(seed, { media: 1, auth0: 'linked', subscriptions }, rng(seedNo));
     const before = { auth0: await calls(stores.auth0.url), recurly: await calls(stores.recurly.url) };
     const deletions = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
     const started = await deletions.start({ accountId: a.id, channel: 'support' });
@@ -109,5 +109,12 @@ describe('calls per deletion, pinned', () => {
     };
     for (const d of [first, second]) expect(d.recurly).toEqual(Object.fromEntries(Object.entries(recurly).sort(([a], [b]) => a.localeCompare(b))));
     expect(total(second.recurly)).toBe(8);
+
+    // An account whose subscriptions have all ended: its read says it has no live one
+    // (api.yaml `has_live_subscription`), so none is listed.
+    const ended = await deleteAndCount(3703, [{ state: 'expired' }]);
+    const { 'GET /accounts/{account_id}/subscriptions': _listed, 'DELETE /subscriptions/{subscription_id}': _ended, ...withoutSubscriptions } = recurly;
+    expect(ended.recurly).toEqual(Object.fromEntries(Object.entries(withoutSubscriptions).sort(([a], [b]) => a.localeCompare(b))));
+    expect(ended.auth0).toEqual(second.auth0);
   }, 300_000);
 });

@@ -82,6 +82,7 @@ describe('Recurly sandbox driven through stores/recurly (real recurly SDK)', () 
       customFields: [],
       hasBillingInfo: false,
       billTo: 'self',
+      hasLiveSubscription: false,
     });
 
     const res = await raw(sandbox, 'GET', `/accounts/${created.id}`);
