@@ -33,7 +33,8 @@ const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2,
 function attempts(policy: BlockPolicy) {
   const attempt: RetryPolicy = { ...retry, nonRetryableErrorTypes: [...NON_RETRYABLE, ...NEEDS_PERSON] };
   return {
-    gather: proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '2 minutes', scheduleToCloseTimeout: Math.max(policy.attemptBudgetMs, 60_000), retry: attempt }),
+    // As the deletion's own steps: one attempt lasts at most the attempt budget (LETHE_STORE_ATTEMPT_BUDGET), then the store's failing is seen.
+    gather: proxyActivities<Activities>({ startToCloseTimeout: policy.attemptBudgetMs, scheduleToCloseTimeout: policy.attemptBudgetMs, retry: attempt }),
     // Hours for a large account: one attempt lives as long as it heartbeats; its own budget
     // (classified) ends transient retries after the attempt budget.
     archive: proxyActivities<Activities>({ startToCloseTimeout: '24 hours', heartbeatTimeout: '1 minute', retry: attempt }),
