@@ -246,6 +246,28 @@ export function createCorrectionService(deps: { config: Pick<Config, 'frontDoor'
       }
     },
 
+    /** Newest first, from Lethe's table (never a Temporal call per row), by status and account. */
+    async list(q: { status?: CorrectionStatus; accountId?: string; limit?: number }): Promise<CorrectionView[]> {
+      const query = db('lethe.correction_requests')
+        .orderBy('received_at', 'desc')
+        .limit(Math.min(Math.max(q.limit ?? 100, 1), 1000));
+      if (q.status) query.where({ status: q.status });
+      if (q.accountId) query.where({ account_id: q.accountId.toLowerCase() });
+      const rows = await query;
+      return rows.map((r) => ({
+        requestId: r.request_id,
+        accountId: r.account_id,
+        channel: r.channel,
+        status: r.status,
+        fields: r.fields,
+        receivedAt: new Date(r.received_at).toISOString(),
+        ...(r.completed_at ? { completedAt: new Date(r.completed_at).toISOString() } : {}),
+        ...(r.email_status ? { email: { status: r.email_status } } : {}),
+        ...(r.reason ? { reason: r.reason } : {}),
+        ...(r.receipt ? { receipt: r.receipt } : {}),
+      }));
+    },
+
     /** An operator's retry: every failing store of a running request is tried again now. */
     async retry(requestId: string): Promise<CorrectionView | undefined> {
       const v = await this.view(requestId);

@@ -59,6 +59,7 @@ const MATRIX: Record<string, Probe[]> = {
   // Correction requests: an account nobody has (404), a request that does not exist (404).
   'POST /v1/correction-requests': [{ body: { accountId: ID, changes: { full_name: 'Access Test' }, channel: 'support' }, needs: 'operator', allowed: [404] }],
   'GET /v1/correction-requests/{requestId}': [{ needs: 'operator', allowed: [404] }],
+  'GET /v1/correction-requests': [{ needs: 'operator', allowed: [200] }],
   'POST /v1/correction-requests/{requestId}/retry': [{ body: {}, needs: 'operator', allowed: [404] }],
   'GET /metrics': [{ needs: 'operator', allowed: [200] }],
   'GET /openapi.json': [{ needs: 'requester', allowed: [200] }],

@@ -18,7 +18,6 @@ import { auth0UsersUnder, sandboxUrls } from '../support/stores';
 import { linkIn, mailsTo, waitForMail } from '../support/mailpit';
 import { seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 import { requireChromium } from '../privacy/support/chromium';
-import { until } from '../support/until';
 import { createCorrectionService } from '../../client/corrections';
 import { EMAIL_PATTERN } from '../../client/validation';
 
@@ -96,19 +95,17 @@ describe('correction requests: what the person asked support to put right, in ev
   const file = (a: SeededAccount, changes: Record<string, unknown>) =>
     api.request('POST', '/v1/correction-requests', { body: { accountId: a.id, changes, channel: 'support', requestedBy: 'agent-7' } });
 
+  /** Polls the request until it is in one of `statuses`; fails at once if it ends otherwise. */
   async function waitFor(requestId: string, statuses: string[], timeoutMs = 60_000): Promise<JsonBody> {
-    return until(
-      `correction ${requestId} in ${statuses.join('/')}`,
-      async () => {
-        const res = await api.request('GET', `/v1/correction-requests/${requestId}`);
-        expect(res.status).toBe(200);
-        if (statuses.includes(res.body.status)) return res.body;
-        if (ENDED.includes(res.body.status)) throw new Error(`correction ${requestId} ended ${res.body.status}: ${JSON.stringify(res.body)}`);
-        return undefined;
-      },
-      timeoutMs,
-      250,
-    );
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await api.request('GET', `/v1/correction-requests/${requestId}`);
+      expect(res.status).toBe(200);
+      if (statuses.includes(res.body.status)) return res.body;
+      if (ENDED.includes(res.body.status)) throw new Error(`correction ${requestId} ended ${res.body.status}, not ${statuses.join('/')}: ${JSON.stringify(res.body)}`);
+      if (Date.now() > deadline) throw new Error(`correction ${requestId} still ${res.body.status} after ${timeoutMs} ms: ${JSON.stringify(res.body)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   test('when every field is corrected, then each reaches the database, the Auth0 user and the Recurly account, reads back, and the receipt names fields only', async () => {
@@ -165,6 +162,9 @@ describe('correction requests: what the person asked support to put right, in ev
     const audit = await seed.db('lethe.audit_log').where({ request_id: done.requestId, action: 'correction_request.filed' }).first();
     expect(audit.details).toEqual({ channel: 'support', fields, requestedBy: 'agent-7' });
 
+    const listed = await api.request('GET', `/v1/correction-requests?accountId=${a.id}`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((i: JsonBody) => [i.requestId, i.status, i.fields])).toEqual([[done.requestId, 'completed', fields]]);
     expect(await everywhere(b)).toEqual(bBefore);
     const metrics = await api.request('GET', '/metrics');
     expect(metrics.text).toMatch(/lethe_requests_total\{type="correction"\} [1-9]/);

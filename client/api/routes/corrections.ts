@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import type { AuditTrail } from '../../audit';
 import { CorrectionLinkError, type CorrectionRequestBody, type CorrectionService } from '../../corrections';
-import { CORRECTION_FIELDS, CORRECTION_STATUSES, CORRECTION_STORES } from '../../../contract/correction';
+import { CORRECTION_FIELDS, CORRECTION_STATUSES, CORRECTION_STORES, type CorrectionStatus } from '../../../contract/correction';
 import { EMAIL_PATTERN, identifierSchema, uuidSchema as uuid } from '../../validation';
 import { REQUEST_CHANNELS } from '../../../contract';
 import { PAGE_HEADERS, esc, page } from '../../pages/layout';
@@ -130,6 +130,25 @@ export function registerCorrectionRoutes(
       });
       return reply.code(202).header('location', `/v1/correction-requests/${filed.requestId}`).send(filed);
     },
+  );
+
+  app.get<{ Querystring: { status?: CorrectionStatus; accountId?: string; limit?: number } }>(
+    '/v1/correction-requests',
+    {
+      config: { role: 'operator' },
+      schema: {
+        operationId: 'listCorrectionRequests',
+        tags: ['corrections'],
+        summary: 'Correction requests, newest first',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { status: { type: 'string', enum: [...CORRECTION_STATUSES] }, accountId: uuid, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        },
+        response: { 200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: viewSchema } } }, ...errorResponses(400, 401, 429, 503) },
+      },
+    },
+    async (req) => ({ items: await corrections.list(req.query) }),
   );
 
   app.get<{ Params: { requestId: string } }>(

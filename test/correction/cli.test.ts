@@ -1,0 +1,61 @@
+/**
+ * `lethe correct` against the API on the real stack (in process, as test/holds/cli.test.ts runs
+ * `lethe hold`): a correction filed and followed to its receipt, read back through SQL; the
+ * status of a request; a refusal's exit code; a usage error.
+ */
+import { startWorld, type TestWorld } from '../support/stack';
+import { startApi, type TestApi } from '../support/api';
+import { rngFor, seedDepsOf } from '../support/world-seed';
+import { seedAccount } from '../../dev/seed/fixtures';
+import { runCli } from '../../client/cli/main';
+import type { Io } from '../../client/cli/command';
+
+describe('lethe correct', () => {
+  let world: TestWorld;
+  let api: TestApi;
+  const rand = rngFor(__filename);
+  beforeAll(async () => {
+    world = await startWorld();
+    api = await startApi(world);
+  }, 120_000);
+  afterAll(async () => {
+    await api?.close();
+    await world?.close();
+  });
+
+  async function lethe(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, env: { LETHE_API_URL: api.url, LETHE_API_TOKEN: api.token } } as unknown as Io;
+    const code = await runCli(args, io);
+    return { code, stdout, stderr };
+  }
+
+  test('when an operator corrects a name and a city with the CLI and waits, then it prints the receipt by field and the database holds the new values', async () => {
+    const a = await seedAccount(seedDepsOf(world), { media: 0 }, rand);
+    const run = await lethe(['correct', a.id, '--channel', 'phone', '--requested-by', 'agent-9', '--full-name', 'Rosalind Elsie Franklin', '--city', 'London', '--clear', 'region', '--wait']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Correction [0-9a-f-]{36} of account .*: completed \(fields: full_name, city, region\)/);
+    expect(run.stdout).toMatch(/database\s+applied: full_name, city, region/);
+    expect(run.stdout).toMatch(/auth0\s+applied: full_name/);
+    expect(run.stdout).toMatch(/recurly\s+applied: full_name, city, region/);
+    expect(await world.deps.db('accounts').where({ id: a.id }).first('full_name', 'city', 'region')).toEqual({ full_name: 'Rosalind Elsie Franklin', city: 'London', region: null });
+
+    const requestId = /^Correction ([0-9a-f-]{36})/.exec(run.stdout)![1];
+    const status = await lethe(['correct', 'status', requestId, '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ requestId, accountId: a.id, status: 'completed', fields: ['full_name', 'city', 'region'] });
+  }, 90_000);
+
+  test('when the API refuses or the command is incomplete, then the exit code says so', async () => {
+    const a = await seedAccount(seedDepsOf(world), { media: 0, subscriptions: null }, rand);
+    const held = await api.request('POST', '/v1/holds', { body: { accountId: a.id, reason: 'cli refusal test' } });
+    expect(held.status).toBe(201);
+    const refused = await lethe(['correct', a.id, '--channel', 'support', '--city', 'Leeds']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/legal hold/);
+    expect((await lethe(['correct', a.id, '--channel', 'support'])).code).toBe(2);
+    expect((await lethe(['correct', a.id, '--city', 'Leeds'])).code).toBe(2);
+  }, 60_000);
+});
