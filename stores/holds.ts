@@ -89,6 +89,33 @@ export async function unfinishedRelease(db: Knex, holdId: string): Promise<{ acc
   return waiting ? { accountId: row.account_id, releasedAt: iso(row.released_at) } : undefined;
 }
 
+/**
+ * Accounts whose every hold has ended by its `until` (none released, none in force) while a
+ * request still waits `held`: with the time the last one ended, when their requests' 72 hours
+ * start. At most `limit` a pass.
+ */
+export async function lapsedHolds(db: Knex, limit = 100): Promise<{ accountId: string; endedAt: string; holdIds: string[] }[]> {
+  const { rows } = await db.raw(
+    `select h.account_id, max(h.until) as ended_at, array_agg(h.hold_id::text) as hold_ids
+       from lethe.holds h
+      where h.released_at is null and h.until <= now()
+        and exists (select 1 from lethe.deletion_requests r where r.account_id = h.account_id and r.status = 'held')
+        and not exists (select 1 from lethe.holds a where a.account_id = h.account_id and ${ACTIVE_HOLD_SQL.replace(/\b(released_at|until)\b/g, 'a.$1')})
+      group by h.account_id
+      limit ?`,
+    [limit],
+  );
+  return (rows as { account_id: string; ended_at: Date; hold_ids: string[] }[]).map((r) => ({ accountId: r.account_id, endedAt: iso(r.ended_at), holdIds: r.hold_ids }));
+}
+
+/** Marks holds that ended by their `until` as released then, by Lethe (no justification: none was written). */
+export async function closeLapsedHolds(db: Knex, holdIds: string[]): Promise<void> {
+  await db('lethe.holds')
+    .whereIn('hold_id', holdIds)
+    .whereNull('released_at')
+    .update({ released_at: db.ref('until'), released_by: 'lethe (until passed)' });
+}
+
 export async function isHeld(db: Knex, accountId: string): Promise<boolean> {
   const row = await db('lethe.holds').where({ account_id: accountId.toLowerCase() }).whereRaw(ACTIVE_HOLD_SQL).first('hold_id');
   return !!row;

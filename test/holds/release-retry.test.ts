@@ -4,12 +4,15 @@
  * `held`; the same release sent again starts it (200), with 72 hours from the first release, and
  * a release with nothing left to start is 409 as before. The first API's intake fails its one
  * `startReleased` call as a client would with Temporal away; the second is the real one.
+ * And a hold that ends by its `until`: the API's pass (called here directly) starts what it held.
  */
 import { startWorld, TestWorld } from '../support/stack';
 import { startApi, TestApi } from '../support/api';
 import { seedDepsOf } from '../support/world-seed';
 import type { SeededAccount } from '../../dev/seed/fixtures';
 import { createIntake } from '../../client/intake';
+import { createAuditTrail } from '../../client/audit';
+import { startLapsedHolds } from '../../client/api/routes/holds';
 import { newScopePrefix, scopedSeeder } from '../sweep/support';
 import { deletionWorkflowId } from '../../contract';
 
@@ -66,5 +69,28 @@ describe('legal holds: a release retried after Temporal was away', () => {
 
     // Nothing left to start: a third release is refused as before.
     expect((await back.request('POST', `/v1/holds/${placed.body.holdId}/release`, { body: { justification: 'once more' } })).status).toBe(409);
+  }, 180_000);
+
+  test('when a hold ends by its until, then its held request starts with 72 hours from that moment, without a release, and the hold reads released by Lethe', async () => {
+    const other = await scopedSeeder(seedDepsOf(world), 34_2028, newScopePrefix()).account({ media: 0, orphanBlobs: 0, snapshots: 0, auth0: 'none', subscriptions: null });
+    const until = new Date(Date.now() + 2_000).toISOString();
+    const placed = await back.request('POST', '/v1/holds', { body: { accountId: other.id, reason: 'order until a date', until } });
+    expect(placed.status).toBe(201);
+    const filed = await back.request('POST', '/v1/deletion-requests', { body: { accountId: other.id, channel: 'api' } });
+    expect(filed.body).toMatchObject({ status: 'held' });
+    const deps = { db: world.deps.db, intake: createIntake({ config: world.config, db: world.deps.db, temporal: world.client }), audit: createAuditTrail({ db: world.deps.db }) };
+    // Still in force: nothing starts.
+    expect(await startLapsedHolds(deps)).toEqual([]);
+    await new Promise((r) => setTimeout(r, Date.parse(until) - Date.now() + 200));
+    // This pass, or the APIs' own (every minute) if it came first: either starts it once.
+    const started = await startLapsedHolds(deps);
+    const row = await world.deps.db('lethe.deletion_requests').where({ request_id: filed.body.requestId }).first('status', 'deadline_at');
+    expect({ started: started.length <= 1, status: row.status === 'held' }).toEqual({ started: true, status: false });
+    expect(new Date(row.deadline_at).toISOString()).toBe(new Date(Date.parse(until) + 72 * HOUR).toISOString());
+    const list = await back.request('GET', `/v1/holds?accountId=${other.id}`);
+    expect(list.body.items).toEqual([expect.objectContaining({ active: false, releasedAt: new Date(until).toISOString(), releasedBy: 'lethe (until passed)' })]);
+    expect(await world.client.workflow.getHandle(deletionWorkflowId(other.id)).result()).toMatchObject({ requestId: filed.body.requestId });
+    // Done: a second pass finds nothing.
+    expect(await startLapsedHolds(deps)).toEqual([]);
   }, 180_000);
 });

@@ -11,7 +11,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Intake } from '../../intake';
 import type { AuditTrail } from '../../audit';
 import type { FieldCipher } from '../../../encryption';
-import { countActiveHolds, HoldError, listHolds, placeHold, releaseHold, unfinishedRelease } from '../../../stores/holds';
+import { closeLapsedHolds, countActiveHolds, HoldError, lapsedHolds, listHolds, placeHold, releaseHold, unfinishedRelease } from '../../../stores/holds';
 import { ApiError } from '../errors';
 import { errorResponses } from '../schemas';
 import { uuidSchema as uuid } from '../../validation';
@@ -56,12 +56,42 @@ const holdSchema = {
   },
 } as const;
 
+/** How often the API looks for holds that ended by their `until` (their held requests then start). */
+const LAPSE_CHECK_MS = 60_000;
+
+/**
+ * Holds that ended by their `until` release their account's held requests without an admin:
+ * each starts with 72 hours from the moment the last hold ended, as a release would, and the
+ * holds are recorded released then by Lethe (audited, `via: system`). A start that fails (Temporal
+ * away) leaves the holds open, so the next pass tries again. Answers the accounts started.
+ */
+export async function startLapsedHolds(deps: { db: Knex; intake: Pick<Intake, 'startReleased'>; audit: AuditTrail }): Promise<string[]> {
+  const done: string[] = [];
+  for (const lapsed of await lapsedHolds(deps.db)) {
+    await deps.intake.startReleased(lapsed.accountId, new Date(lapsed.endedAt));
+    await closeLapsedHolds(deps.db, lapsed.holdIds);
+    for (const holdId of lapsed.holdIds) {
+      await deps.audit.record({ actor: 'lethe-maintenance', via: 'system', action: 'hold.released', accountId: lapsed.accountId, details: { holdId } });
+    }
+    done.push(lapsed.accountId);
+  }
+  return done;
+}
+
 export function registerHoldRoutes(
   app: FastifyInstance,
   deps: { db: Knex; fields: () => FieldCipher; intake: Intake; audit: AuditTrail; registry: Registry; caller: (req: FastifyRequest) => string },
 ): void {
   const { db, intake, audit } = deps;
   const store = () => ({ db, fields: deps.fields() });
+
+  // Holds that end by their `until`: their held requests start within a minute of it.
+  let lapseTimer: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    lapseTimer = setInterval(() => void startLapsedHolds({ db, intake, audit }).catch(() => undefined), LAPSE_CHECK_MS);
+    lapseTimer.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(lapseTimer));
 
   // Read from the table at each scrape: how many accounts are under a hold now.
   new Gauge({
