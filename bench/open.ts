@@ -11,6 +11,11 @@
  * (failed, terminated, timed out) at the end, and a status read by the API that fails. How many got past their database step within the
  * wait is the machine's throughput, reported beside them.
  *
+ * Then the reads (issue 37, item 4), all open: the status route (answered from Lethe's tables,
+ * lethe.deletion_store_states, with one describe of the run), the same with `live=true` (the
+ * workflow's progress query), the list, and as the baseline a plain PostgreSQL primary-key read
+ * of the request's row, in the same run, interleaved, one at a time.
+ *
  *   node --import tsx bench/open.ts [--accounts 10000]
  *   LETHE_TEMPORAL=server node --import tsx bench/open.ts ...
  */
@@ -94,6 +99,33 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
       if (res.status !== 200 || !['running', 'blocked', 'pending'].includes(body.status ?? '')) readErrors++;
     });
     latencies.sort((a, b) => a - b);
+
+    // Read p95 against a plain primary-key read of the same rows, same run: each round reads
+    // one request four ways, one after another (the reads do not compete with each other).
+    const reads = { pk: [] as number[], table: [] as number[], live: [] as number[], list: [] as number[] };
+    let tableAnswers = 0;
+    const timed = async (into: number[], fn: () => Promise<unknown>) => {
+      const t = process.hrtime.bigint();
+      const r = await fn();
+      into.push(Number(process.hrtime.bigint() - t) / 1e6);
+      return r;
+    };
+    const get = (path: string) =>
+      fetch(`${api}${path}`, { headers: { authorization: `Bearer ${stack.apiToken}` } }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    const rounds = requestIds.filter((_, i) => i % Math.max(1, Math.floor(requestIds.length / 150)) === 0);
+    for (const [i, requestId] of rounds.entries()) {
+      const warm = i < 10;
+      const sink = (k: keyof typeof reads) => (warm ? [] : reads[k]);
+      await timed(sink('pk'), () => deps.db.raw('select * from lethe.deletion_requests where request_id = ?', [requestId]));
+      const v = (await timed(sink('table'), () => get(`/v1/deletion-requests/${requestId}`))) as { status: number; body: { stores?: { reason?: string }[] } };
+      if (v.status !== 200) readErrors++;
+      else if (v.body.stores?.length) tableAnswers++;
+      await timed(sink('live'), () => get(`/v1/deletion-requests/${requestId}?live=true`));
+      await timed(sink('list'), () => get('/v1/deletion-requests?limit=50&status=running'));
+    }
+    for (const k of Object.keys(reads) as (keyof typeof reads)[]) reads[k].sort((a, b) => a - b);
+    const p = (k: keyof typeof reads, q: number) => (percentile(reads[k], q) as number).toFixed(1);
+    const ratio = (k: keyof typeof reads) => ((percentile(reads[k], 95) as number) / (percentile(reads.pk, 95) as number)).toFixed(1);
     const tList = Date.now();
     let listed = 0;
     for await (const _ of temporal.workflow.list({ query: `WorkflowType = '${type}' AND ExecutionStatus = 'Running'`, pageSize: 1000 })) listed++;
@@ -116,7 +148,12 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
       `| open at the end (visibility count) | ${open} |`,
       `| closed other than completed (failed, terminated, timed out) | ${closedBadly} |`,
       `| listing all open ones through visibility | ${listed} in ${(listMs / 1000).toFixed(1)} s |`,
-      `| status reads through the API (${sample.length}) p50 / p95 / errors | ${percentile(latencies, 50)} ms / ${percentile(latencies, 95)} ms / ${readErrors} |`,
+      `| status reads through the API (${sample.length}, 8 at a time) p50 / p95 / errors | ${percentile(latencies, 50)} ms / ${percentile(latencies, 95)} ms / ${readErrors} |`,
+      `| reads one at a time (${reads.pk.length} rounds): p50 / p95 ms, p95 ÷ plain read p95 | |`,
+      `| - plain PostgreSQL primary-key read of the request row (baseline) | ${p('pk', 50)} / ${p('pk', 95)}, 1.0 |`,
+      `| - \`GET /v1/deletion-requests/{id}\` (Lethe's tables; ${tableAnswers} of ${rounds.length} with stores) | ${p('table', 50)} / ${p('table', 95)}, ${ratio('table')} |`,
+      `| - \`GET /v1/deletion-requests/{id}?live=true\` (the workflow's query) | ${p('live', 50)} / ${p('live', 95)}, ${ratio('live')} |`,
+      `| - \`GET /v1/deletion-requests?limit=50&status=running\` | ${p('list', 50)} / ${p('list', 95)}, ${ratio('list')} |`,
       `| peak RSS: Temporal server / worker (larger) | ${peakServer || 'n/a'} MiB / ${peakWorker || 'n/a'} MiB |`,
       `| **errors** | **${errors}** |`,
       '',
