@@ -57,5 +57,7 @@ describe('lethe correct', () => {
     expect(refused.stderr).toMatch(/legal hold/);
     expect((await lethe(['correct', a.id, '--channel', 'support'])).code).toBe(2);
     expect((await lethe(['correct', a.id, '--city', 'Leeds'])).code).toBe(2);
+    const help = await lethe(['correct', '--help']);
+    expect([help.code, help.stdout]).toEqual([0, expect.stringContaining('Usage: lethe correct')]);
   }, 60_000);
 });
