@@ -68,6 +68,8 @@ export interface AccessView {
   blocked?: AccessProgress['blocked'];
   /** Parts, size and expiry; never a link (the links go to the account's address only). */
   archive?: { parts: number; bytes: number; expiresAt: string; deletedAt?: string };
+  /** Per store, what was gathered, as counts: no personal data. */
+  receipt?: { counts: Record<string, Record<string, number>> };
 }
 
 const HOUR_MS = 3_600_000;
@@ -107,6 +109,8 @@ export function createAccessService(deps: { config: Pick<Config, 'deletion' | 't
             },
           }
         : {}),
+      // The PII-free receipt: what each store gave, as counts (written when the archive is ready).
+      ...(row.counts ? { receipt: { counts: (typeof row.counts === 'string' ? JSON.parse(row.counts) : row.counts) as Record<string, Record<string, number>> } } : {}),
     };
     const done = v.completedAt ? Date.parse(v.completedAt) : Date.now();
     v.overdue = done > Date.parse(v.deadlineAt) && status !== 'cancelled';

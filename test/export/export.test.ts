@@ -116,6 +116,12 @@ describe('access requests: a copy of one person’s data, and nobody else’s', 
         240_000,
       );
       expect(ready.archive.parts).toBe(1);
+      expect(ready.receipt.counts).toMatchObject({
+        media: { files: a.blobs },
+        auth0: { users: 1, identities: 2 },
+        recurly: { accounts: 1, subscriptions: 1, invoices: 2 },
+        database: { media: 300, support_requests: 3 },
+      });
       // The API never answers a link.
       expect(JSON.stringify(ready)).not.toMatch(/sig=|https?:/);
 

@@ -48,6 +48,11 @@ export const accessViewSchema = {
       },
     },
     blocked: { type: 'array', items: { type: 'object', properties: { store: { type: 'string' }, reason: { type: 'string' }, since: time } } },
+    receipt: {
+      type: 'object',
+      description: 'Once the archive is ready: per store (database, auth0, recurly, media), what was gathered, as counts; no personal data',
+      properties: { counts: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { type: 'integer' } } } },
+    },
     archive: {
       type: 'object',
       description: 'The archive: how many parts, their size, when the links expire (and the archive is deleted). Never a link.',
