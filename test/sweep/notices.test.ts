@@ -15,6 +15,7 @@ import { readableUtc } from '../../mail/templates';
 import { mailsTo, waitForMail } from '../support/mailpit';
 import { daysAfter, newScopePrefix, scopedSeeder } from './support';
 import { deletionWorkflowId } from '../../contract';
+import { workerMetricsText } from '../../worker/metrics';
 
 const DAY = 86_400_000;
 const SUBJECT = 'Your account will be deleted for inactivity unless you sign in';
@@ -101,6 +102,12 @@ describe('inactivity notices through Mailpit', () => {
     };
     // 20 days out: the 30-day rung, dated the day it passes 24 months.
     const { eligible_at } = (await world.deps.db.raw(`select (?::timestamptz + interval '24 months') as eligible_at`, [since.in30])).rows[0];
+    // The worker's metrics (this process's registry; the dry run before counted nothing).
+    const metrics = await workerMetricsText();
+    expect(metrics).toContain('lethe_inactivity_notices_total{rung="30d",outcome="sent"} 1');
+    expect(metrics).toContain('lethe_inactivity_notices_total{rung="7d",outcome="sent"} 2');
+    expect(metrics).toContain('lethe_sweep_deletions_deferred_total{reason="notice"} 1');
+
     expect((await notice('in30')).text).toContain(`yours will be deleted from ${readableUtc(eligible_at)}`);
     // 3 days out: the 7-day rung, and not before a week from this sweep.
     expect((await notice('in7')).text).toContain(`yours will be deleted from ${readableUtc(new Date(referenceTime + 7 * DAY))}`);
