@@ -53,6 +53,8 @@ describe('legal holds: a release retried after Temporal was away', () => {
     const filed = await away.request('POST', '/v1/deletion-requests', { body: { accountId: account.id, channel: 'support', requestedBy: 'agent-34' } });
     expect(filed.body).toMatchObject({ status: 'held' });
     const requestId = filed.body.requestId as string;
+    // Deferred by a hold, its clock paused: gauged (the database is shared, so at least this one).
+    expect((await away.request('GET', '/metrics')).text).toMatch(/^lethe_deletion_requests_held [1-9]\d*$/m);
 
     const first = await away.request('POST', `/v1/holds/${placed.body.holdId}/release`, { body: { justification: 'audit closed' } });
     expect(first.status).toBe(503);
