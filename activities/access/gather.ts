@@ -67,6 +67,18 @@ function plainRow(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/**
+ * A blob name as a path inside the ZIP: blob names are any string, and an unzip tool that
+ * meets `..`, `.`, an empty segment or a backslash could write outside the folder the person
+ * chose ("zip slip"); such segments become `_`. Ordinary names are unchanged.
+ */
+export function safePath(name: string): string {
+  return name
+    .split('/')
+    .map((seg) => (seg === '' || seg === '.' || seg === '..' || seg.includes('\\') ? '_' : seg))
+    .join('/');
+}
+
 export const createGatherActivities = (deps: GatherDeps) => {
   const stage = async (requestId: string, store: GatherResult['store'], data: unknown) => deps.archive.put(stagedName(requestId, store), Buffer.from(JSON.stringify(data)), 'application/json');
 
@@ -184,7 +196,7 @@ export const createGatherActivities = (deps: GatherDeps) => {
               files.push({
                 ...b,
                 // Their blob names, whole (their folder structure), per container: the same name may be in two.
-                path: `media/${container}/${b.name}`,
+                path: `media/${container}/${safePath(b.name)}`,
                 ...(row ? { kind: row.kind, cameraId: row.camera_id, capturedAt: new Date(row.captured_at).toISOString() } : { capturedAt: null }),
               });
             }
