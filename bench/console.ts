@@ -49,7 +49,24 @@ export async function runConsoleBench(opts: { open: number; completed: number; r
       });
     }
     for (let i = 0; i < rows.length; i += 2000) await db('lethe.deletion_requests').insert(rows.slice(i, i + 2000));
+    // Each request's four stores as its workflow records them (migration 012): a blocked one is
+    // blocked at Recurly (since its receipt), an open one's stores part done, a completed one's verified.
+    const STORES = ['media', 'auth0', 'recurly', 'database'];
+    const states: Record<string, unknown>[] = [];
+    const blocks: Record<string, unknown>[] = [];
+    for (const r of rows) {
+      for (const [k, store] of STORES.entries()) {
+        const blocked = r.status === 'blocked' && store === 'recurly';
+        const state = r.status === 'completed' ? 'verified' : blocked ? 'blocked' : r.status === 'pending' ? 'pending' : k % 2 ? 'running' : 'verified';
+        states.push({ request_id: r.request_id, store, state, attempts: 1, reason_code: blocked ? 'Precondition' : null, since: blocked ? r.received_at : null, seq: 1 });
+        if (blocked) blocks.push({ request_id: r.request_id, store, since: r.received_at, reason_code: 'Precondition' });
+      }
+    }
+    for (let i = 0; i < states.length; i += 5000) await db('lethe.deletion_store_states').insert(states.slice(i, i + 5000));
+    for (let i = 0; i < blocks.length; i += 5000) await db('lethe.deletion_store_blocks').insert(blocks.slice(i, i + 5000));
     await db.raw('analyze lethe.deletion_requests');
+    await db.raw('analyze lethe.deletion_store_states');
+    await db.raw('analyze lethe.deletion_store_blocks');
     log(`planted ${opts.open} open and ${opts.completed} completed requests`);
 
     // One session, as a browser holds it.
@@ -77,6 +94,12 @@ export async function runConsoleBench(opts: { open: number; completed: number; r
       { what: 'JSON list, first page (baseline)', path: '/v1/deletion-requests?limit=50', ms: await time('baseline', '/v1/deletion-requests?limit=50', { authorization: `Bearer ${stack.apiToken}` }) },
       { what: 'requests page (/console)', path: '/console', ms: await time('requests', '/console', { cookie }), target: 300 },
       { what: 'requests page, due-soon bucket', path: '/console?bucket=due_soon', ms: await time('bucket', '/console?bucket=due_soon', { cookie }), target: 300 },
+      {
+        what: 'requests page, blocked at Recurly',
+        path: '/console?store=recurly&store_state=blocked',
+        ms: await time('store', '/console?store=recurly&store_state=blocked', { cookie }),
+        target: 300,
+      },
       { what: 'overview (/console/overview)', path: '/console/overview', ms: await time('overview', '/console/overview', { cookie }), target: 1000 },
       { what: 'compliance report (/console/report)', path: '/console/report', ms: await time('report', '/console/report', { cookie }) },
     ];
