@@ -60,7 +60,8 @@ describe('an access archive on the time-skipping server (real activities)', () =
       expect(await parts()).toEqual([`access/${requestId}/your-data.zip`]);
       // Six days on: the link still lives, so does the archive.
       await ts.env.sleep(6 * DAY);
-      expect((await handle.query(accessProgressQuery)).status).toBe('ready');
+      // Past the 72-hour deadline too: met when the archive was ready, so not overdue.
+      expect(await handle.query(accessProgressQuery)).toMatchObject({ status: 'ready', overdue: false });
       expect(await parts()).toHaveLength(1);
       const done = await handle.result();
       expect(done.status).toBe('expired');
