@@ -4,7 +4,8 @@
  * `held`; the same release sent again starts it (200), with 72 hours from the first release, and
  * a release with nothing left to start is 409 as before. The first API's intake fails its one
  * `startReleased` call as a client would with Temporal away; the second is the real one.
- * And a hold that ends by its `until`: the API's pass (called here directly) starts what it held.
+ * And a hold that ends by its `until`: the API's pass (called here directly) starts what it held;
+ * and a deletion run that starts just after a hold is placed is found and held.
  */
 import { startWorld, TestWorld } from '../support/stack';
 import { startApi, TestApi } from '../support/api';
@@ -14,7 +15,10 @@ import { createIntake } from '../../client/intake';
 import { createAuditTrail } from '../../client/audit';
 import { startLapsedHolds } from '../../client/api/routes/holds';
 import { newScopePrefix, scopedSeeder } from '../sweep/support';
-import { deletionWorkflowId } from '../../contract';
+import { randomUUID } from 'node:crypto';
+import { BLOCK_POLICY, deletionWorkflowId, legalHoldSignal } from '../../contract';
+import { accountDeletionWorkflow } from '../../workflows/deletion';
+import { until } from '../support/until';
 
 const HOUR = 3_600_000;
 
@@ -95,4 +99,38 @@ describe('legal holds: a release retried after Temporal was away', () => {
     // Done: a second pass finds nothing.
     expect(await startLapsedHolds(deps)).toEqual([]);
   }, 180_000);
+
+  test('when a deletion run starts a moment after a hold is placed (its request passed the hold check just before), then the API finds the run and holds it', async () => {
+    const late = await scopedSeeder(seedDepsOf(world), 34_2029, newScopePrefix()).account({ media: 0, orphanBlobs: 0, snapshots: 0, auth0: 'none', subscriptions: null });
+    const placed = await back.request('POST', '/v1/holds', { body: { accountId: late.id, reason: 'preservation order' } });
+    expect(placed.status).toBe(201);
+    // The run such a request starts, on a queue no worker polls: it waits at its first task.
+    const now = Date.now();
+    const handle = await world.client.workflow.start(accountDeletionWorkflow, {
+      taskQueue: `unpolled-${randomUUID()}`,
+      workflowId: deletionWorkflowId(late.id),
+      args: [
+        {
+          requestId: randomUUID(),
+          accountId: late.id,
+          channel: 'api',
+          receivedAt: new Date(now).toISOString(),
+          deadlineAt: new Date(now + 72 * HOUR).toISOString(),
+          warningAt: new Date(now + 48 * HOUR).toISOString(),
+          blockPolicy: BLOCK_POLICY,
+        },
+      ],
+    });
+    try {
+      const held = await until(
+        "the legal hold signal in the run's history",
+        async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === legalHoldSignal.name) || undefined,
+        20_000,
+        250,
+      );
+      expect(held).toBe(true);
+    } finally {
+      await handle.terminate('test done');
+    }
+  }, 60_000);
 });

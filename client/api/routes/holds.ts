@@ -11,7 +11,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { Intake } from '../../intake';
 import type { AuditTrail } from '../../audit';
 import type { FieldCipher } from '../../../encryption';
-import { closeLapsedHolds, countActiveHolds, HoldError, lapsedHolds, listHolds, placeHold, releaseHold, unfinishedRelease } from '../../../stores/holds';
+import { closeLapsedHolds, countActiveHolds, HoldError, isHeld, lapsedHolds, listHolds, placeHold, releaseHold, unfinishedRelease } from '../../../stores/holds';
 import { ApiError } from '../errors';
 import { errorResponses } from '../schemas';
 import { uuidSchema as uuid } from '../../validation';
@@ -56,6 +56,9 @@ const holdSchema = {
   },
 } as const;
 
+/** When the API looks again for a deletion run to hold, after placing a hold found none (ms after the placement, each from the last). */
+const HOLD_RECHECK_MS = [500, 2_000, 5_000, 15_000];
+
 /** How often the API looks for holds that ended by their `until` (their held requests then start). */
 const LAPSE_CHECK_MS = 60_000;
 
@@ -92,6 +95,25 @@ export function registerHoldRoutes(
     lapseTimer.unref();
   });
   app.addHook('onClose', async () => clearInterval(lapseTimer));
+
+  const pendingRechecks = new Set<NodeJS.Timeout>();
+  function recheckHold(accountId: string, placedAt: Date, delays = HOLD_RECHECK_MS): void {
+    const [first, ...rest] = delays;
+    if (first === undefined) return;
+    const timer = setTimeout(() => {
+      pendingRechecks.delete(timer);
+      void (async () => {
+        // Released meanwhile: nothing to hold.
+        if (!(await isHeld(db, accountId))) return;
+        if (!(await intake.holdRunning(accountId, placedAt))) recheckHold(accountId, placedAt, rest);
+      })().catch(() => recheckHold(accountId, placedAt, rest));
+    }, first);
+    timer.unref();
+    pendingRechecks.add(timer);
+  }
+  app.addHook('onClose', async () => {
+    for (const t of pendingRechecks) clearTimeout(t);
+  });
 
   // Read from the table at each scrape: how many accounts are under a hold now.
   new Gauge({
@@ -138,7 +160,11 @@ export function registerHoldRoutes(
       const placed = await placeHold(store(), { accountId, reason, matter, until, placedBy: deps.caller(req) });
       await audit.record({ actor: deps.caller(req), via: 'api', action: 'hold.placed', accountId: placed.accountId, details: { holdId: placed.holdId } });
       // A deletion already running stops before its next store call (the workflow's hold signal).
-      await intake.holdRunning(placed.accountId, new Date(placed.placedAt));
+      const signalled = await intake.holdRunning(placed.accountId, new Date(placed.placedAt));
+      // None yet: a request may have passed the intake's hold check a moment before the hold and
+      // be starting its run right now (no run to signal yet). Look again while such a start
+      // could still be in flight; a run found then gets the hold before its first store call.
+      if (!signalled) recheckHold(placed.accountId, new Date(placed.placedAt));
       return reply.code(201).send(placed);
     },
   );
