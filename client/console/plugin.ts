@@ -417,15 +417,16 @@ export function createConsole(deps: ConsoleDeps) {
     });
 
     // ---- One request ----
-    async function requestView(req: FastifyRequest): Promise<DeletionView> {
+    /** `live`: the run's own progress (the vendor's words, attempts), as the one-request page shows it; else Lethe's tables. */
+    async function requestView(req: FastifyRequest, live = false): Promise<DeletionView> {
       const id = (req.params as { id: string }).id;
-      const view = isUuid(id) ? await deps.requests.get(id) : null;
+      const view = isUuid(id) ? await deps.requests.get(id, { live }) : null;
       if (!view) throw new OperatorActionError('not_found', 'requestId', 'no deletion request has this id');
       return view;
     }
 
     async function requestPage(req: FastifyRequest, reply: FastifyReply, revealed?: string | null) {
-      const view = await requestView(req);
+      const view = await requestView(req, true);
       const session = sessionOf(req);
       const [actions, verification, row] = await Promise.all([
         deps.operator.actionsOf(view.requestId),
