@@ -144,7 +144,8 @@ export interface Auth0Client {
    * email, phone, identities with their linked profiles, logins, last login and IP, user
    * metadata), without secrets: identity provider tokens are never exported, and `app_metadata`
    * (the company's own settings for the user, which may hold credentials) is left out. Null when
-   * the user does not exist.
+   * the user does not exist. Management API v2 "Get a user" (`GET /api/v2/users/{id}`): a primary
+   * user's `identities` carry each linked identity with its `profileData` ("User Account Linking").
    */
   exportUser(userId: string): Promise<Record<string, unknown> | null>;
   /**

@@ -137,7 +137,8 @@ export interface RecurlyClient {
    * Access requests (docs/access.md), read only: the account as Recurly answers it, all its
    * subscriptions and invoices, as plain JSON (Recurly's names in the SDK's camelCase), without
    * payment tokens. Recurly returns a card's brand and last digits only, never its number.
-   * Null when the account does not exist.
+   * Null when the account does not exist. api.yaml: `get_account`, `list_account_subscriptions`,
+   * `list_account_invoices` (all states; paged by the SDK's `each()`).
    */
   exportAccount(code: string): Promise<{ account: Record<string, unknown>; subscriptions: Record<string, unknown>[]; invoices: Record<string, unknown>[] } | null>;
   /**
