@@ -17,6 +17,8 @@ const BENCHES: Record<string, { script: string; full: string[]; quick: string[] 
   'e2e-2-workers': { script: 'bench/e2e.ts', full: ['--accounts', '1000', '--workers', '2'], quick: ['--accounts', '100', '--workers', '2'] },
   // A real sweep through the vendor sandboxes with people's requests arriving during it (RESULTS §3f).
   'sweep-e2e': { script: 'bench/sweep-e2e.ts', full: ['--accounts', '10000', '--requests', '50'], quick: ['--accounts', '300', '--requests', '10'] },
+  // An access request's archive against a bare download-and-upload loop (RESULTS §7).
+  access: { script: 'bench/access.ts', full: ['--media', '10000'], quick: ['--media', '1000'] },
   // Capacity: deletions held open at once behind an Auth0 outage (section 4b of RESULTS.md).
   open: { script: 'bench/open.ts', full: ['--accounts', '10000'], quick: ['--accounts', '500', '--wait', '5'] },
   // What a workflow-cache miss costs: a whole deletion history replayed (section 5 of RESULTS.md).
