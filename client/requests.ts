@@ -159,6 +159,20 @@ export function createRequestReader(deps: {
       }
       const rows = await q;
       const page = rows.slice(0, limit);
+      // Each item's stores as its workflow recorded them: one read of the page's rows.
+      const states: { request_id: string; store: Store; state: StoreStatus }[] = page.length
+        ? await db('lethe.deletion_store_states')
+            .whereIn(
+              'request_id',
+              page.map((r) => r.request_id),
+            )
+            .select('request_id', 'store', 'state')
+        : [];
+      const storesOf = (id: string) =>
+        states
+          .filter((x) => x.request_id === id)
+          .sort((a, b) => STORES.indexOf(a.store) - STORES.indexOf(b.store))
+          .map(({ store, state }) => ({ store, status: state }));
       const items = page.map((r): DeletionSummary => ({
         requestId: r.request_id,
         accountId: r.account_id,
@@ -168,6 +182,7 @@ export function createRequestReader(deps: {
         deadlineAt: iso(r.deadline_at),
         ...(r.completed_at ? { completedAt: iso(r.completed_at) } : {}),
         overdue: r.overdue === true,
+        ...(storesOf(r.request_id).length ? { stores: storesOf(r.request_id) } : {}),
       }));
       const last = page[page.length - 1];
       return rows.length > limit && last ? { items, nextCursor: encodeCursor(last.created_key, last.request_id) } : { items };
@@ -272,6 +287,8 @@ export interface DeletionSummary {
   deadlineAt: string;
   completedAt?: string;
   overdue: boolean;
+  /** Each store's state as the deletion's workflow last recorded it (absent before the freeze). */
+  stores?: { store: Store; status: StoreStatus }[];
 }
 
 export interface ListFilter {

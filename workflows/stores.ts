@@ -173,6 +173,7 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
     // A failing attempt has been failing since it began: its transient retries spanned it.
     const attemptStartedAt = new Date().toISOString();
     let type: string | undefined;
+    let untyped = 'Unknown';
     try {
       const done = await attempt[p.store]();
       // Resumed from a dead attempt's last heartbeat: what it deleted after that is counted by no one.
@@ -198,6 +199,8 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
     } catch (err) {
       if (isCancellation(err)) throw err;
       type = failureTypeOf(err);
+      // A failure without a type of Lethe's: the attempt ran out of its budget, or something unclassified.
+      untyped = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure ? 'Timeout' : 'Unknown';
       p.reason = failureText(err);
       // Blobs a failed media activity deleted (before a hold, or its timeout), subscriptions a
       // failed Recurly activity ended (before a refused redaction) are gone: the next activity
@@ -208,7 +211,7 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
     if ((p.status as string) === 'resolved') return;
     p.failingSince ??= attemptStartedAt;
     p.action = actionFor(p.store, type, p.reason);
-    run.reasonCode = type ?? 'Unknown';
+    run.reasonCode = type ?? untyped;
     // The timer in runStore turns it blocked once its bound has passed since failingSince.
     run.needsPerson = type !== undefined && NEEDS_PERSON.includes(type);
     if (p.status !== 'blocked') p.status = 'retrying';

@@ -28,6 +28,34 @@ import {
   startedSchema,
 } from '../schemas';
 
+/** The list's items with each store's recorded state (lethe.deletion_store_states), beside the contract's fields. */
+const listWithStores = {
+  ...listSchema,
+  properties: {
+    ...listSchema.properties,
+    items: {
+      ...listSchema.properties.items,
+      items: {
+        ...listSchema.properties.items.items,
+        properties: {
+          ...listSchema.properties.items.items.properties,
+          stores: {
+            type: 'array',
+            description: "Each store's state as the deletion's workflow last recorded it (absent before the freeze)",
+            items: {
+              type: 'object',
+              properties: {
+                store: { type: 'string', enum: ['media', 'auth0', 'recurly', 'database'] },
+                status: { type: 'string', enum: ['pending', 'running', 'retrying', 'blocked', 'verified', 'resolved'] },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
 export function registerDeletionRoutes(
   app: FastifyInstance,
   deps: {
@@ -177,7 +205,7 @@ export function registerDeletionRoutes(
         summary: 'List deletion requests',
         description: 'Newest filed first; filter by status, channel and overdue; a page at a time (pass nextCursor back as cursor).',
         querystring: listQuery,
-        response: { 200: { ...listSchema, description: 'A page of requests' }, ...errorResponses(400, 401, 429) },
+        response: { 200: { ...listWithStores, description: 'A page of requests' }, ...errorResponses(400, 401, 429) },
       },
     },
     async (req) => requests.list(req.query),
