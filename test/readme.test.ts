@@ -14,7 +14,7 @@ const MAX_LINES = 150;
 
 describe('the README', () => {
   test(`has at most ${MAX_LINES} lines (move detail to docs/)`, () => {
-    expect(README.split('\n').length).toBeLessThanOrEqual(MAX_LINES);
+    expect(README.replace(/\n$/, '').split('\n').length).toBeLessThanOrEqual(MAX_LINES);
   });
 
   test('links every document in docs/', () => {
