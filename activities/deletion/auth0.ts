@@ -25,7 +25,7 @@ import { caseTwinsOf, emailLookupKey, requireSubject, saveSubject, type Subject,
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../contract';
 import { activityInfo } from '@temporalio/activity';
-import { lastDetails, record, vendorAttempt } from './vendor-attempt';
+import { lastDetails, record, refuseWhileHeld, vendorAttempt } from './vendor-attempt';
 import type { StoreCounts, StoreReading } from '../../contract';
 
 export interface Auth0Deps extends SubjectDeps {
@@ -264,6 +264,7 @@ export const createAuth0Activities = (deps: Auth0Deps) => ({
         () =>
           withScopes(async () => {
             const subject = await requireSubject(deps, accountId);
+            await refuseWhileHeld(deps.db, accountId);
             if (!memo.found) {
               memo.found = await findPersonUsers(deps.auth0, subject, { searchLagMs: settings.searchLagMs, writtenBefore: firstScheduled() });
               // Each was just read, consistently (by id or by email, or a search hit confirmed by

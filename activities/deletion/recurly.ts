@@ -59,7 +59,7 @@
  */
 import type { Knex } from 'knex';
 import { activityInfo, sleep, type Info as ActivityInfo } from '@temporalio/activity';
-import { lastDetails, record, vendorAttempt } from './vendor-attempt';
+import { lastDetails, record, refuseWhileHeld, vendorAttempt } from './vendor-attempt';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RecurlyClient, WriteOptions } from '../../stores/recurly';
 import { isVendorError, VendorError } from '../../stores/errors';
@@ -121,6 +121,7 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
           () => memo,
           async () => {
             const subject = await requireSubject(deps, accountId);
+            await refuseWhileHeld(deps.db, accountId);
             const code = subject.recurlyAccountCode;
             if (!code) return { subscriptionsTerminated: 0, accountRedacted: false, hadAccount: false };
             const writes = { idempotencyScope: stepScope() };

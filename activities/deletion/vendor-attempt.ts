@@ -5,7 +5,11 @@
  * it, and a throttled attempt's retry spread over the vendor's window.
  */
 import { activityInfo, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Knex } from 'knex';
 import { isVendorError } from '../../stores/errors';
+import { isHeld } from '../../stores/holds';
+import { FailureType } from '../../contract';
 import type { VENDOR_WINDOW_MS } from '../../stores/vendorPace';
 import { rateLimited } from '../failures';
 
@@ -54,5 +58,22 @@ export async function vendorAttempt<T>(vendor: keyof typeof VENDOR_WINDOW_MS, de
     throw err;
   } finally {
     if (timer) clearInterval(timer);
+  }
+}
+
+/**
+ * Refuses the attempt when a legal hold is on the account (CONTRACT §7). The workflow stops a
+ * store's next call once the hold's signal arrives, but an attempt already running, or retried by
+ * Temporal inside its budget, would go on writing to the vendor: a Recurly attempt retrying a 500
+ * redacted a held account once the vendor recovered. The hold's row is written before the signal
+ * is sent, so every attempt that starts after the hold sees it here, before any write.
+ */
+export async function refuseWhileHeld(db: Knex, accountId: string): Promise<void> {
+  if (await isHeld(db, accountId)) {
+    throw ApplicationFailure.create({
+      type: FailureType.Held,
+      nonRetryable: true,
+      message: 'a legal hold is on this account: nothing more is deleted until it is released (POST /v1/holds/{holdId}/release)',
+    });
   }
 }

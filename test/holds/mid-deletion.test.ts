@@ -29,7 +29,7 @@ describe('a hold placed while a deletion runs', () => {
 
   beforeAll(async () => {
     stores = await startPrivateStores();
-    world = await startWorld({ env: { ...stores.env, LETHE_STORE_ATTEMPT_BUDGET: '4s', LETHE_BLOCK_AFTER: '2s', LETHE_BLOCK_AFTER_TRANSIENT: '2s', LETHE_STORE_RETRY_EVERY: '10m' } });
+    world = await startWorld({ env: { ...stores.env, LETHE_STORE_ATTEMPT_BUDGET: '60s', LETHE_BLOCK_AFTER: '2s', LETHE_BLOCK_AFTER_TRANSIENT: '2s', LETHE_STORE_RETRY_EVERY: '10m' } });
     seed = { ...world.deps, recurlySandboxUrl: stores.recurly.url };
     const credentials = testConfig({ LETHE_API_TOKENS: ROLES.map((r) => credentialEntry(`mid-${r}-${suffix}`, r, tokens[r])).join(',') }).api.credentials;
     api = await startApi(world, { config: { tokens: [], credentials } });
