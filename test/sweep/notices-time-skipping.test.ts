@@ -118,7 +118,7 @@ describe('inactivity notices on the time-skipping server', () => {
 
   const unique = (tag: string) => `${tag}.${randomUUID().slice(0, 8)}@notices.example.test`;
 
-  test('when an account walks from 23 months to deletion, then it is mailed at 30 and 7 days before and deleted on the day; a sign-in after the first notice keeps it and restarts the ladder; a backlog account waits 7 days after its notice; a bounced address is deleted on eligibility; nobody else is mailed', async () => {
+  test('when an account walks from 23 months to deletion, then it is mailed at 30 and 7 days before and deleted on the day; a sign-in or a live subscription after the first notice keeps it and restarts the ladder; a backlog account waits 7 days after its notice; a bounced address is deleted on eligibility; nobody else is mailed', async () => {
     const w = await sweepWorker('30d,7d', (to) => to.startsWith('bounces.'));
     const t0 = await toNextSweepTime();
     const eligibleDay = 35;
@@ -133,6 +133,10 @@ describe('inactivity notices on the time-skipping server', () => {
     const twin = await w.account(twinEmail, new Date(t0 - 2 * DAY));
     const signerEmail = unique('signer');
     const signer = await w.account(signerEmail, since);
+    // Subscribes after its first notice (before the day-12 sweep), lapses before the day-30 one.
+    const subscriberEmail = unique('subscriber');
+    const subscriber = await w.account(subscriberEmail, since);
+    const subscriptionId = randomUUID();
     const backlogEmail = unique('backlog');
     const backlog = await w.account(backlogEmail, backlogSince);
     const bouncedEmail = unique('bounces');
@@ -142,7 +146,7 @@ describe('inactivity notices on the time-skipping server', () => {
     await w.account(yearEmail, new Date(t0 - 365 * DAY));
 
     const results: SweepResult[] = [];
-    for (let day = 0; day <= eligibleDay + 1; day++) {
+    for (let day = 0; day <= eligibleDay + 2; day++) {
       if (day > 0) await ts.env.sleep(DAY);
       results[day] = await w.sweep(day);
       // The sign-in after the first notice (day 5): between the day-10 and day-11 sweeps.
@@ -151,6 +155,8 @@ describe('inactivity notices on the time-skipping server', () => {
           .db('accounts')
           .where({ id: signer })
           .update({ last_login_at: new Date(await ts.env.currentTimeMs()) });
+      if (day === 11) await deps.db('subscriptions').insert({ id: subscriptionId, account_id: subscriber, plan_code: 'basic', state: 'active' });
+      if (day === 29) await deps.db('subscriptions').where({ id: subscriptionId }).update({ state: 'expired' });
     }
 
     const mailsTo = (to: string) => w.state.sent.filter((m) => m.to === to);
@@ -176,6 +182,12 @@ describe('inactivity notices on the time-skipping server', () => {
     expect(await w.row(results[11].sweepId)).toMatchObject({ kept: 1 });
     expect(await deps.db('lethe.inactivity_notices').where({ account_id: signer }).select('rung')).toEqual([]);
 
+    // The subscription after the first notice: kept (day 12), its ladder over; once it lapsed,
+    // the ladder began again at the rung due then (7 days), whose lead counts from then.
+    expect(mailsTo(subscriberEmail).map((m) => m.day)).toEqual([5, 30]);
+    expect(await w.row(results[12].sweepId)).toMatchObject({ kept: 1 });
+    expect(firstStart(subscriber)).toBe(37);
+
     // The backlog: its notice first (the last rung's, saying day 7), deleted 7 days after it, not before.
     expect(mailsTo(backlogEmail).map((m) => [m.day, m.text.includes(`yours will be deleted from ${dayOf(t0 + 7 * DAY)}`)])).toEqual([[0, true]]);
     expect(firstStart(backlog)).toBe(7);
@@ -191,11 +203,12 @@ describe('inactivity notices on the time-skipping server', () => {
     expect(mailsTo(twinEmail)).toEqual([]);
     expect(mailsTo(yearEmail)).toEqual([]);
     expect(firstStart(twin)).toBeUndefined();
-    expect(new Set(w.state.sent.map((m) => m.to))).toEqual(new Set([walkerEmail, signerEmail, backlogEmail]));
+    expect(new Set(w.state.sent.map((m) => m.to))).toEqual(new Set([walkerEmail, signerEmail, subscriberEmail, backlogEmail]));
 
     // The ladder restarts from the sign-in: 24 months on, the 30-day notice comes again, first.
     // (The others are done with: their rows go, as their deletions would have taken them.)
-    await deps.db('accounts').whereIn('id', [walker, twin, backlog, bounced]).del();
+    await deps.db('subscriptions').where({ id: subscriptionId }).del();
+    await deps.db('accounts').whereIn('id', [walker, twin, backlog, bounced, subscriber]).del();
     await deps.db('accounts').where({ email: yearEmail }).del();
     const signedIn = (await deps.db('accounts').where({ id: signer }).first('last_login_at')).last_login_at as Date;
     const before = w.state.sent.length;
