@@ -76,7 +76,7 @@ Exit code: 0 running or completed; 1 the sweep failed; 3 no such sweep.`,
   },
 };
 
-function renderSweep(v: SweepView): string {
+export function renderSweep(v: SweepView): string {
   const lines = [
     `Sweep     ${v.sweepId}${v.dryRun ? '  (dry run)' : ''}`,
     `Status    ${v.status}`,
@@ -84,7 +84,10 @@ function renderSweep(v: SweepView): string {
     `Scanned   ${v.scanned} accounts`,
     `Eligible  ${v.eligible} (inactive over 24 months, no live subscription)`,
     `Deletions ${v.dryRun ? 'none (dry run)' : `${v.started} started`}`,
+    // The notice ladder (docs/notices.md): what was mailed, and who waits for a notice's lead time.
+    `Notices   ${v.noticesSent} ${v.dryRun ? 'would be mailed' : 'mailed'}; ${v.deferred} eligible waiting for their last notice's lead time`,
   ];
+  if (v.notices?.length) lines.push('Notices it would mail (account, rung, deleted from):', ...v.notices.map((n) => `  ${n.accountId}  ${n.rung}  ${when(n.deleteFrom)}`));
   if (v.accountIds?.length) lines.push('Eligible accounts:', ...v.accountIds.map((id) => `  ${id}`));
   if (v.nextPageToken) lines.push(`More: lethe sweep status ${v.sweepId} --page-token ${v.nextPageToken}`);
   return lines.join('\n');
