@@ -17,6 +17,11 @@ describe('sweep configuration', () => {
       inactivityMonths: 24,
       schedule: 'on',
       scheduleId: 'lethe-inactivity-sweep',
+      // The notice ladder (docs/notices.md): 30 and 7 days before the account becomes eligible.
+      notices: [
+        { name: '30d', leadMs: 30 * 86_400_000 },
+        { name: '7d', leadMs: 7 * 86_400_000 },
+      ],
     });
   });
 
@@ -34,6 +39,7 @@ describe('sweep configuration', () => {
       LETHE_SWEEP_SCHEDULE: 'dry-run',
       LETHE_SWEEP_SCHEDULE_ID: 'other-sweep',
       LETHE_SWEEP_SCOPE: 'AB12',
+      LETHE_INACTIVITY_NOTICES: '60d,14d,1d',
     }).sweep;
     expect(c).toEqual({
       time: '04:05',
@@ -50,7 +56,13 @@ describe('sweep configuration', () => {
       schedule: 'dry-run',
       scheduleId: 'other-sweep',
       scopePrefix: 'ab12',
+      notices: [
+        { name: '60d', leadMs: 60 * 86_400_000 },
+        { name: '14d', leadMs: 14 * 86_400_000 },
+        { name: '1d', leadMs: 86_400_000 },
+      ],
     });
+    expect(loadConfig({ LETHE_INACTIVITY_NOTICES: 'off' }).sweep.notices).toEqual([]);
     expect(loadConfig({ LETHE_SWEEP_CATCHUP: '1 day' }).sweep.catchupWindowMs).toBe(86_400_000);
     expect(loadConfig({ LETHE_SWEEP_CATCHUP: '30m' }).sweep.catchupWindowMs).toBe(1_800_000);
   });
@@ -60,6 +72,7 @@ describe('sweep configuration', () => {
     ['LETHE_SWEEP_TIME', '3am'],
     ['LETHE_SWEEP_TIMEZONE', 'Mars/Olympus_Mons'],
     ['LETHE_SWEEP_CATCHUP', 'soon'],
+    ['LETHE_INACTIVITY_NOTICES', 'soon'],
     ['LETHE_SWEEP_SCHEDULE', 'sometimes'],
     ['LETHE_SWEEP_SCOPE', 'xyz'],
     ['LETHE_SWEEP_CATCHUP', '10s'],
