@@ -7,8 +7,7 @@ import { startWorld, type TestWorld } from '../support/stack';
 import { startApi, type TestApi } from '../support/api';
 import { rngFor, seedDepsOf } from '../support/world-seed';
 import { seedAccount } from '../../dev/seed/fixtures';
-import { runCli } from '../../client/cli/main';
-import type { Io } from '../../client/cli/command';
+import { runLethe } from '../support/cli';
 
 describe('lethe correct', () => {
   let world: TestWorld;
@@ -23,13 +22,7 @@ describe('lethe correct', () => {
     await world?.close();
   });
 
-  async function lethe(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const io = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, env: { LETHE_API_URL: api.url, LETHE_API_TOKEN: api.token } } as unknown as Io;
-    const code = await runCli(args, io);
-    return { code, stdout, stderr };
-  }
+  const lethe = (args: string[]) => runLethe(api, args);
 
   test('when an operator corrects a name and a city with the CLI and waits, then it prints the receipt by field and the database holds the new values', async () => {
     const a = await seedAccount(seedDepsOf(world), { media: 0 }, rand);

@@ -5,8 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { startWorld, TestWorld } from '../support/stack';
 import { startApi, TestApi } from '../support/api';
-import { runCli } from '../../client/cli/main';
-import type { Io } from '../../client/cli/command';
+import { runLethe } from '../support/cli';
 
 describe('lethe hold', () => {
   let world: TestWorld;
@@ -20,13 +19,7 @@ describe('lethe hold', () => {
     await world?.close();
   });
 
-  async function lethe(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const io = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, env: { LETHE_API_URL: api.url, LETHE_API_TOKEN: api.token } } as unknown as Io;
-    const code = await runCli(args, io);
-    return { code, stdout, stderr };
-  }
+  const lethe = (args: string[]) => runLethe(api, args);
 
   test('when an admin places, lists and releases a hold with the CLI, then each is done through the API and a second release is refused', async () => {
     const accountId = randomUUID();
