@@ -21,7 +21,7 @@ import { Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { vendorTaskQueue } from '../workflows/queues';
 import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../worker/process';
-import { compileLikeTheImage, percentile, pool, rssMiB, sandboxAdmin, startBenchStack } from './support';
+import { closeBenchStack, compileLikeTheImage, fileDeletion, percentile, pool, receiptAt, rssMiB, sandboxAdmin, startBenchStack } from './support';
 
 const AUTH0_PER_SECOND = 16;
 const RECURLY_PER_MINUTE = 400;
@@ -83,12 +83,13 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
   // image's Node flags and environment (worker/process.ts).
   process.stderr.write('[e2e] compiling the worker as the Dockerfile does\n');
   const compiled = compileLikeTheImage();
-  const { stack, stateDir, log, config, deps, auth0Url, recurlyUrl, api } = await startBenchStack('e2e', {
+  const bench = await startBenchStack('e2e', {
     compiledWorker: compiled,
     env: {},
     sandboxRateLimits: { auth0PerSecond: AUTH0_PER_SECOND, recurlyPerMinute: RECURLY_PER_MINUTE },
   });
-  let keepState = false;
+  const { stack, log, config, deps, auth0Url, recurlyUrl, api } = bench;
+  let failed = false;
   try {
     for (let i = 2; i <= workerCount; i++) {
       const name = `worker-${i}`;
@@ -135,43 +136,22 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
       await sandboxAdmin(recurlyUrl, 'PUT', 'rate-limit', { limit: RECURLY_PER_MINUTE });
     };
     let refusedOnce = 0;
-    const file = async (a: SeededAccount) => {
-      const filedAt = Date.now();
-      // A 503 says "retry shortly" (a dependency busy under the burst): a client retries, with jitter.
-      for (let attempt = 1; ; attempt++) {
-        const res = await fetch(`${api}/v1/deletion-requests`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ accountId: a.id, channel: 'support', requestedBy: 'bench' }),
-        });
-        if (res.status === 503 && attempt < 10) {
-          refusedOnce++;
-          await res.text();
-          await new Promise((r) => setTimeout(r, 500 + Math.random() * 1500 * attempt));
-          continue;
-        }
-        if (res.status !== 202) {
-          const apiLog = stack.supervisor.get('api')?.logFile;
-          const errors =
-            apiLog && fs.existsSync(apiLog)
-              ? fs
-                  .readFileSync(apiLog, 'utf8')
-                  .split('\n')
-                  .filter((l) => /"status":5\d\d/.test(l) && !/"status":503/.test(l))
-                  .slice(-5)
-                  .join('\n')
-              : '';
-          throw new Error(`POST /v1/deletion-requests answered ${res.status}: ${await res.text()}${errors ? `\nthe API's log says:\n${errors}` : ''}`);
-        }
-        return { ...((await res.json()) as { requestId: string }), filedAt };
-      }
+    // What the API logged of its 5xx answers (not the 503s a client retries), for a refused filing.
+    const apiErrors = () => {
+      const apiLog = stack.supervisor.get('api')?.logFile;
+      const lines =
+        apiLog && fs.existsSync(apiLog)
+          ? fs
+              .readFileSync(apiLog, 'utf8')
+              .split('\n')
+              .filter((l) => /"status":5\d\d/.test(l) && !/"status":503/.test(l))
+              .slice(-5)
+              .join('\n')
+          : '';
+      return lines ? `the API's log says:\n${lines}` : '';
     };
-    const receiptOf = async (requestId: string) => {
-      for (;;) {
-        if (await deps.db('lethe.receipts').where({ request_id: requestId }).first('request_id')) return;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    };
+    const file = (a: SeededAccount) => fileDeletion(api, stack.apiToken, a.id, { onRetry: () => refusedOnce++, explain: apiErrors });
+    const receiptOf = (requestId: string) => receiptAt(deps.db, requestId);
 
     // The uncontended pass: two deletions at a time, far below either limit, at the limits the
     // burst meets. What one deletion costs in calls when nothing is throttled or repeated.
@@ -271,13 +251,10 @@ export async function runE2eBench(opts: { accounts: number; media: number; worke
     ].join('\n');
   } catch (err) {
     // The stack's logs say why; keep them.
-    keepState = true;
-    log(`failed; the stack's logs are kept in ${stateDir}`);
+    failed = true;
     throw err;
   } finally {
-    await deps.close();
-    await stack.stop();
-    if (!keepState) fs.rmSync(stateDir, { recursive: true, force: true });
+    await closeBenchStack(bench, failed);
   }
 }
 

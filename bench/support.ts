@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freeStackPorts, startStack, type StackOptions } from '../dev/stack/embedded';
+import type { Knex } from 'knex';
 import { loadConfig } from '../config';
 import { buildDeps } from '../worker/deps';
 
@@ -78,4 +79,51 @@ export async function startBenchStack(name: string, opts: Omit<StackOptions, 'st
     recurlyUrl: config.recurly.baseUrl!,
     api: `http://127.0.0.1:${ports.api}`,
   };
+}
+
+/**
+ * Files a deletion through the API as a client would: a 503 ("retry shortly", a dependency busy
+ * under a burst) is retried with jitter, up to 10 times; anything else but 202 throws, with
+ * `explain()`'s words (e.g. the API's log) appended. `filedAt` is when the first try was sent.
+ */
+export async function fileDeletion(api: string, token: string, accountId: string, opts: { onRetry?: () => void; explain?: () => string } = {}): Promise<{ requestId: string; filedAt: number }> {
+  const filedAt = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`${api}/v1/deletion-requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ accountId, channel: 'support', requestedBy: 'bench' }),
+    });
+    if (res.status === 503 && attempt < 10) {
+      opts.onRetry?.();
+      await res.text();
+      await new Promise((r) => setTimeout(r, 500 + Math.random() * 1500 * attempt));
+      continue;
+    }
+    if (res.status !== 202) {
+      const more = opts.explain?.() ?? '';
+      throw new Error(`POST /v1/deletion-requests answered ${res.status}: ${await res.text()}${more ? `\n${more}` : ''}`);
+    }
+    return { ...((await res.json()) as { requestId: string }), filedAt };
+  }
+}
+
+/** When the request's receipt was written (ms), once it is: polled every 250 ms. */
+export async function receiptAt(db: Knex, requestId: string): Promise<number> {
+  for (;;) {
+    const r = await db('lethe.receipts').where({ request_id: requestId }).first('completed_at');
+    if (r) return new Date(r.completed_at).getTime();
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
+/**
+ * Stops a bench's stack and removes its folder, unless the bench failed: then the stack's logs
+ * are kept there and their place is said.
+ */
+export async function closeBenchStack(b: { stack: { stop(): Promise<void> }; stateDir: string; log: (l: string) => void; deps: { close(): Promise<void> } }, failed: boolean): Promise<void> {
+  if (failed) b.log(`failed; the stack's logs are kept in ${b.stateDir}`);
+  await b.deps.close();
+  await b.stack.stop();
+  if (!failed) fs.rmSync(b.stateDir, { recursive: true, force: true });
 }

@@ -17,14 +17,13 @@
  * Notices are off (LETHE_INACTIVITY_NOTICES=off): with them the backlog would first get its
  * notices and wait their lead time, which is the policy, not the throughput.
  */
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { rng, seedAccount, type AccountSpec, type SeededAccount } from '../dev/seed/fixtures';
 import { temporalConnectionOptions, requireKeyRing } from '../config';
 import { getDataConverter } from '../encryption';
 import { inactivitySweepWorkflow } from '../workflows/sweep';
-import { compileLikeTheImage, percentile, pool, rssMiB, sandboxAdmin, startBenchStack } from './support';
+import { closeBenchStack, compileLikeTheImage, fileDeletion, percentile, pool, receiptAt, rssMiB, sandboxAdmin, startBenchStack } from './support';
 import { callsExcept429, type Stats } from './e2e';
 
 const AUTH0_PER_SECOND = 16;
@@ -34,12 +33,13 @@ const YEAR_MS = 365 * 24 * 3600_000;
 export async function runSweepE2eBench(opts: { accounts: number; requests: number; uncontended: number }): Promise<string> {
   process.stderr.write('[sweep-e2e] compiling the worker as the Dockerfile does\n');
   const compiled = compileLikeTheImage();
-  const { stack, stateDir, log, config, deps, auth0Url, recurlyUrl, api } = await startBenchStack('sweep-e2e', {
+  const bench = await startBenchStack('sweep-e2e', {
     compiledWorker: compiled,
     env: { LETHE_INACTIVITY_NOTICES: 'off' },
     sandboxRateLimits: { auth0PerSecond: AUTH0_PER_SECOND, recurlyPerMinute: RECURLY_PER_MINUTE },
   });
-  let keepState = false;
+  const { stack, log, config, deps, auth0Url, recurlyUrl, api } = bench;
+  let failed = false;
   const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
   try {
@@ -79,29 +79,8 @@ export async function runSweepE2eBench(opts: { accounts: number; requests: numbe
       await sandboxAdmin(auth0Url, 'PUT', 'rate-limit', { limit: AUTH0_PER_SECOND });
       await sandboxAdmin(recurlyUrl, 'PUT', 'rate-limit', { limit: RECURLY_PER_MINUTE });
     };
-    const file = async (accountId: string) => {
-      for (let attempt = 1; ; attempt++) {
-        const res = await fetch(`${api}/v1/deletion-requests`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ accountId, channel: 'support', requestedBy: 'bench' }),
-        });
-        if (res.status === 503 && attempt < 10) {
-          await res.text();
-          await new Promise((r) => setTimeout(r, 500 + Math.random() * 1500 * attempt));
-          continue;
-        }
-        if (res.status !== 202) throw new Error(`POST /v1/deletion-requests answered ${res.status}: ${await res.text()}`);
-        return { ...((await res.json()) as { requestId: string }), filedAt: Date.now() };
-      }
-    };
-    const receiptOf = async (requestId: string) => {
-      for (;;) {
-        const r = await deps.db('lethe.receipts').where({ request_id: requestId }).first('completed_at');
-        if (r) return new Date(r.completed_at).getTime();
-        await new Promise((res) => setTimeout(res, 250));
-      }
-    };
+    const file = (accountId: string) => fileDeletion(api, stack.apiToken, accountId);
+    const receiptOf = (requestId: string) => receiptAt(deps.db, requestId);
     const vendorCalls = async () => ({
       auth0: callsExcept429((await sandboxAdmin(auth0Url, 'GET', 'stats')) as Stats),
       recurly: callsExcept429((await sandboxAdmin(recurlyUrl, 'GET', 'stats')) as Stats),
@@ -183,14 +162,11 @@ export async function runSweepE2eBench(opts: { accounts: number; requests: numbe
       '',
     ].join('\n');
   } catch (err) {
-    keepState = true;
-    log(`failed; the stack's logs are kept in ${stateDir}`);
+    failed = true;
     throw err;
   } finally {
     await connection.close();
-    await deps.close();
-    await stack.stop();
-    if (!keepState) fs.rmSync(stateDir, { recursive: true, force: true });
+    await closeBenchStack(bench, failed);
   }
 }
 
