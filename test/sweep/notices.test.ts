@@ -34,7 +34,7 @@ describe('inactivity notices through Mailpit', () => {
     world = await startWorld({
       env: { LETHE_INACTIVITY_NOTICES: '30d,7d', LETHE_SWEEP_STARTS_PER_MINUTE: '6000', LETHE_SWEEP_PAGE_SIZE: '2', LETHE_SWEEP_PAGES_PER_RUN: '2', LETHE_SWEEP_SCOPE: prefix },
     });
-    const seeder = scopedSeeder(seedDepsOf(world), 34_2026, prefix);
+    const seeder = scopedSeeder(seedDepsOf(world), 34_3034, prefix);
     sweeps = createSweepService({ config: world.config, temporal: world.client, db: world.deps.db });
     const db = world.deps.db;
     // Eligible in N days: inactive since the cut-off a sweep N days from now computes (less an hour).

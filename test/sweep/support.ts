@@ -17,7 +17,9 @@ import type { BeginSweepResult, SweepCursor, SweepPageResult } from '../../contr
 export const newScopePrefix = (): string => randomBytes(4).toString('hex');
 
 export function scopedSeeder(seed: SeedDeps, seedNumber: number, prefix = newScopePrefix()) {
-  const rand = rng(seedNumber);
+  // The prefix is mixed into the seed: two files that pick the same number still draw different
+  // camera and media ids (both files once used 34_2026 and collided on cameras_pkey in CI).
+  const rand = rng(seedNumber ^ parseInt(prefix.slice(0, 8), 16));
   return {
     prefix,
     async account(spec: AccountSpec): Promise<SeededAccount> {
