@@ -11,12 +11,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import { requireKeyRing } from '../config';
 import { getFieldCipher, type FieldCipher } from '../encryption';
 import { isHeld } from '../stores/holds';
-import { emailCandidates } from '../stores/subjects';
+import { caseTwinsOf } from '../stores/subjects';
 import { tokenHash } from '../stores/verifications';
 import {
   correctionContext,
@@ -32,6 +31,7 @@ import {
   type CorrectionStatus,
 } from '../contract/correction';
 import { accountCorrectionWorkflow } from '../workflows/correction';
+import { FINISHED_STATUSES } from '../contract';
 import { ApiError } from './api/errors';
 
 export type CorrectionChanges = Partial<Record<CorrectionField, string | null>>;
@@ -72,7 +72,6 @@ export class CorrectionLinkError extends Error {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TOKEN = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})$/;
-const ENDED_DELETIONS = ['completed', 'failed', 'skipped'];
 /** Recurly's limits (api.yaml `Address`: street1/street2 50; `AccountUpdate`: names and email 255) bound every store's. */
 const MAX_LENGTH: Record<CorrectionField, number> = {
   full_name: 255,
@@ -150,7 +149,7 @@ export function createCorrectionService(deps: { config: Pick<Config, 'frontDoor'
         'body/accountId',
       );
     }
-    const open = await db('lethe.deletion_requests').where({ account_id: accountId }).whereNotIn('status', ENDED_DELETIONS).first('request_id');
+    const open = await db('lethe.deletion_requests').where({ account_id: accountId }).whereNotIn('status', FINISHED_STATUSES).first('request_id');
     if (frozen || open) {
       throw new ApiError(409, 'account_being_deleted', `account ${accountId} is being deleted (request ${open?.request_id ?? frozen.request_id}): it cannot be corrected`, 'body/accountId');
     }
@@ -164,8 +163,7 @@ export function createCorrectionService(deps: { config: Pick<Config, 'frontDoor'
       if (typeof changes.email === 'string') {
         const current = await db('accounts').where({ id: accountId }).first('email');
         if (current?.email === changes.email) throw new ApiError(400, 'invalid_input', 'body/changes/email is already the account’s address', 'body/changes/email');
-        const found = await emailCandidates({ db, fields: fields() }, changes.email, 0);
-        const other = [...found.live, ...found.captured].find((id) => id.toLowerCase() !== accountId);
+        const [other] = await caseTwinsOf({ db, fields: fields() }, changes.email, accountId);
         if (other) {
           throw new ApiError(
             409,
@@ -211,20 +209,7 @@ export function createCorrectionService(deps: { config: Pick<Config, 'frontDoor'
       if (!UUID.test(requestId.toLowerCase())) return undefined;
       const r = await row(requestId).first();
       if (!r) return undefined;
-      const base: CorrectionView = {
-        requestId: r.request_id,
-        accountId: r.account_id,
-        channel: r.channel,
-        status: r.status,
-        fields: r.fields,
-        receivedAt: new Date(r.received_at).toISOString(),
-        ...(r.completed_at ? { completedAt: new Date(r.completed_at).toISOString() } : {}),
-        ...(r.email_status
-          ? { email: { status: r.email_status, ...(r.email_status === 'awaiting_confirmation' && r.email_expires_at ? { confirmBy: new Date(r.email_expires_at).toISOString() } : {}) } }
-          : {}),
-        ...(r.reason ? { reason: r.reason } : {}),
-        ...(r.receipt ? { receipt: r.receipt } : {}),
-      };
+      const base = rowView(r, true);
       if (['completed', 'refused', 'failed'].includes(r.status)) return base;
       // Running: the workflow's progress says where each store stands.
       try {
@@ -239,9 +224,8 @@ export function createCorrectionService(deps: { config: Pick<Config, 'frontDoor'
           ...(p.receipt ? { receipt: p.receipt } : {}),
           ...(blocked.length ? { blocked } : {}),
         };
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return base;
-        // Temporal away: the table's word is still an answer.
+      } catch {
+        // No run (not started yet, or gone) or Temporal away: the table's word is still an answer.
         return base;
       }
     },
@@ -254,18 +238,7 @@ export function createCorrectionService(deps: { config: Pick<Config, 'frontDoor'
       if (q.status) query.where({ status: q.status });
       if (q.accountId) query.where({ account_id: q.accountId.toLowerCase() });
       const rows = await query;
-      return rows.map((r) => ({
-        requestId: r.request_id,
-        accountId: r.account_id,
-        channel: r.channel,
-        status: r.status,
-        fields: r.fields,
-        receivedAt: new Date(r.received_at).toISOString(),
-        ...(r.completed_at ? { completedAt: new Date(r.completed_at).toISOString() } : {}),
-        ...(r.email_status ? { email: { status: r.email_status } } : {}),
-        ...(r.reason ? { reason: r.reason } : {}),
-        ...(r.receipt ? { receipt: r.receipt } : {}),
-      }));
+      return rows.map((r) => rowView(r, false));
     },
 
     /** An operator's retry: every failing store of a running request is tried again now. */
@@ -314,3 +287,38 @@ export function createCorrectionService(deps: { config: Pick<Config, 'frontDoor'
 }
 
 export type CorrectionService = ReturnType<typeof createCorrectionService>;
+
+/**
+ * A request's row as the API shows it, values never included; `confirmBy` (when a new address
+ * waits for its link) only where one request is read.
+ */
+function rowView(r: CorrectionRow, withConfirmBy: boolean): CorrectionView {
+  const confirmBy = withConfirmBy && r.email_status === 'awaiting_confirmation' && r.email_expires_at ? { confirmBy: new Date(r.email_expires_at).toISOString() } : {};
+  return {
+    requestId: r.request_id,
+    accountId: r.account_id,
+    channel: r.channel,
+    status: r.status,
+    fields: r.fields,
+    receivedAt: new Date(r.received_at).toISOString(),
+    ...(r.completed_at ? { completedAt: new Date(r.completed_at).toISOString() } : {}),
+    ...(r.email_status ? { email: { status: r.email_status, ...confirmBy } } : {}),
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(r.receipt ? { receipt: r.receipt } : {}),
+  };
+}
+
+/** The columns of lethe.correction_requests a view shows (migration 015). */
+interface CorrectionRow {
+  request_id: string;
+  account_id: string;
+  channel: CorrectionView['channel'];
+  status: CorrectionStatus;
+  fields: CorrectionField[];
+  received_at: Date | string;
+  completed_at: Date | string | null;
+  email_status: NonNullable<CorrectionView['email']>['status'] | null;
+  email_expires_at: Date | string | null;
+  reason: string | null;
+  receipt: CorrectionReceipt | null;
+}

@@ -58,6 +58,13 @@ export interface Auth0User {
   identities?: Auth0Identity[];
 }
 
+/** The secondaries linked into a user: every identity but its own (the one its user_id names). */
+export function linkedIds(user: Auth0User): string[] {
+  const ids = (user.identities ?? []).map((i) => `${i.provider}|${i.userId}`);
+  const own = ids.includes(user.userId) ? user.userId : ids[0];
+  return ids.filter((id) => id !== own);
+}
+
 /** What deleting one user did. */
 export interface Auth0Deletion {
   outcome: 'deleted' | 'already_gone';

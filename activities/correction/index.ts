@@ -13,10 +13,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type { Config } from '../../config';
 import type { FieldCipher } from '../../encryption/fields';
-import type { Auth0Client } from '../../stores/auth0';
+import { linkedIds, type Auth0Client } from '../../stores/auth0';
 import type { RecurlyClient } from '../../stores/recurly';
 import { isHeld } from '../../stores/holds';
-import { emailCandidates } from '../../stores/subjects';
+import { caseTwinsOf } from '../../stores/subjects';
 import { newToken } from '../../stores/verifications';
 import { FailureType } from '../../contract';
 import { correctionEmailMail } from '../../mail/templates';
@@ -80,8 +80,7 @@ export async function refusalFor(db: Knex, accountId: string): Promise<{ code: '
  * captured it), by id, or undefined. The email is never in the answer.
  */
 export async function emailHolder(deps: { db: Knex; fields: FieldCipher }, accountId: string, email: string): Promise<string | undefined> {
-  const found = await emailCandidates(deps, email, 0);
-  return [...found.live, ...found.captured].find((id) => id.toLowerCase() !== accountId.toLowerCase());
+  return (await caseTwinsOf(deps, email, accountId.toLowerCase()))[0];
 }
 
 export const emailTakenMessage = (other: string) =>
@@ -100,14 +99,62 @@ export function createCorrectionActivities(deps: { db: Knex; fields: FieldCipher
     return { accountId: r.account_id, changes, subject, emailStatus: r.email_status, emailExpiresAt: r.email_expires_at ? new Date(r.email_expires_at) : null };
   }
 
-  async function check(accountId: string, changes: CorrectionChanges, phase: 'profile' | 'email' | 'prepare'): Promise<void> {
+  /**
+   * Refuses before anything of this step changes. A new email is checked by every store's step,
+   * the database's and Recurly's too, against the accounts and against Auth0: the three steps run
+   * at once, so a refusal found only by the Auth0 step would come after the others had written the
+   * address (the request would end `refused` with the address half applied).
+   */
+  async function check(accountId: string, changes: CorrectionChanges, phase: 'profile' | 'email' | 'prepare', ownAuth0UserId: string | null | undefined): Promise<void> {
     const why = await refusalFor(db, accountId);
     if (why) throw refused(why.message);
     if (!(await db('accounts').where({ id: accountId }).first('id'))) throw refused(`account ${accountId} no longer exists: there is nothing to correct`);
     if (phase !== 'profile' && typeof changes.email === 'string') {
       const other = await emailHolder({ db, fields }, accountId, changes.email);
       if (other) throw refused(emailTakenMessage(other));
+      if (ownAuth0UserId !== undefined) await refuseAuth0Holder(changes.email, ownAuth0UserId, accountId);
     }
+  }
+
+  /**
+   * Auth0 may hold the new address under a login that no account row names (CONTRACT §2), in
+   * the spelling asked for, lower-cased (a database user), or in another letter case (a social
+   * or enterprise user, which only user search finds): any login but this account's own refuses.
+   */
+  async function refuseAuth0Holder(email: string, ownUserId: string | null, accountId: string): Promise<void> {
+    const users = [...(await deps.auth0.findUsersByEmail(email)).map((u) => u.userId), ...(await deps.auth0.searchByEmail(email)).map((u) => u.userId)];
+    if (users.some((id) => id !== ownUserId)) throw refused(`email: another Auth0 user holds this address in some letter case; the address is applied nowhere (account ${accountId})`);
+  }
+
+  /**
+   * The Auth0 login of an account with no \`auth0_user_id\` (a legacy account): the one user Auth0
+   * holds under its address, and only when that user is no other account's login and no other
+   * account holds the address in another letter case. Auth0 keeps a database user's email
+   * lower-cased, so \`Ann@x\`'s login answers a lookup for \`ann@x\`: the deletion's rule
+   * (activities/deletion/auth0.ts, refuseOtherAccounts), so a correction never writes another
+   * person's login. Either case stops for a person (Precondition, so \`blocked\`).
+   */
+  async function legacyLogin(accountId: string, email: string): Promise<string | null> {
+    const users = await deps.auth0.findUsersByEmail(email);
+    if (users.length === 0) return null;
+    if (users.length > 1) {
+      throw ApplicationFailure.create({
+        type: FailureType.Precondition,
+        message: `account ${accountId} has no Auth0 user id and ${users.length} Auth0 users hold its address: set accounts.auth0_user_id to the right one, then retry`,
+      });
+    }
+    const { userId, user } = users[0];
+    // Its linked secondaries too: one of them may be the login another account names.
+    const ids = [userId, ...linkedIds(user)];
+    const claimed = await db('accounts').whereIn('auth0_user_id', ids).whereNot('id', accountId).first('id');
+    const twins = await caseTwinsOf({ db, fields }, email, accountId);
+    if (claimed || twins.length) {
+      throw ApplicationFailure.create({
+        type: FailureType.Precondition,
+        message: `account ${accountId} has no Auth0 user id, and Auth0 user ${userId}, found by its address, may be the login of account(s) ${(claimed ? [claimed.id as string] : twins).join(', ')}${claimed ? '' : ', which hold the address in another letter case'}: nothing was changed at Auth0. Set accounts.auth0_user_id to this person's own login, then retry`,
+      });
+    }
+    return userId;
   }
 
   /** The fields of this phase that this store keeps, in the order they were asked. */
@@ -124,13 +171,8 @@ export function createCorrectionActivities(deps: { db: Knex; fields: FieldCipher
     return { outcome: 'applied', fields: wanted };
   }
 
-  async function correctAuth0(userId: string, changes: CorrectionChanges, wanted: CorrectionField[], accountId: string): Promise<CorrectionStoreResult> {
+  async function correctAuth0(userId: string, changes: CorrectionChanges, wanted: CorrectionField[]): Promise<CorrectionStoreResult> {
     if (!(await deps.auth0.getProfile(userId))) return { outcome: 'absent', fields: [] };
-    if (wanted.includes('email') && typeof changes.email === 'string') {
-      // Auth0 may hold the address under another login that no account row names (CONTRACT §2).
-      const others = (await deps.auth0.findUsersByEmail(changes.email)).filter((u) => u.userId !== userId);
-      if (others.length) throw refused(`email: another Auth0 user holds this address; the address is applied nowhere (account ${accountId})`);
-    }
     await deps.auth0.updateProfile(userId, {
       ...(wanted.includes('full_name') ? { name: changes.full_name ?? undefined } : {}),
       ...(wanted.includes('phone') ? { phoneNumber: changes.phone ?? null } : {}),
@@ -194,25 +236,15 @@ export function createCorrectionActivities(deps: { db: Knex; fields: FieldCipher
     async prepareCorrection(requestId: string): Promise<{ present: Record<CorrectionStore, boolean> }> {
       return classified('correction.prepare', async () => {
         const r = await load(requestId);
-        await check(r.accountId, r.changes, 'prepare');
+        await check(r.accountId, r.changes, 'prepare', undefined);
         let subject = r.subject;
         if (!subject) {
           const account = await db('accounts').where({ id: r.accountId }).first('email', 'auth0_user_id', 'recurly_account_code');
-          let auth0UserId: string | null = account.auth0_user_id ?? null;
-          if (!auth0UserId) {
-            // A legacy account: its login is the one Auth0 holds under its address, if exactly one.
-            const users = await deps.auth0.findUsersByEmail(account.email);
-            if (users.length > 1) {
-              throw ApplicationFailure.create({
-                type: FailureType.Precondition,
-                message: `account ${r.accountId} has no Auth0 user id and ${users.length} Auth0 users hold its address: set accounts.auth0_user_id to the right one, then retry`,
-              });
-            }
-            auth0UserId = users[0]?.userId ?? null;
-          }
+          const auth0UserId: string | null = account.auth0_user_id ?? (await legacyLogin(r.accountId, account.email));
           subject = { auth0UserId, recurlyCode: account.recurly_account_code ?? null };
           await row(requestId).update({ subject_sealed: fields.seal(JSON.stringify(subject), correctionContext(requestId, 'subject')), status: 'running', updated_at: db.fn.now() });
         }
+        if (typeof r.changes.email === 'string') await refuseAuth0Holder(r.changes.email, subject.auth0UserId, r.accountId);
         return { present: { database: true, auth0: subject.auth0UserId !== null, recurly: subject.recurlyCode !== null } };
       });
     },
@@ -225,7 +257,7 @@ export function createCorrectionActivities(deps: { db: Knex; fields: FieldCipher
           // Never applied before the person confirmed the link (the workflow asks only then; this guards the rest).
           throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `the new email of ${requestId} is not confirmed`, nonRetryable: true });
         }
-        await check(r.accountId, r.changes, phase);
+        await check(r.accountId, r.changes, phase, r.subject?.auth0UserId ?? null);
         const wanted = fieldsFor(r.changes, store, phase);
         if (wanted.length === 0) return { outcome: 'applied', fields: [] };
         const result =
@@ -233,7 +265,7 @@ export function createCorrectionActivities(deps: { db: Knex; fields: FieldCipher
             ? await correctDatabase(r.accountId, r.changes, wanted)
             : store === 'auth0'
               ? r.subject?.auth0UserId
-                ? await correctAuth0(r.subject.auth0UserId, r.changes, wanted, r.accountId)
+                ? await correctAuth0(r.subject.auth0UserId, r.changes, wanted)
                 : { outcome: 'absent' as const, fields: [] }
               : r.subject?.recurlyCode
                 ? await correctRecurly(r.subject.recurlyCode, r.changes, wanted, `correction ${requestId} ${phase}`, r.accountId)

@@ -18,7 +18,7 @@
  * free: each call spends the tenant's rate limit, shared with every other deletion.
  */
 import type { Knex } from 'knex';
-import { AUTH0_SCOPES, AUTH0_SESSION_SCOPES, type Auth0Client, type Auth0User, type Auth0UserProgress } from '../../stores/auth0';
+import { AUTH0_SCOPES, AUTH0_SESSION_SCOPES, linkedIds, type Auth0Client, type Auth0User, type Auth0UserProgress } from '../../stores/auth0';
 import { isVendorError } from '../../stores/errors';
 import { classified } from '../failures';
 import { caseTwinsOf, emailLookupKey, requireSubject, saveSubject, type Subject, type SubjectDeps } from './subject';
@@ -81,13 +81,6 @@ export interface SearchOptions {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** The secondaries linked into a user: every identity but its own (the one its user_id names). */
-function linkedOf(user: Auth0User): string[] {
-  const ids = (user.identities ?? []).map((i) => `${i.provider}|${i.userId}`);
-  const own = ids.includes(user.userId) ? user.userId : ids[0];
-  return ids.filter((id) => id !== own);
-}
-
 /**
  * The person's users at Auth0 (CONTRACT §4): each id captured at the freeze, or, when Auth0
  * answers 404 for it, the primary user it was linked into (a linked secondary stops existing
@@ -117,7 +110,7 @@ export async function findPersonUsers(auth0: Auth0Client, subject: Subject, opts
   const users = new Map<string, PersonUser>();
   const add = (u: Auth0User, via: PersonUser['via'], capturedId?: string, byAddress?: boolean) => {
     if (users.has(u.userId)) return;
-    const linked = linkedOf(u);
+    const linked = linkedIds(u);
     users.set(u.userId, { userId: u.userId, via, ...(capturedId ? { capturedId } : {}), ...(linked.length ? { linked } : {}), ...(byAddress ? { byAddress } : {}) });
   };
   const captured = new Set(subject.auth0UserIds);

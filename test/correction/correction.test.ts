@@ -20,6 +20,12 @@ import { seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/f
 import { requireChromium } from '../privacy/support/chromium';
 import { createCorrectionService } from '../../client/corrections';
 import { EMAIL_PATTERN } from '../../client/validation';
+import { correctionWorkflowId } from '../../contract/correction';
+import { until } from '../support/until';
+import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
+import { getDataConverter } from '../../encryption';
+import { requireKeyRing } from '../../config';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SHOTS = path.join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
@@ -356,6 +362,65 @@ describe('correction requests: what the person asked support to put right, in ev
     expect(refused.reason.toLowerCase()).not.toContain(newEmail.toLowerCase());
     expect(await everywhere(a)).toEqual(aBefore);
     expect(await seed.db('accounts').whereRaw('lower(email) = lower(?)', [newEmail]).select('id')).toEqual([{ id: other.id }]);
+  }, 120_000);
+
+  test("when an account with no Auth0 user id is corrected and a legacy case twin's login answers its email, then nothing of the twin's login changes and the refusal names the twin by id", async () => {
+    // A is all lower case with no Auth0 login of its own; B (Legacy.x@) is legacy: a database
+    // user Auth0 stores lower-cased, which a lookup of A's email finds.
+    const local = `legacy.${run}`;
+    const a = await person({ email: `${local}@example.test`, auth0: 'none' });
+    const b = await person({ email: `L${local.slice(1)}@example.test`, auth0: 'legacy' });
+    const [twinLogin] = (await auth0UsersUnder(urls.auth0, b.email)).map((u) => u.user_id);
+    expect(twinLogin).toBeDefined();
+    const twinBefore = await auth0User(twinLogin);
+    const converter = loadDataConverter(getDataConverter(requireKeyRing(world.config)));
+    const res = await file(a, { full_name: 'Not The Twin', phone: '+33 1 98 76 54 32' });
+    expect(res.status).toBe(202);
+    // The run's own record: the step that finds the login failed, naming the twin's account (never its address).
+    const failure = await until(
+      'the login lookup refused',
+      async () => {
+        const history = await world.client.workflow.getHandle(correctionWorkflowId(res.body.requestId)).fetchHistory();
+        // Failures are encoded in history (payload encryption): decoded as the Web UI's codec does.
+        const failures = history.events?.map((e) => e.activityTaskFailedEventAttributes?.failure).filter((f) => f) ?? [];
+        const messages = await Promise.all(failures.map(async (f) => (await decodeOptionalFailureToOptionalError(converter, f))?.message));
+        const refusal = messages.find((m) => m?.includes(b.id));
+        if (refusal) return refusal;
+        // Or the correction went through: the test then shows what it did to the twin.
+        const status = (await api.request('GET', `/v1/correction-requests/${res.body.requestId}`)).body.status;
+        return status === 'completed' ? `completed without a refusal` : undefined;
+      },
+      60_000,
+      250,
+    );
+    // Through Auth0's own path: the twin's login is as it was; the database row of the twin too.
+    expect(await auth0User(twinLogin)).toEqual(twinBefore);
+    expect((await row(b.id))?.full_name).not.toBe('Not The Twin');
+    expect(failure).toContain(twinLogin);
+    expect(failure.toLowerCase()).not.toContain(local);
+    expect((await api.request('GET', `/v1/correction-requests/${res.body.requestId}`)).body.status).not.toBe('completed');
+  }, 120_000);
+
+  test('when Auth0 alone holds the new address (a login no account row names), then the confirmed address is applied nowhere: not in the database or Recurly either', async () => {
+    const a = await person();
+    const aBefore = await everywhere(a);
+    const newEmail = `Orphan.${run}@example.test`;
+    // A login at Auth0 under the address (Auth0 keeps a database user's email lower-cased), in no account row.
+    const orphan = await seed.auth0.createUser({ email: newEmail.toLowerCase(), name: 'Someone Else' });
+    expect(await seed.db('accounts').whereRaw('lower(email) = lower(?)', [newEmail]).select('id')).toEqual([]);
+    const asked = new Date(Date.now() - 1000);
+    const res = await file(a, { email: newEmail });
+    expect(res.status).toBe(202);
+    // Refused before the link is sent; were it sent, the confirmation must not apply it anywhere either.
+    if ((await waitFor(res.body.requestId, ['awaiting_confirmation', 'refused'])).status === 'awaiting_confirmation') {
+      const mail = await waitForMail({ to: newEmail, subject: /confirm your new email/i, after: asked });
+      await confirmByForm(mail.text);
+    }
+    const refused = await waitFor(res.body.requestId, ['refused']);
+    expect(refused.reason).toMatch(/another Auth0 user holds this address/);
+    // Every store as it was (SQL, Auth0's and Recurly's own paths); the other login untouched.
+    expect(await everywhere(a)).toEqual(aBefore);
+    expect((await auth0User(orphan.userId)).name).toBe('Someone Else');
   }, 120_000);
 
   /** Confirms a mailed link the way a browser's form does (GET for the CSRF cookie, then POST). */
