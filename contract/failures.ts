@@ -13,6 +13,12 @@ export const FailureType = {
   DataRemains: 'DataRemains',
   /** A blob under a legal hold or an immutability policy, or a lease Lethe cannot break. */
   Held: 'Held',
+  /**
+   * A legal hold on the account (CONTRACT §7), seen by a vendor attempt before its first write.
+   * Not a refusal a person must clear at the store: the deletion waits for the hold's release,
+   * so it is not in NEEDS_PERSON (it never turns a store `blocked`); the attempt throws it non-retryable.
+   */
+  LegalHold: 'LegalHold',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];

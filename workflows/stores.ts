@@ -38,6 +38,9 @@ import {
 import { vendorTaskQueue, type VendorStep } from './queues';
 import { backoffMs, blockWhenDue, type StepRun } from './waits';
 
+/** How soon a store whose attempt met a legal hold looks again (the hold's signal is on its way). */
+const LEGAL_HOLD_RECHECK_MS = 30_000;
+
 // Needs-a-person failures come straight back to the workflow, which owns their slow cadence;
 // transient ones are retried inside the attempt, for at most the attempt budget.
 const retry: RetryPolicy = {
@@ -209,6 +212,16 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
       if (part) hooks.deleted(p.store, part);
     }
     if ((p.status as string) === 'resolved') return;
+    if (type === FailureType.LegalHold) {
+      // The attempt saw a hold before the workflow's signal did: nothing failed at the store, so
+      // no failing clock starts and the store never turns blocked for it (the request shows
+      // `held`). Look again shortly: by then the signal has arrived and the loop's unheld()
+      // waits for the release; a hold that ended meanwhile lets the next attempt through.
+      p.detail = 'waiting for the legal hold to be released';
+      await condition(() => run.retryNow || p.status === 'resolved', LEGAL_HOLD_RECHECK_MS);
+      run.retryNow = false;
+      continue;
+    }
     p.failingSince ??= attemptStartedAt;
     p.action = actionFor(p.store, type, p.reason);
     run.reasonCode = type ?? untyped;

@@ -66,12 +66,14 @@ export async function vendorAttempt<T>(vendor: keyof typeof VENDOR_WINDOW_MS, de
  * store's next call once the hold's signal arrives, but an attempt already running, or retried by
  * Temporal inside its budget, would go on writing to the vendor: a Recurly attempt retrying a 500
  * redacted a held account once the vendor recovered. The hold's row is written before the signal
- * is sent, so every attempt that starts after the hold sees it here, before any write.
+ * is sent, so every attempt that starts after the hold sees it here, before any write. Its own
+ * type (not the blob store's `Held`): the workflow waits for the release instead of showing the
+ * store blocked with the storage account's playbook (workflows/stores.ts).
  */
 export async function refuseWhileHeld(db: Knex, accountId: string): Promise<void> {
   if (await isHeld(db, accountId)) {
     throw ApplicationFailure.create({
-      type: FailureType.Held,
+      type: FailureType.LegalHold,
       nonRetryable: true,
       message: 'a legal hold is on this account: nothing more is deleted until it is released (POST /v1/holds/{holdId}/release)',
     });

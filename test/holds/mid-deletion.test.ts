@@ -59,12 +59,20 @@ describe('a hold placed while a deletion runs', () => {
     await operator.retry(started.requestId, 'ops-on-call').catch(() => undefined);
     await sleep(3_000);
     expect((await seed.recurly.getAccount(a.recurlyAccountCode!))?.redacted ?? false).toBe(false);
-    expect((await reader.get(started.requestId))?.status).toBe('held');
+    const whileHeld = await reader.get(started.requestId);
+    expect(whileHeld?.status).toBe('held');
+    // The attempt that met the hold failed nothing at Recurly: the store waits for the release,
+    // not `blocked` with the storage account's playbook for held blobs (LETHE_BLOCK_AFTER is 2 s).
+    const recurlyHeld = whileHeld?.stores?.find((s) => s.store === 'recurly');
+    expect([recurlyHeld?.status, recurlyHeld?.action ?? '']).toEqual([expect.not.stringMatching(/^blocked$/), expect.not.stringMatching(/blobs/)]);
 
     const released = await api.request('POST', `/v1/holds/${placed.body.holdId}/release`, { token: tokens.admin, body: { justification: 'order lifted' } });
     expect(released.status).toBe(200);
     const deadlineAt = new Date(Date.parse(released.body.releasedAt) + 72 * HOUR).toISOString();
     expect(released.body.started).toEqual([{ requestId: started.requestId, deadlineAt }]);
+    // The release resumes the deletion: it does not turn blocked for the hold it waited out.
+    const resumed = await waitForView(reader, started.requestId, (v) => v.status !== 'held', 'the request resumed');
+    expect(resumed.status).not.toBe('blocked');
     await operator.retry(started.requestId, 'ops-on-call').catch(() => undefined);
     const receipt = (await world.client.workflow.getHandle(deletionWorkflowId(a.id)).result()) as Receipt;
     expect(receipt.deadlineAt).toBe(deadlineAt);
