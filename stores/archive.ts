@@ -310,7 +310,11 @@ export function createArchiveStore(blobs: BlobStore, containerName: string) {
   let ensured: Promise<unknown> | undefined;
   const ensure = async () => {
     // No `access` option: the container allows no anonymous reads; only a SAS opens a part.
-    ensured ??= container.createIfNotExists().catch((err: unknown) => {
+    // Asked first, created only when missing: a credential that may write blobs but not create
+    // containers still works once the container exists.
+    ensured ??= (async () => {
+      if (!(await container.exists())) await container.createIfNotExists();
+    })().catch((err: unknown) => {
       ensured = undefined;
       throw asStoreError(err, `create ${containerName}`);
     });
@@ -352,18 +356,25 @@ export function createArchiveStore(blobs: BlobStore, containerName: string) {
       }
       return out;
     },
-    /** Deletes every blob under `prefix` (with snapshots); answers how many. Already gone is success. */
+    /**
+     * Deletes every blob under `prefix`, answers how many: through the blob store's own
+     * `deletePrefix` (stores/blobs.ts), which lists with snapshots, versions and soft-deleted
+     * items and deletes each copy (previous versions by id, soft-deleted ones for good where the
+     * account allows it), so an archive leaves no version behind on an account with versioning.
+     * The container is created first if missing: a fresh deployment's first expiry or
+     * cancellation finds nothing rather than failing on ContainerNotFound. Already gone is success.
+     */
     async deletePrefix(prefix: string): Promise<number> {
-      let n = 0;
-      for (const b of await this.list(prefix)) {
-        try {
-          const r = await container.getBlobClient(b.name).deleteIfExists({ deleteSnapshots: 'include' });
-          if (r.succeeded) n++;
-        } catch (err) {
-          throw asStoreError(err, `delete ${containerName}`);
-        }
+      await ensure();
+      let r;
+      try {
+        r = await blobs.deletePrefix(containerName, prefix, {});
+      } catch (err) {
+        throw asStoreError(err, `delete ${containerName}`);
       }
-      return n;
+      // Lethe's own container holds no legal hold or policy of the company's: one there is a person's to look at.
+      if (r.held.blobs > 0) throw new BlobStoreError('held', `delete ${containerName}: ${r.held.blobs} archive blob(s) kept by a hold, an immutability policy or a lease`, undefined, r.held);
+      return r.deleted;
     },
     /**
      * A read-only link to one blob, valid until `expiresOn`: a service SAS signed with the account
