@@ -40,8 +40,12 @@ export class HoldError extends Error {
 
 const holdContext = (holdId: string, column: 'reason' | 'matter' | 'justification'): string => `lethe.holds:${holdId}:${column}`;
 
-/** SQL for "this hold row is in force now". */
-export const ACTIVE_HOLD_SQL = '(released_at is null and (until is null or until > now()))';
+/** SQL for "this hold row is in force now", its columns qualified by `alias` when given (the sweep's query and the lapse check join lethe.holds to itself or to accounts). */
+export const activeHoldSql = (alias?: string): string => {
+  const c = (col: string) => (alias ? `${alias}.${col}` : col);
+  return `(${c('released_at')} is null and (${c('until')} is null or ${c('until')} > now()))`;
+};
+const ACTIVE_HOLD_SQL = activeHoldSql();
 
 export async function placeHold(
   deps: HoldDeps,
@@ -100,8 +104,9 @@ export async function lapsedHolds(db: Knex, limit = 100): Promise<{ accountId: s
        from lethe.holds h
       where h.released_at is null and h.until <= now()
         and exists (select 1 from lethe.deletion_requests r where r.account_id = h.account_id and r.status = 'held')
-        and not exists (select 1 from lethe.holds a where a.account_id = h.account_id and ${ACTIVE_HOLD_SQL.replace(/\b(released_at|until)\b/g, 'a.$1')})
+        and not exists (select 1 from lethe.holds a where a.account_id = h.account_id and ${activeHoldSql('a')})
       group by h.account_id
+      order by max(h.until)
       limit ?`,
     [limit],
   );

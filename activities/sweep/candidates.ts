@@ -11,6 +11,7 @@
  */
 import type { Knex } from 'knex';
 import type { SweepCursor } from '../../contract';
+import { activeHoldSql } from '../../stores/holds';
 
 /** Restricts a sweep to accounts whose id starts with a hex prefix (LETHE_SWEEP_SCOPE, tests only). */
 export interface SweepScope {
@@ -99,7 +100,7 @@ export function candidatePageSql(q: CandidatePageQuery): { sql: string; bindings
   const bindings: Record<string, unknown> = { cutoff: q.cutoff, readUntil: q.readUntil ?? q.cutoff, referenceTime: q.referenceTime, limit: q.limit };
   const where = [`${INACTIVE_SINCE} < :readUntil::timestamptz`];
   // Never an account under a legal hold (CONTRACT §7): one probe of lethe.holds(account_id) per row.
-  where.push('not exists (select 1 from lethe.holds h where h.account_id = a.id and h.released_at is null and (h.until is null or h.until > now()))');
+  where.push(`not exists (select 1 from lethe.holds h where h.account_id = a.id and ${activeHoldSql('h')})`);
   if (q.after) {
     // A row comparison the btree index can start from: the next page begins right after the
     // previous page's last key, without an OFFSET that would re-read what came before.

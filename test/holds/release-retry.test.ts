@@ -100,6 +100,36 @@ describe('legal holds: a release retried after Temporal was away', () => {
     expect(await startLapsedHolds(deps)).toEqual([]);
   }, 180_000);
 
+  test('when one lapsed hold cannot start its request, then the next account in the same pass still starts, and the failed one stays held with its hold open', async () => {
+    const seeder = scopedSeeder(seedDepsOf(world), 34_2030, newScopePrefix());
+    const spec = { media: 0, orphanBlobs: 0, snapshots: 0, auth0: 'none', subscriptions: null } as const;
+    const [stuck, next] = [await seeder.account(spec), await seeder.account(spec)];
+    // The stuck account's hold ends first, so the pass meets it first.
+    const ends = [Date.now() + 2_000, Date.now() + 2_500].map((t) => new Date(t).toISOString());
+    const filed: string[] = [];
+    for (const [i, a] of [stuck, next].entries()) {
+      expect((await back.request('POST', '/v1/holds', { body: { accountId: a.id, reason: 'order until a date', until: ends[i] } })).status).toBe(201);
+      const res = await back.request('POST', '/v1/deletion-requests', { body: { accountId: a.id, channel: 'api' } });
+      expect(res.body).toMatchObject({ status: 'held' });
+      filed.push(res.body.requestId);
+    }
+    const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
+    const failing = {
+      startReleased: (accountId: string, at: Date) => (accountId === stuck.id ? Promise.reject(new Error('14 UNAVAILABLE: No connection established')) : intake.startReleased(accountId, at)),
+    };
+    const logged: object[] = [];
+    await new Promise((r) => setTimeout(r, Date.parse(ends[1]) - Date.now() + 200));
+    const started = await startLapsedHolds({ db: world.deps.db, intake: failing, audit: createAuditTrail({ db: world.deps.db }), log: (_m, f) => logged.push(f) });
+    expect(started).not.toContain(stuck.id);
+    const status = async (requestId: string) => (await world.deps.db('lethe.deletion_requests').where({ request_id: requestId }).first('status')).status;
+    expect(await status(filed[1])).not.toBe('held');
+    // The API's own pass (every minute) may have come first and started both; otherwise the stuck one waits, its hold open, and was logged.
+    if ((await status(filed[0])) === 'held') {
+      expect(logged).toEqual([expect.objectContaining({ accountId: stuck.id })]);
+      expect(await world.deps.db('lethe.holds').where({ account_id: stuck.id }).whereNull('released_at').count({ n: '*' })).toEqual([{ n: 1 }]);
+    }
+  }, 180_000);
+
   test('when a deletion run starts a moment after a hold is placed (its request passed the hold check just before), then the API finds the run and holds it', async () => {
     const late = await scopedSeeder(seedDepsOf(world), 34_2029, newScopePrefix()).account({ media: 0, orphanBlobs: 0, snapshots: 0, auth0: 'none', subscriptions: null });
     const placed = await back.request('POST', '/v1/holds', { body: { accountId: late.id, reason: 'preservation order' } });

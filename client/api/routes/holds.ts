@@ -13,6 +13,7 @@ import type { AuditTrail } from '../../audit';
 import type { FieldCipher } from '../../../encryption';
 import { closeLapsedHolds, countActiveHolds, HoldError, isHeld, lapsedHolds, listHolds, placeHold, releaseHold, unfinishedRelease } from '../../../stores/holds';
 import { ApiError } from '../errors';
+import { MAINTENANCE_ACTOR } from '../../reconcile';
 import { errorResponses } from '../schemas';
 import { uuidSchema as uuid } from '../../validation';
 
@@ -68,15 +69,21 @@ const LAPSE_CHECK_MS = 60_000;
  * holds are recorded released then by Lethe (audited, `via: system`). A start that fails (Temporal
  * away) leaves the holds open, so the next pass tries again. Answers the accounts started.
  */
-export async function startLapsedHolds(deps: { db: Knex; intake: Pick<Intake, 'startReleased'>; audit: AuditTrail }): Promise<string[]> {
+export async function startLapsedHolds(deps: { db: Knex; intake: Pick<Intake, 'startReleased'>; audit: AuditTrail; log?: (msg: string, fields: object) => void }): Promise<string[]> {
   const done: string[] = [];
   for (const lapsed of await lapsedHolds(deps.db)) {
-    await deps.intake.startReleased(lapsed.accountId, new Date(lapsed.endedAt));
-    await closeLapsedHolds(deps.db, lapsed.holdIds);
-    for (const holdId of lapsed.holdIds) {
-      await deps.audit.record({ actor: 'lethe-maintenance', via: 'system', action: 'hold.released', accountId: lapsed.accountId, details: { holdId } });
+    // One account's failure (its start refused, Temporal away for it) must not keep the others
+    // held past their `until`: it is logged, its holds stay open, and the next pass tries again.
+    try {
+      await deps.intake.startReleased(lapsed.accountId, new Date(lapsed.endedAt));
+      await closeLapsedHolds(deps.db, lapsed.holdIds);
+      for (const holdId of lapsed.holdIds) {
+        await deps.audit.record({ actor: MAINTENANCE_ACTOR, via: 'system', action: 'hold.released', accountId: lapsed.accountId, details: { holdId } });
+      }
+      done.push(lapsed.accountId);
+    } catch (err) {
+      deps.log?.('a hold that ended by its until could not start its held requests; the next pass tries again', { accountId: lapsed.accountId, error: String(err) });
     }
-    done.push(lapsed.accountId);
   }
   return done;
 }
@@ -91,7 +98,7 @@ export function registerHoldRoutes(
   // Holds that end by their `until`: their held requests start within a minute of it.
   let lapseTimer: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
-    lapseTimer = setInterval(() => void startLapsedHolds({ db, intake, audit }).catch(() => undefined), LAPSE_CHECK_MS);
+    lapseTimer = setInterval(() => void startLapsedHolds({ db, intake, audit, log: (msg, fields) => app.log.warn(fields, msg) }).catch(() => undefined), LAPSE_CHECK_MS);
     lapseTimer.unref();
   });
   app.addHook('onClose', async () => clearInterval(lapseTimer));
