@@ -47,6 +47,7 @@ import { registerHoldRoutes } from './routes/holds';
 import { registerCorrectionRoutes } from './routes/corrections';
 import { createCorrectionService } from '../corrections';
 import { registerAccessRoutes } from './routes/access';
+import { registerRequestListRoutes } from './routes/requests';
 import { createAccessService } from '../access';
 import { forbiddenSchema } from './schemas';
 import { createConsole } from '../console/plugin';
@@ -220,6 +221,8 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
       caller: callerName,
       publicPerClientPerMinute: config.frontDoor.publicPerClientPerMinute,
     });
+    // Every type in one list (issue 35 item 6), from Lethe's tables.
+    registerRequestListRoutes(api, { db: deps.db, deadlineHours: config.deletion.deadlineHours });
     registerHoldRoutes(api, { db: deps.db, fields: () => getFieldCipher(() => requireKeyRing(config)), intake, audit, registry: metrics.registry, caller: callerName });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
     // The front door (CONTRACT §6): the privacy page and public requests, no token.

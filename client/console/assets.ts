@@ -42,11 +42,11 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
 .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .85rem; }
 .chip { display: inline-block; border-radius: 999px; padding: .05rem .55rem; font-size: .78rem; margin: 0 .2rem .2rem 0; border: 1px solid transparent; white-space: nowrap; }
-.chip.verified, .chip.completed, .chip.resolved { background: #e3f3e9; color: var(--ok); border-color: #b5dcc4; }
+.chip.verified, .chip.completed, .chip.resolved, .chip.ready, .chip.applied, .chip.confirmed { background: #e3f3e9; color: var(--ok); border-color: #b5dcc4; }
 .chip.running, .chip.pending { background: #e7edf9; color: var(--info); border-color: #c5d1ee; }
 .chip.retrying { background: #fff3d9; color: var(--warn); border-color: #f0d49a; }
 .chip.blocked, .chip.failed { background: #fbe4e2; color: var(--bad); border-color: #f0bbb6; }
-.chip.skipped, .chip.awaiting_confirmation { background: #eef0f3; color: var(--muted); border-color: var(--line); }
+.chip.skipped, .chip.awaiting_confirmation, .chip.expired, .chip.cancelled, .chip.refused, .chip.held { background: #eef0f3; color: var(--muted); border-color: var(--line); }
 .left.overdue { color: var(--bad); font-weight: 600; } .left.soon { color: var(--warn); font-weight: 600; }
 .muted { color: var(--muted); }
 .flash { border-left: 4px solid var(--ok); background: #eef8f1; padding: .6rem .8rem; margin-bottom: 1rem; }

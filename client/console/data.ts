@@ -5,11 +5,14 @@
  */
 import type { Knex } from 'knex';
 import { BUCKETS, type Bucket, type BucketContext } from './buckets';
+import { createRequestList, type RequestType } from '../request-list';
 
 export interface RequestRowView {
   /** The request id, or the verification id of a public request not yet confirmed. */
   ref: string;
   kind: 'request' | 'verification';
+  /** Deletion, access or correction (a public request not yet confirmed: the kind it asks for). */
+  type: string;
   accountId: string | null;
   channel: string;
   status: string;
@@ -18,6 +21,8 @@ export interface RequestRowView {
   completedAt: Date | null;
   /** Each store's state as the deletion's workflow recorded it (lethe.deletion_store_states); empty before the freeze. */
   stores: { store: string; state: string }[];
+  /** Past the deadline before finishing (the request list's rule per type); known for rows of every type, not the buckets' table. */
+  overdue?: boolean;
 }
 
 /** The stores a request's table row shows a chip for, in this order. */
@@ -58,8 +63,19 @@ function decodeCursor(cursor: string): [string, string] | undefined {
   return undefined;
 }
 
-export function createConsoleData(deps: { db: Knex }) {
+export function createConsoleData(deps: { db: Knex; deadlineHours?: number }) {
   const { db } = deps;
+  // Every type in one statement a page, the same as GET /v1/requests (client/request-list.ts).
+  const everyType = createRequestList({ db, deadlineHours: deps.deadlineHours ?? 72 });
+  /** The page's store chips: one primary-key range read for the page's deletions. */
+  async function storeChips(ids: string[]): Promise<(ref: string) => { store: string; state: string }[]> {
+    const states: { request_id: string; store: string; state: string }[] = ids.length ? await db('lethe.deletion_store_states').whereIn('request_id', ids).select('request_id', 'store', 'state') : [];
+    return (ref: string) =>
+      states
+        .filter((x) => x.request_id === ref)
+        .map(({ store, state }) => ({ store, state }))
+        .sort((a, b) => STORE_NAMES.indexOf(a.store as (typeof STORE_NAMES)[number]) - STORE_NAMES.indexOf(b.store as (typeof STORE_NAMES)[number]));
+  }
 
   return {
     /** Every bucket's count: one query over the requests, one per verification bucket. */
@@ -134,29 +150,26 @@ export function createConsoleData(deps: { db: Knex }) {
       }
       const cursor = q.cursor ? decodeCursor(q.cursor) : undefined;
       if (cursor) query.whereRaw(`(${receivedCol}, ${refCol}::text) < (?::timestamptz, ?)`, cursor);
-      const rows: { ref: string; account_id: string | null; channel: string; status: string; received_at: Date; received_key: string; deadline_at: Date | null; completed_at: Date | null }[] =
-        await query;
+      if (verifications) query.select('kind');
+      const rows: {
+        ref: string;
+        account_id: string | null;
+        channel: string;
+        status: string;
+        received_at: Date;
+        received_key: string;
+        deadline_at: Date | null;
+        completed_at: Date | null;
+        kind?: string;
+      }[] = await query;
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
-      // The page's store chips: one primary-key range read for the page's requests.
-      const states: { request_id: string; store: string; state: string }[] =
-        !verifications && page.length
-          ? await db('lethe.deletion_store_states')
-              .whereIn(
-                'request_id',
-                page.map((r) => r.ref),
-              )
-              .select('request_id', 'store', 'state')
-          : [];
-      const storesOf = (ref: string) =>
-        states
-          .filter((x) => x.request_id === ref)
-          .map(({ store, state }) => ({ store, state }))
-          .sort((a, b) => STORE_NAMES.indexOf(a.store as (typeof STORE_NAMES)[number]) - STORE_NAMES.indexOf(b.store as (typeof STORE_NAMES)[number]));
+      const storesOf = await storeChips(verifications ? [] : page.map((r) => r.ref));
       return {
         rows: page.map((r) => ({
           ref: r.ref,
           kind: verifications ? 'verification' : 'request',
+          type: verifications ? (r.kind ?? 'deletion') : 'deletion',
           accountId: r.account_id,
           channel: r.channel,
           status: r.status,
@@ -169,9 +182,44 @@ export function createConsoleData(deps: { db: Knex }) {
       };
     },
 
-    /** The channels seen, for the filter. */
+    /**
+     * A page of requests of every type (or of `types`), newest first: the table when no bucket or
+     * store filter (both the deletions') is chosen. A deletion's row keeps its store chips.
+     */
+    async listTypes(q: ListQuery & { types?: RequestType[]; overdue?: boolean }): Promise<{ rows: RequestRowView[]; nextCursor?: string }> {
+      const page = await everyType.list({
+        ...(q.types ? { type: q.types } : {}),
+        ...(q.channel ? { channel: q.channel } : {}),
+        ...(q.overdue ? { overdue: true } : {}),
+        ...(q.from ? { from: q.from } : {}),
+        ...(q.to ? { to: q.to } : {}),
+        ...(q.ids || q.accountIds ? { requestIds: q.ids ?? [], accountIds: q.accountIds ?? [] } : {}),
+        limit: q.limit ?? PAGE_SIZE,
+        // A cursor this page did not hand out starts from the first page, as the buckets' table does.
+        ...(q.cursor && decodeCursor(q.cursor) ? { cursor: q.cursor } : {}),
+      });
+      const storesOf = await storeChips(page.items.filter((i) => i.type === 'deletion').map((i) => i.requestId));
+      return {
+        rows: page.items.map((i) => ({
+          ref: i.requestId,
+          kind: 'request',
+          type: i.type,
+          accountId: i.accountId,
+          channel: i.channel,
+          status: i.status,
+          receivedAt: new Date(i.receivedAt),
+          deadlineAt: new Date(i.deadlineAt),
+          completedAt: i.completedAt ? new Date(i.completedAt) : null,
+          stores: i.type === 'deletion' ? storesOf(i.requestId) : [],
+          overdue: i.overdue,
+        })),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      };
+    },
+
+    /** The channels seen, for the filter: those of every type's requests. */
     async channels(): Promise<string[]> {
-      const { rows } = await db.raw('select distinct channel from lethe.deletion_requests order by channel');
+      const { rows } = await db.raw('select channel from lethe.deletion_requests union select channel from lethe.access_requests union select channel from lethe.correction_requests order by channel');
       return (rows as { channel: string }[]).map((r) => r.channel);
     },
 

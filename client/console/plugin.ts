@@ -30,7 +30,9 @@ import type { RequestReader, DeletionView } from '../requests';
 import { credentialsOf, hasRole, type Caller } from '../api/auth';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets';
 import { BUCKETS, bucketOf, PERIODS, type Bucket, type BucketContext } from './buckets';
-import { createConsoleData, STORE_NAMES, STORE_STATES, type ListQuery, type ReportRow } from './data';
+import { createConsoleData, STORE_NAMES, STORE_STATES, type ListQuery, type ReportRow, type RequestRowView } from './data';
+import { REQUEST_TYPES, type RequestType } from '../request-list';
+import { registerTypePages } from './types';
 import { html, Html, jsonScript, timeLeft, when } from './html';
 import { chip, csrfField, layout, leftCell } from './pages';
 import { cookieValue, createSessionStore, csrfMatches, SESSION_COOKIE, type ConsoleSession } from './sessions';
@@ -74,7 +76,7 @@ export function createConsole(deps: ConsoleDeps) {
   const settings = config.console ?? { dueSoonHours: 24, sessionHours: 8, secureCookie: 'auto' as const };
   const dueSoonMs = settings.dueSoonHours * HOUR;
   const sessions = createSessionStore({ db, sessionHours: settings.sessionHours });
-  const data = createConsoleData({ db });
+  const data = createConsoleData({ db, deadlineHours: config.deletion.deadlineHours });
   const configured = new Map(credentialsOf(config.api).map((c) => [c.name, c.role]));
   let fields = deps.fields;
   const cipher = (): FieldCipher => (fields ??= getFieldCipher(() => requireKeyRing(config)));
@@ -187,6 +189,11 @@ export function createConsole(deps: ConsoleDeps) {
       const storeName = (STORE_NAMES as readonly string[]).includes(q.store ?? '') ? q.store! : undefined;
       const storeState = (STORE_STATES as readonly string[]).includes(q.store_state ?? '') ? q.store_state! : 'blocked';
       const storeFilter = storeName ? { name: storeName, state: storeState } : undefined;
+      // The type filter (every type by default). Buckets and the store filter are the deletions':
+      // choosing one lists deletions (the buckets' table); an access or correction type drops them.
+      const type = (REQUEST_TYPES as readonly string[]).includes(q.type ?? '') ? (q.type as RequestType) : undefined;
+      const deletionsOnly = type === undefined || type === 'deletion' ? Boolean((!search && !idQuery && bucket) || storeFilter) : false;
+      const overdueOnly = q.overdue === 'true';
       const list: ListQuery = {
         ...(search ? { accountIds: search.accountIds } : idQuery ? { ids: [idQuery], accountIds: [idQuery] } : {}),
         ...(!search && !idQuery && bucket ? { bucket } : {}),
@@ -196,13 +203,16 @@ export function createConsole(deps: ConsoleDeps) {
         ...(dateOf(q.to) ? { to: new Date(dateOf(q.to)!.getTime() + DAY) } : {}),
         ...(q.cursor ? { cursor: q.cursor } : {}),
       };
-      const [counts, page, channels] = await Promise.all([data.counts(ctx, q.channel || undefined), data.list(list, ctx), data.channels()]);
+      const rows = deletionsOnly ? data.list(list, ctx) : data.listTypes({ ...list, bucket: undefined, store: undefined, ...(type ? { types: [type] } : {}), overdue: overdueOnly });
+      const [counts, page, channels] = await Promise.all([data.counts(ctx, q.channel || undefined), rows, data.channels()]);
       // Public requests found by the address (not yet requests of their own, or never confirmed).
       const pending = search?.verificationIds?.length ? (await data.list({ bucket: VERIFICATIONS, ids: search.verificationIds }, ctx)).rows : [];
       const session = sessionOf(req);
       const keep = (extra: Record<string, string | undefined>) => {
         const p = new URLSearchParams();
         for (const [k, v] of Object.entries({
+          type,
+          overdue: overdueOnly ? 'true' : undefined,
           bucket: q.bucket,
           channel: q.channel,
           store: storeName,
@@ -218,7 +228,7 @@ export function createConsole(deps: ConsoleDeps) {
         return `/console${s ? `?${s}` : ''}`;
       };
       const flash = q.done ? { text: doneText(q.done) } : undefined;
-      const body = html` <h1>Deletion requests</h1>
+      const body = html` <h1>Requests</h1>
         <section aria-label="Buckets" class="buckets">
           ${BUCKETS.map(
             (b) =>
@@ -229,6 +239,7 @@ export function createConsole(deps: ConsoleDeps) {
         </section>
         <div class="card">
           <form class="filters" method="get" action="/console" aria-label="Filter requests">
+            ${idQuery ? html`<input type="hidden" name="q" value="${idQuery}" />` : ''}
             <label
               >Bucket
               <select name="bucket">
@@ -237,10 +248,24 @@ export function createConsole(deps: ConsoleDeps) {
               </select></label
             >
             <label
+              >Type
+              <select name="type">
+                <option value="">every type</option>
+                ${REQUEST_TYPES.map((t) => html`<option value="${t}" ${type === t ? html` selected` : ''}>${t}</option>`)}
+              </select></label
+            >
+            <label
               >Channel
               <select name="channel">
                 <option value="">any</option>
                 ${channels.map((c) => html`<option${q.channel === c ? html` selected` : ''}>${c}</option>`)}
+              </select></label
+            >
+            <label
+              >Clock
+              <select name="overdue">
+                <option value="">any</option>
+                <option value="true" ${overdueOnly ? html` selected` : ''}>overdue</option>
               </select></label
             >
             <label
@@ -586,6 +611,8 @@ export function createConsole(deps: ConsoleDeps) {
     }
 
     route('GET', '/console/requests/:id', async (req, reply) => requestPage(req, reply));
+    // The one-request pages of access requests and corrections (client/console/types.ts).
+    registerTypePages({ route, db, deadlineHours: config.deletion.deadlineHours, dueSoonMs, sessionOf, sendPage });
     route('POST', '/console/requests/:id/retry', async (req, reply) => {
       const id = (req.params as { id: string }).id;
       const r = await deps.operator.retry(id, actor(req));
@@ -884,13 +911,24 @@ function errorPage(status: number, message: string, session?: ConsoleSession): s
 /** Every public request (a search names which). */
 const VERIFICATIONS: Bucket = { key: 'public', label: 'Public requests', hint: '', source: 'verifications', where: () => ['true', []] };
 
-function requestsTable(rows: Awaited<ReturnType<ReturnType<typeof createConsoleData>['list']>>['rows'], dueSoonMs: number, id = 'requests'): Html {
+/** Where a request's own page is, by its type. */
+const pageOf = (r: RequestRowView): string => (r.type === 'access' ? `/console/access/${r.ref}` : r.type === 'correction' ? `/console/corrections/${r.ref}` : `/console/requests/${r.ref}`);
+
+/** The request's clock has stopped: done (a deletion completed or skipped, an archive ready, a correction ended), or waiting for the person. */
+function clockStopped(r: RequestRowView): boolean {
+  if (r.type === 'access') return ['ready', 'expired', 'cancelled'].includes(r.status);
+  if (r.type === 'correction') return ['completed', 'refused'].includes(r.status);
+  return ['completed', 'skipped'].includes(r.status);
+}
+
+function requestsTable(rows: RequestRowView[], dueSoonMs: number, id = 'requests'): Html {
   if (!rows.length) return html`<p class="card muted">No requests match.</p>`;
   return html`<div class="table-wrap">
     <table class="responsive" id="${id}">
       <thead>
         <tr>
           <th>Reference</th>
+          <th>Type</th>
           <th>Channel</th>
           <th>Received</th>
           <th>Time left</th>
@@ -900,13 +938,15 @@ function requestsTable(rows: Awaited<ReturnType<ReturnType<typeof createConsoleD
       </thead>
       <tbody>
         ${rows.map((r) => {
-          const finished = r.kind === 'request' && ['completed', 'skipped'].includes(r.status);
-          return html`<tr data-ref="${r.ref}">
-            <td data-label="Reference" class="mono">${r.kind === 'request' ? html`<a href="/console/requests/${r.ref}">${r.ref}</a>` : html`${r.ref} <span class="muted">(verification)</span>`}</td>
+          const finished = r.kind === 'request' && clockStopped(r);
+          const waiting = r.type === 'correction' && r.status === 'awaiting_confirmation';
+          return html`<tr data-ref="${r.ref}" data-type="${r.type}">
+            <td data-label="Reference" class="mono">${r.kind === 'request' ? html`<a href="${pageOf(r)}">${r.ref}</a>` : html`${r.ref} <span class="muted">(verification)</span>`}</td>
+            <td data-label="Type">${r.type}</td>
             <td data-label="Channel">${r.channel}</td>
             <td data-label="Received">${when(r.receivedAt)}</td>
-            <td data-label="Time left">${leftCell(r.deadlineAt, finished, dueSoonMs)}</td>
-            <td data-label="Status">${chip(r.status)}</td>
+            <td data-label="Time left">${waiting ? html`<span class="muted">waiting for the person</span>` : leftCell(r.deadlineAt, finished, dueSoonMs)}</td>
+            <td data-label="Status">${chip(r.status)}${r.overdue && finished ? chip('failed', 'finished late') : ''}</td>
             <td data-label="Stores" class="stores">${r.stores.length ? r.stores.map((x) => chip(x.state, `${x.store}: ${x.state}`)) : html`<span class="muted">—</span>`}</td>
           </tr>`;
         })}
