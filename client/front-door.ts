@@ -3,8 +3,11 @@
  * person to confirm. Every one becomes a row in lethe.verifications and a verification
  * workflow (workflows/verification.ts), which finds the account, mails the link to the address
  * on file, reminds once and expires. The person's confirmation comes back here: the link's
- * secret is checked against its hash, used once, and the deletion is filed through the intake
- * every channel uses, with the confirmation as its receipt time.
+ * secret is checked against its hash, used once, and the request is filed with the confirmation
+ * as its receipt time: a deletion through the intake every channel uses, a copy of the data (an
+ * access request, `kind: 'access'`) through the access service's own filing (client/access.ts).
+ * Both kinds take the same path to the person's mailbox: a copy sends everything about the
+ * account to it, so it must be the holder who asks as surely as for a deletion.
  *
  * No account enumeration: `file` does the same work whether or not the address names an
  * account (a row, a workflow start); the lookup happens later, in the workflow's activity.
@@ -20,6 +23,22 @@ import { verificationConfirmedSignal, verificationWorkflowId, type Channel, type
 import { requestVerificationWorkflow } from '../workflows/verification';
 import { tokenHash, verificationContext } from '../stores/verifications';
 import type { Intake, StartedDeletion } from './intake';
+import { createAccessService, type AccessService } from './access';
+
+/** What a person may ask for at the front door (`type` of `POST /v1/public/requests`; lethe.verifications.kind). */
+export const PUBLIC_REQUEST_TYPES = ['deletion', 'access'] as const;
+export type PublicRequestType = (typeof PUBLIC_REQUEST_TYPES)[number];
+
+/**
+ * The channel an access request from the front door is filed with. The access service takes the
+ * channels a caller may name (REQUEST_CHANNELS), which leave out `web`: until client/access.ts
+ * takes `web` from the front door (a hook its owner adds), a request from the page or the public
+ * API is filed as `api`, the nearest it takes. `email` (a mail to the privacy address) is its own.
+ */
+export const accessChannelOf = (channel: 'web' | 'email'): 'api' | 'email' => (channel === 'web' ? 'api' : 'email');
+
+/** What a confirmation started: a deletion (the intake's answer), or an access request. */
+export type Confirmed = ({ kind: 'deletion' } & StartedDeletion) | { kind: 'access'; requestId: string; accountId: string; status: string; receivedAt: string; deadlineAt: string; existing: boolean };
 
 /** Why a link does not confirm: each answers its own page. */
 export type LinkProblem = 'invalid' | 'expired' | 'used' | 'locked';
@@ -53,6 +72,7 @@ const NOT_CLAIMED = Symbol('not claimed');
 /** A row of lethe.verifications (migrations/lethe/009_front_door.ts). */
 interface VerificationRow {
   verification_id: string;
+  kind: PublicRequestType;
   channel: string;
   account_id: string;
   status: VerificationStatus;
@@ -65,17 +85,28 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A link's token: `<verificationId>.<43 base64url characters>` (256 bits). */
 const TOKEN = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})$/;
 
-export function createFrontDoor(deps: { config: Pick<Config, 'frontDoor' | 'temporal' | 'encryption' | 'stateDir'>; db: Knex; temporal: Client; intake: Intake }) {
+export function createFrontDoor(deps: {
+  config: Pick<Config, 'frontDoor' | 'temporal' | 'encryption' | 'stateDir' | 'deletion' | 'access'>;
+  db: Knex;
+  temporal: Client;
+  intake: Intake;
+  /** Files a confirmed access request; default the access service over the intake's account rule. */
+  access?: Pick<AccessService, 'file'>;
+}) {
   const { config, db, temporal, intake } = deps;
   let fields: FieldCipher | undefined;
   const cipher = () => (fields ??= getFieldCipher(() => requireKeyRing(config)));
+  let accessService: Pick<AccessService, 'file'> | undefined = deps.access;
+  const access = () => (accessService ??= createAccessService({ config, db, temporal, resolve: intake.resolveAccount }));
 
-  async function begin(row: { verificationId: string; channel: VerificationChannel; accountId?: string; email?: string; requestedBy?: string }): Promise<VerificationInput> {
+  async function begin(row: { verificationId: string; kind: PublicRequestType; channel: VerificationChannel; accountId?: string; email?: string; requestedBy?: string }): Promise<VerificationInput> {
     const now = new Date();
     const expiresAt = new Date(now.getTime() + config.frontDoor.verificationTtlMs);
     const input: VerificationInput = {
       verificationId: row.verificationId,
-      kind: 'deletion',
+      // contract/front-door.ts names only 'deletion' so far; the workflow does not read it (the
+      // activities read the row's kind), but the history should say what was asked.
+      kind: row.kind as VerificationInput['kind'],
       channel: row.channel,
       firstContactAt: now.toISOString(),
       expiresAt: expiresAt.toISOString(),
@@ -83,7 +114,7 @@ export function createFrontDoor(deps: { config: Pick<Config, 'frontDoor' | 'temp
     };
     await db('lethe.verifications').insert({
       verification_id: row.verificationId,
-      kind: 'deletion',
+      kind: row.kind,
       channel: row.channel,
       account_id: row.accountId ?? null,
       email_sealed: row.email ? cipher().seal(row.email, verificationContext(row.verificationId)) : null,
@@ -129,31 +160,32 @@ export function createFrontDoor(deps: { config: Pick<Config, 'frontDoor' | 'temp
 
   return {
     /** A public request (the privacy page, the public API, a mail to the privacy address). */
-    async file(req: { email: string; channel: 'web' | 'email' }): Promise<{ verificationId: string }> {
+    async file(req: { email: string; channel: 'web' | 'email'; kind?: PublicRequestType }): Promise<{ verificationId: string }> {
       const verificationId = randomUUID();
-      await begin({ verificationId, channel: req.channel, email: req.email });
+      await begin({ verificationId, kind: req.kind ?? 'deletion', channel: req.channel, email: req.email });
       return { verificationId };
     },
 
     /** A staff request with `verification: "email"`: the account is known; the person confirms. */
     async fileForAccount(req: { accountId: string; channel: Channel; requestedBy?: string }): Promise<VerificationView> {
       const verificationId = randomUUID();
-      await begin({ verificationId, channel: req.channel as VerificationChannel, accountId: req.accountId, requestedBy: req.requestedBy });
+      await begin({ verificationId, kind: 'deletion', channel: req.channel as VerificationChannel, accountId: req.accountId, requestedBy: req.requestedBy });
       return (await this.view(verificationId))!;
     },
 
     /** What `GET /privacy/confirm` shows: whether the link would confirm (it changes nothing but a wrong link's count). */
-    async inspect(token: string): Promise<{ verificationId: string; expiresAt: string }> {
+    async inspect(token: string): Promise<{ verificationId: string; kind: PublicRequestType; expiresAt: string }> {
       const { v } = await lookup(token);
-      return { verificationId: v.verification_id, expiresAt: new Date(v.expires_at).toISOString() };
+      return { verificationId: v.verification_id, kind: v.kind === 'access' ? 'access' : 'deletion', expiresAt: new Date(v.expires_at).toISOString() };
     },
 
     /**
-     * The person's confirmation: the link is used once, the deletion filed (or joined) with the
-     * confirmation as its receipt time, and the waiting workflow told. If filing fails (Temporal
-     * away), the link is left unused so the person can try again.
+     * The person's confirmation: the link is used once, the deletion or the access request filed
+     * (or joined) with the confirmation as its receipt time, and the waiting workflow told. If
+     * filing fails (Temporal away, the account being deleted), the link is left unused so the
+     * person can try again.
      */
-    async confirm(token: string): Promise<StartedDeletion> {
+    async confirm(token: string): Promise<Confirmed> {
       const { v, hash } = await lookup(token);
       const confirmedAt = new Date();
       const claimed = await db
@@ -172,16 +204,37 @@ export function createFrontDoor(deps: { config: Pick<Config, 'frontDoor' | 'temp
         await lookup(token);
         throw new LinkError('used', 'this link was already used');
       }
-      let started: StartedDeletion;
+      let started: Confirmed;
       try {
-        started = await intake.startVerified({
-          requestId: v.verification_id,
-          accountId: v.account_id,
-          channel: v.channel as Channel,
-          confirmedAt,
-          firstContactAt: new Date(v.first_contact_at).toISOString(),
-          requestedBy: v.requested_by ?? undefined,
-        });
+        if (v.kind === 'access') {
+          // By the account the verification found (never the typed address again): the access
+          // service checks it is live and not being deleted, and joins an open request.
+          const filed = await access().file({
+            accountId: v.account_id,
+            channel: accessChannelOf(v.channel === 'web' ? 'web' : 'email'),
+            receivedAt: confirmedAt.toISOString(),
+            ...(v.requested_by ? { requestedBy: v.requested_by } : {}),
+          });
+          started = {
+            kind: 'access',
+            requestId: filed.requestId,
+            accountId: filed.accountId,
+            status: filed.status,
+            receivedAt: filed.receivedAt,
+            deadlineAt: filed.deadlineAt,
+            existing: filed.existing,
+          };
+        } else {
+          const deletion = await intake.startVerified({
+            requestId: v.verification_id,
+            accountId: v.account_id,
+            channel: v.channel as Channel,
+            confirmedAt,
+            firstContactAt: new Date(v.first_contact_at).toISOString(),
+            requestedBy: v.requested_by ?? undefined,
+          });
+          started = { kind: 'deletion', ...deletion };
+        }
       } catch (err) {
         await db.transaction(async (trx) => {
           await trx('lethe.verification_tokens').where({ token_hash: hash }).update({ used_at: null });
@@ -198,10 +251,13 @@ export function createFrontDoor(deps: { config: Pick<Config, 'frontDoor' | 'temp
       return started;
     },
 
-    /** A request that waits (or waited) for the person, by its id; undefined when there is none. */
+    /**
+     * A deletion request that waits (or waited) for the person, by its id; undefined when there is
+     * none. An access request's verification is not a deletion and is not answered here.
+     */
     async view(verificationId: string): Promise<VerificationView | undefined> {
       if (!UUID.test(verificationId)) return undefined;
-      const v = await db('lethe.verifications').where({ verification_id: verificationId }).first();
+      const v = await db('lethe.verifications').where({ verification_id: verificationId, kind: 'deletion' }).first();
       if (!v) return undefined;
       return {
         requestId: v.verification_id,

@@ -14,7 +14,14 @@ export interface InboundMail {
   robot?: string;
   /** `Message-ID`, for the log (no address in it is logged). */
   messageId?: string;
+  /** `Subject`, and the first lines the person wrote (quoted lines left out): what they ask for (client/inbound.ts). */
+  subject?: string;
+  opening?: string;
 }
+
+/** How much of the body says what a mail asks for: its first lines, not a quoted thread below. */
+const OPENING_LINES = 8;
+const OPENING_CHARS = 2000;
 
 export class InboundMailError extends Error {
   constructor(message: string) {
@@ -54,7 +61,29 @@ export async function readInbound(raw: Buffer | string, opts: { envelopeFrom?: s
     autoReplyMarkers: ['x-autoreply', 'x-autorespond', 'x-auto-response-suppress'].filter((h) => parsed.headers.has(h)),
     from,
   });
-  return { ...(from ? { from } : {}), ...(robot ? { robot } : {}), ...(parsed.messageId ? { messageId: parsed.messageId } : {}) };
+  // An HTML-only mail has no text part (skipHtmlToText): its tags are dropped, enough to read words by.
+  const body =
+    parsed.text ??
+    (typeof parsed.html === 'string'
+      ? parsed.html
+          .replace(/<(style|script)[^]*?<\/\1>/gi, ' ')
+          .replace(/<[^>]*>/g, '\n')
+          .replace(/&nbsp;/g, ' ')
+      : '');
+  const opening = body
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('>'))
+    .slice(0, OPENING_LINES)
+    .join('\n')
+    .slice(0, OPENING_CHARS);
+  return {
+    ...(from ? { from } : {}),
+    ...(robot ? { robot } : {}),
+    ...(parsed.messageId ? { messageId: parsed.messageId } : {}),
+    ...(parsed.subject ? { subject: parsed.subject } : {}),
+    ...(opening ? { opening } : {}),
+  };
 }
 
 /** Why a mail is a robot's (never answered), from its headers; undefined for a person's. */

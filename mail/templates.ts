@@ -107,13 +107,45 @@ const HOW_ASKED: Record<Channel, string> = {
   staff: 'The request was made through our support team.',
 };
 
+/** What a front-door request asks for (lethe.verifications.kind). */
+export type RequestKind = 'deletion' | 'access';
+
+/** What a copy holds, said the way a person knows it (docs/access.md: the four stores). */
+const WHAT_IS_COPIED = ['your account and its profile', 'your images and videos', 'your login and its history', 'your billing record (subscriptions and invoices)'];
+
+/**
+ * A copy sounds harmless, but confirming one sends everything about the account to this
+ * mailbox: the mail and the confirm page say so before anyone confirms.
+ */
+const COPY_GOES_HERE =
+  'Please read this before you confirm: we send the copy as a download link to this email address, the one on the account. Anyone who can read this mailbox can download everything in it.';
+
 /**
  * The link that proves the request is the account holder's: sent only to the address on file.
  * `auto-replied` when it answers a mail to the privacy address (RFC 3834 §5), else `auto-generated`.
  */
-export function verificationMail(opts: MailContext & { link: string; expiresAt: Date | string; kind: 'deletion'; channel: Channel; deadlineHours?: number }): RenderedMail {
+export function verificationMail(opts: MailContext & { link: string; expiresAt: Date | string; kind: RequestKind; channel: Channel; deadlineHours?: number }): RenderedMail {
   const link = ownLink(opts.publicUrl, opts.link);
   const hours = opts.deadlineHours ?? DEFAULT_DEADLINE_HOURS;
+  const autoSubmitted = opts.channel === 'email' ? 'auto-replied' : 'auto-generated';
+  if (opts.kind === 'access') {
+    return render(
+      opts,
+      'Confirm your request for a copy of your data',
+      [
+        { p: `Someone asked us for a copy of all the data we hold about the account that uses this email address. ${HOW_ASKED[opts.channel]}` },
+        { p: 'If it was you, open this link and confirm:' },
+        { link, label: 'Review and confirm: send me a copy' },
+        { p: COPY_GOES_HERE },
+        { p: 'If it was not you, ignore this mail: nothing is gathered or sent, and your account stays as it is.' },
+        { p: `The link works once, and only until ${readableUtc(opts.expiresAt)}. Opening it sends nothing: you confirm on the page it opens.` },
+        { p: `Once you confirm, we mail you the download link within ${hours} hours. The copy holds:` },
+        { list: WHAT_IS_COPIED },
+      ],
+      'You get this mail because a copy of the data of the account with this address was requested; we send it only to the address on the account, to make sure it is its holder who asks.',
+      autoSubmitted,
+    );
+  }
   return render(
     opts,
     'Confirm the deletion of your account',
@@ -128,13 +160,28 @@ export function verificationMail(opts: MailContext & { link: string; expiresAt: 
       { p: `The ${hours} hours start when you confirm: until then we cannot know that the request is yours.` },
     ],
     'You get this mail because a deletion was requested for the account with this address; we send it only to the address on the account, to make sure it is its holder who asks.',
-    opts.channel === 'email' ? 'auto-replied' : 'auto-generated',
+    autoSubmitted,
   );
 }
 
 /** The one reminder, sent before an unconfirmed link expires. */
-export function verificationReminder(opts: MailContext & { link: string; expiresAt: Date | string }): RenderedMail {
+export function verificationReminder(opts: MailContext & { link: string; expiresAt: Date | string; kind?: RequestKind }): RenderedMail {
   const link = ownLink(opts.publicUrl, opts.link);
+  if (opts.kind === 'access') {
+    return render(
+      opts,
+      'Reminder: confirm your request for a copy of your data',
+      [
+        { p: 'We have not yet heard from you about the request for a copy of the data of the account that uses this email address.' },
+        { p: `If you want the copy, open this link and confirm before ${readableUtc(opts.expiresAt)}:` },
+        { link, label: 'Review and confirm: send me a copy' },
+        { p: COPY_GOES_HERE },
+        { p: 'If you did not ask for this, or changed your mind, ignore this mail: the request lapses then, nothing is sent, and we will not remind you again.' },
+      ],
+      'You get this mail because a copy of the data of the account with this address was requested and has not been confirmed.',
+      'auto-generated',
+    );
+  }
   return render(
     opts,
     'Reminder: confirm the deletion of your account',
@@ -202,7 +249,8 @@ export function noAccountMail(opts: MailContext): RenderedMail {
 }
 
 /** We did not act automatically; a person takes it from here. Says nothing of what we found. */
-export function refusedMail(opts: MailContext & { reason: 'ambiguous' | 'needs_operator'; channel?: Channel }): RenderedMail {
+export function refusedMail(opts: MailContext & { reason: 'ambiguous' | 'needs_operator'; channel?: Channel; kind?: RequestKind }): RenderedMail {
+  const access = opts.kind === 'access';
   const why =
     opts.reason === 'ambiguous'
       ? 'We could not tell for certain which account your request is about, so we have not acted on it.'
@@ -210,8 +258,8 @@ export function refusedMail(opts: MailContext & { reason: 'ambiguous' | 'needs_o
   return render(
     opts,
     'Your request needs a person to look at it',
-    [{ p: why }, { p: 'Nothing has been deleted. Our privacy team will contact you at this address; you do not need to do anything now.' }],
-    'You get this mail because a deletion was requested for the account with this address.',
+    [{ p: why }, { p: `${access ? 'Nothing has been gathered or sent' : 'Nothing has been deleted'}. Our privacy team will contact you at this address; you do not need to do anything now.` }],
+    `You get this mail because ${access ? 'a copy of the data of the account with this address was requested' : 'a deletion was requested for the account with this address'}.`,
     opts.channel === 'email' ? 'auto-replied' : 'auto-generated',
   );
 }

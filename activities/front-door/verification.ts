@@ -6,6 +6,10 @@
  * link carries the request's id and a 256-bit secret; Lethe keeps only the secret's SHA-256, so
  * neither Temporal's history nor Lethe's tables can confirm anything.
  *
+ * The same for both kinds a row can ask for (`kind`: a deletion, or a copy of the data, which is
+ * as much a matter of the right person: it sends everything to the mailbox): only the mail's
+ * words differ.
+ *
  * Refused before any link is sent, and recorded with the reason: an address that names no
  * account, or more than one in any letter case (CONTRACT §2: never guessed), and an account whose
  * address changed within LETHE_ADDRESS_CHANGE_HOLD (a takeover changes the address, then asks).
@@ -17,7 +21,7 @@ import type { FieldCipher } from '../../encryption/fields';
 import { emailCandidates } from '../../stores/subjects';
 import { confirmLink, newToken, verificationContext, watchAddress } from '../../stores/verifications';
 import type { VerificationStatus } from '../../contract';
-import { noAccountMail, refusedMail, verificationMail, verificationReminder } from '../../mail/templates';
+import { noAccountMail, refusedMail, verificationMail, verificationReminder, type RequestKind } from '../../mail/templates';
 import type { Mailer } from '../../mail/transport';
 import { deliver } from './deliver';
 
@@ -27,15 +31,18 @@ export function createVerificationActivities(deps: { db: Knex; fields: FieldCiph
   const { db, fields, config } = deps;
   const row = (verificationId: string) => db('lethe.verifications').where({ verification_id: verificationId });
 
-  async function mailLink(v: { verification_id: string; channel: string; expires_at: Date }, to: string, reminder: boolean): Promise<void> {
+  /** What the row asks for: the mail and the page say which (a copy goes to this mailbox; a deletion cannot be undone). */
+  const kindOf = (v: { kind?: string }): RequestKind => (v.kind === 'access' ? 'access' : 'deletion');
+
+  async function mailLink(v: { verification_id: string; kind: string; channel: string; expires_at: Date }, to: string, reminder: boolean): Promise<void> {
     const { token, hash } = newToken(v.verification_id);
     await db('lethe.verification_tokens').insert({ token_hash: hash, verification_id: v.verification_id });
     const link = confirmLink(config.mail.publicUrl, token);
     const expiresAt = new Date(v.expires_at).toISOString();
     const channel = v.channel === 'web' || v.channel === 'email' ? v.channel : 'staff';
     const mail = reminder
-      ? verificationReminder({ link, expiresAt, publicUrl: config.mail.publicUrl })
-      : verificationMail({ link, expiresAt, kind: 'deletion', channel, publicUrl: config.mail.publicUrl });
+      ? verificationReminder({ link, expiresAt, kind: kindOf(v), publicUrl: config.mail.publicUrl })
+      : verificationMail({ link, expiresAt, kind: kindOf(v), channel, publicUrl: config.mail.publicUrl });
     await deliver({ db, mailer: deps.mailer() }, { kind: reminder ? 'verification_reminder' : 'verification', ref: v.verification_id, to, ...mail });
     await row(v.verification_id).increment('mails_sent', 1).update({ updated_at: db.fn.now() });
   }
@@ -78,7 +85,10 @@ export function createVerificationActivities(deps: { db: Knex; fields: FieldCiph
 
       const { changedAt } = await watchAddress(db, fields, accountId, account.email);
       if (config.frontDoor.addressChangeHoldMs > 0 && changedAt && Date.now() - changedAt.getTime() < config.frontDoor.addressChangeHoldMs) {
-        await deliver({ db, mailer: deps.mailer() }, { kind: 'refused', ref: verificationId, to: account.email, ...refusedMail({ reason: 'needs_operator', publicUrl: config.mail.publicUrl }) });
+        await deliver(
+          { db, mailer: deps.mailer() },
+          { kind: 'refused', ref: verificationId, to: account.email, ...refusedMail({ reason: 'needs_operator', kind: kindOf(v), publicUrl: config.mail.publicUrl }) },
+        );
         return settle(
           verificationId,
           'needs_operator',

@@ -53,6 +53,7 @@ input[type=email] { width: 100%; font: inherit; padding: .6rem .7rem; border: 1p
 fieldset { border: 1px solid var(--line); border-radius: 6px; margin: 1rem 0; padding: .5rem 1rem 1rem; }
 legend { font-weight: 600; padding: 0 .25rem; }
 .choice { display: flex; gap: .5rem; align-items: baseline; font-weight: 400; margin: .5rem 0 0; }
+.choice + .hint { margin: 0 0 .5rem 1.6rem; }
 button { font: inherit; font-weight: 600; margin-top: 1.25rem; padding: .65rem 1.25rem; border: 0; border-radius: 6px; background: var(--accent); color: #fff; cursor: pointer; }
 button.danger { background: var(--bad); }
 :focus-visible { outline: 3px solid #f2b600; outline-offset: 2px; }
