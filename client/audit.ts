@@ -31,6 +31,9 @@ export const AUDIT_ACTIONS = [
   'hold.released',
   // Access requests (client/access.ts): ids and the channel only.
   'access_request.filed',
+  'access_request.retried',
+  // The maintenance pass found the request's run ended outside Lethe (client/reconcile.ts): `outcome` says how.
+  'access_request.reconciled',
   // Correction requests (client/corrections.ts): field names in details, never values.
   'correction_request.filed',
   'correction_request.email_confirmed',

@@ -7,6 +7,11 @@
  * asking. (A run whose history and visibility record expired before any pass saw it closed, an
  * API down for the whole retention, is recorded when its status is read.)
  *
+ * Access requests likewise (client/access.ts): a run terminated or timed out outside Lethe
+ * leaves its request `running` (or `ready`, its archive waiting for a timer that is gone); the
+ * same visibility query finds it, and the request is recorded `failed`, with how the run ended
+ * in the audit trail (`access_request.reconciled`), which the request's view reads as its reason.
+ *
  * A deletion that ended that way leaves its captured subject (lethe.deletion_subjects: the
  * sealed email and vendor ids), which an operator's retry resumes from. When nobody retries,
  * the subject of a run that stays ended for LETHE_ABANDONED_SUBJECT_DAYS is erased, and the
@@ -16,7 +21,8 @@ import type { Knex } from 'knex';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { deletionWorkflowId, FINISHED_STATUSES, isUuid } from '../contract';
 import { accountDeletionWorkflow } from '../workflows/deletion';
-import type { AuditTrail } from './audit';
+import { accessRequestWorkflow, accessWorkflowId } from '../workflows/access';
+import { createAuditTrail, type AuditTrail } from './audit';
 import type { RequestReader } from './requests';
 
 /** How far a pass looks back past the last one: visibility (Elasticsearch) lags its runs by seconds. */
@@ -24,8 +30,12 @@ const VISIBILITY_LAG_MS = 5 * 60_000;
 const OPEN_STATUSES = ['pending', 'running', 'blocked'];
 /** `deletion-<accountId>` (contract/ids.ts). */
 const DELETION_PREFIX = deletionWorkflowId('');
+/** `access-<requestId>` (workflows/access.ts). */
+const ACCESS_PREFIX = accessWorkflowId('');
+/** An access request whose run may still be going: gathering, or its archive waiting for its expiry. */
+const ACCESS_OPEN = ['pending', 'running', 'blocked', 'ready'];
 
-export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (line: string) => void }) {
+export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (line: string) => void; audit?: Pick<AuditTrail, 'record'> }) {
   const { db } = deps;
   const pending = new Set<Promise<void>>();
   /** When the last complete pass began (ms): the next asks only for runs closed since then. */
@@ -39,6 +49,28 @@ export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (lin
       .update({ status });
   }
 
+  /**
+   * An access request whose run closed while its row says it goes on: the latest run of its id
+   * is looked at (an operator's retry may have started a new one since), and a run that is not
+   * running is recorded `failed`, how it ended in the audit trail. Every end the workflow reaches
+   * itself it records before it closes, so only an end from outside gets here.
+   */
+  const audit = deps.audit ?? createAuditTrail({ db });
+  async function endAccess(temporal: Client, requestId: string): Promise<void> {
+    let how: string;
+    try {
+      const d = await temporal.workflow.getHandle(accessWorkflowId(requestId)).describe();
+      if (d.status.name === 'RUNNING') return;
+      how = d.status.name;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      how = 'GONE';
+    }
+    const n = await db('lethe.access_requests').where({ request_id: requestId }).whereIn('status', ACCESS_OPEN).update({ status: 'failed' });
+    if (n === 0) return;
+    await audit.record({ actor: MAINTENANCE_ACTOR, via: 'system', action: 'access_request.reconciled', requestId, details: { status: 'failed', outcome: how } });
+  }
+
   return {
     /** What the read side saw; recorded in the background, never failing the read. */
     note(requestId: string, status: 'failed' | 'skipped'): void {
@@ -48,7 +80,7 @@ export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (lin
     },
 
     /**
-     * One visibility query for the deletion runs that closed since the last pass (the first pass
+     * One visibility query for the deletion and access runs that closed since the last pass (the first pass
      * looks back to the oldest open request), then the read side's look at each of those whose
      * request is still open here: Temporal is asked once a pass, however many requests are open,
      * plus once for each run that really ended outside Lethe. A run Lethe finished itself has its
@@ -61,14 +93,17 @@ export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (lin
       let since = watermark;
       if (since === undefined) {
         const oldest: { created_at?: Date | null } | undefined = await db('lethe.deletion_requests').whereIn('status', OPEN_STATUSES).min({ created_at: 'created_at' }).first();
+        const oldestAccess: { created_at?: Date | null } | undefined = await db('lethe.access_requests').whereIn('status', ACCESS_OPEN).min({ created_at: 'created_at' }).first();
+        const times = [oldest?.created_at, oldestAccess?.created_at].filter((t): t is Date => !!t).map((t) => new Date(t).getTime());
         // Nothing open: nothing to reconcile, and no question for Temporal.
-        if (!oldest?.created_at) return 0;
-        since = new Date(oldest.created_at).getTime();
+        if (!times.length) return 0;
+        since = Math.min(...times);
       }
       // The raw listing, not `workflow.list()`: that decodes every run's memo through the codec,
       // and one run whose key left the ring (or another deployment's run in the namespace)
       // would fail the whole pass. The workflow id names the account; nothing else is needed.
       const accounts = new Set<string>();
+      const accessIds = new Set<string>();
       let nextPageToken: Uint8Array | undefined;
       do {
         const page = await temporal.workflowService.listWorkflowExecutions({
@@ -80,6 +115,7 @@ export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (lin
         for (const e of page.executions ?? []) {
           const id = e.execution?.workflowId ?? '';
           if (id.startsWith(DELETION_PREFIX) && isUuid(id.slice(DELETION_PREFIX.length))) accounts.add(id.slice(DELETION_PREFIX.length));
+          else if (id.startsWith(ACCESS_PREFIX) && isUuid(id.slice(ACCESS_PREFIX.length))) accessIds.add(id.slice(ACCESS_PREFIX.length));
         }
         nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
       } while (nextPageToken);
@@ -90,8 +126,15 @@ export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (lin
             .select('request_id')
         : [];
       for (const r of open) await reader.get(r.request_id);
+      const access: { request_id: string }[] = accessIds.size
+        ? await db('lethe.access_requests')
+            .whereIn('request_id', [...accessIds])
+            .whereIn('status', ACCESS_OPEN)
+            .select('request_id')
+        : [];
+      for (const r of access) await endAccess(temporal, r.request_id);
       watermark = startedAt;
-      return open.length;
+      return open.length + access.length;
     },
 
     /**
@@ -153,12 +196,12 @@ export function createReconciler(deps: { db: Knex; temporal?: Client; log?: (lin
 }
 
 /**
- * The deletion runs that closed at or after `since`, however they closed (Lethe's own outcomes
+ * The deletion and access runs that closed at or after `since`, however they closed (Lethe's own outcomes
  * are filtered out by their finished rows, not here: a completed run without a receipt is a skip).
  * A run continued as new goes on in its next run.
  */
 export function endedRunsQuery(since: Date): string {
-  return `WorkflowType = "${accountDeletionWorkflow.name}" AND ExecutionStatus != "Running" AND ExecutionStatus != "ContinuedAsNew" AND CloseTime >= "${since.toISOString()}"`;
+  return `(WorkflowType = "${accountDeletionWorkflow.name}" OR WorkflowType = "${accessRequestWorkflow.name}") AND ExecutionStatus != "Running" AND ExecutionStatus != "ContinuedAsNew" AND CloseTime >= "${since.toISOString()}"`;
 }
 
 export type Reconciler = ReturnType<typeof createReconciler>;

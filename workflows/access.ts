@@ -8,12 +8,15 @@
  *   3. the read-only links are mailed to the account's address on file;
  *   4. a timer deletes the archive when the links expire.
  * A deletion of the account (the intake signals `accessAccountDeletedSignal`) deletes the archive
- * at once, whatever step this request is in, and ends it `cancelled`.
+ * at once, whatever step this request is in, and ends it `cancelled`. However the run ends
+ * (completed, failed, cancelled through Temporal), what it wrote in Lethe's container (staged
+ * parts, the archive) is deleted in a scope cancellation cannot interrupt, after every activity
+ * that could still write there has finished.
  *
  * History holds ids, times, counts and sizes: the data is staged and written by the activities,
  * and the links are made and mailed inside one activity, never returned.
  */
-import { condition, defineQuery, defineSignal, isCancellation, log, proxyActivities, setHandler, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, condition, defineQuery, defineSignal, isCancellation, log, proxyActivities, setHandler, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AccessInput, AccessProgress, AccessStore, AccessStoreProgress, ArchiveResult, GatherResult } from '../activities/access/types';
 import { failureText, failureTypeOf, FailureType, NEEDS_PERSON, NON_RETRYABLE, type BlockPolicy } from '../contract';
@@ -23,7 +26,7 @@ export const accessWorkflowId = (requestId: string): string => `access-${request
 export const accessProgressQuery = defineQuery<AccessProgress>('accessProgress');
 /** The account is being deleted: delete the archive now, stop. Carries nothing. */
 export const accessAccountDeletedSignal = defineSignal('accessAccountDeleted');
-/** An operator's "try the blocked stores now". */
+/** An operator's "try the failing stores now" (`POST /v1/access-requests/{id}/retry`, `lethe access retry`). */
 export const accessRetrySignal = defineSignal('accessRetry');
 
 const STORES: readonly AccessStore[] = ['database', 'auth0', 'recurly', 'media'];
@@ -32,14 +35,26 @@ const retry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2,
 /** One attempt of a step: transient faults retried inside it for at most the attempt budget; what needs a person comes straight back. */
 function attempts(policy: BlockPolicy) {
   const attempt: RetryPolicy = { ...retry, nonRetryableErrorTypes: [...NON_RETRYABLE, ...NEEDS_PERSON] };
+  // A run that ends waits for the attempts in flight (they stage files, or write the archive)
+  // before it deletes what they wrote: nothing lands in the container after the clean-up.
+  const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
   return {
     // As the deletion's own steps: one attempt lasts at most the attempt budget (LETHE_STORE_ATTEMPT_BUDGET), then the store's failing is seen.
-    gather: proxyActivities<Activities>({ startToCloseTimeout: policy.attemptBudgetMs, scheduleToCloseTimeout: policy.attemptBudgetMs, retry: attempt }),
-    // Hours for a large account: one attempt lives as long as it heartbeats; its own budget
-    // (classified) ends transient retries after the attempt budget.
-    archive: proxyActivities<Activities>({ startToCloseTimeout: '24 hours', heartbeatTimeout: '1 minute', retry: attempt }),
+    gather: proxyActivities<Activities>({ startToCloseTimeout: policy.attemptBudgetMs, scheduleToCloseTimeout: policy.attemptBudgetMs, retry: attempt, cancellationType }),
+    // Hours for a large account: one attempt lives as long as it heartbeats, at most a day; its
+    // retries (a worker lost, a heartbeat missed) end with the attempt budget after that, as the
+    // deletion's media step (workflows/stores.ts), so a write that keeps failing comes back to
+    // `persist` below and shows `blocked` rather than retrying unseen for ever.
+    archive: proxyActivities<Activities>({
+      startToCloseTimeout: '24 hours',
+      heartbeatTimeout: '1 minute',
+      scheduleToCloseTimeout: ARCHIVE_ATTEMPT_MS + policy.attemptBudgetMs,
+      retry: attempt,
+      cancellationType,
+    }),
   };
 }
+const ARCHIVE_ATTEMPT_MS = 24 * 3_600_000;
 // Lethe's own table and container: retried until they answer.
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
 
@@ -68,6 +83,8 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
     stores: [],
   };
   let deleted = false;
+  /** Set when the run is ending otherwise (a store failed for good): the other stores stop retrying. */
+  let stopping = false;
   let ended = false;
   const blockedList = () =>
     Object.entries(runs)
@@ -82,8 +99,16 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
     for (const r of Object.values(runs)) if (r.failingSince) r.retryNow = true;
   });
 
-  const mark = (extra: { completedAt?: string; expiresAt?: string; counts?: Record<string, Record<string, number>> } = {}) =>
-    quick.markAccessRequest({ requestId: input.requestId, status: state.status, ...extra }).catch((e) => log.error('recording the status failed', { error: failureText(e) }));
+  // The request's row follows the run in order: each write is scheduled after the one before
+  // has finished, so a late `running` can never land over `blocked` or a final status (two
+  // activities scheduled together may run in either order). Each carries the status of when it
+  // was asked.
+  let marks: Promise<void> = Promise.resolve();
+  const mark = (extra: { completedAt?: string; expiresAt?: string; counts?: Record<string, Record<string, number>> } = {}): Promise<void> => {
+    const req = { requestId: input.requestId, status: state.status, ...extra };
+    marks = marks.then(() => quick.markAccessRequest(req).catch((e) => log.error('recording the status failed', { error: failureText(e) })));
+    return marks;
+  };
   const refreshBlocked = () => {
     if (ended || deleted) return;
     const status = blockedList().length ? 'blocked' : 'running';
@@ -94,15 +119,20 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
 
   // The deadline is watched, not enforced: an overdue request keeps going and says so. It is
   // met once the archive is ready (the links mailed), not when the archive expires a week later.
-  void condition(() => ended || state.completedAt !== undefined, Math.max(0, Date.parse(input.deadlineAt) - Date.now())).then((done) => {
-    if (!done) {
-      state.overdue = true;
-      log.error('access request is OVERDUE', { requestId: input.requestId, deadlineAt: input.deadlineAt });
-    }
-  });
+  void condition(() => ended || state.completedAt !== undefined, Math.max(0, Date.parse(input.deadlineAt) - Date.now()))
+    .then((done) => {
+      if (!done) {
+        state.overdue = true;
+        log.error('access request is OVERDUE', { requestId: input.requestId, deadlineAt: input.deadlineAt });
+      }
+    })
+    .catch(() => undefined);
 
-  /** Runs `call` until it succeeds, the account is deleted, or retrying cannot help; blocked past the policy's bound. */
-  async function persist<T>(run: Run, call: () => Promise<T>): Promise<T | undefined> {
+  /**
+   * Runs `call` until it succeeds, the account is deleted, the run stops, or retrying cannot
+   * help; blocked past the policy's bound. `failed` hears each failure's type.
+   */
+  async function persist<T>(run: Run, call: () => Promise<T>, failed?: (type: string | undefined) => void): Promise<T | undefined> {
     const p = run.progress;
     let settled = false;
     void blockWhenDue(
@@ -110,7 +140,7 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
         since: () => run.failingSince,
         needsPerson: () => run.needsPerson,
         isBlocked: () => run.blocked,
-        settled: () => settled || deleted,
+        settled: () => settled || deleted || stopping,
         block: () => {
           run.blocked = true;
           p.status = 'blocked';
@@ -118,10 +148,10 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
         },
       },
       policy,
-    );
+    ).catch(() => undefined);
     try {
       for (let n = 1; ; n++) {
-        if (deleted) return undefined;
+        if (deleted || stopping) return undefined;
         p.attempts++;
         if (!run.blocked) p.status = 'running';
         const startedAt = new Date().toISOString();
@@ -140,11 +170,12 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
             return undefined;
           }
           if (type !== undefined && NON_RETRYABLE.includes(type)) throw err;
+          failed?.(type);
           run.failingSince ??= startedAt;
           run.needsPerson = type !== undefined && NEEDS_PERSON.includes(type);
           Object.assign(p, { reason: failureText(err), since: run.failingSince, status: run.blocked ? 'blocked' : 'retrying' });
         }
-        await condition(() => run.retryNow || deleted, backoffMs(n, policy));
+        await condition(() => run.retryNow || deleted || stopping, backoffMs(n, policy));
         run.retryNow = false;
       }
     } finally {
@@ -161,13 +192,42 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
   const req = { requestId: input.requestId, accountId: input.accountId };
 
   try {
+    // A deletion of the account met a run of this request that had already ended: only what it left goes.
+    if (input.purgeOnly) return await cancel();
     void mark();
-    // 1. Each store on its own.
-    const found = await Promise.all(STORES.map((s) => persist(runs[s], () => gatherers[s](req))));
-    for (const f of found) if (f) runs[f.store].progress.counts = f.counts;
-    // 2. The archive.
+    // 1. Each store on its own. Every store's gathering is let finish (or stop) before the run
+    // goes on or ends: one store failing for good stops the others' retries, and nothing they
+    // stage lands after the clean-up below.
+    const found = await Promise.allSettled(
+      STORES.map((s) =>
+        persist(runs[s], () => gatherers[s](req)).catch((err: unknown) => {
+          stopping = true;
+          throw err;
+        }),
+      ),
+    );
+    const failure = found.find((f): f is PromiseRejectedResult => f.status === 'rejected');
+    if (failure) throw failure.reason;
+    for (const f of found) if (f.status === 'fulfilled' && f.value) runs[f.value.store].progress.counts = f.value.counts;
+    // 2. The archive. A media file that changed size while it was copied (re-uploaded, still
+    // being written) fails the write as Precondition after a few tries; the next try lists the
+    // media again first, so an operator's retry once the file is stable goes through.
     let archive: ArchiveResult | undefined;
-    if (!deleted) archive = await persist(runs.archive, () => act.archive.buildArchive({ ...req, partBytes: input.partBytes }));
+    let relist = false;
+    if (!deleted) {
+      archive = await persist(
+        runs.archive,
+        async () => {
+          if (relist) {
+            const media = await gatherers.media(req);
+            runs.media.progress.counts = media.counts;
+            relist = false;
+          }
+          return act.archive.buildArchive({ ...req, partBytes: input.partBytes });
+        },
+        (type) => void (relist ||= type === FailureType.Precondition),
+      );
+    }
     if (deleted || !archive) return await cancel();
     // 3. The links, to the address on file; retried no longer than they would work.
     const expiresAt = new Date(Date.now() + input.linkTtlMs).toISOString();
@@ -181,9 +241,10 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
       retry: { initialInterval: '30 seconds', backoffCoefficient: 2, maximumInterval: '1 hour', nonRetryableErrorTypes: NON_RETRYABLE },
     });
     if (!deleted) {
-      await mailing
-        .mailArchiveLinks({ ...req, parts: archive.parts, bytes: archive.bytes, expiresAt })
-        .catch((e) => log.warn('the links to the archive were not mailed', { requestId: input.requestId, error: failureText(e) }));
+      await mailing.mailArchiveLinks({ ...req, parts: archive.parts, bytes: archive.bytes, expiresAt }).catch((e) => {
+        if (isCancellation(e)) throw e;
+        log.warn('the links to the archive were not mailed', { requestId: input.requestId, error: failureText(e) });
+      });
     }
     // 4. The archive lives as long as its links, or until the account is deleted.
     await condition(() => deleted, Math.max(0, Date.parse(expiresAt) - Date.now()));
@@ -195,22 +256,35 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
     await mark();
     return snapshot();
   } catch (err) {
-    if (isCancellation(err)) throw err;
     ended = true;
+    if (isCancellation(err)) {
+      // Cancelled through Temporal (an operator, a script): the run ends here, and what it wrote goes.
+      await CancellationScope.nonCancellable(async () => {
+        await quick.deleteAccessArchive(input.requestId);
+        state.status = 'cancelled';
+        if (state.archive) state.archive.deletedAt = new Date().toISOString();
+        await mark();
+      });
+      throw err;
+    }
     state.status = 'failed';
     state.reason = failureText(err);
-    await quick.deleteAccessArchive(input.requestId).catch(() => undefined);
-    await mark();
+    await CancellationScope.nonCancellable(async () => {
+      await quick.deleteAccessArchive(input.requestId).catch(() => undefined);
+      await mark();
+    });
     throw err;
   }
 
   /** The account is being deleted: whatever was written goes with it. */
   async function cancel(): Promise<AccessProgress> {
     ended = true;
-    await quick.deleteAccessArchive(input.requestId);
-    state.status = 'cancelled';
-    if (state.archive) state.archive.deletedAt = new Date().toISOString();
-    await mark();
+    await CancellationScope.nonCancellable(async () => {
+      await quick.deleteAccessArchive(input.requestId);
+      state.status = 'cancelled';
+      if (state.archive) state.archive.deletedAt = new Date().toISOString();
+      await mark();
+    });
     return snapshot();
   }
 

@@ -12,7 +12,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
-import type { Auth0Client } from '../../stores/auth0';
+import { linkedIds, type Auth0Client } from '../../stores/auth0';
 import type { RecurlyClient } from '../../stores/recurly';
 import type { BlobStore } from '../../stores/blobs';
 import { listCurrentBlobs, type ArchiveStore, type ListedBlob } from '../../stores/archive';
@@ -125,20 +125,18 @@ export const createGatherActivities = (deps: GatherDeps) => {
               if (twins.length) notes.push('a login found only by your address is not included: another account uses the address in other letter case, so whose login it is cannot be told');
               else {
                 const found = await deps.auth0.findUsersByEmail(account.email);
-                // A user another account names as its login is that account's.
+                // A user another account names as its login is that account's, and so is one
+                // carrying, as a linked identity, the login another account names (the
+                // deletion's and the correction's rule: linkedIds, stores/auth0.ts).
+                const idsOf = (f: (typeof found)[number]) => [f.userId, ...linkedIds(f.user)];
                 const claimed = new Set(
-                  (
-                    await deps
-                      .db('accounts')
-                      .whereIn(
-                        'auth0_user_id',
-                        found.map((f) => f.userId),
-                      )
-                      .whereNot('id', req.accountId)
-                      .select('auth0_user_id')
-                  ).map((r: { auth0_user_id: string }) => r.auth0_user_id),
+                  (await deps.db('accounts').whereIn('auth0_user_id', found.flatMap(idsOf)).whereNot('id', req.accountId).select('auth0_user_id')).map(
+                    (r: { auth0_user_id: string }) => r.auth0_user_id,
+                  ),
                 );
-                ids.push(...found.map((f) => f.userId).filter((id) => !claimed.has(id)));
+                const mine = found.filter((f) => !idsOf(f).some((id) => claimed.has(id)));
+                if (mine.length < found.length) notes.push('a login found by your address is not included: it is, or carries, the login of another account');
+                ids.push(...mine.map((f) => f.userId));
               }
             }
             for (const id of ids) {

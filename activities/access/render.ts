@@ -3,11 +3,16 @@
  * where a value holds a comma, a quote or a line break, CRLF between records) and index.html, a
  * page a person opens in any browser, offline (no script, no remote resource, one inline style).
  */
+import { csvCell } from '../../contract/csv';
 
-/** A value as one CSV field: times and objects as their JSON text, null as empty. */
+/**
+ * A value as one CSV field: times and objects as their JSON text, null as empty; a leading
+ * formula character neutralised as the console's export does (contract/csv.ts), since a person
+ * opens these tables in a spreadsheet and a value someone else typed (a share's note, a vendor's
+ * field) must not run there.
+ */
 function field(v: unknown): string {
-  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return csvCell(v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 }
 
 export function toCsv(rows: Record<string, unknown>[]): string {
@@ -38,14 +43,14 @@ interface IndexData {
     database: { tables: Record<string, Record<string, unknown>[]>; notes?: string[] };
     auth0: { users: Record<string, unknown>[]; notes?: string[] };
     recurly: { account: Record<string, unknown> | null; subscriptions: Record<string, unknown>[]; invoices: Record<string, unknown>[]; notes?: string[] };
-    media: { files: { path: string; part: number; bytes: number; kind?: string; capturedAt?: string | null }[] };
+    media: { files: { path: string; part: number; bytes: number; kind?: string; capturedAt?: string | null }[]; notes?: string[] };
   };
 }
 
 export function renderIndex(d: IndexData): string {
   const { database, auth0, recurly, media } = d.stores;
   const account = database.tables.accounts?.[0] ?? {};
-  const notes = [...(database.notes ?? []), ...(auth0.notes ?? []), ...(recurly.notes ?? [])];
+  const notes = [...(database.notes ?? []), ...(auth0.notes ?? []), ...(recurly.notes ?? []), ...(media.notes ?? [])];
   const sections = [
     `<h1>Your data</h1>`,
     `<p>This is a copy of the data we hold about you, made on ${esc(d.generatedAt)} (reference ${esc(d.requestId)}). Everything is also in <a href="data.json">data.json</a>, in a form other programs can read, and each table is in a CSV file in <a href="tables/">tables/</a>.${d.parts > 1 ? ` Your images and videos are spread over ${d.parts} parts; this page lists each with its part.` : ''}</p>`,

@@ -23,6 +23,11 @@ export interface AccessInput {
   linkTtlMs: number;
   /** Parts of at most this size (a media file larger than it gets a part to itself). */
   partBytes: number;
+  /**
+   * Only delete what an earlier run of this request left in the archive container, and end
+   * `cancelled`: a deletion of the account met a run that had already ended (failed, terminated).
+   */
+  purgeOnly?: boolean;
 }
 
 /** What one store's gathering found: counts only (the data is staged, not returned). */
@@ -37,6 +42,8 @@ export interface ArchiveResult {
   parts: number;
   bytes: number;
   mediaFiles: number;
+  /** Media files deleted after they were listed: left out, and named in the archive's notes. */
+  mediaGone?: number;
 }
 
 export interface AccessStoreProgress {
@@ -48,7 +55,12 @@ export interface AccessStoreProgress {
   counts?: Record<string, number>;
 }
 
-export interface AccessProgress {
+/**
+ * An access request as the API answers it and the CLI shows it (CONTRACT §8), and, with its
+ * stores always there, as the workflow's progress query answers it: one shape for all three.
+ * Never a link (the links go to the account's address only), never personal data.
+ */
+export interface AccessView {
   requestId: string;
   accountId: string;
   channel: string;
@@ -57,15 +69,26 @@ export interface AccessProgress {
   deadlineAt: string;
   overdue: boolean;
   completedAt?: string;
-  stores: AccessStoreProgress[];
+  requestedBy?: string;
+  stores?: AccessStoreProgress[];
   blocked?: { store: string; reason: string; since: string }[];
+  /** Parts, size and expiry; never a link. */
   archive?: { parts: number; bytes: number; expiresAt: string; deletedAt?: string };
+  /** Per store, what was gathered, as counts: no personal data (written when the archive is ready). */
+  receipt?: { counts: Record<string, Record<string, number>> };
+  /** Why a `failed` request failed (Lethe's own words: a run ended outside Lethe, or the workflow's failure type). */
   reason?: string;
+  /** On filing: an access request for the account was already open, and this is it. */
+  existing?: boolean;
 }
+
+/** What the workflow's progress query answers: the view, with every store's progress. */
+export type AccessProgress = AccessView & { stores: AccessStoreProgress[] };
 
 /** Where an access request's files live in the archive container: everything under one prefix. */
 export const archivePrefix = (requestId: string): string => `access/${requestId.toLowerCase()}/`;
-export const stagedName = (requestId: string, store: AccessStore): string => `${archivePrefix(requestId)}staging/${store}.json`;
+export const stagingPrefix = (requestId: string): string => `${archivePrefix(requestId)}staging/`;
+export const stagedName = (requestId: string, store: AccessStore): string => `${stagingPrefix(requestId)}${store}.json`;
 export const partName = (requestId: string, part: number, parts: number): string =>
   `${archivePrefix(requestId)}${parts === 1 ? 'your-data.zip' : `your-data-part-${String(part).padStart(3, '0')}-of-${String(parts).padStart(3, '0')}.zip`}`;
 

@@ -56,6 +56,7 @@ const MATRIX: Record<string, Probe[]> = {
   // Access requests (CONTRACT §8): as the deletion routes; an account nobody has, a request that does not exist.
   'POST /v1/access-requests': [{ body: { accountId: ID, channel: 'support' }, needs: 'requester', allowed: [404] }],
   'GET /v1/access-requests/{requestId}': [{ needs: 'requester', allowed: [404] }],
+  'POST /v1/access-requests/{requestId}/retry': [{ body: {}, needs: 'operator', allowed: [404] }],
   // Correction requests: an account nobody has (404), a request that does not exist (404).
   'POST /v1/correction-requests': [{ body: { accountId: ID, changes: { full_name: 'Access Test' }, channel: 'support' }, needs: 'operator', allowed: [404] }],
   'GET /v1/correction-requests/{requestId}': [{ needs: 'operator', allowed: [404] }],

@@ -1,14 +1,15 @@
 /**
  * `/v1/access-requests` (CONTRACT §8, docs/access.md): file a request for a copy of a person's
- * data and read it back, with the roles of the deletion routes (requester). The links to the
- * archive are mailed to the account's address on file and never answered here.
+ * data and read it back, with the roles of the deletion routes (requester), and an operator's
+ * retry of its failing stores (operator, as the deletion's retry). The links to the archive are
+ * mailed to the account's address on file and never answered here.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { accessRequestBody, AccessRequestError, type AccessRequestBody, type AccessService } from '../../access';
 import type { ApiMetrics } from '../metrics';
 import type { AuditTrail } from '../../audit';
 import { ApiError } from '../errors';
-import { errorResponses, requestIdParams } from '../schemas';
+import { errorResponses, requestIdParams, retryBody } from '../schemas';
 
 const time = { type: 'string', format: 'date-time' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;
@@ -53,6 +54,7 @@ export const accessViewSchema = {
       description: 'Once the archive is ready: per store (database, auth0, recurly, media), what was gathered, as counts; no personal data',
       properties: { counts: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { type: 'integer' } } } },
     },
+    reason: { type: 'string', description: 'Why a `failed` request failed (Lethe’s own words), where known' },
     archive: {
       type: 'object',
       description: 'The archive: how many parts, their size, when the links expire (and the archive is deleted). Never a link.',
@@ -64,7 +66,7 @@ export const accessViewSchema = {
 /** The service's refusals as the API's errors (the body's field named). */
 function asApiError(err: unknown): unknown {
   if (!(err instanceof AccessRequestError)) return err;
-  const status = err.code === 'account_not_found' || err.code === 'not_found' ? 404 : err.code === 'ambiguous_email' || err.code === 'deletion_in_progress' ? 409 : 400;
+  const status = err.code === 'account_not_found' || err.code === 'not_found' ? 404 : err.code === 'ambiguous_email' || err.code === 'deletion_in_progress' || err.code === 'conflict' ? 409 : 400;
   const field = err.field ? `body/${err.field}` : undefined;
   return new ApiError(status, err.code, field && !err.message.startsWith(err.field!) ? `${field}: ${err.message}` : field ? `body/${err.message}` : err.message, field);
 }
@@ -121,6 +123,37 @@ export function registerAccessRoutes(app: FastifyInstance, deps: { access: Acces
       const v = await access.get(req.params.requestId);
       if (!v) throw new ApiError(404, 'not_found', `no access request has id ${req.params.requestId}`, 'params/requestId');
       return v;
+    },
+  );
+
+  app.post<{ Params: { requestId: string }; Body: { by?: string } | null }>(
+    '/v1/access-requests/:requestId/retry',
+    {
+      config: { role: 'operator' },
+      schema: {
+        operationId: 'retryAccessRequest',
+        tags: ['access'],
+        summary: 'Retry the blocked or failed stores of one access request now',
+        description:
+          'As the deletion’s retry: a request still gathering or writing tries every failing store (and the archive) at once; a failed or terminated one is started again as a new run of the same request, which gathers everything afresh. 409 for a request that is ready, expired or cancelled, or whose account is being deleted. Recorded with who did it (`by`, default the token).',
+        params: requestIdParams,
+        body: retryBody,
+        response: { 202: { ...accessViewSchema, description: 'The request, after the retry was asked for' }, ...errorResponses(400, 401, 404, 409, 429) },
+      },
+    },
+    async (req, reply) => {
+      const r = await access.retry(req.params.requestId, req.body?.by ?? deps.caller(req)).catch((err: unknown) => {
+        throw asApiError(err);
+      });
+      await audit.record({
+        actor: deps.caller(req),
+        via: 'api',
+        action: 'access_request.retried',
+        requestId: r.view.requestId,
+        accountId: r.view.accountId,
+        details: { actionId: r.actionId, outcome: r.outcome },
+      });
+      return reply.code(202).send(r.view);
     },
   );
 }

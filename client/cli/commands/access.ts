@@ -1,23 +1,11 @@
+import type { AccessView } from '../../../activities/access/types';
 import { apiTarget, call } from '../api';
 import { Command, COMMON_HELP, parse, printHelp, seconds, sleep, usage, writeJson } from '../command';
 import { CliError, EXIT } from '../exit';
 import { relative, when } from '../format';
 
-const VERBS = ['request', 'status'] as const;
+const VERBS = ['request', 'status', 'retry'] as const;
 const FINAL = ['ready', 'expired', 'cancelled', 'failed'];
-
-interface AccessView {
-  requestId: string;
-  accountId: string;
-  status: string;
-  receivedAt: string;
-  deadlineAt: string;
-  completedAt?: string;
-  overdue?: boolean;
-  existing?: boolean;
-  stores?: { name: string; status: string; attempts: number; reason?: string; counts?: Record<string, number> }[];
-  archive?: { parts: number; bytes: number; expiresAt: string; deletedAt?: string };
-}
 
 /** The API names body fields; the CLI user typed options. */
 const OPTION_OF: Record<string, string> = {
@@ -26,7 +14,19 @@ const OPTION_OF: Record<string, string> = {
   'body/channel': '--channel',
   'body/receivedAt': '--received-at',
   'body/requestedBy': '--requested-by',
+  'body/by': '--by',
 };
+
+/** Says "--channel must be one of …" rather than the API's "body/channel …". */
+async function asOptions<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const field = err instanceof CliError ? err.body?.field : undefined;
+    if (!(err instanceof CliError) || !field || !OPTION_OF[field]) throw err;
+    throw new CliError(err.exitCode, err.body!.message.split(field).join(OPTION_OF[field]), err.body);
+  }
+}
 
 function show(v: AccessView): string {
   const lines = [
@@ -44,6 +44,8 @@ function show(v: AccessView): string {
       : '';
     lines.push(`  ${s.name.padEnd(9)} ${s.status}${counts}${s.reason ? `: ${s.reason}` : ''}`);
   }
+  for (const b of v.blocked ?? []) if (b.store === 'archive') lines.push(`  archive   blocked: ${b.reason}`);
+  if (v.reason) lines.push(`  reason    ${v.reason}`);
   if (v.archive) {
     lines.push(
       `  archive   ${v.archive.parts} part(s), ${v.archive.bytes} bytes; ${v.archive.deletedAt ? `deleted ${when(v.archive.deletedAt)}` : `link mailed to the account, expires ${when(v.archive.expiresAt)}`}`,
@@ -57,16 +59,22 @@ export const accessCommand: Command = {
   summary: 'file or follow a request for a copy of a person’s data',
   help: `Usage: lethe access request (--account ID | --email EMAIL) --channel CHANNEL [--received-at TIME] [--requested-by WHO] [--json]
        lethe access status REQUEST_ID [--wait] [--timeout SECONDS] [--json]
+       lethe access retry REQUEST_ID [--by WHO] [--json]
 
 An access request gathers everything Lethe's stores hold about the account into a ZIP archive
 and mails a read-only link (valid LETHE_ACCESS_LINK_TTL, default 7 days) to the account's
 address on file; the link is never shown here (docs/access.md). Within 72 h of --received-at.
 
+retry (operator role): a request still gathering tries its blocked or failing stores now; a
+failed one (its run failed or was terminated) is started again and gathers everything afresh.
+Recorded with who did it (--by, default the token; a staff id, no email or name).
+
 ${COMMON_HELP}
 
 Examples:
   lethe access request --account 2c8a6b9f-316c-4e71-a603-c40a0906d6be --channel support --requested-by agent-7
-  lethe access status 5f0c2d1e-6a7b-4c8d-9e0f-112233445566 --wait`,
+  lethe access status 5f0c2d1e-6a7b-4c8d-9e0f-112233445566 --wait
+  lethe access retry 5f0c2d1e-6a7b-4c8d-9e0f-112233445566 --by agent-7`,
 
   async run(argv, io) {
     const { values, positionals } = parse(
@@ -80,6 +88,7 @@ Examples:
         'requested-by': { type: 'string' },
         wait: { type: 'boolean' },
         timeout: { type: 'string' },
+        by: { type: 'string' },
       },
       true,
     );
@@ -91,25 +100,26 @@ Examples:
       if (positionals.length !== 1) throw usage('access', 'request takes no positional argument');
       if ((values.account === undefined) === (values.email === undefined)) throw usage('access', 'give exactly one of --account or --email');
       if (!values.channel) throw usage('access', '--channel is required (api, email, phone, support, in_app)');
-      let res;
-      try {
-        res = await call<AccessView>(target, 'POST', '/v1/access-requests', {
+      const res = await asOptions(() =>
+        call<AccessView>(target, 'POST', '/v1/access-requests', {
           ...(values.account !== undefined ? { accountId: values.account } : { email: values.email }),
           channel: values.channel,
           ...(values['received-at'] !== undefined ? { receivedAt: values['received-at'] } : {}),
           ...(values['requested-by'] !== undefined ? { requestedBy: values['requested-by'] } : {}),
-        });
-      } catch (err) {
-        if (err instanceof CliError && err.body?.field && OPTION_OF[err.body.field]) {
-          const option = OPTION_OF[err.body.field];
-          throw new CliError(err.exitCode, err.body.message.split(err.body.field).join(option), err.body);
-        }
-        throw err;
-      }
+        }),
+      );
       if (values.json) return writeJson(io, { ...res.body, location: res.location });
       io.stdout.write(
         `${res.body.existing ? 'An access request for this account is already open; this is it.' : 'Access request accepted.'}\n${show(res.body)}Follow it:  lethe access status ${res.body.requestId} --wait\n`,
       );
+      return EXIT.ok;
+    }
+    if (verb === 'retry') {
+      if (positionals.length !== 2) throw usage('access', 'retry needs REQUEST_ID');
+      const path = `/v1/access-requests/${encodeURIComponent(positionals[1])}/retry`;
+      const { body } = await asOptions(() => call<AccessView>(target, 'POST', path, values.by !== undefined ? { by: values.by } : {}));
+      if (values.json) return writeJson(io, body);
+      io.stdout.write(`Retry asked for.\n${show(body)}`);
       return EXIT.ok;
     }
     if (positionals.length !== 2) throw usage('access', 'status needs REQUEST_ID');
