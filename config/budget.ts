@@ -59,7 +59,9 @@ export interface BudgetConfig {
  * recurly.ts say why each is made). Auth0 9: 5 in the deletion (users-by-email, the search by
  * email in other letter cases, the grants, the user, the address's brute-force blocks) and 2 in
  * each of the two read-backs (users-by-email and the blocks); a tenant with the Enterprise
- * session layer adds 2 (its sessions and refresh tokens). Recurly 8: 6 in the deletion (the
+ * session layer adds 2 (its sessions and refresh tokens), a tenant with Organizations 1 per user
+ * (its memberships listed) and, for a member, 1 per membership and 1 more listing; whether the
+ * tenant has either is learned once a process, not per deletion. Recurly 8: 6 in the deletion (the
  * account, its live subscriptions, the terminate, its notes, the redaction, the redaction read
  * once) and 1 in each read-back.
  */

@@ -92,10 +92,14 @@ export const SESSION_LAYER = ['sessions', 'refresh_tokens'] as const;
  * Every Management API scope Lethe's client grant needs, each for a call this module makes
  * (Management API v2 reference, each endpoint's "Scopes"): read:users (get-by-id,
  * users-by-email, search, user blocks), delete:users, update:users (unlink an identity, unblock
- * by identifier), read:grants / delete:grants (revoke the user's grants). On an Enterprise plan
- * the session layer's four too (AUTH0_SESSION_SCOPES); without them it is reported as not available.
+ * by identifier), read:grants / delete:grants (revoke the user's grants), read:organizations
+ * (whether the tenant has organizations, a user's memberships: "Retrieve User's Organization
+ * Memberships") and delete:organization_members ("Remove Members From Organizations"). On an
+ * Enterprise plan the session layer's four too (AUTH0_SESSION_SCOPES); without them it is
+ * reported as not available. MFA needs none: deleting the user removes its authenticators
+ * (activities/deletion/auth0.ts).
  */
-export const AUTH0_SCOPES = ['read:users', 'delete:users', 'update:users', 'read:grants', 'delete:grants'] as const;
+export const AUTH0_SCOPES = ['read:users', 'delete:users', 'update:users', 'read:grants', 'delete:grants', 'read:organizations', 'delete:organization_members'] as const;
 export const AUTH0_SESSION_SCOPES = ['read:sessions', 'delete:sessions', 'read:refresh_tokens', 'delete:refresh_tokens'] as const;
 
 export interface Auth0Client {
@@ -134,6 +138,16 @@ export interface Auth0Client {
    * primary is success (nothing is linked into it any more).
    */
   unlinkIdentity(primaryId: string, provider: string, localId: string): Promise<void>;
+  /**
+   * Whether the tenant has any Organization (`GET /api/v2/organizations`, one item asked): a
+   * tenant without one has no memberships to remove, and is not asked per user. Like the session
+   * layer, what a tenant has is learned once and kept for TENANT_RECHECK_MS.
+   */
+  tenantHasOrganizations(): Promise<boolean>;
+  /** The ids of the organizations the user is a member of (`GET /api/v2/users/{id}/organizations`, every page); a missing user has none. */
+  organizationsOf(userId: string): Promise<string[]>;
+  /** Removes the user's membership of one organization (`DELETE /api/v2/organizations/{id}/members`); a missing organization is success. */
+  removeFromOrganization(orgId: string, userId: string): Promise<void>;
   /** Brute-force blocks on an identifier (`GET /api/v2/user-blocks?identifier=`): how many. */
   blocksOf(identifier: string): Promise<number>;
   /** Removes every brute-force block on an identifier (`DELETE /api/v2/user-blocks?identifier=`). */
@@ -171,6 +185,10 @@ export interface Auth0Client {
   createUser(input: { email: string; name: string; connection?: string }): Promise<{ userId: string; email: string }>;
   /** For seeding and tests: links `secondaryId` into `primaryId` (`POST /api/v2/users/{id}/identities`). */
   linkUser(primaryId: string, secondaryId: string): Promise<void>;
+  /** For seeding and tests: an organization with these members (`POST /api/v2/organizations`, `…/{id}/members`); its id. */
+  createOrganization(name: string, memberIds: string[]): Promise<string>;
+  /** For seeding and tests: an MFA enrolment by phone (`POST /api/v2/users/{id}/authentication-methods`). */
+  enrolPhone(userId: string, phoneNumber: string): Promise<void>;
 }
 
 const DEFAULT_CONNECTION = 'Username-Password-Authentication';
@@ -254,6 +272,9 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
     }
   }
 
+  /** Whether the tenant has organizations, as its answer told it, and when (TENANT_RECHECK_MS). */
+  let organizations: { has: boolean; at: number } | undefined;
+
   const getUser = async (userId: string): Promise<Auth0User | null> => {
     try {
       return toUser(await call('getUser', userId, () => mgmt.users.get(userId)), userId);
@@ -325,6 +346,54 @@ export function createAuth0Client(cfg: Auth0Config): Auth0Client {
 
     async unlinkIdentity(primaryId, provider, localId) {
       await unlessGone('unlinkIdentity', primaryId, () => mgmt.users.identities.delete(primaryId, provider as Management.UserIdentityProviderEnum, localId));
+    },
+
+    async tenantHasOrganizations() {
+      if (organizations && Date.now() - organizations.at < TENANT_RECHECK_MS) return organizations.has;
+      const page = await call('tenantHasOrganizations', undefined, () => mgmt.organizations.list({ take: 1 }));
+      organizations = { has: page.data.length > 0, at: Date.now() };
+      return organizations.has;
+    },
+
+    async organizationsOf(userId) {
+      const ids: string[] = [];
+      try {
+        let page = await call('organizationsOf', userId, () => mgmt.users.organizations.list(userId, { page: 0, per_page: 100 }));
+        for (;;) {
+          for (const o of page.data) if (o.id) ids.push(o.id);
+          if (!page.hasNextPage()) break;
+          const current = page;
+          page = await call('organizationsOf', userId, () => current.getNextPage());
+        }
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return [];
+        throw err;
+      }
+      // Once the tenant has shown a membership, it has organizations (whatever an older answer said).
+      if (ids.length) organizations = { has: true, at: Date.now() };
+      return ids;
+    },
+
+    async removeFromOrganization(orgId, userId) {
+      try {
+        await call('removeFromOrganization', userId, () => mgmt.organizations.members.delete(orgId, { members: [userId] }));
+      } catch (err) {
+        if (isVendorError(err) && err.type === 'not_found') return;
+        throw err;
+      }
+    },
+
+    async createOrganization(name, memberIds) {
+      const org = await call('createOrganization', undefined, () => mgmt.organizations.create({ name }));
+      if (!org.id) throw new VendorError({ vendor: 'auth0', type: 'unavailable', operation: 'createOrganization', vendorCode: 'missing_id' });
+      const id = org.id;
+      if (memberIds.length) await call('createOrganization', undefined, () => mgmt.organizations.members.create(id, { members: memberIds }));
+      organizations = { has: true, at: Date.now() };
+      return id;
+    },
+
+    async enrolPhone(userId, phoneNumber) {
+      await call('enrolPhone', userId, () => mgmt.users.authenticationMethods.create(userId, { type: 'phone', phone_number: phoneNumber }));
     },
 
     async blocksOf(identifier) {

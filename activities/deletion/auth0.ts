@@ -9,7 +9,9 @@
  * linked secondary's primary under another address, the email in another letter case); one
  * unlink per linked secondary (deleting a primary leaves them); the session layer and grants
  * (they outlive the user at Auth0); one unblock by the email (brute-force blocks are kept per
- * identifier, not per user). Nothing is called for tenant logs: the API cannot delete them.
+ * identifier, not per user); organization memberships only on a tenant that has organizations
+ * (`removeMemberships`). Nothing is called for tenant logs (the API cannot delete them) nor for
+ * MFA enrolments (deleting the user deletes them, see `removeMemberships`).
  *
  * Resumable at the call level: what an attempt found and which calls it finished travel in its
  * heartbeat details (which Temporal hands to the activity's next attempt, also after a worker
@@ -19,7 +21,7 @@
  */
 import type { Knex } from 'knex';
 import { AUTH0_SCOPES, AUTH0_SESSION_SCOPES, linkedIds, type Auth0Client, type Auth0User, type Auth0UserProgress } from '../../stores/auth0';
-import { isVendorError } from '../../stores/errors';
+import { isVendorError, VendorError } from '../../stores/errors';
 import { classified } from '../failures';
 import { caseTwinsOf, emailLookupKey, requireSubject, saveSubject, type Subject, type SubjectDeps } from './subject';
 import { ApplicationFailure } from '@temporalio/common';
@@ -244,6 +246,47 @@ interface Auth0Memo {
   unlinked?: string[];
   /** The email's brute-force blocks were removed. */
   unblocked?: boolean;
+  /** Per user id: the organizations it was removed from (present once its memberships are read back empty). */
+  memberships?: Record<string, string[]>;
+}
+
+/**
+ * Data beside the user record (issue 36), removed before the user it belongs to.
+ *
+ * MFA enrolments (authentication methods, Guardian enrolments): none. Auth0 documents that "when
+ * a user is deleted by the Auth0 Management API (DELETE /v2/users/{user_id}), the associated MFA
+ * authenticators are deleted automatically, which means there is no need to explicitly call the
+ * MFA management API endpoints (e.g. DELETE /v2/users/{user_id}/authentication-methods or DELETE
+ * /v2/users/{id}/authenticators)" (Auth0 knowledge base, "Deleting Users Does Not Delete
+ * Authenticators", community.auth0.com/t/deleting-users-does-not-delete-authenticators/89889;
+ * the exception it names, a connection or tenant deleted in bulk, is not how Lethe deletes). The
+ * read-back proves it through the user's absence: no consistent call reads a deleted user's
+ * authenticators (the endpoints are per user), so none is made.
+ *
+ * Organization memberships: Auth0 documents no removal with the user ("Remove Members From
+ * Organizations" speaks only of the other direction: removing a member leaves the user), so each
+ * is removed explicitly (`DELETE /api/v2/organizations/{id}/members`, scope
+ * delete:organization_members) and read back (`GET /api/v2/users/{id}/organizations`) while the
+ * user still exists: after its deletion no per-user call can read them, and an organization's
+ * member list is "subject to eventual consistency" (reference.md, organizations.members.list).
+ * The user is deleted only once the read-back shows none; Auth0 says a removal "takes
+ * approximately 5 - 10 seconds", so one still listed fails the attempt for a retry (which keeps
+ * the removals done in its heartbeat). A tenant without organizations (most) is not asked per
+ * user: whether it has any is learned once (stores/auth0.ts `tenantHasOrganizations`).
+ */
+async function removeMemberships(auth0: Auth0Client, userId: string, memo: Auth0Memo): Promise<void> {
+  const done = (memo.memberships ??= {});
+  if (done[userId]) return;
+  const orgs = await auth0.organizationsOf(userId);
+  for (const org of orgs) await auth0.removeFromOrganization(org, userId);
+  if (orgs.length) {
+    const left = await auth0.organizationsOf(userId);
+    if (left.length) {
+      throw new VendorError({ vendor: 'auth0', type: 'unavailable', operation: 'removeFromOrganization', subject: userId, vendorCode: 'membership_removal_pending' });
+    }
+  }
+  done[userId] = orgs;
+  record(memo);
 }
 
 export const createAuth0Activities = (deps: Auth0Deps) => ({
@@ -288,6 +331,11 @@ export const createAuth0Activities = (deps: Auth0Deps) => ({
             const userIds: string[] = [];
             const notAvailable = new Set<string>();
             const order = [...found.users.flatMap((u) => u.linked ?? []), ...found.users.map((u) => u.userId)];
+            // Memberships first: once a user is deleted, nothing can read them back (removeMemberships).
+            const userDone = (id: string) => (memo.users[id]?.done ?? []).includes('user');
+            if (order.some((id) => !userDone(id)) && (await deps.auth0.tenantHasOrganizations())) {
+              for (const id of order) if (!userDone(id)) await removeMemberships(deps.auth0, id, memo);
+            }
             for (const id of order) {
               const done = await deps.auth0.deleteUser(id, progressOf(id), () => record(memo));
               if (done.outcome === 'deleted') {

@@ -75,6 +75,15 @@ const SUCCESS_STATUS: Record<string, number> = {
   'userBlocks.listByIdentifier': 200,
   'userBlocks.deleteByIdentifier': 204,
   'userGrants.deleteByUserId': 204,
+  // Organizations (issue 36): get-organizations and get-user-organizations 200; delete-members
+  // 204 "Users successfully removed from organization"; post-organizations 201; post-members 204.
+  'organizations.list': 200,
+  'users.organizations.list': 200,
+  'organizations.members.delete': 204,
+  'organizations.create': 201,
+  'organizations.members.create': 204,
+  // post-authentication-methods: 201 with the method (seeding an MFA enrolment).
+  'users.authenticationMethods.create': 201,
 };
 
 /** The SDK calls in stores/auth0.ts (`mgmt.<resource>.<method>(`), as `<resource>.<method>`. */
@@ -174,6 +183,13 @@ describe('Auth0 traffic conforms to the Management API as the auth0 SDK defines 
     await b.auth0.blocksOf(`Ada.${stamp}@Example.test`);
     await b.auth0.unblock(`Ada.${stamp}@Example.test`);
     await b.auth0.sessionLayerNotAvailable(ada.userId);
+    // Data beside the user record: a tenant without organizations, then one with; an MFA enrolment.
+    await b.auth0.tenantHasOrganizations();
+    const org = await b.auth0.createOrganization(`conformance-${stamp}`, [ada.userId, grace.userId]);
+    await b.auth0.enrolPhone(ada.userId, '+15555550100');
+    await b.auth0.organizationsOf(ada.userId);
+    await b.auth0.removeFromOrganization(org, ada.userId);
+    await b.auth0.organizationsOf(ada.userId);
     await b.auth0.deleteUser(ada.userId);
     await b.auth0.deleteUser(ada.userId);
     await caught(() => createAuth0Client({ domain: DOMAIN, clientId: CLIENT_ID, clientSecret: 'wrong-secret', baseUrl: b.proxy.url }).getUser(grace.userId));
@@ -269,6 +285,12 @@ describe('Auth0 traffic conforms to the Management API as the auth0 SDK defines 
       'users.refreshToken.delete 202',
       'userGrants.deleteByUserId 204',
       'users.delete 204',
+      'organizations.list 200',
+      'organizations.create 201',
+      'organizations.members.create 204',
+      'users.organizations.list 200',
+      'organizations.members.delete 204',
+      'users.authenticationMethods.create 201',
     ]) {
       expect(outcomes).toContain(o);
     }

@@ -75,6 +75,15 @@ export const DEFAULT_GRANT_SCOPES: readonly string[] = [
   'delete:sessions',
   'read:refresh_tokens',
   'delete:refresh_tokens',
+  'read:organizations',
+  'create:organizations',
+  'read:organization_members',
+  'create:organization_members',
+  'delete:organization_members',
+  'read:authentication_methods',
+  'create:authentication_methods',
+  'delete:authentication_methods',
+  'delete:guardian_enrollments',
 ];
 
 /**
@@ -96,6 +105,20 @@ const SCOPES = {
   // "Get blocks by identifier" and "Unblock by identifier": read:users / update:users (Management API v2 reference).
   readBlocks: ['read:users'],
   deleteBlocks: ['update:users'],
+  // Organizations ("Retrieve User's Organization Memberships": read:organizations; "Remove
+  // Members From Organizations": delete:organization_members; Management API v2 reference).
+  readOrganizations: ['read:organizations'],
+  createOrganizations: ['create:organizations'],
+  readOrganizationMembers: ['read:organization_members'],
+  createOrganizationMembers: ['create:organization_members'],
+  deleteOrganizationMembers: ['delete:organization_members'],
+  // MFA ("Manage Authentication Methods with Management API"; get-enrollments: read:users;
+  // delete-authenticators: delete:guardian_enrollments).
+  readAuthMethods: ['read:authentication_methods'],
+  createAuthMethods: ['create:authentication_methods'],
+  deleteAuthMethods: ['delete:authentication_methods'],
+  readEnrollments: ['read:users'],
+  deleteAuthenticators: ['delete:guardian_enrollments'],
 } as const;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -388,6 +411,118 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
     sendEmpty(ctx.res, 204);
   };
 
+  /** Offset paging as the SDK's list operations send it (`page`, `per_page`, `include_totals`, default true). */
+  const paged = <T>(ctx: SandboxContext, key: string, all: T[]) => {
+    const sp = ctx.url.searchParams;
+    const perPage = clampInt(sp.get('per_page'), 50, 1, 100);
+    const page = clampInt(sp.get('page'), 0, 0, 1000);
+    const items = all.slice(page * perPage, page * perPage + perPage);
+    if (sp.get('include_totals') === 'false') return sendJson(ctx.res, 200, items);
+    sendJson(ctx.res, 200, { start: page * perPage, limit: perPage, total: all.length, [key]: items });
+  };
+
+  /** Checkpoint paging (`from`, `take`): `{ [key], next? }`, as organizations.list and members.list read it. */
+  const checkpoint = <T extends { id?: string; user_id?: string }>(ctx: SandboxContext, key: string, all: T[]) => {
+    const sp = ctx.url.searchParams;
+    const take = clampInt(sp.get('take'), 50, 1, 100);
+    const from = clampInt(sp.get('from'), 0, 0, Number.MAX_SAFE_INTEGER);
+    const items = all.slice(from, from + take);
+    sendJson(ctx.res, 200, { [key]: items, ...(from + take < all.length ? { next: String(from + take) } : {}) });
+  };
+
+  const renderOrg = (o: { id: string; name: string; display_name?: string }) => ({ id: o.id, name: o.name, ...(o.display_name ? { display_name: o.display_name } : {}) });
+
+  const listOrganizations: Handler = (ctx) => checkpoint(ctx, 'organizations', [...store.organizations.values()].map(renderOrg));
+
+  const createOrganization: Handler = async (ctx) => {
+    const body = await ctx.readJson();
+    if (!isPlainObject(body) || typeof body.name !== 'string' || !/^[a-z0-9_-]{1,50}$/.test(body.name)) {
+      return auth0Error(ctx.res, 400, "Payload validation error: 'Missing required property: name'.", { errorCode: 'invalid_body' });
+    }
+    const org = store.createOrganization(body.name, typeof body.display_name === 'string' ? body.display_name : undefined);
+    if (!org) return auth0Error(ctx.res, 409, 'An organization with this name already exists.', { errorCode: 'organization_conflict' });
+    sendJson(ctx.res, 201, renderOrg(org));
+  };
+
+  const orgOf = (ctx: SandboxContext) => {
+    const org = store.organizations.get(ctx.params.id);
+    if (!org) auth0Error(ctx.res, 404, 'No organization found by that id or name', { errorCode: 'inexistent_organization' });
+    return org;
+  };
+
+  const membersOf = async (ctx: SandboxContext): Promise<string[] | undefined> => {
+    const body = await ctx.readJson();
+    if (!isPlainObject(body) || !Array.isArray(body.members) || body.members.length === 0 || !body.members.every((m) => typeof m === 'string')) {
+      auth0Error(ctx.res, 400, "Payload validation error: 'Missing required property: members'.", { errorCode: 'invalid_body' });
+      return undefined;
+    }
+    return body.members as string[];
+  };
+
+  const listOrgMembers: Handler = (ctx) => {
+    const org = orgOf(ctx);
+    if (!org) return;
+    // A deleted user's membership is listed by its id alone (see Auth0Store.deleteUser).
+    const members = [...org.members].map((id) => {
+      const u = store.users.get(id);
+      return { user_id: id, ...(u?.email ? { email: u.email } : {}), ...(u ? { name: u.name } : {}) };
+    });
+    checkpoint(ctx, 'members', members);
+  };
+
+  const addOrgMembers: Handler = async (ctx) => {
+    const org = orgOf(ctx);
+    if (!org) return;
+    const members = await membersOf(ctx);
+    if (!members) return;
+    for (const m of members) if (!store.users.has(m)) return auth0Error(ctx.res, 400, `User ${m} does not exist.`, { errorCode: 'invalid_body' });
+    for (const m of members) org.members.add(m);
+    sendEmpty(ctx.res, 204);
+  };
+
+  // "Remove Members From Organizations": 204; removes only the membership, not the user.
+  const deleteOrgMembers: Handler = async (ctx) => {
+    const org = orgOf(ctx);
+    if (!org) return;
+    const members = await membersOf(ctx);
+    if (!members) return;
+    for (const m of members) org.members.delete(m);
+    sendEmpty(ctx.res, 204);
+  };
+
+  const listUserOrganizations: Handler = (ctx) => {
+    if (requireUser(ctx)) paged(ctx, 'organizations', store.organizationsOf(ctx.params.id).map(renderOrg));
+  };
+
+  const listAuthMethods: Handler = (ctx) => {
+    if (requireUser(ctx)) paged(ctx, 'authenticators', store.authMethodsOf(ctx.params.id));
+  };
+
+  const createAuthMethod: Handler = async (ctx) => {
+    if (!requireUser(ctx)) return;
+    const body = await ctx.readJson();
+    const types = ['phone', 'email', 'totp', 'webauthn-roaming', 'passkey'];
+    if (!isPlainObject(body) || typeof body.type !== 'string' || !types.includes(body.type)) {
+      return auth0Error(ctx.res, 400, "Payload validation error: 'Missing required property: type'.", { errorCode: 'invalid_body' });
+    }
+    const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
+    const m = store.addAuthMethod(ctx.params.id, { type: body.type, name: str('name'), phone_number: str('phone_number'), email: str('email') });
+    sendJson(ctx.res, 201, { id: m.id, type: m.type, name: m.name, phone_number: m.phone_number, email: m.email, created_at: m.created_at });
+  };
+
+  const deleteAuthMethods: Handler = (ctx) => {
+    if (!requireUser(ctx)) return;
+    store.deleteAuthMethods(ctx.params.id);
+    sendEmpty(ctx.res, 204);
+  };
+
+  // get-enrollments: "the first multi-factor authentication enrollment that a specific user has confirmed".
+  const listEnrollments: Handler = (ctx) => {
+    if (!requireUser(ctx)) return;
+    const first = store.authMethodsOf(ctx.params.id).find((m) => m.confirmed);
+    sendJson(ctx.res, 200, first ? [{ id: first.id, status: 'confirmed', type: first.type, name: first.name, phone_number: first.phone_number, enrolled_at: first.enrolled_at }] : []);
+  };
+
   const routes: Route<Handler>[] = [
     { method: 'POST', pattern: '/oauth/token', handler: token },
     { method: 'POST', pattern: '/api/v2/users', handler: authed(SCOPES.createUser, createUser) },
@@ -407,6 +542,17 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
     { method: 'GET', pattern: '/api/v2/grants', handler: authed(SCOPES.readGrants, listGrants) },
     { method: 'DELETE', pattern: '/api/v2/grants', handler: authed(SCOPES.deleteGrants, deleteGrantsByUser) },
     { method: 'DELETE', pattern: '/api/v2/grants/{id}', handler: authed(SCOPES.deleteGrants, deleteGrant) },
+    { method: 'GET', pattern: '/api/v2/organizations', handler: authed(SCOPES.readOrganizations, listOrganizations) },
+    { method: 'POST', pattern: '/api/v2/organizations', handler: authed(SCOPES.createOrganizations, createOrganization) },
+    { method: 'GET', pattern: '/api/v2/organizations/{id}/members', handler: authed(SCOPES.readOrganizationMembers, listOrgMembers) },
+    { method: 'POST', pattern: '/api/v2/organizations/{id}/members', handler: authed(SCOPES.createOrganizationMembers, addOrgMembers) },
+    { method: 'DELETE', pattern: '/api/v2/organizations/{id}/members', handler: authed(SCOPES.deleteOrganizationMembers, deleteOrgMembers) },
+    { method: 'GET', pattern: '/api/v2/users/{id}/organizations', handler: authed(SCOPES.readOrganizations, listUserOrganizations) },
+    { method: 'GET', pattern: '/api/v2/users/{id}/authentication-methods', handler: authed(SCOPES.readAuthMethods, listAuthMethods) },
+    { method: 'POST', pattern: '/api/v2/users/{id}/authentication-methods', handler: authed(SCOPES.createAuthMethods, createAuthMethod) },
+    { method: 'DELETE', pattern: '/api/v2/users/{id}/authentication-methods', handler: authed(SCOPES.deleteAuthMethods, deleteAuthMethods) },
+    { method: 'GET', pattern: '/api/v2/users/{id}/enrollments', handler: authed(SCOPES.readEnrollments, listEnrollments) },
+    { method: 'DELETE', pattern: '/api/v2/users/{id}/authenticators', handler: authed(SCOPES.deleteAuthenticators, deleteAuthMethods) },
   ];
 
   const adminRoutes: Route<Handler>[] = [
@@ -483,10 +629,51 @@ export async function startAuth0Sandbox(opts: Auth0SandboxOptions): Promise<Runn
       handler: (ctx) => sendJson(ctx.res, 200, { blocked_for: store.blocksFor(ctx.url.searchParams.get('identifier') ?? '') }),
     },
     {
+      // An organization with members, as a company's admin would set it up.
+      method: 'POST',
+      pattern: '/__sandbox/organizations',
+      handler: async (ctx) => {
+        const body = await ctx.readJson();
+        if (!isPlainObject(body) || typeof body.name !== 'string') return sendJson(ctx.res, 400, { error: { type: 'invalid', message: 'name: required' } });
+        const org = store.createOrganization(body.name);
+        if (!org) return sendJson(ctx.res, 409, { error: { type: 'conflict', message: 'organization exists' } });
+        for (const m of Array.isArray(body.members) ? body.members : []) if (typeof m === 'string') org.members.add(m);
+        sendJson(ctx.res, 201, { id: org.id, name: org.name, members: [...org.members] });
+      },
+    },
+    {
+      // Every member id of an organization, deleted users' included.
+      method: 'GET',
+      pattern: '/__sandbox/organizations/{id}',
+      handler: (ctx) => {
+        const org = store.organizations.get(ctx.params.id);
+        if (!org) return sendJson(ctx.res, 404, { error: { type: 'not_found', message: 'no such organization' } });
+        sendJson(ctx.res, 200, { id: org.id, name: org.name, members: [...org.members] });
+      },
+    },
+    {
+      // An MFA enrolment (a confirmed authentication method), as the user's own enrolment leaves it.
+      method: 'POST',
+      pattern: '/__sandbox/users/{id}/authentication-methods',
+      handler: async (ctx) => {
+        if (!store.users.has(ctx.params.id)) return sendJson(ctx.res, 404, { error: { type: 'not_found', message: 'no such user' } });
+        const body = await ctx.readJson();
+        const type = isPlainObject(body) && typeof body.type === 'string' ? body.type : 'phone';
+        const m = store.addAuthMethod(ctx.params.id, { type, ...(type === 'phone' ? { phone_number: '+15555550123' } : {}) });
+        sendJson(ctx.res, 201, m);
+      },
+    },
+    {
       // Readable after the user is gone, which the Management API cannot offer.
       method: 'GET',
       pattern: '/__sandbox/users/{id}/artifacts',
       handler: (ctx) => sendJson(ctx.res, 200, artifactCounts(store, ctx.params.id)),
+    },
+    {
+      // Also readable after the user is gone.
+      method: 'GET',
+      pattern: '/__sandbox/users/{id}/beside',
+      handler: (ctx) => sendJson(ctx.res, 200, besideCounts(store, ctx.params.id)),
     },
   ];
 
@@ -509,6 +696,15 @@ function artifactCounts(store: Auth0Store, userId: string) {
     sessions: store.sessionsOf(userId).length,
     refreshTokens: store.refreshTokensOf(userId).length,
     grants: store.grantsOf(userId).length,
+  };
+}
+
+/** What sits beside the user record: its MFA authentication methods and the organizations naming it as a member. */
+function besideCounts(store: Auth0Store, userId: string) {
+  return {
+    userExists: store.users.has(userId),
+    authenticationMethods: store.authMethodsOf(userId).length,
+    organizations: store.organizationsOf(userId).map((o) => o.id),
   };
 }
 

@@ -13,6 +13,10 @@
  *
  * User search (`GET /api/v2/users?q=`) reads an index that lags the writes by `searchLagMs`
  * (see `searchable`); get-by-id and users-by-email read the users themselves.
+ *
+ * Beside the user record: its MFA authentication methods (removed with the user, as Auth0
+ * documents) and its organization memberships (kept after the user is deleted: Auth0 documents
+ * no such removal), see `deleteUser`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
@@ -134,6 +138,26 @@ export interface UserBlock {
   connection: string;
 }
 
+/** An MFA authentication method (the SDK's `UserAuthenticationMethod`, the fields the sandbox keeps). */
+export interface Auth0AuthenticationMethod {
+  id: string;
+  type: string;
+  confirmed: boolean;
+  name?: string;
+  phone_number?: string;
+  email?: string;
+  created_at: string;
+  enrolled_at?: string;
+}
+
+/** An Organization (the SDK's `Organization`) and the user ids of its members. */
+export interface Auth0Organization {
+  id: string;
+  name: string;
+  display_name?: string;
+  members: Set<string>;
+}
+
 export class Auth0Store {
   readonly users = new Map<string, Auth0User>();
   /** Linked database identities left behind by a primary deleted without unlinking them. */
@@ -146,8 +170,13 @@ export class Auth0Store {
   private readonly refreshTokens = new Map<string, Auth0RefreshToken[]>();
   private readonly grants = new Map<string, Auth0Grant[]>();
   private readonly tokens = new Map<string, { expiresAt: number; scopes: ReadonlySet<string> }>();
+  /** MFA authentication methods per user id. */
+  private readonly authMethods = new Map<string, Auth0AuthenticationMethod[]>();
+  readonly organizations = new Map<string, Auth0Organization>();
 
   reset(): void {
+    this.authMethods.clear();
+    this.organizations.clear();
     this.users.clear();
     this.orphans.length = 0;
     this.blocks.length = 0;
@@ -455,8 +484,45 @@ export class Auth0Store {
       this.orphans.push({ user_id: `${i.provider}|${i.user_id}`, connection: i.connection, email, orphanOf: userId });
     }
     this.users.delete(userId);
+    // "When a user is deleted by the Auth0 Management API (DELETE /v2/users/{user_id}), the
+    // associated MFA authenticators are deleted automatically" (Auth0 knowledge base, "Deleting
+    // Users Does Not Delete Authenticators", community.auth0.com/t/89889: only a batch deletion,
+    // of a connection or a tenant, leaves them). Organization memberships are not removed:
+    // Auth0 documents no such thing ("Remove Members From Organizations" speaks of the other
+    // direction only), so the sandbox keeps them, naming the deleted user's id, and a client that
+    // does not remove them is caught (`GET /__sandbox/users/{id}/artifacts`, the org's members).
+    this.authMethods.delete(userId);
     this.indexed(userId);
     return true;
+  }
+
+  /** `POST /api/v2/users/{id}/authentication-methods`: a confirmed enrolment. */
+  addAuthMethod(userId: string, input: { type: string; name?: string; phone_number?: string; email?: string }): Auth0AuthenticationMethod {
+    const now = new Date().toISOString();
+    const method: Auth0AuthenticationMethod = { id: `${input.type}|dev_${randomBytes(8).toString('hex')}`, confirmed: true, created_at: now, enrolled_at: now, ...input };
+    push(this.authMethods, userId, method);
+    return method;
+  }
+
+  authMethodsOf(userId: string): Auth0AuthenticationMethod[] {
+    return this.authMethods.get(userId) ?? [];
+  }
+
+  /** `DELETE /api/v2/users/{id}/authentication-methods` and `DELETE /api/v2/users/{id}/authenticators`: every one. */
+  deleteAuthMethods(userId: string): void {
+    this.authMethods.delete(userId);
+  }
+
+  createOrganization(name: string, displayName?: string): Auth0Organization | undefined {
+    if ([...this.organizations.values()].some((o) => o.name === name)) return undefined;
+    const org: Auth0Organization = { id: `org_${randomBytes(8).toString('hex')}`, name, ...(displayName ? { display_name: displayName } : {}), members: new Set() };
+    this.organizations.set(org.id, org);
+    return org;
+  }
+
+  /** The organizations naming `userId` as a member (also after the user is deleted: see `deleteUser`). */
+  organizationsOf(userId: string): Auth0Organization[] {
+    return [...this.organizations.values()].filter((o) => o.members.has(userId));
   }
 
   /** Orphaned database identities holding this email, in any letter case. */
