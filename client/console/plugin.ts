@@ -21,6 +21,7 @@ import { requireKeyRing } from '../../config';
 import { getFieldCipher } from '../../encryption';
 import type { FieldCipher } from '../../encryption/fields';
 import { deletionWorkflowId, FINISHED_STATUSES, isUuid, STORES, type DeletionStatus, type Store } from '../../contract';
+import { csvCell } from '../../contract/csv';
 import { emailCandidates, emailLookupKey, loadSubject } from '../../stores/subjects';
 import { verificationContext } from '../../stores/verifications';
 import type { AuditTrail } from '../audit';
@@ -997,11 +998,5 @@ const REPORT_COLUMNS: { label: string; num?: boolean; value: (r: ReportRow) => s
   { label: 'Median days to complete', num: true, value: (r) => (r.medianDays === null ? '' : r.medianDays.toFixed(2)) },
   { label: 'Mean days to complete', num: true, value: (r) => (r.meanDays === null ? '' : r.meanDays.toFixed(2)) },
 ];
-
-/** A CSV cell (RFC 4180), with a leading formula character neutralised for spreadsheets. */
-function csvCell(v: string): string {
-  const safe = /^[=+\-@\t\r]/.test(v) && !/^-?\d/.test(v) ? `'${v}` : v;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
 
 export { timeLeft };
