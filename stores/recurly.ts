@@ -594,10 +594,17 @@ function classify(err: unknown, operation: string, subject: string): VendorError
     return new VendorError({ vendor: 'recurly', type, operation, subject });
   }
   const status = response.status;
-  const type = typeForStatus(status);
+  const vendorCode = typeof sdk.type === 'string' && /^[a-z_-]+$/.test(sdk.type) ? sdk.type : undefined;
+  // A 409 `simultaneous_request` is not a rejection: "a request with the same key is already in
+  // flight" (api.yaml "Idempotent Requests"), i.e. this write's earlier send (one whose answer
+  // Lethe gave up on) is still being carried out, and may well succeed. The adapter resends it a
+  // few times after its Retry-After; past those it is retried like an outage, and the resend
+  // after the first finished is answered with the first's response (Idempotency-Prior), never
+  // applied twice. Taken for invalid input, it would stop the store as failed though the write
+  // went through.
+  const type = status === 409 && vendorCode === 'simultaneous_request' ? 'unavailable' : typeForStatus(status);
   // Recurly documents X-RateLimit-Reset for throttling; the SDK keeps it (and not Retry-After).
   const reset = response.rateLimitReset;
   const retryAfterMs = type === 'rate_limited' && reset instanceof Date ? Math.max(0, reset.getTime() - Date.now()) : undefined;
-  const vendorCode = typeof sdk.type === 'string' && /^[a-z_-]+$/.test(sdk.type) ? sdk.type : undefined;
   return new VendorError({ vendor: 'recurly', type, operation, subject, status, retryAfterMs, vendorCode });
 }

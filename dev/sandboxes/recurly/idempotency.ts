@@ -44,6 +44,20 @@ export class IdempotencyCache {
    */
   async record(key: string, res: ServerResponse, run: () => Promise<void> | void): Promise<void> {
     this.inFlight.add(key);
+    // Recurly finishes a request whose client went away (a timeout, a dropped connection) and
+    // keeps its response for the resend, which is the case the header exists for. The sandbox's
+    // writers skip a destroyed response, so while the request runs it is shown as open to them:
+    // the response is kept here, and what is written goes nowhere.
+    let destroyed = res.destroyed;
+    Object.defineProperty(res, 'destroyed', {
+      configurable: true,
+      enumerable: true,
+      get: () => false,
+      set: (v: boolean) => {
+        destroyed = v;
+      },
+    });
+    const restore = () => Object.defineProperty(res, 'destroyed', { configurable: true, enumerable: true, writable: true, value: destroyed });
     const end = res.end.bind(res) as (...args: unknown[]) => unknown;
     res.end = ((...args: unknown[]) => {
       const chunk = args[0];
@@ -53,11 +67,14 @@ export class IdempotencyCache {
         this.done.set(key, { status: res.statusCode, contentType: typeof type === 'string' ? type : undefined, body, at: Date.now() });
       }
       this.inFlight.delete(key);
+      // Node's own writing sees the connection as it is.
+      restore();
       return end(...args);
     }) as typeof res.end;
     try {
       await run();
     } finally {
+      if (Object.getOwnPropertyDescriptor(res, 'destroyed')?.get) restore();
       this.inFlight.delete(key);
     }
   }

@@ -127,6 +127,12 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
   const idempotency = new IdempotencyCache();
   /** Writes whose response is to be lost after they are applied (admin `lose-responses`). */
   let lose: { pathPrefix: string; count: number } | undefined;
+  /**
+   * Writes held `delayMs` before they are applied (admin `slow-writes`): still in flight under
+   * their Idempotency-Key all that time, and applied even when the client gave up meanwhile, as
+   * a server that received a request finishes it.
+   */
+  let slow: { pathPrefix: string; count: number; delayMs: number } | undefined;
 
   const send = (res: ServerResponse, status: number, body: unknown) => sendJson(res, status, body, CONTENT_TYPE);
   const accountJson = (a: StoredAccount) => renderAccount(a, store.subscriptionsOf(a.id), new Date(), store.invoicesOf(a.id));
@@ -172,7 +178,12 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
           return recurlyError(ctx.res, 429, 'rate_limited', 'You made too many API requests in the current window. Retry after the rate limit resets.');
         }
       }
-      const run = () => {
+      const run = async () => {
+        if (slow && slow.count > 0 && ctx.method !== 'GET' && ctx.path.startsWith(slow.pathPrefix)) {
+          slow.count -= 1;
+          const { delayMs } = slow;
+          await new Promise((r) => setTimeout(r, delayMs));
+        }
         loseResponseIfArmed(ctx);
         return handler(ctx);
       };
@@ -811,6 +822,16 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
     sendJson(ctx.res, 201, renderBillingInfo(b, account.id, account.billing_info.id === b.id), CONTENT_TYPE);
   };
 
+  const adminSlowWrites: Handler = async (ctx) => {
+    const body = (await ctx.readJson()) as { pathPrefix?: unknown; count?: unknown; delayMs?: unknown } | undefined;
+    const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+    if (typeof body?.pathPrefix !== 'string' || !int(body.count) || !int(body.delayMs)) {
+      return sendJson(ctx.res, 400, { error: { type: 'invalid_request', message: 'expected { pathPrefix: string, count: integer, delayMs: integer }' } });
+    }
+    slow = { pathPrefix: body.pathPrefix, count: body.count as number, delayMs: body.delayMs as number };
+    sendJson(ctx.res, 201, slow);
+  };
+
   const adminLoseResponses: Handler = async (ctx) => {
     const body = (await ctx.readJson()) as { pathPrefix?: unknown; count?: unknown } | undefined;
     if (typeof body?.pathPrefix !== 'string' || typeof body.count !== 'number' || !Number.isInteger(body.count) || body.count < 0) {
@@ -903,6 +924,7 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
         { method: 'GET', pattern: '/__sandbox/accounts/{code}', handler: adminAccountState },
         { method: 'POST', pattern: '/__sandbox/accounts/{code}/billing_infos', handler: adminAddBillingInfo },
         { method: 'POST', pattern: '/__sandbox/lose-responses', handler: adminLoseResponses },
+        { method: 'POST', pattern: '/__sandbox/slow-writes', handler: adminSlowWrites },
         { method: 'GET', pattern: '/__sandbox/idempotency', handler: ({ res }) => sendJson(res, 200, { replays: idempotency.replays }) },
         { method: 'GET', pattern: '/__sandbox/behaviour', handler: adminGetBehaviour },
         { method: 'PUT', pattern: '/__sandbox/behaviour', handler: adminPutBehaviour },
@@ -928,6 +950,7 @@ export async function startRecurlySandbox(opts: RecurlySandboxOptions): Promise<
         idempotency.clear();
         getLimiter.reset();
         lose = undefined;
+        slow = undefined;
       },
     },
     { port: opts.port, host: opts.host, rateLimit: perMinute, rateWindowMs: 60_000, rateModel: 'fixed-window' },
