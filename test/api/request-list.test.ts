@@ -121,7 +121,9 @@ describe('GET /v1/requests: every type in one list', () => {
   test('when requests of each type are past their deadline, then overdue follows each type’s rule: not a held deletion, a cancelled access request, a refused correction or one waiting for the person', async () => {
     const account = randomUUID();
     const db = world.deps.db;
-    const ago = (h: number) => new Date(Date.now() - h * HOUR);
+    // One now for every planted time, so a deadline is exactly its receipt plus 72 hours.
+    const now = Date.now();
+    const ago = (h: number) => new Date(now - h * HOUR);
     const plant = async (type: 'deletion' | 'access' | 'correction', status: string, receivedHoursAgo: number, completedHoursAgo?: number): Promise<string> => {
       const id = randomUUID();
       const base = {
