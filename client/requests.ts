@@ -85,10 +85,15 @@ export function createRequestReader(deps: {
       // The tables answer for a running deletion unless live detail is asked for, or the
       // request is blocked (the vendor's reason is in the workflow only), or nothing was recorded.
       const fromTables = !opts.live && stateRows.length > 0 && row.status !== 'blocked';
-      const live = await liveState(row, receipt !== undefined, !fromTables);
+      // Nothing to ask Temporal at all: a running deletion whose stores are recorded, or a
+      // completed one with its receipt. A describe costs most of a status read (bench/open.ts);
+      // what it would add (a run terminated outside Lethe, a stalled workflow task) the
+      // reconciler records within a minute, and `?live=true` shows at once.
+      const tablesOnly = (fromTables && (row.status === 'running' || row.status === 'pending') && !receipt) || (!opts.live && receipt !== undefined && row.status === 'completed');
+      const live: LiveState = tablesOnly ? { kind: 'tables', pending: [] } : await liveState(row, receipt !== undefined, !fromTables);
       const recorded = stateRows.length > 0 ? progressFromTables(row, stateRows) : undefined;
       // With its receipt written (a run still sending the completion notice), the receipt says the steps.
-      const p = live.progress ?? (live.kind === 'running' && fromTables && !receipt ? recorded : undefined);
+      const p = live.progress ?? ((live.kind === 'running' || live.kind === 'tables') && fromTables && !receipt ? recorded : undefined);
 
       let status: DeletionStatus = row.status as DeletionStatus;
       let reason = live.reason ?? p?.reason;
@@ -136,7 +141,7 @@ export function createRequestReader(deps: {
         ...(reason && status !== 'completed' ? { reason } : {}),
         ...(live.stalled ? { stalled: live.stalled } : {}),
         // `records`: Temporal no longer has (or cannot now show) the run; Lethe's tables answer.
-        source: live.kind === 'running' || live.kind === 'closed' ? 'workflow' : 'records',
+        source: live.kind === 'tables' ? 'tables' : live.kind === 'running' || live.kind === 'closed' ? 'workflow' : 'records',
       };
     },
 
@@ -268,8 +273,8 @@ export interface StepView {
 /** The workflow's progress as operators read it: steps with counts, and the receipt once done. */
 export interface DeletionView extends Omit<DeletionProgress, 'steps' | 'passes'> {
   steps: StepView[];
-  /** `workflow`: Temporal has the run (its progress, or its close and the receipt); `records`: only Lethe's tables answer. */
-  source: 'workflow' | 'records';
+  /** `workflow`: Temporal was asked (its progress, or its close and the receipt); `tables`: Lethe's tables answer without asking it (a recorded running request, a completed one with its receipt); `records`: Temporal no longer has the run, or cannot be reached. */
+  source: 'workflow' | 'tables' | 'records';
   /** The run's workflow task keeps failing: it makes no progress until a person fixes the worker. */
   stalled?: StalledTask;
   /** A request the person confirmed by mail: when they first asked (the deadline counts from the confirmation, `receivedAt`). */
@@ -318,7 +323,8 @@ interface PendingStep {
 }
 
 interface LiveState {
-  kind: 'running' | 'closed' | 'gone' | 'unknown';
+  /** `tables`: Temporal was not asked (Lethe's tables answer for a recorded running or completed request). */
+  kind: 'running' | 'closed' | 'gone' | 'unknown' | 'tables';
   closedStatus?: string;
   progress?: DeletionProgress;
   pending: PendingStep[];

@@ -135,7 +135,12 @@ export const deletionViewSchema = {
     firstContactAt: { ...time, description: 'A request the person confirmed by mail: when they first asked; the deadline counts from the confirmation (receivedAt)' },
     verification: { type: 'string', enum: ['staff', 'email'], description: '`email`: the person confirmed a mailed link; `staff`: the caller vouched' },
     confirmBy: { ...time, description: 'While awaiting_confirmation: when the mailed link expires' },
-    source: { type: 'string', enum: ['workflow', 'records'], description: "`records` when only Lethe's tables answer (the workflow history has expired, or Temporal cannot be reached)" },
+    source: {
+      type: 'string',
+      enum: ['workflow', 'tables', 'records'],
+      description:
+        "`workflow`: Temporal was asked (`?live=true`, a blocked or closed run, or nothing recorded yet); `tables`: Lethe's tables answer, kept current by the workflow (a running request with its stores recorded, or a completed one with its receipt); `records`: only Lethe's tables answer because the workflow history has expired or Temporal cannot be reached",
+    },
     stalled: {
       type: 'object',
       required: ['since', 'attempts', 'reason'],

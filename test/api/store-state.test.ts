@@ -130,7 +130,7 @@ describe('per-store state in Lethe tables', () => {
       expect(['Unavailable', 'Timeout']).toContain(s.recurly.reason_code);
 
       const fromTables = await view(requestId);
-      expect(fromTables).toMatchObject({ status: 'running', source: 'workflow' });
+      expect(fromTables).toMatchObject({ status: 'running', source: 'tables' });
       expect(fromTables.stores.find((x: { store: string }) => x.store === 'recurly')).toMatchObject({ status: 'retrying', reason: s.recurly.reason_code });
 
       // A record written with a higher sequence than the workflow's next: the route shows it, and

@@ -216,7 +216,8 @@ describe('lethe CLI', () => {
       await late?.connection.close();
       await idle.close();
     }
-  });
+    // A second worker bundles the workflows (tens of seconds on a loaded machine) before the deletion runs.
+  }, 240_000);
 
   test('when seeding, then demo data is written to the stack the environment names', async () => {
     const r = await lethe(['seed', '--accounts', '1', '--media-per-account', '1', '--seed', '424242']);

@@ -75,10 +75,10 @@ export async function startApi(world: TestWorld, opts: { config?: Partial<Config
 }
 
 /** Polls a deletion request until it reaches a final status. */
-export async function waitForStatus(api: TestApi, requestId: string, timeoutMs = 90_000): Promise<JsonBody> {
+export async function waitForStatus(api: TestApi, requestId: string, timeoutMs = 90_000, opts: { live?: boolean } = {}): Promise<JsonBody> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await api.request('GET', `/v1/deletion-requests/${requestId}`);
+    const res = await api.request('GET', `/v1/deletion-requests/${requestId}${opts.live ? '?live=true' : ''}`);
     if (res.status !== 200) throw new Error(`GET ${requestId}: ${res.status} ${res.text}`);
     if (['completed', 'failed', 'skipped'].includes(res.body.status)) return res.body;
     if (Date.now() > deadline) throw new Error(`request ${requestId} still ${res.body.status}`);

@@ -31,9 +31,12 @@ Exit code: 0 pending, running, completed or skipped; 1 failed; 3 no such request
     const timeout = seconds('status', 'timeout', values.timeout);
     const interval = seconds('status', 'interval', values.interval, 1)!;
     const target = apiTarget({ apiUrl: values['api-url'] }, io.env);
-    const get = async () => (await call<DeletionView>(target, 'GET', `/v1/deletion-requests/${encodeURIComponent(positionals[0])}`)).body;
+    // The first read is live: a person at a terminal wants the request as it is now (a run
+    // terminated a moment ago, the vendor's own reason), not as the tables last recorded it. The
+    // polls of --wait read the tables, as dashboards do: each live read asks the worker.
+    const get = async (live = false) => (await call<DeletionView>(target, 'GET', `/v1/deletion-requests/${encodeURIComponent(positionals[0])}${live ? '?live=true' : ''}`)).body;
 
-    let view = await get();
+    let view = await get(true);
     if (values.wait && !FINAL.includes(view.status)) {
       const started = Date.now();
       const display = createProgressDisplay(io.stderr, started);
