@@ -12,7 +12,7 @@ import { buildDeps, type WorkerDeps } from '../../worker/deps';
 import { createActivities } from '../../activities';
 import { createArchiveStore } from '../../stores/archive';
 import { toCsv } from '../../activities/access/render';
-import { partName, stagedName } from '../../activities/access/types';
+import { partName, stagedName, type GatherResult } from '../../activities/access/types';
 import { SIZE_MISMATCH_TRIES } from '../../activities/access/archive';
 import { FailureType } from '../../contract';
 import { seedAccount } from '../../dev/seed/fixtures';
@@ -34,7 +34,7 @@ describe('access activities', () => {
     await deps?.close();
   });
   const seed = () => ({ db: deps.db, blobs: deps.blobs, auth0: deps.auth0, recurly: deps.recurly });
-  const run = <K extends keyof Acts>(name: K, ...args: Parameters<Acts[K]>) => new MockActivityEnvironment().run(acts[name] as (...a: unknown[]) => unknown, ...args) as ReturnType<Acts[K]>;
+  const env = () => new MockActivityEnvironment({ scheduledTimestampMs: Date.now() });
   const archiveOf = () => createArchiveStore(deps.blobs, deps.config.access!.container);
 
   test('when a legacy account’s login found by its address carries another account’s login as a linked identity, then it is not in the copy, and the copy says why', async () => {
@@ -49,7 +49,7 @@ describe('access activities', () => {
     await deps.db('accounts').where({ id: other.id }).update({ auth0_user_id: secondary.userId });
 
     const requestId = randomUUID();
-    const r = await run('gatherAuth0', { requestId, accountId: legacy.id });
+    const r = (await env().run(acts.gatherAuth0, { requestId, accountId: legacy.id })) as GatherResult;
     expect(r.counts).toEqual({ users: 0, identities: 0 });
     const staged = JSON.parse((await archiveOf().get(stagedName(requestId, 'auth0')))!.toString('utf8'));
     expect(staged.users).toEqual([]);
@@ -57,7 +57,7 @@ describe('access activities', () => {
 
     // Without the other account's claim, the same login is the legacy account's own.
     await deps.db('accounts').where({ id: other.id }).update({ auth0_user_id: null });
-    const mine = await run('gatherAuth0', { requestId, accountId: legacy.id });
+    const mine = (await env().run(acts.gatherAuth0, { requestId, accountId: legacy.id })) as GatherResult;
     expect(mine.counts.users).toBe(1);
   }, 60_000);
 
@@ -71,7 +71,7 @@ describe('access activities', () => {
     const a = await seedAccount(seed(), { media, snapshots: 0, auth0: 'none', subscriptions: null }, rand);
     const requestId = randomUUID();
     const req = { requestId, accountId: a.id };
-    for (const g of ['gatherDatabase', 'gatherAuth0', 'gatherRecurly', 'gatherMedia'] as const) await run(g, req);
+    for (const g of [acts.gatherDatabase, acts.gatherAuth0, acts.gatherRecurly, acts.gatherMedia]) await env().run(g, req);
     const files = JSON.parse((await archiveOf().get(stagedName(requestId, 'media')))!.toString('utf8')).files as { container: string; name: string; path: string; bytes: number }[];
     expect(files).toHaveLength(a.blobs);
     return { a, requestId, files };
@@ -82,7 +82,7 @@ describe('access activities', () => {
     const gone = files[1];
     await deps.blobs.container(gone.container).getBlobClient(gone.name).delete({ deleteSnapshots: 'include' });
 
-    const r = await run('buildArchive', { requestId, accountId: a.id, partBytes: 2 * 1024 ** 3 });
+    const r = await env().run(acts.buildArchive, { requestId, accountId: a.id, partBytes: 2 * 1024 ** 3 });
     expect(r).toMatchObject({ parts: 1, mediaFiles: files.length - 1, mediaGone: 1 });
     const zip = readZip((await archiveOf().get(partName(requestId, 1, 1)))!);
     expect(zip.has(gone.path)).toBe(false);
