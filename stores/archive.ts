@@ -29,6 +29,22 @@ export interface ByteSink {
   write(chunk: Buffer): Promise<void>;
 }
 
+/**
+ * A source that yielded another length than was listed for it (a file re-uploaded or still being
+ * written while the archive was made). The entry's header is already out, so the ZIP being
+ * written is spoilt: the caller starts the part again, with a fresh listing if it keeps happening.
+ */
+export class EntrySizeError extends Error {
+  constructor(
+    readonly entry: number,
+    readonly listed: number,
+    readonly read: number,
+  ) {
+    super(`archive entry ${entry}: read ${read} bytes where ${listed} were listed (changed while exporting)`);
+    this.name = 'EntrySizeError';
+  }
+}
+
 /** MS-DOS time and date of a file's modification, as ZIP keeps them (UTC, 2-second steps). */
 function dosTime(d: Date): { time: number; date: number } {
   const year = Math.max(1980, d.getUTCFullYear());
@@ -106,7 +122,7 @@ export class ZipWriter {
         await this.out(b);
       }
     }
-    if (size !== opts.size) throw new BlobStoreError('unavailable', `archive entry ${this.entries.length + 1}: read ${size} bytes where ${opts.size} were listed (changed while exporting)`);
+    if (size !== opts.size) throw new EntrySizeError(this.entries.length + 1, opts.size, size);
     const descriptor = Buffer.alloc(zip64 ? 24 : 16);
     descriptor.writeUInt32LE(0x08074b50, 0);
     descriptor.writeUInt32LE(crc >>> 0, 4);
