@@ -194,7 +194,7 @@ export const SETTINGS: readonly Setting[] = [
     name: 'AZURE_STORAGE_ACCOUNT_URL',
     default: 'unset',
     meaning:
-      "used when `AZURE_STORAGE_CONNECTION_STRING` is unset: the account's blob endpoint (`https://<account>.blob.core.windows.net`), signed in with Microsoft Entra ID through `DefaultAzureCredential` (managed identity, workload identity, or `AZURE_CLIENT_ID`/`AZURE_TENANT_ID`/`AZURE_CLIENT_SECRET`); the identity needs Storage Blob Data Owner ([operations](operations.md#blob-storage-access)); the worker checks at start that it can delete a previous version",
+      "used when `AZURE_STORAGE_CONNECTION_STRING` is unset: the account's blob endpoint (`https://<account>.blob.core.windows.net`), signed in with Microsoft Entra ID through `DefaultAzureCredential` (managed identity, workload identity, or `AZURE_CLIENT_ID`/`AZURE_TENANT_ID`/`AZURE_CLIENT_SECRET`); the identity needs Storage Blob Data Owner ([operations](operations.md#blob-storage-access)); the worker checks at start that it can delete a previous version; set: no Azurite, the embedded stack uses the account too",
   },
   { name: 'LETHE_AZURITE_PORT', default: '10000', meaning: 'port of the embedded Azurite' },
   { name: 'LETHE_BLOB_CONTAINERS', default: 'media,exports', meaning: 'containers holding `accounts/{id}/` prefixes' },

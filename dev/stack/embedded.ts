@@ -20,6 +20,7 @@ import { ensureTemporalCli, temporalSpec, PROJECT_ROOT } from './temporal';
 import { ensureNamespace, ensureTemporalServer, serverPorts, setupTemporalDatabases, temporalModeOf, temporalServerSpec, temporalUiSpec, type TemporalMode } from './temporal-server';
 import { freePort, isListening } from './net';
 import { Connection } from '@temporalio/client';
+import { DefaultAzureCredential } from '@azure/identity';
 import { codecPortOf, codecServerSpec, encryptionEnv, setNamespaceRetention } from './privacy';
 import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../worker/process';
 import { gitCommit, packageVersion } from '../../worker/deployment';
@@ -175,6 +176,8 @@ function apiTokenFor(stateDir: string, env: NodeJS.ProcessEnv): string {
 export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  // Before anything starts: a blob setting the stack cannot honour stops it in one line.
+  const blob = blobSetup(env);
   fs.mkdirSync(opts.stateDir, { recursive: true });
   const sup = new Supervisor(path.join(opts.stateDir, 'logs'), log);
   const endpoints: Endpoint[] = [];
@@ -288,9 +291,17 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       await db.destroy();
     }
 
-    if (env.AZURE_STORAGE_CONNECTION_STRING) {
-      childEnv.AZURE_STORAGE_CONNECTION_STRING = env.AZURE_STORAGE_CONNECTION_STRING;
+    if (blob.kind === 'connection') {
+      childEnv.AZURE_STORAGE_CONNECTION_STRING = blob.connectionString;
       endpoints.push({ name: 'Azure Blob', where: 'external (AZURE_STORAGE_CONNECTION_STRING)' });
+      await ensureContainers(blob.connectionString, containersOf(env));
+    } else if (blob.kind === 'entra') {
+      // The operator's own account, signed in with Microsoft Entra ID as the worker does
+      // (worker/deps.ts blobStoreFor): Azurite has no Entra ID, so none is started, and the
+      // children get the URL and no connection string (which would win over it, config/index.ts).
+      childEnv.AZURE_STORAGE_ACCOUNT_URL = blob.accountUrl;
+      endpoints.push({ name: 'Azure Blob', where: blob.accountUrl, note: 'external (AZURE_STORAGE_ACCOUNT_URL, Microsoft Entra ID)' });
+      await ensureContainers({ accountUrl: blob.accountUrl, credential: new DefaultAzureCredential() }, containersOf(env));
     } else {
       log('starting Azurite');
       const connection = azuriteConnectionString(opts.ports.azurite);
@@ -302,8 +313,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       });
       childEnv.AZURE_STORAGE_CONNECTION_STRING = connection;
       endpoints.push({ name: 'Azurite (Blob)', where: `http://127.0.0.1:${opts.ports.azurite}/devstoreaccount1` });
+      await ensureContainers(connection, containersOf(env));
     }
-    await ensureContainers(childEnv.AZURE_STORAGE_CONNECTION_STRING, containersOf(env));
 
     // Outbound mail (mail/transport.ts) goes to the caller's SMTP server, or to the mail catcher,
     // which keeps it for a person or a test to read and delivers none of it.
@@ -425,6 +436,31 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     mailCatcherUrl,
     stop: () => sup.stopAll(),
   };
+}
+
+/**
+ * Where the stack's blobs live, as the worker's configuration decides it (config/index.ts): a
+ * connection string wins; else AZURE_STORAGE_ACCOUNT_URL, an account signed in with Microsoft
+ * Entra ID; else Azurite, started here. The URL must be https (the SDK sends tokens over HTTPS
+ * only; loadConfig refuses anything else, naming the variable).
+ */
+export function blobSetup(env: NodeJS.ProcessEnv): { kind: 'connection'; connectionString: string } | { kind: 'entra'; accountUrl: string } | { kind: 'azurite' } {
+  if (env.AZURE_STORAGE_CONNECTION_STRING) return { kind: 'connection', connectionString: env.AZURE_STORAGE_CONNECTION_STRING };
+  if (env.AZURE_STORAGE_ACCOUNT_URL) {
+    let https = false;
+    try {
+      https = new URL(env.AZURE_STORAGE_ACCOUNT_URL).protocol === 'https:';
+    } catch {
+      // refused below
+    }
+    if (!https)
+      throw new ConfigError(
+        'AZURE_STORAGE_ACCOUNT_URL',
+        "expected the https URL of a storage account's blob endpoint (https://<account>.blob.core.windows.net); Azurite cannot sign in with Microsoft Entra ID: unset it to use the embedded Azurite",
+      );
+    return { kind: 'entra', accountUrl: env.AZURE_STORAGE_ACCOUNT_URL };
+  }
+  return { kind: 'azurite' };
 }
 
 function containersOf(env: NodeJS.ProcessEnv): string[] {
