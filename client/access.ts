@@ -27,7 +27,8 @@ import { EMAIL_PATTERN, identifierSchema, strictAjv, describeViolation, uuidSche
 export interface AccessRequestBody {
   accountId?: string;
   email?: string;
-  channel: RequestChannel;
+  /** `web`: confirmed through the privacy page or public API (client/front-door.ts); staff's API schema does not offer it. */
+  channel: RequestChannel | 'web';
   receivedAt?: string;
   requestedBy?: string;
 }
@@ -180,7 +181,8 @@ export function createAccessService(deps: { config: Pick<Config, 'deletion' | 't
 
   return {
     async file(body: AccessRequestBody): Promise<AccessView & { existing: boolean }> {
-      if (!validate(body)) {
+      // `web` comes only from the front door's confirmation, never through the staff route's schema.
+      if (!validate(body.channel === 'web' ? { ...body, channel: 'api' } : body)) {
         const d = describeViolation(validate.errors![0], 'body', body);
         throw new AccessRequestError('invalid_input', (d.field ?? 'body').replace(/^body\//, ''), d.message.replace(/^body\//, ''));
       }
@@ -189,7 +191,7 @@ export function createAccessService(deps: { config: Pick<Config, 'deletion' | 't
       if (receivedAt.getTime() > now.getTime() + CLOCK_SKEW_MS) throw new AccessRequestError('invalid_input', 'receivedAt', 'receivedAt is in the future');
       let resolved: { accountId: string; live: boolean };
       try {
-        resolved = await deps.resolve(body);
+        resolved = await deps.resolve({ ...body, channel: body.channel === 'web' ? 'api' : body.channel });
       } catch (err) {
         const e = err as { code?: string; field?: string; message: string };
         if (e.code === 'account_not_found' || e.code === 'ambiguous_email' || e.code === 'invalid_input') throw new AccessRequestError(e.code, e.field, e.message);

@@ -29,14 +29,6 @@ import { createAccessService, type AccessService } from './access';
 export const PUBLIC_REQUEST_TYPES = ['deletion', 'access'] as const;
 export type PublicRequestType = (typeof PUBLIC_REQUEST_TYPES)[number];
 
-/**
- * The channel an access request from the front door is filed with. The access service takes the
- * channels a caller may name (REQUEST_CHANNELS), which leave out `web`: until client/access.ts
- * takes `web` from the front door (a hook its owner adds), a request from the page or the public
- * API is filed as `api`, the nearest it takes. `email` (a mail to the privacy address) is its own.
- */
-export const accessChannelOf = (channel: 'web' | 'email'): 'api' | 'email' => (channel === 'web' ? 'api' : 'email');
-
 /** What a confirmation started: a deletion (the intake's answer), or an access request. */
 export type Confirmed = ({ kind: 'deletion' } & StartedDeletion) | { kind: 'access'; requestId: string; accountId: string; status: string; receivedAt: string; deadlineAt: string; existing: boolean };
 
@@ -104,9 +96,8 @@ export function createFrontDoor(deps: {
     const expiresAt = new Date(now.getTime() + config.frontDoor.verificationTtlMs);
     const input: VerificationInput = {
       verificationId: row.verificationId,
-      // contract/front-door.ts names only 'deletion' so far; the workflow does not read it (the
-      // activities read the row's kind), but the history should say what was asked.
-      kind: row.kind as VerificationInput['kind'],
+      // The workflow does not read it (the activities read the row's kind), but the history should say what was asked.
+      kind: row.kind,
       channel: row.channel,
       firstContactAt: now.toISOString(),
       expiresAt: expiresAt.toISOString(),
@@ -211,7 +202,8 @@ export function createFrontDoor(deps: {
           // service checks it is live and not being deleted, and joins an open request.
           const filed = await access().file({
             accountId: v.account_id,
-            channel: accessChannelOf(v.channel === 'web' ? 'web' : 'email'),
+            // `web`: the privacy page or public API; `email`: a mail to the privacy address.
+            channel: v.channel === 'web' ? 'web' : 'email',
             receivedAt: confirmedAt.toISOString(),
             ...(v.requested_by ? { requestedBy: v.requested_by } : {}),
           });

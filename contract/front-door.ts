@@ -15,7 +15,8 @@ export type VerificationChannel = 'web' | 'email' | 'api' | 'phone' | 'support' 
 
 export interface VerificationInput {
   verificationId: string;
-  kind: 'deletion';
+  /** What the person asked for: a deletion, or a copy of their data (CONTRACT §6, §8). */
+  kind: 'deletion' | 'access';
   channel: VerificationChannel;
   firstContactAt: string;
   /** When the link stops working (LETHE_VERIFICATION_TTL after the first contact). */

@@ -226,7 +226,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     registerHoldRoutes(api, { db: deps.db, fields: () => getFieldCipher(() => requireKeyRing(config)), intake, audit, registry: metrics.registry, caller: callerName });
     registerOperationRoutes(api, { db: deps.db, temporal: deps.temporal, namespace: config.temporal.namespace, metrics });
     // The front door (CONTRACT §6): the privacy page and public requests, no token.
-    registerPrivacyRoutes(api, { config, frontDoor, audit });
+    registerPrivacyRoutes(api, { config, frontDoor, audit, metrics });
     registerInboundRoutes(api, { inbound: createInbound({ frontDoor, log: (msg, fields) => app.log.info(fields, msg) }) });
   });
   // The privacy console (client/console): its own session gate, form parser and error pages.

@@ -30,6 +30,7 @@ const MATRIX: Record<string, Probe[]> = {
   'POST /v1/deletion-requests': [{ body: { accountId: ID, channel: 'support' }, needs: 'requester', allowed: [404] }],
   'GET /v1/deletion-requests/{requestId}': [{ needs: 'requester', allowed: [404] }],
   'GET /v1/deletion-requests': [{ needs: 'operator', allowed: [200] }],
+  'GET /v1/requests': [{ needs: 'operator', allowed: [200] }],
   'POST /v1/deletion-requests/{requestId}/retry': [{ body: {}, needs: 'operator', allowed: [404] }],
   'POST /v1/deletion-requests/{requestId}/resolve': [{ body: { store: 'media', justification: 'held by counsel, removed by hand', by: 'staff-1' }, needs: 'operator', allowed: [404] }],
   'GET /v1/deletion-requests/{requestId}/actions': [{ needs: 'operator', allowed: [404] }],
