@@ -8,15 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startWorld, type TestWorld } from '../support/stack';
 import { startApi, type TestApi } from '../support/api';
 import { requireChromium } from '../privacy/support/chromium';
 import { tokenDigest } from '../../config';
 import { newScopePrefix } from '../sweep/support';
+import { launchChromium } from '../support/browser';
 
 export const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'test-artifacts', 'screenshots');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export const OPERATOR_TOKEN = `op-${randomUUID()}`;
 export const REQUESTER_TOKEN = `rq-${randomUUID()}`;
@@ -47,7 +47,7 @@ export async function startConsoleRig(opts: { browser?: boolean } = {}): Promise
       ],
     },
   });
-  const browser = executablePath ? await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS }) : (undefined as unknown as Browser);
+  const browser = executablePath ? await launchChromium(executablePath) : (undefined as unknown as Browser);
   return { world, api, browser };
 }
 

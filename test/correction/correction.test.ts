@@ -7,10 +7,9 @@
  * own path: SQL, and the sandboxes' own endpoints (the vendors' paths with the vendors' auth, and
  * their admin views), never through Lethe's adapters.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startWorld, type TestWorld } from '../support/stack';
 import { rngFor, seedDepsOf } from '../support/world-seed';
 import { startApi, waitForStatus, type JsonBody, type TestApi } from '../support/api';
@@ -26,9 +25,8 @@ import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow'
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { getDataConverter } from '../../encryption';
 import { requireKeyRing } from '../../config';
+import { launchChromium, SHOTS } from '../support/browser';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = path.join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 const ENDED = ['completed', 'refused', 'failed'];
 
 describe('correction requests: what the person asked support to put right, in every store', () => {
@@ -46,8 +44,7 @@ describe('correction requests: what the person asked support to put right, in ev
     seed = seedDepsOf(world);
     urls = sandboxUrls(seed);
     api = await startApi(world);
-    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
-    fs.mkdirSync(SHOTS, { recursive: true });
+    browser = await launchChromium(executablePath);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -8,10 +8,9 @@
  * either) or after the link went out (the copy is filed by the account the link was mailed for).
  * Rows are read from Lethe's tables, the mail from the catcher, the archive through its link.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startWorld, type TestWorld } from '../support/stack';
 import { rngFor, seedDepsOf } from '../support/world-seed';
 import { startApi, type TestApi } from '../support/api';
@@ -23,9 +22,8 @@ import { requireChromium } from '../privacy/support/chromium';
 import { getFieldCipher } from '../../encryption';
 import { requireKeyRing } from '../../config';
 import { emailLookupKey } from '../../stores/subjects';
+import { launchChromium, SHOTS } from '../support/browser';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = path.join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 const HOUR = 3_600_000;
 
 /** The same address with the local part's first letter in the other case: a case twin's. */
@@ -47,8 +45,7 @@ describe('a copy of my data, asked for on the privacy page and confirmed from th
     world = await startWorld({ env: { LETHE_PUBLIC_RATE_LIMIT: '1000' } });
     seed = seedDepsOf(world);
     api = await startApi(world);
-    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
-    fs.mkdirSync(SHOTS, { recursive: true });
+    browser = await launchChromium(executablePath);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

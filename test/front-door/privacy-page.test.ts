@@ -5,10 +5,9 @@
  * must refuse. Stores are read through their own paths (SQL, the sandboxes' endpoints, blob
  * listings: test/support/stores.ts), never through Lethe's lookups.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startWorld, type TestWorld } from '../support/stack';
 import { rngFor, seedDepsOf } from '../support/world-seed';
 import { startApi, waitForStatus, type TestApi } from '../support/api';
@@ -20,12 +19,11 @@ import { until } from '../support/until';
 import { watchAllAddresses } from '../../stores/verifications';
 import { getFieldCipher } from '../../encryption';
 import { requireKeyRing, tokenDigest } from '../../config';
+import { launchChromium, SHOTS } from '../support/browser';
 
 /** Waits until `fn` says true. */
 const eventually = (what: string, fn: () => Promise<boolean>) => until(what, async () => ((await fn()) ? true : undefined));
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = path.join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 const HOUR = 3_600_000;
 
 describe('the privacy page: a person asks, proves it is them by mail, and hears back', () => {
@@ -41,8 +39,7 @@ describe('the privacy page: a person asks, proves it is them by mail, and hears 
     world = await startWorld({ env: { LETHE_PUBLIC_RATE_LIMIT: '1000' } });
     seed = seedDepsOf(world);
     api = await startApi(world);
-    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
-    fs.mkdirSync(SHOTS, { recursive: true });
+    browser = await launchChromium(executablePath);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startStack, RunningStack } from '../../dev/stack/embedded';
 import { freePort } from '../../dev/stack/net';
 import { startWorld, TestWorld } from '../support/stack';
@@ -17,12 +17,11 @@ import { seedDepsOf } from '../support/world-seed';
 import { rng, seedAccount } from '../../dev/seed/fixtures';
 import { createIntake, StartedDeletion } from '../../client/intake';
 import { requireChromium } from './support/chromium';
+import { launchChromium } from '../support/browser';
 
 const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
 // Runs in the page, where `document` exists; the project compiles without the DOM lib.
 const bodyText = (): string => (globalThis as unknown as { document: { body: { innerText: string } } }).document.body.innerText;
-
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 test('when chromium is missing, then the browser test fails naming what to install (never a skip)', () => {
   expect(() => requireChromium('/nonexistent/chromium')).toThrow(/\/nonexistent\/chromium is missing .*`apt-get install chromium`.*`bash scripts\/ensure-test-packages\.sh`/);
@@ -55,7 +54,7 @@ describe('the Web UI through the codec server', () => {
       log: (l) => process.stderr.write(`[ui-stack] ${l}\n`),
     });
     world = await startWorld({ env: stack.env });
-    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium(executablePath);
   }, 300_000);
 
   afterAll(async () => {
