@@ -78,7 +78,7 @@ function activitiesFor(policy: BlockPolicy) {
 function actionFor(store: Store, type: string | undefined, reason = ''): string {
   if (type === FailureType.Unauthorized) {
     return store === 'auth0'
-      ? 'Lethe lacks an Auth0 Management API scope or its credentials were refused: grant the client read:users, delete:users, update:users, read:grants and delete:grants (on an Enterprise plan also read:sessions, delete:sessions, read:refresh_tokens and delete:refresh_tokens), then retry'
+      ? 'Lethe lacks an Auth0 Management API scope or its credentials were refused: grant the client read:users, delete:users, update:users, read:grants, delete:grants, read:organizations and delete:organization_members (on an Enterprise plan also read:sessions, delete:sessions, read:refresh_tokens and delete:refresh_tokens), then retry'
       : store === 'recurly'
         ? 'Recurly refused the API key: check RECURLY_API_KEY and its site, then retry'
         : store === 'media'
