@@ -8,6 +8,8 @@ import { startApi, type TestApi } from '../support/api';
 import { rngFor, seedDepsOf } from '../support/world-seed';
 import { seedAccount } from '../../dev/seed/fixtures';
 import { runLethe } from '../support/cli';
+import { armFault } from '../sandboxes/helpers/sandboxAdmin';
+import { correctionWorkflowId } from '../../contract/correction';
 
 describe('lethe correct', () => {
   let world: TestWorld;
@@ -40,6 +42,19 @@ describe('lethe correct', () => {
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ requestId, accountId: a.id, status: 'completed', fields: ['full_name', 'city', 'region'] });
   }, 90_000);
+
+  test('when --wait runs out of its --timeout, then exit 6 says it goes on, with the request as it stands', async () => {
+    const a = await seedAccount(seedDepsOf(world), { media: 0 }, rand);
+    // Recurly answers 500 for this account only (the sandbox is shared): the correction keeps retrying it.
+    await armFault(world.config.recurly.baseUrl!, { mode: '500', count: 100_000, pathPrefix: `/accounts/code-${a.recurlyAccountCode}` });
+    const run = await lethe(['correct', a.id, '--channel', 'phone', '--city', 'York', '--wait', '--timeout', '1', '--json']);
+    expect(run.code).toBe(6);
+    expect(run.stderr).toMatch(/still (pending|running|retrying) after 1 s; it goes on: lethe correct status [0-9a-f-]{36} --wait/);
+    const view = JSON.parse(run.stdout);
+    expect(view).toMatchObject({ accountId: a.id, fields: ['city'] });
+    await world.client.workflow.getHandle(correctionWorkflowId(view.requestId)).terminate('test done');
+    expect((await lethe(['correct', a.id, '--channel', 'phone', '--city', 'York', '--wait', '--timeout', 'soon'])).code).toBe(2);
+  }, 60_000);
 
   test('when the API refuses or the command is incomplete, then the exit code says so', async () => {
     const a = await seedAccount(seedDepsOf(world), { media: 0, subscriptions: null }, rand);

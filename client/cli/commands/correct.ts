@@ -1,6 +1,6 @@
 import { apiTarget, call } from '../api';
-import { Command, COMMON_HELP, parse, printHelp, sleep, usage, writeJson } from '../command';
-import { EXIT } from '../exit';
+import { Command, COMMON_HELP, parse, printHelp, seconds, sleep, usage, writeJson } from '../command';
+import { CliError, EXIT } from '../exit';
 
 /** Each option and the field it sets (CONTRACT §8). */
 const FIELD_OPTIONS = {
@@ -31,8 +31,8 @@ const ENDED = ['completed', 'refused', 'failed'];
 export const correctCommand: Command = {
   name: 'correct',
   summary: 'correct a person’s name, phone, address or email in every store (operator token)',
-  help: `Usage: lethe correct ACCOUNT_ID --channel CHANNEL [--requested-by ID] [field options] [--clear FIELD]... [--wait] [--json]
-       lethe correct status REQUEST_ID [--wait] [--json]
+  help: `Usage: lethe correct ACCOUNT_ID --channel CHANNEL [--requested-by ID] [field options] [--clear FIELD]... [--wait [--timeout S]] [--json]
+       lethe correct status REQUEST_ID [--wait [--timeout S]] [--json]
 
 Files a correction request (docs/correction.md): the database, the Auth0 user and the Recurly
 account are changed and read back. A new email is applied only after the person confirms the
@@ -42,7 +42,8 @@ deleted, and a new email another account holds in any letter case.
 Field options: --full-name TEXT, --phone +351912345678, --email ADDRESS, --address-line1 TEXT,
 --address-line2 TEXT, --city TEXT, --region TEXT, --postal-code TEXT, --country PT.
 --clear phone|address_line2|region empties that field.
---wait follows the request until it ends (or waits for the person's confirmation).
+--wait follows the request until it ends (or waits for the person's confirmation); with
+--timeout S it stops waiting after S seconds (exit 6; the request goes on).
 
 ${COMMON_HELP}`,
 
@@ -51,10 +52,11 @@ ${COMMON_HELP}`,
     const { values, positionals } = parse(
       'correct',
       argv,
-      { ...fieldOptions, channel: { type: 'string' }, 'requested-by': { type: 'string' }, clear: { type: 'string', multiple: true }, wait: { type: 'boolean' } },
+      { ...fieldOptions, channel: { type: 'string' }, 'requested-by': { type: 'string' }, clear: { type: 'string', multiple: true }, wait: { type: 'boolean' }, timeout: { type: 'string' } },
       true,
     );
     if (values.help) return printHelp(io, this.help);
+    const timeout = seconds('correct', 'timeout', values.timeout as string | undefined);
     const target = apiTarget({ apiUrl: values['api-url'] as string | undefined }, io.env);
     const get = async (id: string) => (await call<CorrectionView>(target, 'GET', `/v1/correction-requests/${encodeURIComponent(id)}`)).body;
 
@@ -80,7 +82,13 @@ ${COMMON_HELP}`,
       });
       view = await get(body.requestId);
     }
+    const started = Date.now();
     while (values.wait && !ENDED.includes(view.status) && view.status !== 'awaiting_confirmation') {
+      // A store blocked for days keeps the request open: a script says how long it will wait.
+      if (timeout !== undefined && Date.now() - started > timeout * 1000) {
+        if (values.json) writeJson(io, view);
+        throw new CliError(EXIT.timeout, `still ${view.status} after ${timeout} s; it goes on: lethe correct status ${view.requestId} --wait`);
+      }
       await sleep(1000);
       view = await get(view.requestId);
     }
