@@ -418,7 +418,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       // Up once it answers: 200, or 503 naming a dependency that is down (it waits for it).
       await sup.start(nodeService('api', 'client/api/main.ts', { ...serviceEnv, LETHE_INBOUND_SMTP_PORT: inboundSmtp }, async () => [200, 503].includes((await fetch(`${base}/healthz`)).status)));
       endpoints.push({ name: 'Lethe API', where: base });
-      endpoints.push({ name: 'Privacy page', where: `${base}/privacy`, note: 'people ask for deletion here (no token)' });
+      endpoints.push({ name: 'Privacy page', where: `${base}/privacy`, note: 'people ask for a copy or deletion here (no token)' });
       if (inboundSmtp !== '0')
         endpoints.push({ name: 'Privacy mail', where: `smtp://127.0.0.1:${inboundSmtp}`, note: `mail to ${env.LETHE_PRIVACY_ADDRESS || DEFAULTS.privacyAddress} becomes a request` });
     }
