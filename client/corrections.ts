@@ -266,7 +266,8 @@ export function createCorrectionService(deps: { config: Pick<Config, 'frontDoor'
       const n = await row(r.request_id)
         .where({ email_status: 'awaiting_confirmation', email_token_hash: r.email_token_hash })
         .where('email_expires_at', '>', now)
-        .update({ email_status: 'confirmed', email_confirmed_at: now, email_token_hash: null, status: 'running', updated_at: now });
+        // The hash stays: a second click is then told the link was used only if it holds the secret.
+        .update({ email_status: 'confirmed', email_confirmed_at: now, status: 'running', updated_at: now });
       if (n !== 1) throw new CorrectionLinkError('used', 'this link was already used, or has just expired');
       await temporal.workflow.getHandle(correctionWorkflowId(r.request_id)).signal(correctionEmailConfirmedSignal);
       return { requestId: r.request_id, accountId: r.account_id };
@@ -278,8 +279,9 @@ export function createCorrectionService(deps: { config: Pick<Config, 'frontDoor'
     if (!m || !UUID.test(m[1])) throw new CorrectionLinkError('invalid', 'this link is not complete or not valid; open it again from the mail');
     const r = await row(m[1]).first('request_id', 'account_id', 'email_status', 'email_expires_at', 'email_token_hash', 'email_confirmed_at');
     const hash = tokenHash(m[2]);
-    if (r && (r.email_status === 'confirmed' || r.email_status === 'applied') && r.email_confirmed_at) throw new CorrectionLinkError('used', 'this address was already confirmed');
+    // The secret first: without it, a request id alone must not tell whether its address was confirmed.
     if (!r || r.email_token_hash !== hash) throw new CorrectionLinkError('invalid', 'this link is not valid; open it again from the mail');
+    if ((r.email_status === 'confirmed' || r.email_status === 'applied') && r.email_confirmed_at) throw new CorrectionLinkError('used', 'this address was already confirmed');
     if (r.email_status !== 'awaiting_confirmation' || new Date(r.email_expires_at).getTime() <= Date.now())
       throw new CorrectionLinkError('expired', 'this link has expired; ask our support team again');
     return r;

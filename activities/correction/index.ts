@@ -289,7 +289,7 @@ export function createCorrectionActivities(deps: { db: Knex; fields: FieldCipher
 
     /** Ends an unconfirmed new address; a confirmation that got in first wins. Answers where it stands. */
     async expireCorrectionEmail(requestId: string): Promise<CorrectionEmailStatus> {
-      await row(requestId).where({ email_status: 'awaiting_confirmation' }).update({ email_status: 'expired', email_token_hash: null, status: 'running', updated_at: db.fn.now() });
+      await row(requestId).where({ email_status: 'awaiting_confirmation' }).update({ email_status: 'expired', status: 'running', updated_at: db.fn.now() });
       const r = await row(requestId).first('email_status');
       return r.email_status as CorrectionEmailStatus;
     },
@@ -306,7 +306,6 @@ export function createCorrectionActivities(deps: { db: Knex; fields: FieldCipher
         ...(outcome.emailStatus ? { email_status: outcome.emailStatus } : {}),
         changes_sealed: null,
         subject_sealed: null,
-        email_token_hash: null,
         completed_at: db.fn.now(),
         updated_at: db.fn.now(),
       });

@@ -9,7 +9,9 @@
  *   applied to which store and read back, names only. `subject_sealed` is what the request found
  *   before changing anything (the Auth0 user, the Recurly account code), sealed, erased with it.
  * - `email_token_hash`: the SHA-256 of the secret in the link mailed to a new email address (the
- *   address is applied nowhere until the link is confirmed); never the secret.
+ *   address is applied nowhere until the link is confirmed); never the secret. Kept after the link
+ *   is used or expires (a used secret confirms nothing: only `awaiting_confirmation` does), so a
+ *   later click is told "used" or "expired" only if it holds the secret.
  */
 import type { Knex } from 'knex';
 

@@ -227,6 +227,11 @@ describe('correction requests: what the person asked support to put right, in ev
       // The link works once.
       await page.goto(`${api.url}${link.slice(world.config.mail.publicUrl.length)}`);
       await page.getByRole('heading', { name: 'This link was already used' }).waitFor();
+      // The request id without its secret tells nothing of the request, not even that it was confirmed.
+      const forged = link.replace(/\.[A-Za-z0-9_-]{43}$/, `.${'A'.repeat(43)}`);
+      expect(forged).not.toBe(link);
+      await page.goto(`${api.url}${forged.slice(world.config.mail.publicUrl.length)}`);
+      await page.getByRole('heading', { name: 'This link does not work' }).waitFor();
     } finally {
       await page.close();
     }
