@@ -21,7 +21,8 @@ import type { Config } from '../config';
 import { BLOCK_POLICY, REQUEST_CHANNELS, type RequestChannel } from '../contract';
 import { deletionWorkflowId, isUuid } from '../contract';
 import { accessAccountDeletedSignal, accessProgressQuery, accessRequestWorkflow, accessRetrySignal, accessWorkflowId } from '../workflows/access';
-import { archivePrefix, type AccessInput, type AccessStatus, type AccessView } from '../activities/access/types';
+import type { AccessInput, AccessStatus, AccessView } from '../activities/access/types';
+import { archivePrefix } from '../contract/access';
 import { EMAIL_PATTERN, identifierSchema, strictAjv, describeViolation, uuidSchema } from './validation';
 
 export interface AccessRequestBody {

@@ -3,6 +3,7 @@
  * times, counts and sizes only. The person's data never travels through Temporal: each store's
  * part is staged in Lethe's archive container and read back by the activity that writes the ZIP.
  */
+import { archivePrefix } from '../../contract/access';
 import type { BlockPolicy } from '../../contract';
 
 /** The stores an access request reads, each on its own (and each may be blocked on its own). */
@@ -86,7 +87,7 @@ export interface AccessView {
 export type AccessProgress = AccessView & { stores: AccessStoreProgress[] };
 
 /** Where an access request's files live in the archive container: everything under one prefix. */
-export const archivePrefix = (requestId: string): string => `access/${requestId.toLowerCase()}/`;
+export { archivePrefix };
 export const stagingPrefix = (requestId: string): string => `${archivePrefix(requestId)}staging/`;
 export const stagedName = (requestId: string, store: AccessStore): string => `${stagingPrefix(requestId)}${store}.json`;
 export const partName = (requestId: string, part: number, parts: number): string =>
