@@ -86,3 +86,18 @@ function exitFor(status: number): number {
   if (status === 502 || status === 503 || status === 504) return EXIT.unreachable;
   return EXIT.failed;
 }
+
+/**
+ * Runs an API call and rewrites a 400 that names a body field into the option the user typed
+ * ("--by must be an identifier …" rather than "body/by …"); other failures pass unchanged.
+ * `optionOf`: the command's body fields and their options.
+ */
+export async function asOptions<T>(optionOf: Record<string, string>, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const field = err instanceof CliError ? err.body?.field : undefined;
+    if (!(err instanceof CliError) || !field || !optionOf[field]) throw err;
+    throw new CliError(err.exitCode, err.body!.message.split(field).join(optionOf[field]), err.body);
+  }
+}

@@ -1,5 +1,5 @@
 import type { AccessView } from '../../../activities/access/types';
-import { apiTarget, call } from '../api';
+import { apiTarget, asOptions, call } from '../api';
 import { Command, COMMON_HELP, parse, printHelp, seconds, sleep, usage, writeJson } from '../command';
 import { CliError, EXIT } from '../exit';
 import { relative, when } from '../format';
@@ -16,17 +16,6 @@ const OPTION_OF: Record<string, string> = {
   'body/requestedBy': '--requested-by',
   'body/by': '--by',
 };
-
-/** Says "--channel must be one of …" rather than the API's "body/channel …". */
-async function asOptions<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    const field = err instanceof CliError ? err.body?.field : undefined;
-    if (!(err instanceof CliError) || !field || !OPTION_OF[field]) throw err;
-    throw new CliError(err.exitCode, err.body!.message.split(field).join(OPTION_OF[field]), err.body);
-  }
-}
 
 function show(v: AccessView): string {
   const lines = [
@@ -100,7 +89,7 @@ Examples:
       if (positionals.length !== 1) throw usage('access', 'request takes no positional argument');
       if ((values.account === undefined) === (values.email === undefined)) throw usage('access', 'give exactly one of --account or --email');
       if (!values.channel) throw usage('access', '--channel is required (api, email, phone, support, in_app)');
-      const res = await asOptions(() =>
+      const res = await asOptions(OPTION_OF, () =>
         call<AccessView>(target, 'POST', '/v1/access-requests', {
           ...(values.account !== undefined ? { accountId: values.account } : { email: values.email }),
           channel: values.channel,
@@ -117,7 +106,7 @@ Examples:
     if (verb === 'retry') {
       if (positionals.length !== 2) throw usage('access', 'retry needs REQUEST_ID');
       const path = `/v1/access-requests/${encodeURIComponent(positionals[1])}/retry`;
-      const { body } = await asOptions(() => call<AccessView>(target, 'POST', path, values.by !== undefined ? { by: values.by } : {}));
+      const { body } = await asOptions(OPTION_OF, () => call<AccessView>(target, 'POST', path, values.by !== undefined ? { by: values.by } : {}));
       if (values.json) return writeJson(io, body);
       io.stdout.write(`Retry asked for.\n${show(body)}`);
       return EXIT.ok;

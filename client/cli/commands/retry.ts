@@ -1,21 +1,11 @@
 import type { DeletionView } from '../../requests';
-import { apiTarget, call } from '../api';
+import { apiTarget, asOptions, call } from '../api';
 import { Command, COMMON_HELP, parse, printHelp, usage, writeJson } from '../command';
-import { CliError, EXIT } from '../exit';
+import { EXIT } from '../exit';
 import { renderView } from '../format';
 
 /** The API names body fields; the CLI user typed options ("--by must be an identifier …"). */
 const OPTION_OF: Record<string, string> = { 'body/by': '--by', 'body/store': '--store', 'body/justification': '--justification' };
-
-async function asOptions<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    const field = err instanceof CliError ? err.body?.field : undefined;
-    if (!(err instanceof CliError) || !field || !OPTION_OF[field]) throw err;
-    throw new CliError(err.exitCode, err.body!.message.split(field).join(OPTION_OF[field]), err.body);
-  }
-}
 
 interface BulkResult {
   matched: number;
@@ -61,7 +51,7 @@ Exit code: 0 done; 3 no such request; 2 a bad option.`,
         ...(values['received-before'] ? { receivedBefore: values['received-before'] } : {}),
         ...(values.by ? { by: values.by } : {}),
       };
-      const r = (await asOptions(() => call<BulkResult>(target, 'POST', '/v1/deletion-requests/retry', body))).body;
+      const r = (await asOptions(OPTION_OF, () => call<BulkResult>(target, 'POST', '/v1/deletion-requests/retry', body))).body;
       if (values.json) return writeJson(io, r);
       if (!values.yes) {
         io.stdout.write(`${r.matched} ${values.status} request(s) match; nothing retried (dry run). Retry them: the same command with --yes\n${r.requestIds.map((id) => `  ${id}`).join('\n')}\n`);
@@ -72,7 +62,7 @@ Exit code: 0 done; 3 no such request; 2 a bad option.`,
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw usage('retry', 'give one REQUEST_ID, or --all with --status');
-    const view = (await asOptions(() => call<DeletionView>(target, 'POST', `/v1/deletion-requests/${encodeURIComponent(positionals[0])}/retry`, values.by ? { by: values.by } : {}))).body;
+    const view = (await asOptions(OPTION_OF, () => call<DeletionView>(target, 'POST', `/v1/deletion-requests/${encodeURIComponent(positionals[0])}/retry`, values.by ? { by: values.by } : {}))).body;
     if (values.json) return writeJson(io, view);
     io.stdout.write(`Retry asked for.\n${renderView(view)}\n`);
     return EXIT.ok;
@@ -103,7 +93,7 @@ deletion is not running).`,
     for (const name of ['store', 'justification', 'by'] as const) if (!values[name]) throw usage('resolve', `--${name} is required`);
     const target = apiTarget({ apiUrl: values['api-url'] }, io.env);
     const view = (
-      await asOptions(() =>
+      await asOptions(OPTION_OF, () =>
         call<DeletionView>(target, 'POST', `/v1/deletion-requests/${encodeURIComponent(positionals[0])}/resolve`, { store: values.store, justification: values.justification, by: values.by }),
       )
     ).body;
