@@ -10,13 +10,12 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Browser } from 'playwright-core';
-import { startWorld, type TestWorld } from '../support/stack';
-import { rngFor, seedDepsOf } from '../support/world-seed';
-import { startApi, waitForStatus, type JsonBody, type TestApi } from '../support/api';
+import type { TestWorld } from '../support/stack';
+import { rngFor } from '../support/world-seed';
+import { waitForStatus, type JsonBody, type TestApi } from '../support/api';
 import { auth0UsersUnder, sandboxUrls } from '../support/stores';
 import { linkIn, mailsTo, waitForMail } from '../support/mailpit';
 import { seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
-import { requireChromium } from '../privacy/support/chromium';
 import { createCorrectionService } from '../../client/corrections';
 import { EMAIL_PATTERN } from '../../client/validation';
 import { correctionWorkflowId } from '../../contract/correction';
@@ -25,7 +24,7 @@ import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow'
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { getDataConverter } from '../../encryption';
 import { requireKeyRing } from '../../config';
-import { launchChromium, SHOTS } from '../support/browser';
+import { SHOTS, startPageWorld, type PageWorld } from '../support/browser';
 
 const ENDED = ['completed', 'refused', 'failed'];
 
@@ -38,18 +37,14 @@ describe('correction requests: what the person asked support to put right, in ev
   const rand = rngFor(__filename);
   const run = randomBytes(4).toString('hex');
 
+  let pages: PageWorld;
   beforeAll(async () => {
-    const executablePath = requireChromium();
-    world = await startWorld({ env: { LETHE_PUBLIC_RATE_LIMIT: '1000' } });
-    seed = seedDepsOf(world);
+    pages = await startPageWorld();
+    ({ world, api, seed, browser } = pages);
     urls = sandboxUrls(seed);
-    api = await startApi(world);
-    browser = await launchChromium(executablePath);
   }, 120_000);
   afterAll(async () => {
-    await browser?.close();
-    await api?.close();
-    await world?.close();
+    await pages?.close();
   });
 
   const person = (spec: Parameters<typeof seedAccount>[1] = {}) => seedAccount(seed, { media: 1, ...spec }, rand);

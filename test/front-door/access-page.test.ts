@@ -11,18 +11,17 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
-import { startWorld, type TestWorld } from '../support/stack';
-import { rngFor, seedDepsOf } from '../support/world-seed';
-import { startApi, type TestApi } from '../support/api';
+import type { TestWorld } from '../support/stack';
+import { rngFor } from '../support/world-seed';
+import type { TestApi } from '../support/api';
 import { linkIn, mailsTo, waitForMail } from '../support/mailpit';
 import { until } from '../support/until';
 import { readZip } from '../export/zip';
 import { seedAccount, type SeedDeps } from '../../dev/seed/fixtures';
-import { requireChromium } from '../privacy/support/chromium';
 import { getFieldCipher } from '../../encryption';
 import { requireKeyRing } from '../../config';
 import { emailLookupKey } from '../../stores/subjects';
-import { launchChromium, SHOTS } from '../support/browser';
+import { SHOTS, startPageWorld, type PageWorld } from '../support/browser';
 
 const HOUR = 3_600_000;
 
@@ -33,6 +32,7 @@ const twinOf = (email: string) => {
 };
 
 describe('a copy of my data, asked for on the privacy page and confirmed from the mailbox on file', () => {
+  let pages: PageWorld;
   let world: TestWorld;
   let api: TestApi;
   let seed: SeedDeps;
@@ -40,17 +40,11 @@ describe('a copy of my data, asked for on the privacy page and confirmed from th
   const rand = rngFor(__filename);
 
   beforeAll(async () => {
-    const executablePath = requireChromium();
-    // Every request here comes from 127.0.0.1: the per-client limit has tests of its own.
-    world = await startWorld({ env: { LETHE_PUBLIC_RATE_LIMIT: '1000' } });
-    seed = seedDepsOf(world);
-    api = await startApi(world);
-    browser = await launchChromium(executablePath);
+    pages = await startPageWorld();
+    ({ world, api, seed, browser } = pages);
   }, 120_000);
   afterAll(async () => {
-    await browser?.close();
-    await api?.close();
-    await world?.close();
+    await pages?.close();
   });
 
   /** The link in a mail, pointed at this test's API (the worker's LETHE_PUBLIC_URL is the stack's). */

@@ -8,18 +8,17 @@
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
-import { startWorld, type TestWorld } from '../support/stack';
-import { rngFor, seedDepsOf } from '../support/world-seed';
+import type { TestWorld } from '../support/stack';
+import { rngFor } from '../support/world-seed';
 import { startApi, waitForStatus, type TestApi } from '../support/api';
 import { bystanderOf, expectEmpty, storesOf } from '../support/stores';
 import { linkIn, mailsTo, waitForMail } from '../support/mailpit';
 import { seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
-import { requireChromium } from '../privacy/support/chromium';
 import { until } from '../support/until';
 import { watchAllAddresses } from '../../stores/verifications';
 import { getFieldCipher } from '../../encryption';
 import { requireKeyRing, tokenDigest } from '../../config';
-import { launchChromium, SHOTS } from '../support/browser';
+import { SHOTS, startPageWorld, type PageWorld } from '../support/browser';
 
 /** Waits until `fn` says true. */
 const eventually = (what: string, fn: () => Promise<boolean>) => until(what, async () => ((await fn()) ? true : undefined));
@@ -27,6 +26,7 @@ const eventually = (what: string, fn: () => Promise<boolean>) => until(what, asy
 const HOUR = 3_600_000;
 
 describe('the privacy page: a person asks, proves it is them by mail, and hears back', () => {
+  let pages: PageWorld;
   let world: TestWorld;
   let api: TestApi;
   let seed: SeedDeps;
@@ -34,17 +34,11 @@ describe('the privacy page: a person asks, proves it is them by mail, and hears 
   const rand = rngFor(__filename);
 
   beforeAll(async () => {
-    const executablePath = requireChromium();
-    // Every request here comes from 127.0.0.1: the per-client limit has a test (and an API) of its own.
-    world = await startWorld({ env: { LETHE_PUBLIC_RATE_LIMIT: '1000' } });
-    seed = seedDepsOf(world);
-    api = await startApi(world);
-    browser = await launchChromium(executablePath);
+    pages = await startPageWorld();
+    ({ world, api, seed, browser } = pages);
   }, 120_000);
   afterAll(async () => {
-    await browser?.close();
-    await api?.close();
-    await world?.close();
+    await pages?.close();
   });
 
   /** The link in a mail, pointed at this test's API (the worker's LETHE_PUBLIC_URL is the stack's). */
