@@ -102,12 +102,23 @@ class ManagedService implements Service {
     return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
   }
 
-  /** A deliberate start: a failure before ready is the caller's to handle, not retried. */
+  /**
+   * A deliberate start: a failure before ready is the caller's to handle, after one more try if
+   * the process exited (a timeout is not retried). Temporal's dev server was seen panicking at
+   * start once (a nil pointer in its devserver.Start, in CI) where the same command then started;
+   * a cause that stays (a port in use, a bad flag) fails the second try too, in its own words.
+   */
   async start(): Promise<void> {
     this.clearTimer();
     this.stopping = false;
     this.supervised = false;
-    await this.launch(this.spawnChild());
+    try {
+      await this.launch(this.spawnChild());
+    } catch (err) {
+      if (!this.exitInfo || this.stopping || this.owner.shuttingDown) throw err;
+      this.owner.log(`${this.name} ${this.exitInfo} before it was ready; starting it once more\n  last lines of ${this.logFile}:\n${indent(tail(this.logFile, 10))}`);
+      await this.launch(this.spawnChild());
+    }
     this.supervised = true;
   }
 

@@ -60,6 +60,27 @@ describe('the supervisor', () => {
     expect(restartDelayMs(20, () => 0)).toBe(30_000);
   });
 
+  test('when a service exits before it is first ready, then it is started once more (said, with its last lines) and runs; one that exits again fails the start in its own words', async () => {
+    // Exits 3 on its first run only (the fail file is consumed): a crash at start that the same command does not repeat.
+    const port = await freePort();
+    const once = path.join(dir, 'once.fail');
+    fs.writeFileSync(once, 'panic: nil pointer');
+    const onceScript = `const fs = require('fs'); const [p, f] = process.argv.slice(1); if (fs.existsSync(f)) { console.log(fs.readFileSync(f, 'utf8')); fs.rmSync(f); process.exit(3); } require('http').createServer((q, r) => r.end('ok')).listen(Number(p), '127.0.0.1');`;
+    const svc = await sup.start({ name: 'once', command: process.execPath, args: ['-e', onceScript, String(port), once], ready: () => isListening(port), readyTimeoutMs: 15_000 });
+    expect(await isListening(port)).toBe(true);
+    expect(svc.pid).toBeDefined();
+    expect(said(/^once exited with code 3 before it was ready; starting it once more/)).toEqual([expect.stringMatching(/last lines of .*once\.log:\n.*panic: nil pointer/s)]);
+
+    // A cause that stays: the second try fails too, and the start rejects with the service's words.
+    const failFile = path.join(dir, 'stuck.fail');
+    fs.writeFileSync(failFile, 'port 7233 in use');
+    const stuckPort = await freePort();
+    await expect(
+      sup.start({ name: 'stuck', command: process.execPath, args: ['-e', SCRIPT, String(stuckPort), failFile], ready: () => isListening(stuckPort), readyTimeoutMs: 15_000 }),
+    ).rejects.toThrow(/stuck did not start: exited with code 3; last lines:\n.*port 7233 in use/s);
+    expect(said(/^stuck exited with code 3 before it was ready; starting it once more/)).toHaveLength(1);
+  });
+
   test('when a service keeps failing, then each failure is reported with its last log lines and retried on a growing backoff until it comes back', async () => {
     const { port, failFile, svc } = await fake('flaky');
     const first = svc.pid!;
