@@ -30,7 +30,9 @@ describe('an access request with a store that refuses', () => {
     const seed = seedDepsOf(world);
     const a = await seedAccount(seed, { media: 3, auth0: 'linked', subscriptions: [{ state: 'active' }] }, rand);
     const recurly = sandboxUrls(seed).recurly;
-    await armFault(recurly, { mode: '500', count: 100_000 });
+    // Only this account's Recurly paths fail: the sandbox is shared with the other test files.
+    const mine = `/accounts/code-${a.recurlyAccountCode}`;
+    await armFault(recurly, { mode: '500', count: 100_000, pathPrefix: mine });
     let requestId = '';
     try {
       const filed = await api.request('POST', '/v1/access-requests', { body: { accountId: a.id, channel: 'support' } });
@@ -47,7 +49,7 @@ describe('an access request with a store that refuses', () => {
       );
       expect(blocked.blocked).toEqual([expect.objectContaining({ store: 'recurly', reason: expect.stringMatching(/recurly.*500/i) })]);
     } finally {
-      await fetch(`${recurly}/__sandbox/faults`, { method: 'DELETE' });
+      await fetch(`${recurly}/__sandbox/faults?pathPrefix=${encodeURIComponent(mine)}`, { method: 'DELETE' });
     }
     const ready = await until(
       'the archive once Recurly recovers',

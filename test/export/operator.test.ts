@@ -55,7 +55,9 @@ describe('access requests: retry, cancellation, runs ended outside Lethe, deleti
       const a = await seedAccount(seed, { media: 2, auth0: 'none', subscriptions: [{ state: 'active' }] }, rand);
       const b = await seedAccount(seed, { media: 2, auth0: 'none', subscriptions: [{ state: 'active' }] }, rand);
       const recurly = sandboxUrls(seed).recurly;
-      await armFault(recurly, { mode: '500', count: 100_000 });
+      // Only these accounts' Recurly paths fail: the sandbox is shared with the other test files.
+      const mine = [a, b].map((x) => `/accounts/code-${x.recurlyAccountCode}`);
+      for (const pathPrefix of mine) await armFault(recurly, { mode: '500', count: 100_000, pathPrefix });
       let ra = '';
       let rb = '';
       try {
@@ -74,7 +76,7 @@ describe('access requests: retry, cancellation, runs ended outside Lethe, deleti
         }
         expect((await folder(rb)).filter((n) => n.includes('/staging/'))).toHaveLength(3);
       } finally {
-        await fetch(`${recurly}/__sandbox/faults`, { method: 'DELETE' });
+        for (const pathPrefix of mine) await fetch(`${recurly}/__sandbox/faults?pathPrefix=${encodeURIComponent(pathPrefix)}`, { method: 'DELETE' });
       }
       // Each store's next try on its own is 22 s or more after its failure: the retry is what brings A back.
       const asked = Date.now();

@@ -129,6 +129,16 @@ describe('sandbox admin API and shell', () => {
     expect((await adminJson<{ pending: unknown[] }>(sandbox.url, 'GET', 'faults')).pending).toHaveLength(0);
   });
 
+  test("when faults are cleared by path prefix, then only the faults armed with that prefix go, and another test file's stay armed", async () => {
+    await armFault(sandbox.url, { mode: '500', count: 3, pathPrefix: '/api/v2/users/mine' });
+    await armFault(sandbox.url, { mode: '500', count: 3, pathPrefix: '/api/v2/users/theirs' });
+    await armFault(sandbox.url, { mode: '429', count: 1 });
+    const cleared = await fetch(`${sandbox.url}/__sandbox/faults?pathPrefix=${encodeURIComponent('/api/v2/users/mine')}`, { method: 'DELETE' });
+    expect(cleared.status).toBe(204);
+    const left = (await adminJson<{ pending: { pathPrefix?: string }[] }>(sandbox.url, 'GET', 'faults')).pending.map((f) => f.pathPrefix ?? '(any path)');
+    expect(left).toEqual(['/api/v2/users/theirs', '(any path)']);
+  });
+
   test('when a body exceeds the size limit, then the sandbox answers 413', async () => {
     const res = await fetch(`${sandbox.url}/oauth/token`, {
       method: 'POST',

@@ -70,9 +70,13 @@ export class FaultInjector {
     this.armedCounts[spec.mode] += spec.count;
   }
 
-  /** Drops the faults still armed; the counters keep what happened (reset() clears them). */
-  clear(): void {
-    this.armed = [];
+  /**
+   * Drops the faults still armed, or only those armed with exactly `pathPrefix`: a test on the
+   * shared sandbox clears its own and leaves another file's. The counters keep what happened
+   * (reset() clears them).
+   */
+  clear(pathPrefix?: string): void {
+    this.armed = pathPrefix === undefined ? [] : this.armed.filter((f) => f.pathPrefix !== pathPrefix);
   }
 
   /** Clears the armed faults and the counters (the sandbox's reset). */

@@ -107,8 +107,8 @@ export async function startSandboxShell(app: VendorApp, opts: ShellOptions): Pro
     {
       method: 'DELETE',
       pattern: '/__sandbox/faults',
-      handler: ({ res }) => {
-        faults.clear();
+      handler: ({ res, url }) => {
+        faults.clear(url.searchParams.get('pathPrefix') ?? undefined);
         sendEmpty(res, 204);
       },
     },
