@@ -56,22 +56,23 @@ export interface BudgetConfig {
 /**
  * Calls per deletion for an account with one login and one live subscription, as the sandboxes
  * count them (test/budget/call-counts.test.ts pins each call; activities/deletion/auth0.ts and
- * recurly.ts say why each is made). Auth0 9: 5 in the deletion (users-by-email, the search by
+ * recurly.ts say why each is made). Auth0 7: 5 in the deletion (users-by-email, the search by
  * email in other letter cases, the grants, the user, the address's brute-force blocks) and 2 in
- * each of the two read-backs (users-by-email and the blocks); a tenant with the Enterprise
+ * its read-back (users-by-email and the blocks), which the final read-back before the receipt
+ * repeats only when it is older than FRESH_VENDOR_READ_MS (contract/deletion.ts); a tenant with the Enterprise
  * session layer adds 2 (its sessions and refresh tokens), a tenant with Organizations 1 per user
  * (its memberships listed) and, for a member, 1 per membership and 1 more listing; whether the
- * tenant has either is learned once a process, not per deletion. Recurly 8: 6 in the deletion (the
+ * tenant has either is learned once a process, not per deletion. Recurly 7: 6 in the deletion (the
  * account, its live subscriptions, the terminate, its notes, the redaction, the redaction read
- * once) and 1 in each read-back.
+ * once) and 1 in its read-back.
  */
-const AUTH0_CALLS_PER_DELETION = 9;
-const RECURLY_CALLS_PER_DELETION = 8;
+const AUTH0_CALLS_PER_DELETION = 7;
+const RECURLY_CALLS_PER_DELETION = 7;
 /**
  * The GETs among them, which are all a production site counts (api.yaml "Rate Limits"): the
- * account, its subscriptions, its notes and the redaction read once, then the two read-backs.
+ * account, its subscriptions, its notes and the redaction read once, then the read-back.
  */
-const RECURLY_GETS_PER_DELETION = 6;
+const RECURLY_GETS_PER_DELETION = 5;
 
 function percent(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -90,7 +91,11 @@ function percent(env: Env, name: string, fallback: number): number {
 const AUTH0_HEADROOM_PERCENT = 10;
 const RECURLY_HEADROOM_PERCENT = 3;
 
-/** The read-back queue's rate over the deletion queue's: two read-backs a deletion, Recurly's with a quarter to spare (`VendorBudget.readBackTasksPerSecond`). */
+/**
+ * The read-back queue's rate over the deletion queue's: room for two read-backs a deletion (the
+ * second when the final read-back finds the first stale, as after an outage), Recurly's
+ * with a quarter to spare (`VendorBudget.readBackTasksPerSecond`).
+ */
 const READ_BACK_RATE_FACTOR = { AUTH0: 2, RECURLY: 2 * 1.25 } as const;
 
 /** Settings of an earlier release that mean something else now: refused, naming what replaced them. */

@@ -266,13 +266,13 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'LETHE_RECURLY_RATE_HEADROOM', default: '3', meaning: "percent of Recurly's limit left unspent" },
   {
     name: 'LETHE_AUTH0_CALLS_PER_DELETION',
-    default: '9',
-    meaning: 'mean calls one deletion makes to Auth0, its deletion step and both read-backs together (add 2 on an Enterprise plan with the session layer; raise for accounts with many linked logins)',
+    default: '7',
+    meaning: 'mean calls one deletion makes to Auth0, its deletion step and its read-back together (add 2 on an Enterprise plan with the session layer; raise for accounts with many linked logins)',
   },
   {
     name: 'LETHE_RECURLY_CALLS_PER_DELETION',
-    default: '8',
-    meaning: 'the same for Recurly (raise for accounts with many subscriptions); on a production site only GETs count, 6 by default',
+    default: '7',
+    meaning: 'the same for Recurly (raise for accounts with many subscriptions); on a production site only GETs count, 5 by default',
   },
   { name: 'LETHE_AUTH0_CONCURRENCY', default: '10', meaning: "Auth0 activities at once per worker process, on each of the vendor's two queues" },
   { name: 'LETHE_RECURLY_CONCURRENCY', default: '10', meaning: "Recurly activities at once per worker process, on each of the vendor's two queues" },

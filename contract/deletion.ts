@@ -211,6 +211,18 @@ export const STORES = ['media', 'auth0', 'recurly', 'database'] as const;
 export type Store = (typeof STORES)[number];
 
 /**
+ * The final read-back (workflows/deletion.ts) reads a vendor store again only when its own
+ * read-back is older than this. That read exists for a store read long before the receipt
+ * (Recurly blocked for a week leaving Auth0 last read a week earlier); a vendor read minutes ago
+ * is as recent as the final read would be when the vendors' read-back queues are paced, and each
+ * vendor call counts against the rate that paces every deletion (issue 37). Media and the
+ * database, where things do reappear (an upload through an issued URL, a new ticket) and no
+ * vendor budget is spent, are always read again.
+ */
+export const FRESH_VENDOR_READ_MS = 10 * 60_000;
+export const VENDOR_STORES: readonly Store[] = ['auth0', 'recurly'];
+
+/**
  * Where one store's deletion stands. `retrying`: it failed and is being tried again;
  * `blocked`: it has refused for longer than the bound and waits for a person (an operator's
  * retry, or a resolution outside Lethe); `verified`: read back empty; `resolved`: an operator

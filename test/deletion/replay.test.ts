@@ -135,8 +135,8 @@ describe('workflow replay', () => {
     ]);
   });
 
-  test("the deletion histories carry no patch marker: 1.0's workflow has no patch, so replay guards its one shape", () => {
-    // A patch added later is guarded only once a history recorded with it is committed.
+  test("the deletion histories carry no patch marker: they are 1.0's shape, which replays through every patch since (docs/releasing.md)", () => {
+    // A patch's new branch is guarded only once a history recorded with it is committed.
     const patches = fs
       .readdirSync(HISTORIES_DIR)
       .filter((f) => f.startsWith('deletion-') && f.endsWith('.json'))
