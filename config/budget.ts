@@ -62,17 +62,17 @@ export interface BudgetConfig {
  * repeats only when it is older than FRESH_VENDOR_READ_MS (contract/deletion.ts); a tenant with the Enterprise
  * session layer adds 2 (its sessions and refresh tokens), a tenant with Organizations 1 per user
  * (its memberships listed) and, for a member, 1 per membership and 1 more listing; whether the
- * tenant has either is learned once a process, not per deletion. Recurly 7: 6 in the deletion (the
- * account, its live subscriptions, the terminate, its notes, the redaction, the redaction read
- * once) and 1 in its read-back.
+ * tenant has either is learned once a process, not per deletion. Recurly 6: the account, its live
+ * subscriptions, the terminate, its notes, the redaction, and the account read once after the
+ * redaction was accepted, which is also the read-back (the activity hands it over).
  */
 const AUTH0_CALLS_PER_DELETION = 7;
-const RECURLY_CALLS_PER_DELETION = 7;
+const RECURLY_CALLS_PER_DELETION = 6;
 /**
  * The GETs among them, which are all a production site counts (api.yaml "Rate Limits"): the
- * account, its subscriptions, its notes and the redaction read once, then the read-back.
+ * account, its subscriptions, its notes and the redaction read once (the read-back's too).
  */
-const RECURLY_GETS_PER_DELETION = 5;
+const RECURLY_GETS_PER_DELETION = 4;
 
 function percent(env: Env, name: string, fallback: number): number {
   const raw = env[name];

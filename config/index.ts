@@ -168,7 +168,7 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       timezone: timeZone(env, 'LETHE_SWEEP_TIMEZONE', 'UTC'),
       catchupWindowMs: duration(env, 'LETHE_SWEEP_CATCHUP', '1d', 60_000),
       concurrency: positiveInteger(env, 'LETHE_SWEEP_CONCURRENCY', 4),
-      // About 7 Recurly and 7 Auth0 calls per deletion: 40 a minute is ~280 of Recurly's 400
+      // About 6 Recurly and 7 Auth0 calls per deletion: 40 a minute is ~240 of Recurly's 400
       // requests a minute and ~5 of Auth0's 16 a second, leaving room for the other channels.
       startsPerMinute: positiveInteger(env, 'LETHE_SWEEP_STARTS_PER_MINUTE', 40),
       pageSize: Math.min(10_000, positiveInteger(env, 'LETHE_SWEEP_PAGE_SIZE', 1000)),

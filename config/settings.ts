@@ -271,8 +271,8 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     name: 'LETHE_RECURLY_CALLS_PER_DELETION',
-    default: '7',
-    meaning: 'the same for Recurly (raise for accounts with many subscriptions); on a production site only GETs count, 5 by default',
+    default: '6',
+    meaning: 'the same for Recurly (raise for accounts with many subscriptions); on a production site only GETs count, 4 by default',
   },
   { name: 'LETHE_AUTH0_CONCURRENCY', default: '10', meaning: "Auth0 activities at once per worker process, on each of the vendor's two queues" },
   { name: 'LETHE_RECURLY_CONCURRENCY', default: '10', meaning: "Recurly activities at once per worker process, on each of the vendor's two queues" },

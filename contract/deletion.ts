@@ -223,6 +223,16 @@ export const FRESH_VENDOR_READ_MS = 10 * 60_000;
 export const VENDOR_STORES: readonly Store[] = ['auth0', 'recurly'];
 
 /**
+ * What a deletion activity may hand over beside its counts: its own last read of the store,
+ * when that read is the one the read-back would make (Recurly's redaction wait reads the account
+ * until it shows redacted, the same read and judgement as `readRecurly`). The workflow takes it
+ * as the store's read-back instead of reading again (issue 37); never part of the receipt's counts.
+ */
+export interface OwnReadBack {
+  readBack?: StoreVerification;
+}
+
+/**
  * Where one store's deletion stands. `retrying`: it failed and is being tried again;
  * `blocked`: it has refused for longer than the bound and waits for a person (an operator's
  * retry, or a resolution outside Lethe); `verified`: read back empty; `resolved`: an operator

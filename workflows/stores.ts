@@ -29,6 +29,7 @@ import {
   NEEDS_PERSON,
   NON_RETRYABLE,
   type BlockedStore,
+  type OwnReadBack,
   type BlockPolicy,
   type Store,
   type StoreCounts,
@@ -178,12 +179,17 @@ async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, 
     let type: string | undefined;
     let untyped = 'Unknown';
     try {
-      const done = await attempt[p.store]();
+      const { readBack: ownRead, ...done } = ((await attempt[p.store]()) ?? {}) as OwnReadBack & Record<string, unknown>;
       // Resumed from a dead attempt's last heartbeat: what it deleted after that is counted by no one.
-      hooks.deleted(p.store, p.store === 'media' ? { ...(done as object), atLeast: (done as { resumed?: boolean }).resumed === true } : done);
+      hooks.deleted(p.store, p.store === 'media' ? { ...done, atLeast: done.resumed === true } : done);
       // A hold placed while the deletion ran: the store is not read back (nor called) until released.
+      const doneAt = Date.now();
       await hooks.unheld?.();
-      const v = await quick.verifyStore({ accountId, store: p.store });
+      // The activity's own last read, when it is the read-back's (contract OwnReadBack), unless a
+      // hold came between (then it is old: read again). Replay stays deterministic without a
+      // patch: a recorded result without one reads back as before.
+      const fresh = ownRead && Date.now() === doneAt ? ownRead : undefined;
+      const v = fresh ?? (await quick.verifyStore({ accountId, store: p.store }));
       if (v.clean) {
         if ((p.status as string) === 'resolved') return;
         const wasBlocked = p.status === 'blocked';

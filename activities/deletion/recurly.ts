@@ -65,7 +65,7 @@ import type { RecurlyClient, WriteOptions } from '../../stores/recurly';
 import { isVendorError, VendorError } from '../../stores/errors';
 import { classified } from '../failures';
 import { requireSubject, type Subject, type SubjectDeps } from './subject';
-import { FailureType, type RecurlyDone, type StoreCounts, type StoreReading } from '../../contract';
+import { FailureType, type OwnReadBack, type RecurlyDone, type StoreCounts, type StoreReading, type StoreVerification } from '../../contract';
 
 export interface RecurlyDeps extends SubjectDeps {
   db: Knex;
@@ -109,7 +109,7 @@ interface RecurlyMemo {
 type RecurlyCounts = NonNullable<StoreCounts['recurly']>;
 
 export const createRecurlyActivities = (deps: RecurlyDeps) => ({
-  async deleteRecurlyAccount(accountId: string): Promise<RecurlyCounts> {
+  async deleteRecurlyAccount(accountId: string): Promise<RecurlyCounts & OwnReadBack> {
     const startedAt = Date.now();
     const memo: RecurlyMemo = { ...(lastDetails<RecurlyMemo>() ?? {}) };
     const done = (): unknown[] | undefined => (memo.terminated || memo.canceled ? [{ recurlyTerminated: memo.terminated ?? 0, recurlyCanceled: memo.canceled ?? 0 } satisfies RecurlyDone] : undefined);
@@ -195,7 +195,11 @@ export const createRecurlyActivities = (deps: RecurlyDeps) => ({
             for (;;) {
               const now = await deps.recurly.getAccount(code);
               if (!now || now.redacted) {
+                // This read is the read-back's own (readRecurly: the account absent or redacted):
+                // handed over, so the workflow does not spend a second call of the budget on it.
+                const readBack: StoreVerification = { store: 'recurly', clean: true, remaining: { account: 0 }, checkedAt: new Date().toISOString() };
                 return {
+                  readBack,
                   subscriptionsTerminated: memo.terminated ?? 0,
                   subscriptionsCanceled: memo.canceled ?? 0,
                   accountRedacted: true,

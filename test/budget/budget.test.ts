@@ -19,7 +19,7 @@ describe('the vendor budget in configuration', () => {
     const b = loadConfig({}).budget;
     // The calls test/budget/call-counts.test.ts pins for a deletion, its read-back included.
     expect(b.auth0).toMatchObject({ callsPerDeletion: 7, tasksPerSecond: expect.closeTo((16 * 0.9) / 7, 6) });
-    expect(b.recurly).toMatchObject({ callsPerDeletion: 7, tasksPerSecond: expect.closeTo(((400 / 60) * 0.97) / 7, 6) });
+    expect(b.recurly).toMatchObject({ callsPerDeletion: 6, tasksPerSecond: expect.closeTo(((400 / 60) * 0.97) / 6, 6) });
     // Room for two read-backs a deletion (the second after an outage left the first stale); Recurly's drain a quarter faster than deletions feed them, so they
     // never queue up; Auth0's at exactly that rate (its window is a second).
     expect(b.recurly.readBackTasksPerSecond).toBeCloseTo(b.recurly.tasksPerSecond * 2 * 1.25, 6);

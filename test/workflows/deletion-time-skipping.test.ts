@@ -350,6 +350,19 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
     });
   }, 120_000);
 
+  test('when the Recurly deletion hands over its own last read, then that is its read-back and Recurly is not read again', async () => {
+    const s = stubs();
+    const ownRead: StoreVerification = { store: 'recurly', clean: true, remaining: { account: 0 }, checkedAt: '2026-12-07T06:00:00.000Z' };
+    s.activities.deleteRecurlyAccount = async () => ({ subscriptionsTerminated: 1, accountRedacted: true, hadAccount: true, readBack: ownRead });
+    await run(s, async (handle) => {
+      const receipt = (await handle.result()) as Receipt;
+      expect(s.reads).toEqual({ media: 2, auth0: 1, recurly: 0, database: 2 });
+      expect(receipt.stores!.recurly.verification).toMatchObject({ clean: true, checkedAt: ownRead.checkedAt });
+      // Never part of the receipt's counts.
+      expect(receipt.counts.recurly).toEqual({ subscriptionsTerminated: 1, accountRedacted: true, hadAccount: true });
+    });
+  }, 120_000);
+
   test('when soft-deleted blobs wait for the purge, then the receipt and the verify step say them pending with the date, never that every store is empty', async () => {
     const s = stubs();
     const what = 'media: 2 soft-deleted blobs, purged by Azure when the soft-delete retention ends';
