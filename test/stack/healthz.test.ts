@@ -22,6 +22,7 @@ function relay(port: number, to: number) {
   return {
     open: () =>
       new Promise<void>((resolve) => {
+        if (server) return resolve();
         server = net.createServer((client) => {
           const upstream = net.connect(to, '127.0.0.1');
           for (const s of [client, upstream]) {
@@ -61,6 +62,12 @@ describe('/healthz', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
     close = async () => {
+      // The client's gRPC retry interceptor keeps a timer per failing call that outlives the call
+      // (withDeadline gives up first); fired after the connection closed, it throws "Channel has
+      // been shut down" in whatever test file this jest worker runs next (seen in CI). So Temporal
+      // is reachable again, and every such timer (at most 5 s, 20% jitter) has fired, before closing.
+      await link.open();
+      await sleep(6_500);
       await app.close();
       await temporal.connection.close().catch(() => undefined);
       await db.destroy();
