@@ -32,7 +32,7 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
   // image's Node flags), as bench/e2e.ts does: through tsx it holds the transpiler's work too.
   process.stderr.write('[open] compiling the worker as the Dockerfile does\n');
   const compiledWorker = compileLikeTheImage();
-  const { stack, stateDir, log, deps, auth0Url, recurlyUrl, api } = await startBenchStack('open', {
+  const { stack, stateDir, log, deps, auth0Url, recurlyUrl, api, config } = await startBenchStack('open', {
     compiledWorker,
     // The burst comes from one token; the API's per-token limit is not what is measured.
     env: { LETHE_API_RATE_LIMIT: String(opts.accounts * 10), LETHE_SWEEP_SCHEDULE: 'off' },
@@ -40,6 +40,19 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
   const temporal = deps.temporalClient();
   const workers = () => ['worker', 'worker-2'].map((n) => stack.supervisor.get(n)).filter((w) => w !== undefined);
   const workerAtStart = Math.max(0, ...workers().map((w) => rssMiB(w.pid, 'VmRSS') ?? 0));
+  // Where the worker's memory is: its main thread's V8 heap and the memory outside it that V8
+  // knows of (prom-client's default metrics on the worker's /metrics); the rest of its RSS is the
+  // workflow thread's isolate, the SDK's Rust core and the allocator's.
+  const heapOf = async (): Promise<string> => {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${config.worker.metricsPort}/metrics`)).text();
+      const mib = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1048576);
+      return `${mib('nodejs_heap_size_total_bytes')} / ${mib('nodejs_heap_size_used_bytes')} / ${mib('nodejs_external_memory_bytes')}`;
+    } catch {
+      return 'n/a';
+    }
+  };
+  const heapAtStart = await heapOf();
   try {
     // Capacity, not vendor pacing: the vendors' limits are lifted for the whole run.
     await sandboxAdmin(auth0Url, 'PUT', 'rate-limit', { limit: 1_000_000 });
@@ -88,6 +101,8 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
       await new Promise((r) => setTimeout(r, 10_000));
     }
     const settledMs = Date.now() - t0;
+    const peakWorkerSettled = peakWorker;
+    const heapSettled = await heapOf();
 
     const type = 'accountDeletionWorkflow';
     const open = (await temporal.workflow.count(`WorkflowType = '${type}' AND ExecutionStatus = 'Running'`)).count;
@@ -138,6 +153,7 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
     const listMs = Date.now() - tList;
     // The high-water mark once the reads are done too.
     for (const w of workers()) peakWorker = Math.max(peakWorker, rssMiB(w.pid, 'VmHWM') ?? 0);
+    const heapAfterReads = await heapOf();
 
     // Proof that the outage reached every deletion: each one's Auth0 step met a 429.
     const faults = (await sandboxAdmin(auth0Url, 'GET', 'faults')) as { fired: Record<string, number> };
@@ -163,7 +179,8 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
       `| - \`GET /v1/deletion-requests/{id}?live=true\` (the workflow's query) | ${p('live', 50)} / ${p('live', 95)}, ${ratio('live')} |`,
       `| - \`GET /v1/deletion-requests?limit=50&status=running\` | ${p('list', 50)} / ${p('list', 95)}, ${ratio('list')} |`,
       `| peak RSS: Temporal server / worker (larger; compiled as the image runs it, cache ${process.env.LETHE_WORKER_MAX_CACHED_WORKFLOWS ?? 'default'}) | ${peakServer || 'n/a'} MiB / ${peakWorker || 'n/a'} MiB |`,
-      `| worker RSS when the stack was up, before any deletion | ${workerAtStart || 'n/a'} MiB |`,
+      `| worker RSS when the stack was up, before any deletion / peak before the reads (all filed and settled) | ${workerAtStart || 'n/a'} MiB / ${peakWorkerSettled || 'n/a'} MiB |`,
+      `| worker main thread V8 heap total / used / external MiB: at start; settled; after the reads | ${heapAtStart}; ${heapSettled}; ${heapAfterReads} |`,
       `| **errors** | **${errors}** |`,
       '',
     ].join('\n');
