@@ -21,8 +21,8 @@ import { temporalConnectionOptions, type Config, requireKeyRing } from '../../co
 import { codecPayloads, encodingOf, found, haystack, isLocalActivityMarkerData, isPatchMarkerData, payloadsIn } from './support/scan';
 import { additionalRequestSignal, deletionWorkflowId, type DeletionInput, type Receipt } from '../../contract';
 
-/** The workflow's patch ids: the only plain text a patch marker may hold (none since 1.0; a later patch adds its id). */
-const PATCH_IDS: string[] = [];
+/** The workflow's patch ids: the only plain text a patch marker may hold (those since 1.0, as docs/releasing.md lists them). */
+const PATCH_IDS: string[] = ['final-read-back-skips-fresh-vendor-reads'];
 
 /** What the SDK's core writes into a local activity marker's data (core's LocalActivityMarkerData). */
 const LOCAL_ACTIVITY_MARKER_KEYS = ['seq', 'attempt', 'activity_id', 'activity_type', 'complete_time', 'backoff', 'original_schedule_time'];

@@ -135,8 +135,8 @@ describe('Recurly rate limits by the kind of site (api.yaml "Rate Limits")', () 
   afterAll(async () => Promise.all(closing.map((s) => s.close())));
 
   test("when the site is a production site, then Lethe's budget spends 1,000 GETs a minute at a deletion's GETs", () => {
-    expect(vendorBudget({}).recurly).toMatchObject({ callsPerSecond: 400 / 60, callsPerDeletion: 8 });
-    expect(vendorBudget({ RECURLY_SITE_KIND: 'production' }).recurly).toMatchObject({ callsPerSecond: 1_000 / 60, callsPerDeletion: 6 });
+    expect(vendorBudget({}).recurly).toMatchObject({ callsPerSecond: 400 / 60, callsPerDeletion: 6 });
+    expect(vendorBudget({ RECURLY_SITE_KIND: 'production' }).recurly).toMatchObject({ callsPerSecond: 1_000 / 60, callsPerDeletion: 4 });
     expect(vendorBudget({ RECURLY_SITE_KIND: 'production', LETHE_RECURLY_RATE_PER_MINUTE: '2000' }).recurly.callsPerSecond).toBeCloseTo(2_000 / 60, 6);
   });
 
