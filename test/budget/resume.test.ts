@@ -79,13 +79,13 @@ describe('vendor steps resume at the call level', () => {
       };
 
       // The sandbox's own delay (1.5 s) is inside the wait before the first read. Every call
-      // that changes something is made once; the account is read at least three times (found,
-      // read back once redacted, verified). More reads happen only when an attempt or the
-      // read-back is retried (a loaded machine), which is why the bench's uncontended pass, not
-      // this test, measures the 6 calls a deletion costs (bench/RESULTS.md §3c).
+      // that changes something is made once; the account is read at least twice (found, and read
+      // back once redacted, a read the deletion hands over as the store's read-back). More reads
+      // happen only when an attempt or the read-back is retried (a loaded machine), which is why
+      // test/budget/call-counts.test.ts, on stores of its own, pins the calls a deletion costs.
       const quick = await deleteAndCount(181);
       expect(quick.made).toMatchObject({ 'GET /accounts/{account_id}/subscriptions': 1, 'DELETE /subscriptions/{subscription_id}': 1, 'PUT /accounts/{account_id}/redact': 1 });
-      expect(quick.made['GET /accounts/{account_id}']).toBeGreaterThanOrEqual(3);
+      expect(quick.made['GET /accounts/{account_id}']).toBeGreaterThanOrEqual(2);
       expect(quick.receipt.counts.recurly).toMatchObject({ redactRequests: 1 });
       expect(quick.receipt.counts.recurly!.redactionWaitedMs).toBeGreaterThanOrEqual(REDACTION_FIRST_READ_MS);
 

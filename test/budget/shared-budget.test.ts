@@ -91,8 +91,12 @@ describe('one vendor budget across worker processes', () => {
       }
       for (const { vendor, step, name } of queues) {
         const list = starts.get(name)!.sort((x, y) => x.at - y.at);
-        // A deletion, and a read-back, per account at least, each on its own queue.
-        expect({ queue: name, tasks: list.length >= DELETIONS }).toEqual({ queue: name, tasks: true });
+        // A deletion, and a read-back, per account at least, each on its own queue; but Recurly's
+        // deletion hands its redaction read over as the read-back (contract OwnReadBack), so its
+        // read-back queue is used only when that read is old (a hold between, the final read-back
+        // long after), which it never is here.
+        const handedOver = vendor === 'recurly' && step === 'read-back';
+        expect({ queue: name, tasks: handedOver ? list.length === 0 : list.length >= DELETIONS }).toEqual({ queue: name, tasks: true });
         // The server's rate for both processes together: in any 5 s, no more than five seconds'
         // worth plus a burst of four (the server's limiter starts with a small burst; its queue
         // has partitions).
