@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { rng, seedAccount } from '../dev/seed/fixtures';
-import { compileLikeTheImage, percentile, pool, rssMiB, sandboxAdmin, startBenchStack } from './support';
+import { compileLikeTheImage, memoryByKind, percentile, pool, rssMiB, sandboxAdmin, startBenchStack } from './support';
 
 /** Longer than the run: every deletion's Auth0 step waits for it once, and no more. */
 const RETRY_AFTER_SECONDS = 3600;
@@ -53,6 +53,11 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
     }
   };
   const heapAtStart = await heapOf();
+  const kinds = () => {
+    const m = memoryByKind(workers()[0]?.pid);
+    return m ? `${m.v8Pages} / ${m.glibcHeap + m.glibcArenas} / ${m.files} / ${m.otherAnon}` : 'n/a';
+  };
+  const kindsAtStart = kinds();
   try {
     // Capacity, not vendor pacing: the vendors' limits are lifted for the whole run.
     await sandboxAdmin(auth0Url, 'PUT', 'rate-limit', { limit: 1_000_000 });
@@ -103,6 +108,7 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
     const settledMs = Date.now() - t0;
     const peakWorkerSettled = peakWorker;
     const heapSettled = await heapOf();
+    const kindsSettled = kinds();
 
     const type = 'accountDeletionWorkflow';
     const open = (await temporal.workflow.count(`WorkflowType = '${type}' AND ExecutionStatus = 'Running'`)).count;
@@ -154,6 +160,7 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
     // The high-water mark once the reads are done too.
     for (const w of workers()) peakWorker = Math.max(peakWorker, rssMiB(w.pid, 'VmHWM') ?? 0);
     const heapAfterReads = await heapOf();
+    const kindsAfterReads = kinds();
 
     // Proof that the outage reached every deletion: each one's Auth0 step met a 429.
     const faults = (await sandboxAdmin(auth0Url, 'GET', 'faults')) as { fired: Record<string, number> };
@@ -181,6 +188,7 @@ export async function runOpenBench(opts: { accounts: number; waitMinutes: number
       `| peak RSS: Temporal server / worker (larger; compiled as the image runs it, cache ${process.env.LETHE_WORKER_MAX_CACHED_WORKFLOWS ?? 'default'}) | ${peakServer || 'n/a'} MiB / ${peakWorker || 'n/a'} MiB |`,
       `| worker RSS when the stack was up, before any deletion / peak before the reads (all filed and settled) | ${workerAtStart || 'n/a'} MiB / ${peakWorkerSettled || 'n/a'} MiB |`,
       `| worker main thread V8 heap total / used / external MiB: at start; settled; after the reads | ${heapAtStart}; ${heapSettled}; ${heapAfterReads} |`,
+      `| worker resident MiB by mapping (bench/support.ts memoryByKind), V8 pages / glibc heap and arenas / files / other: at start; settled; after the reads | ${kindsAtStart}; ${kindsSettled}; ${kindsAfterReads} |`,
       `| **errors** | **${errors}** |`,
       '',
     ].join('\n');

@@ -43,6 +43,44 @@ export function rssMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM' = 'VmHW
 }
 
 /**
+ * A process's resident memory by kind of mapping, in MiB, from /proc/<pid>/smaps: where a worker's
+ * memory is when its V8 heap does not explain it. By how Linux shows them: `[heap]` is glibc's
+ * main heap; an anonymous mapping of 64 MiB reserved is a glibc arena (its HEAP_MAX_SIZE on
+ * 64-bit), where the SDK's Rust threads allocate; other anonymous mappings in whole 256 KiB are
+ * V8's pages (every isolate's: the main thread's and the workflow thread's); file-backed ones are
+ * code and data files; the rest is other anonymous memory (thread stacks, large mmap'd blocks).
+ */
+export function memoryByKind(pid: number | undefined): Record<'v8Pages' | 'glibcHeap' | 'glibcArenas' | 'files' | 'otherAnon', number> | undefined {
+  if (!pid) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kb = { v8Pages: 0, glibcHeap: 0, glibcArenas: 0, files: 0, otherAnon: 0 };
+  let kind: keyof typeof kb = 'otherAnon';
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1].trim();
+      kind = name === '[heap]' ? 'glibcHeap' : name.startsWith('/') ? 'files' : 'otherAnon';
+      continue;
+    }
+    const size = /^Size:\s+(\d+) kB/.exec(line);
+    if (size && kind === 'otherAnon') {
+      const n = Number(size[1]);
+      if (n === 65536) kind = 'glibcArenas';
+      else if (n % 256 === 0 && n <= 65536) kind = 'v8Pages';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kb[kind] += Number(rss[1]);
+  }
+  return Object.fromEntries(Object.entries(kb).map(([k, v]) => [k, Math.round(v / 1024)])) as typeof kb;
+}
+
+/**
  * Compiles the product and bundles its workflows with the Dockerfile's own two commands, into the
  * project's `dist/` (git-ignored; the compiled code resolves its packages from node_modules), and
  * returns that directory: a bench measures the worker as the image runs it, not through tsx.

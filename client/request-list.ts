@@ -24,6 +24,7 @@
  *   clock, not Lethe's).
  */
 import type { Knex } from 'knex';
+import { decodeCursor, encodeCursor } from './cursor';
 
 export const REQUEST_TYPES = ['deletion', 'access', 'correction'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
@@ -118,7 +119,7 @@ export function createRequestList(deps: { db: Knex; deadlineHours: number }) {
     async list(filter: RequestListFilter = {}): Promise<{ items: RequestListItem[]; nextCursor?: string }> {
       const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
       const types = filter.type === undefined ? REQUEST_TYPES : ([filter.type].flat() as RequestType[]);
-      const cursor = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+      const cursor = filter.cursor === undefined ? undefined : (decodeCursor(filter.cursor) ?? invalidCursor());
       const bindings: unknown[] = [];
       const parts: string[] = [];
       for (const br of BRANCHES.filter((x) => types.includes(x.type))) {
@@ -215,19 +216,6 @@ interface Row {
 
 const iso = (t: Date | string): string => new Date(t).toISOString();
 
-/** PostgreSQL's text form of a timestamptz, e.g. `2026-11-29 02:44:01.123456+00`. */
-const PG_TIMESTAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/;
-
-function encodeCursor(receivedKey: string, requestId: string): string {
-  return Buffer.from(JSON.stringify([receivedKey, requestId])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && PG_TIMESTAMP.test(v[0]) && typeof v[1] === 'string' && v[1].length <= 64) return [v[0], v[1]];
-  } catch {
-    // fall through
-  }
+function invalidCursor(): never {
   throw new RequestListCursorError();
 }

@@ -38,6 +38,7 @@ import {
 } from '../contract';
 import { DeletionRequestError } from './intake';
 import { firstTaskCompleted } from './temporal';
+import { decodeCursor, encodeCursor } from './cursor';
 
 export function createRequestReader(deps: {
   config: Pick<Config, 'deletion'>;
@@ -159,7 +160,7 @@ export function createRequestReader(deps: {
       if (filter.channel) q.where('channel', filter.channel);
       if (filter.overdue !== undefined) q.whereRaw(filter.overdue ? OVERDUE_SQL : `not ${OVERDUE_SQL}`);
       if (filter.cursor) {
-        const [createdKey, requestId] = decodeCursor(filter.cursor);
+        const [createdKey, requestId] = decodeCursor(filter.cursor) ?? invalidCursor();
         q.whereRaw('(created_at, request_id) < (?::timestamptz, ?)', [createdKey, requestId]);
       }
       const rows = await q;
@@ -367,22 +368,7 @@ const OVERDUE_SQL = "(status not in ('skipped', 'held') and deadline_at < coales
 
 const iso = (t: Date | string): string => new Date(t).toISOString();
 
-function encodeCursor(createdKey: string, requestId: string): string {
-  return Buffer.from(JSON.stringify([createdKey, requestId])).toString('base64url');
-}
-
-/** PostgreSQL's text form of a timestamptz, e.g. `2026-11-29 02:44:01.123456+00`. */
-const PG_TIMESTAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/;
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && PG_TIMESTAMP.test(v[0]) && typeof v[1] === 'string') {
-      return [v[0], v[1]];
-    }
-  } catch {
-    // fall through
-  }
+function invalidCursor(): never {
   throw new DeletionRequestError('invalid_input', 'cursor', 'cursor is not one this API returned');
 }
 

@@ -259,12 +259,7 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
     ended = true;
     if (isCancellation(err)) {
       // Cancelled through Temporal (an operator, a script): the run ends here, and what it wrote goes.
-      await CancellationScope.nonCancellable(async () => {
-        await quick.deleteAccessArchive(input.requestId);
-        state.status = 'cancelled';
-        if (state.archive) state.archive.deletedAt = new Date().toISOString();
-        await mark();
-      });
+      await purgeCancelled();
       throw err;
     }
     state.status = 'failed';
@@ -278,14 +273,19 @@ export async function accessRequestWorkflow(input: AccessInput): Promise<AccessP
 
   /** The account is being deleted: whatever was written goes with it. */
   async function cancel(): Promise<AccessProgress> {
+    await purgeCancelled();
+    return snapshot();
+  }
+
+  /** Deletes what the run wrote and records it cancelled, in a scope a cancellation cannot stop. */
+  function purgeCancelled(): Promise<void> {
     ended = true;
-    await CancellationScope.nonCancellable(async () => {
+    return CancellationScope.nonCancellable(async () => {
       await quick.deleteAccessArchive(input.requestId);
       state.status = 'cancelled';
       if (state.archive) state.archive.deletedAt = new Date().toISOString();
       await mark();
     });
-    return snapshot();
   }
 
   function snapshot(): AccessProgress {

@@ -5,21 +5,19 @@
  * `email`. A deletion wording, or a mail that asks for neither clearly, stays a deletion request
  * as before. A case twin of the sender gets nothing, and neither does the sender.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { startWorld, type TestWorld } from '../support/stack';
-import { rngFor, seedDepsOf } from '../support/world-seed';
-import { startApi, type TestApi } from '../support/api';
+import type { TestWorld } from '../support/stack';
+import { startMailWorld, type MailWorld } from '../support/inbound';
+import { rngFor } from '../support/world-seed';
+import type { TestApi } from '../support/api';
 import { linkIn, mailsTo, waitForMail } from '../support/mailpit';
 import { until } from '../support/until';
 import { seedAccount, type SeedDeps } from '../../dev/seed/fixtures';
-import { tokenDigest, requireKeyRing } from '../../config';
+import { requireKeyRing } from '../../config';
 import { getFieldCipher } from '../../encryption';
 import { emailLookupKey } from '../../stores/subjects';
-import { createIntake } from '../../client/intake';
-import { createFrontDoor } from '../../client/front-door';
-import { createInbound, requestTypeOf } from '../../client/inbound';
-import { startInboundSmtp } from '../../client/api/inbound-smtp';
+import { requestTypeOf } from '../../client/inbound';
 import { readInbound } from '../../mail/inbound';
 import { verificationMail, verificationReminder } from '../../mail/templates';
 
@@ -62,27 +60,20 @@ describe('what a mail to the privacy address asks for', () => {
 });
 
 describe('a mail asking for a copy of one’s data: verified through the account’s own mailbox', () => {
+  let mail: MailWorld;
   let world: TestWorld;
   let api: TestApi;
   let seed: SeedDeps;
-  let smtp: { port: number; close(): Promise<void> };
+  let smtp: MailWorld['smtp'];
+  let hookToken: string;
   const rand = rngFor(__filename);
-  const hookToken = randomBytes(32).toString('base64url');
-  const privacy = () => world.config.mail.privacyAddress;
+  const privacy = () => mail.privacy;
 
   beforeAll(async () => {
-    world = await startWorld({ env: { LETHE_PUBLIC_RATE_LIMIT: '1000' } });
-    seed = seedDepsOf(world);
-    api = await startApi(world, { config: { credentials: [...(world.config.api.credentials ?? []), { name: 'mail-hook', role: 'inbound', digest: tokenDigest(hookToken) }] } });
-    const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
-    const frontDoor = createFrontDoor({ config: world.config, db: world.deps.db, temporal: world.client, intake });
-    smtp = await startInboundSmtp({ host: '127.0.0.1', port: 0, privacyAddress: privacy(), inbound: createInbound({ frontDoor }) });
+    mail = await startMailWorld();
+    ({ world, api, seed, smtp, hookToken } = mail);
   }, 120_000);
-  afterAll(async () => {
-    await smtp?.close();
-    await api?.close();
-    await world?.close();
-  });
+  afterAll(async () => mail?.close());
 
   const raw = (from: string, subject: string, text: string) =>
     [

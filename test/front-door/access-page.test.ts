@@ -14,7 +14,8 @@ import type { Browser } from 'playwright-core';
 import type { TestWorld } from '../support/stack';
 import { rngFor } from '../support/world-seed';
 import type { TestApi } from '../support/api';
-import { linkIn, mailsTo, waitForMail } from '../support/mailpit';
+import { mailsTo, waitForMail } from '../support/mailpit';
+import { twinOf } from '../support/stores';
 import { until } from '../support/until';
 import { readZip } from '../export/zip';
 import { seedAccount, type SeedDeps } from '../../dev/seed/fixtures';
@@ -24,12 +25,6 @@ import { emailLookupKey } from '../../stores/subjects';
 import { SHOTS, startPageWorld, type PageWorld } from '../support/browser';
 
 const HOUR = 3_600_000;
-
-/** The same address with the local part's first letter in the other case: a case twin's. */
-const twinOf = (email: string) => {
-  const c = email[0];
-  return `${c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()}${email.slice(1)}`;
-};
 
 describe('a copy of my data, asked for on the privacy page and confirmed from the mailbox on file', () => {
   let pages: PageWorld;
@@ -47,8 +42,7 @@ describe('a copy of my data, asked for on the privacy page and confirmed from th
     await pages?.close();
   });
 
-  /** The link in a mail, pointed at this test's API (the worker's LETHE_PUBLIC_URL is the stack's). */
-  const confirmPath = (text: string) => linkIn(text, `${world.config.mail.publicUrl}/privacy/confirm?token=`).slice(world.config.mail.publicUrl.length);
+  const confirmPath = (text: string) => pages.confirmPath(text);
   /** The verification rows for a typed address, found by its keyed hash (Lethe's own column). */
   const verificationsFor = (email: string) => seed.db('lethe.verifications').where({ email_hash: getFieldCipher(() => requireKeyRing(world.config)).lookupHash(emailLookupKey(email)) });
   const accessRows = (accountId: string) => seed.db('lethe.access_requests').where({ account_id: accountId });

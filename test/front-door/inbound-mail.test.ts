@@ -4,46 +4,34 @@
  * sender's address is not proof: the link goes to the account's address on file, read here from
  * the mail catcher (Mailpit). Robots' mail (auto-replies, bounces, list mail) gets no answer.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { startWorld, type TestWorld } from '../support/stack';
-import { rngFor, seedDepsOf } from '../support/world-seed';
-import { startApi, waitForStatus, type TestApi } from '../support/api';
+import type { TestWorld } from '../support/stack';
+import { startMailWorld, type MailWorld } from '../support/inbound';
+import { rngFor } from '../support/world-seed';
+import { waitForStatus, type TestApi } from '../support/api';
 import { expectEmpty, storesOf } from '../support/stores';
 import { linkIn, mailsTo, waitForMail } from '../support/mailpit';
 import { until, sleep } from '../support/until';
 import { seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
-import { tokenDigest } from '../../config';
-import { createIntake } from '../../client/intake';
-import { createFrontDoor } from '../../client/front-door';
-import { createInbound } from '../../client/inbound';
-import { startInboundSmtp } from '../../client/api/inbound-smtp';
 
 const eventually = (what: string, fn: () => Promise<boolean>) => until(what, async () => ((await fn()) ? true : undefined));
 
 describe('mail to the privacy address: a request verified through the account’s own mailbox', () => {
+  let mail: MailWorld;
   let world: TestWorld;
   let api: TestApi;
   let seed: SeedDeps;
-  let smtp: { port: number; close(): Promise<void> };
+  let smtp: MailWorld['smtp'];
+  let hookToken: string;
   const rand = rngFor(__filename);
-  const hookToken = randomBytes(32).toString('base64url');
-  const privacy = () => world.config.mail.privacyAddress;
+  const privacy = () => mail.privacy;
 
   beforeAll(async () => {
-    world = await startWorld({ env: { LETHE_PUBLIC_RATE_LIMIT: '1000' } });
-    seed = seedDepsOf(world);
-    // A token of role `inbound`, as a mail provider's hook would hold.
-    api = await startApi(world, { config: { credentials: [...(world.config.api.credentials ?? []), { name: 'mail-hook', role: 'inbound', digest: tokenDigest(hookToken) }] } });
-    const intake = createIntake({ config: world.config, db: world.deps.db, temporal: world.client });
-    const frontDoor = createFrontDoor({ config: world.config, db: world.deps.db, temporal: world.client, intake });
-    smtp = await startInboundSmtp({ host: '127.0.0.1', port: 0, privacyAddress: privacy(), inbound: createInbound({ frontDoor }) });
+    mail = await startMailWorld();
+    ({ world, api, seed, smtp, hookToken } = mail);
   }, 120_000);
-  afterAll(async () => {
-    await smtp?.close();
-    await api?.close();
-    await world?.close();
-  });
+  afterAll(async () => mail?.close());
 
   const person = (spec: Parameters<typeof seedAccount>[1] = {}) => seedAccount(seed, { media: 2, emailOnlySupportRequests: 1, ...spec }, rand);
   const raw = (from: string, extra: Record<string, string> = {}) =>

@@ -12,7 +12,7 @@ import type { TestWorld } from '../support/stack';
 import { rngFor } from '../support/world-seed';
 import { startApi, waitForStatus, type TestApi } from '../support/api';
 import { bystanderOf, expectEmpty, storesOf } from '../support/stores';
-import { linkIn, mailsTo, waitForMail } from '../support/mailpit';
+import { mailsTo, waitForMail } from '../support/mailpit';
 import { seedAccount, type SeedDeps, type SeededAccount } from '../../dev/seed/fixtures';
 import { until } from '../support/until';
 import { watchAllAddresses } from '../../stores/verifications';
@@ -41,11 +41,7 @@ describe('the privacy page: a person asks, proves it is them by mail, and hears 
     await pages?.close();
   });
 
-  /** The link in a mail, pointed at this test's API (the worker's LETHE_PUBLIC_URL is the stack's). */
-  const confirmPath = (text: string) => {
-    const link = linkIn(text, `${world.config.mail.publicUrl}/privacy/confirm?token=`);
-    return link.slice(world.config.mail.publicUrl.length);
-  };
+  const confirmPath = (text: string) => pages.confirmPath(text);
   const tokenOf = (text: string) => decodeURIComponent(confirmPath(text).split('token=')[1]);
   const deletionRows = (accountId: string) => seed.db('lethe.deletion_requests').where({ account_id: accountId });
   const verificationsOf = (accountId: string) => seed.db('lethe.verifications').where({ account_id: accountId }).orderBy('first_contact_at');

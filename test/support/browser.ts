@@ -10,6 +10,7 @@ import { requireChromium } from '../privacy/support/chromium';
 import { startWorld, type TestWorld } from './stack';
 import { startApi, type TestApi } from './api';
 import { seedDepsOf } from './world-seed';
+import { linkIn } from './mailpit';
 import type { SeedDeps } from '../../dev/seed/fixtures';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -29,6 +30,8 @@ export interface PageWorld {
   api: TestApi;
   seed: SeedDeps;
   browser: Browser;
+  /** The confirmation link in a mail's text, as a path on this test's API (the mail names the stack's LETHE_PUBLIC_URL). */
+  confirmPath(text: string): string;
   close(): Promise<void>;
 }
 
@@ -50,7 +53,9 @@ export async function startPageWorld(): Promise<PageWorld> {
     const close = async () => {
       for (const s of started.reverse()) await s.close();
     };
-    return { world, api, seed: seedDepsOf(world), browser, close };
+    const publicUrl = world.config.mail.publicUrl;
+    const confirmPath = (text: string) => linkIn(text, `${publicUrl}/privacy/confirm?token=`).slice(publicUrl.length);
+    return { world, api, seed: seedDepsOf(world), browser, confirmPath, close };
   } catch (err) {
     for (const s of started.reverse()) await s.close().catch(() => undefined);
     throw err;

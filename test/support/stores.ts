@@ -13,6 +13,12 @@ import { testConfig } from './stack';
 /** How a row names the person by email: `any-case` (no case twin exists) or `exact` (one does). */
 export type EmailMatchRule = 'any-case' | 'exact';
 
+/** The same address with the local part's first letter in the other case: a case twin's. */
+export const twinOf = (email: string): string => {
+  const c = email[0];
+  return `${c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()}${email.slice(1)}`;
+};
+
 interface Table {
   name: string;
   textColumns: string[];
