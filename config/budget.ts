@@ -123,7 +123,9 @@ export function vendorBudget(env: Env): BudgetConfig {
   // A production Recurly site limits GETs only, at 1,000 a minute (api.yaml "Rate Limits"): the
   // budget there counts a deletion's GETs against that limit (RECURLY_SITE_KIND).
   const recurlyProduction = env.RECURLY_SITE_KIND === 'production';
-  const maxCachedWorkflows = nonNegativeInteger(env, 'LETHE_WORKER_MAX_CACHED_WORKFLOWS', 100);
+  // 20, not 100: with 300 deletions at once a worker peaked at 396 MiB against 508 MiB, at the
+  // same pace (0.967 and 0.964 of the vendors' ceiling; bench/RESULTS.md §3i). A miss replays.
+  const maxCachedWorkflows = nonNegativeInteger(env, 'LETHE_WORKER_MAX_CACHED_WORKFLOWS', 20);
   const maxConcurrentWorkflowTasks = positiveInteger(env, 'LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 10);
   // The SDK refuses fewer than 2 workflow task slots with a cache, and more slots than cached workflows.
   if (maxCachedWorkflows > 0 && maxConcurrentWorkflowTasks < 2)

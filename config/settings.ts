@@ -119,7 +119,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     name: 'LETHE_WORKER_MAX_CACHED_WORKFLOWS',
-    default: '100',
+    default: '20',
     meaning: "deletions kept in the worker's workflow cache; the rest are replayed from history when needed ([sizing](operations.md#sizing-the-worker))",
   },
   { name: 'LETHE_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', default: '10', meaning: 'workflow tasks at once (at least 2, at most the cache size)' },

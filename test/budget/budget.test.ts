@@ -24,7 +24,7 @@ describe('the vendor budget in configuration', () => {
     // never queue up; Auth0's at exactly that rate (its window is a second).
     expect(b.recurly.readBackTasksPerSecond).toBeCloseTo(b.recurly.tasksPerSecond * 2 * 1.25, 6);
     expect(b.auth0.readBackTasksPerSecond).toBeCloseTo(b.auth0.tasksPerSecond * 2, 6);
-    expect(b.worker).toEqual({ maxCachedWorkflows: 100, maxConcurrentWorkflowTasks: 10, maxConcurrentActivities: 20 });
+    expect(b.worker).toEqual({ maxCachedWorkflows: 20, maxConcurrentWorkflowTasks: 10, maxConcurrentActivities: 20 });
   });
 
   test('when the limits, headroom and calls per deletion are set, then the task rates follow them', () => {
