@@ -220,7 +220,6 @@ export type Store = (typeof STORES)[number];
  * vendor budget is spent, are always read again.
  */
 export const FRESH_VENDOR_READ_MS = 10 * 60_000;
-export const VENDOR_STORES: readonly Store[] = ['auth0', 'recurly'];
 
 /**
  * What a deletion activity may hand over beside its counts: its own last read of the store,

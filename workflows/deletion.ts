@@ -33,7 +33,6 @@ import {
   NOTICE_ATTEMPTS,
   BLOCK_POLICY,
   FRESH_VENDOR_READ_MS,
-  VENDOR_STORES,
   progressQuery,
   resolveStoreSignal,
   retryStoresSignal,
@@ -54,6 +53,7 @@ import {
 } from '../contract';
 import { addCounts, blockedOf, initialStores, readStore, runStore, type StoreRun } from './stores';
 import { persist, stepRun, type StepRun } from './waits';
+import { VENDOR_QUEUE_STORES } from './queues';
 
 const retry: RetryPolicy = {
   initialInterval: '1 second',
@@ -336,7 +336,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
     for (;;) {
       await unheld();
       state.passes++;
-      const fresh = (s: Store) => skipFreshVendorReads && VENDOR_STORES.includes(s) && Date.now() - (readAtMs[s] ?? -Infinity) < FRESH_VENDOR_READ_MS;
+      const fresh = (s: Store) => skipFreshVendorReads && (VENDOR_QUEUE_STORES as readonly Store[]).includes(s) && Date.now() - (readAtMs[s] ?? -Infinity) < FRESH_VENDOR_READ_MS;
       const read = STORES.filter((s) => stores[s].progress.status === 'verified' && !fresh(s));
       const readings = await step(
         'verify',
