@@ -74,6 +74,17 @@ const RECURLY_CALLS_PER_DELETION = 6;
  */
 const RECURLY_GETS_PER_DELETION = 4;
 
+/**
+ * The deletions a minute the vendor budget lets through: the slower of the vendors' deletion
+ * queues (each runs at one task a deletion). A sweep starts its deletions a little faster than
+ * this by default (config/index.ts), so the vendor queues, not the sweep's own pace, set how fast
+ * it goes, and its backlog grows by a twentieth at most; people's requests run ahead of it
+ * (contract DELETION_PRIORITY).
+ */
+export function budgetDeletionsPerMinute(budget: Pick<BudgetConfig, 'auth0' | 'recurly'>): number {
+  return 60 * Math.min(budget.auth0.tasksPerSecond, budget.recurly.tasksPerSecond);
+}
+
 function percent(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback / 100;

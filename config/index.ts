@@ -15,7 +15,7 @@ import { databaseConnection } from './database-tls';
 import { assertProduction } from './production';
 import { apiCredentials } from './tokens';
 import { SWEEP_SCHEDULE_ID } from '../contract';
-import { vendorBudget } from './budget';
+import { budgetDeletionsPerMinute, vendorBudget } from './budget';
 import { workerDeployment } from './deployment';
 
 export { ConfigError, uiOrigins } from './env';
@@ -70,6 +70,7 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
   const stateDir = path.resolve(env.LETHE_STATE_DIR || path.join(process.cwd(), '.lethe'));
 
   const { credentials, legacyTokens: tokens } = apiCredentials(env);
+  const budget = vendorBudget(env);
 
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   // sslmode and sslrootcert checked at start: a missing CA file is one line, not a pool error later.
@@ -168,9 +169,10 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       timezone: timeZone(env, 'LETHE_SWEEP_TIMEZONE', 'UTC'),
       catchupWindowMs: duration(env, 'LETHE_SWEEP_CATCHUP', '1d', 60_000),
       concurrency: positiveInteger(env, 'LETHE_SWEEP_CONCURRENCY', 4),
-      // About 6 Recurly and 7 Auth0 calls per deletion: 40 a minute is ~240 of Recurly's 400
-      // requests a minute and ~5 of Auth0's 16 a second, leaving room for the other channels.
-      startsPerMinute: positiveInteger(env, 'LETHE_SWEEP_STARTS_PER_MINUTE', 40),
+      // A twentieth above what the vendor budget lets through (68 a minute by default): the
+      // vendor queues pace the sweep's deletions and people's run ahead of them. A fixed 40 held
+      // a sweep to 0.61 of the vendors' ceiling (bench/RESULTS.md §3f, §3j).
+      startsPerMinute: positiveInteger(env, 'LETHE_SWEEP_STARTS_PER_MINUTE', Math.ceil(budgetDeletionsPerMinute(budget) * 1.05)),
       pageSize: Math.min(10_000, positiveInteger(env, 'LETHE_SWEEP_PAGE_SIZE', 1000)),
       // ~6 history events a page: 100 pages keep a run near 600 events, far below Temporal's guidance.
       pagesPerRun: positiveInteger(env, 'LETHE_SWEEP_PAGES_PER_RUN', 100),
@@ -182,7 +184,7 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       scopePrefix: hexPrefix(env, 'LETHE_SWEEP_SCOPE'),
     },
     encryption: { keys: keyRing(env, mode, stateDir) },
-    budget: vendorBudget(env),
+    budget,
     // Long enough for a yearly access review; pruned by the API's maintenance pass.
     audit: {
       retentionDays: positiveInteger(env, 'LETHE_AUDIT_RETENTION_DAYS', 400),
