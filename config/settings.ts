@@ -348,7 +348,11 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'LETHE_SWEEP_TIMEZONE', default: 'UTC', meaning: 'IANA zone of `LETHE_SWEEP_TIME` and of the calendar months counted back' },
   { name: 'LETHE_SWEEP_CATCHUP', default: '1d', meaning: 'how late a run missed during an outage is still taken (`30m`, `12h`, `1d`)' },
   { name: 'LETHE_SWEEP_CONCURRENCY', default: '4', meaning: 'deletion starts in flight during a sweep' },
-  { name: 'LETHE_SWEEP_STARTS_PER_MINUTE', default: '68', meaning: "pace of a sweep's deletion starts; by default a twentieth above the deletions a minute the vendor budget lets through (68 at the default budget), so the vendor queues pace the sweep" },
+  {
+    name: 'LETHE_SWEEP_STARTS_PER_MINUTE',
+    default: '68',
+    meaning: "pace of a sweep's deletion starts; by default a twentieth above the deletions a minute the vendor budget lets through (68 at the default budget), so the vendor queues pace the sweep",
+  },
   { name: 'LETHE_SWEEP_PAGE_SIZE', default: '1000', meaning: 'candidate accounts per page (one activity each; at most 10,000)' },
   { name: 'LETHE_SWEEP_PAGES_PER_RUN', default: '100', meaning: "pages a sweep's run takes before it continues as new (bounds its history)" },
   { name: 'LETHE_SWEEP_PAGE_BUDGET', default: '5m', meaning: 'how long one page keeps starting deletions before it hands back a cursor' },
