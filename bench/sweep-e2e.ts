@@ -29,6 +29,7 @@ import { rng, seedAccount, type AccountSpec, type SeededAccount } from '../dev/s
 import { temporalConnectionOptions, requireKeyRing } from '../config';
 import { getDataConverter } from '../encryption';
 import { inactivitySweepWorkflow } from '../workflows/sweep';
+import { budgetDeletionsPerMinute } from '../config/budget';
 import { closeBenchStack, compileLikeTheImage, fileDeletion, percentile, pool, receiptAt, rssMiB, sandboxAdmin, startBenchStack } from './support';
 import { callsExcept429, type Stats } from './e2e';
 
@@ -166,6 +167,7 @@ export async function runSweepE2eBench(opts: { accounts: number; requests: numbe
       `| from the sweep's start to its last receipt | ${s(lastSweptAt - t0)} (${sweptDone} swept and ${peopleInWindow} people's deletions in it) |`,
       `| deletions per minute in that window | ${perMin.toFixed(1)} |`,
       `| **ratio to the ceiling** | **${(perMin / ceiling).toFixed(3)}** (target ≥ 0.95) |`,
+      `| Lethe's vendor budget (the slower vendor's deletion queue, at the configured calls a deletion: Auth0 ${config.budget.auth0.callsPerDeletion}, Recurly ${config.budget.recurly.callsPerDeletion}) | ${budgetDeletionsPerMinute(config.budget).toFixed(1)} deletions/min; the window's pace is ${(perMin / budgetDeletionsPerMinute(config.budget)).toFixed(3)} of it; the sweep started ${config.sweep.startsPerMinute} a minute at most |`,
       `| vendor calls in the sweep window (429s) | Auth0 ${calls.auth0.calls} (${calls.auth0.throttled}), Recurly ${calls.recurly.calls} (${calls.recurly.throttled}) |`,
       `| people's requests, filed every ${s(gapMs)}: request to receipt p50 / p95 / max | ${s(percentile(waits, 50))} / **${s(percentile(waits, 95))}** / ${s(waits[waits.length - 1])} (target p95 < 600 s) |`,
       `| peak worker RSS (VmHWM) | ${peak || 'n/a'} MiB (target ≤ 400) |`,
