@@ -26,7 +26,7 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { rng, seedAccount, type AccountSpec, type SeededAccount } from '../dev/seed/fixtures';
-import { temporalConnectionOptions, requireKeyRing } from '../config';
+import { loadConfig, temporalConnectionOptions, requireKeyRing } from '../config';
 import { getDataConverter } from '../encryption';
 import { inactivitySweepWorkflow } from '../workflows/sweep';
 import { budgetDeletionsPerMinute } from '../config/budget';
@@ -42,14 +42,17 @@ export async function runSweepE2eBench(opts: { accounts: number; requests: numbe
   if (!(scale > 0)) throw new Error(`--rate-scale must be a positive number (got ${opts.rateScale})`);
   const AUTH0_PER_SECOND = VENDOR_AUTH0_PER_SECOND * scale;
   const RECURLY_PER_MINUTE = VENDOR_RECURLY_PER_MINUTE * scale;
+  const rateEnv = { LETHE_AUTH0_RATE_PER_SECOND: String(AUTH0_PER_SECOND), LETHE_RECURLY_RATE_PER_MINUTE: String(RECURLY_PER_MINUTE) };
   process.stderr.write('[sweep-e2e] compiling the worker as the Dockerfile does\n');
   const compiled = compileLikeTheImage();
   const bench = await startBenchStack('sweep-e2e', {
     compiledWorker: compiled,
-    env: { LETHE_INACTIVITY_NOTICES: 'off', LETHE_AUTH0_RATE_PER_SECOND: String(AUTH0_PER_SECOND), LETHE_RECURLY_RATE_PER_MINUTE: String(RECURLY_PER_MINUTE) },
+    env: { LETHE_INACTIVITY_NOTICES: 'off', ...rateEnv },
     sandboxRateLimits: { auth0PerSecond: AUTH0_PER_SECOND, recurlyPerMinute: RECURLY_PER_MINUTE },
   });
-  const { stack, log, config, deps, auth0Url, recurlyUrl, api } = bench;
+  const { stack, log, deps, auth0Url, recurlyUrl, api } = bench;
+  // The stack hands back only the env it made; the worker and API read the rates given above too.
+  const config = loadConfig({ ...process.env, ...stack.env, ...rateEnv });
   let failed = false;
   const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: getDataConverter(requireKeyRing(config)) });
