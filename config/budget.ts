@@ -27,6 +27,14 @@ export interface VendorBudget {
   /** What Lethe spends: deletions per second at the limit less the headroom, i.e. tasks per second on the vendor's deletion queue. */
   tasksPerSecond: number;
   /**
+   * Calls of a deletion only the inactivity sweep asked for, and the tasks per second of the
+   * queue those run on (Recurly's `<taskQueue>-recurly-sweep`, workflows/queues.ts): a sweep's
+   * account has no live subscription, so Recurly's costs fewer calls. Auth0's are the same as a
+   * person's (its sweep deletions share its deletion queue).
+   */
+  sweepCallsPerDeletion: number;
+  sweepTasksPerSecond: number;
+  /**
    * Tasks per second on the vendor's read-back queue: two a deletion (see the module comment).
    * Recurly's is a further quarter above that, so the read-backs drain as fast as deletions feed
    * them even when they arrive bunched: at exactly the feeding rate the queue is a random walk
@@ -73,16 +81,26 @@ const RECURLY_CALLS_PER_DELETION = 6;
  * account, its subscriptions, its notes and the redaction read once (the read-back's too).
  */
 const RECURLY_GETS_PER_DELETION = 4;
+/**
+ * A deletion only the sweep asked for: its re-check lists the account's subscriptions at Recurly
+ * (activities/sweep/recheck.ts: a live one there keeps the account), and then, the account having
+ * none live, the deletion reads it, lists its notes, asks for the redaction and reads it once: 5
+ * calls, 4 of them GETs. The re-check runs on the main queue, but one comes with every sweep
+ * deletion, so the sweep's Recurly queue counts it.
+ */
+const RECURLY_SWEEP_CALLS_PER_DELETION = 5;
+const RECURLY_SWEEP_GETS_PER_DELETION = 4;
 
 /**
  * The deletions a minute the vendor budget lets through: the slower of the vendors' deletion
- * queues (each runs at one task a deletion). A sweep starts its deletions a little faster than
+ * queues (each runs at one task a deletion), for people's deletions or the sweep's. A sweep starts its deletions a little faster than
  * this by default (config/index.ts), so the vendor queues, not the sweep's own pace, set how fast
  * it goes, and its backlog grows by a twentieth at most; people's requests run ahead of it
  * (contract DELETION_PRIORITY).
  */
-export function budgetDeletionsPerMinute(budget: Pick<BudgetConfig, 'auth0' | 'recurly'>): number {
-  return 60 * Math.min(budget.auth0.tasksPerSecond, budget.recurly.tasksPerSecond);
+export function budgetDeletionsPerMinute(budget: Pick<BudgetConfig, 'auth0' | 'recurly'>, who: 'people' | 'sweep' = 'people'): number {
+  const of = (v: VendorBudget) => (who === 'sweep' ? v.sweepTasksPerSecond : v.tasksPerSecond);
+  return 60 * Math.min(of(budget.auth0), of(budget.recurly));
 }
 
 function percent(env: Env, name: string, fallback: number): number {
@@ -118,8 +136,9 @@ const REPLACED: Record<string, string> = {
 
 export function vendorBudget(env: Env): BudgetConfig {
   for (const [old, now] of Object.entries(REPLACED)) if (env[old] !== undefined && env[old] !== '') throw new ConfigError(old, `is no longer read; set ${now}`);
-  const vendor = (name: 'AUTH0' | 'RECURLY', callsPerSecond: number, callsDefault: number, headroomDefault: number): VendorBudget => {
+  const vendor = (name: 'AUTH0' | 'RECURLY', callsPerSecond: number, callsDefault: number, headroomDefault: number, sweepCallsDefault?: number): VendorBudget => {
     const callsPerDeletion = positiveNumber(env, `LETHE_${name}_CALLS_PER_DELETION`, callsDefault);
+    const sweepCallsPerDeletion = sweepCallsDefault === undefined ? callsPerDeletion : positiveNumber(env, `LETHE_${name}_SWEEP_CALLS_PER_DELETION`, sweepCallsDefault);
     const headroom = percent(env, `LETHE_${name}_RATE_HEADROOM`, headroomDefault);
     const tasksPerSecond = (callsPerSecond * (1 - headroom)) / callsPerDeletion;
     return {
@@ -127,6 +146,8 @@ export function vendorBudget(env: Env): BudgetConfig {
       callsPerDeletion,
       headroom,
       tasksPerSecond,
+      sweepCallsPerDeletion,
+      sweepTasksPerSecond: (callsPerSecond * (1 - headroom)) / sweepCallsPerDeletion,
       readBackTasksPerSecond: tasksPerSecond * READ_BACK_RATE_FACTOR[name],
       concurrency: positiveInteger(env, `LETHE_${name}_CONCURRENCY`, 10),
     };
@@ -151,6 +172,7 @@ export function vendorBudget(env: Env): BudgetConfig {
       positiveNumber(env, 'LETHE_RECURLY_RATE_PER_MINUTE', recurlyProduction ? 1_000 : 400) / (VENDOR_WINDOW_MS.recurly / 1_000),
       recurlyProduction ? RECURLY_GETS_PER_DELETION : RECURLY_CALLS_PER_DELETION,
       RECURLY_HEADROOM_PERCENT,
+      recurlyProduction ? RECURLY_SWEEP_GETS_PER_DELETION : RECURLY_SWEEP_CALLS_PER_DELETION,
     ),
     worker: {
       maxCachedWorkflows,

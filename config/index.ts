@@ -169,10 +169,10 @@ export function loadConfig(rawEnv: Env = process.env, opts: { apiTokensFallback?
       timezone: timeZone(env, 'LETHE_SWEEP_TIMEZONE', 'UTC'),
       catchupWindowMs: duration(env, 'LETHE_SWEEP_CATCHUP', '1d', 60_000),
       concurrency: positiveInteger(env, 'LETHE_SWEEP_CONCURRENCY', 4),
-      // A twentieth above what the vendor budget lets through (68 a minute by default): the
-      // vendor queues pace the sweep's deletions and people's run ahead of them. A fixed 40 held
-      // a sweep to 0.61 of the vendors' ceiling (bench/RESULTS.md §3f, §3j).
-      startsPerMinute: positiveInteger(env, 'LETHE_SWEEP_STARTS_PER_MINUTE', Math.ceil(budgetDeletionsPerMinute(budget) * 1.05)),
+      // A twentieth above what the vendor budget lets the sweep's deletions through (82 a minute
+      // by default: Recurly's sweep queue binds): the vendor queues pace them, and people's run
+      // ahead. A fixed 40 held a sweep to 0.61 of the vendors' ceiling (bench/RESULTS.md §3f, §3j).
+      startsPerMinute: positiveInteger(env, 'LETHE_SWEEP_STARTS_PER_MINUTE', Math.ceil(budgetDeletionsPerMinute(budget, 'sweep') * 1.05)),
       pageSize: Math.min(10_000, positiveInteger(env, 'LETHE_SWEEP_PAGE_SIZE', 1000)),
       // ~6 history events a page: 100 pages keep a run near 600 events, far below Temporal's guidance.
       pagesPerRun: positiveInteger(env, 'LETHE_SWEEP_PAGES_PER_RUN', 100),

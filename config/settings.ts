@@ -173,7 +173,11 @@ export const SETTINGS: readonly Setting[] = [
   },
   { name: 'LETHE_TEMPORAL_PORT', default: '7233', meaning: "`npm start` only: port of the embedded Temporal's frontend" },
   { name: 'TEMPORAL_UI_PORT', default: '8233', meaning: 'Web UI of the embedded Temporal (and the origin the codec server allows)' },
-  { name: 'LETHE_TASK_QUEUE', default: 'lethe-deletions', meaning: "worker task queue; the vendors' queues are named after it (`-auth0`, `-auth0-read-back`, `-recurly`, `-recurly-read-back`)" },
+  {
+    name: 'LETHE_TASK_QUEUE',
+    default: 'lethe-deletions',
+    meaning: "worker task queue; the vendors' queues are named after it (`-auth0`, `-auth0-read-back`, `-recurly`, `-recurly-read-back`, `-recurly-sweep`)",
+  },
   { name: 'LETHE_RETENTION_DAYS', default: '3', meaning: 'how long Temporal keeps closed histories (set on the namespace at start)' },
 
   // PostgreSQL and Blob Storage
@@ -274,8 +278,14 @@ export const SETTINGS: readonly Setting[] = [
     default: '6',
     meaning: 'the same for Recurly (raise for accounts with many subscriptions); on a production site only GETs count, 4 by default',
   },
+  {
+    name: 'LETHE_RECURLY_SWEEP_CALLS_PER_DELETION',
+    default: '5',
+    meaning:
+      "calls to Recurly of a deletion only the inactivity sweep asked for (its re-check lists the subscriptions; the account has none live), which set the rate of Recurly's sweep queue, `<LETHE_TASK_QUEUE>-recurly-sweep`; on a production site 4 GETs by default",
+  },
   { name: 'LETHE_AUTH0_CONCURRENCY', default: '10', meaning: "Auth0 activities at once per worker process, on each of the vendor's two queues" },
-  { name: 'LETHE_RECURLY_CONCURRENCY', default: '10', meaning: "Recurly activities at once per worker process, on each of the vendor's two queues" },
+  { name: 'LETHE_RECURLY_CONCURRENCY', default: '10', meaning: "Recurly activities at once per worker process, on each of the vendor's three queues (deletions, read-backs, the sweep's deletions)" },
 
   // The deletion
   { name: 'LETHE_DEADLINE_HOURS', default: '72', meaning: 'the deadline, from `receivedAt`' },
@@ -350,8 +360,9 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'LETHE_SWEEP_CONCURRENCY', default: '4', meaning: 'deletion starts in flight during a sweep' },
   {
     name: 'LETHE_SWEEP_STARTS_PER_MINUTE',
-    default: '68',
-    meaning: "pace of a sweep's deletion starts; by default a twentieth above the deletions a minute the vendor budget lets through (68 at the default budget), so the vendor queues pace the sweep",
+    default: '82',
+    meaning:
+      "pace of a sweep's deletion starts; by default a twentieth above the sweep's deletions a minute the vendor budget lets through (82 at the default budget, where Recurly's sweep queue binds), so the vendor queues pace the sweep",
   },
   { name: 'LETHE_SWEEP_PAGE_SIZE', default: '1000', meaning: 'candidate accounts per page (one activity each; at most 10,000)' },
   { name: 'LETHE_SWEEP_PAGES_PER_RUN', default: '100', meaning: "pages a sweep's run takes before it continues as new (bounds its history)" },

@@ -1,6 +1,6 @@
 /** The Lethe worker process: runs deletion workflows and their activities until SIGTERM. */
 import { loadConfig, ConfigError, connectingTo, temporalConnectionOptions, type Config } from '../config';
-import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../workflows/queues';
+import { VENDOR_QUEUES, vendorTaskQueue } from '../workflows/queues';
 import { buildDeps } from './deps';
 import { checkBlobRetention } from './blob-retention';
 import fs from 'node:fs';
@@ -97,5 +97,5 @@ main().catch((err) => {
 
 /** "<tq>-auth0 at 1.20 tasks/s, <tq>-auth0-read-back at 1.20 tasks/s, …": each vendor queue's server-side rate. */
 function vendorRates(taskQueue: string, budget: Config['budget']): string {
-  return VENDOR_QUEUE_STORES.flatMap((v) => VENDOR_STEPS.map((step) => `${vendorTaskQueue(taskQueue, v, step)} at ${vendorQueueRate(budget, v, step).toFixed(2)} tasks/s`)).join(', ');
+  return VENDOR_QUEUES.map(({ vendor, step }) => `${vendorTaskQueue(taskQueue, vendor, step)} at ${vendorQueueRate(budget, vendor, step).toFixed(2)} tasks/s`).join(', ');
 }

@@ -3,7 +3,7 @@ import { connectingTo, temporalConnectionOptions, type Config, requireKeyRing } 
 import { createActivities, ActivityDeps } from '../activities';
 import { getDataConverter } from '../encryption';
 import { activityMetricsInterceptor } from './metrics';
-import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue, type VendorQueueStore, type VendorStep } from '../workflows/queues';
+import { VENDOR_QUEUES, vendorTaskQueue, type VendorQueueStore, type VendorStep } from '../workflows/queues';
 import { workflowCode } from './bundle';
 import { deploymentOf, makeCurrent, workerDeploymentOptions, type Deployment } from './deployment';
 
@@ -11,7 +11,7 @@ export { WORKFLOWS_PATH } from './bundle';
 
 /** The server-side rate of one vendor queue, in tasks a second for the whole deployment (config/budget.ts). */
 export const vendorQueueRate = (budget: Config['budget'], vendor: VendorQueueStore, step: VendorStep): number =>
-  step === 'read-back' ? budget[vendor].readBackTasksPerSecond : budget[vendor].tasksPerSecond;
+  step === 'read-back' ? budget[vendor].readBackTasksPerSecond : step === 'sweep-delete' ? budget[vendor].sweepTasksPerSecond : budget[vendor].tasksPerSecond;
 
 /** What a started worker did about its version becoming current (worker/deployment.ts makeCurrent). */
 export type CurrentOutcome = Awaited<ReturnType<typeof makeCurrent>> | 'unversioned';
@@ -66,23 +66,22 @@ export async function createWorker(config: Config, deps: ActivityDeps, overrides
     maxConcurrentActivityTaskExecutions: budget.worker.maxConcurrentActivities,
     ...overrides,
   });
-  // One activity worker per vendor queue (a deletion's and a read-back's for each vendor), in
+  // One activity worker per vendor queue (a deletion's and a read-back's for each vendor, and
+  // Recurly's for the sweep's deletions: workflows/queues.ts), in
   // this process, on the same connection. The rate is the server's (Temporal's matching service
   // dispatches at most that many tasks a second on the queue, summed over every worker polling
   // it); every process sets the same value from the same configuration, since the last poller's
   // value wins. A vendor's deletion queue runs at its deletions per second, Recurly's read-back
   // queue a quarter faster so it never builds a backlog (config/budget.ts).
   const vendorWorkers = await Promise.all(
-    VENDOR_QUEUE_STORES.flatMap((vendor) =>
-      VENDOR_STEPS.map((step) =>
-        Worker.create({
-          ...common,
-          taskQueue: vendorTaskQueue(taskQueue, vendor, step),
-          maxTaskQueueActivitiesPerSecond: vendorQueueRate(budget, vendor, step),
-          maxConcurrentActivityTaskExecutions: budget[vendor].concurrency,
-          ...(overrides.identity ? { identity: overrides.identity } : {}),
-        }),
-      ),
+    VENDOR_QUEUES.map(({ vendor, step }) =>
+      Worker.create({
+        ...common,
+        taskQueue: vendorTaskQueue(taskQueue, vendor, step),
+        maxTaskQueueActivitiesPerSecond: vendorQueueRate(budget, vendor, step),
+        maxConcurrentActivityTaskExecutions: budget[vendor].concurrency,
+        ...(overrides.identity ? { identity: overrides.identity } : {}),
+      }),
     ),
   );
   const queues = [{ name: worker.options.taskQueue, workflows: true }, ...vendorWorkers.map((w) => ({ name: w.options.taskQueue, workflows: false }))];

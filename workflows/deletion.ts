@@ -325,6 +325,7 @@ export async function accountDeletionWorkflow(input: DeletionInput): Promise<Rec
       },
       blockedChanged: refreshBlocked,
       unheld,
+      onlyTheSweepAsked,
     };
     await Promise.all(STORES.map((s) => runStore(input.accountId, stores[s], hooks, policy)));
 

@@ -36,7 +36,7 @@ import {
   type StoreProgress,
   type StoreVerification,
 } from '../contract';
-import { vendorTaskQueue, type VendorStep } from './queues';
+import { deletionStep, vendorTaskQueue, type VendorStep } from './queues';
 import { backoffMs, blockWhenDue, type StepRun } from './waits';
 
 /** How soon a store whose attempt met a legal hold looks again (the hold's signal is on its way). */
@@ -56,8 +56,8 @@ function activitiesFor(policy: BlockPolicy) {
   const taskQueueOf = (store: Store, step: VendorStep) => (store === 'auth0' || store === 'recurly' ? vendorTaskQueue(mainQueue, store, step) : undefined);
   // Scheduled onto a rate-limited queue, a task may wait there: schedule-to-close (the attempt
   // budget) bounds the wait and the attempts together; start-to-close bounds one attempt.
-  const vendor = (store: Store) => {
-    const taskQueue = taskQueueOf(store, 'delete');
+  const vendor = (store: Store, onlyTheSweepAsked = false) => {
+    const taskQueue = taskQueueOf(store, store === 'recurly' ? deletionStep(store, onlyTheSweepAsked) : 'delete');
     return proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 5 * 60_000), heartbeatTimeout: '1 minute', scheduleToCloseTimeout: budget, retry, ...(taskQueue ? { taskQueue } : {}) });
   };
   const readBack = (store: Store) => {
@@ -67,6 +67,7 @@ function activitiesFor(policy: BlockPolicy) {
   return {
     auth0: vendor('auth0'),
     recurly: vendor('recurly'),
+    recurlyForTheSweep: vendor('recurly', true),
     readBack,
     // A short heartbeat timeout: a dead worker's media deletion is picked up again (from its
     // cursor) within seconds. A large account's media may take hours: its budget is longer.
@@ -118,6 +119,8 @@ export interface StoresHooks {
   verified(store: Store, v: StoreVerification): void;
   /** Resolves at once unless a legal hold is in force; then when it is released (no store is called while held). */
   unheld?(): Promise<void>;
+  /** True while no channel but the inactivity sweep asked: Recurly's deletion then goes on the sweep's queue (workflows/queues.ts). */
+  onlyTheSweepAsked?(): boolean;
 }
 
 /** Fresh state for every store. */
@@ -160,13 +163,14 @@ export async function runStore(accountId: string, run: StoreRun, hooks: StoresHo
 
 async function attemptsOf(accountId: string, run: StoreRun, hooks: StoresHooks, policy: BlockPolicy): Promise<void> {
   const p = run.progress;
-  const { auth0, recurly, long, readBack } = activitiesFor(policy);
+  const { auth0, recurly, recurlyForTheSweep, long, readBack } = activitiesFor(policy);
   const quick = readBack(p.store);
   const attempt: Record<Store, () => Promise<unknown>> = {
     media: () => long.deleteMediaBlobs(accountId),
     database: () => long.deleteDatabaseRows(accountId),
     auth0: () => auth0.deleteAuth0User(accountId),
-    recurly: () => recurly.deleteRecurlyAccount(accountId),
+    // Asked at each attempt: a person's request joining the sweep's moves it to people's queue.
+    recurly: () => (hooks.onlyTheSweepAsked?.() ? recurlyForTheSweep : recurly).deleteRecurlyAccount(accountId),
   };
   for (;;) {
     if (p.status === 'resolved') return;

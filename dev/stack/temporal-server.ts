@@ -25,7 +25,7 @@ import type { ServiceSpec } from './supervisor';
 import { PG_PASSWORD, PG_USER } from './postgres';
 import { waitFor } from './net';
 import { PRIORITY_MATCHER, PROJECT_ROOT, SINGLE_PARTITION } from './temporal';
-import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../../workflows/queues';
+import { VENDOR_QUEUES, vendorTaskQueue } from '../../workflows/queues';
 
 const run = promisify(execFile);
 
@@ -274,7 +274,7 @@ export function serverConfig(opts: { pgPort: number; ports: ServerPorts; dynamic
  * on a queue that already has tasks (Temporal's guidance), or start with these.
  */
 export function vendorQueuesDynamicConfig(taskQueue: string): string {
-  const queues = VENDOR_QUEUE_STORES.flatMap((vendor) => VENDOR_STEPS.map((step) => vendorTaskQueue(taskQueue, vendor, step)));
+  const queues = VENDOR_QUEUES.map(({ vendor, step }) => vendorTaskQueue(taskQueue, vendor, step));
   const lines = ['# Lethe: its vendor task queues on one partition each, so the rate limit on each is exact.'];
   for (const [key, value] of Object.entries(SINGLE_PARTITION)) {
     lines.push(`${key}:`);

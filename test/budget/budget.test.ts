@@ -24,6 +24,11 @@ describe('the vendor budget in configuration', () => {
     // never queue up; Auth0's at exactly that rate (its window is a second).
     expect(b.recurly.readBackTasksPerSecond).toBeCloseTo(b.recurly.tasksPerSecond * 2 * 1.25, 6);
     expect(b.auth0.readBackTasksPerSecond).toBeCloseTo(b.auth0.tasksPerSecond * 2, 6);
+    // Recurly's sweep queue at the sweep's 5 calls (its re-check's listing, then no live
+    // subscription: no listing or terminate in the deletion); Auth0's sweep deletions cost what a
+    // person's do and share its queue.
+    expect(b.recurly).toMatchObject({ sweepCallsPerDeletion: 5, sweepTasksPerSecond: expect.closeTo(((400 / 60) * 0.97) / 5, 6) });
+    expect(b.auth0).toMatchObject({ sweepCallsPerDeletion: 7, sweepTasksPerSecond: b.auth0.tasksPerSecond });
     expect(b.worker).toEqual({ maxCachedWorkflows: 20, maxConcurrentWorkflowTasks: 10, maxConcurrentActivities: 20 });
   });
 
@@ -35,9 +40,13 @@ describe('the vendor budget in configuration', () => {
       LETHE_RECURLY_RATE_HEADROOM: '10',
       LETHE_AUTH0_CALLS_PER_DELETION: '5',
       LETHE_RECURLY_CALLS_PER_DELETION: '2',
+      LETHE_RECURLY_SWEEP_CALLS_PER_DELETION: '1.5',
     }).budget;
     expect(b.auth0.tasksPerSecond).toBeCloseTo(9, 6);
     expect(b.recurly.tasksPerSecond).toBeCloseTo(7.5, 6);
+    expect(b.recurly.sweepTasksPerSecond).toBeCloseTo(10, 6);
+    // A production site counts GETs: 4 in a person's deletion and 4 in the sweep's.
+    expect(loadConfig({ RECURLY_SITE_KIND: 'production' }).budget.recurly).toMatchObject({ callsPerDeletion: 4, sweepCallsPerDeletion: 4 });
   });
 
   test.each([
@@ -46,6 +55,7 @@ describe('the vendor budget in configuration', () => {
     ['LETHE_AUTH0_RATE_HEADROOM', '100'],
     ['LETHE_RECURLY_RATE_HEADROOM', '-1'],
     ['LETHE_AUTH0_CALLS_PER_DELETION', '-1'],
+    ['LETHE_RECURLY_SWEEP_CALLS_PER_DELETION', '0'],
     ['LETHE_WORKFLOW_BUNDLE', '/nonexistent/bundle.js'],
     ['LETHE_WORKER_MAX_CACHED_WORKFLOWS', '1.5'],
     ['LETHE_WORKER_MAX_CONCURRENT_ACTIVITIES', '0'],

@@ -75,6 +75,7 @@ describe('the worker waits for Temporal', () => {
       expect(err).toContain(`${env.LETHE_TASK_QUEUE}-${v} at ${budget[v].tasksPerSecond.toFixed(2)} tasks/s`);
       expect(err).toContain(`${env.LETHE_TASK_QUEUE}-${v}-read-back at ${budget[v].readBackTasksPerSecond.toFixed(2)} tasks/s`);
     }
+    expect(err).toContain(`${env.LETHE_TASK_QUEUE}-recurly-sweep at ${budget.recurly.sweepTasksPerSecond.toFixed(2)} tasks/s`);
   });
 
   test('when Temporal stays down past LETHE_STARTUP_WAIT, then the worker exits 1, its last line naming TEMPORAL_ADDRESS', async () => {

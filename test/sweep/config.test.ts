@@ -2,7 +2,7 @@
 import { ConfigError, loadConfig } from '../../config';
 
 describe('sweep configuration', () => {
-  test("when nothing is set, then the sweep runs daily at 03:00 UTC over 24 months, 68 starts a minute (the vendor budget's 64.7 a minute and a twentieth), 4 at once, pages of 1000, catch-up 1 day", () => {
+  test("when nothing is set, then the sweep runs daily at 03:00 UTC over 24 months, 82 starts a minute (the vendor budget's 77.6 sweep deletions a minute and a twentieth), 4 at once, pages of 1000, catch-up 1 day", () => {
     expect(loadConfig({}).sweep).toEqual({
       time: '03:00',
       hour: 3,
@@ -10,7 +10,7 @@ describe('sweep configuration', () => {
       timezone: 'UTC',
       catchupWindowMs: 86_400_000,
       concurrency: 4,
-      startsPerMinute: 68,
+      startsPerMinute: 82,
       pageSize: 1000,
       pagesPerRun: 100,
       pageTimeBudgetMs: 300_000,
@@ -25,13 +25,17 @@ describe('sweep configuration', () => {
     });
   });
 
-  test("when the vendor budget changes, then the sweep's default pace follows the slower vendor's deletion queue, a twentieth above it", () => {
+  test("when the vendor budget changes, then the sweep's default pace follows the slower vendor's queue for the sweep's deletions, a twentieth above it", () => {
+    // Recurly's sweep queue binds by default: 400 a minute less 3% over the sweep's 5 calls = 77.6.
+    expect(loadConfig({}).sweep.startsPerMinute).toBe(Math.ceil(((400 * 0.97) / 5) * 1.05));
     // Recurly doubled: Auth0 binds (16/s less 10% over 7 calls = 123.4 a minute).
     expect(loadConfig({ LETHE_RECURLY_RATE_PER_MINUTE: '800' }).sweep.startsPerMinute).toBe(Math.ceil(((16 * 0.9 * 60) / 7) * 1.05));
-    // A production Recurly site (1,000 GETs a minute less 3% over 4 GETs): Auth0 still binds.
+    // A production Recurly site (1,000 GETs a minute less 3% over the sweep's 4 GETs): Auth0 binds.
     expect(loadConfig({ RECURLY_SITE_KIND: 'production' }).sweep.startsPerMinute).toBe(130);
-    // Recurly's rate halved: it binds (200 a minute less 3% over 6 calls = 32.3).
-    expect(loadConfig({ LETHE_RECURLY_RATE_PER_MINUTE: '200' }).sweep.startsPerMinute).toBe(34);
+    // Recurly's rate halved: it binds (200 a minute less 3% over 5 calls = 38.8).
+    expect(loadConfig({ LETHE_RECURLY_RATE_PER_MINUTE: '200' }).sweep.startsPerMinute).toBe(41);
+    // The sweep's calls set by hand: 400 less 3% over 8 = 48.5.
+    expect(loadConfig({ LETHE_RECURLY_SWEEP_CALLS_PER_DELETION: '8' }).sweep.startsPerMinute).toBe(51);
     // A pace set by hand is kept whatever the budget.
     expect(loadConfig({ LETHE_RECURLY_RATE_PER_MINUTE: '200', LETHE_SWEEP_STARTS_PER_MINUTE: '90' }).sweep.startsPerMinute).toBe(90);
   });

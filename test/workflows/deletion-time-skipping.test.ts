@@ -25,7 +25,7 @@ import {
   type StoreVerification,
 } from '../../contract';
 import { accountDeletionWorkflow } from '../../workflows/deletion';
-import { VENDOR_QUEUE_STORES, VENDOR_STEPS, vendorTaskQueue } from '../../workflows/queues';
+import { VENDOR_QUEUES, vendorTaskQueue } from '../../workflows/queues';
 import { startTimeSkipping, workflowBundle, type TimeSkipping } from '../support/time-skipping';
 import { until } from '../support/until';
 
@@ -116,6 +116,7 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
     fn: (handle: ReturnType<TimeSkipping['env']['client']['workflow']['getHandle']>, input: DeletionInput) => Promise<T>,
     at?: Date,
     blockPolicy?: BlockPolicy,
+    channel: DeletionInput['channel'] = 'api',
   ): Promise<T> {
     // The server's clock, which earlier tests' skips moved ahead of the wall clock.
     const receivedAt = at ?? new Date(await ts.env.currentTimeMs());
@@ -123,12 +124,13 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
     const worker = await Worker.create({ connection: ts.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: s.activities });
     // Auth0's and Recurly's activities are scheduled on the vendors' own queues (workflows/queues.ts).
     const vendorWorkers = await Promise.all(
-      VENDOR_QUEUE_STORES.flatMap((v) => VENDOR_STEPS.map((step) => Worker.create({ connection: ts.env.nativeConnection, taskQueue: vendorTaskQueue(taskQueue, v, step), activities: s.activities }))),
+      VENDOR_QUEUES.map(({ vendor, step }) => Worker.create({ connection: ts.env.nativeConnection, taskQueue: vendorTaskQueue(taskQueue, vendor, step), activities: s.activities })),
     );
     const input: DeletionInput = {
       requestId: randomUUID(),
       accountId: randomUUID(),
-      channel: 'api',
+      channel,
+      ...(channel === 'inactivity' ? { selectedAt: receivedAt.toISOString() } : {}),
       receivedAt: receivedAt.toISOString(),
       deadlineAt: new Date(receivedAt.getTime() + 72 * HOUR).toISOString(),
       warningAt: new Date(receivedAt.getTime() + 48 * HOUR).toISOString(),
@@ -362,6 +364,60 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
       expect(receipt.counts.recurly).toEqual({ subscriptionsTerminated: 1, accountRedacted: true, hadAccount: true });
     });
   }, 120_000);
+
+  test("when only the sweep asked, then Recurly's deletion goes on the sweep's Recurly queue, and a person's on people's; Auth0's on its one queue either way", async () => {
+    const queuesOf = async (handle: {
+      fetchHistory: () => Promise<{
+        events?: { activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null; taskQueue?: { name?: string | null } | null } | null }[] | null;
+      }>;
+    }) =>
+      Object.fromEntries(
+        ((await handle.fetchHistory()).events ?? [])
+          .map((e) => e.activityTaskScheduledEventAttributes)
+          .filter((a) => a && ['deleteRecurlyAccount', 'deleteAuth0User'].includes(a.activityType?.name ?? ''))
+          .map((a) => [a!.activityType!.name!, a!.taskQueue!.name!.replace(/^ts-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, '<tq>')]),
+      );
+    const swept = await run(
+      stubs(),
+      async (handle) => {
+        await handle.result();
+        return queuesOf(handle);
+      },
+      undefined,
+      undefined,
+      'inactivity',
+    );
+    expect(swept).toEqual({ deleteAuth0User: '<tq>-auth0', deleteRecurlyAccount: '<tq>-recurly-sweep' });
+    const asked = await run(stubs(), async (handle) => {
+      await handle.result();
+      return queuesOf(handle);
+    });
+    expect(asked).toEqual({ deleteAuth0User: '<tq>-auth0', deleteRecurlyAccount: '<tq>-recurly' });
+
+    // A person's request joins a sweep's deletion while Recurly refuses: the next attempt is theirs.
+    const joined = stubs();
+    joined.behaviour.recurly = { refuse: 'Precondition', message: 'recurly 422 cannot redact: uninvoiced charges' };
+    const recurlyQueues = await run(
+      joined,
+      async (handle) => {
+        await ts.env.sleep(60_000);
+        await handle.signal(additionalRequestSignal, { channel: 'email', receivedAt: new Date(await ts.env.currentTimeMs()).toISOString() });
+        joined.behaviour.recurly = 'ok';
+        await handle.result();
+        return ((await handle.fetchHistory()).events ?? [])
+          .map((e) => e.activityTaskScheduledEventAttributes)
+          .filter((a) => a?.activityType?.name === 'deleteRecurlyAccount')
+          .map((a) => a!.taskQueue!.name!.replace(/^ts-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, '<tq>'));
+      },
+      undefined,
+      undefined,
+      'inactivity',
+    );
+    // The attempts before the person asked on the sweep's queue, every one after on people's.
+    const firstPeople = recurlyQueues.indexOf('<tq>-recurly');
+    expect(firstPeople).toBeGreaterThan(0);
+    expect(recurlyQueues).toEqual([...Array(firstPeople).fill('<tq>-recurly-sweep'), ...Array(recurlyQueues.length - firstPeople).fill('<tq>-recurly')]);
+  }, 180_000);
 
   test('when soft-deleted blobs wait for the purge, then the receipt and the verify step say them pending with the date, never that every store is empty', async () => {
     const s = stubs();
