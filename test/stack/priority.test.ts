@@ -1,10 +1,12 @@
 /**
  * People's requests do not queue behind the sweep (issue 37 item 3). A sweep's deletions fill a
  * rate-limited vendor queue; a person's request filed after them must have its vendor task taken
- * next, not after the backlog. Temporal's task-queue priority does this (contract
- * DELETION_PRIORITY, activities inherit their workflow's key) once the server runs its priority
- * matcher (dev/stack/temporal.ts). Read from the histories: when each deletion's Recurly task
- * was scheduled and when a worker took it.
+ * next, not after the backlog. On Auth0's queue, which both share, Temporal's task-queue
+ * priority does this (contract DELETION_PRIORITY, activities inherit their workflow's key) once
+ * the server runs its priority matcher (dev/stack/temporal.ts). Recurly's steps of the sweep's
+ * deletions have a queue of their own (workflows/queues.ts), so a person's never meets their
+ * backlog there. Read from the histories: when each deletion's vendor task was scheduled, on
+ * which queue, and when a worker took it.
  */
 import { deletionServices } from '../support/deletions';
 import { startWorld, type TestWorld } from '../support/stack';
@@ -14,8 +16,8 @@ import { vendorTaskQueue } from '../../workflows/queues';
 import { sleep, until } from '../support/until';
 
 const SWEEP_DELETIONS = 12;
-// One Recurly deletion task about every 2 s (180/min x 0.97 / 6 calls): the sweep's twelve queue.
-const BUDGET = { LETHE_RECURLY_RATE_PER_MINUTE: '180', LETHE_RECURLY_CALLS_PER_DELETION: '6', LETHE_RECURLY_RATE_HEADROOM: '3' };
+// One Auth0 deletion task about every 2 s (3.9/s x 0.9 / 7 calls): the sweep's twelve queue.
+const BUDGET = { LETHE_AUTH0_RATE_PER_SECOND: '3.9', LETHE_AUTH0_CALLS_PER_DELETION: '7', LETHE_AUTH0_RATE_HEADROOM: '10' };
 const YEAR_MS = 365 * 24 * 3600_000;
 
 interface VendorTask {
@@ -26,28 +28,28 @@ interface VendorTask {
 
 const ms = (t?: { seconds?: unknown; nanos?: number | null } | null) => Number(t?.seconds ?? 0) * 1000 + Math.round((t?.nanos ?? 0) / 1e6);
 
-/** The first Recurly deletion task of the run: when it was scheduled and when a worker took it. */
-async function recurlyTask(world: TestWorld, workflowId: string): Promise<VendorTask | undefined> {
-  const queue = vendorTaskQueue(world.taskQueue, 'recurly');
+/** The run's first task of `activity`: the queue it was scheduled on, when, and when a worker took it. */
+async function vendorTask(world: TestWorld, workflowId: string, activity: string): Promise<(VendorTask & { queue: string }) | undefined> {
   const history = await world.client.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, number>();
+  const scheduled = new Map<string, { at: number; queue: string }>();
   for (const e of history.events ?? []) {
-    if (e.activityTaskScheduledEventAttributes?.taskQueue?.name === queue) scheduled.set(String(e.eventId), ms(e.eventTime));
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a?.activityType?.name === activity) scheduled.set(String(e.eventId), { at: ms(e.eventTime), queue: a.taskQueue?.name ?? '' });
     const st = e.activityTaskStartedEventAttributes;
-    const at = st ? scheduled.get(String(st.scheduledEventId)) : undefined;
-    if (at !== undefined) return { workflowId, scheduledAt: at, startedAt: ms(e.eventTime) };
+    const s = st ? scheduled.get(String(st.scheduledEventId)) : undefined;
+    if (s !== undefined) return { workflowId, scheduledAt: s.at, startedAt: ms(e.eventTime), queue: s.queue };
   }
   return undefined;
 }
 
-describe("a person's request and the sweep's deletions on one vendor queue", () => {
+describe("a person's request and the sweep's deletions on the vendors' queues", () => {
   let world: TestWorld;
   beforeAll(async () => {
     world = await startWorld({ env: BUDGET });
   }, 180_000);
   afterAll(async () => world?.close());
 
-  test("when the sweep's deletions have filled Recurly's queue and a person files a request, then the person's Recurly task is taken next, ahead of the sweep's backlog", async () => {
+  test("when the sweep's deletions have filled Auth0's queue and a person files a request, then the person's Auth0 task is taken next, ahead of the sweep's backlog; their Recurly steps are on queues of their own", async () => {
     const rand = rngFor(__filename);
     const seed = seedDepsOf(world);
     // Inactive: no login for three years, a subscription long expired, so the sweep's re-check keeps them.
@@ -71,14 +73,22 @@ describe("a person's request and the sweep's deletions on one vendor queue", () 
 
     const all = [...swept.map((a) => `deletion-${a.id}`), request.workflowId];
     await Promise.all(all.map((id) => world.client.workflow.getHandle(id).result()));
-    const tasks = await until(
-      'every Recurly task in the histories',
-      async () => {
-        const found = await Promise.all(all.map((id) => recurlyTask(world, id)));
-        return found.every(Boolean) ? (found as VendorTask[]) : undefined;
-      },
-      30_000,
-      500,
+    const tasksOf = (activity: string) =>
+      until(
+        `every ${activity} task in the histories`,
+        async () => {
+          const found = await Promise.all(all.map((id) => vendorTask(world, id, activity)));
+          return found.every(Boolean) ? (found as (VendorTask & { queue: string })[]) : undefined;
+        },
+        30_000,
+        500,
+      );
+    const tasks = await tasksOf('deleteAuth0User');
+    expect(new Set(tasks.map((t) => t.queue))).toEqual(new Set([vendorTaskQueue(world.taskQueue, 'auth0')]));
+    // Recurly: the sweep's on its queue, the person's on people's.
+    const recurly = await tasksOf('deleteRecurlyAccount');
+    expect(recurly.map((t) => [t.workflowId === request.workflowId ? 'person' : 'sweep', t.queue]).sort()).toEqual(
+      [['person', vendorTaskQueue(world.taskQueue, 'recurly')], ...swept.map(() => ['sweep', vendorTaskQueue(world.taskQueue, 'recurly', 'sweep-delete')])].sort(),
     );
     const mine = tasks.find((t) => t.workflowId === request.workflowId)!;
     const sweeps = tasks.filter((t) => t !== mine);
