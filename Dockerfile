@@ -31,4 +31,4 @@ RUN npm ci --omit=dev --no-audit --no-fund && rm -rf node_modules/node-linux-* n
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 USER node
-CMD ["node", "--max-semi-space-size=2", "dist/worker/main.js"]
+CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=50", "dist/worker/main.js"]
