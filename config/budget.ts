@@ -92,11 +92,11 @@ const RECURLY_SWEEP_CALLS_PER_DELETION = 5;
 const RECURLY_SWEEP_GETS_PER_DELETION = 4;
 
 /**
- * The deletions a minute the vendor budget lets through: the slower of the vendors' deletion
- * queues (each runs at one task a deletion), for people's deletions or the sweep's. A sweep starts its deletions a little faster than
- * this by default (config/index.ts), so the vendor queues, not the sweep's own pace, set how fast
- * it goes, and its backlog grows by a twentieth at most; people's requests run ahead of it
- * (contract DELETION_PRIORITY).
+ * The deletions a minute the vendor budget lets through, for people's deletions or the sweep's:
+ * the slower of the vendors' queues for them (each runs at one task a deletion). A sweep starts
+ * its deletions a little faster than this by default (config/index.ts), so the vendor queues,
+ * not the sweep's own pace, set how fast it goes, and its backlog grows by a twentieth at most;
+ * people's requests run ahead of it (workflows/queues.ts, contract DELETION_PRIORITY).
  */
 export function budgetDeletionsPerMinute(budget: Pick<BudgetConfig, 'auth0' | 'recurly'>, who: 'people' | 'sweep' = 'people'): number {
   const of = (v: VendorBudget) => (who === 'sweep' ? v.sweepTasksPerSecond : v.tasksPerSecond);
