@@ -110,7 +110,9 @@ export async function runSweepE2eBench(opts: { accounts: number; requests: numbe
     // Filed through the API, the pass has no re-check; a sweep's deletion adds its one listing of
     // the account's subscriptions at Recurly (activities/sweep/recheck.ts).
     const recurlyPer = q.recurly.calls / quiet.length + RECHECK_RECURLY_CALLS;
-    const ceiling = Math.min((AUTH0_PER_SECOND * 60) / auth0Per, RECURLY_PER_MINUTE / recurlyPer);
+    // Deletions a minute the vendors' limits allow at these calls a deletion.
+    const ceilingAt = (auth0Calls: number, recurlyCalls: number) => Math.min((AUTH0_PER_SECOND * 60) / auth0Calls, RECURLY_PER_MINUTE / recurlyCalls);
+    const ceiling = ceilingAt(auth0Per, recurlyPer);
     log(`uncontended: Auth0 ${auth0Per.toFixed(2)}, Recurly ${recurlyPer.toFixed(2)} calls a sweep's deletion; ceiling ${ceiling.toFixed(1)} deletions/min`);
     // Recurly's window is a minute: let the pass's calls age out before the sweep.
     await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
@@ -163,7 +165,8 @@ export async function runSweepE2eBench(opts: { accounts: number; requests: numbe
     // The sweep's own deletions make a call the uncontended pass (filed through the API) does not:
     // the re-check's listing at Recurly. The ceiling at the calls the run made counts it.
     const deletedInRun = sweptDone + filed.length;
-    const ceilingAtRun = Math.min((AUTH0_PER_SECOND * 60) / (calls.auth0.calls / deletedInRun), RECURLY_PER_MINUTE / (calls.recurly.calls / deletedInRun));
+    const ceilingAtRun = ceilingAt(calls.auth0.calls / deletedInRun, calls.recurly.calls / deletedInRun);
+    const sweepBudget = budgetDeletionsPerMinute(config.budget, 'sweep');
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     return [
       `### A real sweep of ${swept.length} inactive accounts, with ${people.length} people's requests arriving during it`,
@@ -178,7 +181,7 @@ export async function runSweepE2eBench(opts: { accounts: number; requests: numbe
       `| from the sweep's start to its last receipt | ${s(lastSweptAt - t0)} (${sweptDone} swept and ${peopleInWindow} people's deletions in it) |`,
       `| deletions per minute in that window | ${perMin.toFixed(1)} |`,
       `| **ratio to the ceiling** | **${(perMin / ceiling).toFixed(3)}** (target ≥ 0.95) |`,
-      `| Lethe's vendor budget (the slower vendor's queue for the sweep's deletions: Auth0 ${config.budget.auth0.sweepCallsPerDeletion} calls, Recurly ${config.budget.recurly.sweepCallsPerDeletion}; people's: ${budgetDeletionsPerMinute(config.budget).toFixed(1)}/min) | ${budgetDeletionsPerMinute(config.budget, 'sweep').toFixed(1)} deletions/min; the window's pace is ${(perMin / budgetDeletionsPerMinute(config.budget, 'sweep')).toFixed(3)} of it; the sweep started ${config.sweep.startsPerMinute} a minute at most |`,
+      `| Lethe's vendor budget (the slower vendor's queue for the sweep's deletions: Auth0 ${config.budget.auth0.sweepCallsPerDeletion} calls, Recurly ${config.budget.recurly.sweepCallsPerDeletion}; people's: ${budgetDeletionsPerMinute(config.budget).toFixed(1)}/min) | ${sweepBudget.toFixed(1)} deletions/min; the window's pace is ${(perMin / sweepBudget).toFixed(3)} of it; the sweep started ${config.sweep.startsPerMinute} a minute at most |`,
       `| vendor calls in the sweep window (429s) | Auth0 ${calls.auth0.calls} (${calls.auth0.throttled}), Recurly ${calls.recurly.calls} (${calls.recurly.throttled}) |`,
       `| calls per deletion in the window (the sweep's re-check included) | Auth0 ${(calls.auth0.calls / deletedInRun).toFixed(2)}, Recurly ${(calls.recurly.calls / deletedInRun).toFixed(2)}: ceiling at those calls ${ceilingAtRun.toFixed(1)} deletions/min, **ratio ${(perMin / ceilingAtRun).toFixed(3)}** |`,
       `| people's requests, filed every ${s(gapMs)}: request to receipt p50 / p95 / max | ${s(percentile(waits, 50))} / **${s(percentile(waits, 95))}** / ${s(waits[waits.length - 1])} (target p95 < 600 s) |`,

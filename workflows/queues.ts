@@ -2,7 +2,8 @@
  * The vendors' own task queues, beside the deployment's task queue: `<taskQueue>-auth0` and
  * `<taskQueue>-recurly` for the deletions, `<taskQueue>-auth0-read-back` and
  * `<taskQueue>-recurly-read-back` for the reads that verify them, and `<taskQueue>-recurly-sweep`
- * for the Recurly deletions only the inactivity sweep asked for (see VendorStep). Temporal's server-side rate on
+ * for the Recurly deletions only the inactivity sweep asked for (see VendorStep; workflows/stores.ts
+ * chooses it at each attempt). Temporal's server-side rate on
  * each (worker/worker.ts) is that step's share of the vendor's budget for every worker process
  * polling it.
  *
@@ -50,6 +51,3 @@ export const VENDOR_QUEUES: readonly { vendor: VendorQueueStore; step: VendorSte
 
 export const vendorTaskQueue = (taskQueue: string, vendor: VendorQueueStore, step: VendorStep = 'delete'): string =>
   step === 'delete' ? `${taskQueue}-${vendor}` : step === 'sweep-delete' ? `${taskQueue}-${vendor}-sweep` : `${taskQueue}-${vendor}-${step}`;
-
-/** The queue a vendor's deletion goes on: Recurly's sweep queue when only the sweep asked for it. */
-export const deletionStep = (vendor: VendorQueueStore, onlyTheSweepAsked: boolean): VendorStep => (vendor === 'recurly' && onlyTheSweepAsked ? 'sweep-delete' : 'delete');

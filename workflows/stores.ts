@@ -36,7 +36,7 @@ import {
   type StoreProgress,
   type StoreVerification,
 } from '../contract';
-import { deletionStep, vendorTaskQueue, type VendorStep } from './queues';
+import { vendorTaskQueue, type VendorStep } from './queues';
 import { backoffMs, blockWhenDue, type StepRun } from './waits';
 
 /** How soon a store whose attempt met a legal hold looks again (the hold's signal is on its way). */
@@ -56,8 +56,8 @@ function activitiesFor(policy: BlockPolicy) {
   const taskQueueOf = (store: Store, step: VendorStep) => (store === 'auth0' || store === 'recurly' ? vendorTaskQueue(mainQueue, store, step) : undefined);
   // Scheduled onto a rate-limited queue, a task may wait there: schedule-to-close (the attempt
   // budget) bounds the wait and the attempts together; start-to-close bounds one attempt.
-  const vendor = (store: Store, onlyTheSweepAsked = false) => {
-    const taskQueue = taskQueueOf(store, store === 'recurly' ? deletionStep(store, onlyTheSweepAsked) : 'delete');
+  const vendor = (store: Store, step: VendorStep = 'delete') => {
+    const taskQueue = taskQueueOf(store, step);
     return proxyActivities<Activities>({ startToCloseTimeout: Math.min(budget, 5 * 60_000), heartbeatTimeout: '1 minute', scheduleToCloseTimeout: budget, retry, ...(taskQueue ? { taskQueue } : {}) });
   };
   const readBack = (store: Store) => {
@@ -67,7 +67,7 @@ function activitiesFor(policy: BlockPolicy) {
   return {
     auth0: vendor('auth0'),
     recurly: vendor('recurly'),
-    recurlyForTheSweep: vendor('recurly', true),
+    recurlyForTheSweep: vendor('recurly', 'sweep-delete'),
     readBack,
     // A short heartbeat timeout: a dead worker's media deletion is picked up again (from its
     // cursor) within seconds. A large account's media may take hours: its budget is longer.

@@ -19,6 +19,7 @@ import { createIntake } from '../../client/intake';
 import { getDataConverter } from '../../encryption';
 import { temporalClientConnectionOptions, requireKeyRing } from '../../config';
 import { VENDOR_QUEUE_STORES, VENDOR_QUEUES, vendorTaskQueue } from '../../workflows/queues';
+import { activityTasks } from '../support/activity-tasks';
 import { until } from '../support/until';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -79,14 +80,8 @@ describe('one vendor budget across worker processes', () => {
       const queues = VENDOR_QUEUES.map(({ vendor, step }) => ({ vendor, step, name: vendorTaskQueue(config.temporal.taskQueue, vendor, step) }));
       const starts = new Map<string, { at: number; identity: string }[]>(queues.map((q) => [q.name, []]));
       for (const s of started) {
-        const history = await client.workflow.getHandle(s.workflowId).fetchHistory();
-        const scheduled = new Map<string, string>();
-        for (const e of history.events ?? []) {
-          const queue = e.activityTaskScheduledEventAttributes?.taskQueue?.name;
-          if (queue && starts.has(queue)) scheduled.set(String(e.eventId), queue);
-          const st = e.activityTaskStartedEventAttributes;
-          const on = st && scheduled.get(String(st.scheduledEventId));
-          if (st && on) starts.get(on)!.push({ at: Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6), identity: st.identity ?? '' });
+        for (const t of activityTasks(await client.workflow.getHandle(s.workflowId).fetchHistory())) {
+          if (starts.has(t.queue) && t.startedAt !== undefined) starts.get(t.queue)!.push({ at: t.startedAt, identity: t.identity ?? '' });
         }
       }
       for (const { vendor, step, name } of queues) {

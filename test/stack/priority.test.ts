@@ -14,32 +14,17 @@ import { rngFor, seedDepsOf } from '../support/world-seed';
 import { seedAccount, type SeededAccount } from '../../dev/seed/fixtures';
 import { vendorTaskQueue } from '../../workflows/queues';
 import { sleep, until } from '../support/until';
+import { activityTasks, type ActivityTask } from '../support/activity-tasks';
 
 const SWEEP_DELETIONS = 12;
 // One Auth0 deletion task about every 2 s (3.9/s x 0.9 / 7 calls): the sweep's twelve queue.
 const BUDGET = { LETHE_AUTH0_RATE_PER_SECOND: '3.9', LETHE_AUTH0_CALLS_PER_DELETION: '7', LETHE_AUTH0_RATE_HEADROOM: '10' };
 const YEAR_MS = 365 * 24 * 3600_000;
 
-interface VendorTask {
-  workflowId: string;
-  scheduledAt: number;
-  startedAt: number;
-}
-
-const ms = (t?: { seconds?: unknown; nanos?: number | null } | null) => Number(t?.seconds ?? 0) * 1000 + Math.round((t?.nanos ?? 0) / 1e6);
-
-/** The run's first task of `activity`: the queue it was scheduled on, when, and when a worker took it. */
-async function vendorTask(world: TestWorld, workflowId: string, activity: string): Promise<(VendorTask & { queue: string }) | undefined> {
-  const history = await world.client.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, { at: number; queue: string }>();
-  for (const e of history.events ?? []) {
-    const a = e.activityTaskScheduledEventAttributes;
-    if (a?.activityType?.name === activity) scheduled.set(String(e.eventId), { at: ms(e.eventTime), queue: a.taskQueue?.name ?? '' });
-    const st = e.activityTaskStartedEventAttributes;
-    const s = st ? scheduled.get(String(st.scheduledEventId)) : undefined;
-    if (s !== undefined) return { workflowId, scheduledAt: s.at, startedAt: ms(e.eventTime), queue: s.queue };
-  }
-  return undefined;
+/** The run's first task of `activity` that a worker took: its queue, when it was scheduled and when taken. */
+async function vendorTask(world: TestWorld, workflowId: string, activity: string): Promise<(ActivityTask & { workflowId: string; startedAt: number }) | undefined> {
+  const task = activityTasks(await world.client.workflow.getHandle(workflowId).fetchHistory()).find((t) => t.type === activity && t.startedAt !== undefined);
+  return task && { ...task, workflowId, startedAt: task.startedAt! };
 }
 
 describe("a person's request and the sweep's deletions on the vendors' queues", () => {
@@ -78,7 +63,7 @@ describe("a person's request and the sweep's deletions on the vendors' queues", 
         `every ${activity} task in the histories`,
         async () => {
           const found = await Promise.all(all.map((id) => vendorTask(world, id, activity)));
-          return found.every(Boolean) ? (found as (VendorTask & { queue: string })[]) : undefined;
+          return found.every(Boolean) ? found.map((t) => t!) : undefined;
         },
         30_000,
         500,

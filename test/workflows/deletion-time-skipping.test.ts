@@ -28,6 +28,7 @@ import { accountDeletionWorkflow } from '../../workflows/deletion';
 import { VENDOR_QUEUES, vendorTaskQueue } from '../../workflows/queues';
 import { startTimeSkipping, workflowBundle, type TimeSkipping } from '../support/time-skipping';
 import { until } from '../support/until';
+import { activityTasks } from '../support/activity-tasks';
 
 const HOUR = 3_600_000;
 
@@ -366,17 +367,13 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
   }, 120_000);
 
   test("when only the sweep asked, then Recurly's deletion goes on the sweep's Recurly queue, and a person's on people's; Auth0's on its one queue either way", async () => {
-    const queuesOf = async (handle: {
-      fetchHistory: () => Promise<{
-        events?: { activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null; taskQueue?: { name?: string | null } | null } | null }[] | null;
-      }>;
-    }) =>
-      Object.fromEntries(
-        ((await handle.fetchHistory()).events ?? [])
-          .map((e) => e.activityTaskScheduledEventAttributes)
-          .filter((a) => a && ['deleteRecurlyAccount', 'deleteAuth0User'].includes(a.activityType?.name ?? ''))
-          .map((a) => [a!.activityType!.name!, a!.taskQueue!.name!.replace(/^ts-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, '<tq>')]),
-      );
+    // The vendor deletions' queues, with the run's own task queue (a random name) written <tq>.
+    const deletionQueues = async (handle: ReturnType<TimeSkipping['env']['client']['workflow']['getHandle']>, types: string[]) =>
+      activityTasks(await handle.fetchHistory())
+        .filter((t) => types.includes(t.type))
+        .map((t) => [t.type, t.queue.replace(/^ts-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, '<tq>')] as const);
+    const queuesOf = async (handle: ReturnType<TimeSkipping['env']['client']['workflow']['getHandle']>) =>
+      Object.fromEntries(await deletionQueues(handle, ['deleteRecurlyAccount', 'deleteAuth0User']));
     const swept = await run(
       stubs(),
       async (handle) => {
@@ -404,10 +401,7 @@ describe('deletion workflow on the time-skipping server (stub activities)', () =
         await handle.signal(additionalRequestSignal, { channel: 'email', receivedAt: new Date(await ts.env.currentTimeMs()).toISOString() });
         joined.behaviour.recurly = 'ok';
         await handle.result();
-        return ((await handle.fetchHistory()).events ?? [])
-          .map((e) => e.activityTaskScheduledEventAttributes)
-          .filter((a) => a?.activityType?.name === 'deleteRecurlyAccount')
-          .map((a) => a!.taskQueue!.name!.replace(/^ts-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, '<tq>'));
+        return (await deletionQueues(handle, ['deleteRecurlyAccount'])).map(([, queue]) => queue);
       },
       undefined,
       undefined,
